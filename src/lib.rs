@@ -1,1 +1,18 @@
-//! Switchboard core.
+//! Switchboard: one XMPP account, every chat network.
+//!
+//! The core speaks XMPP as XEP-0114 components (one per network domain) and
+//! drives network bridges through the contract in `switchboard-bridge-api`.
+//! Follow a message: [`component`] (socket, framing) → [`gateway`] (routing by
+//! user, sessions) → the bridge; and back: bridge event → [`gateway`] →
+//! stanzas → [`component`].
+
+pub mod component;
+pub mod config;
+pub mod crypto;
+pub mod store;
+pub mod gateway;
+pub mod xmpp;
+pub mod app;
+pub mod bridges;
+#[cfg(feature = "irc")]
+mod bridges_irc;

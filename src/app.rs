@@ -1,0 +1,98 @@
+//! Starting and stopping the whole gateway: storage, one link and one
+//! gateway per enabled network, and a clean shutdown on SIGINT/SIGTERM.
+
+use anyhow::Context as _;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_bridge_api::Bridge;
+use tokio::sync::{mpsc, watch};
+use tracing::info;
+
+use crate::component::{self, LinkSettings, OUTBOX_BOUND};
+use crate::config::Config;
+use crate::crypto::Vault;
+use crate::gateway::Gateway;
+use crate::store::Store;
+
+/// Bridges by network name (`irc`, …).
+pub type Bridges = BTreeMap<String, Arc<dyn Bridge>>;
+
+/// Runs until `stop` resolves, then shuts down cleanly.
+pub async fn run(
+    config: Config,
+    bridges: Bridges,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let store = Store::connect(&config.database_url)
+        .await
+        .context("opening the database")?;
+    let vault = Arc::new(Vault::from_key_file(&config.key_file).context("opening the key file")?);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut gateways = Vec::new();
+    let mut links = Vec::new();
+    for net in config.networks.values() {
+        let bridge = bridges
+            .get(&net.name)
+            .with_context(|| format!("network {} is not compiled into this build", net.name))?
+            .clone();
+        let (out_tx, out_rx) = mpsc::channel(OUTBOX_BOUND);
+        let (in_tx, in_rx) = mpsc::channel(1024);
+        let gateway = Gateway::new(
+            &net.name,
+            net.jid.clone(),
+            bridge,
+            Arc::clone(&config),
+            store.clone(),
+            Arc::clone(&vault),
+            out_tx,
+        );
+        let sessions = gateway.start_sessions().await?;
+        info!(network = %net.name, domain = %net.jid, sessions, "gateway ready");
+        let settings = LinkSettings {
+            domain: net.jid.clone(),
+            secret: net.secret.clone(),
+            server: net.xmpp_server.clone().unwrap_or_else(|| config.xmpp_server.clone()),
+            max_stanza_size: config.max_stanza_size,
+            keepalive: Duration::from_secs(config.keepalive_secs),
+        };
+        links.push(tokio::spawn(component::run(
+            settings,
+            in_tx,
+            out_rx,
+            shutdown_rx.clone(),
+        )));
+        tokio::spawn(Arc::clone(&gateway).run(in_rx));
+        gateways.push(gateway);
+    }
+    stop.await;
+    info!("shutting down");
+    for g in &gateways {
+        g.stop_sessions().await;
+    }
+    // Give the sessions' last stanzas a moment to reach the outbox, then close the links.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = shutdown_tx.send(true);
+    for l in links {
+        let _ = tokio::time::timeout(Duration::from_secs(3), l).await;
+    }
+    store.close().await;
+    info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,349 @@
+//! One XEP-0114 component stream to the XMPP server: connect, handshake,
+//! frame stanzas both ways, keep alive, and reconnect with capped backoff.
+//!
+//! One task owns the socket. It reads stanzas (each within the size budget)
+//! and hands them to the gateway on a bounded channel; it writes what the
+//! gateway queues on the outbox, batching what is ready before one flush.
+//! What was queued while the link was down waits in the outbox and goes out
+//! after the next handshake; a stanza whose write failed is sent again.
+
+mod guard;
+
+use futures::{SinkExt, StreamExt};
+use std::time::{Duration, Instant};
+use tokio::io::BufStream;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio_xmpp::xmlstream::{
+    initiate_stream, FallibleStreamElement, ReadError, StreamElementError, StreamHeader, Timeouts,
+    XmppStream, XmppStreamElement,
+};
+use tracing::{debug, info, warn};
+use xmpp_parsers::component::Handshake;
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::ns;
+use xmpp_parsers::ping::Ping;
+use xmpp_parsers::stanza::Stanza;
+
+pub use guard::{Guarded, SizeBudget};
+
+/// How many stanzas may wait to be written.
+pub const OUTBOX_BOUND: usize = 4096;
+
+/// Where a component connects and as whom.
+#[derive(Clone)]
+pub struct LinkSettings {
+    /// The component's domain.
+    pub domain: BareJid,
+    /// The shared secret (never logged).
+    pub secret: String,
+    /// The server's component address, `host:port`.
+    pub server: String,
+    /// Largest element accepted, in bytes.
+    pub max_stanza_size: usize,
+    /// Silence before a keepalive ping.
+    pub keepalive: Duration,
+}
+
+impl std::fmt::Debug for LinkSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkSettings")
+            .field("domain", &self.domain)
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the link tells the gateway.
+#[derive(Debug)]
+pub enum LinkEvent {
+    /// The handshake succeeded (first time or after a reconnect).
+    Connected,
+    /// A stanza arrived.
+    Stanza(Stanza),
+    /// A stanza arrived that could not be parsed; its header is kept so that
+    /// a request can be answered with `bad-request`.
+    Invalid {
+        /// `iq`, `message` or `presence`.
+        kind: &'static str,
+        /// Its `from`.
+        from: Option<String>,
+        /// Its `id`.
+        id: Option<String>,
+        /// Its `type`.
+        type_: Option<String>,
+        /// What is wrong.
+        error: String,
+    },
+    /// The link is down; it reconnects by itself.
+    Disconnected,
+}
+
+/// Errors while bringing a link up.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// TCP or stream-level I/O failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The server sent no stream id.
+    #[error("the server sent no stream id")]
+    NoStreamId,
+    /// The server refused the handshake (wrong secret or unknown domain).
+    #[error("the server refused the handshake: {0}")]
+    Refused(String),
+    /// No answer in time.
+    #[error("no answer from the server within {0:?}")]
+    Timeout(Duration),
+}
+
+type Stream = XmppStream<BufStream<Guarded<TcpStream>>>;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const BACKOFF_START: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+const STABLE_AFTER: Duration = Duration::from_secs(30);
+const WRITE_BATCH: usize = 256;
+
+/// Runs a component link until `shutdown` turns true or the outbox closes.
+pub async fn run(
+    settings: LinkSettings,
+    inbound: mpsc::Sender<LinkEvent>,
+    mut outbox: mpsc::Receiver<Stanza>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = BACKOFF_START;
+    let mut unsent: Option<Stanza> = None;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let started = Instant::now();
+        let connected = tokio::select! {
+            r = tokio::time::timeout(CONNECT_TIMEOUT, connect(&settings)) => {
+                r.unwrap_or(Err(LinkError::Timeout(CONNECT_TIMEOUT)))
+            }
+            _ = shutdown.changed() => return,
+        };
+        match connected {
+            Ok(mut stream) => {
+                info!(domain = %settings.domain, server = %settings.server, "component connected");
+                if inbound.send(LinkEvent::Connected).await.is_err() {
+                    return;
+                }
+                let end = serve(
+                    &mut stream,
+                    &settings,
+                    &inbound,
+                    &mut outbox,
+                    &mut unsent,
+                    &mut shutdown,
+                )
+                .await;
+                match end {
+                    End::Shutdown => {
+                        let _ = tokio::time::timeout(
+                            Duration::from_secs(2),
+                            SinkExt::<&XmppStreamElement>::close(&mut stream),
+                        ).await;
+                        info!(domain = %settings.domain, "component stream closed");
+                        return;
+                    }
+                    End::Lost(reason) => {
+                        warn!(domain = %settings.domain, %reason, "component stream lost; reconnecting");
+                    }
+                }
+                if inbound.send(LinkEvent::Disconnected).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                warn!(domain = %settings.domain, server = %settings.server, error = %e,
+                      retry_in = ?backoff, "component cannot connect");
+            }
+        }
+        if started.elapsed() > STABLE_AFTER {
+            backoff = BACKOFF_START;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return,
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// Connects and completes the XEP-0114 handshake.
+async fn connect(settings: &LinkSettings) -> Result<Stream, LinkError> {
+    let tcp = TcpStream::connect(&settings.server).await?;
+    tcp.set_nodelay(true)?;
+    let budget = SizeBudget::new(settings.max_stanza_size);
+    let io = BufStream::new(Guarded::new(tcp, budget));
+    let timeouts = Timeouts {
+        read_timeout: settings.keepalive,
+        response_timeout: settings.keepalive.max(Duration::from_secs(10)),
+    };
+    let domain = settings.domain.to_string();
+    let header = StreamHeader {
+        to: Some(domain.as_str().into()),
+        ..Default::default()
+    };
+    let mut pending = initiate_stream(io, ns::COMPONENT, header, timeouts).await?;
+    let id = pending
+        .take_header()
+        .id
+        .ok_or(LinkError::NoStreamId)?
+        .into_owned();
+    let mut stream: Stream = pending.skip_features();
+    let handshake = Handshake::from_stream_id_and_password(id, &settings.secret);
+    stream
+        .send(&XmppStreamElement::ComponentHandshake(handshake))
+        .await?;
+    loop {
+        match stream.next().await {
+            Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::ComponentHandshake(_)))) => {
+                return Ok(stream)
+            }
+            Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
+                return Err(LinkError::Refused(format!("{e:?}")))
+            }
+            Some(Ok(other)) => {
+                return Err(LinkError::Refused(format!(
+                    "unexpected answer to the handshake: {other:?}"
+                )))
+            }
+            Some(Err(ReadError::SoftTimeout)) => continue,
+            Some(Err(ReadError::HardError(e))) => return Err(e.into()),
+            Some(Err(e)) => return Err(LinkError::Refused(e.to_string())),
+            None => return Err(LinkError::Refused("stream closed".into())),
+        }
+    }
+}
+
+enum End {
+    Shutdown,
+    Lost(String),
+}
+
+async fn serve(
+    stream: &mut Stream,
+    settings: &LinkSettings,
+    inbound: &mpsc::Sender<LinkEvent>,
+    outbox: &mut mpsc::Receiver<Stanza>,
+    unsent: &mut Option<Stanza>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> End {
+    let budget = stream.get_stream().get_ref().budget();
+    let mut keepalive_seq: u64 = 0;
+    if let Some(stanza) = unsent.take() {
+        if let Err(e) = write_batch(stream, stanza, outbox, unsent).await {
+            return End::Lost(format!("write failed: {e}"));
+        }
+    }
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return End::Shutdown,
+            item = stream.next() => {
+                let event = match item {
+                    None | Some(Err(ReadError::StreamFooterReceived)) => {
+                        return End::Lost("the server closed the stream".into())
+                    }
+                    Some(Err(ReadError::HardError(e))) => return End::Lost(e.to_string()),
+                    Some(Err(ReadError::SoftTimeout)) => {
+                        keepalive_seq += 1;
+                        let ping = keepalive_ping(&settings.domain, keepalive_seq);
+                        if let Err(e) = stream.send(&XmppStreamElement::Stanza(ping)).await {
+                            return End::Lost(format!("keepalive failed: {e}"));
+                        }
+                        continue;
+                    }
+                    Some(Err(ReadError::ParseError(e))) => {
+                        budget.reset();
+                        warn!(error = %e, "ignoring an element the server sent that is not XMPP");
+                        continue;
+                    }
+                    Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(s)))) => {
+                        budget.reset();
+                        LinkEvent::Stanza(s)
+                    }
+                    Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
+                        return End::Lost(format!("stream error from the server: {e:?}"))
+                    }
+                    Some(Ok(FallibleStreamElement::Ok(other))) => {
+                        budget.reset();
+                        debug!(?other, "ignoring a stream element");
+                        continue;
+                    }
+                    Some(Ok(FallibleStreamElement::Err(StreamElementError::InvalidStanza {
+                        name, header, error, ..
+                    }))) => {
+                        budget.reset();
+                        warn!(kind = %name, %error, "invalid stanza from the server");
+                        LinkEvent::Invalid {
+                            kind: match name.to_string().as_str() {
+                                "iq" => "iq",
+                                "message" => "message",
+                                _ => "presence",
+                            },
+                            from: header.from,
+                            id: header.id,
+                            type_: header.type_,
+                            error: error.to_string(),
+                        }
+                    }
+                    Some(Ok(FallibleStreamElement::Err(e))) => {
+                        budget.reset();
+                        warn!(error = %e, "ignoring an invalid stream element");
+                        continue;
+                    }
+                };
+                if inbound.send(event).await.is_err() {
+                    return End::Shutdown;
+                }
+            }
+            out = outbox.recv() => {
+                let Some(stanza) = out else { return End::Shutdown };
+                if let Err(e) = write_batch(stream, stanza, outbox, unsent).await {
+                    return End::Lost(format!("write failed: {e}"));
+                }
+            }
+        }
+    }
+}
+
+/// Writes `first` and whatever else is ready, then flushes once.
+async fn write_batch(
+    stream: &mut Stream,
+    first: Stanza,
+    outbox: &mut mpsc::Receiver<Stanza>,
+    unsent: &mut Option<Stanza>,
+) -> Result<(), std::io::Error> {
+    let mut next = Some(first);
+    let mut written = 0;
+    while let Some(stanza) = next.take() {
+        let element = XmppStreamElement::Stanza(stanza);
+        if let Err(e) = stream.feed(&element).await {
+            if let XmppStreamElement::Stanza(s) = element {
+                *unsent = Some(s);
+            }
+            return Err(e);
+        }
+        written += 1;
+        if written < WRITE_BATCH {
+            next = outbox.try_recv().ok();
+        }
+    }
+    SinkExt::<&XmppStreamElement>::flush(stream).await
+}
+
+fn keepalive_ping(domain: &BareJid, seq: u64) -> Stanza {
+    let jid = Jid::from(domain.clone());
+    Iq::Get {
+        from: Some(jid.clone()),
+        to: Some(jid),
+        id: format!("keepalive-{seq}"),
+        payload: Element::from(Ping),
+    }
+    .into()
+}

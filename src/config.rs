@@ -1,0 +1,520 @@
+//! The configuration file: parsing, defaults, and a check that names every mistake.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use xmpp_parsers::jid::{BareJid, Jid};
+
+/// The networks Switchboard knows; a `[networks.NAME]` section must use one of them.
+pub const NETWORK_NAMES: &[&str] = &["irc", "discord", "matrix"];
+
+/// The whole configuration, checked and with defaults filled in.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the XMPP server's component port is (`host:port`).
+    pub xmpp_server: String,
+    /// Largest stanza accepted from the server, in bytes.
+    pub max_stanza_size: usize,
+    /// Seconds of silence before the component pings the server.
+    pub keepalive_secs: u64,
+    /// Database URL (`sqlite://…` or `postgres://…`).
+    pub database_url: String,
+    /// File holding the key that encrypts credentials at rest.
+    pub key_file: PathBuf,
+    /// Domains whose users may register.
+    pub allowed_domains: Vec<String>,
+    /// Administrators (bare JIDs).
+    pub admins: Vec<BareJid>,
+    /// The `tracing` filter (`info`, `switchboard=debug`, …).
+    pub log_level: String,
+    /// The enabled networks, by name.
+    pub networks: BTreeMap<String, NetworkConfig>,
+}
+
+/// One network's component.
+#[derive(Clone)]
+pub struct NetworkConfig {
+    /// The network's name (`irc`, `discord`, `matrix`).
+    pub name: String,
+    /// The component's domain.
+    pub jid: BareJid,
+    /// The XEP-0114 shared secret.
+    pub secret: String,
+    /// Override of the XMPP server's component address for this network.
+    pub xmpp_server: Option<String>,
+    /// Network-specific settings, handed to the bridge as they are.
+    pub settings: toml::Table,
+}
+
+impl fmt::Debug for NetworkConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NetworkConfig")
+            .field("name", &self.name)
+            .field("jid", &self.jid)
+            .field("secret", &"<redacted>")
+            .field("xmpp_server", &self.xmpp_server)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One mistake in the configuration: the key and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted path of the key (`networks.irc.secret`).
+    pub key: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.reason)
+    }
+}
+
+/// Every mistake found in a configuration file.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawConfig {
+    xmpp: RawXmpp,
+    database: RawDatabase,
+    users: RawUsers,
+    log: RawLog,
+    networks: BTreeMap<String, toml::Table>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawXmpp {
+    server: Option<String>,
+    max_stanza_size: Option<u64>,
+    keepalive_secs: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawDatabase {
+    url: Option<String>,
+    key_file: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawUsers {
+    allowed_domains: Vec<String>,
+    admins: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawLog {
+    level: Option<String>,
+}
+
+/// The keys each section may hold; anything else is a mistake.
+const KNOWN_KEYS: &[(&str, &[&str])] = &[
+    ("", &["xmpp", "database", "users", "log", "networks"]),
+    ("xmpp", &["server", "max_stanza_size", "keepalive_secs"]),
+    ("database", &["url", "key_file"]),
+    ("users", &["allowed_domains", "admins"]),
+    ("log", &["level"]),
+];
+
+/// Keys every network section may hold, besides the bridge's own (`settings`).
+const NETWORK_KEYS: &[&str] = &["enabled", "jid", "secret", "xmpp_server", "settings"];
+
+impl Config {
+    /// Reads and checks a configuration file. `env` looks up environment
+    /// variables (`SWITCHBOARD_<NETWORK>_SECRET` overrides a network's secret).
+    pub fn load(path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                key: path.display().to_string(),
+                reason: format!("cannot read the file: {e}"),
+            }])
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Self::parse(&text, &base, env)
+    }
+
+    /// Parses configuration text; relative paths are taken from `base`.
+    pub fn parse(
+        text: &str,
+        base: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigErrors> {
+        let mut errors = Vec::new();
+        let table: toml::Table = toml::from_str(text).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                key: "(file)".into(),
+                reason: format!("not valid TOML: {}", e.message()),
+            }])
+        })?;
+        check_unknown_keys(&table, &mut errors);
+        let raw: RawConfig = match toml::Value::Table(table).try_into() {
+            Ok(raw) => raw,
+            Err(e) => {
+                errors.push(ConfigError {
+                    key: "(file)".into(),
+                    reason: e.message().to_string(),
+                });
+                return Err(ConfigErrors(errors));
+            }
+        };
+
+        let xmpp_server = raw
+            .xmpp
+            .server
+            .unwrap_or_else(|| "127.0.0.1:5347".to_owned());
+        check_address("xmpp.server", &xmpp_server, &mut errors);
+
+        let max_stanza_size = raw.xmpp.max_stanza_size.unwrap_or(256 * 1024);
+        if max_stanza_size < 4096 {
+            errors.push(err("xmpp.max_stanza_size", "must be at least 4096 bytes"));
+        }
+        let keepalive_secs = raw.xmpp.keepalive_secs.unwrap_or(60);
+        if keepalive_secs == 0 {
+            errors.push(err("xmpp.keepalive_secs", "must be at least 1"));
+        }
+
+        let database_url = match raw.database.url {
+            Some(url) => {
+                if !(url.starts_with("sqlite:")
+                    || url.starts_with("postgres://")
+                    || url.starts_with("postgresql://"))
+                {
+                    errors.push(err(
+                        "database.url",
+                        "must start with sqlite:, postgres:// or postgresql://",
+                    ));
+                }
+                url
+            }
+            None => {
+                let file = base.join("switchboard.db");
+                format!("sqlite://{}?mode=rwc", file.display())
+            }
+        };
+        if let Some(path) = database_url.strip_prefix("sqlite://") {
+            let path = Path::new(path.split('?').next().unwrap_or(path));
+            check_parent_dir("database.url", path, &mut errors);
+        }
+        let key_file = raw
+            .database
+            .key_file
+            .map(|p| base.join(p))
+            .unwrap_or_else(|| base.join("switchboard.key"));
+        check_parent_dir("database.key_file", &key_file, &mut errors);
+
+        if raw.users.allowed_domains.is_empty() {
+            errors.push(err(
+                "users.allowed_domains",
+                "name at least one domain whose users may register",
+            ));
+        }
+        for (i, d) in raw.users.allowed_domains.iter().enumerate() {
+            if BareJid::from_str(d).map(|j| j.node().is_some()).unwrap_or(true) {
+                errors.push(err(
+                    &format!("users.allowed_domains[{i}]"),
+                    &format!("{d:?} is not a domain"),
+                ));
+            }
+        }
+        let mut admins = Vec::new();
+        for (i, a) in raw.users.admins.iter().enumerate() {
+            match BareJid::from_str(a) {
+                Ok(j) if j.node().is_some() => admins.push(j),
+                _ => errors.push(err(
+                    &format!("users.admins[{i}]"),
+                    &format!("{a:?} is not a bare JID like admin@example.org"),
+                )),
+            }
+        }
+
+        let log_level = raw.log.level.unwrap_or_else(|| "info".to_owned());
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            errors.push(err("log.level", "not a valid level or filter"));
+        }
+
+        let mut networks = BTreeMap::new();
+        for (name, section) in raw.networks {
+            let key = |k: &str| format!("networks.{name}.{k}");
+            if !NETWORK_NAMES.contains(&name.as_str()) {
+                errors.push(err(
+                    &format!("networks.{name}"),
+                    &format!("unknown network; known: {}", NETWORK_NAMES.join(", ")),
+                ));
+                continue;
+            }
+            for k in section.keys() {
+                if !NETWORK_KEYS.contains(&k.as_str()) {
+                    errors.push(err(&key(k), "unknown key"));
+                }
+            }
+            let enabled = match section.get("enabled") {
+                None => true,
+                Some(toml::Value::Boolean(b)) => *b,
+                Some(_) => {
+                    errors.push(err(&key("enabled"), "must be true or false"));
+                    false
+                }
+            };
+            let jid = match section.get("jid") {
+                Some(toml::Value::String(s)) => match BareJid::from_str(s) {
+                    Ok(j) if j.node().is_none() => Some(j),
+                    _ => {
+                        errors.push(err(
+                            &key("jid"),
+                            &format!("{s:?} is not a domain JID like {name}.example.org"),
+                        ));
+                        None
+                    }
+                },
+                Some(_) => {
+                    errors.push(err(&key("jid"), "must be a string"));
+                    None
+                }
+                None => {
+                    errors.push(err(&key("jid"), "missing: the component's domain"));
+                    None
+                }
+            };
+            let env_name = format!("SWITCHBOARD_{}_SECRET", name.to_uppercase());
+            let secret = match (env(&env_name), section.get("secret")) {
+                (Some(s), _) if !s.is_empty() => Some(s),
+                (_, Some(toml::Value::String(s))) if !s.is_empty() => Some(s.clone()),
+                (_, Some(toml::Value::String(_))) | (_, None) => {
+                    errors.push(err(
+                        &key("secret"),
+                        &format!("missing: the component secret (or set {env_name})"),
+                    ));
+                    None
+                }
+                (_, Some(_)) => {
+                    errors.push(err(&key("secret"), "must be a string"));
+                    None
+                }
+            };
+            let server = match section.get("xmpp_server") {
+                Some(toml::Value::String(s)) => {
+                    check_address(&key("xmpp_server"), s, &mut errors);
+                    Some(s.clone())
+                }
+                Some(_) => {
+                    errors.push(err(&key("xmpp_server"), "must be a string"));
+                    None
+                }
+                None => None,
+            };
+            let settings = match section.get("settings") {
+                Some(toml::Value::Table(t)) => t.clone(),
+                Some(_) => {
+                    errors.push(err(&key("settings"), "must be a table"));
+                    toml::Table::new()
+                }
+                None => toml::Table::new(),
+            };
+            if let (true, Some(jid), Some(secret)) = (enabled, jid, secret) {
+                networks.insert(
+                    name.clone(),
+                    NetworkConfig {
+                        name,
+                        jid,
+                        secret,
+                        xmpp_server: server,
+                        settings,
+                    },
+                );
+            }
+        }
+        let mut seen = BTreeMap::new();
+        for n in networks.values() {
+            if let Some(other) = seen.insert(n.jid.clone(), n.name.clone()) {
+                errors.push(err(
+                    &format!("networks.{}.jid", n.name),
+                    &format!("same domain as networks.{other}.jid"),
+                ));
+            }
+        }
+        if networks.is_empty() && errors.is_empty() {
+            errors.push(err("networks", "no network is enabled"));
+        }
+
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        Ok(Config {
+            xmpp_server,
+            max_stanza_size: max_stanza_size as usize,
+            keepalive_secs,
+            database_url,
+            key_file,
+            allowed_domains: raw.users.allowed_domains,
+            admins,
+            log_level,
+            networks,
+        })
+    }
+
+    /// Whether a user may register: their domain is allowed.
+    pub fn may_register(&self, user: &Jid) -> bool {
+        self.allowed_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(user.domain().as_str()))
+    }
+
+    /// Whether a user is an administrator.
+    pub fn is_admin(&self, user: &BareJid) -> bool {
+        self.admins.contains(user)
+    }
+}
+
+fn err(key: &str, reason: &str) -> ConfigError {
+    ConfigError {
+        key: key.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn check_unknown_keys(table: &toml::Table, errors: &mut Vec<ConfigError>) {
+    for (section, keys) in KNOWN_KEYS {
+        let t = if section.is_empty() {
+            Some(table)
+        } else {
+            match table.get(*section) {
+                Some(toml::Value::Table(t)) => Some(t),
+                Some(_) => {
+                    errors.push(err(section, "must be a table"));
+                    None
+                }
+                None => None,
+            }
+        };
+        for k in t.into_iter().flat_map(|t| t.keys()) {
+            if !keys.contains(&k.as_str()) {
+                let path = if section.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{section}.{k}")
+                };
+                errors.push(err(&path, "unknown key"));
+            }
+        }
+    }
+}
+
+fn check_address(key: &str, addr: &str, errors: &mut Vec<ConfigError>) {
+    let ok = addr
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+    if !ok {
+        errors.push(err(key, &format!("{addr:?} is not host:port")));
+    }
+}
+
+fn check_parent_dir(key: &str, path: &Path, errors: &mut Vec<ConfigError>) {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        errors.push(err(
+            key,
+            &format!("folder {} does not exist", parent.display()),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    const GOOD: &str = r#"
+        [users]
+        allowed_domains = ["example.org"]
+        admins = ["admin@example.org"]
+        [networks.irc]
+        jid = "irc.example.org"
+        secret = "s3cret"
+    "#;
+
+    #[test]
+    fn good_config_gets_defaults() {
+        let c = Config::parse(GOOD, Path::new("/tmp"), no_env).unwrap();
+        assert_eq!(c.xmpp_server, "127.0.0.1:5347");
+        assert_eq!(c.max_stanza_size, 256 * 1024);
+        assert!(c.database_url.starts_with("sqlite:///tmp/switchboard.db"));
+        assert_eq!(c.networks["irc"].jid.to_string(), "irc.example.org");
+    }
+
+    #[test]
+    fn every_mistake_is_named() {
+        let text = r#"
+            colour = "blue"
+            [xmpp]
+            server = "nowhere"
+            [users]
+            allowed_domains = ["user@example.org"]
+            admins = ["not a jid@@"]
+            [networks.irc]
+            jid = "a@b"
+            [networks.icq]
+            jid = "icq.example.org"
+        "#;
+        let errors = Config::parse(text, Path::new("/tmp"), no_env).unwrap_err().0;
+        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+        for k in [
+            "colour",
+            "xmpp.server",
+            "users.allowed_domains[0]",
+            "users.admins[0]",
+            "networks.irc.jid",
+            "networks.irc.secret",
+            "networks.icq",
+        ] {
+            assert!(keys.contains(&k), "{k} not reported in {keys:?}");
+        }
+    }
+
+    #[test]
+    fn secret_from_environment() {
+        let text = GOOD.replace("secret = \"s3cret\"", "");
+        let c = Config::parse(&text, Path::new("/tmp"), |k| {
+            (k == "SWITCHBOARD_IRC_SECRET").then(|| "from-env".to_owned())
+        })
+        .unwrap();
+        assert_eq!(c.networks["irc"].secret, "from-env");
+        assert!(!format!("{:?}", c.networks["irc"]).contains("from-env"));
+    }
+
+    #[test]
+    fn missing_folder_is_reported() {
+        let text = format!("{GOOD}\n[database]\nkey_file = \"/no/such/dir/key\"\n");
+        let errors = Config::parse(&text, Path::new("/tmp"), no_env).unwrap_err().0;
+        assert_eq!(errors[0].key, "database.key_file");
+    }
+}

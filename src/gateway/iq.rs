@@ -1,0 +1,285 @@
+//! Iq requests to the component domain: XEP-0030 disco, XEP-0199 ping,
+//! XEP-0092 version, XEP-0077 registration, XEP-0050 ad-hoc commands.
+//! Anything else gets `service-unavailable`; results and errors are never answered.
+
+use std::sync::Arc;
+use xmpp_parsers::data_forms::{DataForm, DataFormType, Field, FieldType};
+use xmpp_parsers::disco::{DiscoInfoQuery, DiscoInfoResult, DiscoItemsResult, Identity, Item};
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::ns;
+use xmpp_parsers::stanza_error::DefinedCondition;
+use xmpp_parsers::version::VersionResult;
+
+use super::{Gateway, RegisterError};
+use crate::xmpp::adhoc::{self, Command};
+use crate::xmpp::{disco, errors, forms};
+
+/// The ad-hoc commands: node, name, admins only.
+const COMMANDS: &[(&str, &str, bool)] = &[
+    ("register", "Register", false),
+    ("unregister", "Unregister", false),
+    ("status", "Status", false),
+    ("list-users", "List users", true),
+];
+
+/// A reply to an iq request: a payload, or an error.
+type Reply = Result<Option<Element>, (DefinedCondition, String)>;
+
+fn fail<T>(condition: DefinedCondition, text: impl Into<String>) -> Result<T, (DefinedCondition, String)> {
+    Err((condition, text.into()))
+}
+
+impl Gateway {
+    pub(super) async fn handle_iq(self: &Arc<Self>, iq: Iq) {
+        let (from, to, id, payload, is_set) = match iq {
+            Iq::Get {
+                from,
+                to,
+                id,
+                payload,
+            } => (from, to, id, payload, false),
+            Iq::Set {
+                from,
+                to,
+                id,
+                payload,
+            } => (from, to, id, payload, true),
+            Iq::Result { .. } | Iq::Error { .. } => return,
+        };
+        let Some(from) = from else { return };
+        let to_domain = to.as_ref().is_none_or(|t| t.node().is_none());
+        let reply = if to_domain {
+            self.domain_iq(&from, &payload, is_set).await
+        } else {
+            fail(
+                DefinedCondition::ServiceUnavailable,
+                "this address serves no requests yet",
+            )
+        };
+        let stanza = match reply {
+            Ok(payload) => Iq::Result {
+                from: to,
+                to: Some(from),
+                id,
+                payload,
+            },
+            Err((condition, text)) => errors::iq_error(Some(&from), to.as_ref(), &id, condition, &text),
+        };
+        self.send(stanza).await;
+    }
+
+    async fn domain_iq(self: &Arc<Self>, from: &Jid, payload: &Element, is_set: bool) -> Reply {
+        let name = payload.name();
+        let ns_ = payload.ns();
+        match (is_set, name, ns_.as_str()) {
+            (false, "query", ns::DISCO_INFO) => self.disco_info(from, payload),
+            (false, "query", ns::DISCO_ITEMS) => Ok(Some(self.disco_items(from, payload).into())),
+            (false, "ping", ns::PING) => Ok(None),
+            (false, "query", ns::VERSION) => Ok(Some(
+                VersionResult {
+                    name: "Switchboard".into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    os: None,
+                }
+                .into(),
+            )),
+            (false, "query", ns::REGISTER) => self.register_form(from).await,
+            (true, "query", ns::REGISTER) => self.register_submit(from, payload).await,
+            (true, "command", adhoc::NS) => match Command::try_from(payload.clone()) {
+                Ok(cmd) => self.adhoc(from, cmd).await.map(|c| Some(c.into())),
+                Err(e) => fail(DefinedCondition::BadRequest, format!("bad command: {e}")),
+            },
+            (false, "query", "jabber:iq:gateway") => Ok(Some(
+                Element::builder("query", "jabber:iq:gateway")
+                    .append(Element::builder("desc", "jabber:iq:gateway").append(format!(
+                        "Enter the {} id of a person to get their address.",
+                        self.bridge.info().display_name
+                    )))
+                    .append(Element::builder("prompt", "jabber:iq:gateway").append("id"))
+                    .build(),
+            )),
+            _ => fail(
+                DefinedCondition::ServiceUnavailable,
+                format!("{{{ns_}}}{name} is not served here"),
+            ),
+        }
+    }
+
+    fn disco_info(&self, from: &Jid, payload: &Element) -> Reply {
+        let node = DiscoInfoQuery::try_from(payload.clone())
+            .ok()
+            .and_then(|q| q.node);
+        let info = self.bridge.info();
+        let result = match node.as_deref() {
+            None => disco::domain_info(info.name, info.display_name),
+            Some(adhoc::NS) => DiscoInfoResult {
+                node,
+                identities: vec![Identity::new("automation", "command-list", "en", "Commands")],
+                features: Default::default(),
+                extensions: vec![],
+            },
+            Some(n) if self.visible_commands(from).any(|(node, _)| node == n) => DiscoInfoResult {
+                node: node.clone(),
+                identities: vec![Identity::new("automation", "command-node", "en", n)],
+                features: [adhoc::NS, ns::DATA_FORMS].map(str::to_owned).into(),
+                extensions: vec![],
+            },
+            Some(_) => return fail(DefinedCondition::ItemNotFound, "no such node"),
+        };
+        Ok(Some(result.into()))
+    }
+
+    fn disco_items(&self, from: &Jid, payload: &Element) -> DiscoItemsResult {
+        let node = payload.attr("node").map(str::to_owned);
+        let items = if node.as_deref() == Some(adhoc::NS) {
+            self.visible_commands(from)
+                .map(|(node, name)| Item {
+                    jid: Jid::from(self.domain.clone()),
+                    node: Some(node.to_owned()),
+                    name: Some(name.to_owned()),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        DiscoItemsResult {
+            node,
+            items,
+            rsm: None,
+        }
+    }
+
+    fn visible_commands(&self, from: &Jid) -> impl Iterator<Item = (&'static str, &'static str)> {
+        let admin = self.config.is_admin(&from.to_bare());
+        COMMANDS
+            .iter()
+            .filter(move |(_, _, admin_only)| admin || !admin_only)
+            .map(|(node, name, _)| (*node, *name))
+    }
+
+    /// XEP-0077 §3.1: the registration form, with `<registered/>` when registered.
+    async fn register_form(&self, from: &Jid) -> Reply {
+        if !self.may_register(from) {
+            return fail(DefinedCondition::Forbidden, "your domain may not register here");
+        }
+        let current = self.registered(&from.to_bare()).await;
+        let info = self.bridge.info();
+        let form = forms::login_form(
+            &format!("{} registration", info.display_name),
+            info.instructions,
+            &info.fields,
+            current.as_ref(),
+            None,
+        );
+        let mut query = Element::builder("query", ns::REGISTER)
+            .append(Element::builder("instructions", ns::REGISTER).append(info.instructions));
+        if current.is_some() {
+            query = query.append(Element::builder("registered", ns::REGISTER));
+        }
+        Ok(Some(query.append(Element::from(form)).build()))
+    }
+
+    /// XEP-0077 §3.1 submit (form or plain fields) and §3.2 `<remove/>`.
+    async fn register_submit(self: &Arc<Self>, from: &Jid, payload: &Element) -> Reply {
+        if payload.get_child("remove", ns::REGISTER).is_some() {
+            return match self.unregister(&from.to_bare()).await {
+                Ok(true) => Ok(None),
+                Ok(false) => fail(DefinedCondition::RegistrationRequired, "not registered"),
+                Err(e) => fail(DefinedCondition::InternalServerError, e.to_string()),
+            };
+        }
+        let fields = &self.bridge.info().fields;
+        let credentials = match payload.get_child("x", ns::DATA_FORMS) {
+            Some(x) => match DataForm::try_from(x.clone()) {
+                Ok(form) => forms::read_submission(&form, fields),
+                Err(e) => return fail(DefinedCondition::BadRequest, format!("bad form: {e}")),
+            },
+            // Clients without forms send the fields as elements (<nick/>, <password/>).
+            None => payload
+                .children()
+                .filter(|c| fields.iter().any(|f| f.name == c.name()))
+                .map(|c| (c.name().to_owned(), c.text()))
+                .collect(),
+        };
+        match self.register(from, credentials).await {
+            Ok(()) => Ok(None),
+            Err(RegisterError::Forbidden(d)) => fail(
+                DefinedCondition::Forbidden,
+                format!("users of {d} may not register here"),
+            ),
+            Err(RegisterError::Field(e)) => fail(DefinedCondition::NotAcceptable, e.to_string()),
+            Err(RegisterError::Internal(e)) => fail(DefinedCondition::InternalServerError, e),
+        }
+    }
+
+    /// XEP-0050: one step of a command.
+    async fn adhoc(self: &Arc<Self>, from: &Jid, cmd: Command) -> Result<Command, (DefinedCondition, String)> {
+        if !self.visible_commands(from).any(|(node, _)| node == cmd.node) {
+            return if COMMANDS.iter().any(|(n, _, _)| *n == cmd.node) {
+                fail(DefinedCondition::Forbidden, "for administrators only")
+            } else {
+                fail(DefinedCondition::ItemNotFound, "no such command")
+            };
+        }
+        if cmd.action.as_deref() == Some("cancel") {
+            return Ok(cmd.response("canceled"));
+        }
+        let user = from.to_bare();
+        match cmd.node.as_str() {
+            "register" => {
+                if !self.may_register(from) {
+                    return fail(DefinedCondition::Forbidden, "your domain may not register here");
+                }
+                let info = self.bridge.info();
+                let title = format!("{} registration", info.display_name);
+                let Some(submitted) = cmd.form.as_ref().filter(|f| f.type_ == DataFormType::Submit) else {
+                    let current = self.registered(&user).await;
+                    let form = forms::login_form(&title, info.instructions, &info.fields, current.as_ref(), None);
+                    return Ok(cmd.ask(form));
+                };
+                let credentials = forms::read_submission(submitted, &info.fields);
+                match self.register(from, credentials.clone()).await {
+                    Ok(()) => Ok(cmd.done("info", format!("You are registered with the {} gateway.", info.display_name))),
+                    Err(RegisterError::Field(e)) => {
+                        let form = forms::login_form(
+                            &title,
+                            info.instructions,
+                            &info.fields,
+                            Some(&credentials),
+                            Some((&e.field, &e.reason)),
+                        );
+                        let mut again = cmd.ask(form);
+                        again.notes.push(adhoc::Note::new("error", e.to_string()));
+                        Ok(again)
+                    }
+                    Err(RegisterError::Forbidden(_)) => fail(DefinedCondition::Forbidden, "your domain may not register here"),
+                    Err(RegisterError::Internal(e)) => fail(DefinedCondition::InternalServerError, e),
+                }
+            }
+            "unregister" => match self.unregister(&user).await {
+                Ok(true) => Ok(cmd.done("info", "You are unregistered; your session has ended.")),
+                Ok(false) => Ok(cmd.done("warn", "You were not registered.")),
+                Err(e) => fail(DefinedCondition::InternalServerError, e.to_string()),
+            },
+            "status" => Ok(cmd.done("info", self.status_text(&user).await)),
+            "list-users" => {
+                let users = self
+                    .users()
+                    .await
+                    .map_err(|e| (DefinedCondition::InternalServerError, e.to_string()))?;
+                let mut field = Field::new("users", FieldType::JidMulti);
+                field.label = Some("Registered users".into());
+                field.values = users.clone();
+                let mut form = DataForm::new(DataFormType::Result_, "", vec![field]);
+                form.fields.retain(|f| f.var.as_deref() != Some("FORM_TYPE"));
+                form.title = Some("Registered users".into());
+                let mut done = cmd.done("info", format!("{} registered users.", users.len()));
+                done.form = Some(form);
+                Ok(done)
+            }
+            _ => fail(DefinedCondition::ItemNotFound, "no such command"),
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! One network's gateway: routes the stanzas of its component domain to the
+//! right handler or user session, and turns session events into stanzas.
+
+mod chat_commands;
+mod iq;
+mod presence;
+mod registration;
+mod session;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use switchboard_bridge_api::Bridge;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+use xmpp_parsers::jid::{BareJid, FullJid, Jid};
+use xmpp_parsers::message::{Message, MessageType};
+use xmpp_parsers::stanza::Stanza;
+use xmpp_parsers::stanza_error::DefinedCondition;
+
+use crate::component::LinkEvent;
+use crate::config::Config;
+use crate::crypto::Vault;
+use crate::store::Store;
+use crate::xmpp::errors;
+
+pub use registration::RegisterError;
+pub use session::SessionStatus;
+
+/// The gateway of one network.
+pub struct Gateway {
+    /// The network's name (`irc`).
+    network: String,
+    /// The component domain.
+    domain: BareJid,
+    bridge: Arc<dyn Bridge>,
+    config: Arc<Config>,
+    store: Store,
+    vault: Arc<Vault>,
+    out: mpsc::Sender<Stanza>,
+    sessions: Mutex<HashMap<BareJid, session::UserSession>>,
+    /// The user resources known to be online (from presence).
+    online: Mutex<HashMap<BareJid, BTreeSet<FullJid>>>,
+}
+
+impl Gateway {
+    /// A gateway for `network` on `domain`, writing stanzas to `out`.
+    pub fn new(
+        network: &str,
+        domain: BareJid,
+        bridge: Arc<dyn Bridge>,
+        config: Arc<Config>,
+        store: Store,
+        vault: Arc<Vault>,
+        out: mpsc::Sender<Stanza>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            network: network.to_owned(),
+            domain,
+            bridge,
+            config,
+            store,
+            vault,
+            out,
+            sessions: Mutex::new(HashMap::new()),
+            online: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The component domain.
+    pub fn domain(&self) -> &BareJid {
+        &self.domain
+    }
+
+    /// Starts a session for every stored registration.
+    pub async fn start_sessions(self: &Arc<Self>) -> anyhow::Result<usize> {
+        let registrations = self.store.registrations(&self.network).await?;
+        let mut started = 0;
+        for r in registrations {
+            match r.user.parse::<BareJid>() {
+                Ok(user) => match self.open_credentials(&r.sealed_credentials) {
+                    Ok(creds) => {
+                        self.start_session(&user, creds).await;
+                        started += 1;
+                    }
+                    Err(e) => warn!(user = %user, error = %e, "cannot open stored credentials"),
+                },
+                Err(e) => warn!(user = %r.user, error = %e, "stored registration has a bad JID"),
+            }
+        }
+        Ok(started)
+    }
+
+    /// Serves the link's events until it closes.
+    pub async fn run(self: Arc<Self>, mut inbound: mpsc::Receiver<LinkEvent>) {
+        while let Some(event) = inbound.recv().await {
+            match event {
+                LinkEvent::Connected => self.announce().await,
+                LinkEvent::Disconnected => {}
+                LinkEvent::Stanza(stanza) => self.handle(stanza).await,
+                LinkEvent::Invalid {
+                    kind,
+                    from,
+                    id,
+                    type_,
+                    error,
+                } => self.answer_invalid(kind, from, id, type_, &error).await,
+            }
+        }
+    }
+
+    /// Ends every session (a clean shutdown).
+    pub async fn stop_sessions(&self) {
+        let sessions: Vec<_> = self.sessions.lock().unwrap().drain().collect();
+        for (_, s) in sessions {
+            s.stop().await;
+        }
+    }
+
+    async fn handle(self: &Arc<Self>, stanza: Stanza) {
+        match stanza {
+            Stanza::Iq(iq) => self.handle_iq(iq).await,
+            Stanza::Message(m) => self.handle_message(m).await,
+            Stanza::Presence(p) => self.handle_presence(p).await,
+        }
+    }
+
+    async fn handle_message(self: &Arc<Self>, message: Message) {
+        if message.type_ == MessageType::Error {
+            return;
+        }
+        if message.from.is_none() {
+            return;
+        }
+        let to_domain = message.to.as_ref().is_none_or(|t| t.node().is_none());
+        if to_domain {
+            self.handle_chat_command(message).await;
+        } else {
+            self.route_to_session(message).await;
+        }
+    }
+
+    /// Sends a stanza to the server; waits if the outbox is full.
+    async fn send(&self, stanza: impl Into<Stanza>) {
+        if self.out.send(stanza.into()).await.is_err() {
+            debug!("outbox closed; dropping a stanza at shutdown");
+        }
+    }
+
+    async fn answer_invalid(
+        &self,
+        kind: &str,
+        from: Option<String>,
+        id: Option<String>,
+        type_: Option<String>,
+        error: &str,
+    ) {
+        // Answer requests only: never an error to an error, a result or a presence.
+        let is_request = kind == "iq" && matches!(type_.as_deref(), Some("get" | "set"));
+        let Some(from) = from.and_then(|f| f.parse::<Jid>().ok()) else {
+            return;
+        };
+        if is_request {
+            let to = Jid::from(self.domain.clone());
+            let reply = errors::iq_error(
+                Some(&from),
+                Some(&to),
+                id.as_deref().unwrap_or(""),
+                DefinedCondition::BadRequest,
+                &format!("invalid stanza: {error}"),
+            );
+            self.send(reply).await;
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Registering and unregistering a user, shared by XEP-0050, XEP-0077 and
+//! the chat commands.
+
+use std::sync::Arc;
+use switchboard_bridge_api::{Credentials, FieldError};
+use tracing::info;
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::presence::Presence;
+
+use super::Gateway;
+
+/// Why a registration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// The user's domain may not register.
+    #[error("users of {0} may not register here")]
+    Forbidden(String),
+    /// A field was refused.
+    #[error("{0}")]
+    Field(#[from] FieldError),
+    /// Storage failed.
+    #[error("could not save the registration: {0}")]
+    Internal(String),
+}
+
+/// Credentials as text for sealing: `name NUL value NUL …` (XML text can hold no NUL).
+fn encode(creds: &Credentials) -> String {
+    let mut out = String::new();
+    for (k, v) in creds.iter() {
+        out.push_str(k);
+        out.push('\0');
+        out.push_str(v);
+        out.push('\0');
+    }
+    out
+}
+
+fn decode(text: &str) -> Credentials {
+    let parts: Vec<&str> = text.split('\0').collect();
+    parts
+        .chunks_exact(2)
+        .map(|kv| (kv[0].to_owned(), kv[1].to_owned()))
+        .collect()
+}
+
+impl Gateway {
+    /// Whether the user may register.
+    pub(super) fn may_register(&self, user: &Jid) -> bool {
+        self.config.may_register(user)
+    }
+
+    /// The user's stored credentials, if registered.
+    pub(super) async fn registered(&self, user: &BareJid) -> Option<Credentials> {
+        let sealed = self
+            .store
+            .registration(&user.to_string(), &self.network)
+            .await
+            .ok()??;
+        self.open_credentials(&sealed).ok()
+    }
+
+    pub(super) fn open_credentials(&self, sealed: &str) -> anyhow::Result<Credentials> {
+        let plain = self.vault.open(sealed)?;
+        Ok(decode(&String::from_utf8(plain)?))
+    }
+
+    /// Registers (or re-registers) a user and (re)starts their session.
+    pub(super) async fn register(
+        self: &Arc<Self>,
+        user: &Jid,
+        credentials: Credentials,
+    ) -> Result<(), RegisterError> {
+        if !self.may_register(user) {
+            return Err(RegisterError::Forbidden(user.domain().to_string()));
+        }
+        self.bridge.validate(&credentials)?;
+        let bare = user.to_bare();
+        let sealed = self
+            .vault
+            .seal(encode(&credentials).as_bytes())
+            .map_err(|e| RegisterError::Internal(e.to_string()))?;
+        self.store
+            .save_registration(&bare.to_string(), &self.network, &sealed)
+            .await
+            .map_err(|e| RegisterError::Internal(e.to_string()))?;
+        info!(user = %bare, network = %self.network, "registered");
+        if let Some(old) = self.sessions.lock().unwrap().remove(&bare) {
+            tokio::spawn(async move { old.stop().await });
+        }
+        self.start_session(&bare, credentials).await;
+        // XEP-0100 §4.1.1: the gateway asks to be in the user's roster.
+        let domain = Jid::from(self.domain.clone());
+        self.send(Presence::subscribe().with_from(domain.clone()).with_to(bare.clone()))
+            .await;
+        self.send(self.own_presence().with_to(bare)).await;
+        Ok(())
+    }
+
+    /// Removes a user's registration and ends their session. Returns whether
+    /// they were registered.
+    pub(super) async fn unregister(&self, user: &BareJid) -> anyhow::Result<bool> {
+        let session = self.sessions.lock().unwrap().remove(user);
+        if let Some(s) = session {
+            s.stop().await;
+        }
+        self.online.lock().unwrap().remove(user);
+        let existed = self
+            .store
+            .delete_registration(&user.to_string(), &self.network)
+            .await?;
+        if existed {
+            info!(user = %user, network = %self.network, "unregistered");
+            // XEP-0100 §4.3: cancel both subscriptions and go offline.
+            let domain = Jid::from(self.domain.clone());
+            for p in [
+                Presence::unsubscribe(),
+                Presence::new(xmpp_parsers::presence::Type::Unsubscribed),
+                Presence::unavailable(),
+            ] {
+                self.send(p.with_from(domain.clone()).with_to(user.clone()))
+                    .await;
+            }
+        }
+        Ok(existed)
+    }
+
+    /// The registered users of this network.
+    pub(super) async fn users(&self) -> anyhow::Result<Vec<String>> {
+        Ok(self
+            .store
+            .registrations(&self.network)
+            .await?
+            .into_iter()
+            .map(|r| r.user)
+            .collect())
+    }
+
+    /// A status line for the user.
+    pub(super) async fn status_text(&self, user: &BareJid) -> String {
+        if self.registered(user).await.is_none() {
+            return format!(
+                "You are not registered with this {} gateway. Send \"register\" or use the Register command.",
+                self.bridge.info().display_name
+            );
+        }
+        let status = self
+            .sessions
+            .lock()
+            .unwrap()
+            .get(user)
+            .map(|s| s.status())
+            .unwrap_or_default();
+        format!(
+            "Registered with the {} gateway. Session: {status}.",
+            self.bridge.info().display_name
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_encoding_round_trips() {
+        let mut c = Credentials::new();
+        c.set("nick", "ferris");
+        c.set("password", "a=b c\nd");
+        c.set("empty", "");
+        assert_eq!(decode(&encode(&c)), c);
+    }
+}

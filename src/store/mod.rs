@@ -1,0 +1,332 @@
+//! Storage: one set of queries on SQLite (a file, by default) or PostgreSQL
+//! (by URL), through sqlx's `Any` driver. Schema in `migrations/`.
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// How many id mappings a user keeps per network before the oldest go.
+pub const ID_MAP_LIMIT: i64 = 10_000;
+
+/// Storage errors, with what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Could not open or migrate the database.
+    #[error("cannot open the database: {0}")]
+    Open(#[source] sqlx::Error),
+    /// Could not bring the schema up to date.
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("database query ({what}) failed: {source}")]
+    Query {
+        /// What the query was for.
+        what: &'static str,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Query { what, source }
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    id_seq: std::sync::Arc<AtomicU64>,
+}
+
+/// One registration as stored: the user and their sealed credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRegistration {
+    /// Bare JID of the user.
+    pub user: String,
+    /// Credentials as sealed by the vault.
+    pub sealed_credentials: String,
+}
+
+impl Store {
+    /// Connects (creating a SQLite file if the URL says `mode=rwc`) and
+    /// brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 1 } else { 4 })
+            .connect(url)
+            .await
+            .map_err(StoreError::Open)?;
+        if sqlite {
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"] {
+                sqlx::query(pragma)
+                    .execute(&pool)
+                    .await
+                    .map_err(q("pragma"))?;
+            }
+        }
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        let now = now_micros();
+        Ok(Self {
+            pool,
+            id_seq: std::sync::Arc::new(AtomicU64::new(now)),
+        })
+    }
+
+    /// Closes the pool, waiting for queries under way.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Saves (or replaces) a user's registration on a network.
+    pub async fn save_registration(&self, user: &str, network: &str, sealed: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO registrations (user_jid, network, credentials, created_at)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_jid, network) DO UPDATE SET credentials = excluded.credentials",
+        )
+        .bind(user)
+        .bind(network)
+        .bind(sealed)
+        .bind(now_micros() as i64 / 1_000_000)
+        .execute(&self.pool)
+        .await
+        .map_err(q("save registration"))?;
+        Ok(())
+    }
+
+    /// A user's sealed credentials on a network, if registered.
+    pub async fn registration(&self, user: &str, network: &str) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT credentials FROM registrations WHERE user_jid = $1 AND network = $2",
+        )
+        .bind(user)
+        .bind(network)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q("read registration"))?;
+        Ok(row.map(|r| r.get::<String, _>(0)))
+    }
+
+    /// Every registration on a network, oldest first.
+    pub async fn registrations(&self, network: &str) -> Result<Vec<StoredRegistration>> {
+        let rows = sqlx::query(
+            "SELECT user_jid, credentials FROM registrations WHERE network = $1
+             ORDER BY created_at, user_jid",
+        )
+        .bind(network)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("list registrations"))?;
+        Ok(rows
+            .iter()
+            .map(|r: &AnyRow| StoredRegistration {
+                user: r.get(0),
+                sealed_credentials: r.get(1),
+            })
+            .collect())
+    }
+
+    /// Removes a registration and everything kept for it. Returns whether it existed.
+    pub async fn delete_registration(&self, user: &str, network: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(q("begin"))?;
+        let mut existed = false;
+        for (table, sql) in [
+            ("registrations", "DELETE FROM registrations WHERE user_jid = $1 AND network = $2"),
+            ("user_settings", "DELETE FROM user_settings WHERE user_jid = $1 AND network = $2"),
+            ("session_state", "DELETE FROM session_state WHERE user_jid = $1 AND network = $2"),
+            ("id_map", "DELETE FROM id_map WHERE user_jid = $1 AND network = $2"),
+        ] {
+            let done = sqlx::query(sql)
+                .bind(user)
+                .bind(network)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("delete registration"))?;
+            if table == "registrations" {
+                existed = done.rows_affected() > 0;
+            }
+        }
+        tx.commit().await.map_err(q("commit"))?;
+        Ok(existed)
+    }
+
+    /// Sets one setting in a scope (`""` for the account).
+    pub async fn set_setting(
+        &self,
+        user: &str,
+        network: &str,
+        scope: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO user_settings (user_jid, network, scope, name, value)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (user_jid, network, scope, name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(user)
+        .bind(network)
+        .bind(scope)
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(q("save setting"))?;
+        Ok(())
+    }
+
+    /// The settings of a scope.
+    pub async fn settings(
+        &self,
+        user: &str,
+        network: &str,
+        scope: &str,
+    ) -> Result<BTreeMap<String, String>> {
+        let rows = sqlx::query(
+            "SELECT name, value FROM user_settings
+             WHERE user_jid = $1 AND network = $2 AND scope = $3",
+        )
+        .bind(user)
+        .bind(network)
+        .bind(scope)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("read settings"))?;
+        Ok(pairs(&rows))
+    }
+
+    /// Saves a piece of session state.
+    pub async fn save_state(&self, user: &str, network: &str, name: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO session_state (user_jid, network, name, value) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_jid, network, name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(user)
+        .bind(network)
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(q("save session state"))?;
+        Ok(())
+    }
+
+    /// All session state of a user on a network.
+    pub async fn state(&self, user: &str, network: &str) -> Result<BTreeMap<String, String>> {
+        let rows =
+            sqlx::query("SELECT name, value FROM session_state WHERE user_jid = $1 AND network = $2")
+                .bind(user)
+                .bind(network)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(q("read session state"))?;
+        Ok(pairs(&rows))
+    }
+
+    /// Remembers that an XMPP message id stands for a network message id in a
+    /// conversation. The map is bounded: past [`ID_MAP_LIMIT`] entries per
+    /// user and network, the oldest go.
+    pub async fn map_id(
+        &self,
+        user: &str,
+        network: &str,
+        xmpp_id: &str,
+        network_id: &str,
+        conversation: &str,
+    ) -> Result<()> {
+        let seq = self.id_seq.fetch_add(1, Ordering::Relaxed) as i64;
+        sqlx::query(
+            "INSERT INTO id_map (user_jid, network, xmpp_id, network_id, conversation, seq)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (user_jid, network, xmpp_id)
+             DO UPDATE SET network_id = excluded.network_id, seq = excluded.seq",
+        )
+        .bind(user)
+        .bind(network)
+        .bind(xmpp_id)
+        .bind(network_id)
+        .bind(conversation)
+        .bind(seq)
+        .execute(&self.pool)
+        .await
+        .map_err(q("map message id"))?;
+        // Trim now and then, not on every insert.
+        if seq % 256 == 0 {
+            self.trim_id_map(user, network, ID_MAP_LIMIT).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops the oldest id mappings of a user beyond `keep`.
+    pub async fn trim_id_map(&self, user: &str, network: &str, keep: i64) -> Result<()> {
+        sqlx::query(
+            "DELETE FROM id_map WHERE user_jid = $1 AND network = $2 AND seq <= (
+                SELECT seq FROM id_map WHERE user_jid = $1 AND network = $2
+                ORDER BY seq DESC LIMIT 1 OFFSET $3)",
+        )
+        .bind(user)
+        .bind(network)
+        .bind(keep)
+        .execute(&self.pool)
+        .await
+        .map_err(q("trim id map"))?;
+        Ok(())
+    }
+
+    /// The network id an XMPP id stands for.
+    pub async fn network_id(&self, user: &str, network: &str, xmpp_id: &str) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT network_id FROM id_map WHERE user_jid = $1 AND network = $2 AND xmpp_id = $3",
+        )
+        .bind(user)
+        .bind(network)
+        .bind(xmpp_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q("look up network id"))?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// The XMPP id a network id was given.
+    pub async fn xmpp_id(&self, user: &str, network: &str, network_id: &str) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT xmpp_id FROM id_map WHERE user_jid = $1 AND network = $2 AND network_id = $3
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(user)
+        .bind(network)
+        .bind(network_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q("look up xmpp id"))?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// How many id mappings a user has on a network.
+    pub async fn id_map_len(&self, user: &str, network: &str) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) FROM id_map WHERE user_jid = $1 AND network = $2")
+            .bind(user)
+            .bind(network)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(q("count id map"))?;
+        Ok(row.get(0))
+    }
+}
+
+fn pairs(rows: &[AnyRow]) -> BTreeMap<String, String> {
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}

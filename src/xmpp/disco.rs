@@ -1,0 +1,40 @@
+//! XEP-0030 service discovery and XEP-0115 caps for a component domain.
+
+use std::collections::BTreeSet;
+use xmpp_parsers::caps::{compute_disco, hash_caps, Caps};
+use xmpp_parsers::disco::{DiscoInfoResult, Identity};
+use xmpp_parsers::hashes::Algo;
+use xmpp_parsers::ns;
+
+/// The caps node Switchboard advertises.
+pub const CAPS_NODE: &str = "https://switchboard.invalid/caps";
+
+/// The features every component domain offers, one per handler.
+pub const DOMAIN_FEATURES: &[&str] = &[
+    ns::DISCO_INFO,
+    ns::DISCO_ITEMS,
+    ns::PING,
+    ns::VERSION,
+    ns::REGISTER,
+    crate::xmpp::adhoc::NS,
+    "jabber:iq:gateway",
+];
+
+/// disco#info of a component domain: `gateway/<network>` and `conference/text`.
+pub fn domain_info(network: &str, display_name: &str) -> DiscoInfoResult {
+    DiscoInfoResult {
+        node: None,
+        identities: vec![
+            Identity::new("gateway", network, "en", format!("{display_name} gateway")),
+            Identity::new("conference", "text", "en", format!("{display_name} rooms")),
+        ],
+        features: DOMAIN_FEATURES.iter().map(|f| (*f).to_owned()).collect::<BTreeSet<_>>(),
+        extensions: Vec::new(),
+    }
+}
+
+/// The XEP-0115 `<c/>` for a disco#info result.
+pub fn caps_for(info: &DiscoInfoResult) -> Caps {
+    let hash = hash_caps(&compute_disco(info), Algo::Sha_1).expect("SHA-1 is supported");
+    Caps::new(CAPS_NODE, hash)
+}
