@@ -1,0 +1,132 @@
+//! A real Prosody on loopback with the given components.
+
+use super::{free_port, open_up, shared_tempdir, stop_child, unprivileged, wait_for_port};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+/// The XMPP domain of test users.
+pub const DOMAIN: &str = "localhost";
+/// A second domain, not allowed to register.
+pub const OTHER_DOMAIN: &str = "other.localhost";
+
+/// A running Prosody.
+pub struct Prosody {
+    /// Client port.
+    pub c2s_port: u16,
+    /// Component port.
+    pub component_port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Prosody {
+    /// Starts Prosody with one `Component` block per `(domain, secret)`.
+    pub fn start(components: &[(&str, &str)]) -> Self {
+        let dir = shared_tempdir();
+        let c2s_port = free_port();
+        let component_port = free_port();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let mut cfg = format!(
+            r#"
+daemonize = false
+pidfile = "{dir}/prosody.pid"
+data_path = "{data}"
+log = {{ debug = "{dir}/prosody.log", error = "*stderr" }}
+interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {c2s_port} }}
+component_ports = {{ {component_port} }}
+component_interfaces = {{ "127.0.0.1" }}
+s2s_ports = {{ }}
+http_ports = {{ }}
+https_ports = {{ }}
+c2s_direct_tls_ports = {{ }}
+s2s_direct_tls_ports = {{ }}
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+authentication = "internal_plain"
+storage = "internal"
+modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "presence"; "posix"; }}
+modules_disabled = {{ "s2s"; "tls"; "offline"; }}
+VirtualHost "{DOMAIN}"
+VirtualHost "{OTHER_DOMAIN}"
+"#,
+            dir = dir.path().display(),
+            data = data.display(),
+        );
+        for (domain, secret) in components {
+            cfg.push_str(&format!(
+                "Component \"{domain}\"\n    component_secret = \"{secret}\"\n"
+            ));
+        }
+        std::fs::write(dir.path().join("prosody.cfg.lua"), cfg).unwrap();
+        open_up(dir.path());
+        let mut p = Prosody {
+            c2s_port,
+            component_port,
+            dir,
+            child: None,
+        };
+        p.launch();
+        p
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("prosody.cfg.lua")
+    }
+
+    /// Prosody's own log, for a failing test to print.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("prosody.log")).unwrap_or_default()
+    }
+
+    fn launch(&mut self) {
+        let child = unprivileged("prosody")
+            .arg("--config")
+            .arg(self.config())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("prosody did not start: is it installed (scripts/install-test-deps)?");
+        self.child = Some(child);
+        for port in [self.c2s_port, self.component_port] {
+            assert!(
+                wait_for_port(port, Duration::from_secs(20)),
+                "prosody did not open port {port}; log:\n{}",
+                self.log()
+            );
+        }
+    }
+
+    /// Creates a user account (`user@domain`).
+    pub fn register(&self, user: &str, domain: &str, password: &str) {
+        let status = unprivileged("prosodyctl")
+            .arg("--config")
+            .arg(self.config())
+            .args(["register", user, domain, password])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "prosodyctl register {user}@{domain} failed");
+    }
+
+    /// Stops Prosody.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            stop_child(&mut child, Duration::from_secs(5));
+        }
+    }
+
+    /// Stops Prosody and starts it again on the same ports.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+}
+
+impl Drop for Prosody {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
