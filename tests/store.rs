@@ -6,12 +6,28 @@ use switchboard::store::Store;
 
 async fn exercise(store: &Store) {
     // Registrations: save, replace, list, delete.
-    store.save_registration("alice@localhost", "irc", "sealed-1").await.unwrap();
-    store.save_registration("alice@localhost", "irc", "sealed-2").await.unwrap();
-    store.save_registration("bob@localhost", "irc", "sealed-b").await.unwrap();
-    store.save_registration("alice@localhost", "discord", "sealed-d").await.unwrap();
+    store
+        .save_registration("alice@localhost", "irc", "sealed-1")
+        .await
+        .unwrap();
+    store
+        .save_registration("alice@localhost", "irc", "sealed-2")
+        .await
+        .unwrap();
+    store
+        .save_registration("bob@localhost", "irc", "sealed-b")
+        .await
+        .unwrap();
+    store
+        .save_registration("alice@localhost", "discord", "sealed-d")
+        .await
+        .unwrap();
     assert_eq!(
-        store.registration("alice@localhost", "irc").await.unwrap().as_deref(),
+        store
+            .registration("alice@localhost", "irc")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("sealed-2")
     );
     let users: Vec<String> = store
@@ -25,47 +41,118 @@ async fn exercise(store: &Store) {
     assert!(users.contains(&"bob@localhost".to_owned()));
 
     // Settings and state.
-    store.set_setting("alice@localhost", "irc", "", "nick", "alice").await.unwrap();
-    store.set_setting("alice@localhost", "irc", "", "nick", "alice2").await.unwrap();
-    store.set_setting("alice@localhost", "irc", "#rust%x", "archive", "off").await.unwrap();
+    store
+        .set_setting("alice@localhost", "irc", "", "nick", "alice")
+        .await
+        .unwrap();
+    store
+        .set_setting("alice@localhost", "irc", "", "nick", "alice2")
+        .await
+        .unwrap();
+    store
+        .set_setting("alice@localhost", "irc", "#rust%x", "archive", "off")
+        .await
+        .unwrap();
     let s = store.settings("alice@localhost", "irc", "").await.unwrap();
     assert_eq!(s.get("nick").map(String::as_str), Some("alice2"));
     assert_eq!(s.len(), 1);
-    store.save_state("alice@localhost", "irc", "since", "s1").await.unwrap();
-    store.save_state("alice@localhost", "irc", "since", "s2").await.unwrap();
+    store
+        .save_state("alice@localhost", "irc", "since", "s1")
+        .await
+        .unwrap();
+    store
+        .save_state("alice@localhost", "irc", "since", "s2")
+        .await
+        .unwrap();
     assert_eq!(
-        store.state("alice@localhost", "irc").await.unwrap().get("since").map(String::as_str),
+        store
+            .state("alice@localhost", "irc")
+            .await
+            .unwrap()
+            .get("since")
+            .map(String::as_str),
         Some("s2")
     );
 
     // Id map, both directions, and its bound.
     for i in 0..30 {
         store
-            .map_id("alice@localhost", "irc", &format!("x{i}"), &format!("n{i}"), "#rust%x")
+            .map_id(
+                "alice@localhost",
+                "irc",
+                &format!("x{i}"),
+                &format!("n{i}"),
+                "#rust%x",
+            )
             .await
             .unwrap();
     }
     assert_eq!(
-        store.network_id("alice@localhost", "irc", "x7").await.unwrap().as_deref(),
+        store
+            .network_id("alice@localhost", "irc", "x7")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("n7")
     );
     assert_eq!(
-        store.xmpp_id("alice@localhost", "irc", "n9").await.unwrap().as_deref(),
+        store
+            .xmpp_id("alice@localhost", "irc", "n9")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("x9")
     );
-    store.trim_id_map("alice@localhost", "irc", 10).await.unwrap();
-    assert_eq!(store.id_map_len("alice@localhost", "irc").await.unwrap(), 10);
-    assert_eq!(store.network_id("alice@localhost", "irc", "x0").await.unwrap(), None);
-    assert!(store.network_id("alice@localhost", "irc", "x29").await.unwrap().is_some());
+    store
+        .trim_id_map("alice@localhost", "irc", 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.id_map_len("alice@localhost", "irc").await.unwrap(),
+        10
+    );
+    assert_eq!(
+        store
+            .network_id("alice@localhost", "irc", "x0")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store
+        .network_id("alice@localhost", "irc", "x29")
+        .await
+        .unwrap()
+        .is_some());
 
     // Deleting a registration removes what belongs to it, nothing else.
-    assert!(store.delete_registration("alice@localhost", "irc").await.unwrap());
-    assert!(!store.delete_registration("alice@localhost", "irc").await.unwrap());
-    assert_eq!(store.registration("alice@localhost", "irc").await.unwrap(), None);
-    assert!(store.settings("alice@localhost", "irc", "").await.unwrap().is_empty());
+    assert!(store
+        .delete_registration("alice@localhost", "irc")
+        .await
+        .unwrap());
+    assert!(!store
+        .delete_registration("alice@localhost", "irc")
+        .await
+        .unwrap());
+    assert_eq!(
+        store.registration("alice@localhost", "irc").await.unwrap(),
+        None
+    );
+    assert!(store
+        .settings("alice@localhost", "irc", "")
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(store.id_map_len("alice@localhost", "irc").await.unwrap(), 0);
-    assert!(store.registration("alice@localhost", "discord").await.unwrap().is_some());
-    assert!(store.registration("bob@localhost", "irc").await.unwrap().is_some());
+    assert!(store
+        .registration("alice@localhost", "discord")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store
+        .registration("bob@localhost", "irc")
+        .await
+        .unwrap()
+        .is_some());
 }
 
 #[tokio::test]
@@ -79,7 +166,11 @@ async fn sqlite_file_is_created_and_every_query_works() {
     assert!(path.exists());
     // Reopening keeps the data and does not migrate twice.
     let store = Store::connect(&url).await.unwrap();
-    assert!(store.registration("bob@localhost", "irc").await.unwrap().is_some());
+    assert!(store
+        .registration("bob@localhost", "irc")
+        .await
+        .unwrap()
+        .is_some());
 }
 
 #[tokio::test]

@@ -53,7 +53,10 @@ impl Postgres {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        assert!(wait_for_port(port, Duration::from_secs(30)), "postgres did not start");
+        assert!(
+            wait_for_port(port, Duration::from_secs(30)),
+            "postgres did not start"
+        );
         // The port opens a moment before the server accepts sessions.
         let mut created = false;
         for _ in 0..50 {

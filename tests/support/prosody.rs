@@ -108,7 +108,10 @@ VirtualHost "{OTHER_DOMAIN}"
             .stdout(Stdio::null())
             .status()
             .unwrap();
-        assert!(status.success(), "prosodyctl register {user}@{domain} failed");
+        assert!(
+            status.success(),
+            "prosodyctl register {user}@{domain} failed"
+        );
     }
 
     /// Stops Prosody.

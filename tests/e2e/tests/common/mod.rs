@@ -1,0 +1,265 @@
+//! A real XMPP client (tokio-xmpp) and the switchboard process.
+#![allow(dead_code)]
+
+#[path = "../../../support/mod.rs"]
+pub mod support;
+
+use futures::StreamExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tokio_xmpp::connect::DnsConfig;
+use tokio_xmpp::xmlstream::Timeouts;
+use tokio_xmpp::{Event, Stanza};
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::message::{Lang, Message, MessageType};
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::presence::Presence;
+
+/// How long any one answer may take.
+pub const ANSWER: Duration = Duration::from_secs(15);
+
+/// The gateway binary, built by `cargo build --bin switchboard` beforehand.
+pub fn switchboard_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("SWITCHBOARD_BIN") {
+        return p.into();
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let bin = target.join("debug/switchboard");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --bin switchboard` first (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// The switchboard process with a config in a temporary folder.
+pub struct Switchboard {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    child: Option<Child>,
+}
+
+impl Switchboard {
+    /// Writes `config` and starts the process.
+    pub fn start(config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchboard.toml");
+        std::fs::write(&path, config).unwrap();
+        let mut s = Switchboard {
+            dir,
+            config: path,
+            child: None,
+        };
+        s.launch();
+        s
+    }
+
+    fn launch(&mut self) {
+        let child = Command::new(switchboard_bin())
+            .arg("--config")
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    /// Stops it with SIGTERM (a clean shutdown).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            support::stop_child(&mut c, Duration::from_secs(10));
+        }
+    }
+
+    /// Stops and starts it again with the same config and database.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+}
+
+impl Drop for Switchboard {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A logged-in XMPP client.
+pub struct Client {
+    inner: tokio_xmpp::Client,
+    pub jid: BareJid,
+    next_id: u64,
+}
+
+impl Client {
+    /// Logs in over plain TCP (loopback only) and sends initial presence.
+    pub async fn login(jid: &str, password: &str, port: u16) -> Self {
+        assert_eq!(
+            xmpp_parsers::ns::DEFAULT_NS,
+            "jabber:client",
+            "xmpp-parsers was built with the component feature: run this crate alone (-p switchboard-e2e)"
+        );
+        let bare: BareJid = jid.parse().unwrap();
+        let mut inner = tokio_xmpp::Client::new_plaintext(
+            bare.clone(),
+            password.to_owned(),
+            DnsConfig::addr(&format!("127.0.0.1:{port}")),
+            Timeouts::tight(),
+        );
+        let online = tokio::time::timeout(ANSWER, async {
+            loop {
+                match inner.next().await {
+                    Some(Event::Online { .. }) => return,
+                    Some(Event::Disconnected(e)) => panic!("{jid} cannot log in: {e}"),
+                    Some(_) => {}
+                    None => panic!("{jid}: stream ended"),
+                }
+            }
+        })
+        .await;
+        assert!(online.is_ok(), "{jid} did not log in within {ANSWER:?}");
+        let mut c = Client {
+            inner,
+            jid: bare,
+            next_id: 0,
+        };
+        c.send(Presence::available()).await;
+        c
+    }
+
+    pub async fn send(&mut self, stanza: impl Into<Stanza>) {
+        self.inner.send_stanza(stanza.into()).await.unwrap();
+    }
+
+    fn id(&mut self) -> String {
+        self.next_id += 1;
+        format!("t{}", self.next_id)
+    }
+
+    /// Sends an iq get or set and waits for its result or error.
+    pub async fn iq(&mut self, to: &str, set: bool, payload: Element) -> Iq {
+        let id = self.id();
+        let to: Jid = to.parse().unwrap();
+        let iq = if set {
+            Iq::Set {
+                from: None,
+                to: Some(to),
+                id: id.clone(),
+                payload,
+            }
+        } else {
+            Iq::Get {
+                from: None,
+                to: Some(to),
+                id: id.clone(),
+                payload,
+            }
+        };
+        self.send(iq).await;
+        self.wait_for(|s| match s {
+            Stanza::Iq(iq @ (Iq::Result { .. } | Iq::Error { .. })) if iq.id() == id => {
+                Some(iq.clone())
+            }
+            _ => None,
+        })
+        .await
+    }
+
+    /// Sends a chat message.
+    pub async fn say(&mut self, to: &str, body: &str) {
+        let mut m =
+            Message::chat(Some(to.parse::<Jid>().unwrap())).with_body(Lang::new(), body.to_owned());
+        m.id = Some(xmpp_parsers::message::Id(self.id()));
+        self.send(m).await;
+    }
+
+    /// Waits for a chat message from `from` and returns its body.
+    pub async fn reply_from(&mut self, from: &str) -> String {
+        let from: Jid = from.parse().unwrap();
+        self.wait_for(|s| match s {
+            Stanza::Message(m)
+                if m.from.as_ref() == Some(&from) && m.type_ != MessageType::Error =>
+            {
+                m.get_best_body(vec![]).map(|(_, b)| b.clone())
+            }
+            _ => None,
+        })
+        .await
+    }
+
+    /// Waits for the first stanza `pick` accepts.
+    pub async fn wait_for<T>(&mut self, mut pick: impl FnMut(&Stanza) -> Option<T>) -> T {
+        let found = tokio::time::timeout(ANSWER, async {
+            loop {
+                match self.inner.next().await {
+                    Some(Event::Stanza(s)) => {
+                        if let Some(t) = pick(&s) {
+                            return t;
+                        }
+                    }
+                    Some(_) => {}
+                    None => panic!("{}: stream ended", self.jid),
+                }
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| panic!("{}: nothing expected arrived within {ANSWER:?}", self.jid))
+    }
+
+    /// Waits up to `timeout` for a stanza `pick` accepts.
+    pub async fn maybe<T>(
+        &mut self,
+        timeout: Duration,
+        mut pick: impl FnMut(&Stanza) -> Option<T>,
+    ) -> Option<T> {
+        tokio::time::timeout(timeout, async {
+            loop {
+                match self.inner.next().await {
+                    Some(Event::Stanza(s)) => {
+                        if let Some(t) = pick(&s) {
+                            return t;
+                        }
+                    }
+                    Some(_) => {}
+                    None => std::future::pending::<()>().await,
+                }
+            }
+        })
+        .await
+        .ok()
+    }
+}
+
+/// The payload of an iq result, or a panic naming the error.
+pub fn result_payload(iq: Iq) -> Option<Element> {
+    match iq {
+        Iq::Result { payload, .. } => payload,
+        Iq::Error { error, .. } => {
+            panic!("expected a result, got error {:?}", error.defined_condition)
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// The condition of an iq error, as its element name.
+pub fn error_condition(iq: &Iq) -> String {
+    match iq {
+        Iq::Error { error, .. } => Element::from(error.defined_condition.clone())
+            .name()
+            .to_owned(),
+        _ => panic!("expected an error, got {iq:?}"),
+    }
+}
