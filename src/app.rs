@@ -53,7 +53,10 @@ pub async fn run(
         let settings = LinkSettings {
             domain: net.jid.clone(),
             secret: net.secret.clone(),
-            server: net.xmpp_server.clone().unwrap_or_else(|| config.xmpp_server.clone()),
+            server: net
+                .xmpp_server
+                .clone()
+                .unwrap_or_else(|| config.xmpp_server.clone()),
             max_stanza_size: config.max_stanza_size,
             keepalive: Duration::from_secs(config.keepalive_secs),
         };

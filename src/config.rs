@@ -233,7 +233,10 @@ impl Config {
             ));
         }
         for (i, d) in raw.users.allowed_domains.iter().enumerate() {
-            if BareJid::from_str(d).map(|j| j.node().is_some()).unwrap_or(true) {
+            if BareJid::from_str(d)
+                .map(|j| j.node().is_some())
+                .unwrap_or(true)
+            {
                 errors.push(err(
                     &format!("users.allowed_domains[{i}]"),
                     &format!("{d:?} is not a domain"),
@@ -485,7 +488,9 @@ mod tests {
             [networks.icq]
             jid = "icq.example.org"
         "#;
-        let errors = Config::parse(text, Path::new("/tmp"), no_env).unwrap_err().0;
+        let errors = Config::parse(text, Path::new("/tmp"), no_env)
+            .unwrap_err()
+            .0;
         let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
         for k in [
             "colour",
@@ -514,7 +519,9 @@ mod tests {
     #[test]
     fn missing_folder_is_reported() {
         let text = format!("{GOOD}\n[database]\nkey_file = \"/no/such/dir/key\"\n");
-        let errors = Config::parse(&text, Path::new("/tmp"), no_env).unwrap_err().0;
+        let errors = Config::parse(&text, Path::new("/tmp"), no_env)
+            .unwrap_err()
+            .0;
         assert_eq!(errors[0].key, "database.key_file");
     }
 }

@@ -6,13 +6,13 @@
 //! user, sessions) → the bridge; and back: bridge event → [`gateway`] →
 //! stanzas → [`component`].
 
-pub mod component;
-pub mod config;
-pub mod crypto;
-pub mod store;
-pub mod gateway;
-pub mod xmpp;
 pub mod app;
 pub mod bridges;
 #[cfg(feature = "irc")]
 mod bridges_irc;
+pub mod component;
+pub mod config;
+pub mod crypto;
+pub mod gateway;
+pub mod store;
+pub mod xmpp;

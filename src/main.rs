@@ -7,7 +7,11 @@ use std::process::ExitCode;
 use switchboard::config::Config;
 
 #[derive(Parser)]
-#[command(name = "switchboard", version, about = "IRC, Discord and Matrix in any XMPP client")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "IRC, Discord and Matrix in any XMPP client"
+)]
 struct Cli {
     /// The configuration file.
     #[arg(long, short, default_value = "switchboard.toml")]
@@ -62,6 +66,7 @@ fn run(path: PathBuf) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log_level))
         .with_target(false)
+        .with_writer(std::io::stderr)
         .init();
     let bridges = switchboard::bridges::compiled(&config).context("starting the bridges")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -146,7 +146,8 @@ pub async fn run(
                         let _ = tokio::time::timeout(
                             Duration::from_secs(2),
                             SinkExt::<&XmppStreamElement>::close(&mut stream),
-                        ).await;
+                        )
+                        .await;
                         info!(domain = %settings.domain, "component stream closed");
                         return;
                     }

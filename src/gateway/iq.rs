@@ -27,7 +27,10 @@ const COMMANDS: &[(&str, &str, bool)] = &[
 /// A reply to an iq request: a payload, or an error.
 type Reply = Result<Option<Element>, (DefinedCondition, String)>;
 
-fn fail<T>(condition: DefinedCondition, text: impl Into<String>) -> Result<T, (DefinedCondition, String)> {
+fn fail<T>(
+    condition: DefinedCondition,
+    text: impl Into<String>,
+) -> Result<T, (DefinedCondition, String)> {
     Err((condition, text.into()))
 }
 
@@ -65,7 +68,9 @@ impl Gateway {
                 id,
                 payload,
             },
-            Err((condition, text)) => errors::iq_error(Some(&from), to.as_ref(), &id, condition, &text),
+            Err((condition, text)) => {
+                errors::iq_error(Some(&from), to.as_ref(), &id, condition, &text)
+            }
         };
         self.send(stanza).await;
     }
@@ -93,10 +98,12 @@ impl Gateway {
             },
             (false, "query", "jabber:iq:gateway") => Ok(Some(
                 Element::builder("query", "jabber:iq:gateway")
-                    .append(Element::builder("desc", "jabber:iq:gateway").append(format!(
-                        "Enter the {} id of a person to get their address.",
-                        self.bridge.info().display_name
-                    )))
+                    .append(
+                        Element::builder("desc", "jabber:iq:gateway").append(format!(
+                            "Enter the {} id of a person to get their address.",
+                            self.bridge.info().display_name
+                        )),
+                    )
                     .append(Element::builder("prompt", "jabber:iq:gateway").append("id"))
                     .build(),
             )),
@@ -116,7 +123,12 @@ impl Gateway {
             None => disco::domain_info(info.name, info.display_name),
             Some(adhoc::NS) => DiscoInfoResult {
                 node,
-                identities: vec![Identity::new("automation", "command-list", "en", "Commands")],
+                identities: vec![Identity::new(
+                    "automation",
+                    "command-list",
+                    "en",
+                    "Commands",
+                )],
                 features: Default::default(),
                 extensions: vec![],
             },
@@ -162,7 +174,10 @@ impl Gateway {
     /// XEP-0077 §3.1: the registration form, with `<registered/>` when registered.
     async fn register_form(&self, from: &Jid) -> Reply {
         if !self.may_register(from) {
-            return fail(DefinedCondition::Forbidden, "your domain may not register here");
+            return fail(
+                DefinedCondition::Forbidden,
+                "your domain may not register here",
+            );
         }
         let current = self.registered(&from.to_bare()).await;
         let info = self.bridge.info();
@@ -215,8 +230,15 @@ impl Gateway {
     }
 
     /// XEP-0050: one step of a command.
-    async fn adhoc(self: &Arc<Self>, from: &Jid, cmd: Command) -> Result<Command, (DefinedCondition, String)> {
-        if !self.visible_commands(from).any(|(node, _)| node == cmd.node) {
+    async fn adhoc(
+        self: &Arc<Self>,
+        from: &Jid,
+        cmd: Command,
+    ) -> Result<Command, (DefinedCondition, String)> {
+        if !self
+            .visible_commands(from)
+            .any(|(node, _)| node == cmd.node)
+        {
             return if COMMANDS.iter().any(|(n, _, _)| *n == cmd.node) {
                 fail(DefinedCondition::Forbidden, "for administrators only")
             } else {
@@ -230,18 +252,34 @@ impl Gateway {
         match cmd.node.as_str() {
             "register" => {
                 if !self.may_register(from) {
-                    return fail(DefinedCondition::Forbidden, "your domain may not register here");
+                    return fail(
+                        DefinedCondition::Forbidden,
+                        "your domain may not register here",
+                    );
                 }
                 let info = self.bridge.info();
                 let title = format!("{} registration", info.display_name);
-                let Some(submitted) = cmd.form.as_ref().filter(|f| f.type_ == DataFormType::Submit) else {
+                let Some(submitted) = cmd
+                    .form
+                    .as_ref()
+                    .filter(|f| f.type_ == DataFormType::Submit)
+                else {
                     let current = self.registered(&user).await;
-                    let form = forms::login_form(&title, info.instructions, &info.fields, current.as_ref(), None);
+                    let form = forms::login_form(
+                        &title,
+                        info.instructions,
+                        &info.fields,
+                        current.as_ref(),
+                        None,
+                    );
                     return Ok(cmd.ask(form));
                 };
                 let credentials = forms::read_submission(submitted, &info.fields);
                 match self.register(from, credentials.clone()).await {
-                    Ok(()) => Ok(cmd.done("info", format!("You are registered with the {} gateway.", info.display_name))),
+                    Ok(()) => Ok(cmd.done(
+                        "info",
+                        format!("You are registered with the {} gateway.", info.display_name),
+                    )),
                     Err(RegisterError::Field(e)) => {
                         let form = forms::login_form(
                             &title,
@@ -254,8 +292,13 @@ impl Gateway {
                         again.notes.push(adhoc::Note::new("error", e.to_string()));
                         Ok(again)
                     }
-                    Err(RegisterError::Forbidden(_)) => fail(DefinedCondition::Forbidden, "your domain may not register here"),
-                    Err(RegisterError::Internal(e)) => fail(DefinedCondition::InternalServerError, e),
+                    Err(RegisterError::Forbidden(_)) => fail(
+                        DefinedCondition::Forbidden,
+                        "your domain may not register here",
+                    ),
+                    Err(RegisterError::Internal(e)) => {
+                        fail(DefinedCondition::InternalServerError, e)
+                    }
                 }
             }
             "unregister" => match self.unregister(&user).await {
@@ -273,7 +316,8 @@ impl Gateway {
                 field.label = Some("Registered users".into());
                 field.values = users.clone();
                 let mut form = DataForm::new(DataFormType::Result_, "", vec![field]);
-                form.fields.retain(|f| f.var.as_deref() != Some("FORM_TYPE"));
+                form.fields
+                    .retain(|f| f.var.as_deref() != Some("FORM_TYPE"));
                 form.title = Some("Registered users".into());
                 let mut done = cmd.done("info", format!("{} registered users.", users.len()));
                 done.form = Some(form);

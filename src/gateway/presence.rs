@@ -32,7 +32,9 @@ impl Gateway {
         };
         let domain = Jid::from(self.domain.clone());
         for user in users {
-            let Ok(to) = user.parse::<Jid>() else { continue };
+            let Ok(to) = user.parse::<Jid>() else {
+                continue;
+            };
             self.send(self.own_presence().with_to(to.clone())).await;
             self.send(Presence::probe().with_from(domain.clone()).with_to(to))
                 .await;
@@ -111,7 +113,8 @@ impl Gateway {
                 } else {
                     Presence::new(Type::Unsubscribed)
                 };
-                self.send(reply.with_from(domain).with_to(user.clone())).await;
+                self.send(reply.with_from(domain).with_to(user.clone()))
+                    .await;
                 if registered {
                     self.send(self.own_presence().with_to(user)).await;
                 }

@@ -90,8 +90,12 @@ impl Gateway {
         self.start_session(&bare, credentials).await;
         // XEP-0100 §4.1.1: the gateway asks to be in the user's roster.
         let domain = Jid::from(self.domain.clone());
-        self.send(Presence::subscribe().with_from(domain.clone()).with_to(bare.clone()))
-            .await;
+        self.send(
+            Presence::subscribe()
+                .with_from(domain.clone())
+                .with_to(bare.clone()),
+        )
+        .await;
         self.send(self.own_presence().with_to(bare)).await;
         Ok(())
     }

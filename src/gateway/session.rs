@@ -137,8 +137,8 @@ impl Gateway {
                     text = format!("/me {text}");
                 }
                 let from = self.contact_jid(peer);
-                let mut msg = Message::chat(Some(Jid::from(user.clone())))
-                    .with_body(Lang::new(), text);
+                let mut msg =
+                    Message::chat(Some(Jid::from(user.clone()))).with_body(Lang::new(), text);
                 msg.from = Some(from);
                 msg.id = Some(xmpp_parsers::message::Id(m.id.0));
                 if m.own {
@@ -150,12 +150,8 @@ impl Gateway {
             }
             Event::ContactAdded { user: peer, .. } => {
                 let from = self.contact_jid(&peer);
-                self.send(
-                    Presence::available()
-                        .with_from(from)
-                        .with_to(user.clone()),
-                )
-                .await;
+                self.send(Presence::available().with_from(from).with_to(user.clone()))
+                    .await;
             }
             Event::Error {
                 context,
@@ -226,7 +222,10 @@ impl Gateway {
         let Some((_, body)) = message.get_best_body(vec![]) else {
             return; // chat states and the like: nothing to send yet
         };
-        let local = to.node().map(|n| escape::unescape(n.as_str())).unwrap_or_default();
+        let local = to
+            .node()
+            .map(|n| escape::unescape(n.as_str()))
+            .unwrap_or_default();
         let (text, kind) = match body.strip_prefix("/me ") {
             Some(action) => (action.to_owned(), MessageKind::Action),
             None => (body.clone(), MessageKind::Normal),

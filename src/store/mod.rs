@@ -137,10 +137,22 @@ impl Store {
         let mut tx = self.pool.begin().await.map_err(q("begin"))?;
         let mut existed = false;
         for (table, sql) in [
-            ("registrations", "DELETE FROM registrations WHERE user_jid = $1 AND network = $2"),
-            ("user_settings", "DELETE FROM user_settings WHERE user_jid = $1 AND network = $2"),
-            ("session_state", "DELETE FROM session_state WHERE user_jid = $1 AND network = $2"),
-            ("id_map", "DELETE FROM id_map WHERE user_jid = $1 AND network = $2"),
+            (
+                "registrations",
+                "DELETE FROM registrations WHERE user_jid = $1 AND network = $2",
+            ),
+            (
+                "user_settings",
+                "DELETE FROM user_settings WHERE user_jid = $1 AND network = $2",
+            ),
+            (
+                "session_state",
+                "DELETE FROM session_state WHERE user_jid = $1 AND network = $2",
+            ),
+            (
+                "id_map",
+                "DELETE FROM id_map WHERE user_jid = $1 AND network = $2",
+            ),
         ] {
             let done = sqlx::query(sql)
                 .bind(user)
@@ -202,7 +214,13 @@ impl Store {
     }
 
     /// Saves a piece of session state.
-    pub async fn save_state(&self, user: &str, network: &str, name: &str, value: &str) -> Result<()> {
+    pub async fn save_state(
+        &self,
+        user: &str,
+        network: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO session_state (user_jid, network, name, value) VALUES ($1, $2, $3, $4)
              ON CONFLICT (user_jid, network, name) DO UPDATE SET value = excluded.value",
@@ -219,13 +237,14 @@ impl Store {
 
     /// All session state of a user on a network.
     pub async fn state(&self, user: &str, network: &str) -> Result<BTreeMap<String, String>> {
-        let rows =
-            sqlx::query("SELECT name, value FROM session_state WHERE user_jid = $1 AND network = $2")
-                .bind(user)
-                .bind(network)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(q("read session state"))?;
+        let rows = sqlx::query(
+            "SELECT name, value FROM session_state WHERE user_jid = $1 AND network = $2",
+        )
+        .bind(user)
+        .bind(network)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("read session state"))?;
         Ok(pairs(&rows))
     }
 
@@ -280,7 +299,12 @@ impl Store {
     }
 
     /// The network id an XMPP id stands for.
-    pub async fn network_id(&self, user: &str, network: &str, xmpp_id: &str) -> Result<Option<String>> {
+    pub async fn network_id(
+        &self,
+        user: &str,
+        network: &str,
+        xmpp_id: &str,
+    ) -> Result<Option<String>> {
         let row = sqlx::query(
             "SELECT network_id FROM id_map WHERE user_jid = $1 AND network = $2 AND xmpp_id = $3",
         )
@@ -294,7 +318,12 @@ impl Store {
     }
 
     /// The XMPP id a network id was given.
-    pub async fn xmpp_id(&self, user: &str, network: &str, network_id: &str) -> Result<Option<String>> {
+    pub async fn xmpp_id(
+        &self,
+        user: &str,
+        network: &str,
+        network_id: &str,
+    ) -> Result<Option<String>> {
         let row = sqlx::query(
             "SELECT xmpp_id FROM id_map WHERE user_jid = $1 AND network = $2 AND network_id = $3
              ORDER BY seq DESC LIMIT 1",

@@ -124,9 +124,10 @@ mod tests {
     // XEP-0050 Example 5 and Example 6 (abridged).
     #[test]
     fn parses_execute_and_serializes_response() {
-        let el: Element = "<command xmlns='http://jabber.org/protocol/commands' node='list' action='execute'/>"
-            .parse()
-            .unwrap();
+        let el: Element =
+            "<command xmlns='http://jabber.org/protocol/commands' node='list' action='execute'/>"
+                .parse()
+                .unwrap();
         let cmd = Command::try_from(el).unwrap();
         assert_eq!(cmd.node, "list");
         assert_eq!(cmd.action.as_deref(), Some("execute"));

@@ -28,7 +28,10 @@ pub fn domain_info(network: &str, display_name: &str) -> DiscoInfoResult {
             Identity::new("gateway", network, "en", format!("{display_name} gateway")),
             Identity::new("conference", "text", "en", format!("{display_name} rooms")),
         ],
-        features: DOMAIN_FEATURES.iter().map(|f| (*f).to_owned()).collect::<BTreeSet<_>>(),
+        features: DOMAIN_FEATURES
+            .iter()
+            .map(|f| (*f).to_owned())
+            .collect::<BTreeSet<_>>(),
         extensions: Vec::new(),
     }
 }

@@ -92,7 +92,12 @@ mod tests {
 
     #[test]
     fn network_ids_round_trip() {
-        for id in ["#rust%irc.libera.chat", "ferris%irc.example.net", "!abc:matrix.org", "123/456"] {
+        for id in [
+            "#rust%irc.libera.chat",
+            "ferris%irc.example.net",
+            "!abc:matrix.org",
+            "123/456",
+        ] {
             assert_eq!(unescape(&escape(id)), id);
         }
         assert_eq!(escape("#rust%irc.libera.chat"), "#rust%irc.libera.chat");

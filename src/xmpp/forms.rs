@@ -116,8 +116,18 @@ mod tests {
 
     #[test]
     fn error_is_shown_on_its_field() {
-        let form = login_form("t", "i", &fields(), None, Some(("nick", "this field is required")));
-        let nick = form.fields.iter().find(|f| f.var.as_deref() == Some("nick")).unwrap();
+        let form = login_form(
+            "t",
+            "i",
+            &fields(),
+            None,
+            Some(("nick", "this field is required")),
+        );
+        let nick = form
+            .fields
+            .iter()
+            .find(|f| f.var.as_deref() == Some("nick"))
+            .unwrap();
         assert_eq!(nick.desc.as_deref(), Some("Error: this field is required"));
     }
 

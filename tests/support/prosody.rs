@@ -130,6 +130,14 @@ VirtualHost "{OTHER_DOMAIN}"
 
 impl Drop for Prosody {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(80).collect();
+            eprintln!("--- last lines of prosody.log ---");
+            for line in tail.into_iter().rev() {
+                eprintln!("{line}");
+            }
+        }
         self.stop();
     }
 }

@@ -15,7 +15,10 @@ impl Credentials {
 
     /// The value of a field, if set and not empty.
     pub fn get(&self, field: &str) -> Option<&str> {
-        self.0.get(field).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(field)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// Sets a field.

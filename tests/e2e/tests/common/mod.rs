@@ -102,6 +102,8 @@ pub struct Client {
     inner: tokio_xmpp::Client,
     pub jid: BareJid,
     next_id: u64,
+    /// Stanzas that arrived while waiting for something else, oldest first.
+    backlog: std::collections::VecDeque<Stanza>,
 }
 
 impl Client {
@@ -135,7 +137,12 @@ impl Client {
             inner,
             jid: bare,
             next_id: 0,
+            backlog: Default::default(),
         };
+        // Ask for the roster first, as clients do: only such "interested"
+        // resources get subscription requests (RFC 6121 §2.1.6).
+        let roster = c.iq(jid, false, Element::builder("query", "jabber:iq:roster").build()).await;
+        assert!(matches!(roster, Iq::Result { .. }), "roster get failed: {roster:?}");
         c.send(Presence::available()).await;
         c
     }
@@ -200,37 +207,32 @@ impl Client {
         .await
     }
 
-    /// Waits for the first stanza `pick` accepts.
-    pub async fn wait_for<T>(&mut self, mut pick: impl FnMut(&Stanza) -> Option<T>) -> T {
-        let found = tokio::time::timeout(ANSWER, async {
+    /// Waits for the first stanza `pick` accepts (earlier unclaimed ones first).
+    pub async fn wait_for<T>(&mut self, pick: impl FnMut(&Stanza) -> Option<T>) -> T {
+        let jid = self.jid.clone();
+        self.maybe(ANSWER, pick)
+            .await
+            .unwrap_or_else(|| panic!("{jid}: nothing expected arrived within {ANSWER:?}"))
+    }
+
+    /// Waits up to `timeout` for a stanza `pick` accepts; the others are kept.
+    pub async fn maybe<T>(&mut self, timeout: Duration, mut pick: impl FnMut(&Stanza) -> Option<T>) -> Option<T> {
+        if let Some(pos) = self.backlog.iter().position(|s| pick(s).is_some()) {
+            let s = self.backlog.remove(pos).unwrap();
+            return pick(&s);
+        }
+        let backlog = &mut self.backlog;
+        let inner = &mut self.inner;
+        tokio::time::timeout(timeout, async {
             loop {
-                match self.inner.next().await {
+                match inner.next().await {
                     Some(Event::Stanza(s)) => {
                         if let Some(t) = pick(&s) {
                             return t;
                         }
-                    }
-                    Some(_) => {}
-                    None => panic!("{}: stream ended", self.jid),
-                }
-            }
-        })
-        .await;
-        found.unwrap_or_else(|_| panic!("{}: nothing expected arrived within {ANSWER:?}", self.jid))
-    }
-
-    /// Waits up to `timeout` for a stanza `pick` accepts.
-    pub async fn maybe<T>(
-        &mut self,
-        timeout: Duration,
-        mut pick: impl FnMut(&Stanza) -> Option<T>,
-    ) -> Option<T> {
-        tokio::time::timeout(timeout, async {
-            loop {
-                match self.inner.next().await {
-                    Some(Event::Stanza(s)) => {
-                        if let Some(t) = pick(&s) {
-                            return t;
+                        backlog.push_back(s);
+                        if backlog.len() > 500 {
+                            backlog.pop_front();
                         }
                     }
                     Some(_) => {}
