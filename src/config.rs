@@ -517,6 +517,13 @@ mod tests {
     }
 
     #[test]
+    fn shipped_example_is_valid() {
+        let text = include_str!("../config/switchboard.example.toml");
+        let c = Config::parse(text, Path::new("/tmp"), no_env).unwrap();
+        assert_eq!(c.networks["irc"].jid.to_string(), "irc.example.org");
+    }
+
+    #[test]
     fn missing_folder_is_reported() {
         let text = format!("{GOOD}\n[database]\nkey_file = \"/no/such/dir/key\"\n");
         let errors = Config::parse(&text, Path::new("/tmp"), no_env)

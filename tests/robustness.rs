@@ -16,6 +16,12 @@ struct Gateway {
     _dir: tempfile::TempDir,
 }
 
+impl Gateway {
+    fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("gateway.log")).unwrap_or_default()
+    }
+}
+
 impl Drop for Gateway {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -40,7 +46,7 @@ fn start_gateway(port: u16) -> Gateway {
         .arg("--config")
         .arg(&config)
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(std::fs::File::create(dir.path().join("gateway.log")).unwrap())
         .spawn()
         .unwrap();
     Gateway { child, _dir: dir }
@@ -235,6 +241,12 @@ fn bad_input_from_the_server_never_kills_the_process() {
         peer.ping(&format!("after-{}", what.replace(' ', "-")));
     }
     still_running(&mut gw);
+    // Each break was logged with its reason, and the secret never was.
+    let log = gw.log();
+    for reason in ["larger than the limit", "undeclared entity", "tag do not match"] {
+        assert!(log.contains(reason), "no log line says {reason:?}:\n{log}");
+    }
+    assert!(!log.contains(SECRET), "the component secret reached the log");
 }
 
 #[test]

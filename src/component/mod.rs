@@ -57,6 +57,8 @@ impl std::fmt::Debug for LinkSettings {
 }
 
 /// What the link tells the gateway.
+// Stanzas are the common case; boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum LinkEvent {
     /// The handshake succeeded (first time or after a reconnect).
