@@ -215,7 +215,10 @@ fn bad_input_from_the_server_never_kills_the_process() {
     // Each of these breaks the stream: the gateway must reconnect.
     // (An unknown top-level element is a stream error in RFC 6120 §4.9.3.22.)
     let breakers: [(&str, String); 5] = [
-        ("an unknown stanza type", "<foo xmlns='jabber:component:accept'/>".to_owned()),
+        (
+            "an unknown stanza type",
+            "<foo xmlns='jabber:component:accept'/>".to_owned(),
+        ),
         (
             "malformed XML",
             "<message to='irc.localhost'><body>oops</message>".to_owned(),
@@ -243,10 +246,17 @@ fn bad_input_from_the_server_never_kills_the_process() {
     still_running(&mut gw);
     // Each break was logged with its reason, and the secret never was.
     let log = gw.log();
-    for reason in ["larger than the limit", "undeclared entity", "tag do not match"] {
+    for reason in [
+        "larger than the limit",
+        "undeclared entity",
+        "tag do not match",
+    ] {
         assert!(log.contains(reason), "no log line says {reason:?}:\n{log}");
     }
-    assert!(!log.contains(SECRET), "the component secret reached the log");
+    assert!(
+        !log.contains(SECRET),
+        "the component secret reached the log"
+    );
 }
 
 #[test]

@@ -56,10 +56,7 @@ impl Gateway {
         let reply = if to_domain {
             self.domain_iq(&from, &payload, is_set).await
         } else {
-            fail(
-                DefinedCondition::ServiceUnavailable,
-                "this address serves no requests yet",
-            )
+            self.room_iq(&from, to.as_ref().unwrap(), &payload)
         };
         let stanza = match reply {
             Ok(payload) => Iq::Result {

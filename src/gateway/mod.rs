@@ -3,6 +3,7 @@
 
 mod chat_commands;
 mod iq;
+mod muc;
 mod presence;
 mod registration;
 mod session;
@@ -40,6 +41,8 @@ pub struct Gateway {
     sessions: Mutex<HashMap<BareJid, session::UserSession>>,
     /// The user resources known to be online (from presence).
     online: Mutex<HashMap<BareJid, BTreeSet<FullJid>>>,
+    /// Bridged rooms, per user.
+    rooms: Mutex<muc::Rooms>,
 }
 
 impl Gateway {
@@ -63,6 +66,7 @@ impl Gateway {
             out,
             sessions: Mutex::new(HashMap::new()),
             online: Mutex::new(HashMap::new()),
+            rooms: Mutex::new(HashMap::new()),
         })
     }
 
@@ -131,12 +135,26 @@ impl Gateway {
         if message.from.is_none() {
             return;
         }
-        let to_domain = message.to.as_ref().is_none_or(|t| t.node().is_none());
-        if to_domain {
+        let Some(to) = &message.to else { return };
+        if to.node().is_none() {
             self.handle_chat_command(message).await;
+        } else if message.type_ == MessageType::Groupchat || to.resource().is_some() {
+            self.handle_room_message(message).await;
         } else {
             self.route_to_session(message).await;
         }
+    }
+
+    /// The command channel of the user's session, if they have one.
+    fn session_commands(
+        &self,
+        user: &BareJid,
+    ) -> Option<mpsc::Sender<switchboard_bridge_api::Command>> {
+        self.sessions
+            .lock()
+            .unwrap()
+            .get(user)
+            .map(|s| s.commands.clone())
     }
 
     /// Sends a stanza to the server; waits if the outbox is full.

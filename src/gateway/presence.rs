@@ -5,10 +5,9 @@ use std::sync::Arc;
 use tracing::debug;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::presence::{Presence, Type};
-use xmpp_parsers::stanza_error::DefinedCondition;
 
 use super::Gateway;
-use crate::xmpp::{disco, errors};
+use crate::xmpp::disco;
 
 impl Gateway {
     /// The gateway's own available presence, with caps.
@@ -56,20 +55,8 @@ impl Gateway {
         };
         let to_domain = presence.to.as_ref().is_none_or(|t| t.node().is_none());
         if !to_domain {
-            if presence.type_ == Type::None {
-                // Rooms arrive with the MUC service; until then say so.
-                let mut reply = Presence::error()
-                    .with_from(presence.to.clone().unwrap())
-                    .with_to(from);
-                reply.id = presence.id.clone();
-                reply.payloads.push(
-                    errors::stanza_error(
-                        DefinedCondition::ServiceUnavailable,
-                        "rooms are not available on this gateway yet",
-                    )
-                    .into(),
-                );
-                self.send(reply).await;
+            if presence.to.as_ref().is_some_and(|t| t.resource().is_some()) {
+                self.handle_room_presence(presence).await;
             }
             return;
         }

@@ -108,6 +108,7 @@ impl Gateway {
             s.stop().await;
         }
         self.online.lock().unwrap().remove(user);
+        self.rooms.lock().unwrap().remove(user);
         let existed = self
             .store
             .delete_registration(&user.to_string(), &self.network)

@@ -51,7 +51,7 @@ impl fmt::Display for SessionStatus {
 
 /// The core's hold on a running session.
 pub(super) struct UserSession {
-    commands: mpsc::Sender<Command>,
+    pub(super) commands: mpsc::Sender<Command>,
     status: Arc<Mutex<SessionStatus>>,
     pump: JoinHandle<()>,
 }
@@ -127,9 +127,23 @@ impl Gateway {
                 *status.lock().unwrap() = SessionStatus::Disconnected { reason, retrying };
             }
             Event::Notice { text } => self.tell(user, &text).await,
+            Event::RoomJoined { .. }
+            | Event::Members { .. }
+            | Event::Topic { .. }
+            | Event::MemberJoined { .. }
+            | Event::MemberChanged { .. }
+            | Event::MemberLeft { .. }
+            | Event::MemberRenamed { .. }
+            | Event::RoomLeft { .. }
+            | Event::Error {
+                context: ErrorContext::Room(_),
+                ..
+            } => self.room_event(user, event).await,
+            Event::Message(m) if matches!(m.target, Target::Room(_)) => {
+                self.room_event(user, Event::Message(m)).await
+            }
             Event::Message(m) => {
                 let Target::User(peer) = &m.target else {
-                    debug!("room message: rooms are not served yet");
                     return;
                 };
                 let mut text = m.text;

@@ -2,6 +2,7 @@
 //! PID when dropped: Prosody (XMPP) and PostgreSQL.
 #![allow(dead_code)]
 
+pub mod ircd;
 pub mod postgres;
 pub mod prosody;
 

@@ -141,8 +141,17 @@ impl Client {
         };
         // Ask for the roster first, as clients do: only such "interested"
         // resources get subscription requests (RFC 6121 §2.1.6).
-        let roster = c.iq(jid, false, Element::builder("query", "jabber:iq:roster").build()).await;
-        assert!(matches!(roster, Iq::Result { .. }), "roster get failed: {roster:?}");
+        let roster = c
+            .iq(
+                jid,
+                false,
+                Element::builder("query", "jabber:iq:roster").build(),
+            )
+            .await;
+        assert!(
+            matches!(roster, Iq::Result { .. }),
+            "roster get failed: {roster:?}"
+        );
         c.send(Presence::available()).await;
         c
     }
@@ -216,7 +225,11 @@ impl Client {
     }
 
     /// Waits up to `timeout` for a stanza `pick` accepts; the others are kept.
-    pub async fn maybe<T>(&mut self, timeout: Duration, mut pick: impl FnMut(&Stanza) -> Option<T>) -> Option<T> {
+    pub async fn maybe<T>(
+        &mut self,
+        timeout: Duration,
+        mut pick: impl FnMut(&Stanza) -> Option<T>,
+    ) -> Option<T> {
         if let Some(pos) = self.backlog.iter().position(|s| pick(s).is_some()) {
             let s = self.backlog.remove(pos).unwrap();
             return pick(&s);

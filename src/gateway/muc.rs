@@ -1,0 +1,736 @@
+//! The MUC service (XEP-0045) for bridged rooms, shared by every network.
+//!
+//! A room JID is the bridge's room id, XEP-0106-escaped, at the component
+//! domain; occupants are `room@domain/nick`. A user's resources that join the
+//! same room share the session's one membership: the first join sends
+//! `Command::Join`, each later one gets the current state at once.
+//!
+//! ```xml
+//! <presence to='#rust%irc.example.net@irc.example.org/ferris'>
+//!   <x xmlns='http://jabber.org/protocol/muc'/>
+//! </presence>
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use switchboard_bridge_api::{
+    Command, ErrorKind, LeaveReason, Member, MessageKind, Role as NetRole, RoomId, Target,
+};
+use xmpp_parsers::disco::{DiscoInfoResult, Identity};
+use xmpp_parsers::jid::{BareJid, FullJid, Jid, ResourcePart};
+use xmpp_parsers::message::{Lang, Message, MessageType};
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::muc::user::{Affiliation, Item, MucUser, Role, Status};
+use xmpp_parsers::ns;
+use xmpp_parsers::presence::{Presence, Type};
+use xmpp_parsers::stanza_error::DefinedCondition;
+
+use super::session::condition_for;
+use super::Gateway;
+use crate::xmpp::{errors, escape};
+
+/// One bridged room as one user's session sees it.
+#[derive(Debug, Default)]
+pub(super) struct Room {
+    name: String,
+    own_nick: Option<String>,
+    nick_changed: bool,
+    members: BTreeMap<String, Member>,
+    subject: Option<String>,
+    /// The member list is complete: the room is joined.
+    complete: bool,
+    /// The user's resources in the room, and whether each has had its join sequence.
+    resources: BTreeMap<FullJid, bool>,
+}
+
+/// Every room of every user of one gateway.
+pub(super) type Rooms = HashMap<BareJid, HashMap<RoomId, Room>>;
+
+/// XEP-0045 §5.1: an IRC-like standing as affiliation and role
+/// (owner → owner/moderator, operator → admin/moderator, voiced →
+/// member/participant, others → none/participant, visitor → none/visitor).
+fn item_for(role: NetRole) -> Item {
+    let (affiliation, role) = match role {
+        NetRole::Owner => (Affiliation::Owner, Role::Moderator),
+        NetRole::Operator => (Affiliation::Admin, Role::Moderator),
+        NetRole::Voiced => (Affiliation::Member, Role::Participant),
+        NetRole::Member => (Affiliation::None, Role::Participant),
+        NetRole::Visitor => (Affiliation::None, Role::Visitor),
+    };
+    Item::new(affiliation, role)
+}
+
+fn muc_user(item: Item, status: Vec<Status>) -> Element {
+    MucUser::new()
+        .with_items(vec![item])
+        .with_statuses(status)
+        .into()
+}
+
+impl Gateway {
+    /// The JID of a room.
+    pub(super) fn room_jid(&self, room: &RoomId) -> Option<BareJid> {
+        format!("{}@{}", escape::escape(room.as_str()), self.domain)
+            .parse()
+            .ok()
+    }
+
+    fn occupant_jid(&self, room: &RoomId, nick: &str) -> Option<Jid> {
+        let resource = ResourcePart::new(nick).ok()?;
+        Some(Jid::from(self.room_jid(room)?.with_resource(&resource)))
+    }
+
+    fn room_of(&self, to: &Jid) -> RoomId {
+        RoomId(escape::unescape(
+            to.node().map(|n| n.as_str()).unwrap_or_default(),
+        ))
+    }
+
+    /// Presence to a room or occupant JID: join, nick change, leave.
+    pub(super) async fn handle_room_presence(self: &Arc<Self>, presence: Presence) {
+        let (Some(from), Some(to)) = (presence.from.clone(), presence.to.clone()) else {
+            return;
+        };
+        let Ok(resource) = from.clone().try_into_full() else {
+            return;
+        };
+        let user = resource.to_bare();
+        let room = self.room_of(&to);
+        match presence.type_ {
+            Type::None => {
+                let Some(nick) = to.resource().map(|r| r.to_string()) else {
+                    return self
+                        .presence_error(
+                            &presence,
+                            DefinedCondition::JidMalformed,
+                            "a nick is needed to join",
+                        )
+                        .await;
+                };
+                let commands = self.session_commands(&user);
+                let Some(commands) = commands else {
+                    return self
+                        .presence_error(
+                            &presence,
+                            DefinedCondition::RegistrationRequired,
+                            "register with this gateway first",
+                        )
+                        .await;
+                };
+                let password = presence
+                    .payloads
+                    .iter()
+                    .find(|p| p.is("x", ns::MUC))
+                    .and_then(|x| x.get_child("password", ns::MUC))
+                    .map(|p| p.text());
+                enum Next {
+                    Join,
+                    Rename(String),
+                    Replay,
+                    Wait,
+                    Nothing,
+                }
+                let next = {
+                    let mut rooms = self.rooms.lock().unwrap();
+                    let user_rooms = rooms.entry(user.clone()).or_default();
+                    match user_rooms.get_mut(&room) {
+                        None => {
+                            let mut r = Room::default();
+                            r.resources.insert(resource.clone(), false);
+                            user_rooms.insert(room.clone(), r);
+                            Next::Join
+                        }
+                        Some(r) if r.resources.contains_key(&resource) => {
+                            if r.complete && r.own_nick.as_deref() != Some(nick.as_str()) {
+                                Next::Rename(nick.clone())
+                            } else {
+                                Next::Nothing
+                            }
+                        }
+                        Some(r) => {
+                            r.resources.insert(resource.clone(), r.complete);
+                            if r.complete {
+                                Next::Replay
+                            } else {
+                                Next::Wait
+                            }
+                        }
+                    }
+                };
+                match next {
+                    Next::Join => {
+                        let _ = commands
+                            .send(Command::Join {
+                                room: room.clone(),
+                                nick,
+                                password,
+                            })
+                            .await;
+                    }
+                    Next::Rename(nick) => {
+                        let _ = commands
+                            .send(Command::SetNick {
+                                room: Some(room.clone()),
+                                nick,
+                            })
+                            .await;
+                    }
+                    Next::Replay => self.send_join_sequence(&user, &room, &[resource]).await,
+                    Next::Wait | Next::Nothing => {}
+                }
+            }
+            Type::Unavailable => {
+                let (leave, own_nick) = {
+                    let mut rooms = self.rooms.lock().unwrap();
+                    let Some(user_rooms) = rooms.get_mut(&user) else {
+                        return;
+                    };
+                    let Some(r) = user_rooms.get_mut(&room) else {
+                        return;
+                    };
+                    r.resources.remove(&resource);
+                    let own = r.own_nick.clone();
+                    let empty = r.resources.is_empty();
+                    if empty {
+                        user_rooms.remove(&room);
+                    }
+                    (empty, own)
+                };
+                if let Some(from) = own_nick.and_then(|n| self.occupant_jid(&room, &n)) {
+                    let mut p = Presence::unavailable().with_from(from).with_to(resource);
+                    p.payloads.push(muc_user(
+                        Item::new(Affiliation::None, Role::None),
+                        vec![Status::SelfPresence],
+                    ));
+                    self.send(p).await;
+                }
+                if leave {
+                    if let Some(c) = self.session_commands(&user) {
+                        let _ = c.send(Command::Leave { room, reason: None }).await;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn presence_error(&self, presence: &Presence, condition: DefinedCondition, text: &str) {
+        let (Some(from), Some(to)) = (&presence.from, &presence.to) else {
+            return;
+        };
+        let mut reply = Presence::error()
+            .with_from(to.clone())
+            .with_to(from.clone());
+        reply.id = presence.id.clone();
+        reply
+            .payloads
+            .push(errors::stanza_error(condition, text).into());
+        self.send(reply).await;
+    }
+
+    /// A message to a room (groupchat, subject) or to an occupant (private).
+    pub(super) async fn handle_room_message(self: &Arc<Self>, message: Message) {
+        let (Some(from), Some(to)) = (message.from.clone(), message.to.clone()) else {
+            return;
+        };
+        let user = from.to_bare();
+        let room = self.room_of(&to);
+        let Some(commands) = self.session_commands(&user) else {
+            let reply = errors::message_error(
+                &message,
+                DefinedCondition::RegistrationRequired,
+                "register with this gateway first",
+            );
+            return self.send(reply).await;
+        };
+        let token = message.id.as_ref().map(|i| i.0.clone()).unwrap_or_default();
+        let joined = self
+            .rooms
+            .lock()
+            .unwrap()
+            .get(&user)
+            .and_then(|r| r.get(&room))
+            .is_some_and(|r| r.complete);
+        if message.type_ == MessageType::Groupchat {
+            if !joined {
+                let reply = errors::message_error(
+                    &message,
+                    DefinedCondition::NotAcceptable,
+                    "join the room first",
+                );
+                return self.send(reply).await;
+            }
+            if let Some((_, subject)) = message.get_best_subject(vec![]) {
+                if message.bodies.is_empty() {
+                    let _ = commands
+                        .send(Command::SetTopic {
+                            room,
+                            topic: subject.clone(),
+                        })
+                        .await;
+                    return;
+                }
+            }
+            let Some((_, body)) = message.get_best_body(vec![]) else {
+                return;
+            };
+            let (text, kind) = match body.strip_prefix("/me ") {
+                Some(action) => (action.to_owned(), MessageKind::Action),
+                None => (body.clone(), MessageKind::Normal),
+            };
+            let _ = commands
+                .send(Command::SendText {
+                    target: Target::Room(room),
+                    text,
+                    kind,
+                    reply_to: None,
+                    token,
+                })
+                .await;
+            return;
+        }
+        // A private message to an occupant goes to that person directly.
+        let nick = to.resource().map(|r| r.to_string()).unwrap_or_default();
+        let member = self
+            .rooms
+            .lock()
+            .unwrap()
+            .get(&user)
+            .and_then(|r| r.get(&room))
+            .and_then(|r| r.members.get(&nick))
+            .map(|m| m.user.clone());
+        let Some(peer) = member else {
+            let reply =
+                errors::message_error(&message, DefinedCondition::ItemNotFound, "no such occupant");
+            return self.send(reply).await;
+        };
+        let Some((_, body)) = message.get_best_body(vec![]) else {
+            return;
+        };
+        let _ = commands
+            .send(Command::SendText {
+                target: Target::User(peer),
+                text: body.clone(),
+                kind: MessageKind::Normal,
+                reply_to: None,
+                token,
+            })
+            .await;
+    }
+
+    /// Iq requests to a room or occupant: disco#info, XEP-0410 self-ping.
+    pub(super) fn room_iq(
+        &self,
+        from: &Jid,
+        to: &Jid,
+        payload: &Element,
+    ) -> Result<Option<Element>, (DefinedCondition, String)> {
+        let room = self.room_of(to);
+        let user = from.to_bare();
+        if payload.is("ping", ns::PING) {
+            // XEP-0410: a ping to one's own occupant JID says whether one is still joined.
+            let rooms = self.rooms.lock().unwrap();
+            let joined = rooms
+                .get(&user)
+                .and_then(|r| r.get(&room))
+                .is_some_and(|r| {
+                    r.complete
+                        && from
+                            .clone()
+                            .try_into_full()
+                            .is_ok_and(|f| r.resources.contains_key(&f))
+                        && to.resource().map(|n| n.as_str()) == r.own_nick.as_deref()
+                });
+            return if joined {
+                Ok(None)
+            } else {
+                Err((DefinedCondition::NotAcceptable, "not joined".into()))
+            };
+        }
+        if payload.is("query", ns::DISCO_INFO) && to.resource().is_none() {
+            let name = self
+                .rooms
+                .lock()
+                .unwrap()
+                .get(&user)
+                .and_then(|r| r.get(&room))
+                .map(|r| r.name.clone())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| room.to_string());
+            let info = DiscoInfoResult {
+                node: None,
+                identities: vec![Identity::new("conference", "text", "en", name)],
+                features: [
+                    ns::MUC,
+                    "muc_open",
+                    "muc_semianonymous",
+                    "muc_persistent",
+                    "muc_unsecured",
+                    ns::PING,
+                ]
+                .map(str::to_owned)
+                .into(),
+                extensions: vec![],
+            };
+            return Ok(Some(info.into()));
+        }
+        Err((
+            DefinedCondition::ServiceUnavailable,
+            "not served on rooms".into(),
+        ))
+    }
+
+    /// Occupant presences, self-presence (110, 210), then the subject, to the given resources.
+    async fn send_join_sequence(&self, user: &BareJid, room: &RoomId, resources: &[FullJid]) {
+        let (members, own_nick, nick_changed, subject) = {
+            let rooms = self.rooms.lock().unwrap();
+            let Some(r) = rooms.get(user).and_then(|r| r.get(room)) else {
+                return;
+            };
+            (
+                r.members.values().cloned().collect::<Vec<_>>(),
+                r.own_nick.clone().unwrap_or_default(),
+                r.nick_changed,
+                r.subject.clone(),
+            )
+        };
+        let own_role = members
+            .iter()
+            .find(|m| m.nick == own_nick)
+            .map(|m| m.role)
+            .unwrap_or_default();
+        for res in resources {
+            let to = Jid::from(res.clone());
+            for m in members.iter().filter(|m| m.nick != own_nick) {
+                if let Some(p) = self.occupant_presence(room, m) {
+                    self.send(p.with_to(to.clone())).await;
+                }
+            }
+            if let Some(from) = self.occupant_jid(room, &own_nick) {
+                let mut status = vec![Status::SelfPresence];
+                if nick_changed {
+                    status.push(Status::AssignedNick);
+                }
+                let mut p = Presence::available().with_from(from).with_to(to.clone());
+                p.payloads.push(muc_user(item_for(own_role), status));
+                self.send(p).await;
+            }
+            if let Some(room_jid) = self.room_jid(room) {
+                let mut m = Message::groupchat(Some(to.clone()));
+                m.from = Some(Jid::from(room_jid));
+                m.subjects
+                    .insert(Lang::new(), subject.clone().unwrap_or_default());
+                self.send(m).await;
+            }
+        }
+    }
+
+    fn occupant_presence(&self, room: &RoomId, member: &Member) -> Option<Presence> {
+        let from = self.occupant_jid(room, &member.nick)?;
+        let mut p = Presence::available().with_from(from);
+        if member.away.is_some() {
+            p.show = Some(xmpp_parsers::presence::Show::Away);
+        }
+        p.payloads.push(muc_user(item_for(member.role), vec![]));
+        Some(p)
+    }
+
+    /// Sends `stanza(resource)` to every joined resource of the user in the room.
+    async fn to_joined(
+        &self,
+        user: &BareJid,
+        room: &RoomId,
+        make: impl Fn(Jid) -> Option<xmpp_parsers::stanza::Stanza>,
+    ) {
+        let resources: Vec<FullJid> = {
+            let rooms = self.rooms.lock().unwrap();
+            match rooms.get(user).and_then(|r| r.get(room)) {
+                Some(r) if r.complete => r
+                    .resources
+                    .iter()
+                    .filter(|(_, joined)| **joined)
+                    .map(|(j, _)| j.clone())
+                    .collect(),
+                _ => return,
+            }
+        };
+        for res in resources {
+            if let Some(s) = make(Jid::from(res)) {
+                self.send(s).await;
+            }
+        }
+    }
+
+    /// Room events from the user's session.
+    pub(super) async fn room_event(&self, user: &BareJid, event: switchboard_bridge_api::Event) {
+        use switchboard_bridge_api::Event as E;
+        match event {
+            E::RoomJoined {
+                room,
+                name,
+                own_nick,
+                nick_changed,
+            } => {
+                let mut rooms = self.rooms.lock().unwrap();
+                let r = rooms
+                    .entry(user.clone())
+                    .or_default()
+                    .entry(room)
+                    .or_default();
+                r.name = name;
+                r.own_nick = Some(own_nick);
+                r.nick_changed = nick_changed;
+                // A rejoin after a reconnect starts the member list afresh.
+                r.members.clear();
+                r.complete = false;
+            }
+            E::Members {
+                room,
+                members,
+                complete,
+            } => {
+                let waiting: Vec<FullJid> = {
+                    let mut rooms = self.rooms.lock().unwrap();
+                    let Some(r) = rooms.get_mut(user).and_then(|r| r.get_mut(&room)) else {
+                        return;
+                    };
+                    for m in members {
+                        r.members.insert(m.nick.clone(), m);
+                    }
+                    if !complete || r.complete {
+                        return;
+                    }
+                    r.complete = true;
+                    let waiting = r
+                        .resources
+                        .iter()
+                        .filter(|(_, j)| !**j)
+                        .map(|(j, _)| j.clone())
+                        .collect();
+                    for joined in r.resources.values_mut() {
+                        *joined = true;
+                    }
+                    waiting
+                };
+                self.send_join_sequence(user, &room, &waiting).await;
+            }
+            E::Topic { room, topic, .. } => {
+                {
+                    let mut rooms = self.rooms.lock().unwrap();
+                    let Some(r) = rooms.get_mut(user).and_then(|r| r.get_mut(&room)) else {
+                        return;
+                    };
+                    r.subject = Some(topic.clone());
+                }
+                let Some(room_jid) = self.room_jid(&room) else {
+                    return;
+                };
+                self.to_joined(user, &room, |to| {
+                    let mut m = Message::groupchat(Some(to));
+                    m.from = Some(Jid::from(room_jid.clone()));
+                    m.subjects.insert(Lang::new(), topic.clone());
+                    Some(m.into())
+                })
+                .await;
+            }
+            E::MemberJoined { room, member } | E::MemberChanged { room, member } => {
+                {
+                    let mut rooms = self.rooms.lock().unwrap();
+                    let Some(r) = rooms.get_mut(user).and_then(|r| r.get_mut(&room)) else {
+                        return;
+                    };
+                    r.members.insert(member.nick.clone(), member.clone());
+                }
+                let Some(p) = self.occupant_presence(&room, &member) else {
+                    return;
+                };
+                self.to_joined(user, &room, |to| Some(p.clone().with_to(to).into()))
+                    .await;
+            }
+            E::MemberLeft { room, nick, reason } => {
+                let role = {
+                    let mut rooms = self.rooms.lock().unwrap();
+                    let Some(r) = rooms.get_mut(user).and_then(|r| r.get_mut(&room)) else {
+                        return;
+                    };
+                    r.members.remove(&nick).map(|m| m.role).unwrap_or_default()
+                };
+                let Some(from) = self.occupant_jid(&room, &nick) else {
+                    return;
+                };
+                let p = leave_presence(from, role, &reason, false);
+                self.to_joined(user, &room, |to| Some(p.clone().with_to(to).into()))
+                    .await;
+            }
+            E::RoomLeft { room, reason } => {
+                let (resources, own_nick, role) = {
+                    let mut rooms = self.rooms.lock().unwrap();
+                    let Some(r) = rooms.get_mut(user).and_then(|r| r.remove(&room)) else {
+                        return;
+                    };
+                    let own = r.own_nick.clone().unwrap_or_default();
+                    let role = r.members.get(&own).map(|m| m.role).unwrap_or_default();
+                    (r.resources.into_keys().collect::<Vec<_>>(), own, role)
+                };
+                let Some(from) = self.occupant_jid(&room, &own_nick) else {
+                    return;
+                };
+                let p = leave_presence(from, role, &reason, true);
+                for res in resources {
+                    self.send(p.clone().with_to(res)).await;
+                }
+            }
+            E::MemberRenamed {
+                room,
+                old_nick,
+                new_nick,
+                own,
+            } => {
+                let affected: Vec<(RoomId, NetRole)> = {
+                    let mut rooms = self.rooms.lock().unwrap();
+                    let Some(user_rooms) = rooms.get_mut(user) else {
+                        return;
+                    };
+                    user_rooms
+                        .iter_mut()
+                        .filter(|(id, _)| room.as_ref().is_none_or(|r| r == *id))
+                        .filter_map(|(id, r)| {
+                            let mut m = r.members.remove(&old_nick)?;
+                            m.nick = new_nick.clone();
+                            let role = m.role;
+                            r.members.insert(new_nick.clone(), m);
+                            if own {
+                                r.own_nick = Some(new_nick.clone());
+                            }
+                            Some((id.clone(), role))
+                        })
+                        .collect()
+                };
+                for (room, role) in affected {
+                    let (Some(old), Some(new)) = (
+                        self.occupant_jid(&room, &old_nick),
+                        self.occupant_jid(&room, &new_nick),
+                    ) else {
+                        continue;
+                    };
+                    let mut status = vec![Status::NewNick];
+                    if own {
+                        status.push(Status::SelfPresence);
+                    }
+                    let mut gone = Presence::unavailable().with_from(old);
+                    gone.payloads
+                        .push(muc_user(item_for(role).with_nick(new_nick.clone()), status));
+                    let mut here = Presence::available().with_from(new);
+                    here.payloads.push(muc_user(
+                        item_for(role),
+                        if own {
+                            vec![Status::SelfPresence]
+                        } else {
+                            vec![]
+                        },
+                    ));
+                    self.to_joined(user, &room, |to| Some(gone.clone().with_to(to).into()))
+                        .await;
+                    self.to_joined(user, &room, |to| Some(here.clone().with_to(to).into()))
+                        .await;
+                }
+            }
+            E::Message(m) => {
+                let Target::Room(room) = &m.target else {
+                    return;
+                };
+                let Some(from) = self.occupant_jid(room, &m.author_nick) else {
+                    return;
+                };
+                let text = match m.kind {
+                    MessageKind::Action => format!("/me {}", m.text),
+                    _ => m.text.clone(),
+                };
+                // The user's own messages are reflected with the id they sent.
+                let id = m
+                    .token
+                    .clone()
+                    .filter(|t| m.own && !t.is_empty())
+                    .unwrap_or_else(|| m.id.0.clone());
+                self.to_joined(user, room, |to| {
+                    let mut msg = Message::groupchat(Some(to)).with_body(Lang::new(), text.clone());
+                    msg.from = Some(from.clone());
+                    msg.id = Some(xmpp_parsers::message::Id(id.clone()));
+                    Some(msg.into())
+                })
+                .await;
+            }
+            E::Error {
+                context: switchboard_bridge_api::ErrorContext::Room(room),
+                kind,
+                text,
+            } => {
+                let pending: Vec<FullJid> = {
+                    let mut rooms = self.rooms.lock().unwrap();
+                    let Some(user_rooms) = rooms.get_mut(user) else {
+                        return;
+                    };
+                    match user_rooms.get(&room) {
+                        Some(r) if !r.complete => {
+                            let r = user_rooms.remove(&room).unwrap();
+                            r.resources.into_keys().collect()
+                        }
+                        _ => Vec::new(),
+                    }
+                };
+                if pending.is_empty() {
+                    return self.tell(user, &format!("{room}: {text}")).await;
+                }
+                let Some(room_jid) = self.room_jid(&room) else {
+                    return;
+                };
+                let condition = if kind == ErrorKind::Conflict {
+                    DefinedCondition::Conflict
+                } else {
+                    condition_for(kind)
+                };
+                for res in pending {
+                    let mut p = Presence::error()
+                        .with_from(Jid::from(room_jid.clone()))
+                        .with_to(res);
+                    p.payloads
+                        .push(errors::stanza_error(condition.clone(), &text).into());
+                    self.send(p).await;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An occupant's unavailable presence, with the statuses the reason calls for.
+fn leave_presence(from: Jid, role: NetRole, reason: &LeaveReason, own: bool) -> Presence {
+    let mut status = Vec::new();
+    if own {
+        status.push(Status::SelfPresence);
+    }
+    let mut item = Item::new(Affiliation::None, Role::None);
+    let mut p = Presence::unavailable().with_from(from);
+    match reason {
+        LeaveReason::Kicked { reason, .. } => {
+            status.push(Status::Kicked);
+            if let Some(r) = reason {
+                item = item.with_reason(r.clone());
+            }
+        }
+        LeaveReason::Banned { reason } => {
+            status.push(Status::Banned);
+            item = Item::new(Affiliation::Outcast, Role::None);
+            if let Some(r) = reason {
+                item = item.with_reason(r.clone());
+            }
+        }
+        LeaveReason::Part(Some(msg)) | LeaveReason::Quit(Some(msg)) => {
+            p.statuses.insert(Lang::new(), msg.clone());
+        }
+        _ => {}
+    }
+    let _ = role;
+    p.payloads.push(muc_user(item, status));
+    p
+}
