@@ -9,10 +9,11 @@ use switchboard_bridge_api::Bridge;
 use tokio::sync::{mpsc, watch};
 use tracing::info;
 
+use crate::archive::Archive;
 use crate::component::{self, LinkSettings, OUTBOX_BOUND};
 use crate::config::Config;
 use crate::crypto::Vault;
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, Shared};
 use crate::store::Store;
 
 /// Bridges by network name (`irc`, …).
@@ -29,6 +30,13 @@ pub async fn run(
         .await
         .context("opening the database")?;
     let vault = Arc::new(Vault::from_key_file(&config.key_file).context("opening the key file")?);
+    let (archive, archive_task) = Archive::start(store.clone(), config.archive);
+    let shared = Shared {
+        config: Arc::clone(&config),
+        archive: archive.clone(),
+        store: store.clone(),
+        vault,
+    };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut gateways = Vec::new();
     let mut links = Vec::new();
@@ -39,15 +47,7 @@ pub async fn run(
             .clone();
         let (out_tx, out_rx) = mpsc::channel(OUTBOX_BOUND);
         let (in_tx, in_rx) = mpsc::channel(1024);
-        let gateway = Gateway::new(
-            &net.name,
-            net.jid.clone(),
-            bridge,
-            Arc::clone(&config),
-            store.clone(),
-            Arc::clone(&vault),
-            out_tx,
-        );
+        let gateway = Gateway::new(&net.name, net.jid.clone(), bridge, shared.clone(), out_tx);
         let sessions = gateway.start_sessions().await?;
         info!(network = %net.name, domain = %net.jid, sessions, "gateway ready");
         let settings = LinkSettings {
@@ -74,6 +74,9 @@ pub async fn run(
     for g in &gateways {
         g.stop_sessions().await;
     }
+    // Everything archived so far is written before the process ends.
+    archive.flush().await;
+    drop(archive_task);
     // Give the sessions' last stanzas a moment to reach the outbox, then close the links.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let _ = shutdown_tx.send(true);

@@ -29,6 +29,8 @@ pub struct Config {
     pub admins: Vec<BareJid>,
     /// The `tracing` filter (`info`, `switchboard=debug`, …).
     pub log_level: String,
+    /// The room archive's switch and retention.
+    pub archive: crate::archive::ArchivePolicy,
     /// The enabled networks, by name.
     pub networks: BTreeMap<String, NetworkConfig>,
 }
@@ -97,7 +99,16 @@ struct RawConfig {
     database: RawDatabase,
     users: RawUsers,
     log: RawLog,
+    archive: RawArchive,
     networks: BTreeMap<String, toml::Table>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawArchive {
+    enabled: Option<bool>,
+    max_days: Option<u32>,
+    max_messages: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -130,7 +141,11 @@ struct RawLog {
 
 /// The keys each section may hold; anything else is a mistake.
 const KNOWN_KEYS: &[(&str, &[&str])] = &[
-    ("", &["xmpp", "database", "users", "log", "networks"]),
+    (
+        "",
+        &["xmpp", "database", "users", "log", "archive", "networks"],
+    ),
+    ("archive", &["enabled", "max_days", "max_messages"]),
     ("xmpp", &["server", "max_stanza_size", "keepalive_secs"]),
     ("database", &["url", "key_file"]),
     ("users", &["allowed_domains", "admins"]),
@@ -259,6 +274,15 @@ impl Config {
             errors.push(err("log.level", "not a valid level or filter"));
         }
 
+        let archive = crate::archive::ArchivePolicy {
+            enabled: raw.archive.enabled.unwrap_or(true),
+            max_days: raw.archive.max_days.unwrap_or(30),
+            max_messages: raw.archive.max_messages.unwrap_or(10_000),
+        };
+        if archive.max_days == 0 {
+            errors.push(err("archive.max_days", "must be at least 1"));
+        }
+
         let mut networks = BTreeMap::new();
         for (name, section) in raw.networks {
             let key = |k: &str| format!("networks.{name}.{k}");
@@ -375,6 +399,7 @@ impl Config {
             allowed_domains: raw.users.allowed_domains,
             admins,
             log_level,
+            archive,
             networks,
         })
     }

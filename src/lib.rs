@@ -7,6 +7,7 @@
 //! stanzas → [`component`].
 
 pub mod app;
+pub mod archive;
 pub mod bridges;
 #[cfg(feature = "irc")]
 mod bridges_irc;

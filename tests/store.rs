@@ -2,7 +2,7 @@
 
 mod support;
 
-use switchboard::store::Store;
+use switchboard::store::{ArchiveRange, ArchivedMessage, Store};
 
 async fn exercise(store: &Store) {
     // Registrations: save, replace, list, delete.
@@ -124,6 +124,62 @@ async fn exercise(store: &Store) {
         .unwrap()
         .is_some());
 
+    // Archive: batch insert, ranges, paging from the newest, retention.
+    let batch: Vec<ArchivedMessage> = (1..=30)
+        .map(|i| ArchivedMessage {
+            user: "alice@localhost".into(),
+            network: "irc".into(),
+            room: "#rust%x".into(),
+            seq: 1000 + i,
+            ts: 1_000_000 * i,
+            nick: format!("n{i}"),
+            body: format!("m{i}"),
+        })
+        .collect();
+    store.archive(&batch).await.unwrap();
+    let all = |r: ArchiveRange, n| {
+        let store = store.clone();
+        async move {
+            store
+                .archived("alice@localhost", "irc", "#rust%x", &r, n)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.seq)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(all(ArchiveRange::default(), 3).await, [1001, 1002, 1003]);
+    let after = ArchiveRange {
+        after: Some(1003),
+        ..Default::default()
+    };
+    assert_eq!(all(after, 2).await, [1004, 1005]);
+    let last = ArchiveRange {
+        newest: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        all(last, 3).await,
+        [1028, 1029, 1030],
+        "newest page, oldest first"
+    );
+    let before = ArchiveRange {
+        newest: true,
+        before: Some(1028),
+        ..Default::default()
+    };
+    assert_eq!(all(before, 2).await, [1026, 1027]);
+    let since = ArchiveRange {
+        since: Some(29_000_000),
+        ..Default::default()
+    };
+    assert_eq!(all(since, 10).await, [1029, 1030]);
+    store.trim_archive(5_000_000, 20).await.unwrap();
+    let kept = all(ArchiveRange::default(), 100).await;
+    assert_eq!(kept.len(), 20, "bounded to 20: {kept:?}");
+    assert_eq!(kept[0], 1011);
+
     // Deleting a registration removes what belongs to it, nothing else.
     assert!(store
         .delete_registration("alice@localhost", "irc")
@@ -143,6 +199,17 @@ async fn exercise(store: &Store) {
         .unwrap()
         .is_empty());
     assert_eq!(store.id_map_len("alice@localhost", "irc").await.unwrap(), 0);
+    assert!(store
+        .archived(
+            "alice@localhost",
+            "irc",
+            "#rust%x",
+            &ArchiveRange::default(),
+            10
+        )
+        .await
+        .unwrap()
+        .is_empty());
     assert!(store
         .registration("alice@localhost", "discord")
         .await

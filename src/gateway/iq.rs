@@ -55,6 +55,8 @@ impl Gateway {
         let to_domain = to.as_ref().is_none_or(|t| t.node().is_none());
         let reply = if to_domain {
             self.domain_iq(&from, &payload, is_set).await
+        } else if is_set && payload.is("query", ns::MAM) && self.archive.enabled() {
+            self.mam_query(&from, to.as_ref().unwrap(), &payload).await
         } else {
             self.room_iq(&from, to.as_ref().unwrap(), &payload)
         };

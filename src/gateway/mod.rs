@@ -2,6 +2,7 @@
 //! right handler or user session, and turns session events into stanzas.
 
 mod chat_commands;
+mod history;
 mod iq;
 mod muc;
 mod presence;
@@ -35,6 +36,7 @@ pub struct Gateway {
     domain: BareJid,
     bridge: Arc<dyn Bridge>,
     config: Arc<Config>,
+    archive: crate::archive::Archive,
     store: Store,
     vault: Arc<Vault>,
     out: mpsc::Sender<Stanza>,
@@ -45,24 +47,36 @@ pub struct Gateway {
     rooms: Mutex<muc::Rooms>,
 }
 
+/// What every gateway of the process shares.
+#[derive(Clone)]
+pub struct Shared {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The room archive's writer.
+    pub archive: crate::archive::Archive,
+    /// The database.
+    pub store: Store,
+    /// Seals credentials.
+    pub vault: Arc<Vault>,
+}
+
 impl Gateway {
     /// A gateway for `network` on `domain`, writing stanzas to `out`.
     pub fn new(
         network: &str,
         domain: BareJid,
         bridge: Arc<dyn Bridge>,
-        config: Arc<Config>,
-        store: Store,
-        vault: Arc<Vault>,
+        shared: Shared,
         out: mpsc::Sender<Stanza>,
     ) -> Arc<Self> {
         Arc::new(Self {
             network: network.to_owned(),
             domain,
             bridge,
-            config,
-            store,
-            vault,
+            config: shared.config,
+            archive: shared.archive,
+            store: shared.store,
+            vault: shared.vault,
             out,
             sessions: Mutex::new(HashMap::new()),
             online: Mutex::new(HashMap::new()),
@@ -155,6 +169,14 @@ impl Gateway {
             .unwrap()
             .get(user)
             .map(|s| s.commands.clone())
+    }
+
+    /// Sends a stanza built as an element (it must be a valid stanza).
+    async fn send_element(&self, element: xmpp_parsers::minidom::Element) {
+        match Message::try_from(element) {
+            Ok(m) => self.send(m).await,
+            Err(e) => tracing::error!(error = %e, "built an invalid stanza"),
+        }
     }
 
     /// Sends a stanza to the server; waits if the outbox is full.

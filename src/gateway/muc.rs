@@ -20,6 +20,7 @@ use xmpp_parsers::disco::{DiscoInfoResult, Identity};
 use xmpp_parsers::jid::{BareJid, FullJid, Jid, ResourcePart};
 use xmpp_parsers::message::{Lang, Message, MessageType};
 use xmpp_parsers::minidom::Element;
+use xmpp_parsers::muc::muc::{History, Muc};
 use xmpp_parsers::muc::user::{Affiliation, Item, MucUser, Role, Status};
 use xmpp_parsers::ns;
 use xmpp_parsers::presence::{Presence, Type};
@@ -27,7 +28,9 @@ use xmpp_parsers::stanza_error::DefinedCondition;
 
 use super::session::condition_for;
 use super::Gateway;
+use crate::store::ArchivedMessage;
 use crate::xmpp::{errors, escape};
+use xmpp_parsers::stanza_id::StanzaId;
 
 /// One bridged room as one user's session sees it.
 #[derive(Debug, Default)]
@@ -41,6 +44,8 @@ pub(super) struct Room {
     complete: bool,
     /// The user's resources in the room, and whether each has had its join sequence.
     resources: BTreeMap<FullJid, bool>,
+    /// What history each joining resource asked for.
+    history: HashMap<FullJid, History>,
 }
 
 /// Every room of every user of one gateway.
@@ -75,7 +80,7 @@ impl Gateway {
             .ok()
     }
 
-    fn occupant_jid(&self, room: &RoomId, nick: &str) -> Option<Jid> {
+    pub(super) fn occupant_jid(&self, room: &RoomId, nick: &str) -> Option<Jid> {
         let resource = ResourcePart::new(nick).ok()?;
         Some(Jid::from(self.room_jid(room)?.with_resource(&resource)))
     }
@@ -117,12 +122,13 @@ impl Gateway {
                         )
                         .await;
                 };
-                let password = presence
+                let muc = presence
                     .payloads
                     .iter()
                     .find(|p| p.is("x", ns::MUC))
-                    .and_then(|x| x.get_child("password", ns::MUC))
-                    .map(|p| p.text());
+                    .and_then(|x| Muc::try_from(x.clone()).ok());
+                let password = muc.as_ref().and_then(|m| m.password.clone());
+                let history = muc.and_then(|m| m.history);
                 enum Next {
                     Join,
                     Rename(String),
@@ -133,10 +139,16 @@ impl Gateway {
                 let next = {
                     let mut rooms = self.rooms.lock().unwrap();
                     let user_rooms = rooms.entry(user.clone()).or_default();
+                    if let (Some(h), Some(r)) = (&history, user_rooms.get_mut(&room)) {
+                        r.history.insert(resource.clone(), h.clone());
+                    }
                     match user_rooms.get_mut(&room) {
                         None => {
                             let mut r = Room::default();
                             r.resources.insert(resource.clone(), false);
+                            if let Some(h) = history {
+                                r.history.insert(resource.clone(), h);
+                            }
                             user_rooms.insert(room.clone(), r);
                             Next::Join
                         }
@@ -382,16 +394,21 @@ impl Gateway {
 
     /// Occupant presences, self-presence (110, 210), then the subject, to the given resources.
     async fn send_join_sequence(&self, user: &BareJid, room: &RoomId, resources: &[FullJid]) {
-        let (members, own_nick, nick_changed, subject) = {
-            let rooms = self.rooms.lock().unwrap();
-            let Some(r) = rooms.get(user).and_then(|r| r.get(room)) else {
+        let (members, own_nick, nick_changed, subject, mut history) = {
+            let mut rooms = self.rooms.lock().unwrap();
+            let Some(r) = rooms.get_mut(user).and_then(|r| r.get_mut(room)) else {
                 return;
             };
+            let history: HashMap<FullJid, History> = resources
+                .iter()
+                .filter_map(|res| Some((res.clone(), r.history.remove(res)?)))
+                .collect();
             (
                 r.members.values().cloned().collect::<Vec<_>>(),
                 r.own_nick.clone().unwrap_or_default(),
                 r.nick_changed,
                 r.subject.clone(),
+                history,
             )
         };
         let own_role = members
@@ -415,6 +432,8 @@ impl Gateway {
                 p.payloads.push(muc_user(item_for(own_role), status));
                 self.send(p).await;
             }
+            self.send_join_history(user, room, res, history.remove(res).as_ref())
+                .await;
             if let Some(room_jid) = self.room_jid(room) {
                 let mut m = Message::groupchat(Some(to.clone()));
                 m.from = Some(Jid::from(room_jid));
@@ -652,13 +671,40 @@ impl Gateway {
                     .clone()
                     .filter(|t| m.own && !t.is_empty())
                     .unwrap_or_else(|| m.id.0.clone());
+                let seq = self.archive.next_id();
+                let by = self.room_jid(room).map(Jid::from);
                 self.to_joined(user, room, |to| {
                     let mut msg = Message::groupchat(Some(to)).with_body(Lang::new(), text.clone());
                     msg.from = Some(from.clone());
                     msg.id = Some(xmpp_parsers::message::Id(id.clone()));
+                    if let (true, Some(by)) = (self.archive.enabled(), &by) {
+                        msg.payloads.push(
+                            StanzaId {
+                                id: seq.to_string(),
+                                by: by.clone(),
+                            }
+                            .into(),
+                        );
+                    }
                     Some(msg.into())
                 })
                 .await;
+                let ts = m
+                    .timestamp
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_micros() as i64)
+                    .unwrap_or_else(crate::archive::now_micros);
+                self.archive
+                    .record(ArchivedMessage {
+                        user: user.to_string(),
+                        network: self.network.clone(),
+                        room: room.to_string(),
+                        seq,
+                        ts,
+                        nick: m.author_nick.clone(),
+                        body: text,
+                    })
+                    .await;
             }
             E::Error {
                 context: switchboard_bridge_api::ErrorContext::Room(room),

@@ -153,6 +153,10 @@ impl Store {
                 "id_map",
                 "DELETE FROM id_map WHERE user_jid = $1 AND network = $2",
             ),
+            (
+                "archive",
+                "DELETE FROM archive WHERE user_jid = $1 AND network = $2",
+            ),
         ] {
             let done = sqlx::query(sql)
                 .bind(user)
@@ -358,4 +362,135 @@ fn now_micros() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
+}
+
+/// One archived room message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchivedMessage {
+    /// Bare JID of the user whose archive it is.
+    pub user: String,
+    /// The network.
+    pub network: String,
+    /// The room id.
+    pub room: String,
+    /// Archive id: unique, increasing.
+    pub seq: i64,
+    /// When, in microseconds since the epoch.
+    pub ts: i64,
+    /// The author's nick.
+    pub nick: String,
+    /// The text (`/me ` prefixed for actions).
+    pub body: String,
+}
+
+/// Which part of a room's archive to read.
+#[derive(Debug, Clone, Default)]
+pub struct ArchiveRange {
+    /// Only messages with a larger archive id.
+    pub after: Option<i64>,
+    /// Only messages with a smaller archive id.
+    pub before: Option<i64>,
+    /// Only messages at or after this time (µs).
+    pub since: Option<i64>,
+    /// Only messages at or before this time (µs).
+    pub until: Option<i64>,
+    /// Take the newest of the range rather than the oldest.
+    pub newest: bool,
+}
+
+impl Store {
+    /// Appends messages to archives in one transaction.
+    pub async fn archive(&self, batch: &[ArchivedMessage]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(q("begin"))?;
+        for m in batch {
+            sqlx::query(
+                "INSERT INTO archive (user_jid, network, room, seq, ts, nick, body)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&m.user)
+            .bind(&m.network)
+            .bind(&m.room)
+            .bind(m.seq)
+            .bind(m.ts)
+            .bind(&m.nick)
+            .bind(&m.body)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("archive message"))?;
+        }
+        tx.commit().await.map_err(q("commit archive"))?;
+        Ok(())
+    }
+
+    /// Reads up to `limit` messages of a room's archive in `range`, oldest first.
+    pub async fn archived(
+        &self,
+        user: &str,
+        network: &str,
+        room: &str,
+        range: &ArchiveRange,
+        limit: i64,
+    ) -> Result<Vec<ArchivedMessage>> {
+        let sql = if range.newest {
+            "SELECT seq, ts, nick, body FROM archive
+             WHERE user_jid = $1 AND network = $2 AND room = $3
+               AND seq > $4 AND seq < $5 AND ts >= $6 AND ts <= $7
+             ORDER BY seq DESC LIMIT $8"
+        } else {
+            "SELECT seq, ts, nick, body FROM archive
+             WHERE user_jid = $1 AND network = $2 AND room = $3
+               AND seq > $4 AND seq < $5 AND ts >= $6 AND ts <= $7
+             ORDER BY seq ASC LIMIT $8"
+        };
+        let rows = sqlx::query(sql)
+            .bind(user)
+            .bind(network)
+            .bind(room)
+            .bind(range.after.unwrap_or(i64::MIN))
+            .bind(range.before.unwrap_or(i64::MAX))
+            .bind(range.since.unwrap_or(i64::MIN))
+            .bind(range.until.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("read archive"))?;
+        let mut out: Vec<ArchivedMessage> = rows
+            .iter()
+            .map(|r| ArchivedMessage {
+                user: user.to_owned(),
+                network: network.to_owned(),
+                room: room.to_owned(),
+                seq: r.get(0),
+                ts: r.get(1),
+                nick: r.get(2),
+                body: r.get(3),
+            })
+            .collect();
+        if range.newest {
+            out.reverse();
+        }
+        Ok(out)
+    }
+
+    /// Retention: drops messages older than `older_than` (µs), and keeps at
+    /// most `keep` messages per user and room.
+    pub async fn trim_archive(&self, older_than: i64, keep: i64) -> Result<()> {
+        sqlx::query("DELETE FROM archive WHERE ts < $1")
+            .bind(older_than)
+            .execute(&self.pool)
+            .await
+            .map_err(q("expire archive"))?;
+        sqlx::query(
+            "DELETE FROM archive WHERE seq <= (
+                SELECT a2.seq FROM archive a2
+                WHERE a2.user_jid = archive.user_jid AND a2.network = archive.network
+                  AND a2.room = archive.room
+                ORDER BY a2.seq DESC LIMIT 1 OFFSET $1)",
+        )
+        .bind(keep)
+        .execute(&self.pool)
+        .await
+        .map_err(q("bound archive"))?;
+        Ok(())
+    }
 }

@@ -1,0 +1,168 @@
+//! The room archive's writer: messages are queued on the message path and
+//! written in batches, one transaction each, by one task; a clean shutdown
+//! writes what is queued before it returns.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::warn;
+
+use crate::store::{ArchivedMessage, Store};
+
+/// Retention and switch of the archive.
+#[derive(Debug, Clone, Copy)]
+pub struct ArchivePolicy {
+    /// Whether rooms are archived at all.
+    pub enabled: bool,
+    /// Messages older than this many days go.
+    pub max_days: u32,
+    /// At most this many messages per user and room.
+    pub max_messages: u32,
+}
+
+const QUEUE: usize = 8192;
+const BATCH: usize = 512;
+/// Retention runs after this many writes.
+const TRIM_EVERY: u64 = 5000;
+
+enum Job {
+    Write(ArchivedMessage),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The handle the gateways record messages through.
+#[derive(Clone)]
+pub struct Archive {
+    tx: mpsc::Sender<Job>,
+    enabled: bool,
+    seq: Arc<AtomicI64>,
+}
+
+impl std::fmt::Debug for Archive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Archive")
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}
+
+/// Now, in microseconds since the epoch.
+pub fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+impl Archive {
+    /// Starts the writer task. With the archive disabled, nothing is written.
+    pub fn start(store: Store, policy: ArchivePolicy) -> (Self, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let task = tokio::spawn(write_loop(store, policy, rx));
+        let archive = Archive {
+            tx,
+            enabled: policy.enabled,
+            seq: Arc::new(AtomicI64::new(now_micros())),
+        };
+        (archive, task)
+    }
+
+    /// Whether messages are kept.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// A fresh archive id (unique and increasing, also across restarts).
+    pub fn next_id(&self) -> i64 {
+        let now = now_micros();
+        // Never behind the clock, never repeating.
+        let mut current = self.seq.load(Ordering::Relaxed);
+        loop {
+            let next = current.max(now - 1) + 1;
+            match self.seq.compare_exchange_weak(
+                current,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
+    /// Queues a message; waits only when the writer is far behind.
+    pub async fn record(&self, message: ArchivedMessage) {
+        if self.enabled && self.tx.send(Job::Write(message)).await.is_err() {
+            warn!("archive writer gone; a message was not archived");
+        }
+    }
+
+    /// Returns once everything recorded before the call is written.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Job::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn write_loop(store: Store, policy: ArchivePolicy, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut written: u64 = 0;
+    let mut next_trim = TRIM_EVERY;
+    let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        match first {
+            Job::Write(m) => batch.push(m),
+            Job::Flush(done) => waiting.push(done),
+        }
+        // Gather what is ready, and what comes within a few milliseconds.
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(20);
+        while batch.len() < BATCH && waiting.is_empty() {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(Job::Write(m))) => batch.push(m),
+                Ok(Some(Job::Flush(done))) => waiting.push(done),
+                _ => break,
+            }
+        }
+        if batch.is_empty() {
+            for done in waiting.drain(..) {
+                let _ = done.send(());
+            }
+            continue;
+        }
+        let mut tries = 0;
+        loop {
+            match store.archive(&batch).await {
+                Ok(()) => break,
+                Err(e) if tries < 5 => {
+                    tries += 1;
+                    warn!(error = %e, "archive write failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+                }
+                Err(e) => {
+                    warn!(error = %e, lost = batch.len(), "archive write failed");
+                    break;
+                }
+            }
+        }
+        written += batch.len() as u64;
+        batch.clear();
+        for done in waiting.drain(..) {
+            let _ = done.send(());
+        }
+        if written >= next_trim {
+            next_trim = written + TRIM_EVERY;
+            let horizon = now_micros() - i64::from(policy.max_days) * 86_400_000_000;
+            if let Err(e) = store
+                .trim_archive(horizon, i64::from(policy.max_messages))
+                .await
+            {
+                warn!(error = %e, "archive retention failed");
+            }
+        }
+    }
+}
