@@ -1,1 +1,272 @@
-pub fn _placeholder() {}
+//! Switchboard's IRC bridge: one session per user, one connection per IRC
+//! server that user talks to, opened on first use.
+//!
+//! Rooms are `#channel%irc.example.net`, people `nick%irc.example.net`.
+
+mod conn;
+mod format;
+mod ids;
+mod split;
+
+use std::collections::{BTreeMap, HashMap};
+use switchboard_bridge_api::{
+    session_channels, Bridge, BridgeInfo, Capabilities, Command, Credentials, ErrorContext,
+    ErrorKind, Event, FieldError, FieldKind, Login, LoginField, SessionHandle, Target,
+};
+use tokio::sync::mpsc;
+
+pub use format::{irc_to_styled, styled_to_irc};
+pub use ids::{parse_room, parse_user, room_id, user_id, valid_channel, valid_nick};
+pub use split::message_lines;
+
+/// Where an IRC server is, when not at its name on the standard TLS port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerAddress {
+    /// `host:port`.
+    pub address: String,
+    /// TLS (the default) or plain TCP.
+    pub tls: bool,
+}
+
+/// The IRC bridge's settings.
+#[derive(Debug, Clone)]
+pub struct IrcConfig {
+    /// Servers by the name used in room ids; others are reached at `name:6697` with TLS.
+    pub servers: BTreeMap<String, ServerAddress>,
+    /// Flood control towards servers: a burst of 5 lines, then 2 a second.
+    pub flood_control: bool,
+}
+
+impl Default for IrcConfig {
+    fn default() -> Self {
+        Self {
+            servers: BTreeMap::new(),
+            flood_control: true,
+        }
+    }
+}
+
+/// The IRC bridge.
+pub struct IrcBridge {
+    info: BridgeInfo,
+    config: IrcConfig,
+}
+
+impl IrcBridge {
+    /// A bridge with these settings.
+    pub fn new(config: IrcConfig) -> Self {
+        let info = BridgeInfo {
+            name: "irc",
+            display_name: "IRC",
+            instructions: "Choose the nick you will have on IRC servers. Then join rooms \
+                           like #channel%irc.example.net on this service.",
+            fields: vec![
+                LoginField {
+                    name: "nick",
+                    label: "Nickname",
+                    description: "Your IRC nickname",
+                    kind: FieldKind::Text,
+                    required: true,
+                    default: None,
+                },
+                LoginField {
+                    name: "password",
+                    label: "Server password",
+                    description: "Sent as the server password (PASS), if the server wants one",
+                    kind: FieldKind::Password,
+                    required: false,
+                    default: None,
+                },
+                LoginField {
+                    name: "realname",
+                    label: "Real name",
+                    description: "Shown in WHOIS",
+                    kind: FieldKind::Text,
+                    required: false,
+                    default: None,
+                },
+            ],
+            capabilities: Capabilities {
+                direct_messages: true,
+                ..Capabilities::default()
+            },
+        };
+        Self { info, config }
+    }
+
+    fn conn_settings(&self, host: &str, credentials: &Credentials) -> conn::ConnSettings {
+        let address = self
+            .config
+            .servers
+            .get(host)
+            .cloned()
+            .unwrap_or_else(|| ServerAddress {
+                address: format!("{host}:6697"),
+                tls: true,
+            });
+        let nick = credentials.get("nick").unwrap_or("switchboard").to_owned();
+        conn::ConnSettings {
+            address: address.address,
+            tls: address.tls,
+            password: credentials.get("password").map(str::to_owned),
+            username: {
+                let u: String = nick
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(9)
+                    .collect();
+                if u.is_empty() {
+                    "user".to_owned()
+                } else {
+                    u
+                }
+            },
+            realname: credentials.get("realname").unwrap_or(&nick).to_owned(),
+            nick,
+            flood: self.config.flood_control.then_some((5, 2.0)),
+        }
+    }
+}
+
+impl Bridge for IrcBridge {
+    fn info(&self) -> &BridgeInfo {
+        &self.info
+    }
+
+    fn validate(&self, credentials: &Credentials) -> Result<(), FieldError> {
+        let nick = credentials
+            .get("nick")
+            .ok_or_else(|| FieldError::new("nick", "this field is required"))?;
+        valid_nick(nick).map_err(|reason| FieldError::new("nick", format!("the nick {reason}")))?;
+        for field in ["password", "realname"] {
+            if credentials
+                .get(field)
+                .is_some_and(|v| v.contains(['\r', '\n', '\0']))
+            {
+                return Err(FieldError::new(field, "may not hold line breaks"));
+            }
+        }
+        Ok(())
+    }
+
+    fn start(&self, login: Login) -> SessionHandle {
+        let (handle, mut end) = session_channels();
+        let credentials = login.credentials;
+        let make = {
+            let bridge = IrcBridge {
+                info: self.info.clone(),
+                config: self.config.clone(),
+            };
+            move |host: &str| bridge.conn_settings(host, &credentials)
+        };
+        tokio::spawn(async move {
+            let mut conns: HashMap<String, mpsc::Sender<Command>> = HashMap::new();
+            while let Some(command) = end.commands.recv().await {
+                if let Command::Shutdown = command {
+                    for c in conns.values() {
+                        let _ = c.send(Command::Shutdown).await;
+                    }
+                    break;
+                }
+                let hosts: Vec<String> = match host_of(&command) {
+                    Ok(Some(h)) => vec![h],
+                    Ok(None) => conns.keys().cloned().collect(),
+                    Err(event) => {
+                        let _ = end.events.send(event).await;
+                        continue;
+                    }
+                };
+                for host in hosts {
+                    let conn = conns.entry(host.clone()).or_insert_with(|| {
+                        conn::spawn(host.clone(), make(&host), end.events.clone())
+                    });
+                    let _ = conn.send(command.clone()).await;
+                }
+            }
+        });
+        handle
+    }
+}
+
+/// Which server a command is for; `None` for all of them; an error event
+/// when it names no valid IRC room or nick.
+#[allow(clippy::result_large_err)] // rare, and sent on at once
+fn host_of(command: &Command) -> Result<Option<String>, Event> {
+    let room_host = |room: &switchboard_bridge_api::RoomId| {
+        parse_room(room)
+            .map(|(_, h)| h.to_owned())
+            .ok_or_else(|| Event::Error {
+                context: ErrorContext::Room(room.clone()),
+                kind: ErrorKind::BadRequest,
+                text: format!("{room} is not an IRC channel: use #channel%irc.example.net"),
+            })
+    };
+    let target_host = |target: &Target, token: &str| match target {
+        Target::Room(room) => room_host(room),
+        Target::User(user) => {
+            parse_user(user)
+                .map(|(_, h)| h.to_owned())
+                .ok_or_else(|| Event::Error {
+                    context: ErrorContext::Command(token.to_owned()),
+                    kind: ErrorKind::BadRequest,
+                    text: format!("{user} is not an IRC user: use nick%irc.example.net"),
+                })
+        }
+    };
+    Ok(match command {
+        Command::Join { room, .. }
+        | Command::Leave { room, .. }
+        | Command::SetTopic { room, .. }
+        | Command::FetchHistory { room, .. } => Some(room_host(room)?),
+        Command::SetNick {
+            room: Some(room), ..
+        } => Some(room_host(room)?),
+        Command::SendText { target, token, .. }
+        | Command::Edit { target, token, .. }
+        | Command::Retract { target, token, .. }
+        | Command::React { target, token, .. } => Some(target_host(target, token)?),
+        Command::Typing { target, .. } | Command::MarkRead { target, .. } => {
+            Some(target_host(target, "")?)
+        }
+        Command::SetNick { room: None, .. } | Command::ListRooms { .. } | Command::Shutdown => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds(nick: &str) -> Credentials {
+        let mut c = Credentials::new();
+        c.set("nick", nick);
+        c
+    }
+
+    #[test]
+    fn validate_refuses_bad_nicks_and_line_breaks() {
+        let b = IrcBridge::new(IrcConfig::default());
+        assert!(b.validate(&creds("ferris")).is_ok());
+        assert_eq!(b.validate(&creds("bad nick")).unwrap_err().field, "nick");
+        assert_eq!(b.validate(&Credentials::new()).unwrap_err().field, "nick");
+        let mut c = creds("ferris");
+        c.set("password", "a\r\nQUIT");
+        assert_eq!(b.validate(&c).unwrap_err().field, "password");
+    }
+
+    #[test]
+    fn invalid_room_is_an_error_naming_the_room() {
+        let cmd = Command::Join {
+            room: "no-hash%irc.example.net".into(),
+            nick: "x".into(),
+            password: None,
+        };
+        match host_of(&cmd) {
+            Err(Event::Error {
+                context: ErrorContext::Room(r),
+                kind: ErrorKind::BadRequest,
+                ..
+            }) => assert_eq!(r.as_str(), "no-hash%irc.example.net"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

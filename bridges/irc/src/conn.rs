@@ -1,0 +1,1090 @@
+//! One user's connection to one IRC server: connect (TCP or TLS), register,
+//! turn IRC lines into bridge events and commands into IRC lines, rejoin
+//! after a reconnect, queue what comes while the link is down.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use irc_proto::{
+    CapSubCommand, ChannelMode, Command as Irc, Message as IrcMessage, Mode, Prefix, Response,
+};
+use switchboard_bridge_api::{
+    Command, ErrorContext, ErrorKind, Event, LeaveReason, Member, Message, MessageId, MessageKind,
+    Role, RoomListing, Target, Token,
+};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::format::{irc_to_styled, styled_to_irc};
+use crate::ids::{irc_lowercase, room_id, user_id, valid_nick};
+use crate::split::message_lines;
+
+/// Commands that may wait while the server is unreachable.
+const QUEUE_LIMIT: usize = 256;
+/// Members per `Members` event.
+const MEMBER_BATCH: usize = 100;
+/// Silence before a lag check, and the wait for its answer.
+const LAG_CHECK: Duration = Duration::from_secs(90);
+/// Longest line read (IRCv3 tags plus the classic 512).
+const MAX_LINE: usize = 8191 + 512;
+
+/// How to reach one server, and as whom.
+#[derive(Clone)]
+pub struct ConnSettings {
+    /// `host:port`.
+    pub address: String,
+    /// TLS (certificates checked against Mozilla's roots) or plain TCP.
+    pub tls: bool,
+    /// Server password (PASS), if any. Never logged.
+    pub password: Option<String>,
+    /// Wanted nick.
+    pub nick: String,
+    /// USER name.
+    pub username: String,
+    /// Real name.
+    pub realname: String,
+    /// Token bucket towards the server; `None` for no flood control.
+    pub flood: Option<(u32, f64)>,
+}
+
+/// Starts the connection task; returns where to send it commands.
+pub fn spawn(
+    host: String,
+    settings: ConnSettings,
+    events: mpsc::Sender<Event>,
+) -> mpsc::Sender<Command> {
+    let (tx, rx) = mpsc::channel(switchboard_bridge_api::CHANNEL_BOUND);
+    let conn = Conn {
+        own_nick: settings.nick.clone(),
+        host,
+        settings,
+        events,
+        wanted: BTreeMap::new(),
+        channels: HashMap::new(),
+        contacts: HashSet::new(),
+        queue: VecDeque::new(),
+        listing: None,
+        seq: 0,
+        limiter: None,
+    };
+    tokio::spawn(conn.run(rx));
+    tx
+}
+
+struct Wanted {
+    name: String,
+    nick: String,
+    key: Option<String>,
+}
+
+#[derive(Default)]
+struct Chan {
+    name: String,
+    /// Nick → the prefix characters (`~&@%+`) they hold.
+    members: BTreeMap<String, BTreeSet<char>>,
+    batch: Vec<Member>,
+    topic: Option<String>,
+}
+
+struct Listing {
+    token: Token,
+    after: Option<String>,
+    limit: usize,
+    rooms: Vec<RoomListing>,
+}
+
+struct Conn {
+    host: String,
+    settings: ConnSettings,
+    events: mpsc::Sender<Event>,
+    own_nick: String,
+    /// Channels the user wants to be in (rejoined after a reconnect), by lowercase name.
+    wanted: BTreeMap<String, Wanted>,
+    /// Channels joined now, by lowercase name.
+    channels: HashMap<String, Chan>,
+    contacts: HashSet<String>,
+    queue: VecDeque<Command>,
+    listing: Option<Listing>,
+    seq: u64,
+    limiter: Option<Limiter>,
+}
+
+enum End {
+    Shutdown,
+    Lost(String),
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+fn role_of(prefixes: &BTreeSet<char>) -> Role {
+    prefixes
+        .iter()
+        .map(|p| match p {
+            '~' => Role::Owner,
+            '&' => Role::Owner,
+            '@' => Role::Operator,
+            '%' | '+' => Role::Voiced,
+            _ => Role::Member,
+        })
+        .max()
+        .unwrap_or(Role::Member)
+}
+
+/// Splits a NAMES entry (`@+nick`) into its prefixes and nick.
+pub fn parse_name(entry: &str) -> (BTreeSet<char>, &str) {
+    let nick = entry.trim_start_matches(['~', '&', '@', '%', '+']);
+    let prefixes = entry[..entry.len() - nick.len()].chars().collect();
+    (prefixes, nick)
+}
+
+/// Decodes a line: UTF-8, or Latin-1 when it is not (never dropped).
+pub fn decode(raw: &[u8]) -> String {
+    match std::str::from_utf8(raw) {
+        Ok(s) => s.to_owned(),
+        Err(_) => raw.iter().map(|&b| b as char).collect(),
+    }
+}
+
+impl Conn {
+    async fn emit(&self, event: Event) {
+        let _ = self.events.send(event).await;
+    }
+
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let started = Instant::now();
+            let reason = match connect(&self.settings).await {
+                Ok(io) => match self.serve(io, &mut commands).await {
+                    End::Shutdown => return,
+                    End::Lost(reason) => reason,
+                },
+                Err(e) => format!("cannot connect to {}: {e}", self.host),
+            };
+            warn!(host = %self.host, %reason, retry_in = ?backoff, "IRC connection lost");
+            self.channels.clear();
+            self.emit(Event::Disconnected {
+                reason,
+                retrying: true,
+            })
+            .await;
+            if started.elapsed() > Duration::from_secs(60) {
+                backoff = Duration::from_secs(1);
+            }
+            let deadline = tokio::time::Instant::now() + backoff;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    cmd = commands.recv() => match cmd {
+                        None | Some(Command::Shutdown) => return,
+                        Some(c) => self.enqueue(c).await,
+                    },
+                }
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+        }
+    }
+
+    /// Keeps a command for after the reconnect, or refuses it when the queue is full.
+    async fn enqueue(&mut self, command: Command) {
+        if self.queue.len() < QUEUE_LIMIT {
+            self.queue.push_back(command);
+            return;
+        }
+        let token = match &command {
+            Command::SendText { token, .. }
+            | Command::Edit { token, .. }
+            | Command::Retract { token, .. }
+            | Command::React { token, .. } => Some(token.clone()),
+            _ => None,
+        };
+        self.emit(Event::Error {
+            context: token.map_or(ErrorContext::Session, ErrorContext::Command),
+            kind: ErrorKind::Unavailable,
+            text: format!(
+                "{} is unreachable and too much is waiting; not sent",
+                self.host
+            ),
+        })
+        .await;
+    }
+
+    async fn serve(&mut self, io: Box<dyn Io>, commands: &mut mpsc::Receiver<Command>) -> End {
+        let (r, mut w) = tokio::io::split(io);
+        let mut reader = BufReader::new(r);
+        self.limiter = self
+            .settings
+            .flood
+            .map(|(burst, rate)| Limiter::new(burst, rate));
+        self.own_nick = self.settings.nick.clone();
+        let mut registered = false;
+        let mut lag_sent = false;
+        let mut register = vec!["CAP LS 302".to_owned()];
+        if let Some(p) = &self.settings.password {
+            register.push(format!("PASS :{p}"));
+        }
+        register.push(format!("NICK {}", self.own_nick));
+        register.push(format!(
+            "USER {} 0 * :{}",
+            self.settings.username, self.settings.realname
+        ));
+        for line in register {
+            if let Err(e) = write_raw(&mut w, &line).await {
+                return End::Lost(e.to_string());
+            }
+        }
+        let mut buf = Vec::with_capacity(1024);
+        loop {
+            buf.clear();
+            tokio::select! {
+                read = tokio::time::timeout(LAG_CHECK, read_line(&mut reader, &mut buf)) => {
+                    match read {
+                        Err(_) if lag_sent => return End::Lost(format!("no answer from {} (lag check)", self.host)),
+                        Err(_) => {
+                            lag_sent = true;
+                            if let Err(e) = write_raw(&mut w, "PING :switchboard-lag").await {
+                                return End::Lost(e.to_string());
+                            }
+                        }
+                        Ok(Err(e)) => return End::Lost(e.to_string()),
+                        Ok(Ok(0)) => return End::Lost(format!("{} closed the connection", self.host)),
+                        Ok(Ok(_)) => {
+                            lag_sent = false;
+                            let line = decode(&buf);
+                            let line = line.trim_end_matches(['\r', '\n']);
+                            if line.is_empty() {
+                                continue;
+                            }
+                            let msg: IrcMessage = match line.parse() {
+                                Ok(m) => m,
+                                Err(e) => {
+                                    debug!(error = %e, "unparsed IRC line");
+                                    continue;
+                                }
+                            };
+                            if let Err(end) = self.on_message(msg, &mut w, &mut registered).await {
+                                return end;
+                            }
+                        }
+                    }
+                }
+                cmd = commands.recv(), if registered => match cmd {
+                    None | Some(Command::Shutdown) => {
+                        let _ = write_raw(&mut w, "QUIT :Switchboard").await;
+                        let _ = w.shutdown().await;
+                        return End::Shutdown;
+                    }
+                    Some(c) => {
+                        if let Err(e) = self.on_command(c, &mut w).await {
+                            return End::Lost(e.to_string());
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    async fn send<W: AsyncWrite + Unpin>(&mut self, w: &mut W, line: &str) -> std::io::Result<()> {
+        if let Some(l) = &mut self.limiter {
+            l.take().await;
+        }
+        write_raw(w, line).await
+    }
+
+    fn next_id(&mut self) -> MessageId {
+        self.seq += 1;
+        let ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        MessageId(format!("{ms}-{}", self.seq))
+    }
+
+    fn is_channel(name: &str) -> bool {
+        name.starts_with(['#', '&', '+', '!'])
+    }
+
+    async fn on_message<W: AsyncWrite + Unpin>(
+        &mut self,
+        msg: IrcMessage,
+        w: &mut W,
+        registered: &mut bool,
+    ) -> Result<(), End> {
+        let lost = |e: std::io::Error| End::Lost(e.to_string());
+        let source = match &msg.prefix {
+            Some(Prefix::Nickname(nick, _, _)) => Some(nick.clone()),
+            _ => None,
+        };
+        let is_me = |s: &Option<String>, own: &str| {
+            s.as_deref()
+                .is_some_and(|n| irc_lowercase(n) == irc_lowercase(own))
+        };
+        match msg.command {
+            Irc::PING(token, _) => write_raw(w, &format!("PONG :{token}"))
+                .await
+                .map_err(lost)?,
+            Irc::CAP(_, CapSubCommand::LS, a, b) => {
+                let offered = b.or(a).unwrap_or_default();
+                let want: Vec<&str> = offered
+                    .split_whitespace()
+                    .map(|c| c.split('=').next().unwrap_or(c))
+                    .filter(|c| matches!(*c, "multi-prefix" | "server-time" | "away-notify"))
+                    .collect();
+                let line = if want.is_empty() {
+                    "CAP END".to_owned()
+                } else {
+                    format!("CAP REQ :{}", want.join(" "))
+                };
+                write_raw(w, &line).await.map_err(lost)?;
+            }
+            Irc::CAP(_, CapSubCommand::ACK | CapSubCommand::NAK, _, _) => {
+                write_raw(w, "CAP END").await.map_err(lost)?
+            }
+            Irc::Response(Response::RPL_WELCOME, args) => {
+                *registered = true;
+                if let Some(nick) = args.first() {
+                    self.own_nick = nick.clone();
+                }
+                info!(host = %self.host, nick = %self.own_nick, "IRC registered");
+                self.emit(Event::Connected {
+                    own_id: user_id(&self.own_nick, &self.host),
+                    nick: self.own_nick.clone(),
+                })
+                .await;
+                let joins: Vec<String> = self
+                    .wanted
+                    .values()
+                    .map(|c| match &c.key {
+                        Some(k) => format!("JOIN {} {k}", c.name),
+                        None => format!("JOIN {}", c.name),
+                    })
+                    .collect();
+                for j in joins {
+                    self.send(w, &j).await.map_err(lost)?;
+                }
+                while let Some(c) = self.queue.pop_front() {
+                    self.on_command(c, w).await.map_err(lost)?;
+                }
+            }
+            Irc::Response(Response::ERR_NICKNAMEINUSE | Response::ERR_ERRONEOUSNICKNAME, args)
+                if !*registered =>
+            {
+                let tried = args
+                    .get(1)
+                    .cloned()
+                    .unwrap_or_else(|| self.own_nick.clone());
+                self.own_nick = if tried.len() < 28 {
+                    format!("{tried}_")
+                } else {
+                    format!("sb{}", self.seq)
+                };
+                self.seq += 1;
+                write_raw(w, &format!("NICK {}", self.own_nick))
+                    .await
+                    .map_err(lost)?;
+            }
+            Irc::Response(Response::ERR_NICKNAMEINUSE, args) => {
+                let nick = args.get(1).cloned().unwrap_or_default();
+                self.emit(Event::Error {
+                    context: ErrorContext::Session,
+                    kind: ErrorKind::Conflict,
+                    text: format!("the nick {nick} is in use on {}", self.host),
+                })
+                .await;
+            }
+            Irc::JOIN(chans, _, _) => {
+                for chan in chans.split(',') {
+                    self.on_join(chan, source.clone()).await;
+                }
+            }
+            Irc::Response(Response::RPL_NAMREPLY, args) => {
+                if let (Some(chan), Some(names)) = (args.get(2), args.get(3)) {
+                    self.on_names(chan, names).await;
+                }
+            }
+            Irc::Response(Response::RPL_ENDOFNAMES, args) => {
+                if let Some(chan) = args.get(1) {
+                    let key = irc_lowercase(chan);
+                    if let Some(c) = self.channels.get_mut(&key) {
+                        let members = std::mem::take(&mut c.batch);
+                        let room = room_id(chan, &self.host);
+                        self.emit(Event::Members {
+                            room,
+                            members,
+                            complete: true,
+                        })
+                        .await;
+                    }
+                }
+            }
+            Irc::Response(Response::RPL_TOPIC, args) => {
+                if let (Some(chan), Some(topic)) = (args.get(1), args.get(2)) {
+                    self.on_topic(chan, topic, None).await;
+                }
+            }
+            Irc::TOPIC(chan, Some(topic)) => self.on_topic(&chan, &topic, source.clone()).await,
+            Irc::PART(chan, reason) => {
+                let key = irc_lowercase(&chan);
+                let room = room_id(&chan, &self.host);
+                if is_me(&source, &self.own_nick) {
+                    self.channels.remove(&key);
+                    self.wanted.remove(&key);
+                    self.emit(Event::RoomLeft {
+                        room,
+                        reason: LeaveReason::Part(reason),
+                    })
+                    .await;
+                } else if let Some(nick) = source {
+                    if let Some(c) = self.channels.get_mut(&key) {
+                        c.members.remove(&nick);
+                    }
+                    self.emit(Event::MemberLeft {
+                        room,
+                        nick,
+                        reason: LeaveReason::Part(reason),
+                    })
+                    .await;
+                }
+            }
+            Irc::KICK(chan, victim, reason) => {
+                let key = irc_lowercase(&chan);
+                let room = room_id(&chan, &self.host);
+                let reason_ = LeaveReason::Kicked {
+                    by: source.clone(),
+                    reason: reason.clone(),
+                };
+                if irc_lowercase(&victim) == irc_lowercase(&self.own_nick) {
+                    self.channels.remove(&key);
+                    self.wanted.remove(&key);
+                    self.emit(Event::RoomLeft {
+                        room,
+                        reason: reason_,
+                    })
+                    .await;
+                } else {
+                    if let Some(c) = self.channels.get_mut(&key) {
+                        c.members.remove(&victim);
+                    }
+                    self.emit(Event::MemberLeft {
+                        room,
+                        nick: victim,
+                        reason: reason_,
+                    })
+                    .await;
+                }
+            }
+            Irc::QUIT(reason) => {
+                let Some(nick) = source else { return Ok(()) };
+                let rooms: Vec<String> = self
+                    .channels
+                    .iter_mut()
+                    .filter_map(|(_, c)| c.members.remove(&nick).map(|_| c.name.clone()))
+                    .collect();
+                for chan in rooms {
+                    let room = room_id(&chan, &self.host);
+                    self.emit(Event::MemberLeft {
+                        room,
+                        nick: nick.clone(),
+                        reason: LeaveReason::Quit(reason.clone()),
+                    })
+                    .await;
+                }
+            }
+            Irc::NICK(new) => {
+                let Some(old) = source else { return Ok(()) };
+                let own = irc_lowercase(&old) == irc_lowercase(&self.own_nick);
+                if own {
+                    self.own_nick = new.clone();
+                }
+                for c in self.channels.values_mut() {
+                    if let Some(p) = c.members.remove(&old) {
+                        c.members.insert(new.clone(), p);
+                    }
+                }
+                self.emit(Event::MemberRenamed {
+                    room: None,
+                    old_nick: old,
+                    new_nick: new,
+                    own,
+                })
+                .await;
+            }
+            Irc::ChannelMODE(chan, modes) => {
+                let key = irc_lowercase(&chan);
+                for mode in modes {
+                    let (add, m, arg) = match mode {
+                        Mode::Plus(m, a) => (true, m, a),
+                        Mode::Minus(m, a) => (false, m, a),
+                        Mode::NoPrefix(_) => continue,
+                    };
+                    let prefix = match m {
+                        ChannelMode::Founder => '~',
+                        ChannelMode::Admin => '&',
+                        ChannelMode::Oper => '@',
+                        ChannelMode::Halfop => '%',
+                        ChannelMode::Voice => '+',
+                        _ => continue,
+                    };
+                    let Some(nick) = arg else { continue };
+                    let Some(c) = self.channels.get_mut(&key) else {
+                        continue;
+                    };
+                    let Some(p) = c.members.get_mut(&nick) else {
+                        continue;
+                    };
+                    if add {
+                        p.insert(prefix);
+                    } else {
+                        p.remove(&prefix);
+                    }
+                    let member = Member {
+                        user: user_id(&nick, &self.host),
+                        nick,
+                        role: role_of(p),
+                        away: None,
+                    };
+                    let room = room_id(&chan, &self.host);
+                    self.emit(Event::MemberChanged { room, member }).await;
+                }
+            }
+            Irc::PRIVMSG(target, text) => self
+                .on_text(source, target, text, false, w)
+                .await
+                .map_err(lost)?,
+            Irc::NOTICE(target, text) if source.is_some() && *registered => self
+                .on_text(source, target, text, true, w)
+                .await
+                .map_err(lost)?,
+            Irc::Response(Response::RPL_LIST, args) => {
+                if let (Some(l), Some(chan)) = (&mut self.listing, args.get(1)) {
+                    l.rooms.push(RoomListing {
+                        room: room_id(chan, &self.host),
+                        name: chan.clone(),
+                        members: args.get(2).and_then(|n| n.parse().ok()),
+                        topic: args.get(3).map(|t| irc_to_styled(t)),
+                    });
+                }
+            }
+            Irc::Response(Response::RPL_LISTEND, _) => {
+                if let Some(mut l) = self.listing.take() {
+                    l.rooms.sort_by(|a, b| a.room.cmp(&b.room));
+                    let after = l.after.clone();
+                    let mut rooms: Vec<RoomListing> = l
+                        .rooms
+                        .into_iter()
+                        .filter(|r| after.as_ref().is_none_or(|a| r.room.as_str() > a.as_str()))
+                        .collect();
+                    let next = (rooms.len() > l.limit).then(|| rooms[l.limit - 1].room.to_string());
+                    rooms.truncate(l.limit);
+                    self.emit(Event::RoomList {
+                        token: l.token,
+                        rooms,
+                        next,
+                    })
+                    .await;
+                }
+            }
+            Irc::Response(
+                r @ (Response::ERR_CHANNELISFULL
+                | Response::ERR_INVITEONLYCHAN
+                | Response::ERR_BANNEDFROMCHAN
+                | Response::ERR_BADCHANNELKEY
+                | Response::ERR_NOSUCHCHANNEL
+                | Response::ERR_TOOMANYCHANNELS
+                | Response::ERR_BADCHANMASK),
+                args,
+            ) => {
+                let chan = args.get(1).cloned().unwrap_or_default();
+                let text = args.last().cloned().unwrap_or_default();
+                let kind = match r {
+                    Response::ERR_BADCHANNELKEY => ErrorKind::NotAuthorized,
+                    Response::ERR_NOSUCHCHANNEL | Response::ERR_BADCHANMASK => ErrorKind::NotFound,
+                    _ => ErrorKind::Forbidden,
+                };
+                self.wanted.remove(&irc_lowercase(&chan));
+                let room = room_id(&chan, &self.host);
+                self.emit(Event::Error {
+                    context: ErrorContext::Room(room),
+                    kind,
+                    text: format!("{chan}: {text}"),
+                })
+                .await;
+            }
+            Irc::Response(Response::ERR_NOSUCHNICK, args) => {
+                let nick = args.get(1).cloned().unwrap_or_default();
+                self.emit(Event::Error {
+                    context: ErrorContext::Session,
+                    kind: ErrorKind::NotFound,
+                    text: format!("no such nick on {}: {nick}", self.host),
+                })
+                .await;
+            }
+            Irc::ERROR(text) => return Err(End::Lost(format!("{}: {text}", self.host))),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn on_join(&mut self, chan: &str, source: Option<String>) {
+        let key = irc_lowercase(chan);
+        let room = room_id(chan, &self.host);
+        let own = source
+            .as_deref()
+            .is_some_and(|n| irc_lowercase(n) == irc_lowercase(&self.own_nick));
+        if own {
+            let requested = self
+                .wanted
+                .get(&key)
+                .map(|w| w.nick.clone())
+                .unwrap_or_default();
+            self.channels.insert(
+                key,
+                Chan {
+                    name: chan.to_owned(),
+                    ..Default::default()
+                },
+            );
+            self.emit(Event::RoomJoined {
+                room,
+                name: chan.to_owned(),
+                own_nick: self.own_nick.clone(),
+                nick_changed: !requested.is_empty() && requested != self.own_nick,
+            })
+            .await;
+        } else if let Some(nick) = source {
+            if let Some(c) = self.channels.get_mut(&key) {
+                c.members.insert(nick.clone(), BTreeSet::new());
+            }
+            let member = Member {
+                user: user_id(&nick, &self.host),
+                nick,
+                role: Role::Member,
+                away: None,
+            };
+            self.emit(Event::MemberJoined { room, member }).await;
+        }
+    }
+
+    async fn on_names(&mut self, chan: &str, names: &str) {
+        let key = irc_lowercase(chan);
+        let host = self.host.clone();
+        let Some(c) = self.channels.get_mut(&key) else {
+            return;
+        };
+        let mut full = Vec::new();
+        for entry in names.split_whitespace() {
+            let (prefixes, nick) = parse_name(entry);
+            let role = role_of(&prefixes);
+            c.members.insert(nick.to_owned(), prefixes);
+            c.batch.push(Member {
+                user: user_id(nick, &host),
+                nick: nick.to_owned(),
+                role,
+                away: None,
+            });
+            if c.batch.len() >= MEMBER_BATCH {
+                full.push(std::mem::take(&mut c.batch));
+            }
+        }
+        for members in full {
+            let room = room_id(chan, &host);
+            self.emit(Event::Members {
+                room,
+                members,
+                complete: false,
+            })
+            .await;
+        }
+    }
+
+    async fn on_topic(&mut self, chan: &str, topic: &str, by: Option<String>) {
+        let key = irc_lowercase(chan);
+        let topic = irc_to_styled(topic);
+        if let Some(c) = self.channels.get_mut(&key) {
+            c.topic = Some(topic.clone());
+        }
+        self.emit(Event::Topic {
+            room: room_id(chan, &self.host),
+            topic,
+            by,
+        })
+        .await;
+    }
+
+    async fn on_text<W: AsyncWrite + Unpin>(
+        &mut self,
+        source: Option<String>,
+        target: String,
+        text: String,
+        notice: bool,
+        w: &mut W,
+    ) -> std::io::Result<()> {
+        let Some(nick) = source else { return Ok(()) };
+        let (body, kind) = match text.strip_prefix('\x01') {
+            Some(ctcp) => {
+                let ctcp = ctcp.trim_end_matches('\x01');
+                match ctcp.split_once(' ').unwrap_or((ctcp, "")) {
+                    ("ACTION", rest) => (rest.to_owned(), MessageKind::Action),
+                    ("VERSION", _) if !notice => {
+                        let reply = format!("NOTICE {nick} :\x01VERSION Switchboard\x01");
+                        return self.send(w, &reply).await;
+                    }
+                    _ => return Ok(()),
+                }
+            }
+            None if notice => (text, MessageKind::Notice),
+            None => (text, MessageKind::Normal),
+        };
+        let own = irc_lowercase(&nick) == irc_lowercase(&self.own_nick);
+        let conversation = if Self::is_channel(&target) {
+            Target::Room(room_id(&target, &self.host))
+        } else {
+            let peer = user_id(&nick, &self.host);
+            if !own && self.contacts.insert(irc_lowercase(&nick)) {
+                self.emit(Event::ContactAdded {
+                    user: peer.clone(),
+                    name: nick.clone(),
+                })
+                .await;
+            }
+            Target::User(peer)
+        };
+        let id = self.next_id();
+        self.emit(Event::Message(Message {
+            id,
+            target: conversation,
+            author: user_id(&nick, &self.host),
+            author_nick: nick,
+            text: irc_to_styled(&body),
+            kind,
+            reply_to: None,
+            attachments: Vec::new(),
+            timestamp: Some(SystemTime::now()),
+            own,
+            token: None,
+        }))
+        .await;
+        Ok(())
+    }
+
+    async fn on_command<W: AsyncWrite + Unpin>(
+        &mut self,
+        command: Command,
+        w: &mut W,
+    ) -> std::io::Result<()> {
+        match command {
+            Command::Join {
+                room,
+                nick,
+                password,
+            } => {
+                let Some((chan, _)) = crate::ids::parse_room(&room) else {
+                    return Ok(());
+                };
+                let key = irc_lowercase(chan);
+                if let Some(c) = self.channels.get(&key) {
+                    // Already in: tell the core again what it needs.
+                    let members = c
+                        .members
+                        .iter()
+                        .map(|(n, p)| Member {
+                            user: user_id(n, &self.host),
+                            nick: n.clone(),
+                            role: role_of(p),
+                            away: None,
+                        })
+                        .collect();
+                    let (name, topic) = (c.name.clone(), c.topic.clone());
+                    self.emit(Event::RoomJoined {
+                        room: room.clone(),
+                        name,
+                        own_nick: self.own_nick.clone(),
+                        nick_changed: nick != self.own_nick,
+                    })
+                    .await;
+                    if let Some(topic) = topic {
+                        self.emit(Event::Topic {
+                            room: room.clone(),
+                            topic,
+                            by: None,
+                        })
+                        .await;
+                    }
+                    self.emit(Event::Members {
+                        room,
+                        members,
+                        complete: true,
+                    })
+                    .await;
+                    return Ok(());
+                }
+                let line = match &password {
+                    Some(k) if !k.contains([' ', '\r', '\n', ',']) => format!("JOIN {chan} {k}"),
+                    _ => format!("JOIN {chan}"),
+                };
+                self.wanted.insert(
+                    key,
+                    Wanted {
+                        name: chan.to_owned(),
+                        nick,
+                        key: password,
+                    },
+                );
+                self.send(w, &line).await?;
+            }
+            Command::Leave { room, reason } => {
+                let Some((chan, _)) = crate::ids::parse_room(&room) else {
+                    return Ok(());
+                };
+                self.wanted.remove(&irc_lowercase(chan));
+                let reason: String = reason
+                    .unwrap_or_default()
+                    .chars()
+                    .filter(|c| !matches!(c, '\r' | '\n' | '\0'))
+                    .collect();
+                self.send(w, &format!("PART {chan} :{reason}")).await?;
+            }
+            Command::SendText {
+                target,
+                text,
+                kind,
+                token,
+                ..
+            } => {
+                let irc_text = styled_to_irc(&text);
+                match &target {
+                    Target::Room(room) => {
+                        let Some((chan, _)) = crate::ids::parse_room(room) else {
+                            return Ok(());
+                        };
+                        let chan = chan.to_owned();
+                        if !self.channels.contains_key(&irc_lowercase(&chan)) {
+                            self.emit(Event::Error {
+                                context: ErrorContext::Command(token),
+                                kind: ErrorKind::Forbidden,
+                                text: format!("not in {chan}"),
+                            })
+                            .await;
+                            return Ok(());
+                        }
+                        for line in message_lines("PRIVMSG", &chan, &irc_text, kind) {
+                            self.send(w, &line).await?;
+                        }
+                        let id = self.next_id();
+                        self.emit(Event::Message(Message {
+                            id,
+                            target,
+                            author: user_id(&self.own_nick, &self.host),
+                            author_nick: self.own_nick.clone(),
+                            text,
+                            kind,
+                            reply_to: None,
+                            attachments: Vec::new(),
+                            timestamp: Some(SystemTime::now()),
+                            own: true,
+                            token: Some(token),
+                        }))
+                        .await;
+                    }
+                    Target::User(user) => {
+                        let Some((nick, _)) = crate::ids::parse_user(user) else {
+                            self.emit(Event::Error {
+                                context: ErrorContext::Command(token),
+                                kind: ErrorKind::BadRequest,
+                                text: format!("{user} is not an IRC nick"),
+                            })
+                            .await;
+                            return Ok(());
+                        };
+                        let nick = nick.to_owned();
+                        for line in message_lines("PRIVMSG", &nick, &irc_text, kind) {
+                            self.send(w, &line).await?;
+                        }
+                    }
+                }
+            }
+            Command::SetNick { nick, .. } => match valid_nick(&nick) {
+                Ok(()) => self.send(w, &format!("NICK {nick}")).await?,
+                Err(reason) => {
+                    self.emit(Event::Error {
+                        context: ErrorContext::Session,
+                        kind: ErrorKind::BadRequest,
+                        text: format!("{nick:?} {reason}"),
+                    })
+                    .await
+                }
+            },
+            Command::SetTopic { room, topic } => {
+                let Some((chan, _)) = crate::ids::parse_room(&room) else {
+                    return Ok(());
+                };
+                let topic: String = styled_to_irc(&topic)
+                    .chars()
+                    .filter(|c| !matches!(c, '\r' | '\n' | '\0'))
+                    .collect();
+                self.send(w, &format!("TOPIC {chan} :{topic}")).await?;
+            }
+            Command::ListRooms {
+                token,
+                after,
+                limit,
+            } => {
+                self.listing = Some(Listing {
+                    token,
+                    after,
+                    limit: limit.max(1),
+                    rooms: Vec::new(),
+                });
+                self.send(w, "LIST").await?;
+            }
+            Command::FetchHistory { token, room, .. } => {
+                self.emit(Event::History {
+                    token,
+                    room,
+                    messages: Vec::new(),
+                })
+                .await;
+            }
+            Command::Edit { token, .. }
+            | Command::Retract { token, .. }
+            | Command::React { token, .. } => {
+                self.emit(Event::Error {
+                    context: ErrorContext::Command(token),
+                    kind: ErrorKind::Other,
+                    text: "IRC has no edits, retractions or reactions".into(),
+                })
+                .await;
+            }
+            Command::Typing { .. } | Command::MarkRead { .. } | Command::Shutdown => {}
+        }
+        Ok(())
+    }
+}
+
+async fn write_raw<W: AsyncWrite + Unpin>(w: &mut W, line: &str) -> std::io::Result<()> {
+    debug_assert!(!line.contains(['\r', '\n', '\0']), "unsafe IRC line");
+    let mut bytes = Vec::with_capacity(line.len() + 2);
+    bytes.extend_from_slice(line.as_bytes());
+    bytes.extend_from_slice(b"\r\n");
+    w.write_all(&bytes).await?;
+    w.flush().await
+}
+
+/// Reads one line (at most [`MAX_LINE`] bytes kept) into `buf`.
+async fn read_line<R: AsyncBufReadExt + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    let n = r.read_until(b'\n', buf).await?;
+    buf.truncate(MAX_LINE);
+    Ok(n)
+}
+
+async fn connect(settings: &ConnSettings) -> std::io::Result<Box<dyn Io>> {
+    let tcp = tokio::time::timeout(
+        Duration::from_secs(15),
+        TcpStream::connect(&settings.address),
+    )
+    .await
+    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+    tcp.set_nodelay(true)?;
+    if !settings.tls {
+        return Ok(Box::new(tcp));
+    }
+    let host = settings
+        .address
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(&settings.address);
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let tls = tls_connector().connect(name, tcp).await?;
+    Ok(Box::new(tls))
+}
+
+fn tls_connector() -> tokio_rustls::TlsConnector {
+    use tokio_rustls::rustls;
+    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let roots =
+            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Arc::new(config)
+    });
+    tokio_rustls::TlsConnector::from(Arc::clone(config))
+}
+
+/// A token bucket: `burst` lines at once, then `rate` lines a second.
+struct Limiter {
+    tokens: f64,
+    burst: f64,
+    rate: f64,
+    last: tokio::time::Instant,
+}
+
+impl Limiter {
+    fn new(burst: u32, rate: f64) -> Self {
+        Self {
+            tokens: f64::from(burst),
+            burst: f64::from(burst),
+            rate,
+            last: tokio::time::Instant::now(),
+        }
+    }
+
+    async fn take(&mut self) {
+        let now = tokio::time::Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+        if self.tokens < 1.0 {
+            let wait = (1.0 - self.tokens) / self.rate;
+            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+            self.tokens = 1.0;
+            self.last = tokio::time::Instant::now();
+        }
+        self.tokens -= 1.0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_prefixes_become_roles() {
+        let (p, nick) = parse_name("@+ferris");
+        assert_eq!(nick, "ferris");
+        assert_eq!(role_of(&p), Role::Operator);
+        assert_eq!(role_of(&parse_name("~boss").0), Role::Owner);
+        assert_eq!(role_of(&parse_name("+v").0), Role::Voiced);
+        assert_eq!(role_of(&parse_name("%h").0), Role::Voiced);
+        assert_eq!(role_of(&parse_name("plain").0), Role::Member);
+    }
+
+    #[test]
+    fn non_utf8_falls_back_to_latin1() {
+        assert_eq!(decode(b"caf\xe9"), "café");
+        assert_eq!(decode("café".as_bytes()), "café");
+    }
+
+    #[tokio::test]
+    async fn limiter_spaces_lines_after_the_burst() {
+        let mut l = Limiter::new(2, 20.0);
+        let start = tokio::time::Instant::now();
+        for _ in 0..4 {
+            l.take().await;
+        }
+        // Two free, then two at 20 a second.
+        assert!(start.elapsed() >= Duration::from_millis(95));
+    }
+}
