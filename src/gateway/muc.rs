@@ -480,6 +480,30 @@ impl Gateway {
         }
     }
 
+    /// A message from each of the user's rooms to its joined resources
+    /// (the network's connection state, so that nothing hangs silently).
+    pub(super) async fn room_notice(&self, user: &BareJid, text: &str) {
+        let rooms: Vec<RoomId> = self
+            .rooms
+            .lock()
+            .unwrap()
+            .get(user)
+            .map(|r| r.keys().cloned().collect())
+            .unwrap_or_default();
+        for room in rooms {
+            let Some(room_jid) = self.room_jid(&room) else {
+                continue;
+            };
+            let from = Jid::from(room_jid);
+            self.to_joined(user, &room, |to| {
+                let mut m = Message::groupchat(Some(to)).with_body(Lang::new(), text.to_owned());
+                m.from = Some(from.clone());
+                Some(m.into())
+            })
+            .await;
+        }
+    }
+
     /// Room events from the user's session.
     pub(super) async fn room_event(&self, user: &BareJid, event: switchboard_bridge_api::Event) {
         use switchboard_bridge_api::Event as E;

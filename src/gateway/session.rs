@@ -121,10 +121,21 @@ impl Gateway {
     async fn deliver(&self, user: &BareJid, event: Event, status: &Mutex<SessionStatus>) {
         match event {
             Event::Connected { nick, .. } => {
+                let was_down =
+                    matches!(*status.lock().unwrap(), SessionStatus::Disconnected { .. });
                 *status.lock().unwrap() = SessionStatus::Connected(nick);
+                if was_down {
+                    self.room_notice(user, "Connection restored.").await;
+                }
             }
             Event::Disconnected { reason, retrying } => {
+                let text = if retrying {
+                    format!("Connection lost ({reason}); reconnecting.")
+                } else {
+                    format!("Connection lost ({reason}).")
+                };
                 *status.lock().unwrap() = SessionStatus::Disconnected { reason, retrying };
+                self.room_notice(user, &text).await;
             }
             Event::Notice { text } => self.tell(user, &text).await,
             Event::RoomJoined { .. }

@@ -862,7 +862,9 @@ impl Conn {
                             return Ok(());
                         };
                         let chan = chan.to_owned();
-                        if !self.channels.contains_key(&irc_lowercase(&chan)) {
+                        let key = irc_lowercase(&chan);
+                        // Joined, or joining (after a reconnect the JOIN goes first).
+                        if !self.channels.contains_key(&key) && !self.wanted.contains_key(&key) {
                             self.emit(Event::Error {
                                 context: ErrorContext::Command(token),
                                 kind: ErrorKind::Forbidden,

@@ -114,9 +114,10 @@ impl Client {
             "jabber:client",
             "xmpp-parsers was built with the component feature: run this crate alone (-p switchboard-e2e)"
         );
-        let bare: BareJid = jid.parse().unwrap();
+        let full: Jid = jid.parse().unwrap();
+        let bare = full.to_bare();
         let mut inner = tokio_xmpp::Client::new_plaintext(
-            bare.clone(),
+            full,
             password.to_owned(),
             DnsConfig::addr(&format!("127.0.0.1:{port}")),
             Timeouts::tight(),
@@ -143,7 +144,7 @@ impl Client {
         // resources get subscription requests (RFC 6121 §2.1.6).
         let roster = c
             .iq(
-                jid,
+                &c.jid.to_string(),
                 false,
                 Element::builder("query", "jabber:iq:roster").build(),
             )
