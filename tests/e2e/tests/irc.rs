@@ -38,8 +38,11 @@ fn occupant(nick: &str) -> Jid {
     format!("{}/{nick}", room()).parse().unwrap()
 }
 
+/// A MUC item: affiliation, role, new nick.
+type ItemInfo = (String, String, Option<String>);
+
 /// The status codes and item of a MUC presence.
-fn muc_info(p: &Presence) -> (Vec<String>, Option<(String, String, Option<String>)>) {
+fn muc_info(p: &Presence) -> (Vec<String>, Option<ItemInfo>) {
     let Some(x) = p.payloads.iter().find(|e| e.is("x", MUC_USER)) else {
         return (vec![], None);
     };
@@ -364,7 +367,7 @@ async fn irc_channel_as_muc() {
     drop(carol);
     drop(dave);
     ircd.kill();
-    let note = alice
+    alice
         .wait_for(|s| match s {
             Stanza::Message(m)
                 if m.from.as_ref() == Some(&room_jid) && body(m).contains("Connection lost") =>
@@ -374,7 +377,6 @@ async fn irc_channel_as_muc() {
             _ => None,
         })
         .await;
-    let _ = note;
     groupchat(&mut alice, "m-down", "sent while down").await;
     ircd.start_again();
     let mut bob = IrcClient::connect(ircd.port, "bob").await;
