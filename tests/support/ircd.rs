@@ -6,7 +6,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 
 /// The IRC server's name, as used in room ids (`#chan%irc.localhost`).
 pub const IRC_HOST: &str = "irc.localhost";
@@ -94,7 +93,19 @@ pub struct IrcClient {
 impl IrcClient {
     /// Connects and registers; returns once the server said 001.
     pub async fn connect(port: u16, nick: &str) -> Self {
-        let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        Self::connect_from(port, nick, [127, 0, 0, 1]).await
+    }
+
+    /// Connects from a given loopback address (servers limit clients per address).
+    pub async fn connect_from(port: u16, nick: &str, source: [u8; 4]) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(std::net::SocketAddr::from((source, 0)))
+            .unwrap();
+        let stream = socket
+            .connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+            .await
+            .unwrap();
         let (r, w) = stream.into_split();
         let mut c = IrcClient {
             nick: nick.to_owned(),
@@ -148,7 +159,14 @@ impl IrcClient {
                 tokio::time::timeout_at(deadline, self.reader.read_until(b'\n', &mut raw)).await;
             match read {
                 Err(_) => return None,
-                Ok(Ok(0)) | Ok(Err(_)) => return None,
+                Ok(Ok(0)) => {
+                    self.seen.push("<connection closed by the server>".into());
+                    return None;
+                }
+                Ok(Err(e)) => {
+                    self.seen.push(format!("<read error: {e}>"));
+                    return None;
+                }
                 Ok(Ok(_)) => {}
             }
             let line = String::from_utf8_lossy(&raw)

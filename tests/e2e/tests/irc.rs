@@ -128,6 +128,58 @@ fn privmsgs(client: &IrcClient, target: &str) -> Vec<String> {
         .collect()
 }
 
+/// One page of a MAM query on the room.
+struct Page {
+    bodies: Vec<String>,
+    first: String,
+    last: String,
+    complete: bool,
+}
+
+async fn mam_page(client: &mut Client, rsm: &str, max: usize) -> Page {
+    let query: Element = format!(
+        "<query xmlns='urn:xmpp:mam:2' queryid='q{max}'>\
+         <set xmlns='http://jabber.org/protocol/rsm'><max>{max}</max>{rsm}</set></query>"
+    )
+    .parse()
+    .unwrap();
+    let fin = client.iq(&room(), true, query).await;
+    let fin = common::result_payload(fin).expect("a <fin/>");
+    let set = fin
+        .get_child("set", "http://jabber.org/protocol/rsm")
+        .unwrap();
+    let text = |n: &str| {
+        set.get_child(n, "http://jabber.org/protocol/rsm")
+            .map(|e| e.text())
+            .unwrap_or_default()
+    };
+    let (first, last) = (text("first"), text("last"));
+    // The results arrived before the <fin/>, and are kept by the client.
+    let mut bodies = Vec::new();
+    while let Some(b) = client
+        .maybe(Duration::from_millis(200), |s| match s {
+            Stanza::Message(m) => m
+                .payloads
+                .iter()
+                .find(|p| p.is("result", "urn:xmpp:mam:2"))
+                .and_then(|r| r.get_child("forwarded", "urn:xmpp:forward:0"))
+                .and_then(|f| f.get_child("message", "jabber:client"))
+                .and_then(|m| m.get_child("body", "jabber:client"))
+                .map(|b| b.text()),
+            _ => None,
+        })
+        .await
+    {
+        bodies.push(b);
+    }
+    Page {
+        bodies,
+        first,
+        last,
+        complete: fin.attr("complete") == Some("true"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn irc_channel_as_muc() {
     let prosody = Prosody::start(&[(GW, SECRET)]);
@@ -297,6 +349,42 @@ async fn irc_channel_as_muc() {
         1,
         "one IRC join for two resources"
     );
+
+    // The archive: 50 messages, then MAM pages on the room JID, newest page first.
+    for i in 1..=50 {
+        groupchat(&mut alice, &format!("n{i}"), &format!("numbered {i}")).await;
+    }
+    let from_alice = occupant("alice");
+    alice
+        .wait_for(|s| match s {
+            Stanza::Message(m)
+                if m.from.as_ref() == Some(&from_alice) && body(m) == "numbered 50" =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+    let last_page = mam_page(&mut alice, "<before/>", 20).await;
+    assert_eq!(
+        last_page.bodies,
+        (31..=50)
+            .map(|i| format!("numbered {i}"))
+            .collect::<Vec<_>>()
+    );
+    assert!(!last_page.complete);
+    let before = format!("<before>{}</before>", last_page.first);
+    let page = mam_page(&mut alice, &before, 20).await;
+    assert_eq!(
+        page.bodies,
+        (11..=30)
+            .map(|i| format!("numbered {i}"))
+            .collect::<Vec<_>>()
+    );
+    let after = format!("<after>{}</after>", page.last);
+    let forward = mam_page(&mut alice, &after, 100).await;
+    assert_eq!(forward.bodies.len(), 20, "after the page: the 20 newest");
+    assert!(forward.complete);
 
     // Nick change, join, kick, part, quit as seen from XMPP.
     let mut carol = IrcClient::connect(ircd.port, "carol").await;

@@ -18,7 +18,7 @@ use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::Presence;
 
 /// How long any one answer may take.
-pub const ANSWER: Duration = Duration::from_secs(15);
+pub const ANSWER: Duration = Duration::from_secs(30);
 
 /// The gateway binary, built by `cargo build --bin switchboard` beforehand.
 pub fn switchboard_bin() -> PathBuf {
