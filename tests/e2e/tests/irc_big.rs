@@ -39,7 +39,7 @@ async fn three_hundred_occupants() {
             c.join("#big").await;
             // Keep reading (and answering PINGs) so the server never has to
             // buffer for them, and forget what was read.
-            tokio::spawn(async move {
+            let drain = async move {
                 loop {
                     c.seen.clear();
                     if c.expect_within(Duration::from_secs(3600), |_| false)
@@ -49,7 +49,8 @@ async fn three_hundred_occupants() {
                         break;
                     }
                 }
-            })
+            };
+            tokio::spawn(drain)
         });
         people.extend(futures::future::join_all(joins).await);
     }
