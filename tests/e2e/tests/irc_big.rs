@@ -50,7 +50,7 @@ async fn three_hundred_occupants() {
                     }
                 }
             };
-            tokio::spawn(drain)
+            tokio::spawn(drain).abort_handle()
         });
         people.extend(futures::future::join_all(joins).await);
     }
