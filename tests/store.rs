@@ -53,6 +53,22 @@ async fn exercise(store: &Store) {
         .set_setting("alice@localhost", "irc", "#rust%x", "archive", "off")
         .await
         .unwrap();
+    store
+        .set_setting("alice@localhost", "irc", "server:irc.x", "sealed", "v1")
+        .await
+        .unwrap();
+    let under = store
+        .settings_under("alice@localhost", "irc", "server:")
+        .await
+        .unwrap();
+    assert_eq!(
+        under,
+        [(
+            "server:irc.x".to_owned(),
+            "sealed".to_owned(),
+            "v1".to_owned()
+        )]
+    );
     let s = store.settings("alice@localhost", "irc", "").await.unwrap();
     assert_eq!(s.get("nick").map(String::as_str), Some("alice2"));
     assert_eq!(s.len(), 1);

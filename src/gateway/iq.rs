@@ -36,6 +36,9 @@ fn fail<T>(
 
 impl Gateway {
     pub(super) async fn handle_iq(self: &Arc<Self>, iq: Iq) {
+        if let Some(server) = iq.to().and_then(|to| self.server_of(to)) {
+            return self.server_iq(server, iq).await;
+        }
         let (from, to, id, payload, is_set) = match iq {
             Iq::Get {
                 from,

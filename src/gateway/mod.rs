@@ -7,6 +7,7 @@ mod iq;
 mod muc;
 mod presence;
 mod registration;
+mod servers;
 mod session;
 
 use std::collections::{BTreeSet, HashMap};
@@ -45,6 +46,8 @@ pub struct Gateway {
     online: Mutex<HashMap<BareJid, BTreeSet<FullJid>>>,
     /// Bridged rooms, per user.
     rooms: Mutex<muc::Rooms>,
+    /// Room-list requests under way.
+    pending_lists: Mutex<servers::PendingLists>,
 }
 
 /// What every gateway of the process shares.
@@ -81,6 +84,7 @@ impl Gateway {
             sessions: Mutex::new(HashMap::new()),
             online: Mutex::new(HashMap::new()),
             rooms: Mutex::new(HashMap::new()),
+            pending_lists: Mutex::new(Default::default()),
         })
     }
 

@@ -24,7 +24,7 @@ pub enum RegisterError {
 }
 
 /// Credentials as text for sealing: `name NUL value NUL …` (XML text can hold no NUL).
-fn encode(creds: &Credentials) -> String {
+pub(super) fn encode(creds: &Credentials) -> String {
     let mut out = String::new();
     for (k, v) in creds.iter() {
         out.push_str(k);

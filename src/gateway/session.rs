@@ -82,10 +82,12 @@ impl Gateway {
             .state(&user.to_string(), &self.network)
             .await
             .unwrap_or_default();
+        let server_settings = self.server_settings(user).await;
         let handle = self.bridge.start(Login {
             account: user.to_string(),
             credentials,
             state,
+            server_settings,
         });
         let status = Arc::new(Mutex::new(SessionStatus::default()));
         let span = tracing::info_span!("session", user = %user, network = %self.network);
@@ -194,6 +196,7 @@ impl Gateway {
                 }
                 _ => self.tell(user, &text).await,
             },
+            Event::RoomList { token, rooms, next } => self.room_list(&token, rooms, next),
             Event::SaveState { key, value } => {
                 if let Err(e) = self
                     .store

@@ -494,3 +494,29 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Every setting of a user whose scope starts with `prefix`: (scope, name, value).
+    pub async fn settings_under(
+        &self,
+        user: &str,
+        network: &str,
+        prefix: &str,
+    ) -> Result<Vec<(String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT scope, name, value FROM user_settings
+             WHERE user_jid = $1 AND network = $2 AND substr(scope, 1, $3) = $4",
+        )
+        .bind(user)
+        .bind(network)
+        .bind(prefix.len() as i32)
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("read scoped settings"))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+}

@@ -41,6 +41,9 @@ pub struct BridgeInfo {
     pub fields: Vec<LoginField>,
     /// What the network supports.
     pub capabilities: Capabilities,
+    /// Settings a user may set per server, for networks made of several
+    /// servers (IRC servers, Matrix homeservers); empty where there is one.
+    pub server_settings: Vec<LoginField>,
 }
 
 /// What a network supports beyond plain text.
@@ -80,6 +83,18 @@ pub trait Bridge: Send + Sync + 'static {
     /// Starts a session for one user. It returns at once; connecting,
     /// failing and reconnecting are reported as [`Event`]s.
     fn start(&self, login: Login) -> SessionHandle;
+
+    /// Whether `id` names one of the network's servers (for per-server
+    /// settings and room lists), as opposed to a room or a person.
+    fn is_server(&self, id: &str) -> bool {
+        let _ = id;
+        false
+    }
+
+    /// Checks per-server settings before they are stored.
+    fn validate_server_settings(&self, settings: &Credentials) -> Result<(), FieldError> {
+        login::check_required(&self.info().server_settings, settings)
+    }
 }
 
 /// Everything a bridge needs to start one user's session.
@@ -93,6 +108,8 @@ pub struct Login {
     /// Sync positions and other state the session saved earlier with
     /// [`Event::SaveState`].
     pub state: BTreeMap<String, String>,
+    /// Per-server settings the user made, by server id.
+    pub server_settings: BTreeMap<String, Credentials>,
 }
 
 /// The core's end of a running session.
@@ -260,6 +277,8 @@ pub enum Command {
     ListRooms {
         /// Named again in [`Event::RoomList`].
         token: Token,
+        /// On this server, for networks made of several.
+        server: Option<String>,
         /// Continue after this cursor (from the previous page).
         after: Option<String>,
         /// At most this many rooms.
@@ -275,6 +294,13 @@ pub enum Command {
         before: Option<MessageId>,
         /// At most this many messages.
         limit: usize,
+    },
+    /// New per-server settings; they apply from the next connection to it.
+    ConfigureServer {
+        /// The server id.
+        server: String,
+        /// The settings, as the user filled them in.
+        settings: Credentials,
     },
     /// Close the session cleanly; the session ends its event stream after.
     Shutdown,

@@ -48,6 +48,10 @@ pub struct ConnSettings {
     pub realname: String,
     /// Token bucket towards the server; `None` for no flood control.
     pub flood: Option<(u32, f64)>,
+    /// SASL PLAIN account and password, if the user set them. Never logged.
+    pub sasl: Option<(String, String)>,
+    /// Raw commands sent after registration (NickServ and the like).
+    pub after_connect: Vec<String>,
 }
 
 /// Starts the connection task; returns where to send it commands.
@@ -332,7 +336,10 @@ impl Conn {
                 let want: Vec<&str> = offered
                     .split_whitespace()
                     .map(|c| c.split('=').next().unwrap_or(c))
-                    .filter(|c| matches!(*c, "multi-prefix" | "server-time" | "away-notify"))
+                    .filter(|c| {
+                        matches!(*c, "multi-prefix" | "server-time")
+                            || (*c == "sasl" && self.settings.sasl.is_some())
+                    })
                     .collect();
                 let line = if want.is_empty() {
                     "CAP END".to_owned()
@@ -341,7 +348,41 @@ impl Conn {
                 };
                 write_raw(w, &line).await.map_err(lost)?;
             }
+            Irc::CAP(_, CapSubCommand::ACK, a, b)
+                if b.as_ref()
+                    .or(a.as_ref())
+                    .is_some_and(|caps| caps.split_whitespace().any(|c| c == "sasl")) =>
+            {
+                write_raw(w, "AUTHENTICATE PLAIN").await.map_err(lost)?
+            }
             Irc::CAP(_, CapSubCommand::ACK | CapSubCommand::NAK, _, _) => {
+                write_raw(w, "CAP END").await.map_err(lost)?
+            }
+            Irc::AUTHENTICATE(challenge) if challenge == "+" => {
+                let Some((user, password)) = &self.settings.sasl else {
+                    return Ok(());
+                };
+                let plain = format!("{user}\0{user}\0{password}");
+                write_raw(w, &format!("AUTHENTICATE {}", base64(plain.as_bytes())))
+                    .await
+                    .map_err(lost)?
+            }
+            Irc::Response(Response::RPL_SASLSUCCESS, _) => {
+                write_raw(w, "CAP END").await.map_err(lost)?
+            }
+            Irc::Response(
+                Response::ERR_SASLFAIL | Response::ERR_SASLTOOLONG | Response::ERR_SASLABORT,
+                _,
+            ) => {
+                self.emit(Event::Error {
+                    context: ErrorContext::Session,
+                    kind: ErrorKind::NotAuthorized,
+                    text: format!(
+                        "SASL login to {} failed; check the server settings",
+                        self.host
+                    ),
+                })
+                .await;
                 write_raw(w, "CAP END").await.map_err(lost)?
             }
             Irc::Response(Response::RPL_WELCOME, args) => {
@@ -355,6 +396,9 @@ impl Conn {
                     nick: self.own_nick.clone(),
                 })
                 .await;
+                for command in self.settings.after_connect.clone() {
+                    self.send(w, &command).await.map_err(lost)?;
+                }
                 let joins: Vec<String> = self
                     .wanted
                     .values()
@@ -930,10 +974,15 @@ impl Conn {
                     .collect();
                 self.send(w, &format!("TOPIC {chan} :{topic}")).await?;
             }
+            Command::ConfigureServer { settings, .. } => {
+                // From the next connection on.
+                crate::apply_server_settings(&mut self.settings, &settings);
+            }
             Command::ListRooms {
                 token,
                 after,
                 limit,
+                ..
             } => {
                 self.listing = Some(Listing {
                     token,
@@ -1025,6 +1074,28 @@ fn tls_connector() -> tokio_rustls::TlsConnector {
     tokio_rustls::TlsConnector::from(Arc::clone(config))
 }
 
+/// Standard base64 (RFC 4648), for SASL.
+fn base64(input: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> shift & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// A token bucket: `burst` lines at once, then `rate` lines a second.
 struct Limiter {
     tokens: f64,
@@ -1071,6 +1142,18 @@ mod tests {
         assert_eq!(role_of(&parse_name("+v").0), Role::Voiced);
         assert_eq!(role_of(&parse_name("%h").0), Role::Voiced);
         assert_eq!(role_of(&parse_name("plain").0), Role::Member);
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(
+            base64(b"jilles\0jilles\0sesame"),
+            "amlsbGVzAGppbGxlcwBzZXNhbWU="
+        );
     }
 
     #[test]

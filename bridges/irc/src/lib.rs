@@ -90,11 +90,17 @@ impl IrcBridge {
                 direct_messages: true,
                 ..Capabilities::default()
             },
+            server_settings: server_fields(),
         };
         Self { info, config }
     }
 
-    fn conn_settings(&self, host: &str, credentials: &Credentials) -> conn::ConnSettings {
+    fn conn_settings(
+        &self,
+        host: &str,
+        credentials: &Credentials,
+        server: Option<&Credentials>,
+    ) -> conn::ConnSettings {
         let address = self
             .config
             .servers
@@ -105,7 +111,7 @@ impl IrcBridge {
                 tls: true,
             });
         let nick = credentials.get("nick").unwrap_or("switchboard").to_owned();
-        conn::ConnSettings {
+        let mut settings = conn::ConnSettings {
             address: address.address,
             tls: address.tls,
             password: credentials.get("password").map(str::to_owned),
@@ -124,7 +130,13 @@ impl IrcBridge {
             realname: credentials.get("realname").unwrap_or(&nick).to_owned(),
             nick,
             flood: self.config.flood_control.then_some((5, 2.0)),
+            sasl: None,
+            after_connect: Vec::new(),
+        };
+        if let Some(server) = server {
+            apply_server_settings(&mut settings, server);
         }
+        settings
     }
 }
 
@@ -149,15 +161,37 @@ impl Bridge for IrcBridge {
         Ok(())
     }
 
+    fn is_server(&self, id: &str) -> bool {
+        valid_host(id)
+    }
+
+    fn validate_server_settings(&self, settings: &Credentials) -> Result<(), FieldError> {
+        if let Some(port) = settings.get("port") {
+            if port.parse::<u16>().map_or(true, |p| p == 0) {
+                return Err(FieldError::new(
+                    "port",
+                    "must be a port number (1 to 65535)",
+                ));
+            }
+        }
+        if let Some(nick) = settings.get("nick") {
+            valid_nick(nick).map_err(|r| FieldError::new("nick", format!("the nick {r}")))?;
+        }
+        for (name, value) in settings.iter() {
+            if value.contains(['\r', '\n', '\0']) {
+                return Err(FieldError::new(name, "may not hold line breaks"));
+            }
+        }
+        Ok(())
+    }
+
     fn start(&self, login: Login) -> SessionHandle {
         let (handle, mut end) = session_channels();
         let credentials = login.credentials;
-        let make = {
-            let bridge = IrcBridge {
-                info: self.info.clone(),
-                config: self.config.clone(),
-            };
-            move |host: &str| bridge.conn_settings(host, &credentials)
+        let mut server_settings = login.server_settings;
+        let bridge = IrcBridge {
+            info: self.info.clone(),
+            config: self.config.clone(),
         };
         tokio::spawn(async move {
             let mut conns: HashMap<String, mpsc::Sender<Command>> = HashMap::new();
@@ -176,15 +210,140 @@ impl Bridge for IrcBridge {
                         continue;
                     }
                 };
+                if let Command::ConfigureServer { server, settings } = &command {
+                    server_settings.insert(server.clone(), settings.clone());
+                    if let Some(conn) = conns.get(server) {
+                        let _ = conn.send(command.clone()).await;
+                    }
+                    continue;
+                }
                 for host in hosts {
                     let conn = conns.entry(host.clone()).or_insert_with(|| {
-                        conn::spawn(host.clone(), make(&host), end.events.clone())
+                        let settings =
+                            bridge.conn_settings(&host, &credentials, server_settings.get(&host));
+                        conn::spawn(host.clone(), settings, end.events.clone())
                     });
                     let _ = conn.send(command.clone()).await;
                 }
             }
         });
         handle
+    }
+}
+
+/// Whether `id` looks like an IRC server's host name.
+fn valid_host(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 253
+        && id.contains('.')
+        && id
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+}
+
+/// The per-server settings a user may make.
+fn server_fields() -> Vec<LoginField> {
+    let text = |name, label, description| LoginField {
+        name,
+        label,
+        description,
+        kind: FieldKind::Text,
+        required: false,
+        default: None,
+    };
+    vec![
+        text(
+            "nick",
+            "Nickname",
+            "Your nick on this server (default: the one you registered)",
+        ),
+        text("port", "Port", "The server's port (default 6697 with TLS)"),
+        LoginField {
+            name: "tls",
+            label: "TLS",
+            description: "Encrypt the connection (certificates are checked)",
+            kind: FieldKind::Boolean,
+            required: false,
+            default: Some("true"),
+        },
+        LoginField {
+            name: "password",
+            label: "Server password",
+            description: "Sent as PASS",
+            kind: FieldKind::Password,
+            required: false,
+            default: None,
+        },
+        text(
+            "sasl_user",
+            "SASL account",
+            "Your services account (default: your nick)",
+        ),
+        LoginField {
+            name: "sasl_password",
+            label: "SASL password",
+            description: "Logs in with SASL PLAIN",
+            kind: FieldKind::Password,
+            required: false,
+            default: None,
+        },
+        text("username", "Username", "The user part of your hostmask"),
+        text("realname", "Real name", "Shown in WHOIS"),
+        text(
+            "after_connect",
+            "Commands after connecting",
+            "IRC commands separated by ';', e.g. PRIVMSG NickServ :IDENTIFY secret",
+        ),
+    ]
+}
+
+/// Applies a user's per-server settings to a connection's settings.
+pub(crate) fn apply_server_settings(settings: &mut conn::ConnSettings, server: &Credentials) {
+    let host = settings
+        .address
+        .rsplit_once(':')
+        .map(|(h, _)| h.to_owned())
+        .unwrap_or_default();
+    if let Some(port) = server.get("port") {
+        settings.address = format!("{host}:{port}");
+    }
+    if let Some(tls) = server.get("tls") {
+        settings.tls = matches!(tls, "true" | "1");
+    }
+    let clean = |v: &str| -> String {
+        v.chars()
+            .filter(|c| !matches!(c, '\r' | '\n' | '\0'))
+            .collect()
+    };
+    if let Some(nick) = server.get("nick").filter(|n| valid_nick(n).is_ok()) {
+        settings.nick = nick.to_owned();
+    }
+    if let Some(p) = server.get("password") {
+        settings.password = Some(clean(p));
+    }
+    if let Some(p) = server.get("sasl_password") {
+        let user = server.get("sasl_user").unwrap_or(&settings.nick);
+        settings.sasl = Some((clean(user), clean(p)));
+    }
+    if let Some(u) = server.get("username") {
+        let u: String = u
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(9)
+            .collect();
+        if !u.is_empty() {
+            settings.username = u;
+        }
+    }
+    if let Some(r) = server.get("realname") {
+        settings.realname = clean(r);
+    }
+    if let Some(cmds) = server.get("after_connect") {
+        settings.after_connect = cmds
+            .split(';')
+            .map(|c| clean(c).trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .collect();
     }
 }
 
@@ -228,6 +387,11 @@ fn host_of(command: &Command) -> Result<Option<String>, Event> {
         Command::Typing { target, .. } | Command::MarkRead { target, .. } => {
             Some(target_host(target, "")?)
         }
+        Command::ListRooms {
+            server: Some(server),
+            ..
+        }
+        | Command::ConfigureServer { server, .. } => Some(server.clone()),
         Command::SetNick { room: None, .. } | Command::ListRooms { .. } | Command::Shutdown => None,
     })
 }
