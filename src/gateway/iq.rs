@@ -21,6 +21,7 @@ const COMMANDS: &[(&str, &str, bool)] = &[
     ("register", "Register", false),
     ("unregister", "Unregister", false),
     ("status", "Status", false),
+    ("settings", "Settings", false),
     ("list-users", "List users", true),
 ];
 
@@ -58,6 +59,46 @@ impl Gateway {
         let to_domain = to.as_ref().is_none_or(|t| t.node().is_none());
         let reply = if to_domain {
             self.domain_iq(&from, &payload, is_set).await
+        } else if is_set && payload.is("command", adhoc::NS) {
+            match Command::try_from(payload.clone()) {
+                Ok(cmd) if cmd.node == "configure" => {
+                    let room = format!(
+                        "room:{}",
+                        crate::xmpp::escape::unescape(
+                            to.as_ref()
+                                .and_then(|t| t.node())
+                                .map(|n| n.as_str())
+                                .unwrap_or_default()
+                        )
+                    );
+                    self.archive_setting(
+                        &from.to_bare(),
+                        &room,
+                        "Keep an archive of this room",
+                        cmd,
+                    )
+                    .await
+                    .map(|c| Some(c.into()))
+                }
+                Ok(_) => fail(DefinedCondition::ItemNotFound, "no such command"),
+                Err(e) => fail(DefinedCondition::BadRequest, format!("bad command: {e}")),
+            }
+        } else if !is_set
+            && payload.is("query", ns::DISCO_ITEMS)
+            && payload.attr("node") == Some(adhoc::NS)
+        {
+            Ok(Some(
+                DiscoItemsResult {
+                    node: Some(adhoc::NS.to_owned()),
+                    items: vec![Item {
+                        jid: to.clone().unwrap(),
+                        node: Some("configure".into()),
+                        name: Some("Configure".into()),
+                    }],
+                    rsm: None,
+                }
+                .into(),
+            ))
         } else if is_set && payload.is("query", ns::MAM) && self.archive.enabled() {
             self.mam_query(&from, to.as_ref().unwrap(), &payload).await
         } else {
@@ -309,6 +350,10 @@ impl Gateway {
                 Err(e) => fail(DefinedCondition::InternalServerError, e.to_string()),
             },
             "status" => Ok(cmd.done("info", self.status_text(&user).await)),
+            "settings" => {
+                self.archive_setting(&user, "", "Keep an archive of my rooms", cmd)
+                    .await
+            }
             "list-users" => {
                 let users = self
                     .users()
@@ -327,5 +372,68 @@ impl Gateway {
             }
             _ => fail(DefinedCondition::ItemNotFound, "no such command"),
         }
+    }
+}
+
+impl Gateway {
+    /// A one-switch settings command: whether to archive (for the user, scope
+    /// `""`, or one room, scope `room:<id>`).
+    async fn archive_setting(
+        &self,
+        user: &xmpp_parsers::jid::BareJid,
+        scope: &str,
+        label: &str,
+        cmd: Command,
+    ) -> Result<Command, (DefinedCondition, String)> {
+        if self.registered(user).await.is_none() {
+            return fail(
+                DefinedCondition::RegistrationRequired,
+                "register with this gateway first",
+            );
+        }
+        if cmd.action.as_deref() == Some("cancel") {
+            return Ok(cmd.response("canceled"));
+        }
+        let user_s = user.to_string();
+        let internal =
+            |e: crate::store::StoreError| (DefinedCondition::InternalServerError, e.to_string());
+        let Some(form) = cmd
+            .form
+            .as_ref()
+            .filter(|f| f.type_ == DataFormType::Submit)
+        else {
+            let current = self
+                .store
+                .settings(&user_s, &self.network, scope)
+                .await
+                .map_err(internal)?;
+            let on = current.get("archive").is_none_or(|v| v != "false");
+            let mut field = Field::new("archive", FieldType::Boolean);
+            field.label = Some(label.to_owned());
+            field.values = vec![if on { "true" } else { "false" }.to_owned()];
+            let mut form =
+                DataForm::new(DataFormType::Form, "urn:switchboard:settings", vec![field]);
+            form.title = Some("Settings".into());
+            return Ok(cmd.ask(form));
+        };
+        let value = form
+            .fields
+            .iter()
+            .find(|f| f.var.as_deref() == Some("archive"))
+            .and_then(|f| f.values.first())
+            .map(|v| matches!(v.as_str(), "1" | "true"))
+            .unwrap_or(true);
+        self.store
+            .set_setting(
+                &user_s,
+                &self.network,
+                scope,
+                "archive",
+                if value { "true" } else { "false" },
+            )
+            .await
+            .map_err(internal)?;
+        self.refresh_archive_switch(user).await;
+        Ok(cmd.done("info", if value { "Archive on." } else { "Archive off." }))
     }
 }

@@ -46,6 +46,10 @@ pub(super) struct Room {
     resources: BTreeMap<FullJid, bool>,
     /// What history each joining resource asked for.
     history: HashMap<FullJid, History>,
+    /// A nick change under way: who asked, for which nick.
+    renaming: Option<(FullJid, String)>,
+    /// Whether this room's messages are archived (the user's and the room's switches).
+    archived: bool,
 }
 
 /// Every room of every user of one gateway.
@@ -171,6 +175,16 @@ impl Gateway {
                 };
                 match next {
                     Next::Join => {
+                        let archived = self.archive_wanted(&user, &room).await;
+                        if let Some(r) = self
+                            .rooms
+                            .lock()
+                            .unwrap()
+                            .get_mut(&user)
+                            .and_then(|r| r.get_mut(&room))
+                        {
+                            r.archived = archived;
+                        }
                         let _ = commands
                             .send(Command::Join {
                                 room: room.clone(),
@@ -180,6 +194,15 @@ impl Gateway {
                             .await;
                     }
                     Next::Rename(nick) => {
+                        if let Some(r) = self
+                            .rooms
+                            .lock()
+                            .unwrap()
+                            .get_mut(&user)
+                            .and_then(|r| r.get_mut(&room))
+                        {
+                            r.renaming = Some((resource.clone(), nick.clone()));
+                        }
                         let _ = commands
                             .send(Command::SetNick {
                                 room: Some(room.clone()),
@@ -480,6 +503,73 @@ impl Gateway {
         }
     }
 
+    /// The network refused a nick: a rename under way gets XEP-0045's 409.
+    /// Returns whether one was waiting.
+    pub(super) async fn nick_conflict(&self, user: &BareJid, text: &str) -> bool {
+        let waiting: Vec<(RoomId, FullJid, String)> = {
+            let mut rooms = self.rooms.lock().unwrap();
+            let Some(user_rooms) = rooms.get_mut(user) else {
+                return false;
+            };
+            user_rooms
+                .iter_mut()
+                .filter_map(|(id, r)| r.renaming.take().map(|(res, nick)| (id.clone(), res, nick)))
+                .collect()
+        };
+        for (room, resource, nick) in &waiting {
+            let Some(from) = self.occupant_jid(room, nick) else {
+                continue;
+            };
+            let mut p = Presence::error().with_from(from).with_to(resource.clone());
+            p.payloads
+                .push(errors::stanza_error(DefinedCondition::Conflict, text).into());
+            self.send(p).await;
+        }
+        !waiting.is_empty()
+    }
+
+    /// Whether the user wants this room archived: their own switch, then the room's.
+    pub(super) async fn archive_wanted(&self, user: &BareJid, room: &RoomId) -> bool {
+        let user_s = user.to_string();
+        let on = |m: std::collections::BTreeMap<String, String>| {
+            m.get("archive").is_none_or(|v| v != "false")
+        };
+        let own = self
+            .store
+            .settings(&user_s, &self.network, "")
+            .await
+            .unwrap_or_default();
+        let here = self
+            .store
+            .settings(&user_s, &self.network, &format!("room:{room}"))
+            .await
+            .unwrap_or_default();
+        on(own) && on(here)
+    }
+
+    /// Applies a changed archive switch to the rooms the user is in.
+    pub(super) async fn refresh_archive_switch(&self, user: &BareJid) {
+        let rooms: Vec<RoomId> = self
+            .rooms
+            .lock()
+            .unwrap()
+            .get(user)
+            .map(|r| r.keys().cloned().collect())
+            .unwrap_or_default();
+        for room in rooms {
+            let archived = self.archive_wanted(user, &room).await;
+            if let Some(r) = self
+                .rooms
+                .lock()
+                .unwrap()
+                .get_mut(user)
+                .and_then(|r| r.get_mut(&room))
+            {
+                r.archived = archived;
+            }
+        }
+    }
+
     /// A message from each of the user's rooms to its joined resources
     /// (the network's connection state, so that nothing hangs silently).
     pub(super) async fn room_notice(&self, user: &BareJid, text: &str) {
@@ -644,6 +734,7 @@ impl Gateway {
                             r.members.insert(new_nick.clone(), m);
                             if own {
                                 r.own_nick = Some(new_nick.clone());
+                                r.renaming = None;
                             }
                             Some((id.clone(), role))
                         })
@@ -696,12 +787,20 @@ impl Gateway {
                     .filter(|t| m.own && !t.is_empty())
                     .unwrap_or_else(|| m.id.0.clone());
                 let seq = self.archive.next_id();
-                let by = self.room_jid(room).map(Jid::from);
+                let archived = self.archive.enabled()
+                    && self
+                        .rooms
+                        .lock()
+                        .unwrap()
+                        .get(user)
+                        .and_then(|r| r.get(room))
+                        .is_some_and(|r| r.archived);
+                let by = self.room_jid(room).map(Jid::from).filter(|_| archived);
                 self.to_joined(user, room, |to| {
                     let mut msg = Message::groupchat(Some(to)).with_body(Lang::new(), text.clone());
                     msg.from = Some(from.clone());
                     msg.id = Some(xmpp_parsers::message::Id(id.clone()));
-                    if let (true, Some(by)) = (self.archive.enabled(), &by) {
+                    if let Some(by) = &by {
                         msg.payloads.push(
                             StanzaId {
                                 id: seq.to_string(),
@@ -718,6 +817,9 @@ impl Gateway {
                     .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                     .map(|d| d.as_micros() as i64)
                     .unwrap_or_else(crate::archive::now_micros);
+                if !archived {
+                    return;
+                }
                 self.archive
                     .record(ArchivedMessage {
                         user: user.to_string(),

@@ -194,6 +194,11 @@ impl Gateway {
                         .push(errors::stanza_error(condition_for(kind), &text).into());
                     self.send(msg).await;
                 }
+                ErrorContext::Session if kind == ErrorKind::Conflict => {
+                    if !self.nick_conflict(user, &text).await {
+                        self.tell(user, &text).await;
+                    }
+                }
                 _ => self.tell(user, &text).await,
             },
             Event::RoomList { token, rooms, next } => self.room_list(&token, rooms, next),

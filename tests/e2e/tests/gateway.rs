@@ -176,7 +176,7 @@ async fn discover_register_unregister_and_survive_restarts() {
     let nodes: Vec<&str> = items.children().filter_map(|i| i.attr("node")).collect();
     assert_eq!(
         nodes,
-        ["register", "unregister", "status"],
+        ["register", "unregister", "status", "settings"],
         "commands listed"
     );
 

@@ -438,6 +438,42 @@ async fn irc_channel_as_muc() {
         .await;
     assert!(matches!(not_me, xmpp_parsers::iq::Iq::Error { .. }));
 
+    // A nick taken on IRC: the rename is refused with 409 conflict.
+    alice
+        .send(Presence::available().with_to(occupant("bobby")))
+        .await;
+    let conflict = presence_from(&mut alice, occupant("bobby"), Type::Error).await;
+    let error = conflict
+        .payloads
+        .iter()
+        .find(|p| p.name() == "error")
+        .expect("an <error/>");
+    assert!(
+        error.children().any(|c| c.name() == "conflict"),
+        "{error:?}"
+    );
+
+    // The room's archive switch: off, and live messages carry no archive id.
+    let configure = |form: &str| -> Element {
+        format!("<command xmlns='http://jabber.org/protocol/commands' node='configure' action='execute'>{form}</command>")
+            .parse()
+            .unwrap()
+    };
+    let step = common::result_payload(alice.iq(&room(), true, configure("")).await).unwrap();
+    assert_eq!(step.attr("status"), Some("executing"));
+    let off = "<x xmlns='jabber:x:data' type='submit'><field var='archive'><value>false</value></field></x>";
+    let done = common::result_payload(alice.iq(&room(), true, configure(off)).await).unwrap();
+    assert_eq!(done.attr("status"), Some("completed"));
+    bob.send("PRIVMSG #test :not archived").await;
+    let m = groupchat_from(&mut alice, "bobby").await;
+    assert_eq!(body(&m), "not archived");
+    assert!(
+        !m.payloads
+            .iter()
+            .any(|p| p.is("stanza-id", "urn:xmpp:sid:0")),
+        "archive off: no stanza-id"
+    );
+
     // An invalid channel name is answered with an error.
     let mut bad = Presence::available().with_to(
         format!("nochannel%{IRC_HOST}@{GW}/alice")

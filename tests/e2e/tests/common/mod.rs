@@ -8,9 +8,10 @@ use futures::StreamExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use tokio_xmpp::connect::DnsConfig;
+use tokio_xmpp::connect::{DnsConfig, TcpServerConnector};
+use tokio_xmpp::stanzastream::{Event, StanzaStream, StreamEvent};
 use tokio_xmpp::xmlstream::Timeouts;
-use tokio_xmpp::{Event, Stanza};
+use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Lang, Message, MessageType};
@@ -97,9 +98,15 @@ impl Drop for Switchboard {
     }
 }
 
-/// A logged-in XMPP client.
+/// A logged-in XMPP client (tokio-xmpp's stanza stream).
+///
+/// It uses `StanzaStream` directly rather than `tokio_xmpp::Client`: in
+/// tokio-xmpp 6.0 the client splits the stream behind a mutex whose receiving
+/// half returns `Pending` without a wake-up when the sending half holds the
+/// lock, so a stanza that arrives while one is being sent can stall the
+/// receiver for good.
 pub struct Client {
-    inner: tokio_xmpp::Client,
+    inner: StanzaStream,
     pub jid: BareJid,
     next_id: u64,
     /// Stanzas that arrived while waiting for something else, oldest first.
@@ -116,19 +123,19 @@ impl Client {
         );
         let full: Jid = jid.parse().unwrap();
         let bare = full.to_bare();
-        let mut inner = tokio_xmpp::Client::new_plaintext(
+        let mut inner = StanzaStream::new_c2s(
+            TcpServerConnector::from(DnsConfig::addr(&format!("127.0.0.1:{port}"))),
             full,
             password.to_owned(),
-            DnsConfig::addr(&format!("127.0.0.1:{port}")),
             Timeouts::tight(),
+            16,
         );
         let online = tokio::time::timeout(ANSWER, async {
             loop {
                 match inner.next().await {
-                    Some(Event::Online { .. }) => return,
-                    Some(Event::Disconnected(e)) => panic!("{jid} cannot log in: {e}"),
+                    Some(Event::Stream(StreamEvent::Reset { .. })) => return,
                     Some(_) => {}
-                    None => panic!("{jid}: stream ended"),
+                    None => panic!("{jid}: stream ended before login"),
                 }
             }
         })
@@ -158,7 +165,7 @@ impl Client {
     }
 
     pub async fn send(&mut self, stanza: impl Into<Stanza>) {
-        self.inner.send_stanza(stanza.into()).await.unwrap();
+        let _token = self.inner.send(Box::new(stanza.into())).await;
     }
 
     fn id(&mut self) -> String {
