@@ -164,17 +164,7 @@ impl Gateway {
         let info = self.bridge.info();
         let result = match node.as_deref() {
             None => disco::domain_info(info.name, info.display_name),
-            Some(adhoc::NS) => DiscoInfoResult {
-                node,
-                identities: vec![Identity::new(
-                    "automation",
-                    "command-list",
-                    "en",
-                    "Commands",
-                )],
-                features: Default::default(),
-                extensions: vec![],
-            },
+            Some(adhoc::NS) => disco::command_list_info(),
             Some(n) if self.visible_commands(from).any(|(node, _)| node == n) => DiscoInfoResult {
                 node: node.clone(),
                 identities: vec![Identity::new("automation", "command-node", "en", n)],

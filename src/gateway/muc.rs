@@ -547,15 +547,19 @@ impl Gateway {
         on(own) && on(here)
     }
 
-    /// Applies a changed archive switch to the rooms the user is in.
-    pub(super) async fn refresh_archive_switch(&self, user: &BareJid) {
-        let rooms: Vec<RoomId> = self
-            .rooms
+    /// The rooms the user is in (or joining).
+    fn room_ids(&self, user: &BareJid) -> Vec<RoomId> {
+        self.rooms
             .lock()
             .unwrap()
             .get(user)
             .map(|r| r.keys().cloned().collect())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// Applies a changed archive switch to the rooms the user is in.
+    pub(super) async fn refresh_archive_switch(&self, user: &BareJid) {
+        let rooms = self.room_ids(user);
         for room in rooms {
             let archived = self.archive_wanted(user, &room).await;
             if let Some(r) = self
@@ -573,13 +577,7 @@ impl Gateway {
     /// A message from each of the user's rooms to its joined resources
     /// (the network's connection state, so that nothing hangs silently).
     pub(super) async fn room_notice(&self, user: &BareJid, text: &str) {
-        let rooms: Vec<RoomId> = self
-            .rooms
-            .lock()
-            .unwrap()
-            .get(user)
-            .map(|r| r.keys().cloned().collect())
-            .unwrap_or_default();
+        let rooms = self.room_ids(user);
         for room in rooms {
             let Some(room_jid) = self.room_jid(&room) else {
                 continue;

@@ -135,17 +135,7 @@ impl Gateway {
 
     fn server_info(&self, server: &str, payload: &Element) -> DiscoInfoResult {
         match payload.attr("node") {
-            Some(adhoc::NS) => DiscoInfoResult {
-                node: Some(adhoc::NS.into()),
-                identities: vec![Identity::new(
-                    "automation",
-                    "command-list",
-                    "en",
-                    "Commands",
-                )],
-                features: Default::default(),
-                extensions: vec![],
-            },
+            Some(adhoc::NS) => crate::xmpp::disco::command_list_info(),
             node => DiscoInfoResult {
                 node: node.map(str::to_owned),
                 identities: vec![Identity::new("conference", "text", "en", server)],

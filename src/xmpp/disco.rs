@@ -41,3 +41,18 @@ pub fn caps_for(info: &DiscoInfoResult) -> Caps {
     let hash = hash_caps(&compute_disco(info), Algo::Sha_1).expect("SHA-1 is supported");
     Caps::new(CAPS_NODE, hash)
 }
+
+/// disco#info of the XEP-0050 command list node.
+pub fn command_list_info() -> DiscoInfoResult {
+    DiscoInfoResult {
+        node: Some(crate::xmpp::adhoc::NS.to_owned()),
+        identities: vec![Identity::new(
+            "automation",
+            "command-list",
+            "en",
+            "Commands",
+        )],
+        features: BTreeSet::new(),
+        extensions: Vec::new(),
+    }
+}

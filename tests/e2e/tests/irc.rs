@@ -195,19 +195,7 @@ async fn irc_channel_as_muc() {
 
     // alice registers (chat command) and joins from XMPP.
     let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", prosody.c2s_port).await;
-    for _ in 0..40 {
-        alice.say(GW, "register nick=alice").await;
-        let gw: Jid = GW.parse().unwrap();
-        let answer = alice
-            .maybe(Duration::from_secs(2), |s| match s {
-                Stanza::Message(m) if m.from.as_ref() == Some(&gw) => Some(body(m)),
-                _ => None,
-            })
-            .await;
-        if answer.is_some_and(|a| a.contains("registered")) {
-            break;
-        }
-    }
+    alice.register_by_chat(GW, "nick=alice").await;
     join(&mut alice, "alice").await;
     let bob_presence = presence_from(&mut alice, occupant("bob"), Type::None).await;
     let (_, item) = muc_info(&bob_presence);

@@ -56,21 +56,7 @@ async fn three_hundred_occupants() {
     }
 
     let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", prosody.c2s_port).await;
-    let gw: Jid = GW.parse().unwrap();
-    for _ in 0..40 {
-        alice.say(GW, "register nick=alice").await;
-        let ok = alice
-            .maybe(Duration::from_secs(2), |s| match s {
-                Stanza::Message(m) if m.from.as_ref() == Some(&gw) => m
-                    .get_best_body(vec![])
-                    .map(|(_, b)| b.contains("registered")),
-                _ => None,
-            })
-            .await;
-        if ok == Some(true) {
-            break;
-        }
-    }
+    alice.register_by_chat(GW, "nick=alice").await;
     let room = format!("#big%{IRC_HOST}@{GW}");
     let mut join = Presence::available().with_to(format!("{room}/alice").parse::<Jid>().unwrap());
     join.payloads

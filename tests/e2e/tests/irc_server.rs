@@ -7,8 +7,6 @@ mod common;
 use common::support::ircd::{IrcClient, Ircd, IRC_HOST};
 use common::support::prosody::{Prosody, DOMAIN};
 use common::{result_payload, Client, Switchboard};
-use std::time::Duration;
-use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::Presence;
@@ -53,21 +51,7 @@ async fn server_settings_and_room_list() {
     bob.join("#lobby").await;
 
     let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", prosody.c2s_port).await;
-    let gw: Jid = GW.parse().unwrap();
-    for _ in 0..40 {
-        alice.say(GW, "register nick=alice").await;
-        let ok = alice
-            .maybe(Duration::from_secs(2), |s| match s {
-                Stanza::Message(m) if m.from.as_ref() == Some(&gw) => m
-                    .get_best_body(vec![])
-                    .map(|(_, b)| b.contains("registered")),
-                _ => None,
-            })
-            .await;
-        if ok == Some(true) {
-            break;
-        }
-    }
+    alice.register_by_chat(GW, "nick=alice").await;
     let server = format!("{IRC_HOST}@{GW}");
 
     // The settings form, a refused port, then commands to run after connecting.

@@ -202,6 +202,27 @@ impl Client {
         .await
     }
 
+    /// Registers with a gateway by chat command, retrying while its
+    /// component is still connecting.
+    pub async fn register_by_chat(&mut self, gateway: &str, fields: &str) {
+        let from: Jid = gateway.parse().unwrap();
+        for _ in 0..40 {
+            self.say(gateway, &format!("register {fields}")).await;
+            let answer = self
+                .maybe(Duration::from_secs(2), |s| match s {
+                    Stanza::Message(m) if m.from.as_ref() == Some(&from) => {
+                        m.get_best_body(vec![]).map(|(_, b)| b.clone())
+                    }
+                    _ => None,
+                })
+                .await;
+            if answer.is_some_and(|a| a.contains("You are registered")) {
+                return;
+            }
+        }
+        panic!("{}: could not register with {gateway}", self.jid);
+    }
+
     /// Sends a chat message.
     pub async fn say(&mut self, to: &str, body: &str) {
         let mut m =
