@@ -1,0 +1,629 @@
+//! `scripts/bench`: Switchboard and biboumi measured the same way, in the
+//! same run, through a real Prosody and a real InspIRCd on loopback.
+//!
+//! For each gateway, a fresh process: idle memory, one user joined, message
+//! bursts both ways (throughput, latency, CPU, nothing lost), then more users
+//! joined (memory per user) and all of them gone (memory given back?).
+
+#[path = "../../tests/e2e/tests/common/mod.rs"]
+mod common;
+
+use common::support::prosody::{Prosody, DOMAIN};
+use common::support::{
+    free_port, open_up, shared_tempdir, stop_child, unprivileged, wait_for_port,
+};
+use common::Client;
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_xmpp::Stanza;
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::message::{Lang, Message, MessageType};
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::presence::{Presence, Type};
+
+const SB_DOMAIN: &str = "irc.localhost";
+const BIB_DOMAIN: &str = "biboumi.localhost";
+const IRC_HOST: &str = "127.0.0.1";
+const SENDERS: usize = 4;
+
+struct Args {
+    users: usize,
+    messages: usize,
+    json: String,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        users: 100,
+        messages: 10_000,
+        json: "bench-results.json".into(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let v = it.next().unwrap_or_default();
+        match k.as_str() {
+            "--users" => a.users = v.parse().expect("--users N"),
+            "--messages" => a.messages = v.parse().expect("--messages N"),
+            "--json" => a.json = v,
+            other => panic!("unknown argument {other}; use --users N --messages N --json FILE"),
+        }
+    }
+    a
+}
+
+/// InspIRCd on 127.0.0.1:6667 (biboumi's default port) with flood limits off.
+struct Ircd {
+    _dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Ircd {
+    fn start() -> Self {
+        let dir = shared_tempdir();
+        let conf = format!(
+            "<server name=\"irc.localhost\" description=\"bench\" network=\"bench\">\n\
+             <admin name=\"bench\" nick=\"bench\" email=\"bench@localhost\">\n\
+             <bind address=\"{IRC_HOST}\" port=\"6667\" type=\"clients\">\n\
+             <class name=\"all\" commands=\"*\" privs=\"*\" usermodes=\"*\" chanmodes=\"*\">\n\
+             <connect name=\"main\" allow=\"*\" commandrate=\"1000000\" threshold=\"1000000\" fakelag=\"no\" \
+             localmax=\"100000\" globalmax=\"100000\" maxchans=\"100\" limit=\"100000\" pingfreq=\"600\" \
+             timeout=\"60\" sendq=\"100M\" recvq=\"100M\" hardsendq=\"200M\" softsendq=\"100M\" \
+             resolvehostnames=\"no\" useident=\"no\">\n\
+             <pid file=\"{}/inspircd.pid\">\n<dns timeout=\"1\">\n<limits maxnick=\"30\" maxchan=\"64\">\n",
+            dir.path().display()
+        );
+        std::fs::write(dir.path().join("inspircd.conf"), conf).unwrap();
+        open_up(dir.path());
+        let child = unprivileged("inspircd")
+            .args(["--nofork", "--config"])
+            .arg(dir.path().join("inspircd.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inspircd did not start");
+        assert!(
+            wait_for_port(6667, Duration::from_secs(20)),
+            "inspircd did not listen on 6667 (is it taken?)"
+        );
+        Ircd { _dir: dir, child }
+    }
+}
+
+impl Drop for Ircd {
+    fn drop(&mut self) {
+        stop_child(&mut self.child, Duration::from_secs(3));
+    }
+}
+
+/// A gateway process under test.
+struct Gateway {
+    name: &'static str,
+    domain: &'static str,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    fn room(&self) -> String {
+        format!("#bench%{}@{}", self.irc_server(), self.domain)
+    }
+
+    fn irc_server(&self) -> &'static str {
+        if self.name == "switchboard" {
+            "irc.localhost"
+        } else {
+            IRC_HOST
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        stop_child(&mut self.child, Duration::from_secs(10));
+    }
+}
+
+fn start_switchboard(prosody: &Prosody, archive: bool) -> Gateway {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[xmpp]\nserver = \"127.0.0.1:{}\"\n[users]\nallowed_domains = [\"{DOMAIN}\"]\n\
+             [archive]\nenabled = {archive}\n[log]\nlevel = \"warn\"\n\
+             [networks.irc]\njid = \"{SB_DOMAIN}\"\nsecret = \"sb-bench\"\n\
+             [networks.irc.settings]\nflood_control = false\n\
+             [networks.irc.settings.servers]\n\"irc.localhost\" = \"{IRC_HOST}:6667\"\n",
+            prosody.component_port
+        ),
+    )
+    .unwrap();
+    let bin = std::env::var("SWITCHBOARD_BIN").expect("SWITCHBOARD_BIN (scripts/bench sets it)");
+    let child = Command::new(bin)
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    Gateway {
+        name: "switchboard",
+        domain: SB_DOMAIN,
+        child,
+        _dir: dir,
+    }
+}
+
+fn start_biboumi(prosody: &Prosody) -> Gateway {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("biboumi.cfg");
+    std::fs::write(
+        &config,
+        format!(
+            "hostname={BIB_DOMAIN}\npassword=bib-bench\nxmpp_server_ip=127.0.0.1\nport={}\n\
+             db_name={}/biboumi.sqlite\nidentd_port=0\nlog_level=3\nrealname_customization=true\n",
+            prosody.component_port,
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("biboumi")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Gateway {
+        name: "biboumi",
+        domain: BIB_DOMAIN,
+        child,
+        _dir: dir,
+    }
+}
+
+/// (RSS, anonymous RSS) in kB.
+fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("RssAnon:"))
+}
+
+/// utime + stime in clock ticks (1/100 s).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Waits until the gateway answers disco#info.
+async fn wait_up(client: &mut Client, domain: &str) {
+    for _ in 0..60 {
+        let iq = client.iq(
+            domain,
+            false,
+            Element::builder("query", "http://jabber.org/protocol/disco#info").build(),
+        );
+        if let Ok(xmpp_parsers::iq::Iq::Result { .. }) =
+            tokio::time::timeout(Duration::from_secs(2), iq).await
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("{domain} never answered");
+}
+
+/// biboumi throttles each user unless told not to: its per-server `configure` command.
+async fn biboumi_unthrottle(client: &mut Client) {
+    let server = format!("{IRC_HOST}@{BIB_DOMAIN}");
+    let ns = "http://jabber.org/protocol/commands";
+    let exec: Element = format!("<command xmlns='{ns}' node='configure' action='execute'/>")
+        .parse()
+        .unwrap();
+    let step = common::result_payload(client.iq(&server, true, exec).await).expect("a form");
+    let session = step.attr("sessionid").unwrap_or_default().to_owned();
+    let form = step
+        .get_child("x", "jabber:x:data")
+        .expect("biboumi's configure form");
+    // Keep every field as biboumi filled it in; only the throttle changes.
+    let mut fields = String::new();
+    for f in form.children().filter(|c| c.name() == "field") {
+        let Some(var) = f.attr("var") else { continue };
+        let values: Vec<String> = if var == "throttle_limit" {
+            vec!["-1".into()]
+        } else {
+            f.children()
+                .filter(|v| v.name() == "value")
+                .map(|v| v.text())
+                .collect()
+        };
+        let values: String = values
+            .iter()
+            .map(|v| format!("<value>{v}</value>"))
+            .collect();
+        fields.push_str(&format!("<field var='{var}'>{values}</field>"));
+    }
+    let submit: Element = format!(
+        "<command xmlns='{ns}' node='configure' action='complete' sessionid='{session}'>\
+         <x xmlns='jabber:x:data' type='submit'>{fields}</x></command>"
+    )
+    .parse()
+    .unwrap();
+    let done = common::result_payload(client.iq(&server, true, submit).await).expect("completed");
+    assert_eq!(
+        done.attr("status"),
+        Some("completed"),
+        "biboumi configure: {done:?}"
+    );
+}
+
+/// Joins the room; returns the time to the self-presence.
+async fn join(client: &mut Client, room: &str, nick: &str) -> Duration {
+    let occupant: Jid = format!("{room}/{nick}").parse().unwrap();
+    let mut p = Presence::available().with_to(occupant.clone());
+    p.payloads.push(
+        Element::builder("x", "http://jabber.org/protocol/muc")
+            .append(
+                Element::builder("history", "http://jabber.org/protocol/muc").attr(
+                    xmpp_parsers::minidom::rxml::NcName::try_from("maxstanzas").unwrap(),
+                    "0",
+                ),
+            )
+            .build(),
+    );
+    let start = Instant::now();
+    client.send(p).await;
+    client
+        .wait_for(|s| match s {
+            Stanza::Presence(p) if p.from.as_ref() == Some(&occupant) && p.type_ == Type::None => {
+                Some(())
+            }
+            Stanza::Presence(p) if p.from.as_ref() == Some(&occupant) && p.type_ == Type::Error => {
+                panic!("join refused: {p:?}")
+            }
+            _ => None,
+        })
+        .await;
+    start.elapsed()
+}
+
+#[derive(Default)]
+struct Burst {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    lost: usize,
+    cpu_ms_per_1000: f64,
+}
+
+/// IRC → XMPP: raw IRC clients send `messages` lines; one XMPP user counts them.
+async fn burst_irc_to_xmpp(gw: &Gateway, client: &mut Client, messages: usize) -> Burst {
+    let port = 6667;
+    let mut senders = Vec::new();
+    for i in 0..SENDERS {
+        let mut c =
+            common::support::ircd::IrcClient::connect(port, &format!("s{i}x{}", gw.name.len()))
+                .await;
+        c.join("#bench").await;
+        senders.push(c);
+    }
+    // Let the joins reach the XMPP side before timing.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let sent: Arc<Mutex<HashMap<usize, Instant>>> = Arc::default();
+    let cpu0 = cpu_ticks(gw.pid());
+    let start = Instant::now();
+    let per = messages / SENDERS;
+    let mut tasks = Vec::new();
+    for (i, mut c) in senders.into_iter().enumerate() {
+        let sent = Arc::clone(&sent);
+        tasks.push(tokio::spawn(async move {
+            for n in 0..per {
+                let seq = i * per + n;
+                sent.lock().unwrap().insert(seq, Instant::now());
+                c.send(&format!("PRIVMSG #bench :b {seq}")).await;
+            }
+            c
+        }));
+    }
+    let mut latencies = Vec::with_capacity(messages);
+    let total = per * SENDERS;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while latencies.len() < total && Instant::now() < deadline {
+        let got = client
+            .maybe(Duration::from_secs(10), |s| match s {
+                Stanza::Message(m) if m.type_ == MessageType::Groupchat => m
+                    .get_best_body(vec![])
+                    .and_then(|(_, b)| b.strip_prefix("b ").and_then(|n| n.parse::<usize>().ok())),
+                _ => None,
+            })
+            .await;
+        let Some(seq) = got else { break };
+        if let Some(t) = sent.lock().unwrap().get(&seq) {
+            latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu = cpu_ticks(gw.pid()) - cpu0;
+    for t in tasks {
+        drop(t.await);
+    }
+    latencies.sort_by(f64::total_cmp);
+    Burst {
+        per_second: latencies.len() as f64 / elapsed,
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+        lost: total - latencies.len(),
+        cpu_ms_per_1000: cpu as f64 * 10.0 / total as f64 * 1000.0,
+    }
+}
+
+/// XMPP → IRC: one XMPP user sends `messages` groupchat messages; a raw IRC client counts them.
+async fn burst_xmpp_to_irc(gw: &Gateway, client: &mut Client, messages: usize) -> Burst {
+    let mut reader =
+        common::support::ircd::IrcClient::connect(6667, &format!("r{}", gw.name.len())).await;
+    reader.join("#bench").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let room: Jid = gw.room().parse().unwrap();
+    let cpu0 = cpu_ticks(gw.pid());
+    let start = Instant::now();
+    let mut sent_at = Vec::with_capacity(messages);
+    let read = tokio::spawn(async move {
+        let mut got: Vec<(usize, Instant)> = Vec::with_capacity(messages);
+        while got.len() < messages {
+            let line = reader
+                .expect_within(Duration::from_secs(20), |l| {
+                    l.contains("PRIVMSG #bench :x ")
+                })
+                .await;
+            let Some(line) = line else { break };
+            reader.seen.clear();
+            if let Some(n) = line.rsplit(' ').next().and_then(|n| n.parse().ok()) {
+                got.push((n, Instant::now()));
+            }
+        }
+        got
+    });
+    for seq in 0..messages {
+        let mut m =
+            Message::groupchat(Some(room.clone())).with_body(Lang::new(), format!("x {seq}"));
+        m.id = Some(xmpp_parsers::message::Id(format!("x{seq}")));
+        sent_at.push(Instant::now());
+        client.send(m).await;
+    }
+    let got = read.await.unwrap();
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu = cpu_ticks(gw.pid()) - cpu0;
+    let mut latencies: Vec<f64> = got
+        .iter()
+        .filter_map(|(n, at)| {
+            sent_at
+                .get(*n)
+                .map(|s| at.duration_since(*s).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    Burst {
+        per_second: got.len() as f64 / elapsed,
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+        lost: messages - got.len(),
+        cpu_ms_per_1000: cpu as f64 * 10.0 / messages as f64 * 1000.0,
+    }
+}
+
+#[derive(Default)]
+struct Figures {
+    idle_rss: u64,
+    idle_anon: u64,
+    rss_at: Vec<(usize, u64)>,
+    per_user_kb: f64,
+    after_leave_rss: u64,
+    join_p50_ms: f64,
+    join_p99_ms: f64,
+    to_xmpp: Burst,
+    to_irc: Burst,
+}
+
+async fn measure(gw: &Gateway, prosody: &Prosody, a: &Args) -> Figures {
+    let mut f = Figures::default();
+    let mut clients = Vec::new();
+    let mut first = Client::login(&format!("u0@{DOMAIN}"), "pass", prosody.c2s_port).await;
+    wait_up(&mut first, gw.domain).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    (f.idle_rss, f.idle_anon) = memory(gw.pid());
+    eprintln!("{}: idle {} kB RSS", gw.name, f.idle_rss);
+
+    if gw.name == "switchboard" {
+        first.register_by_chat(gw.domain, "nick=u0").await;
+    } else {
+        biboumi_unthrottle(&mut first).await;
+    }
+    let mut joins = vec![join(&mut first, &gw.room(), "u0").await.as_secs_f64() * 1000.0];
+
+    f.to_xmpp = burst_irc_to_xmpp(gw, &mut first, a.messages).await;
+    eprintln!(
+        "{}: IRC→XMPP {:.0}/s, lost {}",
+        gw.name, f.to_xmpp.per_second, f.to_xmpp.lost
+    );
+    f.to_irc = burst_xmpp_to_irc(gw, &mut first, a.messages).await;
+    eprintln!(
+        "{}: XMPP→IRC {:.0}/s, lost {}",
+        gw.name, f.to_irc.per_second, f.to_irc.lost
+    );
+    clients.push(first);
+
+    let before_users = memory(gw.pid()).0;
+    f.rss_at.push((1, before_users));
+    for n in 1..a.users {
+        let mut c = Client::login(&format!("u{n}@{DOMAIN}"), "pass", prosody.c2s_port).await;
+        if gw.name == "switchboard" {
+            c.register_by_chat(gw.domain, &format!("nick=u{n}")).await;
+        }
+        joins.push(
+            join(&mut c, &gw.room(), &format!("u{n}"))
+                .await
+                .as_secs_f64()
+                * 1000.0,
+        );
+        clients.push(c);
+        if [10, 100, 1000].contains(&(n + 1)) || n + 1 == a.users {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            f.rss_at.push((n + 1, memory(gw.pid()).0));
+        }
+    }
+    let (last_n, last_rss) = *f.rss_at.last().unwrap();
+    f.per_user_kb = (last_rss as f64 - before_users as f64) / (last_n.max(2) - 1) as f64;
+    joins.sort_by(f64::total_cmp);
+    f.join_p50_ms = percentile(&joins, 0.5);
+    f.join_p99_ms = percentile(&joins, 0.99);
+
+    for (n, c) in clients.iter_mut().enumerate() {
+        c.send(
+            Presence::unavailable().with_to(format!("{}/u{n}", gw.room()).parse::<Jid>().unwrap()),
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    f.after_leave_rss = memory(gw.pid()).0;
+    f
+}
+
+fn ratio(a: f64, b: f64) -> String {
+    if b == 0.0 || b.is_nan() || a.is_nan() {
+        "-".into()
+    } else {
+        format!("{:.2}", a / b)
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let a = args();
+    let prosody = Prosody::start(&[(SB_DOMAIN, "sb-bench"), (BIB_DOMAIN, "bib-bench")]);
+    eprintln!("registering {} XMPP users", a.users);
+    for n in 0..a.users {
+        prosody.register(&format!("u{n}"), DOMAIN, "pass");
+    }
+    let _ = free_port();
+    let _ircd = Ircd::start();
+
+    let sb = start_switchboard(&prosody, false);
+    let sb_f = measure(&sb, &prosody, &a).await;
+    drop(sb);
+    let bib = start_biboumi(&prosody);
+    let bib_f = measure(&bib, &prosody, &a).await;
+    drop(bib);
+
+    let rows: Vec<(&str, f64, f64)> = vec![
+        ("idle RSS (kB)", sb_f.idle_rss as f64, bib_f.idle_rss as f64),
+        (
+            "idle anonymous RSS (kB)",
+            sb_f.idle_anon as f64,
+            bib_f.idle_anon as f64,
+        ),
+        (
+            "RSS with all users joined (kB)",
+            sb_f.rss_at.last().unwrap().1 as f64,
+            bib_f.rss_at.last().unwrap().1 as f64,
+        ),
+        (
+            "memory per joined user (kB)",
+            sb_f.per_user_kb,
+            bib_f.per_user_kb,
+        ),
+        (
+            "RSS after all left (kB)",
+            sb_f.after_leave_rss as f64,
+            bib_f.after_leave_rss as f64,
+        ),
+        ("join latency p50 (ms)", sb_f.join_p50_ms, bib_f.join_p50_ms),
+        ("join latency p99 (ms)", sb_f.join_p99_ms, bib_f.join_p99_ms),
+        (
+            "IRC→XMPP messages/s",
+            sb_f.to_xmpp.per_second,
+            bib_f.to_xmpp.per_second,
+        ),
+        (
+            "IRC→XMPP latency p50 (ms)",
+            sb_f.to_xmpp.p50_ms,
+            bib_f.to_xmpp.p50_ms,
+        ),
+        (
+            "IRC→XMPP latency p99 (ms)",
+            sb_f.to_xmpp.p99_ms,
+            bib_f.to_xmpp.p99_ms,
+        ),
+        (
+            "IRC→XMPP CPU ms / 1000 msgs",
+            sb_f.to_xmpp.cpu_ms_per_1000,
+            bib_f.to_xmpp.cpu_ms_per_1000,
+        ),
+        (
+            "XMPP→IRC messages/s",
+            sb_f.to_irc.per_second,
+            bib_f.to_irc.per_second,
+        ),
+        (
+            "XMPP→IRC latency p50 (ms)",
+            sb_f.to_irc.p50_ms,
+            bib_f.to_irc.p50_ms,
+        ),
+        (
+            "XMPP→IRC latency p99 (ms)",
+            sb_f.to_irc.p99_ms,
+            bib_f.to_irc.p99_ms,
+        ),
+        (
+            "XMPP→IRC CPU ms / 1000 msgs",
+            sb_f.to_irc.cpu_ms_per_1000,
+            bib_f.to_irc.cpu_ms_per_1000,
+        ),
+        (
+            "messages lost",
+            (sb_f.to_xmpp.lost + sb_f.to_irc.lost) as f64,
+            (bib_f.to_xmpp.lost + bib_f.to_irc.lost) as f64,
+        ),
+    ];
+    println!(
+        "users: {}, messages per direction: {}, archive: off",
+        a.users, a.messages
+    );
+    println!("| figure | Switchboard | biboumi | ratio |");
+    println!("|---|---:|---:|---:|");
+    let mut json = String::from("{\n");
+    for (i, (name, s, b)) in rows.iter().enumerate() {
+        println!("| {name} | {s:.1} | {b:.1} | {} |", ratio(*s, *b));
+        json.push_str(&format!(
+            "  \"{name}\": {{\"switchboard\": {s:.3}, \"biboumi\": {b:.3}}}{}\n",
+            if i + 1 < rows.len() { "," } else { "" }
+        ));
+    }
+    json.push_str("}\n");
+    std::fs::write(&a.json, json.replace("NaN", "null")).unwrap();
+    println!("(JSON in {})", a.json);
+    if sb_f.to_xmpp.lost + sb_f.to_irc.lost > 0 {
+        eprintln!("Switchboard lost messages");
+        std::process::exit(1);
+    }
+}
