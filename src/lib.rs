@@ -15,5 +15,6 @@ pub mod component;
 pub mod config;
 pub mod crypto;
 pub mod gateway;
+pub mod memory;
 pub mod store;
 pub mod xmpp;

@@ -432,6 +432,58 @@ async fn burst_xmpp_to_irc(gw: &Gateway, client: &mut Client, messages: usize) -
     }
 }
 
+/// Fan-out: raw IRC clients send `lines` lines; every joined XMPP user must get them all.
+async fn fan_out(gw: &Gateway, clients: &mut [Client], lines: usize) -> Burst {
+    let mut senders = Vec::new();
+    for i in 0..SENDERS {
+        let mut c =
+            common::support::ircd::IrcClient::connect(6667, &format!("f{i}x{}", gw.name.len()))
+                .await;
+        c.join("#bench").await;
+        senders.push(c);
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let cpu0 = cpu_ticks(gw.pid());
+    let start = Instant::now();
+    let per = lines / SENDERS;
+    for c in senders.iter_mut() {
+        for n in 0..per {
+            c.send(&format!("PRIVMSG #bench :f {n}")).await;
+        }
+    }
+    let total = per * SENDERS;
+    let mut lost = 0;
+    for client in clients.iter_mut() {
+        let mut got = 0;
+        while got < total {
+            let m = client
+                .maybe(Duration::from_secs(10), |s| match s {
+                    Stanza::Message(m) if m.type_ == MessageType::Groupchat => m
+                        .get_best_body(vec![])
+                        .filter(|(_, b)| b.starts_with("f "))
+                        .map(|_| ()),
+                    _ => None,
+                })
+                .await;
+            if m.is_none() {
+                break;
+            }
+            got += 1;
+        }
+        lost += total - got;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu = cpu_ticks(gw.pid()) - cpu0;
+    let delivered = (total * clients.len() - lost) as f64;
+    Burst {
+        per_second: delivered / elapsed,
+        p50_ms: f64::NAN,
+        p99_ms: f64::NAN,
+        lost,
+        cpu_ms_per_1000: cpu as f64 * 10.0 / total as f64 * 1000.0,
+    }
+}
+
 #[derive(Default)]
 struct Figures {
     idle_rss: u64,
@@ -443,9 +495,10 @@ struct Figures {
     join_p99_ms: f64,
     to_xmpp: Burst,
     to_irc: Burst,
+    fan_out: Burst,
 }
 
-async fn measure(gw: &Gateway, prosody: &Prosody, a: &Args) -> Figures {
+async fn measure(gw: &Gateway, prosody: &Prosody, a: &Args, users: usize) -> Figures {
     let mut f = Figures::default();
     let mut clients = Vec::new();
     let mut first = Client::login(&format!("u0@{DOMAIN}"), "pass", prosody.c2s_port).await;
@@ -460,22 +513,13 @@ async fn measure(gw: &Gateway, prosody: &Prosody, a: &Args) -> Figures {
         biboumi_unthrottle(&mut first).await;
     }
     let mut joins = vec![join(&mut first, &gw.room(), "u0").await.as_secs_f64() * 1000.0];
-
-    f.to_xmpp = burst_irc_to_xmpp(gw, &mut first, a.messages).await;
-    eprintln!(
-        "{}: IRC→XMPP {:.0}/s, lost {}",
-        gw.name, f.to_xmpp.per_second, f.to_xmpp.lost
-    );
-    f.to_irc = burst_xmpp_to_irc(gw, &mut first, a.messages).await;
-    eprintln!(
-        "{}: XMPP→IRC {:.0}/s, lost {}",
-        gw.name, f.to_irc.per_second, f.to_irc.lost
-    );
     clients.push(first);
 
-    let before_users = memory(gw.pid()).0;
-    f.rss_at.push((1, before_users));
-    for n in 1..a.users {
+    // Memory per joined user, before any burst fills buffers.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let one_user = memory(gw.pid()).0;
+    f.rss_at.push((1, one_user));
+    for n in 1..users {
         let mut c = Client::login(&format!("u{n}@{DOMAIN}"), "pass", prosody.c2s_port).await;
         if gw.name == "switchboard" {
             c.register_by_chat(gw.domain, &format!("nick=u{n}")).await;
@@ -487,25 +531,46 @@ async fn measure(gw: &Gateway, prosody: &Prosody, a: &Args) -> Figures {
                 * 1000.0,
         );
         clients.push(c);
-        if [10, 100, 1000].contains(&(n + 1)) || n + 1 == a.users {
+        if [10, 100, 1000].contains(&(n + 1)) || n + 1 == users {
             tokio::time::sleep(Duration::from_secs(1)).await;
             f.rss_at.push((n + 1, memory(gw.pid()).0));
         }
     }
     let (last_n, last_rss) = *f.rss_at.last().unwrap();
-    f.per_user_kb = (last_rss as f64 - before_users as f64) / (last_n.max(2) - 1) as f64;
+    f.per_user_kb = (last_rss as f64 - one_user as f64) / (last_n.max(2) - 1) as f64;
     joins.sort_by(f64::total_cmp);
     f.join_p50_ms = percentile(&joins, 0.5);
     f.join_p99_ms = percentile(&joins, 0.99);
 
-    for (n, c) in clients.iter_mut().enumerate() {
-        c.send(
-            Presence::unavailable().with_to(format!("{}/u{n}", gw.room()).parse::<Jid>().unwrap()),
-        )
-        .await;
+    // Everyone but the first ten leaves; then fan-out to ten; then they leave too.
+    let leave = |n: usize| {
+        Presence::unavailable().with_to(format!("{}/u{n}", gw.room()).parse::<Jid>().unwrap())
+    };
+    for (n, c) in clients.iter_mut().enumerate().skip(10) {
+        c.send(leave(n)).await;
+    }
+    if clients.len() >= 10 {
+        f.fan_out = fan_out(gw, &mut clients[..10], 1000).await;
+        eprintln!("{}: fan-out to 10 users, lost {}", gw.name, f.fan_out.lost);
+    }
+    for (n, c) in clients.iter_mut().enumerate().take(10).skip(1) {
+        c.send(leave(n)).await;
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
     f.after_leave_rss = memory(gw.pid()).0;
+
+    // Bursts, with the first user alone in the room.
+    let first = &mut clients[0];
+    f.to_xmpp = burst_irc_to_xmpp(gw, first, a.messages).await;
+    eprintln!(
+        "{}: IRC→XMPP {:.0}/s, lost {}",
+        gw.name, f.to_xmpp.per_second, f.to_xmpp.lost
+    );
+    f.to_irc = burst_xmpp_to_irc(gw, first, a.messages).await;
+    eprintln!(
+        "{}: XMPP→IRC {:.0}/s, lost {}",
+        gw.name, f.to_irc.per_second, f.to_irc.lost
+    );
     f
 }
 
@@ -529,12 +594,21 @@ async fn main() {
     let _ircd = Ircd::start();
 
     let sb = start_switchboard(&prosody, false);
-    let sb_f = measure(&sb, &prosody, &a).await;
+    let sb_f = measure(&sb, &prosody, &a, a.users).await;
+    drop(sb);
+    // With the room archive on (biboumi's default), bursts only.
+    let sb = start_switchboard(&prosody, true);
+    let sb_arch = measure(&sb, &prosody, &a, 1).await;
     drop(sb);
     let bib = start_biboumi(&prosody);
-    let bib_f = measure(&bib, &prosody, &a).await;
+    let bib_f = measure(&bib, &prosody, &a, a.users).await;
     drop(bib);
 
+    let sb_lost = sb_f.to_xmpp.lost
+        + sb_f.to_irc.lost
+        + sb_f.fan_out.lost
+        + sb_arch.to_xmpp.lost
+        + sb_arch.to_irc.lost;
     let rows: Vec<(&str, f64, f64)> = vec![
         ("idle RSS (kB)", sb_f.idle_rss as f64, bib_f.idle_rss as f64),
         (
@@ -600,13 +674,38 @@ async fn main() {
             bib_f.to_irc.cpu_ms_per_1000,
         ),
         (
+            "fan-out to 10 users: deliveries/s",
+            sb_f.fan_out.per_second,
+            bib_f.fan_out.per_second,
+        ),
+        (
+            "fan-out CPU ms / 1000 lines",
+            sb_f.fan_out.cpu_ms_per_1000,
+            bib_f.fan_out.cpu_ms_per_1000,
+        ),
+        (
+            "archive on: IRC→XMPP messages/s",
+            sb_arch.to_xmpp.per_second,
+            bib_f.to_xmpp.per_second,
+        ),
+        (
+            "archive on: IRC→XMPP CPU ms / 1000 msgs",
+            sb_arch.to_xmpp.cpu_ms_per_1000,
+            bib_f.to_xmpp.cpu_ms_per_1000,
+        ),
+        (
+            "archive on: XMPP→IRC CPU ms / 1000 msgs",
+            sb_arch.to_irc.cpu_ms_per_1000,
+            bib_f.to_irc.cpu_ms_per_1000,
+        ),
+        (
             "messages lost",
-            (sb_f.to_xmpp.lost + sb_f.to_irc.lost) as f64,
-            (bib_f.to_xmpp.lost + bib_f.to_irc.lost) as f64,
+            sb_lost as f64,
+            (bib_f.to_xmpp.lost + bib_f.to_irc.lost + bib_f.fan_out.lost) as f64,
         ),
     ];
     println!(
-        "users: {}, messages per direction: {}, archive: off",
+        "users: {}, messages per direction: {}; Switchboard's archive off except in the archive rows, biboumi with its default (archive on)",
         a.users, a.messages
     );
     println!("| figure | Switchboard | biboumi | ratio |");
@@ -622,7 +721,7 @@ async fn main() {
     json.push_str("}\n");
     std::fs::write(&a.json, json.replace("NaN", "null")).unwrap();
     println!("(JSON in {})", a.json);
-    if sb_f.to_xmpp.lost + sb_f.to_irc.lost > 0 {
+    if sb_lost > 0 {
         eprintln!("Switchboard lost messages");
         std::process::exit(1);
     }

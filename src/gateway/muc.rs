@@ -243,6 +243,7 @@ impl Gateway {
                     if let Some(c) = self.session_commands(&user) {
                         let _ = c.send(Command::Leave { room, reason: None }).await;
                     }
+                    crate::memory::release_soon();
                 }
             }
             _ => {}

@@ -113,6 +113,7 @@ impl Gateway {
             .store
             .delete_registration(&user.to_string(), &self.network)
             .await?;
+        crate::memory::release_soon();
         if existed {
             info!(user = %user, network = %self.network, "unregistered");
             // XEP-0100 §4.3: cancel both subscriptions and go offline.

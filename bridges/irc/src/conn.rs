@@ -73,6 +73,7 @@ pub fn spawn(
         listing: None,
         seq: 0,
         limiter: None,
+        closing: false,
     };
     tokio::spawn(conn.run(rx));
     tx
@@ -114,6 +115,8 @@ struct Conn {
     listing: Option<Listing>,
     seq: u64,
     limiter: Option<Limiter>,
+    /// The user left the last channel: end after this command.
+    closing: bool,
 }
 
 enum End {
@@ -219,7 +222,8 @@ impl Conn {
 
     async fn serve(&mut self, io: Box<dyn Io>, commands: &mut mpsc::Receiver<Command>) -> End {
         let (r, mut w) = tokio::io::split(io);
-        let mut reader = BufReader::new(r);
+        // IRC lines are short; a longer one is read in several fills.
+        let mut reader = BufReader::with_capacity(2048, r);
         self.limiter = self
             .settings
             .flood
@@ -241,7 +245,7 @@ impl Conn {
                 return End::Lost(e.to_string());
             }
         }
-        let mut buf = Vec::with_capacity(1024);
+        let mut buf = Vec::with_capacity(512);
         loop {
             buf.clear();
             tokio::select! {
@@ -285,6 +289,12 @@ impl Conn {
                     Some(c) => {
                         if let Err(e) = self.on_command(c, &mut w).await {
                             return End::Lost(e.to_string());
+                        }
+                        if self.closing {
+                            let _ = write_raw(&mut w, "QUIT :Switchboard").await;
+                            let _ = w.shutdown().await;
+                            info!(host = %self.host, "left the last channel; disconnected");
+                            return End::Shutdown;
                         }
                     }
                 },
@@ -891,6 +901,10 @@ impl Conn {
                     .filter(|c| !matches!(c, '\r' | '\n' | '\0'))
                     .collect();
                 self.send(w, &format!("PART {chan} :{reason}")).await?;
+                // In no channel any more: the connection is not kept (as biboumi does).
+                if self.wanted.is_empty() {
+                    self.closing = true;
+                }
             }
             Command::SendText {
                 target,

@@ -218,12 +218,22 @@ impl Bridge for IrcBridge {
                     continue;
                 }
                 for host in hosts {
-                    let conn = conns.entry(host.clone()).or_insert_with(|| {
-                        let settings =
-                            bridge.conn_settings(&host, &credentials, server_settings.get(&host));
-                        conn::spawn(host.clone(), settings, end.events.clone())
-                    });
-                    let _ = conn.send(command.clone()).await;
+                    let mut command = command.clone();
+                    // A connection that ended (it left its last channel) is made anew.
+                    if let Some(conn) = conns.get(&host) {
+                        match conn.send(command).await {
+                            Ok(()) => continue,
+                            Err(mpsc::error::SendError(c)) => {
+                                conns.remove(&host);
+                                command = c;
+                            }
+                        }
+                    }
+                    let settings =
+                        bridge.conn_settings(&host, &credentials, server_settings.get(&host));
+                    let conn = conn::spawn(host.clone(), settings, end.events.clone());
+                    let _ = conn.send(command).await;
+                    conns.insert(host, conn);
                 }
             }
         });
