@@ -114,6 +114,8 @@ async fn write_loop(store: Store, policy: ArchivePolicy, mut rx: mpsc::Receiver<
     let mut written: u64 = 0;
     let mut next_trim = TRIM_EVERY;
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
+    // Rooms written since the last retention pass.
+    let mut touched: std::collections::HashSet<(String, String, String)> = Default::default();
     while let Some(first) = rx.recv().await {
         match first {
             Job::Write(m) => batch.push(m),
@@ -133,6 +135,16 @@ async fn write_loop(store: Store, policy: ArchivePolicy, mut rx: mpsc::Receiver<
                 let _ = done.send(());
             }
             continue;
+        }
+        // Consecutive messages are mostly of one room: note each run once.
+        let mut previous: Option<&ArchivedMessage> = None;
+        for m in &batch {
+            let same = previous
+                .is_some_and(|p| p.room == m.room && p.user == m.user && p.network == m.network);
+            if !same {
+                touched.insert((m.user.clone(), m.network.clone(), m.room.clone()));
+            }
+            previous = Some(m);
         }
         let mut tries = 0;
         loop {
@@ -157,8 +169,9 @@ async fn write_loop(store: Store, policy: ArchivePolicy, mut rx: mpsc::Receiver<
         if written >= next_trim {
             next_trim = written + TRIM_EVERY;
             let horizon = now_micros() - i64::from(policy.max_days) * 86_400_000_000;
+            let rooms: Vec<_> = touched.drain().collect();
             if let Err(e) = store
-                .trim_archive(horizon, i64::from(policy.max_messages))
+                .trim_archive(horizon, i64::from(policy.max_messages), &rooms)
                 .await
             {
                 warn!(error = %e, "archive retention failed");

@@ -191,7 +191,12 @@ async fn exercise(store: &Store) {
         ..Default::default()
     };
     assert_eq!(all(since, 10).await, [1029, 1030]);
-    store.trim_archive(5_000_000, 20).await.unwrap();
+    let rooms = [(
+        "alice@localhost".to_owned(),
+        "irc".to_owned(),
+        "#rust%x".to_owned(),
+    )];
+    store.trim_archive(5_000_000, 20, &rooms).await.unwrap();
     let kept = all(ArchiveRange::default(), 100).await;
     assert_eq!(kept.len(), 20, "bounded to 20: {kept:?}");
     assert_eq!(kept[0], 1011);

@@ -473,24 +473,34 @@ impl Store {
     }
 
     /// Retention: drops messages older than `older_than` (µs), and keeps at
-    /// most `keep` messages per user and room.
-    pub async fn trim_archive(&self, older_than: i64, keep: i64) -> Result<()> {
+    /// most `keep` messages in each of the given rooms (user, network, room);
+    /// each bound is one indexed range delete.
+    pub async fn trim_archive(
+        &self,
+        older_than: i64,
+        keep: i64,
+        rooms: &[(String, String, String)],
+    ) -> Result<()> {
         sqlx::query("DELETE FROM archive WHERE ts < $1")
             .bind(older_than)
             .execute(&self.pool)
             .await
             .map_err(q("expire archive"))?;
-        sqlx::query(
-            "DELETE FROM archive WHERE seq <= (
-                SELECT a2.seq FROM archive a2
-                WHERE a2.user_jid = archive.user_jid AND a2.network = archive.network
-                  AND a2.room = archive.room
-                ORDER BY a2.seq DESC LIMIT 1 OFFSET $1)",
-        )
-        .bind(keep)
-        .execute(&self.pool)
-        .await
-        .map_err(q("bound archive"))?;
+        for (user, network, room) in rooms {
+            sqlx::query(
+                "DELETE FROM archive WHERE user_jid = $1 AND network = $2 AND room = $3
+                 AND seq <= (SELECT seq FROM archive
+                             WHERE user_jid = $1 AND network = $2 AND room = $3
+                             ORDER BY seq DESC LIMIT 1 OFFSET $4)",
+            )
+            .bind(user)
+            .bind(network)
+            .bind(room)
+            .bind(keep)
+            .execute(&self.pool)
+            .await
+            .map_err(q("bound archive"))?;
+        }
         Ok(())
     }
 }
