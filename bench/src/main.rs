@@ -627,7 +627,12 @@ async fn main() {
             bib_f.per_user_kb,
         ),
         (
-            "RSS after all left (kB)",
+            "RSS with one user joined (kB)",
+            sb_f.rss_at[0].1 as f64,
+            bib_f.rss_at[0].1 as f64,
+        ),
+        (
+            "RSS after all but one left (kB)",
             sb_f.after_leave_rss as f64,
             bib_f.after_leave_rss as f64,
         ),

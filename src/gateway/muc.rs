@@ -176,15 +176,7 @@ impl Gateway {
                 match next {
                     Next::Join => {
                         let archived = self.archive_wanted(&user, &room).await;
-                        if let Some(r) = self
-                            .rooms
-                            .lock()
-                            .unwrap()
-                            .get_mut(&user)
-                            .and_then(|r| r.get_mut(&room))
-                        {
-                            r.archived = archived;
-                        }
+                        self.with_room(&user, &room, |r| r.archived = archived);
                         let _ = commands
                             .send(Command::Join {
                                 room: room.clone(),
@@ -194,15 +186,9 @@ impl Gateway {
                             .await;
                     }
                     Next::Rename(nick) => {
-                        if let Some(r) = self
-                            .rooms
-                            .lock()
-                            .unwrap()
-                            .get_mut(&user)
-                            .and_then(|r| r.get_mut(&room))
-                        {
-                            r.renaming = Some((resource.clone(), nick.clone()));
-                        }
+                        self.with_room(&user, &room, |r| {
+                            r.renaming = Some((resource.clone(), nick.clone()))
+                        });
                         let _ = commands
                             .send(Command::SetNick {
                                 room: Some(room.clone()),
@@ -548,6 +534,21 @@ impl Gateway {
         on(own) && on(here)
     }
 
+    /// Runs `f` on the user's room state, if there is one.
+    fn with_room<T>(
+        &self,
+        user: &BareJid,
+        room: &RoomId,
+        f: impl FnOnce(&mut Room) -> T,
+    ) -> Option<T> {
+        self.rooms
+            .lock()
+            .unwrap()
+            .get_mut(user)
+            .and_then(|r| r.get_mut(room))
+            .map(f)
+    }
+
     /// The rooms the user is in (or joining).
     fn room_ids(&self, user: &BareJid) -> Vec<RoomId> {
         self.rooms
@@ -563,15 +564,7 @@ impl Gateway {
         let rooms = self.room_ids(user);
         for room in rooms {
             let archived = self.archive_wanted(user, &room).await;
-            if let Some(r) = self
-                .rooms
-                .lock()
-                .unwrap()
-                .get_mut(user)
-                .and_then(|r| r.get_mut(&room))
-            {
-                r.archived = archived;
-            }
+            self.with_room(user, &room, |r| r.archived = archived);
         }
     }
 

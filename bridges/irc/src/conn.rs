@@ -245,9 +245,10 @@ impl Conn {
                 return End::Lost(e.to_string());
             }
         }
+        // A line read only in part (a command came first) stays here until
+        // the rest arrives: reading is cancelled by the select, never lost.
         let mut buf = Vec::with_capacity(512);
         loop {
-            buf.clear();
             tokio::select! {
                 read = tokio::time::timeout(LAG_CHECK, read_line(&mut reader, &mut buf)) => {
                     match read {
@@ -263,6 +264,7 @@ impl Conn {
                         Ok(Ok(_)) => {
                             lag_sent = false;
                             let line = decode(&buf);
+                            buf.clear();
                             let line = line.trim_end_matches(['\r', '\n']);
                             if line.is_empty() {
                                 continue;
