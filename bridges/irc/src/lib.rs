@@ -69,14 +69,8 @@ impl IrcBridge {
                     required: true,
                     default: None,
                 },
-                LoginField {
-                    name: "password",
-                    label: "Server password",
-                    description: "Sent as the server password (PASS), if the server wants one",
-                    kind: FieldKind::Password,
-                    required: false,
-                    default: None,
-                },
+                // No account-wide password: a password belongs to one server
+                // and is set in that server's settings, never sent to others.
                 LoginField {
                     name: "realname",
                     label: "Real name",
@@ -114,7 +108,7 @@ impl IrcBridge {
         let mut settings = conn::ConnSettings {
             address: address.address,
             tls: address.tls,
-            password: credentials.get("password").map(str::to_owned),
+            password: None,
             username: {
                 let u: String = nick
                     .chars()
@@ -150,7 +144,7 @@ impl Bridge for IrcBridge {
             .get("nick")
             .ok_or_else(|| FieldError::new("nick", "this field is required"))?;
         valid_nick(nick).map_err(|reason| FieldError::new("nick", format!("the nick {reason}")))?;
-        for field in ["password", "realname"] {
+        for field in ["realname"] {
             if credentials
                 .get(field)
                 .is_some_and(|v| v.contains(['\r', '\n', '\0']))
@@ -423,8 +417,8 @@ mod tests {
         assert_eq!(b.validate(&creds("bad nick")).unwrap_err().field, "nick");
         assert_eq!(b.validate(&Credentials::new()).unwrap_err().field, "nick");
         let mut c = creds("ferris");
-        c.set("password", "a\r\nQUIT");
-        assert_eq!(b.validate(&c).unwrap_err().field, "password");
+        c.set("realname", "a\r\nQUIT");
+        assert_eq!(b.validate(&c).unwrap_err().field, "realname");
     }
 
     #[test]
