@@ -32,6 +32,8 @@ struct Args {
     users: usize,
     messages: usize,
     json: String,
+    /// Only this gateway ("switchboard" or "biboumi"), for profiling.
+    only: Option<String>,
 }
 
 fn args() -> Args {
@@ -39,6 +41,7 @@ fn args() -> Args {
         users: 100,
         messages: 10_000,
         json: "bench-results.json".into(),
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -47,7 +50,11 @@ fn args() -> Args {
             "--users" => a.users = v.parse().expect("--users N"),
             "--messages" => a.messages = v.parse().expect("--messages N"),
             "--json" => a.json = v,
-            other => panic!("unknown argument {other}; use --users N --messages N --json FILE"),
+            "--only" if v == "switchboard" || v == "biboumi" => a.only = Some(v),
+            other => panic!(
+                "unknown argument {other} {v}; use --users N --messages N --json FILE \
+                 --only switchboard|biboumi"
+            ),
         }
     }
     a
@@ -101,6 +108,8 @@ impl Drop for Ircd {
 struct Gateway {
     name: &'static str,
     domain: &'static str,
+    /// Whether the room archive is on.
+    archive: bool,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -154,12 +163,13 @@ fn start_switchboard(prosody: &Prosody, archive: bool) -> Gateway {
     Gateway {
         name: "switchboard",
         domain: SB_DOMAIN,
+        archive,
         child,
         _dir: dir,
     }
 }
 
-fn start_biboumi(prosody: &Prosody) -> Gateway {
+fn start_biboumi(prosody: &Prosody, archive: bool) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("biboumi.cfg");
     std::fs::write(
@@ -181,6 +191,7 @@ fn start_biboumi(prosody: &Prosody) -> Gateway {
     Gateway {
         name: "biboumi",
         domain: BIB_DOMAIN,
+        archive,
         child,
         _dir: dir,
     }
@@ -234,29 +245,28 @@ async fn wait_up(client: &mut Client, domain: &str) {
     panic!("{domain} never answered");
 }
 
-/// biboumi throttles each user unless told not to: its per-server `configure` command.
-async fn biboumi_unthrottle(client: &mut Client) {
-    let server = format!("{IRC_HOST}@{BIB_DOMAIN}");
+/// Runs biboumi's `configure` ad-hoc command on `jid`, keeping every field as
+/// biboumi filled it in but for `changes`.
+async fn biboumi_configure(client: &mut Client, jid: &str, changes: &[(&str, &str)]) {
     let ns = "http://jabber.org/protocol/commands";
     let exec: Element = format!("<command xmlns='{ns}' node='configure' action='execute'/>")
         .parse()
         .unwrap();
-    let step = common::result_payload(client.iq(&server, true, exec).await).expect("a form");
+    let step = common::result_payload(client.iq(jid, true, exec).await).expect("a form");
     let session = step.attr("sessionid").unwrap_or_default().to_owned();
     let form = step
         .get_child("x", "jabber:x:data")
         .expect("biboumi's configure form");
-    // Keep every field as biboumi filled it in; only the throttle changes.
     let mut fields = String::new();
     for f in form.children().filter(|c| c.name() == "field") {
         let Some(var) = f.attr("var") else { continue };
-        let values: Vec<String> = if var == "throttle_limit" {
-            vec!["-1".into()]
-        } else {
-            f.children()
+        let values: Vec<String> = match changes.iter().find(|(k, _)| *k == var) {
+            Some((_, v)) => vec![(*v).to_owned()],
+            None => f
+                .children()
                 .filter(|v| v.name() == "value")
                 .map(|v| v.text())
-                .collect()
+                .collect(),
         };
         let values: String = values
             .iter()
@@ -264,13 +274,19 @@ async fn biboumi_unthrottle(client: &mut Client) {
             .collect();
         fields.push_str(&format!("<field var='{var}'>{values}</field>"));
     }
+    for (k, _) in changes {
+        assert!(
+            fields.contains(&format!("var='{k}'")),
+            "biboumi's configure form on {jid} has no {k}"
+        );
+    }
     let submit: Element = format!(
         "<command xmlns='{ns}' node='configure' action='complete' sessionid='{session}'>\
          <x xmlns='jabber:x:data' type='submit'>{fields}</x></command>"
     )
     .parse()
     .unwrap();
-    let done = common::result_payload(client.iq(&server, true, submit).await).expect("completed");
+    let done = common::result_payload(client.iq(jid, true, submit).await).expect("completed");
     assert_eq!(
         done.attr("status"),
         Some("completed"),
@@ -510,7 +526,13 @@ async fn measure(gw: &Gateway, prosody: &Prosody, a: &Args, users: usize) -> Fig
     if gw.name == "switchboard" {
         first.register_by_chat(gw.domain, "nick=u0").await;
     } else {
-        biboumi_unthrottle(&mut first).await;
+        // biboumi throttles each user unless its server is told not to.
+        let server = format!("{IRC_HOST}@{BIB_DOMAIN}");
+        biboumi_configure(&mut first, &server, &[("throttle_limit", "-1")]).await;
+        if !gw.archive {
+            // Its archive is a per-user setting, on by default.
+            biboumi_configure(&mut first, BIB_DOMAIN, &[("record_history", "false")]).await;
+        }
     }
     let mut joins = vec![join(&mut first, &gw.room(), "u0").await.as_secs_f64() * 1000.0];
     clients.push(first);
@@ -582,6 +604,35 @@ fn ratio(a: f64, b: f64) -> String {
     }
 }
 
+/// One table row: a figure for Switchboard and for biboumi (None when not run).
+type Row = (String, Option<f64>, Option<f64>);
+
+fn burst_rows(label: &str, sb: Option<&Figures>, bib: Option<&Figures>) -> Vec<Row> {
+    type Pick = fn(&Figures) -> f64;
+    let figures: [(&str, Pick); 8] = [
+        ("IRC→XMPP messages/s", |f| f.to_xmpp.per_second),
+        ("IRC→XMPP latency p50 (ms)", |f| f.to_xmpp.p50_ms),
+        ("IRC→XMPP latency p99 (ms)", |f| f.to_xmpp.p99_ms),
+        ("IRC→XMPP CPU ms / 1000 msgs", |f| {
+            f.to_xmpp.cpu_ms_per_1000
+        }),
+        ("XMPP→IRC messages/s", |f| f.to_irc.per_second),
+        ("XMPP→IRC latency p50 (ms)", |f| f.to_irc.p50_ms),
+        ("XMPP→IRC latency p99 (ms)", |f| f.to_irc.p99_ms),
+        ("XMPP→IRC CPU ms / 1000 msgs", |f| {
+            f.to_irc.cpu_ms_per_1000
+        }),
+    ];
+    figures
+        .iter()
+        .map(|(name, pick)| (format!("{label}: {name}"), sb.map(pick), bib.map(pick)))
+        .collect()
+}
+
+fn lost(f: &Figures) -> usize {
+    f.to_xmpp.lost + f.to_irc.lost + f.fan_out.lost
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let a = args();
@@ -593,138 +644,87 @@ async fn main() {
     let _ = free_port();
     let _ircd = Ircd::start();
 
-    let sb = start_switchboard(&prosody, false);
-    let sb_f = measure(&sb, &prosody, &a, a.users).await;
-    drop(sb);
-    // With the room archive on (biboumi's default), bursts only.
-    let sb = start_switchboard(&prosody, true);
-    let sb_arch = measure(&sb, &prosody, &a, 1).await;
-    drop(sb);
-    let bib = start_biboumi(&prosody);
-    let bib_f = measure(&bib, &prosody, &a, a.users).await;
-    drop(bib);
+    // Each gateway twice, a fresh process each time: archive off with every
+    // figure, then archive on (biboumi's default) with the bursts only.
+    let run = |name: &str| a.only.as_deref().is_none_or(|o| o == name);
+    let mut sb = (None, None);
+    if run("switchboard") {
+        let gw = start_switchboard(&prosody, false);
+        sb.0 = Some(measure(&gw, &prosody, &a, a.users).await);
+        drop(gw);
+        let gw = start_switchboard(&prosody, true);
+        sb.1 = Some(measure(&gw, &prosody, &a, 1).await);
+        drop(gw);
+    }
+    let mut bib = (None, None);
+    if run("biboumi") {
+        let gw = start_biboumi(&prosody, false);
+        bib.0 = Some(measure(&gw, &prosody, &a, a.users).await);
+        drop(gw);
+        let gw = start_biboumi(&prosody, true);
+        bib.1 = Some(measure(&gw, &prosody, &a, 1).await);
+        drop(gw);
+    }
 
-    let sb_lost = sb_f.to_xmpp.lost
-        + sb_f.to_irc.lost
-        + sb_f.fan_out.lost
-        + sb_arch.to_xmpp.lost
-        + sb_arch.to_irc.lost;
-    let rows: Vec<(&str, f64, f64)> = vec![
-        ("idle RSS (kB)", sb_f.idle_rss as f64, bib_f.idle_rss as f64),
-        (
-            "idle anonymous RSS (kB)",
-            sb_f.idle_anon as f64,
-            bib_f.idle_anon as f64,
-        ),
-        (
-            "RSS with all users joined (kB)",
-            sb_f.rss_at.last().unwrap().1 as f64,
-            bib_f.rss_at.last().unwrap().1 as f64,
-        ),
-        (
-            "memory per joined user (kB)",
-            sb_f.per_user_kb,
-            bib_f.per_user_kb,
-        ),
-        (
-            "RSS with one user joined (kB)",
-            sb_f.rss_at[0].1 as f64,
-            bib_f.rss_at[0].1 as f64,
-        ),
-        (
-            "RSS after all but one left (kB)",
-            sb_f.after_leave_rss as f64,
-            bib_f.after_leave_rss as f64,
-        ),
-        ("join latency p50 (ms)", sb_f.join_p50_ms, bib_f.join_p50_ms),
-        ("join latency p99 (ms)", sb_f.join_p99_ms, bib_f.join_p99_ms),
-        (
-            "IRC→XMPP messages/s",
-            sb_f.to_xmpp.per_second,
-            bib_f.to_xmpp.per_second,
-        ),
-        (
-            "IRC→XMPP latency p50 (ms)",
-            sb_f.to_xmpp.p50_ms,
-            bib_f.to_xmpp.p50_ms,
-        ),
-        (
-            "IRC→XMPP latency p99 (ms)",
-            sb_f.to_xmpp.p99_ms,
-            bib_f.to_xmpp.p99_ms,
-        ),
-        (
-            "IRC→XMPP CPU ms / 1000 msgs",
-            sb_f.to_xmpp.cpu_ms_per_1000,
-            bib_f.to_xmpp.cpu_ms_per_1000,
-        ),
-        (
-            "XMPP→IRC messages/s",
-            sb_f.to_irc.per_second,
-            bib_f.to_irc.per_second,
-        ),
-        (
-            "XMPP→IRC latency p50 (ms)",
-            sb_f.to_irc.p50_ms,
-            bib_f.to_irc.p50_ms,
-        ),
-        (
-            "XMPP→IRC latency p99 (ms)",
-            sb_f.to_irc.p99_ms,
-            bib_f.to_irc.p99_ms,
-        ),
-        (
-            "XMPP→IRC CPU ms / 1000 msgs",
-            sb_f.to_irc.cpu_ms_per_1000,
-            bib_f.to_irc.cpu_ms_per_1000,
-        ),
-        (
-            "fan-out to 10 users: deliveries/s",
-            sb_f.fan_out.per_second,
-            bib_f.fan_out.per_second,
-        ),
-        (
-            "fan-out CPU ms / 1000 lines",
-            sb_f.fan_out.cpu_ms_per_1000,
-            bib_f.fan_out.cpu_ms_per_1000,
-        ),
-        (
-            "archive on: IRC→XMPP messages/s",
-            sb_arch.to_xmpp.per_second,
-            bib_f.to_xmpp.per_second,
-        ),
-        (
-            "archive on: IRC→XMPP CPU ms / 1000 msgs",
-            sb_arch.to_xmpp.cpu_ms_per_1000,
-            bib_f.to_xmpp.cpu_ms_per_1000,
-        ),
-        (
-            "archive on: XMPP→IRC CPU ms / 1000 msgs",
-            sb_arch.to_irc.cpu_ms_per_1000,
-            bib_f.to_irc.cpu_ms_per_1000,
-        ),
-        (
-            "messages lost",
-            sb_lost as f64,
-            (bib_f.to_xmpp.lost + bib_f.to_irc.lost + bib_f.fan_out.lost) as f64,
-        ),
+    let (s, b) = (sb.0.as_ref(), bib.0.as_ref());
+    let both = |name: &str, pick: fn(&Figures) -> f64| -> Row {
+        (name.to_owned(), s.map(pick), b.map(pick))
+    };
+    let mut rows: Vec<Row> = vec![
+        both("idle RSS (kB)", |f| f.idle_rss as f64),
+        both("idle anonymous RSS (kB)", |f| f.idle_anon as f64),
+        both("RSS with one user joined (kB)", |f| f.rss_at[0].1 as f64),
+        both("RSS with all users joined (kB)", |f| {
+            f.rss_at.last().unwrap().1 as f64
+        }),
+        both("memory per joined user (kB)", |f| f.per_user_kb),
+        both("RSS after all but one left (kB)", |f| {
+            f.after_leave_rss as f64
+        }),
+        both("join latency p50 (ms)", |f| f.join_p50_ms),
+        both("join latency p99 (ms)", |f| f.join_p99_ms),
+        both("fan-out to 10 users: deliveries/s", |f| {
+            f.fan_out.per_second
+        }),
+        both("fan-out CPU ms / 1000 lines", |f| f.fan_out.cpu_ms_per_1000),
     ];
+    rows.extend(burst_rows("archive off", sb.0.as_ref(), bib.0.as_ref()));
+    rows.extend(burst_rows("archive on", sb.1.as_ref(), bib.1.as_ref()));
+    let sb_lost: usize = sb.0.iter().chain(sb.1.iter()).map(lost).sum();
+    let bib_lost: usize = bib.0.iter().chain(bib.1.iter()).map(lost).sum();
+    rows.push((
+        "messages lost".into(),
+        run("switchboard").then_some(sb_lost as f64),
+        run("biboumi").then_some(bib_lost as f64),
+    ));
+
     println!(
-        "users: {}, messages per direction: {}; Switchboard's archive off except in the archive rows, biboumi with its default (archive on)",
+        "users: {}, messages per direction: {}; memory, join and fan-out rows with the archive off",
         a.users, a.messages
     );
     println!("| figure | Switchboard | biboumi | ratio |");
     println!("|---|---:|---:|---:|");
+    let cell = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+    let json_cell = |v: Option<f64>| {
+        v.filter(|v| v.is_finite())
+            .map_or("null".to_owned(), |v| format!("{v:.3}"))
+    };
     let mut json = String::from("{\n");
     for (i, (name, s, b)) in rows.iter().enumerate() {
-        println!("| {name} | {s:.1} | {b:.1} | {} |", ratio(*s, *b));
+        let r = match (s, b) {
+            (Some(s), Some(b)) => ratio(*s, *b),
+            _ => "-".into(),
+        };
+        println!("| {name} | {} | {} | {r} |", cell(*s), cell(*b));
         json.push_str(&format!(
-            "  \"{name}\": {{\"switchboard\": {s:.3}, \"biboumi\": {b:.3}}}{}\n",
+            "  \"{name}\": {{\"switchboard\": {}, \"biboumi\": {}}}{}\n",
+            json_cell(*s),
+            json_cell(*b),
             if i + 1 < rows.len() { "," } else { "" }
         ));
     }
     json.push_str("}\n");
-    std::fs::write(&a.json, json.replace("NaN", "null")).unwrap();
+    std::fs::write(&a.json, json).unwrap();
     println!("(JSON in {})", a.json);
     if sb_lost > 0 {
         eprintln!("Switchboard lost messages");

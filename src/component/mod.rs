@@ -8,10 +8,11 @@
 //! after the next handshake; a stanza whose write failed is sent again.
 
 mod guard;
+pub mod wire;
 
 use futures::{SinkExt, StreamExt};
 use std::time::{Duration, Instant};
-use tokio::io::BufStream;
+use tokio::io::{AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_xmpp::xmlstream::{
@@ -102,11 +103,22 @@ pub enum LinkError {
 
 type Stream = XmppStream<BufStream<Guarded<TcpStream>>>;
 
+/// A link after its handshake: stanzas are read through `stream` and written
+/// as bytes on `writer`, a second handle on the same socket (see [`wire`]).
+struct Link {
+    stream: Stream,
+    writer: TcpStream,
+    /// Bytes of the batch being written, kept to reuse the allocation.
+    buf: String,
+}
+
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 const STABLE_AFTER: Duration = Duration::from_secs(30);
 const WRITE_BATCH: usize = 256;
+/// Write buffer capacity kept between batches.
+const BUF_KEEP: usize = 64 * 1024;
 
 /// Runs a component link until `shutdown` turns true or the outbox closes.
 pub async fn run(
@@ -116,7 +128,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = BACKOFF_START;
-    let mut unsent: Option<Stanza> = None;
+    let mut unsent: Vec<Stanza> = Vec::new();
     loop {
         if *shutdown.borrow() {
             return;
@@ -129,13 +141,13 @@ pub async fn run(
             _ = shutdown.changed() => return,
         };
         match connected {
-            Ok(mut stream) => {
+            Ok(mut link) => {
                 info!(domain = %settings.domain, server = %settings.server, "component connected");
                 if inbound.send(LinkEvent::Connected).await.is_err() {
                     return;
                 }
                 let end = serve(
-                    &mut stream,
+                    &mut link,
                     &settings,
                     &inbound,
                     &mut outbox,
@@ -145,10 +157,10 @@ pub async fn run(
                 .await;
                 match end {
                     End::Shutdown => {
-                        let _ = tokio::time::timeout(
-                            Duration::from_secs(2),
-                            SinkExt::<&XmppStreamElement>::close(&mut stream),
-                        )
+                        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                            link.writer.write_all(b"</stream:stream>").await?;
+                            link.writer.shutdown().await
+                        })
                         .await;
                         info!(domain = %settings.domain, "component stream closed");
                         return;
@@ -178,9 +190,13 @@ pub async fn run(
 }
 
 /// Connects and completes the XEP-0114 handshake.
-async fn connect(settings: &LinkSettings) -> Result<Stream, LinkError> {
+async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> {
     let tcp = TcpStream::connect(&settings.server).await?;
     tcp.set_nodelay(true)?;
+    // A second handle on the socket for writing; the first stays in the XML stream.
+    let tcp = tcp.into_std()?;
+    let writer = TcpStream::from_std(tcp.try_clone()?)?;
+    let tcp = TcpStream::from_std(tcp)?;
     let budget = SizeBudget::new(settings.max_stanza_size);
     let io = BufStream::new(Guarded::new(tcp, budget));
     let timeouts = Timeouts {
@@ -206,7 +222,11 @@ async fn connect(settings: &LinkSettings) -> Result<Stream, LinkError> {
     loop {
         match stream.next().await {
             Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::ComponentHandshake(_)))) => {
-                return Ok(stream)
+                return Ok(Link {
+                    stream,
+                    writer,
+                    buf: String::new(),
+                })
             }
             Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
                 return Err(LinkError::Refused(format!("{e:?}")))
@@ -230,17 +250,22 @@ enum End {
 }
 
 async fn serve(
-    stream: &mut Stream,
+    link: &mut Link,
     settings: &LinkSettings,
     inbound: &mpsc::Sender<LinkEvent>,
     outbox: &mut mpsc::Receiver<Stanza>,
-    unsent: &mut Option<Stanza>,
+    unsent: &mut Vec<Stanza>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> End {
+    let Link {
+        stream,
+        writer,
+        buf,
+    } = link;
     let budget = stream.get_stream().get_ref().budget();
     let mut keepalive_seq: u64 = 0;
-    if let Some(stanza) = unsent.take() {
-        if let Err(e) = write_batch(stream, stanza, outbox, unsent).await {
+    if !unsent.is_empty() {
+        if let Err(e) = write_batch(writer, buf, None, outbox, unsent).await {
             return End::Lost(format!("write failed: {e}"));
         }
     }
@@ -256,7 +281,7 @@ async fn serve(
                     Some(Err(ReadError::SoftTimeout)) => {
                         keepalive_seq += 1;
                         let ping = keepalive_ping(&settings.domain, keepalive_seq);
-                        if let Err(e) = stream.send(&XmppStreamElement::Stanza(ping)).await {
+                        if let Err(e) = write_batch(writer, buf, Some(ping), outbox, unsent).await {
                             return End::Lost(format!("keepalive failed: {e}"));
                         }
                         continue;
@@ -307,7 +332,7 @@ async fn serve(
             }
             out = outbox.recv() => {
                 let Some(stanza) = out else { return End::Shutdown };
-                if let Err(e) = write_batch(stream, stanza, outbox, unsent).await {
+                if let Err(e) = write_batch(writer, buf, Some(stanza), outbox, unsent).await {
                     return End::Lost(format!("write failed: {e}"));
                 }
             }
@@ -315,29 +340,35 @@ async fn serve(
     }
 }
 
-/// Writes `first` and whatever else is ready, then flushes once.
+/// Writes what a failed write left (`unsent`), `first`, and whatever else is
+/// ready, in one write. If the write fails, the whole batch is kept in
+/// `unsent` and goes out again after the next handshake: a stanza may then
+/// arrive twice, but none is lost.
 async fn write_batch(
-    stream: &mut Stream,
-    first: Stanza,
+    writer: &mut TcpStream,
+    buf: &mut String,
+    first: Option<Stanza>,
     outbox: &mut mpsc::Receiver<Stanza>,
-    unsent: &mut Option<Stanza>,
+    unsent: &mut Vec<Stanza>,
 ) -> Result<(), std::io::Error> {
-    let mut next = Some(first);
-    let mut written = 0;
-    while let Some(stanza) = next.take() {
-        let element = XmppStreamElement::Stanza(stanza);
-        if let Err(e) = stream.feed(&element).await {
-            if let XmppStreamElement::Stanza(s) = element {
-                *unsent = Some(s);
-            }
-            return Err(e);
-        }
-        written += 1;
-        if written < WRITE_BATCH {
-            next = outbox.try_recv().ok();
+    unsent.extend(first);
+    while unsent.len() < WRITE_BATCH {
+        match outbox.try_recv() {
+            Ok(stanza) => unsent.push(stanza),
+            Err(_) => break,
         }
     }
-    SinkExt::<&XmppStreamElement>::flush(stream).await
+    buf.clear();
+    for stanza in unsent.iter() {
+        wire::write_stanza(buf, stanza);
+    }
+    writer.write_all(buf.as_bytes()).await?;
+    unsent.clear();
+    // A burst may have grown the buffer far beyond the usual batch: give it back.
+    if buf.capacity() > BUF_KEEP {
+        *buf = String::new();
+    }
+    Ok(())
 }
 
 fn keepalive_ping(domain: &BareJid, seq: u64) -> Stanza {

@@ -48,6 +48,8 @@ pub struct Gateway {
     rooms: Mutex<muc::Rooms>,
     /// Room-list requests under way.
     pending_lists: Mutex<servers::PendingLists>,
+    /// The JIDs of recent rooms (see [`Gateway::room_jid`]).
+    room_jids: Mutex<HashMap<switchboard_bridge_api::RoomId, BareJid>>,
 }
 
 /// What every gateway of the process shares.
@@ -85,6 +87,7 @@ impl Gateway {
             online: Mutex::new(HashMap::new()),
             rooms: Mutex::new(HashMap::new()),
             pending_lists: Mutex::new(Default::default()),
+            room_jids: Mutex::new(HashMap::new()),
         })
     }
 

@@ -17,7 +17,7 @@ use switchboard_bridge_api::{
     Command, ErrorKind, LeaveReason, Member, MessageKind, Role as NetRole, RoomId, Target,
 };
 use xmpp_parsers::disco::{DiscoInfoResult, Identity};
-use xmpp_parsers::jid::{BareJid, FullJid, Jid, ResourcePart};
+use xmpp_parsers::jid::{BareJid, FullJid, Jid, NodePart, ResourcePart};
 use xmpp_parsers::message::{Lang, Message, MessageType};
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::muc::muc::{History, Muc};
@@ -52,6 +52,9 @@ pub(super) struct Room {
     archived: bool,
 }
 
+/// How many room JIDs [`Gateway::room_jid`] keeps.
+const ROOM_JIDS_KEPT: usize = 4096;
+
 /// Every room of every user of one gateway.
 pub(super) type Rooms = HashMap<BareJid, HashMap<RoomId, Room>>;
 
@@ -78,10 +81,22 @@ fn muc_user(item: Item, status: Vec<Status>) -> Element {
 
 impl Gateway {
     /// The JID of a room.
+    /// The room's JID: its id escaped (XEP-0106) at our domain. Checking a
+    /// JID is costly (stringprep) and every message needs one, so the JIDs
+    /// of recent rooms are kept.
     pub(super) fn room_jid(&self, room: &RoomId) -> Option<BareJid> {
-        format!("{}@{}", escape::escape(room.as_str()), self.domain)
-            .parse()
-            .ok()
+        if let Some(jid) = self.room_jids.lock().unwrap().get(room) {
+            return Some(jid.clone());
+        }
+        let escaped = escape::escape(room.as_str());
+        let node = NodePart::new(&escaped).ok()?;
+        let jid = BareJid::from_parts(Some(&node), self.domain.domain());
+        let mut cache = self.room_jids.lock().unwrap();
+        if cache.len() >= ROOM_JIDS_KEPT {
+            cache.clear();
+        }
+        cache.insert(room.clone(), jid.clone());
+        Some(jid)
     }
 
     pub(super) fn occupant_jid(&self, room: &RoomId, nick: &str) -> Option<Jid> {

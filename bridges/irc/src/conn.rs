@@ -315,7 +315,7 @@ impl Conn {
         self.seq += 1;
         let ms = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_millis())
+            .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
         MessageId(format!("{ms}-{}", self.seq))
     }

@@ -14,37 +14,62 @@ const ITALIC: char = '\x1d';
 const STRIKE: char = '\x1e';
 const UNDERLINE: char = '\x1f';
 
+/// One styling span, open or not, and where its text starts in the output.
+#[derive(Clone, Copy)]
+struct Span {
+    marker: char,
+    open_at: Option<usize>,
+}
+
+impl Span {
+    fn new(marker: char) -> Self {
+        Span {
+            marker,
+            open_at: None,
+        }
+    }
+
+    /// Opens or closes the span. A span with no text in it is taken back, as
+    /// it says nothing.
+    fn toggle(&mut self, out: &mut String) {
+        match self.open_at.take() {
+            None => {
+                out.push(self.marker);
+                self.open_at = Some(out.len());
+            }
+            Some(at) if at == out.len() => {
+                out.pop();
+            }
+            Some(_) => out.push(self.marker),
+        }
+    }
+
+    fn close(&mut self, out: &mut String) {
+        if self.open_at.is_some() {
+            self.toggle(out);
+        }
+    }
+}
+
 /// Converts an IRC line to styled plain text.
 pub fn irc_to_styled(line: &str) -> String {
+    // Most lines carry no codes at all.
+    if !line.bytes().any(|b| b < 0x20 && b != b'\t') {
+        return line.to_owned();
+    }
     let mut out = String::with_capacity(line.len());
-    let (mut bold, mut italic, mut mono) = (false, false, false);
+    let (mut bold, mut italic, mut mono) = (Span::new('*'), Span::new('_'), Span::new('`'));
     let mut chars = line.chars().peekable();
-    let close_all = |out: &mut String, bold: &mut bool, italic: &mut bool, mono: &mut bool| {
-        if *mono {
-            out.push('`');
-        }
-        if *italic {
-            out.push('_');
-        }
-        if *bold {
-            out.push('*');
-        }
-        (*bold, *italic, *mono) = (false, false, false);
+    let close_all = |out: &mut String, bold: &mut Span, italic: &mut Span, mono: &mut Span| {
+        mono.close(out);
+        italic.close(out);
+        bold.close(out);
     };
     while let Some(c) = chars.next() {
         match c {
-            BOLD => {
-                out.push('*');
-                bold = !bold;
-            }
-            ITALIC => {
-                out.push('_');
-                italic = !italic;
-            }
-            MONO => {
-                out.push('`');
-                mono = !mono;
-            }
+            BOLD => bold.toggle(&mut out),
+            ITALIC => italic.toggle(&mut out),
+            MONO => mono.toggle(&mut out),
             COLOR => {
                 // Up to two digits, then optionally a comma and up to two more.
                 let mut fg = 0;
@@ -89,8 +114,7 @@ pub fn irc_to_styled(line: &str) -> String {
         }
     }
     close_all(&mut out, &mut bold, &mut italic, &mut mono);
-    // Empty spans (`**`) say nothing.
-    out.replace("**", "").replace("__", "").replace("``", "")
+    out
 }
 
 /// Converts styled text to IRC codes: `*bold*`, `_italic_`, `` `code` ``
@@ -155,6 +179,10 @@ mod tests {
         assert_eq!(irc_to_styled("\x02\x1dboth\x0f after"), "*_both_* after");
         assert_eq!(irc_to_styled("3,5 is not a colour"), "3,5 is not a colour");
         assert_eq!(irc_to_styled("\x03,5comma"), ",5comma");
+        // An empty span is dropped; asterisks typed as text are kept.
+        assert_eq!(irc_to_styled("\x02\x02a ** b __ c"), "a ** b __ c");
+        assert_eq!(irc_to_styled("x\x1d\x0f y"), "x y");
+        assert_eq!(irc_to_styled("2 ** 3"), "2 ** 3");
     }
 
     #[test]
