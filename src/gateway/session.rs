@@ -156,6 +156,7 @@ impl Gateway {
                 self.room_event(user, Event::Message(m)).await
             }
             Event::Message(m) => {
+                let m = *m;
                 let Target::User(peer) = &m.target else {
                     return;
                 };

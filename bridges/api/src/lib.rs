@@ -532,8 +532,9 @@ pub enum Event {
         /// The member as they are now.
         member: Member,
     },
-    /// A message.
-    Message(Message),
+    /// A message. Boxed: a message is several times the size of any other event, and
+    /// every channel allocates its slots at the size of the largest.
+    Message(Box<Message>),
     /// A message was edited.
     Edited {
         /// The conversation.
@@ -650,4 +651,16 @@ pub enum Event {
         /// The value.
         value: String,
     },
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// Every channel slot is as large as the largest variant: keep them small.
+    #[test]
+    fn channel_items_stay_small() {
+        let event = std::mem::size_of::<super::Event>();
+        let command = std::mem::size_of::<super::Command>();
+        assert!(event <= 136, "Event is {event} bytes");
+        assert!(command <= 128, "Command is {command} bytes");
+    }
 }

@@ -810,7 +810,7 @@ impl Conn {
             Target::User(peer)
         };
         let id = self.next_id();
-        self.emit(Event::Message(Message {
+        self.emit(Event::Message(Box::new(Message {
             id,
             target: conversation,
             author: user_id(&nick, &self.host),
@@ -822,7 +822,7 @@ impl Conn {
             timestamp: Some(SystemTime::now()),
             own,
             token: None,
-        }))
+        })))
         .await;
         Ok(())
     }
@@ -937,7 +937,7 @@ impl Conn {
                             self.send(w, &line).await?;
                         }
                         let id = self.next_id();
-                        self.emit(Event::Message(Message {
+                        self.emit(Event::Message(Box::new(Message {
                             id,
                             target,
                             author: user_id(&self.own_nick, &self.host),
@@ -949,7 +949,7 @@ impl Conn {
                             timestamp: Some(SystemTime::now()),
                             own: true,
                             token: Some(token),
-                        }))
+                        })))
                         .await;
                     }
                     Target::User(user) => {
