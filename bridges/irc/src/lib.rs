@@ -189,7 +189,21 @@ impl Bridge for IrcBridge {
         };
         tokio::spawn(async move {
             let mut conns: HashMap<String, mpsc::Sender<Command>> = HashMap::new();
-            while let Some(command) = end.commands.recv().await {
+            loop {
+                // A connection that ended (it left its last channel) is
+                // forgotten at once, so that its channel's memory goes too.
+                let next = tokio::select! {
+                    command = end.commands.recv() => Ok(command),
+                    host = any_closed(&conns) => Err(host),
+                };
+                let command = match next {
+                    Ok(Some(command)) => command,
+                    Ok(None) => break,
+                    Err(host) => {
+                        conns.remove(&host);
+                        continue;
+                    }
+                };
                 if let Command::Shutdown = command {
                     for c in conns.values() {
                         let _ = c.send(Command::Shutdown).await;
@@ -233,6 +247,29 @@ impl Bridge for IrcBridge {
         });
         handle
     }
+}
+
+/// The host of the first connection whose task has ended; never, if none has.
+async fn any_closed(conns: &HashMap<String, mpsc::Sender<Command>>) -> String {
+    use std::future::Future;
+    let mut waits: Vec<_> = conns
+        .iter()
+        .map(|(host, conn)| {
+            Box::pin(async move {
+                conn.closed().await;
+                host.clone()
+            })
+        })
+        .collect();
+    std::future::poll_fn(|cx| {
+        for wait in waits.iter_mut() {
+            if let std::task::Poll::Ready(host) = wait.as_mut().poll(cx) {
+                return std::task::Poll::Ready(host);
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 /// Whether `id` looks like an IRC server's host name.
