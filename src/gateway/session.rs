@@ -114,7 +114,8 @@ impl Gateway {
         status: Arc<Mutex<SessionStatus>>,
     ) {
         while let Some(event) = events.recv().await {
-            self.deliver(&user, event, &status).await;
+            // Boxed: the delivery future is large, and a session waits for events most of its life.
+            Box::pin(self.deliver(&user, event, &status)).await;
         }
         debug!("session ended");
     }

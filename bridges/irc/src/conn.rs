@@ -276,7 +276,7 @@ impl Conn {
                                     continue;
                                 }
                             };
-                            if let Err(end) = self.on_message(msg, &mut w, &mut registered).await {
+                            if let Err(end) = Box::pin(self.on_message(msg, &mut w, &mut registered)).await {
                                 return end;
                             }
                         }
@@ -289,7 +289,7 @@ impl Conn {
                         return End::Shutdown;
                     }
                     Some(c) => {
-                        if let Err(e) = self.on_command(c, &mut w).await {
+                        if let Err(e) = Box::pin(self.on_command(c, &mut w)).await {
                             return End::Lost(e.to_string());
                         }
                         if self.closing {
@@ -423,7 +423,7 @@ impl Conn {
                     self.send(w, &j).await.map_err(lost)?;
                 }
                 while let Some(c) = self.queue.pop_front() {
-                    self.on_command(c, w).await.map_err(lost)?;
+                    Box::pin(self.on_command(c, w)).await.map_err(lost)?;
                 }
             }
             Irc::Response(Response::ERR_NICKNAMEINUSE | Response::ERR_ERRONEOUSNICKNAME, args)
