@@ -5,6 +5,7 @@ mod chat_commands;
 mod history;
 mod iq;
 mod muc;
+mod occupants;
 mod presence;
 mod registration;
 mod servers;
@@ -170,7 +171,7 @@ impl Gateway {
     fn session_commands(
         &self,
         user: &BareJid,
-    ) -> Option<mpsc::Sender<switchboard_bridge_api::Command>> {
+    ) -> Option<switchboard_bridge_api::channel::Sender<switchboard_bridge_api::Command>> {
         self.sessions
             .lock()
             .unwrap()

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use switchboard_bridge_api::{
-    Command, ErrorKind, LeaveReason, Member, MessageKind, Role as NetRole, RoomId, Target,
+    Command, ErrorKind, LeaveReason, MessageKind, Role as NetRole, RoomId, Target,
 };
 use xmpp_parsers::disco::{DiscoInfoResult, Identity};
 use xmpp_parsers::jid::{BareJid, FullJid, Jid, NodePart, ResourcePart};
@@ -26,6 +26,7 @@ use xmpp_parsers::ns;
 use xmpp_parsers::presence::{Presence, Type};
 use xmpp_parsers::stanza_error::DefinedCondition;
 
+use super::occupants::{Occupant, Occupants};
 use super::session::condition_for;
 use super::Gateway;
 use crate::store::ArchivedMessage;
@@ -38,7 +39,7 @@ pub(super) struct Room {
     name: String,
     own_nick: Option<String>,
     nick_changed: bool,
-    members: BTreeMap<String, Member>,
+    members: Occupants,
     subject: Option<String>,
     /// The member list is complete: the room is joined.
     complete: bool,
@@ -335,7 +336,7 @@ impl Gateway {
             .get(&user)
             .and_then(|r| r.get(&room))
             .and_then(|r| r.members.get(&nick))
-            .map(|m| m.user.clone());
+            .map(Occupant::user);
         let Some(peer) = member else {
             let reply =
                 errors::message_error(&message, DefinedCondition::ItemNotFound, "no such occupant");
@@ -419,7 +420,7 @@ impl Gateway {
 
     /// Occupant presences, self-presence (110, 210), then the subject, to the given resources.
     async fn send_join_sequence(&self, user: &BareJid, room: &RoomId, resources: &[FullJid]) {
-        let (members, own_nick, nick_changed, subject, mut history) = {
+        let (others, own_nick, own_role, nick_changed, subject, mut history) = {
             let mut rooms = self.rooms.lock().unwrap();
             let Some(r) = rooms.get_mut(user).and_then(|r| r.get_mut(room)) else {
                 return;
@@ -428,23 +429,27 @@ impl Gateway {
                 .iter()
                 .filter_map(|res| Some((res.clone(), r.history.remove(res)?)))
                 .collect();
+            let own_nick = r.own_nick.clone().unwrap_or_default();
+            let others: Vec<(String, NetRole, bool)> = r
+                .members
+                .iter()
+                .filter(|m| m.nick() != own_nick)
+                .map(|m| (m.nick().to_owned(), m.role(), m.away()))
+                .collect();
+            let own_role = r.members.get(&own_nick).map(Occupant::role);
             (
-                r.members.values().cloned().collect::<Vec<_>>(),
-                r.own_nick.clone().unwrap_or_default(),
+                others,
+                own_nick,
+                own_role.unwrap_or_default(),
                 r.nick_changed,
                 r.subject.clone(),
                 history,
             )
         };
-        let own_role = members
-            .iter()
-            .find(|m| m.nick == own_nick)
-            .map(|m| m.role)
-            .unwrap_or_default();
         for res in resources {
             let to = Jid::from(res.clone());
-            for m in members.iter().filter(|m| m.nick != own_nick) {
-                if let Some(p) = self.occupant_presence(room, m) {
+            for (nick, role, away) in &others {
+                if let Some(p) = self.occupant_presence(room, nick, *role, *away) {
                     self.send(p.with_to(to.clone())).await;
                 }
             }
@@ -469,13 +474,19 @@ impl Gateway {
         }
     }
 
-    fn occupant_presence(&self, room: &RoomId, member: &Member) -> Option<Presence> {
-        let from = self.occupant_jid(room, &member.nick)?;
+    fn occupant_presence(
+        &self,
+        room: &RoomId,
+        nick: &str,
+        role: NetRole,
+        away: bool,
+    ) -> Option<Presence> {
+        let from = self.occupant_jid(room, nick)?;
         let mut p = Presence::available().with_from(from);
-        if member.away.is_some() {
+        if away {
             p.show = Some(xmpp_parsers::presence::Show::Away);
         }
-        p.payloads.push(muc_user(item_for(member.role), vec![]));
+        p.payloads.push(muc_user(item_for(role), vec![]));
         Some(p)
     }
 
@@ -634,8 +645,8 @@ impl Gateway {
                     let Some(r) = rooms.get_mut(user).and_then(|r| r.get_mut(&room)) else {
                         return;
                     };
-                    for m in members {
-                        r.members.insert(m.nick.clone(), m);
+                    for m in &members {
+                        r.members.insert(m);
                     }
                     if !complete || r.complete {
                         return;
@@ -679,9 +690,10 @@ impl Gateway {
                     let Some(r) = rooms.get_mut(user).and_then(|r| r.get_mut(&room)) else {
                         return;
                     };
-                    r.members.insert(member.nick.clone(), member.clone());
+                    r.members.insert(&member);
                 }
-                let Some(p) = self.occupant_presence(&room, &member) else {
+                let away = member.away.is_some();
+                let Some(p) = self.occupant_presence(&room, &member.nick, member.role, away) else {
                     return;
                 };
                 self.to_joined(user, &room, |to| Some(p.clone().with_to(to).into()))
@@ -693,7 +705,7 @@ impl Gateway {
                     let Some(r) = rooms.get_mut(user).and_then(|r| r.get_mut(&room)) else {
                         return;
                     };
-                    r.members.remove(&nick).map(|m| m.role).unwrap_or_default()
+                    r.members.remove(&nick).unwrap_or_default()
                 };
                 let Some(from) = self.occupant_jid(&room, &nick) else {
                     return;
@@ -709,7 +721,7 @@ impl Gateway {
                         return;
                     };
                     let own = r.own_nick.clone().unwrap_or_default();
-                    let role = r.members.get(&own).map(|m| m.role).unwrap_or_default();
+                    let role = r.members.get(&own).map(Occupant::role).unwrap_or_default();
                     (r.resources.into_keys().collect::<Vec<_>>(), own, role)
                 };
                 let Some(from) = self.occupant_jid(&room, &own_nick) else {
@@ -735,10 +747,7 @@ impl Gateway {
                         .iter_mut()
                         .filter(|(id, _)| room.as_ref().is_none_or(|r| r == *id))
                         .filter_map(|(id, r)| {
-                            let mut m = r.members.remove(&old_nick)?;
-                            m.nick = new_nick.clone();
-                            let role = m.role;
-                            r.members.insert(new_nick.clone(), m);
+                            let role = r.members.rename(&old_nick, &new_nick)?;
                             if own {
                                 r.own_nick = Some(new_nick.clone());
                                 r.renaming = None;

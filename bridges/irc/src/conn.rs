@@ -2,24 +2,25 @@
 //! turn IRC lines into bridge events and commands into IRC lines, rejoin
 //! after a reconnect, queue what comes while the link is down.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use irc_proto::{
     CapSubCommand, ChannelMode, Command as Irc, Message as IrcMessage, Mode, Prefix, Response,
 };
+use switchboard_bridge_api::channel;
 use switchboard_bridge_api::{
     Command, ErrorContext, ErrorKind, Event, LeaveReason, Member, Message, MessageId, MessageKind,
     Role, RoomListing, Target, Token,
 };
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::format::{irc_to_styled, styled_to_irc};
 use crate::ids::{irc_lowercase, room_id, user_id, valid_nick};
+use crate::prefixes::{parse_name, Prefixes};
 use crate::split::message_lines;
 
 /// Commands that may wait while the server is unreachable.
@@ -58,9 +59,9 @@ pub struct ConnSettings {
 pub fn spawn(
     host: String,
     settings: ConnSettings,
-    events: mpsc::Sender<Event>,
-) -> mpsc::Sender<Command> {
-    let (tx, rx) = mpsc::channel(switchboard_bridge_api::CHANNEL_BOUND);
+    events: channel::Sender<Event>,
+) -> channel::Sender<Command> {
+    let (tx, rx) = channel::channel(switchboard_bridge_api::CHANNEL_BOUND);
     let conn = Conn {
         own_nick: settings.nick.clone(),
         host,
@@ -88,8 +89,8 @@ struct Wanted {
 #[derive(Default)]
 struct Chan {
     name: String,
-    /// Nick → the prefix characters (`~&@%+`) they hold.
-    members: BTreeMap<String, BTreeSet<char>>,
+    /// Nick → the prefixes (`~&@%+`) they hold.
+    members: HashMap<Box<str>, Prefixes>,
     batch: Vec<Member>,
     topic: Option<String>,
 }
@@ -104,7 +105,7 @@ struct Listing {
 struct Conn {
     host: String,
     settings: ConnSettings,
-    events: mpsc::Sender<Event>,
+    events: channel::Sender<Event>,
     own_nick: String,
     /// Channels the user wants to be in (rejoined after a reconnect), by lowercase name.
     wanted: BTreeMap<String, Wanted>,
@@ -127,27 +128,6 @@ enum End {
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-fn role_of(prefixes: &BTreeSet<char>) -> Role {
-    prefixes
-        .iter()
-        .map(|p| match p {
-            '~' => Role::Owner,
-            '&' => Role::Owner,
-            '@' => Role::Operator,
-            '%' | '+' => Role::Voiced,
-            _ => Role::Member,
-        })
-        .max()
-        .unwrap_or(Role::Member)
-}
-
-/// Splits a NAMES entry (`@+nick`) into its prefixes and nick.
-pub fn parse_name(entry: &str) -> (BTreeSet<char>, &str) {
-    let nick = entry.trim_start_matches(['~', '&', '@', '%', '+']);
-    let prefixes = entry[..entry.len() - nick.len()].chars().collect();
-    (prefixes, nick)
-}
-
 /// Decodes a line: UTF-8, or Latin-1 when it is not (never dropped).
 pub fn decode(raw: &[u8]) -> String {
     match std::str::from_utf8(raw) {
@@ -161,7 +141,7 @@ impl Conn {
         let _ = self.events.send(event).await;
     }
 
-    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+    async fn run(mut self, mut commands: channel::Receiver<Command>) {
         let mut backoff = Duration::from_secs(1);
         loop {
             let started = Instant::now();
@@ -220,7 +200,7 @@ impl Conn {
         .await;
     }
 
-    async fn serve(&mut self, io: Box<dyn Io>, commands: &mut mpsc::Receiver<Command>) -> End {
+    async fn serve(&mut self, io: Box<dyn Io>, commands: &mut channel::Receiver<Command>) -> End {
         let (r, mut w) = tokio::io::split(io);
         // IRC lines are short; a longer one is read in several fills.
         let mut reader = BufReader::with_capacity(2048, r);
@@ -496,7 +476,7 @@ impl Conn {
                     .await;
                 } else if let Some(nick) = source {
                     if let Some(c) = self.channels.get_mut(&key) {
-                        c.members.remove(&nick);
+                        c.members.remove(nick.as_str());
                     }
                     self.emit(Event::MemberLeft {
                         room,
@@ -523,7 +503,7 @@ impl Conn {
                     .await;
                 } else {
                     if let Some(c) = self.channels.get_mut(&key) {
-                        c.members.remove(&victim);
+                        c.members.remove(victim.as_str());
                     }
                     self.emit(Event::MemberLeft {
                         room,
@@ -538,7 +518,7 @@ impl Conn {
                 let rooms: Vec<String> = self
                     .channels
                     .iter_mut()
-                    .filter_map(|(_, c)| c.members.remove(&nick).map(|_| c.name.clone()))
+                    .filter_map(|(_, c)| c.members.remove(nick.as_str()).map(|_| c.name.clone()))
                     .collect();
                 for chan in rooms {
                     let room = room_id(&chan, &self.host);
@@ -557,8 +537,8 @@ impl Conn {
                     self.own_nick = new.clone();
                 }
                 for c in self.channels.values_mut() {
-                    if let Some(p) = c.members.remove(&old) {
-                        c.members.insert(new.clone(), p);
+                    if let Some(p) = c.members.remove(old.as_str()) {
+                        c.members.insert(new.as_str().into(), p);
                     }
                 }
                 self.emit(Event::MemberRenamed {
@@ -589,18 +569,18 @@ impl Conn {
                     let Some(c) = self.channels.get_mut(&key) else {
                         continue;
                     };
-                    let Some(p) = c.members.get_mut(&nick) else {
+                    let Some(p) = c.members.get_mut(nick.as_str()) else {
                         continue;
                     };
                     if add {
                         p.insert(prefix);
                     } else {
-                        p.remove(&prefix);
+                        p.remove(prefix);
                     }
                     let member = Member {
                         user: user_id(&nick, &self.host),
                         nick,
-                        role: role_of(p),
+                        role: p.role(),
                         away: None,
                     };
                     let room = room_id(&chan, &self.host);
@@ -713,7 +693,7 @@ impl Conn {
             .await;
         } else if let Some(nick) = source {
             if let Some(c) = self.channels.get_mut(&key) {
-                c.members.insert(nick.clone(), BTreeSet::new());
+                c.members.insert(nick.as_str().into(), Prefixes::default());
             }
             let member = Member {
                 user: user_id(&nick, &self.host),
@@ -734,8 +714,8 @@ impl Conn {
         let mut full = Vec::new();
         for entry in names.split_whitespace() {
             let (prefixes, nick) = parse_name(entry);
-            let role = role_of(&prefixes);
-            c.members.insert(nick.to_owned(), prefixes);
+            let role = prefixes.role();
+            c.members.insert(nick.into(), prefixes);
             c.batch.push(Member {
                 user: user_id(nick, &host),
                 nick: nick.to_owned(),
@@ -810,7 +790,7 @@ impl Conn {
             Target::User(peer)
         };
         let id = self.next_id();
-        self.emit(Event::Message(Box::new(Message {
+        self.emit(Event::Message(Message {
             id,
             target: conversation,
             author: user_id(&nick, &self.host),
@@ -822,7 +802,7 @@ impl Conn {
             timestamp: Some(SystemTime::now()),
             own,
             token: None,
-        })))
+        }))
         .await;
         Ok(())
     }
@@ -849,8 +829,8 @@ impl Conn {
                         .iter()
                         .map(|(n, p)| Member {
                             user: user_id(n, &self.host),
-                            nick: n.clone(),
-                            role: role_of(p),
+                            nick: n.to_string(),
+                            role: p.role(),
                             away: None,
                         })
                         .collect();
@@ -937,7 +917,7 @@ impl Conn {
                             self.send(w, &line).await?;
                         }
                         let id = self.next_id();
-                        self.emit(Event::Message(Box::new(Message {
+                        self.emit(Event::Message(Message {
                             id,
                             target,
                             author: user_id(&self.own_nick, &self.host),
@@ -949,7 +929,7 @@ impl Conn {
                             timestamp: Some(SystemTime::now()),
                             own: true,
                             token: Some(token),
-                        })))
+                        }))
                         .await;
                     }
                     Target::User(user) => {
@@ -1148,17 +1128,6 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_prefixes_become_roles() {
-        let (p, nick) = parse_name("@+ferris");
-        assert_eq!(nick, "ferris");
-        assert_eq!(role_of(&p), Role::Operator);
-        assert_eq!(role_of(&parse_name("~boss").0), Role::Owner);
-        assert_eq!(role_of(&parse_name("+v").0), Role::Voiced);
-        assert_eq!(role_of(&parse_name("%h").0), Role::Voiced);
-        assert_eq!(role_of(&parse_name("plain").0), Role::Member);
-    }
 
     #[test]
     fn base64_matches_rfc_4648() {

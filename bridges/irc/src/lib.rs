@@ -6,14 +6,16 @@
 mod conn;
 mod format;
 mod ids;
+mod prefixes;
 mod split;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use switchboard_bridge_api::channel;
 use switchboard_bridge_api::{
     session_channels, Bridge, BridgeInfo, Capabilities, Command, Credentials, ErrorContext,
     ErrorKind, Event, FieldError, FieldKind, Login, LoginField, SessionHandle, Target,
 };
-use tokio::sync::mpsc;
 
 pub use format::{irc_to_styled, styled_to_irc};
 pub use ids::{parse_room, parse_user, room_id, user_id, valid_channel, valid_nick};
@@ -47,9 +49,13 @@ impl Default for IrcConfig {
 }
 
 /// The IRC bridge.
+///
+/// Cheap to clone: each session holds one, and shares the description and
+/// the settings with every other.
+#[derive(Clone)]
 pub struct IrcBridge {
-    info: BridgeInfo,
-    config: IrcConfig,
+    info: Arc<BridgeInfo>,
+    config: Arc<IrcConfig>,
 }
 
 impl IrcBridge {
@@ -86,7 +92,10 @@ impl IrcBridge {
             },
             server_settings: server_fields(),
         };
-        Self { info, config }
+        Self {
+            info: Arc::new(info),
+            config: Arc::new(config),
+        }
     }
 
     fn conn_settings(
@@ -183,12 +192,9 @@ impl Bridge for IrcBridge {
         let (handle, mut end) = session_channels();
         let credentials = login.credentials;
         let mut server_settings = login.server_settings;
-        let bridge = IrcBridge {
-            info: self.info.clone(),
-            config: self.config.clone(),
-        };
+        let bridge = self.clone();
         tokio::spawn(async move {
-            let mut conns: HashMap<String, mpsc::Sender<Command>> = HashMap::new();
+            let mut conns: HashMap<String, channel::Sender<Command>> = HashMap::new();
             loop {
                 // A connection that ended (it left its last channel) is
                 // forgotten at once, so that its channel's memory goes too.
@@ -231,7 +237,7 @@ impl Bridge for IrcBridge {
                     if let Some(conn) = conns.get(&host) {
                         match conn.send(command).await {
                             Ok(()) => continue,
-                            Err(mpsc::error::SendError(c)) => {
+                            Err(channel::SendError(c)) => {
                                 conns.remove(&host);
                                 command = c;
                             }
@@ -250,7 +256,7 @@ impl Bridge for IrcBridge {
 }
 
 /// The host of the first connection whose task has ended; never, if none has.
-async fn any_closed(conns: &HashMap<String, mpsc::Sender<Command>>) -> String {
+async fn any_closed(conns: &HashMap<String, channel::Sender<Command>>) -> String {
     use std::future::Future;
     let mut waits: Vec<_> = conns
         .iter()

@@ -1,0 +1,104 @@
+//! Bounded channels between the core and a bridge session whose slots are one
+//! pointer wide.
+//!
+//! tokio's mpsc allocates its slots 32 at a time, each the size of the item,
+//! as soon as the first item is sent: a channel of [`Event`](crate::Event)s
+//! (over 100 bytes each) costs several kilobytes per session even while idle,
+//! and a gateway keeps a few channels per user. Items here travel boxed, so a
+//! block of slots is a few hundred bytes; the box is one small allocation per
+//! item, which large events (messages) needed anyway.
+
+use tokio::sync::mpsc;
+
+/// The sending half; cheap to clone.
+#[derive(Debug)]
+pub struct Sender<T>(mpsc::Sender<Box<T>>);
+
+/// The receiving half.
+#[derive(Debug)]
+pub struct Receiver<T>(mpsc::Receiver<Box<T>>);
+
+/// The receiver is gone; the item comes back.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SendError<T>(pub T);
+
+impl<T> std::fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the channel's receiver is gone")
+    }
+}
+
+impl<T: std::fmt::Debug> std::error::Error for SendError<T> {}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+/// A bounded channel: a sender waits while `bound` items are waiting.
+pub fn channel<T>(bound: usize) -> (Sender<T>, Receiver<T>) {
+    let (tx, rx) = mpsc::channel(bound);
+    (Sender(tx), Receiver(rx))
+}
+
+impl<T> Sender<T> {
+    /// Sends an item, waiting for room; fails only when the receiver is gone.
+    pub async fn send(&self, item: T) -> Result<(), SendError<T>> {
+        self.0
+            .send(Box::new(item))
+            .await
+            .map_err(|mpsc::error::SendError(item)| SendError(*item))
+    }
+
+    /// Resolves when the receiver is gone.
+    pub async fn closed(&self) {
+        self.0.closed().await
+    }
+
+    /// Whether the receiver is gone.
+    pub fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+}
+
+impl<T> Receiver<T> {
+    /// The next item; `None` once every sender is gone and nothing waits.
+    pub async fn recv(&mut self) -> Option<T> {
+        self.0.recv().await.map(|item| *item)
+    }
+
+    /// Stops taking items; those already sent can still be received.
+    pub fn close(&mut self) {
+        self.0.close()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn items_arrive_in_order_and_come_back_when_the_receiver_is_gone() {
+        let (tx, mut rx) = channel::<String>(2);
+        tx.send("one".into()).await.unwrap();
+        tx.clone().send("two".into()).await.unwrap();
+        assert_eq!(rx.recv().await.as_deref(), Some("one"));
+        assert_eq!(rx.recv().await.as_deref(), Some("two"));
+        drop(rx);
+        assert!(tx.is_closed());
+        assert_eq!(
+            tx.send("three".into()).await,
+            Err(SendError("three".to_owned()))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_channel_makes_the_sender_wait() {
+        let (tx, mut rx) = channel::<u32>(1);
+        tx.send(1).await.unwrap();
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), tx.send(2));
+        assert!(waiting.await.is_err(), "the second send should wait");
+        assert_eq!(rx.recv().await, Some(1));
+    }
+}
