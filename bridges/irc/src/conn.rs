@@ -14,7 +14,9 @@ use switchboard_bridge_api::{
     Command, ErrorContext, ErrorKind, Event, LeaveReason, Member, Message, MessageId, MessageKind,
     Role, RoomListing, Target, Token,
 };
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader,
+};
 use tokio::net::TcpStream;
 use tracing::{debug, info, warn};
 
@@ -1021,14 +1023,33 @@ async fn write_raw<W: AsyncWrite + Unpin>(w: &mut W, line: &str) -> std::io::Res
     w.flush().await
 }
 
-/// Reads one line (at most [`MAX_LINE`] bytes kept) into `buf`.
-async fn read_line<R: AsyncBufReadExt + Unpin>(
+/// Reads one line into `buf`, keeping at most [`MAX_LINE`] bytes of it: a
+/// server that never sends a line feed cannot make the buffer grow. Returns
+/// how many bytes were read (0 at the end of the stream). Cancel-safe: what
+/// was read stays in `buf`, and the next call goes on with the same line.
+async fn read_line<R: AsyncBufRead + Unpin>(
     r: &mut R,
     buf: &mut Vec<u8>,
 ) -> std::io::Result<usize> {
-    let n = r.read_until(b'\n', buf).await?;
-    buf.truncate(MAX_LINE);
-    Ok(n)
+    let mut read = 0;
+    loop {
+        let available = r.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(read);
+        }
+        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(end) => (&available[..=end], true),
+            None => (available, false),
+        };
+        let room = MAX_LINE.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let n = chunk.len();
+        r.consume(n);
+        read += n;
+        if done {
+            return Ok(read);
+        }
+    }
 }
 
 async fn connect(settings: &ConnSettings) -> std::io::Result<Box<dyn Io>> {
@@ -1145,6 +1166,21 @@ mod tests {
     fn non_utf8_falls_back_to_latin1() {
         assert_eq!(decode(b"caf\xe9"), "café");
         assert_eq!(decode("café".as_bytes()), "café");
+    }
+
+    #[tokio::test]
+    async fn an_endless_line_is_cut_and_the_next_line_still_read() {
+        let mut input = vec![b'x'; 100_000];
+        input.extend_from_slice(b"\r\nPING :next\r\n");
+        let mut r = BufReader::with_capacity(512, &input[..]);
+        let mut buf = Vec::new();
+        assert_eq!(read_line(&mut r, &mut buf).await.unwrap(), 100_002);
+        assert_eq!(buf.len(), MAX_LINE);
+        buf.clear();
+        read_line(&mut r, &mut buf).await.unwrap();
+        assert_eq!(buf, b"PING :next\r\n");
+        buf.clear();
+        assert_eq!(read_line(&mut r, &mut buf).await.unwrap(), 0);
     }
 
     #[tokio::test]
