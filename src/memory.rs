@@ -1,7 +1,8 @@
 //! Giving memory back to the system after users leave: glibc keeps freed
 //! memory in its arenas; `malloc_trim` returns what it can. Called a moment
 //! after a room or session ends (so that the bridge has dropped its
-//! connection), at most once per period.
+//! connection) and after a room's join sequence (whose presences are the
+//! largest burst of short-lived buffers), at most once per period.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;

@@ -664,6 +664,9 @@ impl Gateway {
                     waiting
                 };
                 self.send_join_sequence(user, &room, &waiting).await;
+                // The join's presences and the network's member batches are
+                // freed now; give the pages back rather than keep the peak.
+                crate::memory::release_soon();
             }
             E::Topic { room, topic, .. } => {
                 {
@@ -705,7 +708,11 @@ impl Gateway {
                     let Some(r) = rooms.get_mut(user).and_then(|r| r.get_mut(&room)) else {
                         return;
                     };
-                    r.members.remove(&nick).unwrap_or_default()
+                    // Not an occupant (a bridge tells a quit in each of its rooms): nothing to say.
+                    let Some(role) = r.members.remove(&nick) else {
+                        return;
+                    };
+                    role
                 };
                 let Some(from) = self.occupant_jid(&room, &nick) else {
                     return;

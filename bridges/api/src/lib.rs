@@ -504,7 +504,8 @@ pub enum Event {
         /// Who.
         member: Member,
     },
-    /// Someone left a room.
+    /// Someone left a room. The core ignores a nick that is not in the
+    /// room, so a bridge may tell a network-wide quit in each of its rooms.
     MemberLeft {
         /// The room.
         room: RoomId,
@@ -514,7 +515,7 @@ pub enum Event {
         reason: LeaveReason,
     },
     /// Someone changed their nick (in every room they share with the user,
-    /// or in `room` only).
+    /// or in `room` only); rooms without that nick are left alone.
     MemberRenamed {
         /// Only this room, or every room with that member.
         room: Option<RoomId>,

@@ -14,9 +14,7 @@ use switchboard_bridge_api::{
     Command, ErrorContext, ErrorKind, Event, LeaveReason, Member, Message, MessageId, MessageKind,
     Role, RoomListing, Target, Token,
 };
-use tokio::io::{
-    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader,
-};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tracing::{debug, info, warn};
 
@@ -91,8 +89,10 @@ struct Wanted {
 #[derive(Default)]
 struct Chan {
     name: String,
-    /// Nick → the prefixes (`~&@%+`) they hold.
-    members: HashMap<Box<str>, Prefixes>,
+    /// Members holding a prefix (`~&@%+`), by nick. Others are not kept:
+    /// the core knows the room's members, and the bridge needs only what
+    /// a mode change must add to or take from.
+    ranked: HashMap<Box<str>, Prefixes>,
     batch: Vec<Member>,
     topic: Option<String>,
 }
@@ -205,7 +205,7 @@ impl Conn {
     async fn serve(&mut self, io: Box<dyn Io>, commands: &mut channel::Receiver<Command>) -> End {
         let (r, mut w) = tokio::io::split(io);
         // IRC lines are short; a longer one is read in several fills.
-        let mut reader = BufReader::with_capacity(2048, r);
+        let mut reader = BufReader::with_capacity(1024, r);
         self.limiter = self
             .settings
             .flood
@@ -478,7 +478,7 @@ impl Conn {
                     .await;
                 } else if let Some(nick) = source {
                     if let Some(c) = self.channels.get_mut(&key) {
-                        c.members.remove(nick.as_str());
+                        c.ranked.remove(nick.as_str());
                     }
                     self.emit(Event::MemberLeft {
                         room,
@@ -505,7 +505,7 @@ impl Conn {
                     .await;
                 } else {
                     if let Some(c) = self.channels.get_mut(&key) {
-                        c.members.remove(victim.as_str());
+                        c.ranked.remove(victim.as_str());
                     }
                     self.emit(Event::MemberLeft {
                         room,
@@ -517,10 +517,15 @@ impl Conn {
             }
             Irc::QUIT(reason) => {
                 let Some(nick) = source else { return Ok(()) };
+                // Told in every channel on this server; the core ignores the
+                // rooms they were not in.
                 let rooms: Vec<String> = self
                     .channels
-                    .iter_mut()
-                    .filter_map(|(_, c)| c.members.remove(nick.as_str()).map(|_| c.name.clone()))
+                    .values_mut()
+                    .map(|c| {
+                        c.ranked.remove(nick.as_str());
+                        c.name.clone()
+                    })
                     .collect();
                 for chan in rooms {
                     let room = room_id(&chan, &self.host);
@@ -538,18 +543,24 @@ impl Conn {
                 if own {
                     self.own_nick = new.clone();
                 }
+                // Per channel on this server, so that rooms on other servers
+                // with someone of the same nick are left alone.
+                let mut rooms = Vec::with_capacity(self.channels.len());
                 for c in self.channels.values_mut() {
-                    if let Some(p) = c.members.remove(old.as_str()) {
-                        c.members.insert(new.as_str().into(), p);
+                    if let Some(p) = c.ranked.remove(old.as_str()) {
+                        c.ranked.insert(new.as_str().into(), p);
                     }
+                    rooms.push(room_id(&c.name, &self.host));
                 }
-                self.emit(Event::MemberRenamed {
-                    room: None,
-                    old_nick: old,
-                    new_nick: new,
-                    own,
-                })
-                .await;
+                for room in rooms {
+                    self.emit(Event::MemberRenamed {
+                        room: Some(room),
+                        old_nick: old.clone(),
+                        new_nick: new.clone(),
+                        own,
+                    })
+                    .await;
+                }
             }
             Irc::ChannelMODE(chan, modes) => {
                 let key = irc_lowercase(&chan);
@@ -571,18 +582,20 @@ impl Conn {
                     let Some(c) = self.channels.get_mut(&key) else {
                         continue;
                     };
-                    let Some(p) = c.members.get_mut(nick.as_str()) else {
-                        continue;
-                    };
+                    let p = c.ranked.entry(nick.as_str().into()).or_default();
                     if add {
                         p.insert(prefix);
                     } else {
                         p.remove(prefix);
                     }
+                    let role = p.role();
+                    if *p == Prefixes::default() {
+                        c.ranked.remove(nick.as_str());
+                    }
                     let member = Member {
                         user: user_id(&nick, &self.host),
                         nick,
-                        role: p.role(),
+                        role,
                         away: None,
                     };
                     let room = room_id(&chan, &self.host);
@@ -694,9 +707,6 @@ impl Conn {
             })
             .await;
         } else if let Some(nick) = source {
-            if let Some(c) = self.channels.get_mut(&key) {
-                c.members.insert(nick.as_str().into(), Prefixes::default());
-            }
             let member = Member {
                 user: user_id(&nick, &self.host),
                 nick,
@@ -717,7 +727,9 @@ impl Conn {
         for entry in names.split_whitespace() {
             let (prefixes, nick) = parse_name(entry);
             let role = prefixes.role();
-            c.members.insert(nick.into(), prefixes);
+            if prefixes != Prefixes::default() {
+                c.ranked.insert(nick.into(), prefixes);
+            }
             c.batch.push(Member {
                 user: user_id(nick, &host),
                 nick: nick.to_owned(),
@@ -825,17 +837,8 @@ impl Conn {
                 };
                 let key = irc_lowercase(chan);
                 if let Some(c) = self.channels.get(&key) {
-                    // Already in: tell the core again what it needs.
-                    let members = c
-                        .members
-                        .iter()
-                        .map(|(n, p)| Member {
-                            user: user_id(n, &self.host),
-                            nick: n.to_string(),
-                            role: p.role(),
-                            away: None,
-                        })
-                        .collect();
+                    // Already in: tell the core again what it needs; the
+                    // members come from the server again (NAMES).
                     let (name, topic) = (c.name.clone(), c.topic.clone());
                     self.emit(Event::RoomJoined {
                         room: room.clone(),
@@ -852,12 +855,7 @@ impl Conn {
                         })
                         .await;
                     }
-                    self.emit(Event::Members {
-                        room,
-                        members,
-                        complete: true,
-                    })
-                    .await;
+                    self.send(w, &format!("NAMES {chan}")).await?;
                     return Ok(());
                 }
                 let line = match &password {
