@@ -633,8 +633,36 @@ fn lost(f: &Figures) -> usize {
     f.to_xmpp.lost + f.to_irc.lost + f.fan_out.lost
 }
 
+/// On a panic, stops every process this bench started (Prosody, InspIRCd,
+/// the gateways): the release profile aborts, so no `Drop` runs, and a
+/// server left running would hold its port for the next run.
+fn stop_children_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        let me = std::process::id().to_string();
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for entry in procs.flatten() {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // pid (comm) state ppid ...: the comm may hold spaces, so split after ')'.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1));
+            if ppid == Some(me.as_str()) {
+                let _ = Command::new("kill").arg(&pid).status();
+            }
+        }
+    }));
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    stop_children_on_panic();
     let a = args();
     let prosody = Prosody::start(&[(SB_DOMAIN, "sb-bench"), (BIB_DOMAIN, "bib-bench")]);
     eprintln!("registering {} XMPP users", a.users);

@@ -56,8 +56,9 @@ pub(super) struct Room {
 /// How many room JIDs [`Gateway::room_jid`] keeps.
 const ROOM_JIDS_KEPT: usize = 4096;
 
-/// Every room of every user of one gateway.
-pub(super) type Rooms = HashMap<BareJid, HashMap<RoomId, Room>>;
+/// Every room of every user of one gateway. Rooms are boxed: a table
+/// allocates a few slots ahead, and a room is some hundreds of bytes.
+pub(super) type Rooms = HashMap<BareJid, HashMap<RoomId, Box<Room>>>;
 
 /// XEP-0045 §5.1: an IRC-like standing as affiliation and role
 /// (owner → owner/moderator, operator → admin/moderator, voiced →
@@ -169,7 +170,7 @@ impl Gateway {
                             if let Some(h) = history {
                                 r.history.insert(resource.clone(), h);
                             }
-                            user_rooms.insert(room.clone(), r);
+                            user_rooms.insert(room.clone(), Box::new(r));
                             Next::Join
                         }
                         Some(r) if r.resources.contains_key(&resource) => {
@@ -572,7 +573,7 @@ impl Gateway {
             .unwrap()
             .get_mut(user)
             .and_then(|r| r.get_mut(room))
-            .map(f)
+            .map(|r| f(r))
     }
 
     /// The rooms the user is in (or joining).

@@ -2,7 +2,7 @@
 //! turn IRC lines into bridge events and commands into IRC lines, rejoin
 //! after a reconnect, queue what comes while the link is down.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -67,7 +67,7 @@ pub fn spawn(
         host,
         settings,
         events,
-        wanted: BTreeMap::new(),
+        wanted: HashMap::new(),
         channels: HashMap::new(),
         contacts: HashSet::new(),
         queue: VecDeque::new(),
@@ -110,7 +110,7 @@ struct Conn {
     events: channel::Sender<Event>,
     own_nick: String,
     /// Channels the user wants to be in (rejoined after a reconnect), by lowercase name.
-    wanted: BTreeMap<String, Wanted>,
+    wanted: HashMap<String, Wanted>,
     /// Channels joined now, by lowercase name.
     channels: HashMap<String, Chan>,
     contacts: HashSet<String>,
