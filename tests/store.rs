@@ -153,6 +153,30 @@ async fn exercise(store: &Store) {
         })
         .collect();
     store.archive(&batch).await.unwrap();
+    // A batch the size of no one statement: every row, in order, intact.
+    let big: Vec<ArchivedMessage> = (1..=150)
+        .map(|i| ArchivedMessage {
+            user: "alice@localhost".into(),
+            network: "irc".into(),
+            room: "#big%x".into(),
+            seq: 5000 + i,
+            ts: 1_000_000 * i,
+            nick: format!("n{i}"),
+            body: format!("b{i} ünïcode"),
+        })
+        .collect();
+    store.archive(&big).await.unwrap();
+    let back = store
+        .archived(
+            "alice@localhost",
+            "irc",
+            "#big%x",
+            &ArchiveRange::default(),
+            500,
+        )
+        .await
+        .unwrap();
+    assert_eq!(back, big, "150 rows in chunks of 64, 8 and 1");
     let all = |r: ArchiveRange, n| {
         let store = store.clone();
         async move {

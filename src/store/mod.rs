@@ -35,6 +35,24 @@ fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Query { what, source }
 }
 
+/// The archive's multi-row INSERTs, largest first, with how many rows each
+/// carries (7 parameters a row: 448 at most, within every SQLite's limit).
+static ARCHIVE_INSERTS: std::sync::LazyLock<[(String, usize); 3]> =
+    std::sync::LazyLock::new(|| [64, 8, 1].map(|rows| (archive_insert(rows), rows)));
+
+fn archive_insert(rows: usize) -> String {
+    let mut sql =
+        String::from("INSERT INTO archive (user_jid, network, room, seq, ts, nick, body) VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        let params: Vec<String> = (1..=7).map(|c| format!("${}", r * 7 + c)).collect();
+        sql.push_str(&format!("({})", params.join(", ")));
+    }
+    sql
+}
+
 /// A handle on the database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -402,21 +420,33 @@ impl Store {
     /// Appends messages to archives in one transaction.
     pub async fn archive(&self, batch: &[ArchivedMessage]) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(q("begin"))?;
-        for m in batch {
-            sqlx::query(
-                "INSERT INTO archive (user_jid, network, room, seq, ts, nick, body)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&m.user)
-            .bind(&m.network)
-            .bind(&m.room)
-            .bind(m.seq)
-            .bind(m.ts)
-            .bind(&m.nick)
-            .bind(&m.body)
-            .execute(&mut *tx)
-            .await
-            .map_err(q("archive message"))?;
+        let mut rest = batch;
+        while !rest.is_empty() {
+            // A statement per row was a round trip to the database's thread
+            // each; rows go in chunks of a few fixed sizes instead, so the
+            // statement cache holds three statements.
+            let (sql, rows) = ARCHIVE_INSERTS
+                .iter()
+                .find(|(_, rows)| *rows <= rest.len())
+                .map(|(sql, rows)| (sql.as_str(), *rows))
+                .expect("a chunk of one row always fits");
+            let (chunk, tail) = rest.split_at(rows);
+            let mut query = sqlx::query(sql);
+            for m in chunk {
+                query = query
+                    .bind(&m.user)
+                    .bind(&m.network)
+                    .bind(&m.room)
+                    .bind(m.seq)
+                    .bind(m.ts)
+                    .bind(&m.nick)
+                    .bind(&m.body);
+            }
+            query
+                .execute(&mut *tx)
+                .await
+                .map_err(q("archive messages"))?;
+            rest = tail;
         }
         tx.commit().await.map_err(q("commit archive"))?;
         Ok(())

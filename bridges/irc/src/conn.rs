@@ -147,7 +147,9 @@ impl Conn {
         let mut backoff = Duration::from_secs(1);
         loop {
             let started = Instant::now();
-            let reason = match connect(&self.settings).await {
+            // Boxed: a TLS handshake's state is kilobytes, needed only while
+            // connecting, and the task would otherwise keep room for it.
+            let reason = match Box::pin(connect(&self.settings)).await {
                 Ok(io) => match self.serve(io, &mut commands).await {
                     End::Shutdown => return,
                     End::Lost(reason) => reason,
