@@ -506,6 +506,8 @@ struct Figures {
     idle_anon: u64,
     rss_at: Vec<(usize, u64)>,
     per_user_kb: f64,
+    /// After all but ten left, before the fan-out burst.
+    after_most_left_rss: u64,
     after_leave_rss: u64,
     join_p50_ms: f64,
     join_p99_ms: f64,
@@ -571,6 +573,9 @@ async fn measure(gw: &Gateway, prosody: &Prosody, a: &Args, users: usize) -> Fig
     for (n, c) in clients.iter_mut().enumerate().skip(10) {
         c.send(leave(n)).await;
     }
+    // Given back? Measured before the fan-out, whose burst leaves buffers of its own.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    f.after_most_left_rss = memory(gw.pid()).0;
     if clients.len() >= 10 {
         f.fan_out = fan_out(gw, &mut clients[..10], 1000).await;
         eprintln!("{}: fan-out to 10 users, lost {}", gw.name, f.fan_out.lost);
@@ -706,7 +711,10 @@ async fn main() {
             f.rss_at.last().unwrap().1 as f64
         }),
         both("memory per joined user (kB)", |f| f.per_user_kb),
-        both("RSS after all but one left (kB)", |f| {
+        both("RSS after all but ten left (kB)", |f| {
+            f.after_most_left_rss as f64
+        }),
+        both("RSS after all but one left, after the fan-out (kB)", |f| {
             f.after_leave_rss as f64
         }),
         both("join latency p50 (ms)", |f| f.join_p50_ms),

@@ -206,8 +206,8 @@ impl Conn {
 
     async fn serve(&mut self, io: Box<dyn Io>, commands: &mut channel::Receiver<Command>) -> End {
         let (r, mut w) = tokio::io::split(io);
-        // IRC lines are short; a longer one is read in several fills.
-        let mut reader = BufReader::with_capacity(1024, r);
+        // IRC lines are short (512 bytes but for tags); a longer one is read in several fills.
+        let mut reader = BufReader::with_capacity(512, r);
         self.limiter = self
             .settings
             .flood
@@ -231,7 +231,7 @@ impl Conn {
         }
         // A line read only in part (a command came first) stays here until
         // the rest arrives: reading is cancelled by the select, never lost.
-        let mut buf = Vec::with_capacity(512);
+        let mut buf = Vec::new();
         loop {
             tokio::select! {
                 read = tokio::time::timeout(LAG_CHECK, read_line(&mut reader, &mut buf)) => {
