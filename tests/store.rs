@@ -4,6 +4,21 @@ mod support;
 
 use switchboard::store::{ArchiveRange, ArchivedMessage, Store};
 
+/// `count` messages of alice's in `room`, with seqs after `seq` and bodies `{body}{i}`.
+fn messages(room: &str, count: i64, seq: i64, body: &str) -> Vec<ArchivedMessage> {
+    (1..=count)
+        .map(|i| ArchivedMessage {
+            user: "alice@localhost".into(),
+            network: "irc".into(),
+            room: room.into(),
+            seq: seq + i,
+            ts: 1_000_000 * i,
+            nick: format!("n{i}"),
+            body: format!("{body}{i}"),
+        })
+        .collect()
+}
+
 async fn exercise(store: &Store) {
     // Registrations: save, replace, list, delete.
     store
@@ -141,30 +156,10 @@ async fn exercise(store: &Store) {
         .is_some());
 
     // Archive: batch insert, ranges, paging from the newest, retention.
-    let batch: Vec<ArchivedMessage> = (1..=30)
-        .map(|i| ArchivedMessage {
-            user: "alice@localhost".into(),
-            network: "irc".into(),
-            room: "#rust%x".into(),
-            seq: 1000 + i,
-            ts: 1_000_000 * i,
-            nick: format!("n{i}"),
-            body: format!("m{i}"),
-        })
-        .collect();
+    let batch = messages("#rust%x", 30, 1000, "m");
     store.archive(&batch).await.unwrap();
     // A batch the size of no one statement: every row, in order, intact.
-    let big: Vec<ArchivedMessage> = (1..=150)
-        .map(|i| ArchivedMessage {
-            user: "alice@localhost".into(),
-            network: "irc".into(),
-            room: "#big%x".into(),
-            seq: 5000 + i,
-            ts: 1_000_000 * i,
-            nick: format!("n{i}"),
-            body: format!("b{i} ünïcode"),
-        })
-        .collect();
+    let big = messages("#big%x", 150, 5000, "b ünïcode ");
     store.archive(&big).await.unwrap();
     let back = store
         .archived(
