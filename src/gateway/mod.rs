@@ -13,6 +13,7 @@ mod session;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use switchboard_bridge_api::channel;
 use switchboard_bridge_api::Bridge;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -171,7 +172,7 @@ impl Gateway {
     fn session_commands(
         &self,
         user: &BareJid,
-    ) -> Option<switchboard_bridge_api::channel::Sender<switchboard_bridge_api::Command>> {
+    ) -> Option<channel::Sender<switchboard_bridge_api::Command>> {
         self.sessions
             .lock()
             .unwrap()

@@ -67,11 +67,6 @@ impl<T> Receiver<T> {
     pub async fn recv(&mut self) -> Option<T> {
         self.0.recv().await.map(|item| *item)
     }
-
-    /// Stops taking items; those already sent can still be received.
-    pub fn close(&mut self) {
-        self.0.close()
-    }
 }
 
 #[cfg(test)]

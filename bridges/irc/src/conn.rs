@@ -12,7 +12,7 @@ use irc_proto::{
 use switchboard_bridge_api::channel;
 use switchboard_bridge_api::{
     Command, ErrorContext, ErrorKind, Event, LeaveReason, Member, Message, MessageId, MessageKind,
-    Role, RoomListing, Target, Token,
+    Role, RoomId, RoomListing, Target, Token,
 };
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -139,6 +139,16 @@ pub fn decode(raw: &[u8]) -> String {
 }
 
 impl Conn {
+    /// The rooms of this connection. A quit or a nick change is told in each
+    /// (the core ignores rooms without that nick), so that rooms on other
+    /// servers with someone of the same nick are left alone.
+    fn rooms_here(&self) -> Vec<RoomId> {
+        self.channels
+            .values()
+            .map(|c| room_id(&c.name, &self.host))
+            .collect()
+    }
+
     async fn emit(&self, event: Event) {
         let _ = self.events.send(event).await;
     }
@@ -519,18 +529,10 @@ impl Conn {
             }
             Irc::QUIT(reason) => {
                 let Some(nick) = source else { return Ok(()) };
-                // Told in every channel on this server; the core ignores the
-                // rooms they were not in.
-                let rooms: Vec<String> = self
-                    .channels
-                    .values_mut()
-                    .map(|c| {
-                        c.ranked.remove(nick.as_str());
-                        c.name.clone()
-                    })
-                    .collect();
-                for chan in rooms {
-                    let room = room_id(&chan, &self.host);
+                for c in self.channels.values_mut() {
+                    c.ranked.remove(nick.as_str());
+                }
+                for room in self.rooms_here() {
                     self.emit(Event::MemberLeft {
                         room,
                         nick: nick.clone(),
@@ -545,16 +547,12 @@ impl Conn {
                 if own {
                     self.own_nick = new.clone();
                 }
-                // Per channel on this server, so that rooms on other servers
-                // with someone of the same nick are left alone.
-                let mut rooms = Vec::with_capacity(self.channels.len());
                 for c in self.channels.values_mut() {
                     if let Some(p) = c.ranked.remove(old.as_str()) {
                         c.ranked.insert(new.as_str().into(), p);
                     }
-                    rooms.push(room_id(&c.name, &self.host));
                 }
-                for room in rooms {
+                for room in self.rooms_here() {
                     self.emit(Event::MemberRenamed {
                         room: Some(room),
                         old_nick: old.clone(),
