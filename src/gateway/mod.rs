@@ -13,7 +13,6 @@ mod session;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use switchboard_bridge_api::channel;
 use switchboard_bridge_api::Bridge;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -166,18 +165,6 @@ impl Gateway {
         } else {
             self.route_to_session(message).await;
         }
-    }
-
-    /// The command channel of the user's session, if they have one.
-    fn session_commands(
-        &self,
-        user: &BareJid,
-    ) -> Option<channel::Sender<switchboard_bridge_api::Command>> {
-        self.sessions
-            .lock()
-            .unwrap()
-            .get(user)
-            .map(|s| s.commands.clone())
     }
 
     /// Sends a stanza built as an element (it must be a valid stanza).

@@ -133,8 +133,7 @@ impl Gateway {
                         )
                         .await;
                 };
-                let commands = self.session_commands(&user);
-                let Some(commands) = commands else {
+                if !self.is_registered(&user).await {
                     return self
                         .presence_error(
                             &presence,
@@ -142,7 +141,7 @@ impl Gateway {
                             "register with this gateway first",
                         )
                         .await;
-                };
+                }
                 let muc = presence
                     .payloads
                     .iter()
@@ -194,24 +193,32 @@ impl Gateway {
                     Next::Join => {
                         let archived = self.archive_wanted(&user, &room).await;
                         self.with_room(&user, &room, |r| r.archived = archived);
-                        let _ = commands
-                            .send(Command::Join {
-                                room: room.clone(),
-                                nick,
-                                password,
-                            })
+                        let join = Command::Join {
+                            room: room.clone(),
+                            nick,
+                            password,
+                        };
+                        if self.command(&user, join).await.is_err() {
+                            if let Some(r) = self.rooms.lock().unwrap().get_mut(&user) {
+                                r.remove(&room);
+                            }
+                            self.presence_error(
+                                &presence,
+                                DefinedCondition::ServiceUnavailable,
+                                "the session has ended; try again",
+                            )
                             .await;
+                        }
                     }
                     Next::Rename(nick) => {
                         self.with_room(&user, &room, |r| {
                             r.renaming = Some((resource.clone(), nick.clone()))
                         });
-                        let _ = commands
-                            .send(Command::SetNick {
-                                room: Some(room.clone()),
-                                nick,
-                            })
-                            .await;
+                        let rename = Command::SetNick {
+                            room: Some(room.clone()),
+                            nick,
+                        };
+                        self.command_if_running(&user, rename).await;
                     }
                     Next::Replay => self.send_join_sequence(&user, &room, &[resource]).await,
                     Next::Wait | Next::Nothing => {}
@@ -243,9 +250,8 @@ impl Gateway {
                     self.send(p).await;
                 }
                 if leave {
-                    if let Some(c) = self.session_commands(&user) {
-                        let _ = c.send(Command::Leave { room, reason: None }).await;
-                    }
+                    self.command_if_running(&user, Command::Leave { room, reason: None })
+                        .await;
                     crate::memory::release_soon();
                 }
             }
@@ -274,14 +280,9 @@ impl Gateway {
         };
         let user = from.to_bare();
         let room = self.room_of(&to);
-        let Some(commands) = self.session_commands(&user) else {
-            let reply = errors::message_error(
-                &message,
-                DefinedCondition::RegistrationRequired,
-                "register with this gateway first",
-            );
-            return self.send(reply).await;
-        };
+        if !self.is_registered(&user).await {
+            return self.refuse_unregistered(&message).await;
+        }
         let token = message.id.as_ref().map(|i| i.0.clone()).unwrap_or_default();
         let joined = self
             .rooms
@@ -301,12 +302,11 @@ impl Gateway {
             }
             if let Some((_, subject)) = message.get_best_subject(vec![]) {
                 if message.bodies.is_empty() {
-                    let _ = commands
-                        .send(Command::SetTopic {
-                            room,
-                            topic: subject.clone(),
-                        })
-                        .await;
+                    let topic = Command::SetTopic {
+                        room,
+                        topic: subject.clone(),
+                    };
+                    self.command_or_error(&user, topic, &message).await;
                     return;
                 }
             }
@@ -317,16 +317,14 @@ impl Gateway {
                 Some(action) => (action.to_owned(), MessageKind::Action),
                 None => (body.clone(), MessageKind::Normal),
             };
-            let _ = commands
-                .send(Command::SendText {
-                    target: Target::Room(room),
-                    text,
-                    kind,
-                    reply_to: None,
-                    token,
-                })
-                .await;
-            return;
+            let send = Command::SendText {
+                target: Target::Room(room),
+                text,
+                kind,
+                reply_to: None,
+                token,
+            };
+            return self.command_or_error(&user, send, &message).await;
         }
         // A private message to an occupant goes to that person directly.
         let nick = to.resource().map(|r| r.to_string()).unwrap_or_default();
@@ -346,15 +344,14 @@ impl Gateway {
         let Some((_, body)) = message.get_best_body(vec![]) else {
             return;
         };
-        let _ = commands
-            .send(Command::SendText {
-                target: Target::User(peer),
-                text: body.clone(),
-                kind: MessageKind::Normal,
-                reply_to: None,
-                token,
-            })
-            .await;
+        let send = Command::SendText {
+            target: Target::User(peer),
+            text: body.clone(),
+            kind: MessageKind::Normal,
+            reply_to: None,
+            token,
+        };
+        self.command_or_error(&user, send, &message).await;
     }
 
     /// Iq requests to a room or occupant: disco#info, XEP-0410 self-ping.

@@ -155,7 +155,7 @@ impl Gateway {
             .unwrap()
             .get(user)
             .map(|s| s.status())
-            .unwrap_or_default();
+            .unwrap_or(super::SessionStatus::Idle);
         format!(
             "Registered with the {} gateway. Session: {status}.",
             self.bridge.info().display_name

@@ -148,12 +148,14 @@ impl Gateway {
     }
 
     /// disco#items on a server: its rooms, a page at a time (XEP-0059).
-    async fn list_rooms(&self, from: &Jid, server: &str, payload: &Element) -> Reply {
+    async fn list_rooms(self: &Arc<Self>, from: &Jid, server: &str, payload: &Element) -> Reply {
         let user = from.to_bare();
-        let commands = self.session_commands(&user).ok_or((
-            DefinedCondition::RegistrationRequired,
-            "register with this gateway first".into(),
-        ))?;
+        if !self.is_registered(&user).await {
+            return Err((
+                DefinedCondition::RegistrationRequired,
+                "register with this gateway first".into(),
+            ));
+        }
         let set = payload
             .get_child("set", ns::RSM)
             .and_then(|s| SetQuery::try_from(s.clone()).ok());
@@ -166,14 +168,13 @@ impl Gateway {
         let token = format!("list-{}", self.archive.next_id());
         let (tx, rx) = oneshot::channel();
         self.pending_lists.lock().unwrap().insert(token.clone(), tx);
-        let sent = commands
-            .send(Command::ListRooms {
-                token: token.clone(),
-                server: Some(server.to_owned()),
-                after,
-                limit,
-            })
-            .await;
+        let list = Command::ListRooms {
+            token: token.clone(),
+            server: Some(server.to_owned()),
+            after,
+            limit,
+        };
+        let sent = self.command(&user, list).await;
         let answer = match sent {
             Ok(()) => tokio::time::timeout(LIST_TIMEOUT, rx)
                 .await
@@ -238,12 +239,12 @@ impl Gateway {
             return Ok(cmd.response("canceled"));
         }
         let user = from.to_bare();
-        let Some(commands) = self.session_commands(&user) else {
+        if !self.is_registered(&user).await {
             return Err((
                 DefinedCondition::RegistrationRequired,
                 "register with this gateway first".into(),
             ));
-        };
+        }
         let fields = &self.bridge.info().server_settings;
         let title = format!("Settings for {server}");
         let instructions = "Blank fields keep their defaults. They apply from the next connection.";
@@ -296,12 +297,12 @@ impl Gateway {
             )
             .await
             .map_err(|e| (DefinedCondition::InternalServerError, e.to_string()))?;
-        let _ = commands
-            .send(Command::ConfigureServer {
-                server: server.to_owned(),
-                settings,
-            })
-            .await;
+        // A session started later reads the settings from the store.
+        let configure = Command::ConfigureServer {
+            server: server.to_owned(),
+            settings,
+        };
+        self.command_if_running(&user, configure).await;
         Ok(cmd.done(
             "info",
             format!("Saved. They apply from the next connection to {server}."),

@@ -9,7 +9,7 @@ use switchboard_bridge_api::{
     Command, Credentials, ErrorContext, ErrorKind, Event, Login, MessageKind, Target, UserId,
 };
 use tokio::task::JoinHandle;
-use tracing::{debug, info, warn, Instrument};
+use tracing::{debug, warn, Instrument};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Lang, Message, MessageType};
 use xmpp_parsers::presence::Presence;
@@ -21,6 +21,8 @@ use crate::xmpp::{errors, escape};
 /// What a user's session is doing, for `status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum SessionStatus {
+    /// No session runs: nothing was open on the network, so it was ended.
+    Idle,
     /// Started, not yet connected.
     #[default]
     Connecting,
@@ -38,6 +40,7 @@ pub enum SessionStatus {
 impl fmt::Display for SessionStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Idle => f.write_str("no connection open; one opens when you join a room"),
             Self::Connecting => f.write_str("connecting"),
             Self::Connected(nick) => write!(f, "connected as {nick}"),
             Self::Disconnected { reason, retrying } => write!(
@@ -49,21 +52,59 @@ impl fmt::Display for SessionStatus {
     }
 }
 
+/// What the core and a session's pump share about the session.
+#[derive(Default)]
+struct Shared {
+    status: SessionStatus,
+    /// Commands sent to the session so far.
+    sent: u64,
+    /// Ended as idle: takes no more commands.
+    stopped: bool,
+}
+
+/// A way to a running session's commands, cheap to clone.
+#[derive(Clone)]
+struct Link {
+    commands: channel::Sender<Command>,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl Link {
+    /// Counts and sends a command; hands it back if the session has ended.
+    async fn send(&self, command: Command) -> Result<(), Command> {
+        {
+            let mut shared = self.shared.lock().unwrap();
+            if shared.stopped {
+                return Err(command);
+            }
+            shared.sent += 1;
+        }
+        self.commands.send(command).await.map_err(|e| e.0)
+    }
+}
+
 /// The core's hold on a running session.
 pub(super) struct UserSession {
-    pub(super) commands: channel::Sender<Command>,
-    status: Arc<Mutex<SessionStatus>>,
+    link: Link,
     pump: JoinHandle<()>,
+}
+
+/// Why a command did not reach a session.
+pub(super) enum Unsent {
+    /// The user has no registration.
+    NotRegistered,
+    /// The session ended and no new one would take it.
+    Ended,
 }
 
 impl UserSession {
     pub(super) fn status(&self) -> SessionStatus {
-        self.status.lock().unwrap().clone()
+        self.link.shared.lock().unwrap().status.clone()
     }
 
     /// Asks the session to end, and waits a little for it to.
     pub(super) async fn stop(self) {
-        let _ = self.commands.send(Command::Shutdown).await;
+        let _ = self.link.commands.send(Command::Shutdown).await;
         let mut pump = self.pump;
         if tokio::time::timeout(Duration::from_secs(3), &mut pump)
             .await
@@ -75,58 +116,191 @@ impl UserSession {
 }
 
 impl Gateway {
-    /// Starts the user's session with the bridge.
+    /// Starts the user's session with the bridge, in place of any running one.
     pub(super) async fn start_session(self: &Arc<Self>, user: &BareJid, credentials: Credentials) {
+        let login = self.login(user, credentials).await;
+        let session = self.spawn_session(user, login, 0);
+        let old = self.sessions.lock().unwrap().insert(user.clone(), session);
+        if let Some(old) = old {
+            old.stop().await;
+        }
+    }
+
+    /// Everything a session starts from: the credentials and what the store holds.
+    async fn login(&self, user: &BareJid, credentials: Credentials) -> Login {
         let state = self
             .store
             .state(&user.to_string(), &self.network)
             .await
             .unwrap_or_default();
         let server_settings = self.server_settings(user).await;
-        let handle = self.bridge.start(Login {
+        Login {
             account: user.to_string(),
             credentials,
             state,
             server_settings,
-        });
-        let status = Arc::new(Mutex::new(SessionStatus::default()));
+        }
+    }
+
+    /// Starts a session; `counted` commands are sent to it at once, uncounted.
+    fn spawn_session(self: &Arc<Self>, user: &BareJid, login: Login, counted: u64) -> UserSession {
+        let handle = self.bridge.start(login);
+        let shared = Arc::new(Mutex::new(Shared {
+            sent: counted,
+            ..Shared::default()
+        }));
         let span = tracing::info_span!("session", user = %user, network = %self.network);
         let pump = tokio::spawn(
             Arc::clone(self)
-                .pump(user.clone(), handle.events, Arc::clone(&status))
+                .pump(user.clone(), handle.events, Arc::clone(&shared))
                 .instrument(span),
         );
-        info!(user = %user, network = %self.network, "session started");
-        self.sessions.lock().unwrap().insert(
-            user.clone(),
-            UserSession {
+        debug!(user = %user, network = %self.network, "session started");
+        UserSession {
+            link: Link {
                 commands: handle.commands,
-                status,
-                pump,
+                shared,
             },
-        );
+            pump,
+        }
+    }
+
+    /// Whether the user is registered (a running session says so without the store).
+    pub(super) async fn is_registered(&self, user: &BareJid) -> bool {
+        self.sessions.lock().unwrap().contains_key(user) || self.registered(user).await.is_some()
+    }
+
+    /// Sends a command to the user's session, starting one from their
+    /// registration when none runs (an idle one was ended).
+    pub(super) async fn command(
+        self: &Arc<Self>,
+        user: &BareJid,
+        command: Command,
+    ) -> Result<(), Unsent> {
+        let mut command = command;
+        // Twice at most: a session may end as idle between the lookup and the send.
+        for _ in 0..2 {
+            let running = self
+                .sessions
+                .lock()
+                .unwrap()
+                .get(user)
+                .map(|s| s.link.clone());
+            let session = match running {
+                Some(s) => s,
+                None => {
+                    let Some(credentials) = self.registered(user).await else {
+                        return Err(Unsent::NotRegistered);
+                    };
+                    let login = self.login(user, credentials).await;
+                    let started = {
+                        let mut sessions = self.sessions.lock().unwrap();
+                        // Another task may have started one meanwhile.
+                        match sessions.get(user) {
+                            Some(s) => Err(s.link.clone()),
+                            None => {
+                                // Counted before the session can tell it is idle.
+                                let session = self.spawn_session(user, login, 1);
+                                let link = session.link.clone();
+                                sessions.insert(user.clone(), session);
+                                Ok(link)
+                            }
+                        }
+                    };
+                    match started {
+                        Ok(link) => {
+                            return link.commands.send(command).await.map_err(|_| Unsent::Ended)
+                        }
+                        Err(link) => link,
+                    }
+                }
+            };
+            match session.send(command).await {
+                Ok(()) => return Ok(()),
+                Err(c) => {
+                    command = c;
+                    let mut sessions = self.sessions.lock().unwrap();
+                    if sessions
+                        .get(user)
+                        .is_some_and(|s| Arc::ptr_eq(&s.link.shared, &session.shared))
+                    {
+                        sessions.remove(user);
+                    }
+                }
+            }
+        }
+        Err(Unsent::Ended)
+    }
+
+    /// Sends a command to the user's session if one runs; an idle session
+    /// that was ended has nothing the command could change.
+    pub(super) async fn command_if_running(&self, user: &BareJid, command: Command) {
+        let running = self
+            .sessions
+            .lock()
+            .unwrap()
+            .get(user)
+            .map(|s| s.link.clone());
+        if let Some(session) = running {
+            let _ = session.send(command).await;
+        }
+    }
+
+    /// Ends a session that told it was idle, if no command went to it since.
+    async fn end_if_idle(&self, user: &BareJid, shared: &Arc<Mutex<Shared>>, commands: u64) {
+        {
+            let mut s = shared.lock().unwrap();
+            if s.stopped || s.sent != commands {
+                return;
+            }
+            s.stopped = true;
+        }
+        let session = {
+            let mut sessions = self.sessions.lock().unwrap();
+            match sessions.get(user) {
+                Some(s) if Arc::ptr_eq(&s.link.shared, shared) => sessions.remove(user),
+                _ => None,
+            }
+        };
+        {
+            let mut rooms = self.rooms.lock().unwrap();
+            if rooms.get(user).is_some_and(|r| r.is_empty()) {
+                rooms.remove(user);
+            }
+        }
+        if let Some(session) = session {
+            // Not `stop`: this runs on the session's own pump, which ends
+            // when the session closes its events.
+            let _ = session.link.commands.send(Command::Shutdown).await;
+            debug!("idle session ended");
+            crate::memory::release_soon();
+        }
     }
 
     async fn pump(
         self: Arc<Self>,
         user: BareJid,
         mut events: channel::Receiver<Event>,
-        status: Arc<Mutex<SessionStatus>>,
+        shared: Arc<Mutex<Shared>>,
     ) {
         while let Some(event) = events.recv().await {
             // Boxed: the delivery future is large, and a session waits for events most of its life.
-            Box::pin(self.deliver(&user, event, &status)).await;
+            Box::pin(self.deliver(&user, event, &shared)).await;
         }
         debug!("session ended");
     }
 
     /// Turns one session event into stanzas for the user.
-    async fn deliver(&self, user: &BareJid, event: Event, status: &Mutex<SessionStatus>) {
+    async fn deliver(&self, user: &BareJid, event: Event, shared: &Arc<Mutex<Shared>>) {
         match event {
+            Event::Idle { commands } => self.end_if_idle(user, shared, commands).await,
             Event::Connected { nick, .. } => {
-                let was_down =
-                    matches!(*status.lock().unwrap(), SessionStatus::Disconnected { .. });
-                *status.lock().unwrap() = SessionStatus::Connected(nick);
+                let was_down = {
+                    let mut s = shared.lock().unwrap();
+                    let was_down = matches!(s.status, SessionStatus::Disconnected { .. });
+                    s.status = SessionStatus::Connected(nick);
+                    was_down
+                };
                 if was_down {
                     self.room_notice(user, "Connection restored.").await;
                 }
@@ -137,7 +311,7 @@ impl Gateway {
                 } else {
                     format!("Connection lost ({reason}).")
                 };
-                *status.lock().unwrap() = SessionStatus::Disconnected { reason, retrying };
+                shared.lock().unwrap().status = SessionStatus::Disconnected { reason, retrying };
                 self.room_notice(user, &text).await;
             }
             Event::Notice { text } => self.tell(user, &text).await,
@@ -233,26 +407,14 @@ impl Gateway {
     }
 
     /// A message to a contact JID: goes to the network as a direct message.
-    pub(super) async fn route_to_session(&self, message: Message) {
+    pub(super) async fn route_to_session(self: &Arc<Self>, message: Message) {
         let (Some(from), Some(to)) = (&message.from, &message.to) else {
             return;
         };
         let user = from.to_bare();
-        let commands = self
-            .sessions
-            .lock()
-            .unwrap()
-            .get(&user)
-            .map(|s| s.commands.clone());
-        let Some(commands) = commands else {
-            let reply = errors::message_error(
-                &message,
-                DefinedCondition::RegistrationRequired,
-                "register with this gateway first",
-            );
-            self.send(reply).await;
-            return;
-        };
+        if !self.is_registered(&user).await {
+            return self.refuse_unregistered(&message).await;
+        }
         let Some((_, body)) = message.get_best_body(vec![]) else {
             return; // chat states and the like: nothing to send yet
         };
@@ -271,14 +433,38 @@ impl Gateway {
             reply_to: None,
             token: message.id.as_ref().map(|i| i.0.clone()).unwrap_or_default(),
         };
-        if commands.send(command).await.is_err() {
-            let reply = errors::message_error(
-                &message,
-                DefinedCondition::RecipientUnavailable,
-                "the session has ended; try again",
-            );
-            self.send(reply).await;
+        self.command_or_error(&user, command, &message).await;
+    }
+
+    /// Sends a command for a user's message, or answers the message with why not.
+    pub(super) async fn command_or_error(
+        self: &Arc<Self>,
+        user: &BareJid,
+        command: Command,
+        message: &Message,
+    ) {
+        match self.command(user, command).await {
+            Ok(()) => {}
+            Err(Unsent::NotRegistered) => self.refuse_unregistered(message).await,
+            Err(Unsent::Ended) => {
+                let reply = errors::message_error(
+                    message,
+                    DefinedCondition::RecipientUnavailable,
+                    "the session has ended; try again",
+                );
+                self.send(reply).await;
+            }
         }
+    }
+
+    /// Answers a message from a user who is not registered.
+    pub(super) async fn refuse_unregistered(&self, message: &Message) {
+        let reply = errors::message_error(
+            message,
+            DefinedCondition::RegistrationRequired,
+            "register with this gateway first",
+        );
+        self.send(reply).await;
     }
 }
 

@@ -81,7 +81,9 @@ pub trait Bridge: Send + Sync + 'static {
     }
 
     /// Starts a session for one user. It returns at once; connecting,
-    /// failing and reconnecting are reported as [`Event`]s.
+    /// failing and reconnecting are reported as [`Event`]s. The core starts
+    /// one at registration and at start-up, and again on the user's next
+    /// command after it ended an idle one ([`Event::Idle`]).
     fn start(&self, login: Login) -> SessionHandle;
 
     /// Whether `id` names one of the network's servers (for per-server
@@ -610,6 +612,16 @@ pub enum Event {
         user: UserId,
         /// How.
         availability: Availability,
+    },
+    /// The session holds nothing open on the network (an IRC session with
+    /// no server connection) and has taken `commands` commands so far. The
+    /// core may then end it with [`Command::Shutdown`], if it has sent no
+    /// more than that, and start a new one from the stored login when the
+    /// user next needs it. A session tells this again each time it becomes
+    /// idle; bridges whose sessions must stay online never tell it.
+    Idle {
+        /// How many commands the session had taken when it became idle.
+        commands: u64,
     },
     /// A notice from the network itself (MOTD, server notices).
     Notice {

@@ -195,7 +195,16 @@ impl Bridge for IrcBridge {
         let bridge = self.clone();
         tokio::spawn(async move {
             let mut conns: HashMap<String, channel::Sender<Command>> = HashMap::new();
+            // Commands taken, and the count last told as idle.
+            let mut taken: u64 = 0;
+            let mut told_idle = None;
             loop {
+                // With no connection the session holds nothing the user needs:
+                // the core may end it and start another on the next command.
+                if conns.is_empty() && told_idle != Some(taken) {
+                    told_idle = Some(taken);
+                    let _ = end.events.send(Event::Idle { commands: taken }).await;
+                }
                 // A connection that ended (it left its last channel) is
                 // forgotten at once, so that its channel's memory goes too.
                 let next = tokio::select! {
@@ -203,7 +212,10 @@ impl Bridge for IrcBridge {
                     host = any_closed(&conns) => Err(host),
                 };
                 let command = match next {
-                    Ok(Some(command)) => command,
+                    Ok(Some(command)) => {
+                        taken += 1;
+                        command
+                    }
                     Ok(None) => break,
                     Err(host) => {
                         conns.remove(&host);

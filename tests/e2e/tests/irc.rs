@@ -526,5 +526,44 @@ async fn irc_channel_as_muc() {
         body(&groupchat_from(&mut alice, "bob").await),
         "welcome back"
     );
+
+    // Leaving the last room closes the IRC connection and ends the session;
+    // the next message or join starts a new one.
+    for client in [&mut alice, &mut alice2] {
+        client
+            .send(Presence::unavailable().with_to(occupant("alice")))
+            .await;
+        presence_from(client, occupant("alice"), Type::Unavailable).await;
+    }
+    bob.expect(|l| l.starts_with(":alice!") && l.contains(" PART #test"))
+        .await;
+    let mut status = String::new();
+    for _ in 0..20 {
+        alice.say(GW, "status").await;
+        status = alice.reply_from(GW).await;
+        if status.contains("no connection open") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        status.contains("no connection open"),
+        "status after leaving: {status}"
+    );
+    bob.send("WHOIS alice").await;
+    bob.expect(|l| l.contains(" 401 ") && l.contains(" alice "))
+        .await;
+    alice.say(&bob_jid, "still there?").await;
+    bob.expect(|l| l.starts_with(":alice!") && l.ends_with("PRIVMSG bob :still there?"))
+        .await;
+    join(&mut alice, "alice").await;
+    presence_from(&mut alice, occupant("alice"), Type::None).await;
+    bob.expect(|l| l.starts_with(":alice!") && l.contains(" JOIN "))
+        .await;
+    bob.send("PRIVMSG #test :hello again").await;
+    assert_eq!(
+        body(&groupchat_from(&mut alice, "bob").await),
+        "hello again"
+    );
     drop(alice2);
 }
