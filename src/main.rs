@@ -30,6 +30,7 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    switchboard::memory::without_thread_caches();
     switchboard::memory::one_arena();
     let cli = Cli::parse();
     let env = |k: &str| std::env::var(k).ok();

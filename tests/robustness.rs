@@ -191,6 +191,16 @@ fn bad_input_from_the_server_never_kills_the_process() {
     let mut gw = start_gateway(port);
     let mut peer = accept(&listener, Duration::from_secs(20));
     peer.ping("p1");
+    // The process restarted itself with glibc's thread caches off (so that
+    // freed memory can be given back), and kept its id.
+    let environ = std::fs::read(format!("/proc/{}/environ", gw.child.id())).unwrap();
+    assert!(
+        environ
+            .split(|b| *b == 0)
+            .any(|v| v.starts_with(b"GLIBC_TUNABLES=")
+                && v.ends_with(b"glibc.malloc.tcache_count=0")),
+        "running without malloc's thread caches"
+    );
 
     // An iq error: never answered; the stream stays.
     peer.send(&format!(
