@@ -506,8 +506,14 @@ struct Figures {
     idle_anon: u64,
     rss_at: Vec<(usize, u64)>,
     per_user_kb: f64,
+    /// The same in anonymous memory (without the program's own pages that
+    /// later joins read in).
+    per_user_anon_kb: f64,
+    /// Anonymous RSS with all users joined.
+    joined_anon: u64,
     /// After all but ten left, before the fan-out burst.
     after_most_left_rss: u64,
+    after_most_left_anon: u64,
     after_leave_rss: u64,
     join_p50_ms: f64,
     join_p99_ms: f64,
@@ -541,7 +547,7 @@ async fn measure(gw: &Gateway, prosody: &Prosody, a: &Args, users: usize) -> Fig
 
     // Memory per joined user, before any burst fills buffers.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let one_user = memory(gw.pid()).0;
+    let (one_user, one_user_anon) = memory(gw.pid());
     f.rss_at.push((1, one_user));
     for n in 1..users {
         let mut c = Client::login(&format!("u{n}@{DOMAIN}"), "pass", prosody.c2s_port).await;
@@ -557,11 +563,14 @@ async fn measure(gw: &Gateway, prosody: &Prosody, a: &Args, users: usize) -> Fig
         clients.push(c);
         if [10, 100, 1000].contains(&(n + 1)) || n + 1 == users {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            f.rss_at.push((n + 1, memory(gw.pid()).0));
+            let (rss, anon) = memory(gw.pid());
+            f.rss_at.push((n + 1, rss));
+            f.joined_anon = anon;
         }
     }
     let (last_n, last_rss) = *f.rss_at.last().unwrap();
     f.per_user_kb = (last_rss as f64 - one_user as f64) / (last_n.max(2) - 1) as f64;
+    f.per_user_anon_kb = (f.joined_anon as f64 - one_user_anon as f64) / (last_n.max(2) - 1) as f64;
     joins.sort_by(f64::total_cmp);
     f.join_p50_ms = percentile(&joins, 0.5);
     f.join_p99_ms = percentile(&joins, 0.99);
@@ -575,7 +584,7 @@ async fn measure(gw: &Gateway, prosody: &Prosody, a: &Args, users: usize) -> Fig
     }
     // Given back? Measured before the fan-out, whose burst leaves buffers of its own.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    f.after_most_left_rss = memory(gw.pid()).0;
+    (f.after_most_left_rss, f.after_most_left_anon) = memory(gw.pid());
     if clients.len() >= 10 {
         f.fan_out = fan_out(gw, &mut clients[..10], 1000).await;
         eprintln!("{}: fan-out to 10 users, lost {}", gw.name, f.fan_out.lost);
@@ -669,7 +678,11 @@ fn stop_children_on_panic() {
 async fn main() {
     stop_children_on_panic();
     let a = args();
-    let prosody = Prosody::start(&[(SB_DOMAIN, "sb-bench"), (BIB_DOMAIN, "bib-bench")]);
+    // Not at debug level: Prosody would spend more on its log than on routing.
+    let prosody = Prosody::start_logging(
+        &[(SB_DOMAIN, "sb-bench"), (BIB_DOMAIN, "bib-bench")],
+        "warn",
+    );
     eprintln!("registering {} XMPP users", a.users);
     for n in 0..a.users {
         prosody.register(&format!("u{n}"), DOMAIN, "pass");
@@ -711,8 +724,17 @@ async fn main() {
             f.rss_at.last().unwrap().1 as f64
         }),
         both("memory per joined user (kB)", |f| f.per_user_kb),
+        both("anonymous memory per joined user (kB)", |f| {
+            f.per_user_anon_kb
+        }),
         both("RSS after all but ten left (kB)", |f| {
             f.after_most_left_rss as f64
+        }),
+        both("anonymous RSS with all users joined (kB)", |f| {
+            f.joined_anon as f64
+        }),
+        both("anonymous RSS after all but ten left (kB)", |f| {
+            f.after_most_left_anon as f64
         }),
         both("RSS after all but one left, after the fan-out (kB)", |f| {
             f.after_leave_rss as f64

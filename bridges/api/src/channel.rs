@@ -67,6 +67,11 @@ impl<T> Receiver<T> {
     pub async fn recv(&mut self) -> Option<T> {
         self.0.recv().await.map(|item| *item)
     }
+
+    /// The next item if one is waiting now.
+    pub fn try_recv(&mut self) -> Option<T> {
+        self.0.try_recv().ok().map(|item| *item)
+    }
 }
 
 #[cfg(test)]

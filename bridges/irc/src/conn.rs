@@ -75,6 +75,7 @@ pub fn spawn(
         seq: 0,
         limiter: None,
         closing: false,
+        out: Vec::new(),
     };
     tokio::spawn(conn.run(rx));
     tx
@@ -120,6 +121,8 @@ struct Conn {
     limiter: Option<Limiter>,
     /// The user left the last channel: end after this command.
     closing: bool,
+    /// Lines written since the last flush (empty, and holding no memory, between bursts).
+    out: Vec<u8>,
 }
 
 enum End {
@@ -223,6 +226,8 @@ impl Conn {
             .flood
             .map(|(burst, rate)| Limiter::new(burst, rate));
         self.own_nick = self.settings.nick.clone();
+        // Lines kept for a connection that was lost do not go to the next one.
+        self.out = Vec::new();
         let mut registered = false;
         let mut lag_sent = false;
         let mut register = vec!["CAP LS 302".to_owned()];
@@ -273,6 +278,9 @@ impl Conn {
                             if let Err(end) = Box::pin(self.on_message(msg, &mut w, &mut registered)).await {
                                 return end;
                             }
+                            if let Err(e) = self.flush_out(&mut w).await {
+                                return End::Lost(e.to_string());
+                            }
                         }
                     }
                 }
@@ -283,14 +291,33 @@ impl Conn {
                         return End::Shutdown;
                     }
                     Some(c) => {
-                        if let Err(e) = Box::pin(self.on_command(c, &mut w)).await {
-                            return End::Lost(e.to_string());
+                        // The commands waiting now go out in one write.
+                        let mut next = Some(c);
+                        let mut taken = 0;
+                        while let Some(c) = next.take() {
+                            if let Command::Shutdown = c {
+                                let _ = self.flush_out(&mut w).await;
+                                let _ = write_raw(&mut w, "QUIT :Switchboard").await;
+                                let _ = w.shutdown().await;
+                                return End::Shutdown;
+                            }
+                            if let Err(e) = Box::pin(self.on_command(c, &mut w)).await {
+                                return End::Lost(e.to_string());
+                            }
+                            if self.closing {
+                                let _ = self.flush_out(&mut w).await;
+                                let _ = write_raw(&mut w, "QUIT :Switchboard").await;
+                                let _ = w.shutdown().await;
+                                info!(host = %self.host, "left the last channel; disconnected");
+                                return End::Shutdown;
+                            }
+                            taken += 1;
+                            if taken < COMMAND_BATCH {
+                                next = commands.try_recv();
+                            }
                         }
-                        if self.closing {
-                            let _ = write_raw(&mut w, "QUIT :Switchboard").await;
-                            let _ = w.shutdown().await;
-                            info!(host = %self.host, "left the last channel; disconnected");
-                            return End::Shutdown;
+                        if let Err(e) = self.flush_out(&mut w).await {
+                            return End::Lost(e.to_string());
                         }
                     }
                 },
@@ -298,11 +325,27 @@ impl Conn {
         }
     }
 
+    /// Sends a line: at once under flood control (the limiter paces each
+    /// line), else with the lines written until the next [`Conn::flush_out`].
     async fn send<W: AsyncWrite + Unpin>(&mut self, w: &mut W, line: &str) -> std::io::Result<()> {
         if let Some(l) = &mut self.limiter {
             l.take().await;
+            return write_raw(w, line).await;
         }
-        write_raw(w, line).await
+        debug_assert!(!line.contains(['\r', '\n', '\0']), "unsafe IRC line");
+        self.out.extend_from_slice(line.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+
+    /// Writes the lines [`Conn::send`] kept, and lets their buffer go.
+    async fn flush_out<W: AsyncWrite + Unpin>(&mut self, w: &mut W) -> std::io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let out = std::mem::take(&mut self.out);
+        w.write_all(&out).await?;
+        w.flush().await
     }
 
     fn next_id(&mut self) -> MessageId {
@@ -1011,6 +1054,9 @@ impl Conn {
         Ok(())
     }
 }
+
+/// At most this many waiting commands are handled before their lines are written.
+const COMMAND_BATCH: usize = 64;
 
 async fn write_raw<W: AsyncWrite + Unpin>(w: &mut W, line: &str) -> std::io::Result<()> {
     debug_assert!(!line.contains(['\r', '\n', '\0']), "unsafe IRC line");

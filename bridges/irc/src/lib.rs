@@ -200,16 +200,19 @@ impl Bridge for IrcBridge {
             let mut told_idle = None;
             loop {
                 // With no connection the session holds nothing the user needs:
-                // the core may end it and start another on the next command.
-                if conns.is_empty() && told_idle != Some(taken) {
-                    told_idle = Some(taken);
-                    let _ = end.events.send(Event::Idle { commands: taken }).await;
-                }
+                // after a moment without commands (a user who registers joins
+                // a room next), the core may end it and start another later.
+                let idle = conns.is_empty() && told_idle != Some(taken);
                 // A connection that ended (it left its last channel) is
                 // forgotten at once, so that its channel's memory goes too.
                 let next = tokio::select! {
                     command = end.commands.recv() => Ok(command),
                     host = any_closed(&conns) => Err(host),
+                    _ = tokio::time::sleep(IDLE_AFTER), if idle => {
+                        told_idle = Some(taken);
+                        let _ = end.events.send(Event::Idle { commands: taken }).await;
+                        continue;
+                    }
                 };
                 let command = match next {
                     Ok(Some(command)) => {
@@ -266,6 +269,10 @@ impl Bridge for IrcBridge {
         handle
     }
 }
+
+/// How long a session with no connection waits for a command before it
+/// tells the core it is idle.
+const IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The host of the first connection whose task has ended; never, if none has.
 async fn any_closed(conns: &HashMap<String, channel::Sender<Command>>) -> String {
