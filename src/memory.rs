@@ -49,8 +49,18 @@ pub fn without_thread_caches() {
         };
         let mut args = std::env::args_os();
         let arg0 = args.next().unwrap_or_default();
+        // The program's own path, not /proc/self/exe: the process is named
+        // after the file it runs, and `ps`, `top` and systemd should still
+        // say "switchboard".
+        let program = match std::env::current_exe() {
+            Ok(path) => path,
+            Err(e) => {
+                eprintln!("switchboard: cannot turn off malloc's thread caches: {e}");
+                return;
+            }
+        };
         // Returns only if it failed; the caches then stay on.
-        let error = std::process::Command::new("/proc/self/exe")
+        let error = std::process::Command::new(program)
             .arg0(arg0)
             .args(args)
             .env("GLIBC_TUNABLES", tunables)

@@ -201,6 +201,8 @@ fn bad_input_from_the_server_never_kills_the_process() {
                 && v.ends_with(b"glibc.malloc.tcache_count=0")),
         "running without malloc's thread caches"
     );
+    let name = std::fs::read_to_string(format!("/proc/{}/comm", gw.child.id())).unwrap();
+    assert_eq!(name.trim(), "switchboard", "the process keeps its name");
 
     // An iq error: never answered; the stream stays.
     peer.send(&format!(
