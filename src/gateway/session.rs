@@ -180,13 +180,7 @@ impl Gateway {
         let mut command = command;
         // Twice at most: a session may end as idle between the lookup and the send.
         for _ in 0..2 {
-            let running = self
-                .sessions
-                .lock()
-                .unwrap()
-                .get(user)
-                .map(|s| s.link.clone());
-            let session = match running {
+            let session = match self.running(user) {
                 Some(s) => s,
                 None => {
                     let Some(credentials) = self.registered(user).await else {
@@ -219,13 +213,7 @@ impl Gateway {
                 Ok(()) => return Ok(()),
                 Err(c) => {
                     command = c;
-                    let mut sessions = self.sessions.lock().unwrap();
-                    if sessions
-                        .get(user)
-                        .is_some_and(|s| Arc::ptr_eq(&s.link.shared, &session.shared))
-                    {
-                        sessions.remove(user);
-                    }
+                    self.forget_session(user, &session.shared);
                 }
             }
         }
@@ -235,14 +223,26 @@ impl Gateway {
     /// Sends a command to the user's session if one runs; an idle session
     /// that was ended has nothing the command could change.
     pub(super) async fn command_if_running(&self, user: &BareJid, command: Command) {
-        let running = self
-            .sessions
+        if let Some(session) = self.running(user) {
+            let _ = session.send(command).await;
+        }
+    }
+
+    /// The user's running session, if any.
+    fn running(&self, user: &BareJid) -> Option<Link> {
+        self.sessions
             .lock()
             .unwrap()
             .get(user)
-            .map(|s| s.link.clone());
-        if let Some(session) = running {
-            let _ = session.send(command).await;
+            .map(|s| s.link.clone())
+    }
+
+    /// Takes the user's session out of the table if it is still this one.
+    fn forget_session(&self, user: &BareJid, shared: &Arc<Mutex<Shared>>) -> Option<UserSession> {
+        let mut sessions = self.sessions.lock().unwrap();
+        match sessions.get(user) {
+            Some(s) if Arc::ptr_eq(&s.link.shared, shared) => sessions.remove(user),
+            _ => None,
         }
     }
 
@@ -255,13 +255,7 @@ impl Gateway {
             }
             s.stopped = true;
         }
-        let session = {
-            let mut sessions = self.sessions.lock().unwrap();
-            match sessions.get(user) {
-                Some(s) if Arc::ptr_eq(&s.link.shared, shared) => sessions.remove(user),
-                _ => None,
-            }
-        };
+        let session = self.forget_session(user, shared);
         {
             let mut rooms = self.rooms.lock().unwrap();
             if rooms.get(user).is_some_and(|r| r.is_empty()) {

@@ -286,8 +286,7 @@ impl Conn {
                 }
                 cmd = commands.recv(), if registered => match cmd {
                     None | Some(Command::Shutdown) => {
-                        let _ = write_raw(&mut w, "QUIT :Switchboard").await;
-                        let _ = w.shutdown().await;
+                        self.quit(&mut w).await;
                         return End::Shutdown;
                     }
                     Some(c) => {
@@ -296,18 +295,14 @@ impl Conn {
                         let mut taken = 0;
                         while let Some(c) = next.take() {
                             if let Command::Shutdown = c {
-                                let _ = self.flush_out(&mut w).await;
-                                let _ = write_raw(&mut w, "QUIT :Switchboard").await;
-                                let _ = w.shutdown().await;
+                                self.quit(&mut w).await;
                                 return End::Shutdown;
                             }
                             if let Err(e) = Box::pin(self.on_command(c, &mut w)).await {
                                 return End::Lost(e.to_string());
                             }
                             if self.closing {
-                                let _ = self.flush_out(&mut w).await;
-                                let _ = write_raw(&mut w, "QUIT :Switchboard").await;
-                                let _ = w.shutdown().await;
+                                self.quit(&mut w).await;
                                 info!(host = %self.host, "left the last channel; disconnected");
                                 return End::Shutdown;
                             }
@@ -336,6 +331,13 @@ impl Conn {
         self.out.extend_from_slice(line.as_bytes());
         self.out.extend_from_slice(b"\r\n");
         Ok(())
+    }
+
+    /// Sends what is kept, then QUIT, and closes the connection.
+    async fn quit<W: AsyncWrite + Unpin>(&mut self, w: &mut W) {
+        let _ = self.flush_out(w).await;
+        let _ = write_raw(w, "QUIT :Switchboard").await;
+        let _ = w.shutdown().await;
     }
 
     /// Writes the lines [`Conn::send`] kept, and lets their buffer go.
