@@ -61,6 +61,12 @@ fn args() -> Args {
 }
 
 /// InspIRCd on 127.0.0.1:6667 (biboumi's default port) with flood limits off.
+///
+/// Its read buffer is raised to the most it allows: InspIRCd reads one
+/// buffer from a socket per turn of its loop, and when a full buffer leaves
+/// more unread while nothing else happens, the rest waits for its loop's
+/// one-second timeout. With the default 10 kB, a sender's last lines sat
+/// there and IRC→XMPP bursts took a second more than they needed.
 struct Ircd {
     _dir: tempfile::TempDir,
     child: Child,
@@ -78,7 +84,7 @@ impl Ircd {
              localmax=\"100000\" globalmax=\"100000\" maxchans=\"100\" limit=\"100000\" pingfreq=\"600\" \
              timeout=\"60\" sendq=\"100M\" recvq=\"100M\" hardsendq=\"200M\" softsendq=\"100M\" \
              resolvehostnames=\"no\" useident=\"no\">\n\
-             <module name=\"deaf\">\n<pid file=\"{}/inspircd.pid\">\n<dns timeout=\"1\">\n<limits maxnick=\"30\" maxchan=\"64\">\n",
+             <module name=\"deaf\">\n<performance netbuffersize=\"65534\">\n<pid file=\"{}/inspircd.pid\">\n<dns timeout=\"1\">\n<limits maxnick=\"30\" maxchan=\"64\">\n",
             dir.path().display()
         );
         std::fs::write(dir.path().join("inspircd.conf"), conf).unwrap();
