@@ -441,6 +441,21 @@ async fn burst_xmpp_to_irc(gw: &Gateway, client: &mut Client, messages: usize) -
     let got = read.await.unwrap();
     let elapsed = start.elapsed().as_secs_f64();
     let cpu = cpu_ticks(gw.pid()) - cpu0;
+    if got.len() < messages {
+        let mut seen = vec![false; messages];
+        for (n, _) in &got {
+            if let Some(s) = seen.get_mut(*n) {
+                *s = true;
+            }
+        }
+        let missing: Vec<usize> = (0..messages).filter(|n| !seen[*n]).collect();
+        eprintln!(
+            "{}: XMPP→IRC did not arrive: {:?}{}",
+            gw.name,
+            &missing[..missing.len().min(40)],
+            if missing.len() > 40 { " …" } else { "" }
+        );
+    }
     let mut latencies: Vec<f64> = got
         .iter()
         .filter_map(|(n, at)| {

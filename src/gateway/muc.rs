@@ -82,28 +82,34 @@ fn muc_user(item: Item, status: Vec<Status>) -> Element {
 }
 
 impl Gateway {
-    /// The JID of a room.
     /// The room's JID: its id escaped (XEP-0106) at our domain. Checking a
     /// JID is costly (stringprep) and every message needs one, so the JIDs
     /// of recent rooms are kept.
     pub(super) fn room_jid(&self, room: &RoomId) -> Option<BareJid> {
-        if let Some(jid) = self.room_jids.lock().unwrap().get(room) {
-            return Some(jid.clone());
+        self.with_room_jid(room, BareJid::clone)
+    }
+
+    /// An occupant's JID: the room's JID with the nick as resource.
+    pub(super) fn occupant_jid(&self, room: &RoomId, nick: &str) -> Option<Jid> {
+        let resource = ResourcePart::new(nick).ok()?;
+        self.with_room_jid(room, |jid| Jid::from(jid.with_resource(&resource)))
+    }
+
+    /// Calls `f` with the room's JID, from the cache when it is there.
+    fn with_room_jid<R>(&self, room: &RoomId, f: impl FnOnce(&BareJid) -> R) -> Option<R> {
+        let mut cache = self.room_jids.lock().unwrap();
+        if let Some(jid) = cache.get(room) {
+            return Some(f(jid));
         }
         let escaped = escape::escape(room.as_str());
         let node = NodePart::new(&escaped).ok()?;
         let jid = BareJid::from_parts(Some(&node), self.domain.domain());
-        let mut cache = self.room_jids.lock().unwrap();
         if cache.len() >= ROOM_JIDS_KEPT {
             cache.clear();
         }
-        cache.insert(room.clone(), jid.clone());
-        Some(jid)
-    }
-
-    pub(super) fn occupant_jid(&self, room: &RoomId, nick: &str) -> Option<Jid> {
-        let resource = ResourcePart::new(nick).ok()?;
-        Some(Jid::from(self.room_jid(room)?.with_resource(&resource)))
+        let out = f(&jid);
+        cache.insert(room.clone(), jid);
+        Some(out)
     }
 
     fn room_of(&self, to: &Jid) -> RoomId {
@@ -275,11 +281,11 @@ impl Gateway {
 
     /// A message to a room (groupchat, subject) or to an occupant (private).
     pub(super) async fn handle_room_message(self: &Arc<Self>, message: Message) {
-        let (Some(from), Some(to)) = (message.from.clone(), message.to.clone()) else {
+        let (Some(from), Some(to)) = (&message.from, &message.to) else {
             return;
         };
         let user = from.to_bare();
-        let room = self.room_of(&to);
+        let room = self.room_of(to);
         if !self.is_registered(&user).await {
             return self.refuse_unregistered(&message).await;
         }
@@ -816,7 +822,11 @@ impl Gateway {
                         .get(user)
                         .and_then(|r| r.get(room))
                         .is_some_and(|r| r.archived);
-                let by = self.room_jid(room).map(Jid::from).filter(|_| archived);
+                let by = if archived {
+                    self.room_jid(room).map(Jid::from)
+                } else {
+                    None
+                };
                 self.to_joined(user, room, |to| {
                     let mut msg = Message::groupchat(Some(to)).with_body(Lang::new(), text.clone());
                     msg.from = Some(from.clone());

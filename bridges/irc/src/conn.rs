@@ -946,8 +946,7 @@ impl Conn {
                         let Some((chan, _)) = crate::ids::parse_room(room) else {
                             return Ok(());
                         };
-                        let chan = chan.to_owned();
-                        let key = irc_lowercase(&chan);
+                        let key = irc_lowercase(chan);
                         // Joined, or joining (after a reconnect the JOIN goes first).
                         if !self.channels.contains_key(&key) && !self.wanted.contains_key(&key) {
                             self.emit(Event::Error {
@@ -958,7 +957,7 @@ impl Conn {
                             .await;
                             return Ok(());
                         }
-                        for line in message_lines("PRIVMSG", &chan, &irc_text, kind) {
+                        for line in message_lines("PRIVMSG", chan, &irc_text, kind) {
                             self.send(w, &line).await?;
                         }
                         let id = self.next_id();

@@ -4,6 +4,8 @@
 //! and `` `…` ``; colours (`\x03`, `\x04`), reverse, underline, strike and
 //! reset are dropped and their text kept.
 
+use std::borrow::Cow;
+
 const BOLD: char = '\x02';
 const COLOR: char = '\x03';
 const HEX_COLOR: char = '\x04';
@@ -119,7 +121,11 @@ pub fn irc_to_styled(line: &str) -> String {
 
 /// Converts styled text to IRC codes: `*bold*`, `_italic_`, `` `code` ``
 /// spans within a line, when they open after a boundary and close before one.
-pub fn styled_to_irc(text: &str) -> String {
+/// Text with no marker at all (most of it) comes back as it is, uncopied.
+pub fn styled_to_irc(text: &str) -> Cow<'_, str> {
+    if !text.contains(['*', '_', '`']) {
+        return Cow::Borrowed(text);
+    }
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
@@ -154,7 +160,7 @@ pub fn styled_to_irc(text: &str) -> String {
         out.push(c);
         i += 1;
     }
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -194,6 +200,8 @@ mod tests {
         assert_eq!(styled_to_irc("`x = 1`"), "\x11x = 1\x11");
         // Not styling: inside words, unmatched, or across lines.
         assert_eq!(styled_to_irc("snake_case_name"), "snake_case_name");
+        // Nothing to convert: not copied.
+        assert!(matches!(styled_to_irc("plain words"), Cow::Borrowed(_)));
         assert_eq!(styled_to_irc("2 * 3 * 4"), "2 * 3 * 4");
         assert_eq!(styled_to_irc("*a\nb*"), "*a\nb*");
         assert_eq!(styled_to_irc("héllo *wörld*"), "héllo \x02wörld\x02");

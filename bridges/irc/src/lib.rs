@@ -190,11 +190,14 @@ impl Bridge for IrcBridge {
 
     fn start(&self, login: Login) -> SessionHandle {
         let (handle, mut end) = session_channels();
-        let credentials = login.credentials;
-        let mut server_settings = login.server_settings;
-        let bridge = self.clone();
+        let mut session = Session {
+            bridge: self.clone(),
+            credentials: login.credentials,
+            server_settings: login.server_settings,
+            conns: HashMap::new(),
+            events: end.events.clone(),
+        };
         tokio::spawn(async move {
-            let mut conns: HashMap<String, channel::Sender<Command>> = HashMap::new();
             // Commands taken, and the count last told as idle.
             let mut taken: u64 = 0;
             let mut told_idle = None;
@@ -202,71 +205,115 @@ impl Bridge for IrcBridge {
                 // With no connection the session holds nothing the user needs:
                 // after a moment without commands (a user who registers joins
                 // a room next), the core may end it and start another later.
-                let idle = conns.is_empty() && told_idle != Some(taken);
+                let idle = session.conns.is_empty() && told_idle != Some(taken);
                 // A connection that ended (it left its last channel) is
                 // forgotten at once, so that its channel's memory goes too.
                 let next = tokio::select! {
                     command = end.commands.recv() => Ok(command),
-                    host = any_closed(&conns) => Err(host),
+                    host = any_closed(&session.conns) => Err(host),
                     _ = tokio::time::sleep(IDLE_AFTER), if idle => {
                         told_idle = Some(taken);
                         let _ = end.events.send(Event::Idle { commands: taken }).await;
                         continue;
                     }
                 };
-                let command = match next {
-                    Ok(Some(command)) => {
-                        taken += 1;
-                        command
-                    }
+                let mut command = match next {
+                    Ok(Some(command)) => command,
                     Ok(None) => break,
                     Err(host) => {
-                        conns.remove(&host);
+                        session.conns.remove(&host);
                         continue;
                     }
                 };
-                if let Command::Shutdown = command {
-                    for c in conns.values() {
-                        let _ = c.send(Command::Shutdown).await;
+                // In a burst, the commands already waiting are passed on in
+                // this turn, without setting up the wait above for each.
+                let mut batch = 1;
+                loop {
+                    taken += 1;
+                    if session.dispatch(command).await.is_break() {
+                        return;
                     }
-                    break;
-                }
-                let hosts: Vec<String> = match host_of(&command) {
-                    Ok(Some(h)) => vec![h],
-                    Ok(None) => conns.keys().cloned().collect(),
-                    Err(event) => {
-                        let _ = end.events.send(event).await;
-                        continue;
+                    if batch == COMMAND_BATCH {
+                        break;
                     }
-                };
-                if let Command::ConfigureServer { server, settings } = &command {
-                    server_settings.insert(server.clone(), settings.clone());
-                    if let Some(conn) = conns.get(server) {
-                        let _ = conn.send(command.clone()).await;
+                    batch += 1;
+                    match end.commands.try_recv() {
+                        Some(next) => command = next,
+                        None => break,
                     }
-                    continue;
-                }
-                for host in hosts {
-                    let mut command = command.clone();
-                    // A connection that ended (it left its last channel) is made anew.
-                    if let Some(conn) = conns.get(&host) {
-                        match conn.send(command).await {
-                            Ok(()) => continue,
-                            Err(channel::SendError(c)) => {
-                                conns.remove(&host);
-                                command = c;
-                            }
-                        }
-                    }
-                    let settings =
-                        bridge.conn_settings(&host, &credentials, server_settings.get(&host));
-                    let conn = conn::spawn(host.clone(), settings, end.events.clone());
-                    let _ = conn.send(command).await;
-                    conns.insert(host, conn);
                 }
             }
         });
         handle
+    }
+}
+
+/// Commands a session passes on in one turn before it looks at its
+/// connections again.
+const COMMAND_BATCH: usize = 64;
+
+/// A user's session: their connections, one per IRC server, opened on first use.
+struct Session {
+    bridge: IrcBridge,
+    credentials: Credentials,
+    server_settings: BTreeMap<String, Credentials>,
+    conns: HashMap<String, channel::Sender<Command>>,
+    events: channel::Sender<Event>,
+}
+
+impl Session {
+    /// Passes a command to the connection it is for; breaks on `Shutdown`.
+    async fn dispatch(&mut self, command: Command) -> std::ops::ControlFlow<()> {
+        use std::ops::ControlFlow;
+        if let Command::Shutdown = command {
+            for c in self.conns.values() {
+                let _ = c.send(Command::Shutdown).await;
+            }
+            return ControlFlow::Break(());
+        }
+        if let Command::ConfigureServer { server, settings } = &command {
+            self.server_settings
+                .insert(server.clone(), settings.clone());
+            if let Some(conn) = self.conns.get(server) {
+                let _ = conn.send(command).await;
+            }
+            return ControlFlow::Continue(());
+        }
+        match host_of(&command) {
+            Ok(Some(host)) => self.send_to_host(host, command).await,
+            // For every server: each connection gets its own copy.
+            Ok(None) => {
+                let hosts: Vec<String> = self.conns.keys().cloned().collect();
+                for host in hosts {
+                    self.send_to_host(host, command.clone()).await;
+                }
+            }
+            Err(event) => {
+                let _ = self.events.send(event).await;
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Sends a command to the connection to `host`, opening one if there is
+    /// none or the last one ended (it left its last channel).
+    async fn send_to_host(&mut self, host: String, command: Command) {
+        let mut command = command;
+        if let Some(conn) = self.conns.get(&host) {
+            match conn.send(command).await {
+                Ok(()) => return,
+                Err(channel::SendError(c)) => {
+                    self.conns.remove(&host);
+                    command = c;
+                }
+            }
+        }
+        let settings =
+            self.bridge
+                .conn_settings(&host, &self.credentials, self.server_settings.get(&host));
+        let conn = conn::spawn(host.clone(), settings, self.events.clone());
+        let _ = conn.send(command).await;
+        self.conns.insert(host, conn);
     }
 }
 

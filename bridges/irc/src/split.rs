@@ -20,6 +20,13 @@ pub fn message_lines(command: &str, target: &str, text: &str, kind: MessageKind)
         .saturating_sub(PREFIX_RESERVE)
         .saturating_sub(overhead)
         .max(16);
+    // Most messages: one short line with nothing to clean.
+    if text.len() <= room && !text.contains(['\n', '\r', '\0', '\x01']) {
+        if text.trim().is_empty() {
+            return Vec::new();
+        }
+        return vec![format!("{command} {target} :{open}{text}{close}")];
+    }
     let mut lines = Vec::new();
     for line in text.split('\n') {
         let clean: String = line
@@ -109,6 +116,14 @@ mod tests {
             lines,
             ["PRIVMSG bob :one", "PRIVMSG bob :two", "PRIVMSG bob :three"]
         );
+    }
+
+    #[test]
+    fn short_plain_line_is_one_message_and_blank_is_none() {
+        let lines = message_lines("PRIVMSG", "#r", "hello there", MessageKind::Normal);
+        assert_eq!(lines, ["PRIVMSG #r :hello there"]);
+        assert!(message_lines("PRIVMSG", "#r", "  \t ", MessageKind::Normal).is_empty());
+        assert!(message_lines("PRIVMSG", "#r", "", MessageKind::Action).is_empty());
     }
 
     #[test]
