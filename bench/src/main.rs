@@ -34,6 +34,8 @@ struct Args {
     json: String,
     /// Only this gateway ("switchboard" or "biboumi"), for profiling.
     only: Option<String>,
+    /// Bursts each way; the median of each figure is reported.
+    runs: usize,
 }
 
 fn args() -> Args {
@@ -42,6 +44,7 @@ fn args() -> Args {
         messages: 10_000,
         json: "bench-results.json".into(),
         only: None,
+        runs: 3,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -50,9 +53,16 @@ fn args() -> Args {
             "--users" => a.users = v.parse().expect("--users N"),
             "--messages" => a.messages = v.parse().expect("--messages N"),
             "--json" => a.json = v,
+            "--runs" => {
+                a.runs = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .expect("--runs N (1 or more)")
+            }
             "--only" if v == "switchboard" || v == "biboumi" => a.only = Some(v),
             other => panic!(
-                "unknown argument {other} {v}; use --users N --messages N --json FILE \
+                "unknown argument {other} {v}; use --users N --messages N --runs N --json FILE \
                  --only switchboard|biboumi"
             ),
         }
@@ -339,14 +349,39 @@ struct Burst {
     cpu_ms_per_1000: f64,
 }
 
+impl Burst {
+    /// Each figure's median over the runs; what was lost, summed.
+    fn median(runs: &[Burst]) -> Burst {
+        let mid = |f: fn(&Burst) -> f64| {
+            let mut v: Vec<f64> = runs.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or_default()
+        };
+        Burst {
+            per_second: mid(|b| b.per_second),
+            p50_ms: mid(|b| b.p50_ms),
+            p99_ms: mid(|b| b.p99_ms),
+            lost: runs.iter().map(|b| b.lost).sum(),
+            cpu_ms_per_1000: mid(|b| b.cpu_ms_per_1000),
+        }
+    }
+}
+
 /// IRC → XMPP: raw IRC clients send `messages` lines; one XMPP user counts them.
-async fn burst_irc_to_xmpp(gw: &Gateway, client: &mut Client, messages: usize) -> Burst {
+async fn burst_irc_to_xmpp(
+    gw: &Gateway,
+    client: &mut Client,
+    messages: usize,
+    run: usize,
+) -> Burst {
     let port = 6667;
     let mut senders = Vec::new();
     for i in 0..SENDERS {
-        let mut c =
-            common::support::ircd::IrcClient::connect(port, &format!("s{i}x{}", gw.name.len()))
-                .await;
+        let mut c = common::support::ircd::IrcClient::connect(
+            port,
+            &format!("s{i}x{}r{run}", gw.name.len()),
+        )
+        .await;
         c.join("#bench").await;
         // Deaf (+d): in the channel, but not sent its messages. A sender
         // that got the others' lines and left them unread would fill
@@ -406,9 +441,14 @@ async fn burst_irc_to_xmpp(gw: &Gateway, client: &mut Client, messages: usize) -
 }
 
 /// XMPP → IRC: one XMPP user sends `messages` groupchat messages; a raw IRC client counts them.
-async fn burst_xmpp_to_irc(gw: &Gateway, client: &mut Client, messages: usize) -> Burst {
+async fn burst_xmpp_to_irc(
+    gw: &Gateway,
+    client: &mut Client,
+    messages: usize,
+    run: usize,
+) -> Burst {
     let mut reader =
-        common::support::ircd::IrcClient::connect(6667, &format!("r{}", gw.name.len())).await;
+        common::support::ircd::IrcClient::connect(6667, &format!("r{}r{run}", gw.name.len())).await;
     reader.join("#bench").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let room: Jid = gw.room().parse().unwrap();
@@ -621,18 +661,26 @@ async fn measure(gw: &Gateway, prosody: &Prosody, a: &Args, users: usize) -> Fig
     tokio::time::sleep(Duration::from_secs(5)).await;
     f.after_leave_rss = memory(gw.pid()).0;
 
-    // Bursts, with the first user alone in the room.
+    // Bursts, with the first user alone in the room: each direction
+    // `runs` times, alternating, and the median of each figure kept.
     let first = &mut clients[0];
-    f.to_xmpp = burst_irc_to_xmpp(gw, first, a.messages).await;
-    eprintln!(
-        "{}: IRC→XMPP {:.0}/s, lost {}",
-        gw.name, f.to_xmpp.per_second, f.to_xmpp.lost
-    );
-    f.to_irc = burst_xmpp_to_irc(gw, first, a.messages).await;
-    eprintln!(
-        "{}: XMPP→IRC {:.0}/s, lost {}",
-        gw.name, f.to_irc.per_second, f.to_irc.lost
-    );
+    let (mut to_xmpp, mut to_irc) = (Vec::new(), Vec::new());
+    for run in 0..a.runs {
+        let b = burst_irc_to_xmpp(gw, first, a.messages, run).await;
+        eprintln!(
+            "{}: IRC→XMPP {:.0}/s, lost {}",
+            gw.name, b.per_second, b.lost
+        );
+        to_xmpp.push(b);
+        let b = burst_xmpp_to_irc(gw, first, a.messages, run).await;
+        eprintln!(
+            "{}: XMPP→IRC {:.0}/s, lost {}",
+            gw.name, b.per_second, b.lost
+        );
+        to_irc.push(b);
+    }
+    f.to_xmpp = Burst::median(&to_xmpp);
+    f.to_irc = Burst::median(&to_irc);
     f
 }
 
@@ -783,8 +831,9 @@ async fn main() {
     ));
 
     println!(
-        "users: {}, messages per direction: {}; memory, join and fan-out rows with the archive off",
-        a.users, a.messages
+        "users: {}, messages per burst: {}, bursts each way: {} (medians shown); \
+         memory, join and fan-out rows with the archive off",
+        a.users, a.messages, a.runs
     );
     println!("| figure | Switchboard | biboumi | ratio |");
     println!("|---|---:|---:|---:|");
