@@ -762,7 +762,7 @@ async fn main() {
         prosody.register(&format!("u{n}"), DOMAIN, "pass");
     }
     let _ = free_port();
-    let _ircd = Ircd::start();
+    let ircd = Ircd::start();
 
     // Each gateway twice, a fresh process each time: archive off with every
     // figure, then archive on (biboumi's default) with the bursts only.
@@ -861,6 +861,9 @@ async fn main() {
     println!("(JSON in {})", a.json);
     if sb_lost > 0 {
         eprintln!("Switchboard lost messages");
+        // `exit` runs no destructors: the servers are stopped first.
+        drop(ircd);
+        drop(prosody);
         std::process::exit(1);
     }
 }
