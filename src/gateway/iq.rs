@@ -378,7 +378,7 @@ impl Gateway {
         if self.registered(user).await.is_none() {
             return fail(
                 DefinedCondition::RegistrationRequired,
-                "register with this gateway first",
+                super::session::REGISTER_FIRST,
             );
         }
         if cmd.action.as_deref() == Some("cancel") {

@@ -144,7 +144,7 @@ impl Gateway {
                         .presence_error(
                             &presence,
                             DefinedCondition::RegistrationRequired,
-                            "register with this gateway first",
+                            super::session::REGISTER_FIRST,
                         )
                         .await;
                 }

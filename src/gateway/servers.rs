@@ -150,12 +150,7 @@ impl Gateway {
     /// disco#items on a server: its rooms, a page at a time (XEP-0059).
     async fn list_rooms(self: &Arc<Self>, from: &Jid, server: &str, payload: &Element) -> Reply {
         let user = from.to_bare();
-        if !self.is_registered(&user).await {
-            return Err((
-                DefinedCondition::RegistrationRequired,
-                "register with this gateway first".into(),
-            ));
-        }
+        self.require_registered(&user).await?;
         let set = payload
             .get_child("set", ns::RSM)
             .and_then(|s| SetQuery::try_from(s.clone()).ok());
@@ -239,12 +234,7 @@ impl Gateway {
             return Ok(cmd.response("canceled"));
         }
         let user = from.to_bare();
-        if !self.is_registered(&user).await {
-            return Err((
-                DefinedCondition::RegistrationRequired,
-                "register with this gateway first".into(),
-            ));
-        }
+        self.require_registered(&user).await?;
         let fields = &self.bridge.info().server_settings;
         let title = format!("Settings for {server}");
         let instructions = "Blank fields keep their defaults. They apply from the next connection.";

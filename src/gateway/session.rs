@@ -89,6 +89,9 @@ pub(super) struct UserSession {
     pump: JoinHandle<()>,
 }
 
+/// What an unregistered user is told when they ask for something.
+pub(super) const REGISTER_FIRST: &str = "register with this gateway first";
+
 /// Why a command did not reach a session.
 pub(super) enum Unsent {
     /// The user has no registration.
@@ -168,6 +171,21 @@ impl Gateway {
     /// Whether the user is registered (a running session says so without the store).
     pub(super) async fn is_registered(&self, user: &BareJid) -> bool {
         self.sessions.lock().unwrap().contains_key(user) || self.registered(user).await.is_some()
+    }
+
+    /// [`Gateway::is_registered`], as the error a request answers with when not.
+    pub(super) async fn require_registered(
+        &self,
+        user: &BareJid,
+    ) -> Result<(), (DefinedCondition, String)> {
+        if self.is_registered(user).await {
+            Ok(())
+        } else {
+            Err((
+                DefinedCondition::RegistrationRequired,
+                REGISTER_FIRST.into(),
+            ))
+        }
     }
 
     /// Sends a command to the user's session, starting one from their
@@ -456,7 +474,7 @@ impl Gateway {
         let reply = errors::message_error(
             message,
             DefinedCondition::RegistrationRequired,
-            "register with this gateway first",
+            REGISTER_FIRST,
         );
         self.send(reply).await;
     }

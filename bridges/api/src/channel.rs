@@ -68,9 +68,37 @@ impl<T> Receiver<T> {
         self.0.recv().await.map(|item| *item)
     }
 
-    /// The next item if one is waiting now.
-    pub fn try_recv(&mut self) -> Option<T> {
-        self.0.try_recv().ok().map(|item| *item)
+    /// `first`, then the items waiting as each is asked for, `max` in all
+    /// at most: a burst taken in one turn of a loop, instead of one wait
+    /// per item. What is left stays in the channel.
+    pub fn burst(&mut self, first: T, max: usize) -> Burst<'_, T> {
+        Burst {
+            receiver: self,
+            first: Some(first),
+            left: max,
+        }
+    }
+}
+
+/// The items of [`Receiver::burst`].
+pub struct Burst<'a, T> {
+    receiver: &'a mut Receiver<T>,
+    first: Option<T>,
+    left: usize,
+}
+
+impl<T> Iterator for Burst<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        match self.first.take() {
+            Some(first) => Some(first),
+            None => self.receiver.0.try_recv().ok().map(|item| *item),
+        }
     }
 }
 
@@ -91,6 +119,17 @@ mod tests {
             tx.send("three".into()).await,
             Err(SendError("three".to_owned()))
         );
+    }
+
+    #[tokio::test]
+    async fn a_burst_takes_what_waits_up_to_its_size_and_leaves_the_rest() {
+        let (tx, mut rx) = channel::<u32>(8);
+        for n in 2..=5 {
+            tx.send(n).await.unwrap();
+        }
+        assert_eq!(rx.burst(1, 3).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(rx.burst(0, 10).collect::<Vec<_>>(), [0, 4, 5]);
+        assert_eq!(rx.burst(9, 1).collect::<Vec<_>>(), [9]);
     }
 
     #[tokio::test]

@@ -291,9 +291,7 @@ impl Conn {
                     }
                     Some(c) => {
                         // The commands waiting now go out in one write.
-                        let mut next = Some(c);
-                        let mut taken = 0;
-                        while let Some(c) = next.take() {
+                        for c in commands.burst(c, crate::COMMAND_BATCH) {
                             if let Command::Shutdown = c {
                                 self.quit(&mut w).await;
                                 return End::Shutdown;
@@ -305,10 +303,6 @@ impl Conn {
                                 self.quit(&mut w).await;
                                 info!(host = %self.host, "left the last channel; disconnected");
                                 return End::Shutdown;
-                            }
-                            taken += 1;
-                            if taken < COMMAND_BATCH {
-                                next = commands.try_recv();
                             }
                         }
                         if let Err(e) = self.flush_out(&mut w).await {
@@ -1055,9 +1049,6 @@ impl Conn {
         Ok(())
     }
 }
-
-/// At most this many waiting commands are handled before their lines are written.
-const COMMAND_BATCH: usize = 64;
 
 async fn write_raw<W: AsyncWrite + Unpin>(w: &mut W, line: &str) -> std::io::Result<()> {
     debug_assert!(!line.contains(['\r', '\n', '\0']), "unsafe IRC line");

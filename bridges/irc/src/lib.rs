@@ -217,7 +217,7 @@ impl Bridge for IrcBridge {
                         continue;
                     }
                 };
-                let mut command = match next {
+                let command = match next {
                     Ok(Some(command)) => command,
                     Ok(None) => break,
                     Err(host) => {
@@ -227,19 +227,10 @@ impl Bridge for IrcBridge {
                 };
                 // In a burst, the commands already waiting are passed on in
                 // this turn, without setting up the wait above for each.
-                let mut batch = 1;
-                loop {
+                for command in end.commands.burst(command, COMMAND_BATCH) {
                     taken += 1;
                     if session.dispatch(command).await.is_break() {
                         return;
-                    }
-                    if batch == COMMAND_BATCH {
-                        break;
-                    }
-                    batch += 1;
-                    match end.commands.try_recv() {
-                        Some(next) => command = next,
-                        None => break,
                     }
                 }
             }
@@ -249,7 +240,7 @@ impl Bridge for IrcBridge {
 }
 
 /// Commands a session passes on in one turn before it looks at its
-/// connections again.
+/// connections again, and a connection handles before it writes their lines.
 const COMMAND_BATCH: usize = 64;
 
 /// A user's session: their connections, one per IRC server, opened on first use.
