@@ -7,7 +7,7 @@
 //! What was queued while the link was down waits in the outbox and goes out
 //! after the next handshake; a stanza whose write failed is sent again.
 
-mod guard;
+mod framer;
 pub mod wire;
 
 use futures::{SinkExt, StreamExt};
@@ -28,7 +28,7 @@ use xmpp_parsers::ns;
 use xmpp_parsers::ping::Ping;
 use xmpp_parsers::stanza::Stanza;
 
-pub use guard::{Guarded, SizeBudget};
+pub use framer::{Framed, OVERSIZED};
 
 /// How many stanzas may wait to be written.
 pub const OUTBOX_BOUND: usize = 4096;
@@ -66,22 +66,129 @@ pub enum LinkEvent {
     Connected,
     /// A stanza arrived.
     Stanza(Stanza),
-    /// A stanza arrived that could not be parsed; its header is kept so that
-    /// a request can be answered with `bad-request`.
+    /// A stanza arrived that could not be parsed or was too large; its
+    /// header is kept so that its sender can be told.
     Invalid {
-        /// `iq`, `message` or `presence`.
-        kind: &'static str,
-        /// Its `from`.
-        from: Option<String>,
-        /// Its `id`.
-        id: Option<String>,
-        /// Its `type`.
-        type_: Option<String>,
+        /// Who sent what.
+        header: StanzaHeader,
         /// What is wrong.
-        error: String,
+        error: InvalidStanza,
     },
     /// The link is down; it reconnects by itself.
     Disconnected,
+}
+
+/// The start tag of a stanza that did not arrive whole.
+#[derive(Debug, Clone)]
+pub struct StanzaHeader {
+    /// `iq`, `message` or `presence`.
+    pub kind: &'static str,
+    /// Its `from`.
+    pub from: Option<String>,
+    /// Its `to`.
+    pub to: Option<String>,
+    /// Its `id`.
+    pub id: Option<String>,
+    /// Its `type`.
+    pub type_: Option<String>,
+}
+
+impl StanzaHeader {
+    fn of(stanza: &Stanza) -> Self {
+        use xmpp_parsers::message::MessageType as M;
+        use xmpp_parsers::presence::Type as P;
+        let text = |j: Option<&Jid>| j.map(|j| j.to_string());
+        match stanza {
+            Stanza::Iq(iq) => Self {
+                kind: "iq",
+                from: text(iq.from()),
+                to: text(iq.to()),
+                id: Some(iq.id().to_owned()),
+                type_: Some(
+                    match iq {
+                        Iq::Get { .. } => "get",
+                        Iq::Set { .. } => "set",
+                        Iq::Result { .. } => "result",
+                        Iq::Error { .. } => "error",
+                    }
+                    .into(),
+                ),
+            },
+            Stanza::Message(m) => Self {
+                kind: "message",
+                from: text(m.from.as_ref()),
+                to: text(m.to.as_ref()),
+                id: m.id.as_ref().map(|i| i.0.clone()),
+                type_: Some(
+                    match m.type_ {
+                        M::Chat => "chat",
+                        M::Error => "error",
+                        M::Groupchat => "groupchat",
+                        M::Headline => "headline",
+                        M::Normal => "normal",
+                    }
+                    .into(),
+                ),
+            },
+            Stanza::Presence(p) => Self {
+                kind: "presence",
+                from: text(p.from.as_ref()),
+                to: text(p.to.as_ref()),
+                id: p.id.clone(),
+                type_: match p.type_ {
+                    P::None => None,
+                    P::Error => Some("error"),
+                    P::Probe => Some("probe"),
+                    P::Subscribe => Some("subscribe"),
+                    P::Subscribed => Some("subscribed"),
+                    P::Unavailable => Some("unavailable"),
+                    P::Unsubscribe => Some("unsubscribe"),
+                    P::Unsubscribed => Some("unsubscribed"),
+                }
+                .map(str::to_owned),
+            },
+        }
+    }
+}
+
+/// Why a stanza could not be delivered to the gateway.
+#[derive(Debug, Clone)]
+pub enum InvalidStanza {
+    /// It does not parse as the stanza it claims to be.
+    Unparseable(String),
+    /// It was larger than the limit (after the server's encoding).
+    Oversized {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+}
+
+impl std::fmt::Display for InvalidStanza {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unparseable(e) => write!(f, "invalid stanza: {e}"),
+            Self::Oversized { limit } => write!(
+                f,
+                "stanza too large: over this gateway's limit of {limit} bytes \
+                 (as the server encoded it); it was not delivered"
+            ),
+        }
+    }
+}
+
+/// The limit named by the framer's stand-in, if this stanza is one.
+fn oversized(stanza: &Stanza) -> Option<usize> {
+    let marker = match stanza {
+        Stanza::Iq(Iq::Get { payload, .. } | Iq::Set { payload, .. }) => Some(payload),
+        Stanza::Iq(Iq::Result { payload, .. }) => payload.as_ref(),
+        Stanza::Iq(Iq::Error { .. }) => None,
+        Stanza::Message(m) => m.payloads.first(),
+        Stanza::Presence(p) => p.payloads.first(),
+    }?;
+    if !marker.is("oversized", OVERSIZED) {
+        return None;
+    }
+    marker.attr("limit").and_then(|l| l.parse().ok())
 }
 
 /// Errors while bringing a link up.
@@ -101,7 +208,7 @@ pub enum LinkError {
     Timeout(Duration),
 }
 
-type Stream = XmppStream<BufStream<Guarded<TcpStream>>>;
+type Stream = XmppStream<BufStream<Framed<TcpStream>>>;
 
 /// A link after its handshake: stanzas are read through `stream` and written
 /// as bytes on `writer`, a second handle on the same socket (see [`wire`]).
@@ -197,8 +304,7 @@ async fn connect(settings: &LinkSettings) -> Result<Link, LinkError> {
     let tcp = tcp.into_std()?;
     let writer = TcpStream::from_std(tcp.try_clone()?)?;
     let tcp = TcpStream::from_std(tcp)?;
-    let budget = SizeBudget::new(settings.max_stanza_size);
-    let io = BufStream::new(Guarded::new(tcp, budget));
+    let io = BufStream::new(Framed::new(tcp, settings.max_stanza_size));
     let timeouts = Timeouts {
         read_timeout: settings.keepalive,
         response_timeout: settings.keepalive.max(Duration::from_secs(10)),
@@ -262,10 +368,11 @@ async fn serve(
         writer,
         buf,
     } = link;
-    let budget = stream.get_stream().get_ref().budget();
     let mut keepalive_seq: u64 = 0;
     if !unsent.is_empty() {
-        if let Err(e) = write_batch(writer, buf, None, outbox, unsent).await {
+        if let Err(e) =
+            write_batch(writer, buf, None, outbox, unsent, settings.max_stanza_size).await
+        {
             return End::Lost(format!("write failed: {e}"));
         }
     }
@@ -281,47 +388,51 @@ async fn serve(
                     Some(Err(ReadError::SoftTimeout)) => {
                         keepalive_seq += 1;
                         let ping = keepalive_ping(&settings.domain, keepalive_seq);
-                        if let Err(e) = write_batch(writer, buf, Some(ping), outbox, unsent).await {
+                        if let Err(e) = write_batch(writer, buf, Some(ping), outbox, unsent, settings.max_stanza_size).await {
                             return End::Lost(format!("keepalive failed: {e}"));
                         }
                         continue;
                     }
                     Some(Err(ReadError::ParseError(e))) => {
-                        budget.reset();
                         warn!(error = %e, "ignoring an element the server sent that is not XMPP");
                         continue;
                     }
                     Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(s)))) => {
-                        budget.reset();
-                        LinkEvent::Stanza(s)
+                        match oversized(&s) {
+                            Some(limit) => LinkEvent::Invalid {
+                                header: StanzaHeader::of(&s),
+                                error: InvalidStanza::Oversized { limit },
+                            },
+                            None => LinkEvent::Stanza(s),
+                        }
                     }
                     Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
                         return End::Lost(format!("stream error from the server: {e:?}"))
                     }
                     Some(Ok(FallibleStreamElement::Ok(other))) => {
-                        budget.reset();
                         debug!(?other, "ignoring a stream element");
                         continue;
                     }
                     Some(Ok(FallibleStreamElement::Err(StreamElementError::InvalidStanza {
                         name, header, error, ..
                     }))) => {
-                        budget.reset();
                         warn!(kind = %name, %error, "invalid stanza from the server");
                         LinkEvent::Invalid {
-                            kind: match name.to_string().as_str() {
-                                "iq" => "iq",
-                                "message" => "message",
-                                _ => "presence",
+                            header: StanzaHeader {
+                                kind: match name.to_string().as_str() {
+                                    "iq" => "iq",
+                                    "message" => "message",
+                                    _ => "presence",
+                                },
+                                from: header.from,
+                                to: header.to,
+                                id: header.id,
+                                type_: header.type_,
                             },
-                            from: header.from,
-                            id: header.id,
-                            type_: header.type_,
-                            error: error.to_string(),
+                            error: InvalidStanza::Unparseable(error.to_string()),
                         }
                     }
                     Some(Ok(FallibleStreamElement::Err(e))) => {
-                        budget.reset();
                         warn!(error = %e, "ignoring an invalid stream element");
                         continue;
                     }
@@ -332,7 +443,7 @@ async fn serve(
             }
             out = outbox.recv() => {
                 let Some(stanza) = out else { return End::Shutdown };
-                if let Err(e) = write_batch(writer, buf, Some(stanza), outbox, unsent).await {
+                if let Err(e) = write_batch(writer, buf, Some(stanza), outbox, unsent, settings.max_stanza_size).await {
                     return End::Lost(format!("write failed: {e}"));
                 }
             }
@@ -344,12 +455,18 @@ async fn serve(
 /// ready, in one write. If the write fails, the whole batch is kept in
 /// `unsent` and goes out again after the next handshake: a stanza may then
 /// arrive twice, but none is lost.
+///
+/// No stanza over `max` bytes is written: the server would end the stream
+/// for it (Prosody's component limit is 512 KiB). Such a stanza is dropped
+/// with a warning, and an iq result becomes an error, so that the request
+/// is still answered.
 async fn write_batch(
     writer: &mut TcpStream,
     buf: &mut String,
     first: Option<Stanza>,
     outbox: &mut mpsc::Receiver<Stanza>,
     unsent: &mut Vec<Stanza>,
+    max: usize,
 ) -> Result<(), std::io::Error> {
     unsent.extend(first);
     while unsent.len() < WRITE_BATCH {
@@ -360,7 +477,18 @@ async fn write_batch(
     }
     buf.clear();
     for stanza in unsent.iter() {
+        let start = buf.len();
         wire::write_stanza(buf, stanza);
+        let size = buf.len() - start;
+        if size > max {
+            buf.truncate(start);
+            let header = StanzaHeader::of(stanza);
+            warn!(kind = header.kind, to = ?header.to, size, max,
+                  "dropped an outgoing stanza over the size limit");
+            if let Some(answer) = too_large_answer(stanza) {
+                wire::write_stanza(buf, &answer);
+            }
+        }
     }
     writer.write_all(buf.as_bytes()).await?;
     unsent.clear();
@@ -369,6 +497,23 @@ async fn write_batch(
         *buf = String::new();
     }
     Ok(())
+}
+
+/// What goes out instead of an iq result too large to send.
+fn too_large_answer(stanza: &Stanza) -> Option<Stanza> {
+    let Stanza::Iq(Iq::Result { from, to, id, .. }) = stanza else {
+        return None;
+    };
+    Some(
+        crate::xmpp::errors::iq_error(
+            to.as_ref(),
+            from.as_ref(),
+            id,
+            xmpp_parsers::stanza_error::DefinedCondition::ResourceConstraint,
+            "the answer is too large to send",
+        )
+        .into(),
+    )
 }
 
 fn keepalive_ping(domain: &BareJid, seq: u64) -> Stanza {
@@ -380,4 +525,52 @@ fn keepalive_ping(domain: &BareJid, seq: u64) -> Stanza {
         payload: Element::from(Ping),
     }
     .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use xmpp_parsers::message::{Lang, Message};
+
+    #[tokio::test]
+    async fn no_stanza_over_the_limit_is_written() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut writer = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut reader, _) = listener.accept().await.unwrap();
+        let to: Jid = "alice@localhost/x".parse().unwrap();
+        let from: Jid = "irc.localhost".parse().unwrap();
+        let big = Message::chat(Some(to.clone())).with_body(Lang::new(), "x".repeat(10_000));
+        let list = Iq::Result {
+            from: Some(from.clone()),
+            to: Some(to.clone()),
+            id: "list-1".into(),
+            payload: Some(
+                Element::builder("query", "http://jabber.org/protocol/disco#items")
+                    .append(Element::builder("x", "urn:example").append("y".repeat(10_000)))
+                    .build(),
+            ),
+        };
+        let small = Message::chat(Some(to)).with_body(Lang::new(), "fits".into());
+        let (_tx, mut outbox) = mpsc::channel(4);
+        let mut unsent = vec![big.into(), list.into(), small.into()];
+        let mut buf = String::new();
+        write_batch(&mut writer, &mut buf, None, &mut outbox, &mut unsent, 4096)
+            .await
+            .unwrap();
+        drop(writer);
+        let mut written = String::new();
+        reader.read_to_string(&mut written).await.unwrap();
+        assert!(!written.contains("xxxx"), "the large message is dropped");
+        assert!(written.contains("fits"), "the rest of the batch goes out");
+        assert!(
+            written.contains("id='list-1'")
+                && written.contains("type='error'")
+                && written.contains("resource-constraint"),
+            "the large result becomes an error: {written}"
+        );
+        assert!(written.len() < 4096, "{} bytes", written.len());
+    }
 }

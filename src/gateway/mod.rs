@@ -18,10 +18,11 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 use xmpp_parsers::jid::{BareJid, FullJid, Jid};
 use xmpp_parsers::message::{Message, MessageType};
+use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza::Stanza;
 use xmpp_parsers::stanza_error::DefinedCondition;
 
-use crate::component::LinkEvent;
+use crate::component::{InvalidStanza, LinkEvent, StanzaHeader};
 use crate::config::Config;
 use crate::crypto::Vault;
 use crate::store::Store;
@@ -123,13 +124,7 @@ impl Gateway {
                 LinkEvent::Connected => self.announce().await,
                 LinkEvent::Disconnected => {}
                 LinkEvent::Stanza(stanza) => self.handle(stanza).await,
-                LinkEvent::Invalid {
-                    kind,
-                    from,
-                    id,
-                    type_,
-                    error,
-                } => self.answer_invalid(kind, from, id, type_, &error).await,
+                LinkEvent::Invalid { header, error } => self.answer_invalid(header, &error).await,
             }
         }
     }
@@ -182,29 +177,55 @@ impl Gateway {
         }
     }
 
-    async fn answer_invalid(
-        &self,
-        kind: &str,
-        from: Option<String>,
-        id: Option<String>,
-        type_: Option<String>,
-        error: &str,
-    ) {
-        // Answer requests only: never an error to an error, a result or a presence.
-        let is_request = kind == "iq" && matches!(type_.as_deref(), Some("get" | "set"));
-        let Some(from) = from.and_then(|f| f.parse::<Jid>().ok()) else {
+    /// Tells the sender of a stanza that was unparseable or too large that
+    /// it was not delivered: an error of the stanza's own kind, never to an
+    /// error or an iq result.
+    async fn answer_invalid(&self, header: StanzaHeader, error: &InvalidStanza) {
+        let type_ = header.type_.as_deref();
+        if matches!(type_, Some("error")) || (header.kind == "iq" && type_ == Some("result")) {
+            return;
+        }
+        let Some(sender) = header.from.as_deref().and_then(|f| f.parse::<Jid>().ok()) else {
             return;
         };
-        if is_request {
-            let to = Jid::from(self.domain.clone());
-            let reply = errors::iq_error(
-                Some(&from),
-                Some(&to),
-                id.as_deref().unwrap_or(""),
-                DefinedCondition::BadRequest,
-                &format!("invalid stanza: {error}"),
-            );
-            self.send(reply).await;
+        let ours = header
+            .to
+            .as_deref()
+            .and_then(|t| t.parse::<Jid>().ok())
+            .filter(|t| t.domain() == self.domain.domain())
+            .unwrap_or_else(|| Jid::from(self.domain.clone()));
+        let condition = match error {
+            InvalidStanza::Unparseable(_) => DefinedCondition::BadRequest,
+            InvalidStanza::Oversized { .. } => DefinedCondition::PolicyViolation,
+        };
+        let text = error.to_string();
+        let id = header.id.unwrap_or_default();
+        match header.kind {
+            "iq" => {
+                self.send(errors::iq_error(
+                    Some(&sender),
+                    Some(&ours),
+                    &id,
+                    condition,
+                    &text,
+                ))
+                .await
+            }
+            "message" => {
+                let mut original = Message::new(Some(ours));
+                original.from = Some(sender);
+                original.id = (!id.is_empty()).then_some(xmpp_parsers::message::Id(id));
+                self.send(errors::message_error(&original, condition, &text))
+                    .await
+            }
+            _ => {
+                let mut reply = Presence::error()
+                    .with_from(ours)
+                    .with_to(sender)
+                    .with_payloads(vec![errors::stanza_error(condition, &text).into()]);
+                reply.id = (!id.is_empty()).then_some(id);
+                self.send(reply).await
+            }
         }
     }
 }

@@ -10,7 +10,8 @@ fn error_type(condition: &DefinedCondition) -> ErrorType {
     match condition {
         DefinedCondition::BadRequest
         | DefinedCondition::JidMalformed
-        | DefinedCondition::NotAcceptable => ErrorType::Modify,
+        | DefinedCondition::NotAcceptable
+        | DefinedCondition::PolicyViolation => ErrorType::Modify,
         DefinedCondition::Forbidden
         | DefinedCondition::NotAuthorized
         | DefinedCondition::RegistrationRequired => ErrorType::Auth,
