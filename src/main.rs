@@ -65,9 +65,12 @@ fn main() -> ExitCode {
 fn run(path: PathBuf) -> anyhow::Result<()> {
     let config = Config::load(&path, |k| std::env::var(k).ok())
         .map_err(|e| anyhow::anyhow!("{}:\n{e}", path.display()))?;
+    // Colours only on a terminal: a log file or the journal gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log_level))
         .with_target(false)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .init();
     let bridges = switchboard::bridges::compiled(&config).context("starting the bridges")?;

@@ -15,6 +15,8 @@ fn messages(room: &str, count: i64, seq: i64, body: &str) -> Vec<ArchivedMessage
             ts: 1_000_000 * i,
             nick: format!("n{i}"),
             body: format!("{body}{i}"),
+            xmpp_id: Some(format!("x{i}")),
+            origin_id: (i % 2 == 0).then(|| format!("o{i}")),
         })
         .collect()
 }

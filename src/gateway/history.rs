@@ -48,9 +48,10 @@ fn parse_stamp(text: &str) -> Option<i64> {
         .map(|d| d.timestamp_micros())
 }
 
-/// An archived `<message type='groupchat'>` with an XEP-0203 delay and its
-/// stanza-id; `jabber:client` inside a MAM `<forwarded/>`, the stream's
-/// namespace as join history.
+/// An archived `<message type='groupchat'>` with an XEP-0203 delay and the
+/// ids it had live: its `id`, its stanza-id and, for the user's own, the
+/// client's origin-id (XEP-0359); `jabber:client` inside a MAM
+/// `<forwarded/>`, the stream's namespace as join history.
 fn archived_message(
     m: &ArchivedMessage,
     from: &Jid,
@@ -61,9 +62,15 @@ fn archived_message(
     let mut b = Element::builder("message", stanza_ns)
         .attr(an("type"), "groupchat")
         .attr(an("from"), from.to_string())
-        .attr(an("id"), m.seq.to_string());
+        .attr(
+            an("id"),
+            m.xmpp_id.clone().unwrap_or_else(|| m.seq.to_string()),
+        );
     if let Some(to) = to {
         b = b.attr(an("to"), to.to_string());
+    }
+    if let Some(origin) = &m.origin_id {
+        b = b.append(Element::builder("origin-id", ns::SID).attr(an("id"), origin.as_str()));
     }
     b.append(Element::builder("body", stanza_ns).append(m.body.as_str()))
         .append(

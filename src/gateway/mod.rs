@@ -129,8 +129,9 @@ impl Gateway {
         }
     }
 
-    /// Ends every session (a clean shutdown).
+    /// Ends every session (a clean shutdown); joined clients are told first.
     pub async fn stop_sessions(&self) {
+        self.announce_shutdown().await;
         let sessions: Vec<_> = self.sessions.lock().unwrap().drain().collect();
         for (_, s) in sessions {
             s.stop().await;

@@ -11,7 +11,7 @@
 //! </presence>
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use switchboard_bridge_api::{
     Command, ErrorKind, LeaveReason, MessageKind, Role as NetRole, RoomId, Target,
@@ -51,7 +51,13 @@ pub(super) struct Room {
     renaming: Option<(FullJid, String)>,
     /// Whether this room's messages are archived (the user's and the room's switches).
     archived: bool,
+    /// The XEP-0359 origin-ids of the user's messages on their way to the
+    /// network, by the message's id, to go on their reflections.
+    origins: VecDeque<(String, String)>,
 }
+
+/// How many of a room's sent messages keep their origin-id until reflected.
+const ORIGINS_KEPT: usize = 64;
 
 /// How many room JIDs [`Gateway::room_jid`] keeps.
 const ROOM_JIDS_KEPT: usize = 4096;
@@ -72,6 +78,35 @@ fn item_for(role: NetRole) -> Item {
         NetRole::Visitor => (Affiliation::None, Role::Visitor),
     };
     Item::new(affiliation, role)
+}
+
+/// XEP-0045 §7.2: the error presence that answers a join or a nick change,
+/// from the occupant JID asked for, with the MUC `<x/>` that tells clients
+/// the join is over, and the room as the error's `by`.
+fn join_error(
+    from: Jid,
+    to: Jid,
+    id: Option<String>,
+    condition: DefinedCondition,
+    text: &str,
+) -> Presence {
+    let mut error = errors::stanza_error(condition, text);
+    error.by = Some(Jid::from(from.to_bare()));
+    let mut p = Presence::error().with_from(from).with_to(to);
+    p.id = id;
+    p.payloads.push(Muc::new().into());
+    p.payloads.push(error.into());
+    p
+}
+
+/// The client's XEP-0359 origin-id on a message, if it has one.
+fn origin_id(message: &Message) -> Option<String> {
+    message
+        .payloads
+        .iter()
+        .find(|p| p.is("origin-id", ns::SID))
+        .and_then(|p| p.attr("id"))
+        .map(str::to_owned)
 }
 
 fn muc_user(item: Item, status: Vec<Status>) -> Element {
@@ -269,13 +304,13 @@ impl Gateway {
         let (Some(from), Some(to)) = (&presence.from, &presence.to) else {
             return;
         };
-        let mut reply = Presence::error()
-            .with_from(to.clone())
-            .with_to(from.clone());
-        reply.id = presence.id.clone();
-        reply
-            .payloads
-            .push(errors::stanza_error(condition, text).into());
+        let reply = join_error(
+            to.clone(),
+            from.clone(),
+            presence.id.clone(),
+            condition,
+            text,
+        );
         self.send(reply).await;
     }
 
@@ -323,6 +358,14 @@ impl Gateway {
                 Some(action) => (action.to_owned(), MessageKind::Action),
                 None => (body.clone(), MessageKind::Normal),
             };
+            if let Some(origin) = origin_id(&message) {
+                self.with_room(&user, &room, |r| {
+                    if r.origins.len() >= ORIGINS_KEPT {
+                        r.origins.pop_front();
+                    }
+                    r.origins.push_back((token.clone(), origin));
+                });
+            }
             let send = Command::SendText {
                 target: Target::Room(room),
                 text,
@@ -390,28 +433,39 @@ impl Gateway {
             };
         }
         if payload.is("query", ns::DISCO_INFO) && to.resource().is_none() {
-            let name = self
+            let joined = self
                 .rooms
                 .lock()
                 .unwrap()
                 .get(&user)
                 .and_then(|r| r.get(&room))
-                .map(|r| r.name.clone())
+                .map(|r| (r.name.clone(), r.archived));
+            let name = joined
+                .as_ref()
+                .map(|(name, _)| name.clone())
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(|| room.to_string());
+            let mut features: std::collections::BTreeSet<String> = [
+                ns::MUC,
+                "muc_open",
+                "muc_semianonymous",
+                "muc_persistent",
+                "muc_unsecured",
+                ns::PING,
+                // Every room message carries the gateway's stanza-id.
+                ns::SID,
+            ]
+            .map(str::to_owned)
+            .into();
+            // MAM on the room JID, when this room's messages are archived
+            // (or, before a join, when the archive is on at all).
+            if self.archive.enabled() && joined.as_ref().is_none_or(|(_, archived)| *archived) {
+                features.insert(ns::MAM.to_owned());
+            }
             let info = DiscoInfoResult {
                 node: None,
                 identities: vec![Identity::new("conference", "text", "en", name)],
-                features: [
-                    ns::MUC,
-                    "muc_open",
-                    "muc_semianonymous",
-                    "muc_persistent",
-                    "muc_unsecured",
-                    ns::PING,
-                ]
-                .map(str::to_owned)
-                .into(),
+                features,
                 extensions: vec![],
             };
             return Ok(Some(info.into()));
@@ -537,9 +591,13 @@ impl Gateway {
             let Some(from) = self.occupant_jid(room, nick) else {
                 continue;
             };
-            let mut p = Presence::error().with_from(from).with_to(resource.clone());
-            p.payloads
-                .push(errors::stanza_error(DefinedCondition::Conflict, text).into());
+            let p = join_error(
+                from,
+                Jid::from(resource.clone()),
+                None,
+                DefinedCondition::Conflict,
+                text,
+            );
             self.send(p).await;
         }
         !waiting.is_empty()
@@ -562,6 +620,35 @@ impl Gateway {
             .await
             .unwrap_or_default();
         on(own) && on(here)
+    }
+
+    /// XEP-0045 status 332: every joined resource is told that the service
+    /// is shutting down (its own unavailable presence), and the rooms are
+    /// forgotten, so the sessions' last events say nothing more.
+    pub(super) async fn announce_shutdown(&self) {
+        let rooms: Rooms = std::mem::take(&mut *self.rooms.lock().unwrap());
+        for (room, r) in rooms.into_values().flatten() {
+            let Some(from) = r
+                .own_nick
+                .as_deref()
+                .and_then(|n| self.occupant_jid(&room, n))
+            else {
+                continue;
+            };
+            for (resource, joined) in r.resources {
+                if !joined {
+                    continue;
+                }
+                let mut p = Presence::unavailable()
+                    .with_from(from.clone())
+                    .with_to(resource);
+                p.payloads.push(muc_user(
+                    Item::new(Affiliation::None, Role::None),
+                    vec![Status::SelfPresence, Status::ServiceShutdown],
+                ));
+                self.send(p).await;
+            }
+        }
     }
 
     /// Runs `f` on the user's room state, if there is one.
@@ -807,50 +894,59 @@ impl Gateway {
                     MessageKind::Action => format!("/me {}", m.text),
                     _ => m.text.clone(),
                 };
-                // The user's own messages are reflected with the id they sent.
+                // One id policy (XEP-0359): the user's own messages keep the
+                // id and origin-id they were sent with, the others carry the
+                // network's id; every one gets the gateway's stanza-id, the
+                // same live, in join history and in MAM.
                 let id = m
                     .token
                     .clone()
                     .filter(|t| m.own && !t.is_empty())
                     .unwrap_or_else(|| m.id.0.clone());
+                let (archived, origin) = self
+                    .with_room(user, room, |r| {
+                        let origin = if m.own {
+                            r.origins
+                                .iter()
+                                .position(|(token, _)| *token == id)
+                                .and_then(|at| r.origins.remove(at))
+                                .map(|(_, origin)| origin)
+                        } else {
+                            None
+                        };
+                        (r.archived, origin)
+                    })
+                    .unwrap_or_default();
+                let archived = archived && self.archive.enabled();
                 let seq = self.archive.next_id();
-                let archived = self.archive.enabled()
-                    && self
-                        .rooms
-                        .lock()
-                        .unwrap()
-                        .get(user)
-                        .and_then(|r| r.get(room))
-                        .is_some_and(|r| r.archived);
-                let by = if archived {
-                    self.room_jid(room).map(Jid::from)
-                } else {
-                    None
+                let Some(room_jid) = self.room_jid(room).map(Jid::from) else {
+                    return;
                 };
+                let stanza_id: Element = StanzaId {
+                    id: seq.to_string(),
+                    by: room_jid,
+                }
+                .into();
+                let origin_el: Option<Element> = origin
+                    .clone()
+                    .map(|id| xmpp_parsers::stanza_id::OriginId { id }.into());
                 self.to_joined(user, room, |to| {
                     let mut msg = Message::groupchat(Some(to)).with_body(Lang::new(), text.clone());
                     msg.from = Some(from.clone());
                     msg.id = Some(xmpp_parsers::message::Id(id.clone()));
-                    if let Some(by) = &by {
-                        msg.payloads.push(
-                            StanzaId {
-                                id: seq.to_string(),
-                                by: by.clone(),
-                            }
-                            .into(),
-                        );
-                    }
+                    msg.payloads.extend(origin_el.clone());
+                    msg.payloads.push(stanza_id.clone());
                     Some(msg.into())
                 })
                 .await;
+                if !archived {
+                    return;
+                }
                 let ts = m
                     .timestamp
                     .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                     .map(|d| d.as_micros() as i64)
                     .unwrap_or_else(crate::archive::now_micros);
-                if !archived {
-                    return;
-                }
                 self.archive
                     .record(ArchivedMessage {
                         user: user.to_string(),
@@ -860,6 +956,8 @@ impl Gateway {
                         ts,
                         nick: m.author_nick.clone(),
                         body: text,
+                        xmpp_id: Some(id),
+                        origin_id: origin,
                     })
                     .await;
             }
@@ -893,11 +991,13 @@ impl Gateway {
                     condition_for(kind)
                 };
                 for res in pending {
-                    let mut p = Presence::error()
-                        .with_from(Jid::from(room_jid.clone()))
-                        .with_to(res);
-                    p.payloads
-                        .push(errors::stanza_error(condition.clone(), &text).into());
+                    let p = join_error(
+                        Jid::from(room_jid.clone()),
+                        Jid::from(res),
+                        None,
+                        condition.clone(),
+                        &text,
+                    );
                     self.send(p).await;
                 }
             }

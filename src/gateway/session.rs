@@ -323,8 +323,16 @@ impl Gateway {
                 } else {
                     format!("Connection lost ({reason}).")
                 };
-                shared.lock().unwrap().status = SessionStatus::Disconnected { reason, retrying };
-                self.room_notice(user, &text).await;
+                // One notice when the connection drops, not one per failed retry.
+                let was_down = {
+                    let mut s = shared.lock().unwrap();
+                    let was_down = matches!(s.status, SessionStatus::Disconnected { .. });
+                    s.status = SessionStatus::Disconnected { reason, retrying };
+                    was_down
+                };
+                if !was_down {
+                    self.room_notice(user, &text).await;
+                }
             }
             Event::Notice { text } => self.tell(user, &text).await,
             Event::RoomJoined { .. }

@@ -36,18 +36,18 @@ fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 }
 
 /// The archive's multi-row INSERTs, largest first, with how many rows each
-/// carries (7 parameters a row: 448 at most, within every SQLite's limit).
+/// carries (9 parameters a row: 576 at most, within every SQLite's limit).
 static ARCHIVE_INSERTS: std::sync::LazyLock<[(String, usize); 3]> =
     std::sync::LazyLock::new(|| [64, 8, 1].map(|rows| (archive_insert(rows), rows)));
 
 fn archive_insert(rows: usize) -> String {
     let mut sql =
-        String::from("INSERT INTO archive (user_jid, network, room, seq, ts, nick, body) VALUES ");
+        String::from("INSERT INTO archive (user_jid, network, room, seq, ts, nick, body, xmpp_id, origin_id) VALUES ");
     for r in 0..rows {
         if r > 0 {
             sql.push_str(", ");
         }
-        let params: Vec<String> = (1..=7).map(|c| format!("${}", r * 7 + c)).collect();
+        let params: Vec<String> = (1..=9).map(|c| format!("${}", r * 9 + c)).collect();
         sql.push_str(&format!("({})", params.join(", ")));
     }
     sql
@@ -399,6 +399,10 @@ pub struct ArchivedMessage {
     pub nick: String,
     /// The text (`/me ` prefixed for actions).
     pub body: String,
+    /// The message's XMPP id, as it was sent live.
+    pub xmpp_id: Option<String>,
+    /// The client's XEP-0359 origin-id, for the user's own messages.
+    pub origin_id: Option<String>,
 }
 
 /// Which part of a room's archive to read.
@@ -440,7 +444,9 @@ impl Store {
                     .bind(m.seq)
                     .bind(m.ts)
                     .bind(&m.nick)
-                    .bind(&m.body);
+                    .bind(&m.body)
+                    .bind(m.xmpp_id.as_deref())
+                    .bind(m.origin_id.as_deref());
             }
             query
                 .execute(&mut *tx)
@@ -462,12 +468,12 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ArchivedMessage>> {
         let sql = if range.newest {
-            "SELECT seq, ts, nick, body FROM archive
+            "SELECT seq, ts, nick, body, xmpp_id, origin_id FROM archive
              WHERE user_jid = $1 AND network = $2 AND room = $3
                AND seq > $4 AND seq < $5 AND ts >= $6 AND ts <= $7
              ORDER BY seq DESC LIMIT $8"
         } else {
-            "SELECT seq, ts, nick, body FROM archive
+            "SELECT seq, ts, nick, body, xmpp_id, origin_id FROM archive
              WHERE user_jid = $1 AND network = $2 AND room = $3
                AND seq > $4 AND seq < $5 AND ts >= $6 AND ts <= $7
              ORDER BY seq ASC LIMIT $8"
@@ -494,6 +500,8 @@ impl Store {
                 ts: r.get(1),
                 nick: r.get(2),
                 body: r.get(3),
+                xmpp_id: r.get(4),
+                origin_id: r.get(5),
             })
             .collect();
         if range.newest {

@@ -42,6 +42,17 @@ pub fn caps_for(info: &DiscoInfoResult) -> Caps {
     Caps::new(CAPS_NODE, hash)
 }
 
+/// Whether `node` is the caps node with this domain's hash (`node#ver`),
+/// which XEP-0115 §6.2 says answers with the same info as the domain.
+pub fn is_caps_node(node: &str, network: &str, display_name: &str) -> bool {
+    use base64::Engine as _;
+    let caps = caps_for(&domain_info(network, display_name));
+    let ver = base64::engine::general_purpose::STANDARD.encode(&caps.ver);
+    node.strip_prefix(CAPS_NODE)
+        .and_then(|rest| rest.strip_prefix('#'))
+        .is_some_and(|v| v == ver)
+}
+
 /// disco#info of the XEP-0050 command list node.
 pub fn command_list_info() -> DiscoInfoResult {
     DiscoInfoResult {

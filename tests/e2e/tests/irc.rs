@@ -441,7 +441,8 @@ async fn irc_channel_as_muc() {
         "{error:?}"
     );
 
-    // The room's archive switch: off, and live messages carry no archive id.
+    // The room's archive switch: off, and live messages are not archived
+    // (they still carry the gateway's stanza-id: one id policy).
     let configure = |form: &str| -> Element {
         format!("<command xmlns='http://jabber.org/protocol/commands' node='configure' action='execute'>{form}</command>")
             .parse()
@@ -456,10 +457,16 @@ async fn irc_channel_as_muc() {
     let m = groupchat_from(&mut alice, "bobby").await;
     assert_eq!(body(&m), "not archived");
     assert!(
-        !m.payloads
+        m.payloads
             .iter()
             .any(|p| p.is("stanza-id", "urn:xmpp:sid:0")),
-        "archive off: no stanza-id"
+        "archive off: a stanza-id still"
+    );
+    let newest = mam_page(&mut alice, "<before/>", 5).await;
+    assert!(
+        !newest.bodies.contains(&"not archived".to_owned()),
+        "archive off: not in MAM: {:?}",
+        newest.bodies
     );
 
     // An invalid channel name is answered with an error.
@@ -566,4 +573,248 @@ async fn irc_channel_as_muc() {
         "hello again"
     );
     drop(alice2);
+}
+
+/// The stanza-id, id and origin-id of a room message.
+fn ids(m: &Message) -> (Option<String>, Option<(String, String)>, Option<String>) {
+    let stanza_id = m
+        .payloads
+        .iter()
+        .find(|p| p.is("stanza-id", "urn:xmpp:sid:0"))
+        .map(|p| {
+            (
+                p.attr("id").unwrap_or("").to_owned(),
+                p.attr("by").unwrap_or("").to_owned(),
+            )
+        });
+    let origin = m
+        .payloads
+        .iter()
+        .find(|p| p.is("origin-id", "urn:xmpp:sid:0"))
+        .and_then(|p| p.attr("id").map(str::to_owned));
+    (m.id.as_ref().map(|i| i.0.clone()), stanza_id, origin)
+}
+
+/// The features of a disco#info result.
+fn features(info: &Element) -> Vec<String> {
+    info.children()
+        .filter(|c| c.name() == "feature")
+        .filter_map(|c| c.attr("var").map(str::to_owned))
+        .collect()
+}
+
+/// What real clients rely on, asserted as the XEPs' examples show them:
+/// the MUC `<x/>` in a refused join (XEP-0045 §7.2.8), the caps node
+/// (XEP-0115 §6.2), the room's features, one id per message live and in
+/// history with the client's origin-id kept (XEP-0359), one notice per
+/// outage, and status 332 at shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_clients_rely_on() {
+    let prosody = Prosody::start(&[(GW, SECRET)]);
+    prosody.register("alice", DOMAIN, "pass");
+    let mut ircd = Ircd::start();
+    let mut gateway = Switchboard::start(&config(&prosody, &ircd));
+    let mut bob = IrcClient::connect(ircd.port, "bob").await;
+    bob.join("#test").await;
+    let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", prosody.c2s_port).await;
+    let room_jid: Jid = room().parse().unwrap();
+
+    // A join before registering: refused as XEP-0045 §7.2.8 shows, with the
+    // MUC <x/> that ends the client's join, and the gateway's own words.
+    let mut p = Presence::available().with_to(occupant("alice"));
+    p.id = Some("join-1".into());
+    p.payloads
+        .push(Element::builder("x", "http://jabber.org/protocol/muc").build());
+    // The component may still be connecting: ask again until it answers.
+    let refused = loop {
+        alice.send(p.clone()).await;
+        let from = occupant("alice");
+        let got = alice
+            .maybe(Duration::from_secs(2), |s| match s {
+                Stanza::Presence(p) if p.from.as_ref() == Some(&from) && p.type_ == Type::Error => {
+                    Some(p.clone())
+                }
+                _ => None,
+            })
+            .await;
+        if let Some(got) = got {
+            break got;
+        }
+    };
+    assert_eq!(refused.id.as_deref(), Some("join-1"));
+    assert!(
+        refused
+            .payloads
+            .iter()
+            .any(|e| e.is("x", "http://jabber.org/protocol/muc")),
+        "the error presence carries the MUC <x/>: {refused:?}"
+    );
+    let error = refused
+        .payloads
+        .iter()
+        .find(|e| e.name() == "error")
+        .expect("an <error/>");
+    assert_eq!(error.attr("type"), Some("auth"));
+    assert_eq!(error.attr("by"), Some(room().as_str()));
+    assert!(error.has_child(
+        "registration-required",
+        "urn:ietf:params:xml:ns:xmpp-stanzas"
+    ));
+    assert_eq!(
+        error
+            .get_child("text", "urn:ietf:params:xml:ns:xmpp-stanzas")
+            .map(|t| t.text()),
+        Some("register with this gateway first".into())
+    );
+
+    // Registering brings the gateway's presence with caps; the caps node
+    // (node#ver) answers with the domain's own info (XEP-0115 §6.2).
+    alice.register_by_chat(GW, "nick=alice").await;
+    let gw_jid: Jid = GW.parse().unwrap();
+    let (node, ver) = alice
+        .wait_for(|s| match s {
+            Stanza::Presence(p) if p.from.as_ref() == Some(&gw_jid) => p
+                .payloads
+                .iter()
+                .find(|c| c.is("c", "http://jabber.org/protocol/caps"))
+                .map(|c| {
+                    (
+                        c.attr("node").unwrap().to_owned(),
+                        c.attr("ver").unwrap().to_owned(),
+                    )
+                }),
+            _ => None,
+        })
+        .await;
+    let caps_node = format!("{node}#{ver}");
+    let by_node = alice
+        .iq(
+            GW,
+            false,
+            format!("<query xmlns='http://jabber.org/protocol/disco#info' node='{caps_node}'/>")
+                .parse()
+                .unwrap(),
+        )
+        .await;
+    let by_node = common::result_payload(by_node).expect("the caps node is answered");
+    assert_eq!(by_node.attr("node"), Some(caps_node.as_str()));
+    let plain = common::result_payload(
+        alice
+            .iq(
+                GW,
+                false,
+                Element::builder("query", "http://jabber.org/protocol/disco#info").build(),
+            )
+            .await,
+    )
+    .unwrap();
+    assert_eq!(features(&by_node), features(&plain));
+
+    // The room says what it serves: stanza-ids and MAM.
+    let info = common::result_payload(
+        alice
+            .iq(
+                &room(),
+                false,
+                Element::builder("query", "http://jabber.org/protocol/disco#info").build(),
+            )
+            .await,
+    )
+    .unwrap();
+    let room_features = features(&info);
+    for f in [
+        "urn:xmpp:sid:0",
+        "urn:xmpp:mam:2",
+        "http://jabber.org/protocol/muc",
+    ] {
+        assert!(
+            room_features.contains(&f.to_owned()),
+            "{f}: {room_features:?}"
+        );
+    }
+
+    // Live: bob's message carries the network's id and the gateway's
+    // stanza-id; alice's reflection keeps her id and her origin-id.
+    join(&mut alice, "alice").await;
+    presence_from(&mut alice, occupant("alice"), Type::None).await;
+    bob.expect(|l| l.contains(" JOIN ") && l.starts_with(":alice!"))
+        .await;
+    bob.send("PRIVMSG #test :one").await;
+    let live_bob = ids(&groupchat_from(&mut alice, "bob").await);
+    let (Some(_), Some((_, by)), None) = &live_bob else {
+        panic!("bob's message has an id and a stanza-id: {live_bob:?}");
+    };
+    assert_eq!(by, &room());
+    let mut own = Message::groupchat(Some(room_jid.clone())).with_body(Lang::new(), "two".into());
+    own.id = Some(xmpp_parsers::message::Id("m-own".into()));
+    own.payloads.push(
+        Element::builder("origin-id", "urn:xmpp:sid:0")
+            .attr(
+                xmpp_parsers::minidom::rxml::xml_ncname!("id").into(),
+                "o-own",
+            )
+            .build(),
+    );
+    alice.send(own).await;
+    let live_own = ids(&groupchat_from(&mut alice, "alice").await);
+    assert_eq!(live_own.0.as_deref(), Some("m-own"));
+    assert_eq!(live_own.2.as_deref(), Some("o-own"), "origin-id kept");
+    assert!(live_own.1.is_some(), "the reflection has a stanza-id");
+    bob.expect(|l| l.ends_with("PRIVMSG #test :two")).await;
+
+    // History to a second resource: the same ids as live.
+    let mut alice2 =
+        Client::login(&format!("alice@{DOMAIN}/second"), "pass", prosody.c2s_port).await;
+    join(&mut alice2, "alice").await;
+    let mut history = Vec::new();
+    while history.len() < 2 {
+        history.push(
+            alice2
+                .wait_for(|s| match s {
+                    Stanza::Message(m) if is_history(m) => Some(ids(m)),
+                    _ => None,
+                })
+                .await,
+        );
+    }
+    assert_eq!(history, [live_bob, live_own], "ids in history as live");
+
+    // The IRC server goes away for several retries: one notice when it
+    // drops, one when it is back, not one per retry.
+    ircd.kill();
+    let notices =
+        |m: &Message| m.from.as_ref() == Some(&room_jid) && body(m).starts_with("Connection");
+    let mut seen = Vec::new();
+    let until = std::time::Instant::now() + Duration::from_secs(8);
+    while std::time::Instant::now() < until {
+        if let Some(text) = alice
+            .maybe(Duration::from_millis(500), |s| match s {
+                Stanza::Message(m) if notices(m) => Some(body(m)),
+                _ => None,
+            })
+            .await
+        {
+            seen.push(text);
+        }
+    }
+    assert_eq!(seen.len(), 1, "one notice for the outage: {seen:?}");
+    ircd.start_again();
+    let back = alice
+        .wait_for(|s| match s {
+            Stanza::Message(m) if notices(m) => Some(body(m)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(back, "Connection restored.");
+
+    // Shutdown: each joined resource is told (XEP-0045 status 332).
+    gateway.stop();
+    for client in [&mut alice, &mut alice2] {
+        let gone = presence_from(client, occupant("alice"), Type::Unavailable).await;
+        let codes = muc_info(&gone).0;
+        assert!(
+            codes.contains(&"110".to_owned()) && codes.contains(&"332".to_owned()),
+            "{codes:?}"
+        );
+    }
 }
