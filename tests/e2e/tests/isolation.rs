@@ -395,3 +395,76 @@ async fn a_room_list_of_long_names_comes_in_pages_within_the_budget() {
     let expected: Vec<String> = names.iter().map(|n| format!("{n} (7)")).collect();
     assert_eq!(listed, expected, "every room once, in order");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_after_connecting_are_a_secret_kept_sealed_and_private() {
+    let prosody = Prosody::start(&[(GW, SECRET)]);
+    prosody.register("alice", DOMAIN, "pass");
+    let ircd = Ircd::start();
+    let gateway = Switchboard::start(&config(&prosody, &ircd, &[], ""));
+    let mut bob = IrcClient::connect(ircd.port, "bob").await;
+    bob.join("#auto").await;
+    let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", prosody.c2s_port).await;
+    alice.register_by_chat(GW, "nick=alice").await;
+
+    let server = format!("{IRC_HOST}@{GW}");
+    let secret = "JOIN #auto;PRIVMSG NickServ :IDENTIFY hunter2";
+    let done = result_payload(
+        alice
+            .iq(&server, true, configure("after_connect", secret))
+            .await,
+    )
+    .unwrap();
+    assert_eq!(done.attr("status"), Some("completed"));
+
+    // The form shows the field as a secret and never sends it back.
+    let form = result_payload(
+        alice
+            .iq(
+                &server,
+                true,
+                format!("<command xmlns='{COMMANDS}' node='configure' action='execute'/>")
+                    .parse()
+                    .unwrap(),
+            )
+            .await,
+    )
+    .unwrap();
+    let field = form
+        .get_child("x", "jabber:x:data")
+        .and_then(|x| {
+            x.children()
+                .find(|f| f.attr("var") == Some("after_connect"))
+        })
+        .expect("the after_connect field")
+        .clone();
+    assert_eq!(field.attr("type"), Some("text-private"));
+    assert!(
+        !String::from(&form).contains("hunter2"),
+        "the form shows the commands: {}",
+        String::from(&form)
+    );
+
+    // Submitted again without it (as a client does with an empty secret),
+    // the stored commands stay and run on the next connection.
+    let done = result_payload(alice.iq(&server, true, configure("tls", "0")).await).unwrap();
+    assert_eq!(done.attr("status"), Some("completed"));
+    join(&mut alice, "#lobby", "alice").await;
+    assert_eq!(join_outcome(&mut alice, "#lobby").await, Ok(()));
+    bob.expect(|l| l.starts_with(":alice!") && l.ends_with("JOIN :#auto"))
+        .await;
+
+    // At rest: sealed, in files only their owner may read.
+    use std::os::unix::fs::PermissionsExt;
+    let db = gateway.dir.path().join("switchboard.db");
+    for file in ["switchboard.db", "switchboard.db-wal"] {
+        let path = db.with_file_name(file);
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(7).any(|w| w == b"hunter2"),
+            "{file} holds the password in clear"
+        );
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{file} is {:o}", mode & 0o777);
+    }
+}
