@@ -199,6 +199,38 @@ async fn a_stuck_user_is_refused_while_others_carry_on() {
         })
         .await;
     assert_eq!(condition, DefinedCondition::ResourceConstraint);
+    // So are a join (an error presence) and a room list (an iq error).
+    let to: Jid = format!("#x%silent.localhost@{GW}/alice").parse().unwrap();
+    let mut p = Presence::available().with_to(to);
+    p.payloads.push(Element::builder("x", MUC).build());
+    alice.send(p).await;
+    let room: Jid = format!("#x%silent.localhost@{GW}").parse().unwrap();
+    let error = alice
+        .wait_for(|s| match s {
+            Stanza::Presence(p)
+                if p.type_ == Type::Error
+                    && p.from.as_ref().map(Jid::to_bare) == Some(room.to_bare()) =>
+            {
+                p.payloads
+                    .iter()
+                    .find_map(|e| xmpp_parsers::stanza_error::StanzaError::try_from(e.clone()).ok())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        error.defined_condition,
+        DefinedCondition::ResourceConstraint
+    );
+    assert_eq!(error.type_, ErrorType::Wait);
+    let list = alice
+        .iq(
+            &format!("silent.localhost@{GW}"),
+            false,
+            Element::builder("query", "http://jabber.org/protocol/disco#items").build(),
+        )
+        .await;
+    assert_eq!(error_condition(&list), "resource-constraint");
 }
 
 /// An ad-hoc `configure` submitting `field=value`.
