@@ -158,6 +158,7 @@ async fn a_stuck_user_is_refused_while_others_carry_on() {
             _ => None,
         })
         .await;
+    eprintln!("{refused} of {SENT} messages refused with resource-constraint");
     assert!(
         refused >= SENT - 2100,
         "only {refused} of {SENT} messages refused"
@@ -415,6 +416,7 @@ async fn a_room_list_of_long_names_comes_in_pages_within_the_budget() {
             break;
         }
         pages += 1;
+        eprintln!("page {pages}: {} rooms, {size} bytes", items.len());
         listed.extend(items);
         after = page
             .get_child("set", rsm)
