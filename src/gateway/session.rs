@@ -288,7 +288,7 @@ impl Gateway {
                 }
                 _ => "a command".to_owned(),
             };
-            warn!(user = %user, network = %self.network, "session queue full; a command dropped");
+            debug!(user = %user, network = %self.network, "session queue full; a command dropped");
             self.tell(
                 user,
                 &format!("Your queue to the network is full: {what} was not sent."),
