@@ -31,8 +31,34 @@ pub struct Config {
     pub log_level: String,
     /// The room archive's switch and retention.
     pub archive: crate::archive::ArchivePolicy,
+    /// What one user may hold (`[limits]`).
+    pub limits: Limits,
     /// The enabled networks, by name.
     pub networks: BTreeMap<String, NetworkConfig>,
+}
+
+/// What one user may hold on one network, so that no user can stall or
+/// fill the gateway for the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Commands waiting for the user's session (their messages to the
+    /// network not yet taken by it); past it, a message is refused with
+    /// `resource-constraint`. At most the session queue's size.
+    pub max_pending_commands: usize,
+    /// Rooms a user is in or joining at once.
+    pub max_rooms: usize,
+    /// Stored settings rows (room and server `configure`).
+    pub max_settings: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_pending_commands: switchboard_bridge_api::CHANNEL_BOUND,
+            max_rooms: 256,
+            max_settings: 1024,
+        }
+    }
 }
 
 /// One network's component.
@@ -100,7 +126,16 @@ struct RawConfig {
     users: RawUsers,
     log: RawLog,
     archive: RawArchive,
+    limits: RawLimits,
     networks: BTreeMap<String, toml::Table>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawLimits {
+    max_pending_commands: Option<u64>,
+    max_rooms: Option<u64>,
+    max_settings: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -143,7 +178,13 @@ struct RawLog {
 const KNOWN_KEYS: &[(&str, &[&str])] = &[
     (
         "",
-        &["xmpp", "database", "users", "log", "archive", "networks"],
+        &[
+            "xmpp", "database", "users", "log", "archive", "limits", "networks",
+        ],
+    ),
+    (
+        "limits",
+        &["max_pending_commands", "max_rooms", "max_settings"],
     ),
     ("archive", &["enabled", "max_days", "max_messages"]),
     ("xmpp", &["server", "max_stanza_size", "keepalive_secs"]),
@@ -283,6 +324,8 @@ impl Config {
             errors.push(err("archive.max_days", "must be at least 1"));
         }
 
+        let limits = check_limits(&raw.limits, &mut errors);
+
         let mut networks = BTreeMap::new();
         for (name, section) in raw.networks {
             let key = |k: &str| format!("networks.{name}.{k}");
@@ -400,6 +443,7 @@ impl Config {
             admins,
             log_level,
             archive,
+            limits,
             networks,
         })
     }
@@ -448,6 +492,37 @@ fn check_unknown_keys(table: &toml::Table, errors: &mut Vec<ConfigError>) {
                 errors.push(err(&path, "unknown key"));
             }
         }
+    }
+}
+
+/// The `[limits]` section with defaults; a value out of range is named.
+fn check_limits(raw: &RawLimits, errors: &mut Vec<ConfigError>) -> Limits {
+    let default = Limits::default();
+    let mut pick = |key: &str, value: Option<u64>, default: usize, max: usize| match value {
+        None => default,
+        Some(v) if v >= 1 && v <= max as u64 => v as usize,
+        Some(_) => {
+            errors.push(err(
+                &format!("limits.{key}"),
+                &format!("must be from 1 to {max}"),
+            ));
+            default
+        }
+    };
+    Limits {
+        max_pending_commands: pick(
+            "max_pending_commands",
+            raw.max_pending_commands,
+            default.max_pending_commands,
+            switchboard_bridge_api::CHANNEL_BOUND,
+        ),
+        max_rooms: pick("max_rooms", raw.max_rooms, default.max_rooms, 100_000),
+        max_settings: pick(
+            "max_settings",
+            raw.max_settings,
+            default.max_settings,
+            1_000_000,
+        ),
     }
 }
 
@@ -546,6 +621,29 @@ mod tests {
         let text = include_str!("../config/switchboard.example.toml");
         let c = Config::parse(text, Path::new("/tmp"), no_env).unwrap();
         assert_eq!(c.networks["irc"].jid.to_string(), "irc.example.org");
+    }
+
+    #[test]
+    fn limits_have_defaults_and_bad_ones_are_named() {
+        let c = Config::parse(GOOD, Path::new("/tmp"), no_env).unwrap();
+        assert_eq!(c.limits, Limits::default());
+        let text = format!("{GOOD}\n[limits]\nmax_rooms = 3\nmax_settings = 7\n");
+        let c = Config::parse(&text, Path::new("/tmp"), no_env).unwrap();
+        assert_eq!((c.limits.max_rooms, c.limits.max_settings), (3, 7));
+        let text = format!(
+            "{GOOD}\n[limits]\nmax_pending_commands = 5000\nmax_rooms = 0\nmax_joins = 1\n"
+        );
+        let errors = Config::parse(&text, Path::new("/tmp"), no_env)
+            .unwrap_err()
+            .0;
+        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+        for k in [
+            "limits.max_pending_commands",
+            "limits.max_rooms",
+            "limits.max_joins",
+        ] {
+            assert!(keys.contains(&k), "{k} not reported in {keys:?}");
+        }
     }
 
     #[test]

@@ -89,6 +89,18 @@ async fn exercise(store: &Store) {
     let s = store.settings("alice@localhost", "irc", "").await.unwrap();
     assert_eq!(s.get("nick").map(String::as_str), Some("alice2"));
     assert_eq!(s.len(), 1);
+    // Rows per user count every scope (the per-user limit reads it).
+    assert_eq!(
+        store
+            .count_settings("alice@localhost", "irc")
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        store.count_settings("bob@localhost", "irc").await.unwrap(),
+        0
+    );
     store
         .save_state("alice@localhost", "irc", "since", "s1")
         .await
@@ -280,6 +292,36 @@ async fn sqlite_file_is_created_and_every_query_works() {
         .await
         .unwrap()
         .is_some());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    // A folder Switchboard has to make, as well as the file.
+    let path = dir.path().join("state").join("sb.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let store = Store::connect(&url).await.unwrap();
+    exercise(&store).await;
+    for file in ["sb.db", "sb.db-wal", "sb.db-shm"] {
+        let file = path.with_file_name(file);
+        assert!(file.exists(), "{} missing", file.display());
+        assert_eq!(
+            mode(&file) & 0o077,
+            0,
+            "{} is {:o}: readable by others",
+            file.display(),
+            mode(&file)
+        );
+    }
+    assert_eq!(
+        mode(path.parent().unwrap()) & 0o077,
+        0,
+        "folder open to others"
+    );
+    store.close().await;
 }
 
 #[tokio::test]

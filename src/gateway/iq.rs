@@ -411,6 +411,14 @@ impl Gateway {
             form.title = Some("Settings".into());
             return Ok(cmd.ask(form));
         };
+        let stored = self
+            .store
+            .settings(&user_s, &self.network, scope)
+            .await
+            .map_err(internal)?;
+        if !stored.contains_key("archive") {
+            self.room_for_setting(user).await?;
+        }
         let value = form
             .fields
             .iter()
@@ -430,5 +438,30 @@ impl Gateway {
             .map_err(internal)?;
         self.refresh_archive_switch(user).await;
         Ok(cmd.done("info", if value { "Archive on." } else { "Archive off." }))
+    }
+}
+
+impl Gateway {
+    /// Refuses a new settings row once the user holds as many as
+    /// `[limits] max_settings` (every room or server `configure` adds one).
+    pub(super) async fn room_for_setting(
+        &self,
+        user: &xmpp_parsers::jid::BareJid,
+    ) -> Result<(), (DefinedCondition, String)> {
+        let max = self.config.limits.max_settings;
+        let held = self
+            .store
+            .count_settings(&user.to_string(), &self.network)
+            .await
+            .map_err(|e| (DefinedCondition::InternalServerError, e.to_string()))?;
+        if held >= max as i64 {
+            return fail(
+                DefinedCondition::PolicyViolation,
+                format!(
+                    "you have {held} stored settings, the most this gateway allows; nothing was saved"
+                ),
+            );
+        }
+        Ok(())
     }
 }

@@ -27,7 +27,7 @@ use xmpp_parsers::presence::{Presence, Type};
 use xmpp_parsers::stanza_error::DefinedCondition;
 
 use super::occupants::{Occupant, Occupants};
-use super::session::condition_for;
+use super::session::{condition_for, Unsent, QUEUE_FULL};
 use super::Gateway;
 use crate::store::ArchivedMessage;
 use crate::xmpp::{errors, escape};
@@ -196,14 +196,18 @@ impl Gateway {
                     Replay,
                     Wait,
                     Nothing,
+                    TooMany(usize),
                 }
+                let max_rooms = self.config.limits.max_rooms;
                 let next = {
                     let mut rooms = self.rooms.lock().unwrap();
                     let user_rooms = rooms.entry(user.clone()).or_default();
                     if let (Some(h), Some(r)) = (&history, user_rooms.get_mut(&room)) {
                         r.history.insert(resource.clone(), h.clone());
                     }
+                    let count = user_rooms.len();
                     match user_rooms.get_mut(&room) {
+                        None if count >= max_rooms => Next::TooMany(count),
                         None => {
                             let mut r = Room::default();
                             r.resources.insert(resource.clone(), false);
@@ -239,17 +243,26 @@ impl Gateway {
                             nick,
                             password,
                         };
-                        if self.command(&user, join).await.is_err() {
+                        if let Err(unsent) = self.command(&user, join).await {
                             if let Some(r) = self.rooms.lock().unwrap().get_mut(&user) {
                                 r.remove(&room);
                             }
-                            self.presence_error(
-                                &presence,
-                                DefinedCondition::ServiceUnavailable,
-                                "the session has ended; try again",
-                            )
-                            .await;
+                            let (condition, text) = match unsent {
+                                Unsent::Full => (DefinedCondition::ResourceConstraint, QUEUE_FULL),
+                                Unsent::NotRegistered | Unsent::Ended => (
+                                    DefinedCondition::ServiceUnavailable,
+                                    "the session has ended; try again",
+                                ),
+                            };
+                            self.presence_error(&presence, condition, text).await;
                         }
+                    }
+                    Next::TooMany(n) => {
+                        let text = format!(
+                            "you are in {n} rooms, the most this gateway allows; leave one first"
+                        );
+                        self.presence_error(&presence, DefinedCondition::PolicyViolation, &text)
+                            .await;
                     }
                     Next::Rename(nick) => {
                         self.with_room(&user, &room, |r| {

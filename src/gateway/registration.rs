@@ -85,7 +85,7 @@ impl Gateway {
             .map_err(|e| RegisterError::Internal(e.to_string()))?;
         info!(user = %bare, network = %self.network, "registered");
         if let Some(old) = self.sessions.lock().unwrap().remove(&bare) {
-            tokio::spawn(async move { old.stop().await });
+            tokio::spawn(old.stop());
         }
         self.start_session(&bare, credentials).await;
         // XEP-0100 §4.1.1: the gateway asks to be in the user's roster.
@@ -105,7 +105,9 @@ impl Gateway {
     pub(super) async fn unregister(&self, user: &BareJid) -> anyhow::Result<bool> {
         let session = self.sessions.lock().unwrap().remove(user);
         if let Some(s) = session {
-            s.stop().await;
+            // Not awaited: this runs on the router, which serves every user,
+            // and a stuck session may take seconds to end.
+            tokio::spawn(s.stop());
         }
         self.online.lock().unwrap().remove(user);
         self.rooms.lock().unwrap().remove(user);

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_bridge_api::{Command, Credentials, RoomListing};
+use switchboard_bridge_api::{Command, Credentials, RoomId, RoomListing};
 use tokio::sync::oneshot;
 use xmpp_parsers::data_forms::DataFormType;
 use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity, Item};
@@ -17,6 +17,7 @@ use xmpp_parsers::ns;
 use xmpp_parsers::rsm::{First, SetQuery, SetResult};
 use xmpp_parsers::stanza_error::DefinedCondition;
 
+use super::session::{Unsent, QUEUE_FULL};
 use super::Gateway;
 use crate::xmpp::adhoc::{self, Command as AdHoc};
 use crate::xmpp::{errors, escape, forms};
@@ -27,6 +28,18 @@ const SCOPE: &str = "server:";
 const LIST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Rooms per page when the client does not say.
 const DEFAULT_PAGE: usize = 100;
+/// The most any room-list answer takes, as XML, whatever the names (well
+/// under what XMPP servers take from a component: Prosody ends the stream
+/// past 512 KiB).
+const STANZA_BUDGET: usize = 64 * 1024;
+/// The most a room list's items may take, as XML: a page ends early rather
+/// than pass it. The rest of [`STANZA_BUDGET`] is for the iq and the RSM
+/// set (its first and last room ids).
+const ITEMS_BUDGET: usize = STANZA_BUDGET - 4 * 1024;
+/// The most of a room's name a list shows, in bytes.
+const NAME_MAX: usize = 400;
+/// An item's XML besides its JID and name (`<item xmlns='…' jid='' name=''/>`).
+const ITEM_OVERHEAD: usize = 96;
 
 /// Room-list requests waiting for their [`switchboard_bridge_api::Event::RoomList`].
 pub(super) type PendingLists =
@@ -175,6 +188,10 @@ impl Gateway {
                 .await
                 .ok()
                 .and_then(Result::ok),
+            Err(Unsent::Full) => {
+                self.pending_lists.lock().unwrap().remove(&token);
+                return Err((DefinedCondition::ResourceConstraint, QUEUE_FULL.into()));
+            }
             Err(_) => None,
         };
         self.pending_lists.lock().unwrap().remove(&token);
@@ -182,25 +199,20 @@ impl Gateway {
             DefinedCondition::RemoteServerTimeout,
             format!("{server} did not list its rooms in time"),
         ))?;
-        let items: Vec<Item> = rooms
-            .iter()
-            .filter_map(|r| {
-                Some(Item {
-                    jid: Jid::from(self.room_jid(&r.room)?),
-                    node: None,
-                    name: Some(match r.members {
-                        Some(n) => format!("{} ({n})", r.name),
-                        None => r.name.clone(),
-                    }),
-                })
-            })
-            .collect();
+        let (items, taken) = fit_items(&rooms, ITEMS_BUDGET, |room| self.room_jid(room));
+        // A page cut short by size ends at its last room: the client's next
+        // page starts after it.
+        let last = if taken < rooms.len() {
+            Some(rooms[taken - 1].room.to_string())
+        } else {
+            next.or_else(|| rooms.last().map(|r| r.room.to_string()))
+        };
         let rsm = (!rooms.is_empty()).then(|| SetResult {
             first: Some(First {
                 index: None,
                 item: rooms[0].room.to_string(),
             }),
-            last: next.or_else(|| rooms.last().map(|r| r.room.to_string())),
+            last,
             count: None,
         });
         Ok(Some(
@@ -238,7 +250,15 @@ impl Gateway {
         let fields = &self.bridge.info().server_settings;
         let title = format!("Settings for {server}");
         let instructions = "Blank fields keep their defaults. They apply from the next connection.";
-        let current = self.server_settings(&user).await.remove(server);
+        let scope = format!("{SCOPE}{server}");
+        let stored = self
+            .store
+            .settings(&user.to_string(), &self.network, &scope)
+            .await
+            .map_err(|e| (DefinedCondition::InternalServerError, e.to_string()))?;
+        let current = stored
+            .get("sealed")
+            .and_then(|sealed| self.open_credentials(sealed).ok());
         let Some(submitted) = cmd
             .form
             .as_ref()
@@ -273,18 +293,15 @@ impl Gateway {
             again.notes.push(adhoc::Note::new("error", e.to_string()));
             return Ok(again);
         }
+        if stored.is_empty() {
+            self.room_for_setting(&user).await?;
+        }
         let sealed = self
             .vault
             .seal(super::registration::encode(&settings).as_bytes())
             .map_err(|e| (DefinedCondition::InternalServerError, e.to_string()))?;
         self.store
-            .set_setting(
-                &user.to_string(),
-                &self.network,
-                &format!("{SCOPE}{server}"),
-                "sealed",
-                &sealed,
-            )
+            .set_setting(&user.to_string(), &self.network, &scope, "sealed", &sealed)
             .await
             .map_err(|e| (DefinedCondition::InternalServerError, e.to_string()))?;
         // A session started later reads the settings from the store.
@@ -297,5 +314,132 @@ impl Gateway {
             "info",
             format!("Saved. They apply from the next connection to {server}."),
         ))
+    }
+}
+
+/// The disco items for as many of `rooms` as fit in `budget` bytes of XML
+/// (one at least), and how many rooms they cover (rooms without a JID are
+/// passed over). Long names are cut to [`NAME_MAX`].
+fn fit_items(
+    rooms: &[RoomListing],
+    budget: usize,
+    jid_of: impl Fn(&RoomId) -> Option<BareJid>,
+) -> (Vec<Item>, usize) {
+    let mut items = Vec::new();
+    let mut used = 0;
+    let mut taken = 0;
+    for r in rooms {
+        let Some(jid) = jid_of(&r.room) else {
+            taken += 1;
+            continue;
+        };
+        let name = cut(&r.name, NAME_MAX);
+        let name = match r.members {
+            Some(n) => format!("{name} ({n})"),
+            None => name.to_owned(),
+        };
+        let cost = ITEM_OVERHEAD + xml_len(jid.as_str()) + xml_len(&name);
+        if !items.is_empty() && used + cost > budget {
+            break;
+        }
+        used += cost;
+        taken += 1;
+        items.push(Item {
+            jid: Jid::from(jid),
+            node: None,
+            name: Some(name),
+        });
+    }
+    (items, taken)
+}
+
+/// `text`, at most `max` bytes of it, cut at a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The length of `text` escaped as an XML attribute value.
+fn xml_len(text: &str) -> usize {
+    text.chars()
+        .map(|c| match c {
+            '&' => 5,
+            '<' | '>' => 4,
+            '\'' | '"' => 6,
+            c => c.len_utf8(),
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listing(i: usize, name: &str) -> RoomListing {
+        RoomListing {
+            room: RoomId(format!("#{i:04}{name}%irc.example.net")),
+            name: format!("#{i:04}{name}"),
+            members: Some(7),
+            topic: None,
+        }
+    }
+
+    fn jid(room: &RoomId) -> Option<BareJid> {
+        let node = crate::xmpp::escape::escape(room.as_str());
+        format!("{node}@irc.example.org").parse().ok()
+    }
+
+    #[test]
+    fn a_page_of_long_names_stays_within_the_budget_and_the_pages_cover_every_room() {
+        // Names that escape to six times their length, as long as IRC allows.
+        let name = "&'\"<>".repeat(38);
+        let rooms: Vec<RoomListing> = (0..500).map(|i| listing(i, &name)).collect();
+        let mut seen = 0;
+        let mut pages = 0;
+        while seen < rooms.len() {
+            let (items, taken) = fit_items(&rooms[seen..], ITEMS_BUDGET, jid);
+            assert!(taken >= 1 && items.len() == taken);
+            let page: Element = DiscoItemsResult {
+                node: None,
+                items,
+                rsm: Some(SetResult {
+                    first: Some(First {
+                        index: None,
+                        item: rooms[seen].room.to_string(),
+                    }),
+                    last: Some(rooms[seen + taken - 1].room.to_string()),
+                    count: None,
+                }),
+            }
+            .into();
+            let xml = String::from(&page);
+            assert!(
+                xml.len() <= STANZA_BUDGET - 512,
+                "page of {taken} rooms is {} bytes",
+                xml.len()
+            );
+            seen += taken;
+            pages += 1;
+        }
+        assert_eq!(seen, 500);
+        assert!(pages > 1, "500 long names fit no page of 64 KiB");
+    }
+
+    #[test]
+    fn names_are_cut_at_a_character_boundary() {
+        assert_eq!(cut("ééé", 3), "é");
+        assert_eq!(cut("abc", 5), "abc");
+        let long = RoomListing {
+            name: "é".repeat(600),
+            ..listing(1, "")
+        };
+        let (items, _) = fit_items(&[long], ITEMS_BUDGET, jid);
+        assert!(items[0].name.as_ref().unwrap().len() <= NAME_MAX + " (7)".len());
     }
 }

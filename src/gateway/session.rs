@@ -69,17 +69,34 @@ struct Link {
     shared: Arc<Mutex<Shared>>,
 }
 
+/// Why [`Link::send`] did not send a command; the command comes back.
+enum Refused {
+    /// The session has ended (as idle, or its task is gone).
+    Ended(Command),
+    /// The user's commands waiting for the session reached the limit.
+    Full(Command),
+}
+
 impl Link {
-    /// Counts and sends a command; hands it back if the session has ended.
-    async fn send(&self, command: Command) -> Result<(), Command> {
-        {
-            let mut shared = self.shared.lock().unwrap();
-            if shared.stopped {
-                return Err(command);
-            }
-            shared.sent += 1;
+    /// Counts and sends a command, never waiting: refused when the session
+    /// has ended or `limit` commands already wait for it (the router serves
+    /// every user, so one user's slow session must not hold it).
+    fn send(&self, command: Command, limit: usize) -> Result<(), Refused> {
+        let mut shared = self.shared.lock().unwrap();
+        if shared.stopped {
+            return Err(Refused::Ended(command));
         }
-        self.commands.send(command).await.map_err(|e| e.0)
+        if self.commands.waiting() >= limit {
+            return Err(Refused::Full(command));
+        }
+        match self.commands.try_send(command) {
+            Ok(()) => {
+                shared.sent += 1;
+                Ok(())
+            }
+            Err(channel::TrySendError::Full(c)) => Err(Refused::Full(c)),
+            Err(channel::TrySendError::Closed(c)) => Err(Refused::Ended(c)),
+        }
     }
 }
 
@@ -98,16 +115,25 @@ pub(super) enum Unsent {
     NotRegistered,
     /// The session ended and no new one would take it.
     Ended,
+    /// Too many of the user's commands wait for the session already.
+    Full,
 }
+
+/// What a user is told when their queue to the network is full.
+pub(super) const QUEUE_FULL: &str =
+    "your queue to the network is full (it is slow or not answering); not sent, try again later";
 
 impl UserSession {
     pub(super) fn status(&self) -> SessionStatus {
         self.link.shared.lock().unwrap().status.clone()
     }
 
-    /// Asks the session to end, and waits a little for it to.
+    /// Asks the session to end, and waits a little for it to. Its command
+    /// queue may be full (a stuck network): then the queue is dropped, which
+    /// ends the session once it has taken what waits.
     pub(super) async fn stop(self) {
-        let _ = self.link.commands.send(Command::Shutdown).await;
+        let _ = self.link.commands.try_send(Command::Shutdown);
+        drop(self.link);
         let mut pump = self.pump;
         if tokio::time::timeout(Duration::from_secs(3), &mut pump)
             .await
@@ -125,7 +151,8 @@ impl Gateway {
         let session = self.spawn_session(user, login, 0);
         let old = self.sessions.lock().unwrap().insert(user.clone(), session);
         if let Some(old) = old {
-            old.stop().await;
+            // Not awaited: this runs on the router, which serves every user.
+            tokio::spawn(old.stop());
         }
     }
 
@@ -220,16 +247,18 @@ impl Gateway {
                         }
                     };
                     match started {
+                        // A new session's queue is empty: there is room.
                         Ok(link) => {
-                            return link.commands.send(command).await.map_err(|_| Unsent::Ended)
+                            return link.commands.try_send(command).map_err(|_| Unsent::Ended)
                         }
                         Err(link) => link,
                     }
                 }
             };
-            match session.send(command).await {
+            match session.send(command, self.pending_limit()) {
                 Ok(()) => return Ok(()),
-                Err(c) => {
+                Err(Refused::Full(_)) => return Err(Unsent::Full),
+                Err(Refused::Ended(c)) => {
                     command = c;
                     self.forget_session(user, &session.shared);
                 }
@@ -239,11 +268,38 @@ impl Gateway {
     }
 
     /// Sends a command to the user's session if one runs; an idle session
-    /// that was ended has nothing the command could change.
+    /// that was ended has nothing the command could change. A leave is sent
+    /// whatever the user's limit (it lightens the session), within the
+    /// queue's room; a command that finds no room is dropped with a notice.
     pub(super) async fn command_if_running(&self, user: &BareJid, command: Command) {
-        if let Some(session) = self.running(user) {
-            let _ = session.send(command).await;
+        let Some(session) = self.running(user) else {
+            return;
+        };
+        let limit = match command {
+            Command::Leave { .. } => usize::MAX,
+            _ => self.pending_limit(),
+        };
+        if let Err(Refused::Full(c)) = session.send(command, limit) {
+            let what = match c {
+                Command::Leave { room, .. } => format!("leaving {room}"),
+                Command::SetNick { .. } => "the nick change".to_owned(),
+                Command::ConfigureServer { server, .. } => {
+                    format!("the new settings for {server} (saved; they apply from the next connection)")
+                }
+                _ => "a command".to_owned(),
+            };
+            debug!(user = %user, network = %self.network, "session queue full; a command dropped");
+            self.tell(
+                user,
+                &format!("Your queue to the network is full: {what} was not sent."),
+            )
+            .await;
         }
+    }
+
+    /// How many of a user's commands may wait for their session.
+    fn pending_limit(&self) -> usize {
+        self.config.limits.max_pending_commands
     }
 
     /// The user's running session, if any.
@@ -471,6 +527,14 @@ impl Gateway {
                     message,
                     DefinedCondition::RecipientUnavailable,
                     "the session has ended; try again",
+                );
+                self.send(reply).await;
+            }
+            Err(Unsent::Full) => {
+                let reply = errors::message_error(
+                    message,
+                    DefinedCondition::ResourceConstraint,
+                    QUEUE_FULL,
                 );
                 self.send(reply).await;
             }

@@ -16,6 +16,14 @@ pub enum StoreError {
     /// Could not open or migrate the database.
     #[error("cannot open the database: {0}")]
     Open(#[source] sqlx::Error),
+    /// Could not make the database file or its folder.
+    #[error("cannot create {path}: {source}")]
+    File {
+        /// The file or folder.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Could not bring the schema up to date.
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -75,6 +83,9 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
+        if let Some(path) = sqlite_file_to_create(url) {
+            create_private(&path)?;
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 1 } else { 4 })
             .connect(url)
@@ -213,6 +224,18 @@ impl Store {
         .await
         .map_err(q("save setting"))?;
         Ok(())
+    }
+
+    /// How many settings rows a user has on a network, in every scope.
+    pub async fn count_settings(&self, user: &str, network: &str) -> Result<i64> {
+        let row =
+            sqlx::query("SELECT COUNT(*) FROM user_settings WHERE user_jid = $1 AND network = $2")
+                .bind(user)
+                .bind(network)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(q("count settings"))?;
+        Ok(row.get(0))
     }
 
     /// The settings of a scope.
@@ -368,6 +391,62 @@ impl Store {
             .await
             .map_err(q("count id map"))?;
         Ok(row.get(0))
+    }
+}
+
+/// The file of a SQLite URL that may create it (`mode=rwc`), if it does
+/// not exist yet.
+fn sqlite_file_to_create(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let creates = query.split('&').any(|p| p == "mode=rwc");
+    if !creates || path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    let path = std::path::PathBuf::from(path);
+    (!path.exists()).then_some(path)
+}
+
+/// Makes an empty database file readable by its owner only (0600), and its
+/// folder (0700) if there is none, before SQLite opens it: SQLite gives
+/// its `-wal` and `-shm` files the database file's mode, and would make
+/// the file 0644 under the usual umask. It holds sealed credentials,
+/// settings and the users' room archives.
+fn create_private(path: &std::path::Path) -> Result<()> {
+    let fail = |path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |source| StoreError::File { path, source }
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.exists() {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .map_err(fail(dir))?;
+            }
+        }
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => Ok(()),
+            // Made meanwhile by someone else: SQLite opens what is there.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(fail(path)(e)),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, fail);
+        Ok(())
     }
 }
 

@@ -30,6 +30,35 @@ impl<T> std::fmt::Display for SendError<T> {
 
 impl<T: std::fmt::Debug> std::error::Error for SendError<T> {}
 
+/// Why [`Sender::try_send`] did not send; the item comes back.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TrySendError<T> {
+    /// `bound` items are waiting: the receiver is behind.
+    Full(T),
+    /// The receiver is gone.
+    Closed(T),
+}
+
+impl<T> TrySendError<T> {
+    /// The item that was not sent.
+    pub fn into_inner(self) -> T {
+        match self {
+            Self::Full(item) | Self::Closed(item) => item,
+        }
+    }
+}
+
+impl<T> std::fmt::Display for TrySendError<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Full(_) => "the channel is full",
+            Self::Closed(_) => "the channel's receiver is gone",
+        })
+    }
+}
+
+impl<T: std::fmt::Debug> std::error::Error for TrySendError<T> {}
+
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
         Self(self.0.clone())
@@ -49,6 +78,19 @@ impl<T> Sender<T> {
             .send(Box::new(item))
             .await
             .map_err(|mpsc::error::SendError(item)| SendError(*item))
+    }
+
+    /// Sends an item if there is room now; never waits.
+    pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+        self.0.try_send(Box::new(item)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(item) => TrySendError::Full(*item),
+            mpsc::error::TrySendError::Closed(item) => TrySendError::Closed(*item),
+        })
+    }
+
+    /// How many items are waiting for the receiver.
+    pub fn waiting(&self) -> usize {
+        self.0.max_capacity() - self.0.capacity()
     }
 
     /// Resolves when the receiver is gone.
@@ -130,6 +172,20 @@ mod tests {
         assert_eq!(rx.burst(1, 3).collect::<Vec<_>>(), [1, 2, 3]);
         assert_eq!(rx.burst(0, 10).collect::<Vec<_>>(), [0, 4, 5]);
         assert_eq!(rx.burst(9, 1).collect::<Vec<_>>(), [9]);
+    }
+
+    #[tokio::test]
+    async fn try_send_refuses_when_full_and_hands_the_item_back() {
+        let (tx, mut rx) = channel::<u32>(2);
+        assert_eq!(tx.try_send(1), Ok(()));
+        assert_eq!(tx.try_send(2), Ok(()));
+        assert_eq!(tx.waiting(), 2);
+        assert_eq!(tx.try_send(3), Err(TrySendError::Full(3)));
+        assert_eq!(rx.recv().await, Some(1));
+        assert_eq!(tx.waiting(), 1);
+        assert_eq!(tx.try_send(3), Ok(()));
+        drop(rx);
+        assert_eq!(tx.try_send(4), Err(TrySendError::Closed(4)));
     }
 
     #[tokio::test]

@@ -393,11 +393,15 @@ fn server_fields() -> Vec<LoginField> {
         },
         text("username", "Username", "The user part of your hostmask"),
         text("realname", "Real name", "Shown in WHOIS"),
-        text(
-            "after_connect",
-            "Commands after connecting",
-            "IRC commands separated by ';', e.g. PRIVMSG NickServ :IDENTIFY secret",
-        ),
+        // A secret: it often holds a password (IDENTIFY).
+        LoginField {
+            name: "after_connect",
+            label: "Commands after connecting",
+            description: "IRC commands separated by ';', e.g. PRIVMSG NickServ :IDENTIFY secret",
+            kind: FieldKind::Password,
+            required: false,
+            default: None,
+        },
     ]
 }
 
