@@ -6,6 +6,9 @@
 mod conn;
 mod format;
 mod ids;
+mod limits;
+mod line;
+mod listing;
 mod prefixes;
 mod split;
 
