@@ -18,8 +18,13 @@ use crate::line::{frame, read_line, write_raw};
 use crate::listing::Listing;
 use crate::prefixes::Prefixes;
 
+mod feed;
+#[cfg(test)]
+mod hostile_tests;
 mod incoming;
 mod outgoing;
+
+pub use feed::feed_server_lines;
 
 /// Commands that may wait while the server is unreachable.
 const QUEUE_LIMIT: usize = 256;
@@ -58,23 +63,29 @@ pub fn spawn(
     events: channel::Sender<Event>,
 ) -> channel::Sender<Command> {
     let (tx, rx) = channel::channel(switchboard_bridge_api::CHANNEL_BOUND);
-    let conn = Conn {
-        own_nick: settings.nick.clone(),
-        host,
-        settings,
-        events,
-        wanted: HashMap::new(),
-        channels: HashMap::new(),
-        contacts: HashSet::new(),
-        queue: VecDeque::new(),
-        listing: None,
-        seq: 0,
-        limiter: None,
-        closing: false,
-        out: Vec::new(),
-    };
-    tokio::spawn(conn.run(rx));
+    tokio::spawn(Conn::new(host, settings, events).run(rx));
     tx
+}
+
+impl Conn {
+    /// A connection not yet connected, in no channel.
+    fn new(host: String, settings: ConnSettings, events: channel::Sender<Event>) -> Self {
+        Conn {
+            own_nick: settings.nick.clone(),
+            host,
+            settings,
+            events,
+            wanted: HashMap::new(),
+            channels: HashMap::new(),
+            contacts: HashSet::new(),
+            queue: VecDeque::new(),
+            listing: None,
+            seq: 0,
+            limiter: None,
+            closing: false,
+            out: Vec::new(),
+        }
+    }
 }
 
 struct Wanted {
