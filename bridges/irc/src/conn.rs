@@ -22,6 +22,7 @@ mod feed;
 #[cfg(test)]
 mod hostile_tests;
 mod incoming;
+mod members;
 mod outgoing;
 
 pub use feed::feed_server_lines;
