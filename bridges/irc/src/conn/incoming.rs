@@ -143,7 +143,12 @@ impl Conn {
                     .map_err(lost)?;
             }
             Irc::Response(Response::ERR_NICKNAMEINUSE, args) => {
-                let nick = args.get(1).cloned().unwrap_or_default();
+                // Said in the gateway's words: only a nick, never other text.
+                let nick = args
+                    .get(1)
+                    .filter(|n| plausible_nick(n))
+                    .cloned()
+                    .unwrap_or_default();
                 self.emit(Event::Error {
                     context: ErrorContext::Session,
                     kind: ErrorKind::Conflict,
