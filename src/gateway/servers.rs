@@ -57,6 +57,14 @@ impl Gateway {
         self.bridge.is_server(&id).then_some(id)
     }
 
+    /// A server's JID (`irc.example.net@irc.example.org`), if its name can be one.
+    pub(super) fn server_jid(&self, server: &str) -> Option<Jid> {
+        let jid: Jid = format!("{}@{}", escape::escape(server), self.domain)
+            .parse()
+            .ok()?;
+        (jid.resource().is_none()).then_some(jid)
+    }
+
     /// The user's settings for every server, opened.
     pub(super) async fn server_settings(&self, user: &BareJid) -> BTreeMap<String, Credentials> {
         let rows = self

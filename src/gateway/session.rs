@@ -390,7 +390,11 @@ impl Gateway {
                     self.room_notice(user, &text).await;
                 }
             }
-            Event::Notice { text } => self.tell(user, &text).await,
+            Event::Notice {
+                text,
+                server: Some(server),
+            } => self.tell_from_server(user, &server, &text).await,
+            Event::Notice { text, server: None } => self.tell(user, &text).await,
             Event::RoomJoined { .. }
             | Event::Members { .. }
             | Event::Topic { .. }
@@ -414,7 +418,10 @@ impl Gateway {
                 if m.kind == MessageKind::Action {
                     text = format!("/me {text}");
                 }
-                let from = self.contact_jid(peer);
+                let Some(from) = self.contact_jid(peer) else {
+                    warn!(peer = %peer.as_str().escape_debug(), "direct message from an id that is no JID; dropped");
+                    return;
+                };
                 let mut msg =
                     Message::chat(Some(Jid::from(user.clone()))).with_body(Lang::new(), text);
                 msg.from = Some(from);
@@ -427,7 +434,9 @@ impl Gateway {
                 self.send(msg).await;
             }
             Event::ContactAdded { user: peer, .. } => {
-                let from = self.contact_jid(&peer);
+                let Some(from) = self.contact_jid(&peer) else {
+                    return;
+                };
                 self.send(Presence::available().with_from(from).with_to(user.clone()))
                     .await;
             }
@@ -450,6 +459,7 @@ impl Gateway {
                         self.tell(user, &text).await;
                     }
                 }
+                ErrorContext::Server(server) => self.tell_from_server(user, &server, &text).await,
                 _ => self.tell(user, &text).await,
             },
             Event::RoomList { token, rooms, next } => self.room_list(&token, rooms, next),
@@ -474,12 +484,28 @@ impl Gateway {
         self.send(msg).await;
     }
 
-    /// The JID of a network user, as a contact.
-    pub(super) fn contact_jid(&self, user: &UserId) -> Jid {
+    /// A chat message from one of the network's servers to the user: the
+    /// server's own words, never said as the gateway's. Dropped (with a
+    /// log line) when the name cannot be a JID.
+    async fn tell_from_server(&self, user: &BareJid, server: &str, text: &str) {
+        let Some(from) = self.server_jid(server) else {
+            warn!(server = %server.escape_debug(), "words from a server that is no JID; dropped");
+            return;
+        };
+        let mut msg =
+            Message::chat(Some(Jid::from(user.clone()))).with_body(Lang::new(), text.to_owned());
+        msg.from = Some(from);
+        self.send(msg).await;
+    }
+
+    /// The JID of a network user, as a contact; `None` when the id cannot
+    /// be a JID localpart even escaped (a network's text is never said
+    /// from the gateway's own JID).
+    pub(super) fn contact_jid(&self, user: &UserId) -> Option<Jid> {
         let local = escape::escape(user.as_str());
-        format!("{local}@{}", self.domain)
-            .parse()
-            .unwrap_or_else(|_| Jid::from(self.domain.clone()))
+        let jid: Jid = format!("{local}@{}", self.domain).parse().ok()?;
+        // A localpart the parser took apart (a `/` is escaped, but be sure).
+        jid.node().is_some().then_some(jid)
     }
 
     /// A message to a contact JID: goes to the network as a direct message.

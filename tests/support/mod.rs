@@ -2,6 +2,7 @@
 //! PID when dropped: Prosody (XMPP) and PostgreSQL.
 #![allow(dead_code)]
 
+pub mod hostile_irc;
 pub mod ircd;
 pub mod postgres;
 pub mod prosody;

@@ -429,6 +429,10 @@ pub enum ErrorContext {
     Room(RoomId),
     /// The command that carried this token.
     Command(Token),
+    /// The network's server of this name (as [`Bridge::is_server`] knows
+    /// it), whose own words `text` is: the core says it from that
+    /// server, never as the gateway's.
+    Server(String),
 }
 
 /// Presence of a contact or member.
@@ -623,10 +627,15 @@ pub enum Event {
         /// How many commands the session had taken when it became idle.
         commands: u64,
     },
-    /// A notice from the network itself (MOTD, server notices).
+    /// A notice for the user: the network's own words (MOTD, server
+    /// notices) or the bridge's.
     Notice {
         /// The text.
         text: String,
+        /// The server whose words these are (as [`Bridge::is_server`] knows
+        /// it): the core says them from that server. `None`: the bridge's
+        /// own words about the session, said by the gateway.
+        server: Option<String>,
     },
     /// Something failed.
     Error {

@@ -6,22 +6,26 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use irc_proto::{
-    CapSubCommand, ChannelMode, Command as Irc, Message as IrcMessage, Mode, Prefix, Response,
-};
+use irc_proto::Message as IrcMessage;
 use switchboard_bridge_api::channel;
-use switchboard_bridge_api::{
-    Command, ErrorContext, ErrorKind, Event, LeaveReason, Member, Message, MessageId, MessageKind,
-    Role, RoomId, RoomListing, Target, Token,
-};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use switchboard_bridge_api::{Command, ErrorContext, ErrorKind, Event, Member, MessageId};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tracing::{debug, info, warn};
 
-use crate::format::{irc_to_styled, styled_to_irc};
-use crate::ids::{irc_lowercase, room_id, user_id, valid_nick};
-use crate::prefixes::{parse_name, Prefixes};
-use crate::split::message_lines;
+use crate::ids::irc_lowercase;
+use crate::line::{frame, read_line, write_raw};
+use crate::listing::Listing;
+use crate::prefixes::Prefixes;
+
+mod feed;
+#[cfg(test)]
+mod hostile_tests;
+mod incoming;
+mod members;
+mod outgoing;
+
+pub use feed::feed_server_lines;
 
 /// Commands that may wait while the server is unreachable.
 const QUEUE_LIMIT: usize = 256;
@@ -29,8 +33,6 @@ const QUEUE_LIMIT: usize = 256;
 const MEMBER_BATCH: usize = 100;
 /// Silence before a lag check, and the wait for its answer.
 const LAG_CHECK: Duration = Duration::from_secs(90);
-/// Longest line read (IRCv3 tags plus the classic 512).
-const MAX_LINE: usize = 8191 + 512;
 
 /// How to reach one server, and as whom.
 #[derive(Clone)]
@@ -62,23 +64,29 @@ pub fn spawn(
     events: channel::Sender<Event>,
 ) -> channel::Sender<Command> {
     let (tx, rx) = channel::channel(switchboard_bridge_api::CHANNEL_BOUND);
-    let conn = Conn {
-        own_nick: settings.nick.clone(),
-        host,
-        settings,
-        events,
-        wanted: HashMap::new(),
-        channels: HashMap::new(),
-        contacts: HashSet::new(),
-        queue: VecDeque::new(),
-        listing: None,
-        seq: 0,
-        limiter: None,
-        closing: false,
-        out: Vec::new(),
-    };
-    tokio::spawn(conn.run(rx));
+    tokio::spawn(Conn::new(host, settings, events).run(rx));
     tx
+}
+
+impl Conn {
+    /// A connection not yet connected, in no channel.
+    fn new(host: String, settings: ConnSettings, events: channel::Sender<Event>) -> Self {
+        Conn {
+            own_nick: settings.nick.clone(),
+            host,
+            settings,
+            events,
+            wanted: HashMap::new(),
+            channels: HashMap::new(),
+            contacts: HashSet::new(),
+            queue: VecDeque::new(),
+            listing: None,
+            seq: 0,
+            limiter: None,
+            closing: false,
+            out: Vec::new(),
+        }
+    }
 }
 
 struct Wanted {
@@ -94,15 +102,12 @@ struct Chan {
     /// the core knows the room's members, and the bridge needs only what
     /// a mode change must add to or take from.
     ranked: HashMap<Box<str>, Prefixes>,
+    /// Every member, as the hash of their lowercase nick ([`member_key`]):
+    /// eight bytes each, enough to tell a member from a stranger (a mode
+    /// or a part for someone not here is ignored) and to count them.
+    members: HashSet<u64>,
     batch: Vec<Member>,
     topic: Option<String>,
-}
-
-struct Listing {
-    token: Token,
-    after: Option<String>,
-    limit: usize,
-    rooms: Vec<RoomListing>,
 }
 
 struct Conn {
@@ -133,6 +138,15 @@ enum End {
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
+/// A channel member's key in [`Chan::members`]: the hash of their nick in
+/// IRC lowercase (a fixed hash, so the same nick always gives the same key).
+fn member_key(nick: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    irc_lowercase(nick).hash(&mut h);
+    h.finish()
+}
+
 /// Decodes a line: UTF-8, or Latin-1 when it is not (never dropped).
 pub fn decode(raw: &[u8]) -> String {
     match std::str::from_utf8(raw) {
@@ -142,16 +156,6 @@ pub fn decode(raw: &[u8]) -> String {
 }
 
 impl Conn {
-    /// The rooms of this connection. A quit or a nick change is told in each
-    /// (the core ignores rooms without that nick), so that rooms on other
-    /// servers with someone of the same nick are left alone.
-    fn rooms_here(&self) -> Vec<RoomId> {
-        self.channels
-            .values()
-            .map(|c| room_id(&c.name, &self.host))
-            .collect()
-    }
-
     async fn emit(&self, event: Event) {
         let _ = self.events.send(event).await;
     }
@@ -321,9 +325,7 @@ impl Conn {
             l.take().await;
             return write_raw(w, line).await;
         }
-        debug_assert!(!line.contains(['\r', '\n', '\0']), "unsafe IRC line");
-        self.out.extend_from_slice(line.as_bytes());
-        self.out.extend_from_slice(b"\r\n");
+        frame(line, &mut self.out);
         Ok(())
     }
 
@@ -355,736 +357,6 @@ impl Conn {
 
     fn is_channel(name: &str) -> bool {
         name.starts_with(['#', '&', '+', '!'])
-    }
-
-    async fn on_message<W: AsyncWrite + Unpin>(
-        &mut self,
-        msg: IrcMessage,
-        w: &mut W,
-        registered: &mut bool,
-    ) -> Result<(), End> {
-        let lost = |e: std::io::Error| End::Lost(e.to_string());
-        let source = match &msg.prefix {
-            Some(Prefix::Nickname(nick, _, _)) => Some(nick.clone()),
-            _ => None,
-        };
-        let is_me = |s: &Option<String>, own: &str| {
-            s.as_deref()
-                .is_some_and(|n| irc_lowercase(n) == irc_lowercase(own))
-        };
-        match msg.command {
-            Irc::PING(token, _) => write_raw(w, &format!("PONG :{token}"))
-                .await
-                .map_err(lost)?,
-            Irc::CAP(_, CapSubCommand::LS, a, b) => {
-                let offered = b.or(a).unwrap_or_default();
-                let want: Vec<&str> = offered
-                    .split_whitespace()
-                    .map(|c| c.split('=').next().unwrap_or(c))
-                    .filter(|c| {
-                        matches!(*c, "multi-prefix" | "server-time")
-                            || (*c == "sasl" && self.settings.sasl.is_some())
-                    })
-                    .collect();
-                let line = if want.is_empty() {
-                    "CAP END".to_owned()
-                } else {
-                    format!("CAP REQ :{}", want.join(" "))
-                };
-                write_raw(w, &line).await.map_err(lost)?;
-            }
-            Irc::CAP(_, CapSubCommand::ACK, a, b)
-                if b.as_ref()
-                    .or(a.as_ref())
-                    .is_some_and(|caps| caps.split_whitespace().any(|c| c == "sasl")) =>
-            {
-                write_raw(w, "AUTHENTICATE PLAIN").await.map_err(lost)?
-            }
-            Irc::CAP(_, CapSubCommand::ACK | CapSubCommand::NAK, _, _) => {
-                write_raw(w, "CAP END").await.map_err(lost)?
-            }
-            Irc::AUTHENTICATE(challenge) if challenge == "+" => {
-                let Some((user, password)) = &self.settings.sasl else {
-                    return Ok(());
-                };
-                let plain = format!("{user}\0{user}\0{password}");
-                write_raw(w, &format!("AUTHENTICATE {}", base64(plain.as_bytes())))
-                    .await
-                    .map_err(lost)?
-            }
-            Irc::Response(Response::RPL_SASLSUCCESS, _) => {
-                write_raw(w, "CAP END").await.map_err(lost)?
-            }
-            Irc::Response(
-                Response::ERR_SASLFAIL | Response::ERR_SASLTOOLONG | Response::ERR_SASLABORT,
-                _,
-            ) => {
-                self.emit(Event::Error {
-                    context: ErrorContext::Session,
-                    kind: ErrorKind::NotAuthorized,
-                    text: format!(
-                        "SASL login to {} failed; check the server settings",
-                        self.host
-                    ),
-                })
-                .await;
-                write_raw(w, "CAP END").await.map_err(lost)?
-            }
-            Irc::Response(Response::RPL_WELCOME, args) => {
-                *registered = true;
-                if let Some(nick) = args.first() {
-                    self.own_nick = nick.clone();
-                }
-                info!(host = %self.host, nick = %self.own_nick, "IRC registered");
-                self.emit(Event::Connected {
-                    own_id: user_id(&self.own_nick, &self.host),
-                    nick: self.own_nick.clone(),
-                })
-                .await;
-                for command in self.settings.after_connect.clone() {
-                    self.send(w, &command).await.map_err(lost)?;
-                }
-                let joins: Vec<String> = self
-                    .wanted
-                    .values()
-                    .map(|c| match &c.key {
-                        Some(k) => format!("JOIN {} {k}", c.name),
-                        None => format!("JOIN {}", c.name),
-                    })
-                    .collect();
-                for j in joins {
-                    self.send(w, &j).await.map_err(lost)?;
-                }
-                while let Some(c) = self.queue.pop_front() {
-                    Box::pin(self.on_command(c, w)).await.map_err(lost)?;
-                }
-            }
-            Irc::Response(Response::ERR_NICKNAMEINUSE | Response::ERR_ERRONEOUSNICKNAME, args)
-                if !*registered =>
-            {
-                let tried = args
-                    .get(1)
-                    .cloned()
-                    .unwrap_or_else(|| self.own_nick.clone());
-                self.own_nick = if tried.len() < 28 {
-                    format!("{tried}_")
-                } else {
-                    format!("sb{}", self.seq)
-                };
-                self.seq += 1;
-                write_raw(w, &format!("NICK {}", self.own_nick))
-                    .await
-                    .map_err(lost)?;
-            }
-            Irc::Response(Response::ERR_NICKNAMEINUSE, args) => {
-                let nick = args.get(1).cloned().unwrap_or_default();
-                self.emit(Event::Error {
-                    context: ErrorContext::Session,
-                    kind: ErrorKind::Conflict,
-                    text: format!("the nick {nick} is in use on {}", self.host),
-                })
-                .await;
-            }
-            Irc::JOIN(chans, _, _) => {
-                for chan in chans.split(',') {
-                    self.on_join(chan, source.clone()).await;
-                }
-            }
-            Irc::Response(Response::RPL_NAMREPLY, args) => {
-                if let (Some(chan), Some(names)) = (args.get(2), args.get(3)) {
-                    self.on_names(chan, names).await;
-                }
-            }
-            Irc::Response(Response::RPL_ENDOFNAMES, args) => {
-                if let Some(chan) = args.get(1) {
-                    let key = irc_lowercase(chan);
-                    if let Some(c) = self.channels.get_mut(&key) {
-                        let members = std::mem::take(&mut c.batch);
-                        let room = room_id(chan, &self.host);
-                        self.emit(Event::Members {
-                            room,
-                            members,
-                            complete: true,
-                        })
-                        .await;
-                    }
-                }
-            }
-            Irc::Response(Response::RPL_TOPIC, args) => {
-                if let (Some(chan), Some(topic)) = (args.get(1), args.get(2)) {
-                    self.on_topic(chan, topic, None).await;
-                }
-            }
-            Irc::TOPIC(chan, Some(topic)) => self.on_topic(&chan, &topic, source.clone()).await,
-            Irc::PART(chan, reason) => {
-                let key = irc_lowercase(&chan);
-                let room = room_id(&chan, &self.host);
-                if is_me(&source, &self.own_nick) {
-                    self.channels.remove(&key);
-                    self.wanted.remove(&key);
-                    self.emit(Event::RoomLeft {
-                        room,
-                        reason: LeaveReason::Part(reason),
-                    })
-                    .await;
-                } else if let Some(nick) = source {
-                    if let Some(c) = self.channels.get_mut(&key) {
-                        c.ranked.remove(nick.as_str());
-                    }
-                    self.emit(Event::MemberLeft {
-                        room,
-                        nick,
-                        reason: LeaveReason::Part(reason),
-                    })
-                    .await;
-                }
-            }
-            Irc::KICK(chan, victim, reason) => {
-                let key = irc_lowercase(&chan);
-                let room = room_id(&chan, &self.host);
-                let reason_ = LeaveReason::Kicked {
-                    by: source.clone(),
-                    reason: reason.clone(),
-                };
-                if irc_lowercase(&victim) == irc_lowercase(&self.own_nick) {
-                    self.channels.remove(&key);
-                    self.wanted.remove(&key);
-                    self.emit(Event::RoomLeft {
-                        room,
-                        reason: reason_,
-                    })
-                    .await;
-                } else {
-                    if let Some(c) = self.channels.get_mut(&key) {
-                        c.ranked.remove(victim.as_str());
-                    }
-                    self.emit(Event::MemberLeft {
-                        room,
-                        nick: victim,
-                        reason: reason_,
-                    })
-                    .await;
-                }
-            }
-            Irc::QUIT(reason) => {
-                let Some(nick) = source else { return Ok(()) };
-                for c in self.channels.values_mut() {
-                    c.ranked.remove(nick.as_str());
-                }
-                for room in self.rooms_here() {
-                    self.emit(Event::MemberLeft {
-                        room,
-                        nick: nick.clone(),
-                        reason: LeaveReason::Quit(reason.clone()),
-                    })
-                    .await;
-                }
-            }
-            Irc::NICK(new) => {
-                let Some(old) = source else { return Ok(()) };
-                let own = irc_lowercase(&old) == irc_lowercase(&self.own_nick);
-                if own {
-                    self.own_nick = new.clone();
-                }
-                for c in self.channels.values_mut() {
-                    if let Some(p) = c.ranked.remove(old.as_str()) {
-                        c.ranked.insert(new.as_str().into(), p);
-                    }
-                }
-                for room in self.rooms_here() {
-                    self.emit(Event::MemberRenamed {
-                        room: Some(room),
-                        old_nick: old.clone(),
-                        new_nick: new.clone(),
-                        own,
-                    })
-                    .await;
-                }
-            }
-            Irc::ChannelMODE(chan, modes) => {
-                let key = irc_lowercase(&chan);
-                for mode in modes {
-                    let (add, m, arg) = match mode {
-                        Mode::Plus(m, a) => (true, m, a),
-                        Mode::Minus(m, a) => (false, m, a),
-                        Mode::NoPrefix(_) => continue,
-                    };
-                    let prefix = match m {
-                        ChannelMode::Founder => '~',
-                        ChannelMode::Admin => '&',
-                        ChannelMode::Oper => '@',
-                        ChannelMode::Halfop => '%',
-                        ChannelMode::Voice => '+',
-                        _ => continue,
-                    };
-                    let Some(nick) = arg else { continue };
-                    let Some(c) = self.channels.get_mut(&key) else {
-                        continue;
-                    };
-                    let p = c.ranked.entry(nick.as_str().into()).or_default();
-                    if add {
-                        p.insert(prefix);
-                    } else {
-                        p.remove(prefix);
-                    }
-                    let role = p.role();
-                    if *p == Prefixes::default() {
-                        c.ranked.remove(nick.as_str());
-                    }
-                    let member = Member {
-                        user: user_id(&nick, &self.host),
-                        nick,
-                        role,
-                        away: None,
-                    };
-                    let room = room_id(&chan, &self.host);
-                    self.emit(Event::MemberChanged { room, member }).await;
-                }
-            }
-            Irc::PRIVMSG(target, text) => self
-                .on_text(source, target, text, false, w)
-                .await
-                .map_err(lost)?,
-            Irc::NOTICE(target, text) if source.is_some() && *registered => self
-                .on_text(source, target, text, true, w)
-                .await
-                .map_err(lost)?,
-            Irc::Response(Response::RPL_LIST, args) => {
-                if let (Some(l), Some(chan)) = (&mut self.listing, args.get(1)) {
-                    l.rooms.push(RoomListing {
-                        room: room_id(chan, &self.host),
-                        name: chan.clone(),
-                        members: args.get(2).and_then(|n| n.parse().ok()),
-                        topic: args.get(3).map(|t| irc_to_styled(t)),
-                    });
-                }
-            }
-            Irc::Response(Response::RPL_LISTEND, _) => {
-                if let Some(mut l) = self.listing.take() {
-                    l.rooms.sort_by(|a, b| a.room.cmp(&b.room));
-                    let after = l.after.clone();
-                    let mut rooms: Vec<RoomListing> = l
-                        .rooms
-                        .into_iter()
-                        .filter(|r| after.as_ref().is_none_or(|a| r.room.as_str() > a.as_str()))
-                        .collect();
-                    let next = (rooms.len() > l.limit).then(|| rooms[l.limit - 1].room.to_string());
-                    rooms.truncate(l.limit);
-                    self.emit(Event::RoomList {
-                        token: l.token,
-                        rooms,
-                        next,
-                    })
-                    .await;
-                }
-            }
-            Irc::Response(
-                r @ (Response::ERR_CHANNELISFULL
-                | Response::ERR_INVITEONLYCHAN
-                | Response::ERR_BANNEDFROMCHAN
-                | Response::ERR_BADCHANNELKEY
-                | Response::ERR_NOSUCHCHANNEL
-                | Response::ERR_TOOMANYCHANNELS
-                | Response::ERR_BADCHANMASK),
-                args,
-            ) => {
-                let chan = args.get(1).cloned().unwrap_or_default();
-                let text = args.last().cloned().unwrap_or_default();
-                let kind = match r {
-                    Response::ERR_BADCHANNELKEY => ErrorKind::NotAuthorized,
-                    Response::ERR_NOSUCHCHANNEL | Response::ERR_BADCHANMASK => ErrorKind::NotFound,
-                    _ => ErrorKind::Forbidden,
-                };
-                self.wanted.remove(&irc_lowercase(&chan));
-                let room = room_id(&chan, &self.host);
-                self.emit(Event::Error {
-                    context: ErrorContext::Room(room),
-                    kind,
-                    text: format!("{chan}: {text}"),
-                })
-                .await;
-            }
-            Irc::Response(Response::ERR_NOSUCHNICK, args) => {
-                let nick = args.get(1).cloned().unwrap_or_default();
-                self.emit(Event::Error {
-                    context: ErrorContext::Session,
-                    kind: ErrorKind::NotFound,
-                    text: format!("no such nick on {}: {nick}", self.host),
-                })
-                .await;
-            }
-            Irc::ERROR(text) => return Err(End::Lost(format!("{}: {text}", self.host))),
-            _ => {}
-        }
-        Ok(())
-    }
-
-    async fn on_join(&mut self, chan: &str, source: Option<String>) {
-        let key = irc_lowercase(chan);
-        let room = room_id(chan, &self.host);
-        let own = source
-            .as_deref()
-            .is_some_and(|n| irc_lowercase(n) == irc_lowercase(&self.own_nick));
-        if own {
-            let requested = self
-                .wanted
-                .get(&key)
-                .map(|w| w.nick.clone())
-                .unwrap_or_default();
-            self.channels.insert(
-                key,
-                Chan {
-                    name: chan.to_owned(),
-                    ..Default::default()
-                },
-            );
-            self.emit(Event::RoomJoined {
-                room,
-                name: chan.to_owned(),
-                own_nick: self.own_nick.clone(),
-                nick_changed: !requested.is_empty() && requested != self.own_nick,
-            })
-            .await;
-        } else if let Some(nick) = source {
-            let member = Member {
-                user: user_id(&nick, &self.host),
-                nick,
-                role: Role::Member,
-                away: None,
-            };
-            self.emit(Event::MemberJoined { room, member }).await;
-        }
-    }
-
-    async fn on_names(&mut self, chan: &str, names: &str) {
-        let key = irc_lowercase(chan);
-        let host = self.host.clone();
-        let Some(c) = self.channels.get_mut(&key) else {
-            return;
-        };
-        let mut full = Vec::new();
-        for entry in names.split_whitespace() {
-            let (prefixes, nick) = parse_name(entry);
-            let role = prefixes.role();
-            if prefixes != Prefixes::default() {
-                c.ranked.insert(nick.into(), prefixes);
-            }
-            c.batch.push(Member {
-                user: user_id(nick, &host),
-                nick: nick.to_owned(),
-                role,
-                away: None,
-            });
-            if c.batch.len() >= MEMBER_BATCH {
-                full.push(std::mem::take(&mut c.batch));
-            }
-        }
-        for members in full {
-            let room = room_id(chan, &host);
-            self.emit(Event::Members {
-                room,
-                members,
-                complete: false,
-            })
-            .await;
-        }
-    }
-
-    async fn on_topic(&mut self, chan: &str, topic: &str, by: Option<String>) {
-        let key = irc_lowercase(chan);
-        let topic = irc_to_styled(topic);
-        if let Some(c) = self.channels.get_mut(&key) {
-            c.topic = Some(topic.clone());
-        }
-        self.emit(Event::Topic {
-            room: room_id(chan, &self.host),
-            topic,
-            by,
-        })
-        .await;
-    }
-
-    async fn on_text<W: AsyncWrite + Unpin>(
-        &mut self,
-        source: Option<String>,
-        target: String,
-        text: String,
-        notice: bool,
-        w: &mut W,
-    ) -> std::io::Result<()> {
-        let Some(nick) = source else { return Ok(()) };
-        let (body, kind) = match text.strip_prefix('\x01') {
-            Some(ctcp) => {
-                let ctcp = ctcp.trim_end_matches('\x01');
-                match ctcp.split_once(' ').unwrap_or((ctcp, "")) {
-                    ("ACTION", rest) => (rest.to_owned(), MessageKind::Action),
-                    ("VERSION", _) if !notice => {
-                        let reply = format!("NOTICE {nick} :\x01VERSION Switchboard\x01");
-                        return self.send(w, &reply).await;
-                    }
-                    _ => return Ok(()),
-                }
-            }
-            None if notice => (text, MessageKind::Notice),
-            None => (text, MessageKind::Normal),
-        };
-        let own = irc_lowercase(&nick) == irc_lowercase(&self.own_nick);
-        let conversation = if Self::is_channel(&target) {
-            Target::Room(room_id(&target, &self.host))
-        } else {
-            let peer = user_id(&nick, &self.host);
-            if !own && self.contacts.insert(irc_lowercase(&nick)) {
-                self.emit(Event::ContactAdded {
-                    user: peer.clone(),
-                    name: nick.clone(),
-                })
-                .await;
-            }
-            Target::User(peer)
-        };
-        let id = self.next_id();
-        self.emit(Event::Message(Message {
-            id,
-            target: conversation,
-            author: user_id(&nick, &self.host),
-            author_nick: nick,
-            text: irc_to_styled(&body),
-            kind,
-            reply_to: None,
-            attachments: Vec::new(),
-            timestamp: Some(SystemTime::now()),
-            own,
-            token: None,
-        }))
-        .await;
-        Ok(())
-    }
-
-    async fn on_command<W: AsyncWrite + Unpin>(
-        &mut self,
-        command: Command,
-        w: &mut W,
-    ) -> std::io::Result<()> {
-        match command {
-            Command::Join {
-                room,
-                nick,
-                password,
-            } => {
-                let Some((chan, _)) = crate::ids::parse_room(&room) else {
-                    return Ok(());
-                };
-                let key = irc_lowercase(chan);
-                if let Some(c) = self.channels.get(&key) {
-                    // Already in: tell the core again what it needs; the
-                    // members come from the server again (NAMES).
-                    let (name, topic) = (c.name.clone(), c.topic.clone());
-                    self.emit(Event::RoomJoined {
-                        room: room.clone(),
-                        name,
-                        own_nick: self.own_nick.clone(),
-                        nick_changed: nick != self.own_nick,
-                    })
-                    .await;
-                    if let Some(topic) = topic {
-                        self.emit(Event::Topic {
-                            room: room.clone(),
-                            topic,
-                            by: None,
-                        })
-                        .await;
-                    }
-                    self.send(w, &format!("NAMES {chan}")).await?;
-                    return Ok(());
-                }
-                let line = match &password {
-                    Some(k) if !k.contains([' ', '\r', '\n', ',']) => format!("JOIN {chan} {k}"),
-                    _ => format!("JOIN {chan}"),
-                };
-                self.wanted.insert(
-                    key,
-                    Wanted {
-                        name: chan.to_owned(),
-                        nick,
-                        key: password,
-                    },
-                );
-                self.send(w, &line).await?;
-            }
-            Command::Leave { room, reason } => {
-                let Some((chan, _)) = crate::ids::parse_room(&room) else {
-                    return Ok(());
-                };
-                self.wanted.remove(&irc_lowercase(chan));
-                let reason: String = reason
-                    .unwrap_or_default()
-                    .chars()
-                    .filter(|c| !matches!(c, '\r' | '\n' | '\0'))
-                    .collect();
-                self.send(w, &format!("PART {chan} :{reason}")).await?;
-                // In no channel any more: the connection is not kept (as biboumi does).
-                if self.wanted.is_empty() {
-                    self.closing = true;
-                }
-            }
-            Command::SendText {
-                target,
-                text,
-                kind,
-                token,
-                ..
-            } => {
-                let irc_text = styled_to_irc(&text);
-                match &target {
-                    Target::Room(room) => {
-                        let Some((chan, _)) = crate::ids::parse_room(room) else {
-                            return Ok(());
-                        };
-                        let key = irc_lowercase(chan);
-                        // Joined, or joining (after a reconnect the JOIN goes first).
-                        if !self.channels.contains_key(&key) && !self.wanted.contains_key(&key) {
-                            self.emit(Event::Error {
-                                context: ErrorContext::Command(token),
-                                kind: ErrorKind::Forbidden,
-                                text: format!("not in {chan}"),
-                            })
-                            .await;
-                            return Ok(());
-                        }
-                        for line in message_lines("PRIVMSG", chan, &irc_text, kind) {
-                            self.send(w, &line).await?;
-                        }
-                        let id = self.next_id();
-                        self.emit(Event::Message(Message {
-                            id,
-                            target,
-                            author: user_id(&self.own_nick, &self.host),
-                            author_nick: self.own_nick.clone(),
-                            text,
-                            kind,
-                            reply_to: None,
-                            attachments: Vec::new(),
-                            timestamp: Some(SystemTime::now()),
-                            own: true,
-                            token: Some(token),
-                        }))
-                        .await;
-                    }
-                    Target::User(user) => {
-                        let Some((nick, _)) = crate::ids::parse_user(user) else {
-                            self.emit(Event::Error {
-                                context: ErrorContext::Command(token),
-                                kind: ErrorKind::BadRequest,
-                                text: format!("{user} is not an IRC nick"),
-                            })
-                            .await;
-                            return Ok(());
-                        };
-                        let nick = nick.to_owned();
-                        for line in message_lines("PRIVMSG", &nick, &irc_text, kind) {
-                            self.send(w, &line).await?;
-                        }
-                    }
-                }
-            }
-            Command::SetNick { nick, .. } => match valid_nick(&nick) {
-                Ok(()) => self.send(w, &format!("NICK {nick}")).await?,
-                Err(reason) => {
-                    self.emit(Event::Error {
-                        context: ErrorContext::Session,
-                        kind: ErrorKind::BadRequest,
-                        text: format!("{nick:?} {reason}"),
-                    })
-                    .await
-                }
-            },
-            Command::SetTopic { room, topic } => {
-                let Some((chan, _)) = crate::ids::parse_room(&room) else {
-                    return Ok(());
-                };
-                let topic: String = styled_to_irc(&topic)
-                    .chars()
-                    .filter(|c| !matches!(c, '\r' | '\n' | '\0'))
-                    .collect();
-                self.send(w, &format!("TOPIC {chan} :{topic}")).await?;
-            }
-            Command::ConfigureServer { settings, .. } => {
-                // From the next connection on.
-                crate::apply_server_settings(&mut self.settings, &settings);
-            }
-            Command::ListRooms {
-                token,
-                after,
-                limit,
-                ..
-            } => {
-                self.listing = Some(Listing {
-                    token,
-                    after,
-                    limit: limit.max(1),
-                    rooms: Vec::new(),
-                });
-                self.send(w, "LIST").await?;
-            }
-            Command::FetchHistory { token, room, .. } => {
-                self.emit(Event::History {
-                    token,
-                    room,
-                    messages: Vec::new(),
-                })
-                .await;
-            }
-            Command::Edit { token, .. }
-            | Command::Retract { token, .. }
-            | Command::React { token, .. } => {
-                self.emit(Event::Error {
-                    context: ErrorContext::Command(token),
-                    kind: ErrorKind::Other,
-                    text: "IRC has no edits, retractions or reactions".into(),
-                })
-                .await;
-            }
-            Command::Typing { .. } | Command::MarkRead { .. } | Command::Shutdown => {}
-        }
-        Ok(())
-    }
-}
-
-async fn write_raw<W: AsyncWrite + Unpin>(w: &mut W, line: &str) -> std::io::Result<()> {
-    debug_assert!(!line.contains(['\r', '\n', '\0']), "unsafe IRC line");
-    let mut bytes = Vec::with_capacity(line.len() + 2);
-    bytes.extend_from_slice(line.as_bytes());
-    bytes.extend_from_slice(b"\r\n");
-    w.write_all(&bytes).await?;
-    w.flush().await
-}
-
-/// Reads one line into `buf`, keeping at most [`MAX_LINE`] bytes of it: a
-/// server that never sends a line feed cannot make the buffer grow. Returns
-/// how many bytes were read (0 at the end of the stream). Cancel-safe: what
-/// was read stays in `buf`, and the next call goes on with the same line.
-async fn read_line<R: AsyncBufRead + Unpin>(
-    r: &mut R,
-    buf: &mut Vec<u8>,
-) -> std::io::Result<usize> {
-    let mut read = 0;
-    loop {
-        let available = r.fill_buf().await?;
-        if available.is_empty() {
-            return Ok(read);
-        }
-        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
-            Some(end) => (&available[..=end], true),
-            None => (available, false),
-        };
-        let room = MAX_LINE.saturating_sub(buf.len());
-        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        let n = chunk.len();
-        r.consume(n);
-        read += n;
-        if done {
-            return Ok(read);
-        }
     }
 }
 
@@ -1202,21 +474,6 @@ mod tests {
     fn non_utf8_falls_back_to_latin1() {
         assert_eq!(decode(b"caf\xe9"), "café");
         assert_eq!(decode("café".as_bytes()), "café");
-    }
-
-    #[tokio::test]
-    async fn an_endless_line_is_cut_and_the_next_line_still_read() {
-        let mut input = vec![b'x'; 100_000];
-        input.extend_from_slice(b"\r\nPING :next\r\n");
-        let mut r = BufReader::with_capacity(512, &input[..]);
-        let mut buf = Vec::new();
-        assert_eq!(read_line(&mut r, &mut buf).await.unwrap(), 100_002);
-        assert_eq!(buf.len(), MAX_LINE);
-        buf.clear();
-        read_line(&mut r, &mut buf).await.unwrap();
-        assert_eq!(buf, b"PING :next\r\n");
-        buf.clear();
-        assert_eq!(read_line(&mut r, &mut buf).await.unwrap(), 0);
     }
 
     #[tokio::test]

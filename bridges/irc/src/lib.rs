@@ -6,6 +6,9 @@
 mod conn;
 mod format;
 mod ids;
+mod limits;
+mod line;
+mod listing;
 mod prefixes;
 mod split;
 
@@ -17,6 +20,7 @@ use switchboard_bridge_api::{
     ErrorKind, Event, FieldError, FieldKind, Login, LoginField, SessionHandle, Target,
 };
 
+pub use conn::feed_server_lines;
 pub use format::{irc_to_styled, styled_to_irc};
 pub use ids::{parse_room, parse_user, room_id, user_id, valid_channel, valid_nick};
 pub use split::message_lines;

@@ -1,0 +1,70 @@
+//! Raw server bytes fed to a connection's line handling without a socket,
+//! for fuzzing: the same reading, decoding and handling a real connection
+//! does, with its lines to the server written nowhere.
+
+use irc_proto::Message as IrcMessage;
+use switchboard_bridge_api::{channel, Event};
+use tokio::io::BufReader;
+
+use super::{decode, Conn, ConnSettings, Wanted};
+use crate::line::read_line;
+use crate::listing::Listing;
+
+/// Feeds `input`, as if a server sent it, to a connection that has asked
+/// to join `#fuzz` and to list rooms, and returns the events it told the
+/// core, in order. It stops where the connection would end (an `ERROR`
+/// line, a bound broken). Must run inside a tokio runtime. Whatever `input`
+/// holds, it must not panic, and the events stay bounded by the input.
+pub async fn feed_server_lines(input: &[u8]) -> Vec<Event> {
+    let (events, mut told) = channel::channel(switchboard_bridge_api::CHANNEL_BOUND);
+    let collect = tokio::spawn(async move {
+        let mut all = Vec::new();
+        while let Some(e) = told.recv().await {
+            all.push(e);
+        }
+        all
+    });
+    let settings = ConnSettings {
+        address: "127.0.0.1:6667".into(),
+        tls: false,
+        password: None,
+        nick: "me".into(),
+        username: "me".into(),
+        realname: "me".into(),
+        flood: None,
+        sasl: None,
+        after_connect: Vec::new(),
+    };
+    let mut conn = Conn::new("irc.fuzz".into(), settings, events);
+    conn.wanted.insert(
+        "#fuzz".into(),
+        Wanted {
+            name: "#fuzz".into(),
+            nick: "me".into(),
+            key: None,
+        },
+    );
+    conn.listing = Some(Listing::new("fuzz".into(), None, 50));
+    let mut reader = BufReader::with_capacity(512, input);
+    let mut sink = tokio::io::sink();
+    let mut registered = false;
+    let mut buf = Vec::new();
+    while let Ok(n) = read_line(&mut reader, &mut buf).await {
+        if n == 0 {
+            break;
+        }
+        let line = decode(&buf);
+        buf.clear();
+        let Ok(msg) = line.trim_end_matches(['\r', '\n']).parse::<IrcMessage>() else {
+            continue;
+        };
+        if Box::pin(conn.on_message(msg, &mut sink, &mut registered))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    drop(conn);
+    collect.await.unwrap_or_default()
+}

@@ -1,0 +1,147 @@
+//! Channel membership as the server tells it: the user's own joins (only
+//! to channels they asked for), others' joins and NAMES, counted against
+//! [`MAX_MEMBERS`]; and the end of a connection to a server that goes past
+//! a bound.
+
+use switchboard_bridge_api::{Event, LeaveReason, Member, Role};
+use tracing::{debug, warn};
+
+use super::{member_key, Chan, Conn, End};
+use crate::ids::{irc_lowercase, room_id, user_id};
+use crate::limits::{plausible_nick, MAX_MEMBERS};
+use crate::prefixes::{parse_name, Prefixes};
+
+impl Conn {
+    /// A JOIN. The user's own only for a channel they asked for (a server
+    /// that joins them anywhere else is ignored); others' only in a channel
+    /// the user is in, up to [`MAX_MEMBERS`].
+    pub(super) async fn on_join(&mut self, chan: &str, source: Option<String>) -> Result<(), End> {
+        let key = irc_lowercase(chan);
+        let room = room_id(chan, &self.host);
+        let Some(nick) = source else { return Ok(()) };
+        if irc_lowercase(&nick) == irc_lowercase(&self.own_nick) {
+            let Some(wanted) = self.wanted.get(&key) else {
+                debug!(host = %self.host, %chan, "joined to a channel the user did not ask for; ignored");
+                return Ok(());
+            };
+            let requested = wanted.nick.clone();
+            let mut joined = Chan {
+                name: chan.to_owned(),
+                ..Default::default()
+            };
+            joined.members.insert(member_key(&nick));
+            self.channels.insert(key, joined);
+            self.emit(Event::RoomJoined {
+                room,
+                name: chan.to_owned(),
+                own_nick: self.own_nick.clone(),
+                nick_changed: !requested.is_empty() && requested != self.own_nick,
+            })
+            .await;
+            return Ok(());
+        }
+        if !plausible_nick(&nick) {
+            debug!(host = %self.host, "join of a nick that cannot be shown; ignored");
+            return Ok(());
+        }
+        let Some(c) = self.channels.get_mut(&key) else {
+            return Ok(());
+        };
+        if !c.members.insert(member_key(&nick)) {
+            return Ok(());
+        }
+        if c.members.len() > MAX_MEMBERS {
+            return Err(self
+                .give_up(&format!("more than {MAX_MEMBERS} members in {chan}"))
+                .await);
+        }
+        let member = Member {
+            user: user_id(&nick, &self.host),
+            nick,
+            role: Role::Member,
+            away: None,
+        };
+        self.emit(Event::MemberJoined { room, member }).await;
+        Ok(())
+    }
+
+    /// A NAMES reply for a channel the user is in, told in batches.
+    pub(super) async fn on_names(&mut self, chan: &str, names: &str) -> Result<(), End> {
+        let key = irc_lowercase(chan);
+        let host = self.host.clone();
+        let Some(c) = self.channels.get_mut(&key) else {
+            return Ok(());
+        };
+        let mut full = Vec::new();
+        for entry in names.split_whitespace() {
+            let (prefixes, nick) = parse_name(entry);
+            if !plausible_nick(nick) {
+                continue;
+            }
+            c.members.insert(member_key(nick));
+            let role = prefixes.role();
+            if prefixes != Prefixes::default() {
+                c.ranked.insert(nick.into(), prefixes);
+            }
+            c.batch.push(Member {
+                user: user_id(nick, &host),
+                nick: nick.to_owned(),
+                role,
+                away: None,
+            });
+            if c.batch.len() >= super::MEMBER_BATCH {
+                full.push(std::mem::take(&mut c.batch));
+            }
+        }
+        let over = c.members.len() > MAX_MEMBERS;
+        for members in full {
+            let room = room_id(chan, &host);
+            self.emit(Event::Members {
+                room,
+                members,
+                complete: false,
+            })
+            .await;
+        }
+        if over {
+            return Err(self
+                .give_up(&format!("more than {MAX_MEMBERS} members in {chan}"))
+                .await);
+        }
+        Ok(())
+    }
+
+    /// Ends the connection to a server that went past a bound only a
+    /// hostile server reaches: the user is told why (in the gateway's own
+    /// words), every room is left, and it is not reconnected.
+    pub(super) async fn give_up(&mut self, what: &str) -> End {
+        warn!(host = %self.host, what, "IRC server went past a bound; disconnecting");
+        let reason = format!("{} sent too much ({what})", self.host);
+        self.emit(Event::Notice {
+            text: format!("Disconnected from {}: {reason}.", self.host),
+            server: None,
+        })
+        .await;
+        self.emit(Event::Disconnected {
+            reason: reason.clone(),
+            retrying: false,
+        })
+        .await;
+        let rooms: Vec<_> = self
+            .wanted
+            .values()
+            .map(|w| room_id(&w.name, &self.host))
+            .collect();
+        for room in rooms {
+            self.emit(Event::RoomLeft {
+                room,
+                reason: LeaveReason::Quit(Some(reason.clone())),
+            })
+            .await;
+        }
+        self.channels.clear();
+        self.wanted.clear();
+        self.listing = None;
+        End::Shutdown
+    }
+}

@@ -1,0 +1,216 @@
+//! Commands from the core: bridge commands → IRC lines. Every line goes
+//! through [`Conn::send`], which makes it one line ([`crate::line::safe`]).
+
+use std::time::SystemTime;
+
+use switchboard_bridge_api::{Command, ErrorContext, ErrorKind, Event, Message, Target};
+use tokio::io::AsyncWrite;
+
+use super::{Conn, Wanted};
+use crate::format::styled_to_irc;
+use crate::ids::{irc_lowercase, user_id, valid_nick};
+use crate::limits::MAX_ROOMS;
+use crate::listing::Listing;
+use crate::split::message_lines;
+
+/// Whether a channel key can go on a JOIN line: one parameter, one line.
+fn valid_key(key: &str) -> bool {
+    !key.is_empty() && !key.starts_with(':') && !key.contains([' ', ',', '\r', '\n', '\0'])
+}
+
+impl Conn {
+    pub(super) async fn on_command<W: AsyncWrite + Unpin>(
+        &mut self,
+        command: Command,
+        w: &mut W,
+    ) -> std::io::Result<()> {
+        match command {
+            Command::Join {
+                room,
+                nick,
+                password,
+            } => {
+                let Some((chan, _)) = crate::ids::parse_room(&room) else {
+                    return Ok(());
+                };
+                let key = irc_lowercase(chan);
+                if let Some(c) = self.channels.get(&key) {
+                    // Already in: tell the core again what it needs; the
+                    // members come from the server again (NAMES).
+                    let (name, topic) = (c.name.clone(), c.topic.clone());
+                    self.emit(Event::RoomJoined {
+                        room: room.clone(),
+                        name,
+                        own_nick: self.own_nick.clone(),
+                        nick_changed: nick != self.own_nick,
+                    })
+                    .await;
+                    if let Some(topic) = topic {
+                        self.emit(Event::Topic {
+                            room: room.clone(),
+                            topic,
+                            by: None,
+                        })
+                        .await;
+                    }
+                    self.send(w, &format!("NAMES {chan}")).await?;
+                    return Ok(());
+                }
+                if self.wanted.len() >= MAX_ROOMS && !self.wanted.contains_key(&key) {
+                    self.emit(Event::Error {
+                        context: ErrorContext::Room(room),
+                        kind: ErrorKind::Forbidden,
+                        text: format!("at most {MAX_ROOMS} channels on one server"),
+                    })
+                    .await;
+                    return Ok(());
+                }
+                // A key IRC cannot carry is not sent, now or on a rejoin.
+                let password = password.filter(|k| valid_key(k));
+                let line = match &password {
+                    Some(k) => format!("JOIN {chan} {k}"),
+                    None => format!("JOIN {chan}"),
+                };
+                self.wanted.insert(
+                    key,
+                    Wanted {
+                        name: chan.to_owned(),
+                        nick,
+                        key: password,
+                    },
+                );
+                self.send(w, &line).await?;
+            }
+            Command::Leave { room, reason } => {
+                let Some((chan, _)) = crate::ids::parse_room(&room) else {
+                    return Ok(());
+                };
+                self.wanted.remove(&irc_lowercase(chan));
+                let reason: String = reason
+                    .unwrap_or_default()
+                    .chars()
+                    .filter(|c| !matches!(c, '\r' | '\n' | '\0'))
+                    .collect();
+                self.send(w, &format!("PART {chan} :{reason}")).await?;
+                // In no channel any more: the connection is not kept (as biboumi does).
+                if self.wanted.is_empty() {
+                    self.closing = true;
+                }
+            }
+            Command::SendText {
+                target,
+                text,
+                kind,
+                token,
+                ..
+            } => {
+                let irc_text = styled_to_irc(&text);
+                match &target {
+                    Target::Room(room) => {
+                        let Some((chan, _)) = crate::ids::parse_room(room) else {
+                            return Ok(());
+                        };
+                        let key = irc_lowercase(chan);
+                        // Joined, or joining (after a reconnect the JOIN goes first).
+                        if !self.channels.contains_key(&key) && !self.wanted.contains_key(&key) {
+                            self.emit(Event::Error {
+                                context: ErrorContext::Command(token),
+                                kind: ErrorKind::Forbidden,
+                                text: format!("not in {chan}"),
+                            })
+                            .await;
+                            return Ok(());
+                        }
+                        for line in message_lines("PRIVMSG", chan, &irc_text, kind) {
+                            self.send(w, &line).await?;
+                        }
+                        let id = self.next_id();
+                        self.emit(Event::Message(Message {
+                            id,
+                            target,
+                            author: user_id(&self.own_nick, &self.host),
+                            author_nick: self.own_nick.clone(),
+                            text,
+                            kind,
+                            reply_to: None,
+                            attachments: Vec::new(),
+                            timestamp: Some(SystemTime::now()),
+                            own: true,
+                            token: Some(token),
+                        }))
+                        .await;
+                    }
+                    Target::User(user) => {
+                        let Some((nick, _)) = crate::ids::parse_user(user) else {
+                            self.emit(Event::Error {
+                                context: ErrorContext::Command(token),
+                                kind: ErrorKind::BadRequest,
+                                text: format!("{user} is not an IRC nick"),
+                            })
+                            .await;
+                            return Ok(());
+                        };
+                        let nick = nick.to_owned();
+                        for line in message_lines("PRIVMSG", &nick, &irc_text, kind) {
+                            self.send(w, &line).await?;
+                        }
+                    }
+                }
+            }
+            Command::SetNick { nick, .. } => match valid_nick(&nick) {
+                Ok(()) => self.send(w, &format!("NICK {nick}")).await?,
+                Err(reason) => {
+                    self.emit(Event::Error {
+                        context: ErrorContext::Session,
+                        kind: ErrorKind::BadRequest,
+                        text: format!("{nick:?} {reason}"),
+                    })
+                    .await
+                }
+            },
+            Command::SetTopic { room, topic } => {
+                let Some((chan, _)) = crate::ids::parse_room(&room) else {
+                    return Ok(());
+                };
+                let topic: String = styled_to_irc(&topic)
+                    .chars()
+                    .filter(|c| !matches!(c, '\r' | '\n' | '\0'))
+                    .collect();
+                self.send(w, &format!("TOPIC {chan} :{topic}")).await?;
+            }
+            Command::ConfigureServer { settings, .. } => {
+                // From the next connection on.
+                crate::apply_server_settings(&mut self.settings, &settings);
+            }
+            Command::ListRooms {
+                token,
+                after,
+                limit,
+                ..
+            } => {
+                self.listing = Some(Listing::new(token, after, limit));
+                self.send(w, "LIST").await?;
+            }
+            Command::FetchHistory { token, room, .. } => {
+                self.emit(Event::History {
+                    token,
+                    room,
+                    messages: Vec::new(),
+                })
+                .await;
+            }
+            Command::Edit { token, .. }
+            | Command::Retract { token, .. }
+            | Command::React { token, .. } => {
+                self.emit(Event::Error {
+                    context: ErrorContext::Command(token),
+                    kind: ErrorKind::Other,
+                    text: "IRC has no edits, retractions or reactions".into(),
+                })
+                .await;
+            }
+            Command::Typing { .. } | Command::MarkRead { .. } | Command::Shutdown => {}
+        }
+        Ok(())
+    }
+}
