@@ -14,17 +14,18 @@ use switchboard_bridge_api::{
     Command, ErrorContext, ErrorKind, Event, LeaveReason, Member, Message, MessageId, MessageKind,
     Role, RoomId, RoomListing, Target, Token,
 };
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tracing::{debug, info, warn};
 
+use crate::connect::{connect, Failure, Io};
 use crate::format::{irc_to_styled, styled_to_irc};
+use crate::host::Host;
 use crate::ids::{irc_lowercase, room_id, user_id, valid_nick};
+use crate::policy::{Policy, Timeouts};
 use crate::prefixes::{parse_name, Prefixes};
+use crate::session::{command_room, error_for};
 use crate::split::message_lines;
 
-/// Commands that may wait while the server is unreachable.
-const QUEUE_LIMIT: usize = 256;
 /// Members per `Members` event.
 const MEMBER_BATCH: usize = 100;
 /// Silence before a lag check, and the wait for its answer.
@@ -35,10 +36,23 @@ const MAX_LINE: usize = 8191 + 512;
 /// How to reach one server, and as whom.
 #[derive(Clone)]
 pub struct ConnSettings {
-    /// `host:port`.
-    pub address: String,
+    /// The server as users name it (its one spelling): for messages.
+    pub name: String,
+    /// What to resolve and connect to (and the TLS name).
+    pub host: Host,
+    /// The port.
+    pub port: u16,
+    /// The port the operator gave, for a server they listed: that server
+    /// at that port is theirs, and not checked against the policy.
+    pub listed_port: Option<u16>,
     /// TLS (certificates checked against Mozilla's roots) or plain TCP.
     pub tls: bool,
+    /// The operator's policy, checked at every connect.
+    pub policy: Arc<Policy>,
+    /// Connect, TLS and registration timeouts.
+    pub timeouts: Timeouts,
+    /// Commands kept while the server is not connected yet.
+    pub queue_limit: usize,
     /// Server password (PASS), if any. Never logged.
     pub password: Option<String>,
     /// Wanted nick.
@@ -76,6 +90,8 @@ pub fn spawn(
         limiter: None,
         closing: false,
         out: Vec::new(),
+        welcomed: false,
+        told: false,
     };
     tokio::spawn(conn.run(rx));
     tx
@@ -123,15 +139,16 @@ struct Conn {
     closing: bool,
     /// Lines written since the last flush (empty, and holding no memory, between bursts).
     out: Vec<u8>,
+    /// The server has welcomed this connection once.
+    welcomed: bool,
+    /// A failed attempt was told to the user (once until the next welcome).
+    told: bool,
 }
 
 enum End {
     Shutdown,
     Lost(String),
 }
-
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Decodes a line: UTF-8, or Latin-1 when it is not (never dropped).
 pub fn decode(raw: &[u8]) -> String {
@@ -157,25 +174,67 @@ impl Conn {
     }
 
     async fn run(mut self, mut commands: channel::Receiver<Command>) {
+        use std::ops::ControlFlow;
         let mut backoff = Duration::from_secs(1);
         loop {
             let started = Instant::now();
             // Boxed: a TLS handshake's state is kilobytes, needed only while
             // connecting, and the task would otherwise keep room for it.
-            let reason = match Box::pin(connect(&self.settings)).await {
+            let settings = self.settings.clone();
+            let mut attempt = Box::pin(async move { connect(&settings).await });
+            // Commands are taken while connecting too: kept for later, or
+            // the end of the attempt (shutdown, the last room left).
+            let connected = loop {
+                tokio::select! {
+                    result = &mut attempt => break result,
+                    cmd = commands.recv() => match cmd {
+                        None | Some(Command::Shutdown) => return,
+                        Some(c) => if self.hold(c).await.is_break() {
+                            return;
+                        },
+                    },
+                }
+            };
+            drop(attempt);
+            let reason = match connected {
                 Ok(io) => match self.serve(io, &mut commands).await {
                     End::Shutdown => return,
                     End::Lost(reason) => reason,
                 },
-                Err(e) => format!("cannot connect to {}: {e}", self.host),
+                Err(Failure::Refused(text)) => {
+                    warn!(host = %self.host, %text, "IRC server refused by policy");
+                    self.give_up(ErrorKind::Forbidden, &text).await;
+                    return;
+                }
+                Err(Failure::Failed { text, detail }) => {
+                    debug!(host = %self.host, %detail, "IRC connect failed");
+                    text
+                }
             };
             warn!(host = %self.host, %reason, retry_in = ?backoff, "IRC connection lost");
             self.channels.clear();
             self.emit(Event::Disconnected {
-                reason,
+                reason: reason.clone(),
                 retrying: true,
             })
             .await;
+            // Nothing to come back for (no channel wanted, only messages
+            // or a listing): what waits fails now, and the connection ends.
+            if !self.wants_a_channel() {
+                self.give_up(ErrorKind::Unavailable, &reason).await;
+                return;
+            }
+            // Rooms being joined on a server never reached show nothing
+            // else: the user is told once, while the attempts go on.
+            if !self.welcomed && !self.told {
+                self.told = true;
+                self.emit(Event::Error {
+                    context: ErrorContext::Session,
+                    kind: ErrorKind::Unavailable,
+                    text: format!("{}: {reason}; trying again", self.host),
+                })
+                .await;
+            }
             if started.elapsed() > Duration::from_secs(60) {
                 backoff = Duration::from_secs(1);
             }
@@ -185,7 +244,9 @@ impl Conn {
                     _ = tokio::time::sleep_until(deadline) => break,
                     cmd = commands.recv() => match cmd {
                         None | Some(Command::Shutdown) => return,
-                        Some(c) => self.enqueue(c).await,
+                        Some(c) => if let ControlFlow::Break(()) = self.hold(c).await {
+                            return;
+                        },
                     },
                 }
             }
@@ -193,28 +254,71 @@ impl Conn {
         }
     }
 
-    /// Keeps a command for after the reconnect, or refuses it when the queue is full.
+    /// Takes a command while the server has not welcomed this connection:
+    /// a leave is carried out at once (nothing to part from; the channel is
+    /// not rejoined), anything else waits. Breaks when no channel is wanted
+    /// any more: the connection then ends, attempts and all.
+    async fn hold(&mut self, command: Command) -> std::ops::ControlFlow<()> {
+        use std::ops::ControlFlow;
+        let Command::Leave { room, .. } = &command else {
+            self.enqueue(command).await;
+            return ControlFlow::Continue(());
+        };
+        if let Some((chan, _)) = crate::ids::parse_room(room) {
+            self.wanted.remove(&irc_lowercase(chan));
+        }
+        self.queue.retain(|c| command_room(c) != Some(room));
+        if self.wants_a_channel() {
+            ControlFlow::Continue(())
+        } else {
+            info!(host = %self.host, "left the last channel before connecting; stopped");
+            ControlFlow::Break(())
+        }
+    }
+
+    /// Whether a channel is wanted: to rejoin, or to join once connected.
+    fn wants_a_channel(&self) -> bool {
+        !self.wanted.is_empty() || self.queue.iter().any(|c| matches!(c, Command::Join { .. }))
+    }
+
+    /// Ends the connection for good: every waiting command and every
+    /// wanted room gets this error.
+    async fn give_up(&mut self, kind: ErrorKind, text: &str) {
+        let rooms: Vec<RoomId> = self
+            .wanted
+            .values()
+            .map(|w| room_id(&w.name, &self.host))
+            .collect();
+        self.wanted.clear();
+        for room in rooms {
+            self.emit(Event::Error {
+                context: ErrorContext::Room(room),
+                kind,
+                text: text.to_owned(),
+            })
+            .await;
+        }
+        while let Some(command) = self.queue.pop_front() {
+            if let Some(event) = error_for(&command, kind, text.to_owned()) {
+                self.emit(event).await;
+            }
+        }
+    }
+
+    /// Keeps a command for after the connection, or refuses it when the queue is full.
     async fn enqueue(&mut self, command: Command) {
-        if self.queue.len() < QUEUE_LIMIT {
+        if self.queue.len() < self.settings.queue_limit {
             self.queue.push_back(command);
             return;
         }
-        let token = match &command {
-            Command::SendText { token, .. }
-            | Command::Edit { token, .. }
-            | Command::Retract { token, .. }
-            | Command::React { token, .. } => Some(token.clone()),
-            _ => None,
-        };
-        self.emit(Event::Error {
-            context: token.map_or(ErrorContext::Session, ErrorContext::Command),
-            kind: ErrorKind::Unavailable,
-            text: format!(
-                "{} is unreachable and too much is waiting; not sent",
-                self.host
-            ),
-        })
-        .await;
+        let text = format!(
+            "{} is not connected yet and {} commands are waiting, the most this \
+             gateway keeps; not sent",
+            self.host, self.settings.queue_limit
+        );
+        if let Some(event) = error_for(&command, ErrorKind::Unavailable, text) {
+            self.emit(event).await;
+        }
     }
 
     async fn serve(&mut self, io: Box<dyn Io>, commands: &mut channel::Receiver<Command>) -> End {
@@ -229,6 +333,8 @@ impl Conn {
         // Lines kept for a connection that was lost do not go to the next one.
         self.out = Vec::new();
         let mut registered = false;
+        // No welcome by then: this attempt failed (a silent server holds nothing).
+        let welcome_by = tokio::time::Instant::now() + self.settings.timeouts.registration;
         let mut lag_sent = false;
         let mut register = vec!["CAP LS 302".to_owned()];
         if let Some(p) = &self.settings.password {
@@ -278,16 +384,37 @@ impl Conn {
                             if let Err(end) = Box::pin(self.on_message(msg, &mut w, &mut registered)).await {
                                 return end;
                             }
+                            if registered && !self.welcomed {
+                                self.welcomed = true;
+                            }
+                            if registered {
+                                self.told = false;
+                            }
                             if let Err(e) = self.flush_out(&mut w).await {
                                 return End::Lost(e.to_string());
                             }
                         }
                     }
                 }
-                cmd = commands.recv(), if registered => match cmd {
+                _ = tokio::time::sleep_until(welcome_by), if !registered => {
+                    return End::Lost(format!(
+                        "no welcome from {} within {} s",
+                        self.host,
+                        self.settings.timeouts.registration.as_secs_f32()
+                    ));
+                }
+                cmd = commands.recv() => match cmd {
                     None | Some(Command::Shutdown) => {
                         self.quit(&mut w).await;
                         return End::Shutdown;
+                    }
+                    // Before the welcome, commands wait in the bounded queue
+                    // (sent after it), so that the session is never held up.
+                    Some(c) if !registered => {
+                        if self.hold(c).await.is_break() {
+                            self.quit(&mut w).await;
+                            return End::Shutdown;
+                        }
                     }
                     Some(c) => {
                         // The commands waiting now go out in one write.
@@ -1086,45 +1213,6 @@ async fn read_line<R: AsyncBufRead + Unpin>(
             return Ok(read);
         }
     }
-}
-
-async fn connect(settings: &ConnSettings) -> std::io::Result<Box<dyn Io>> {
-    let tcp = tokio::time::timeout(
-        Duration::from_secs(15),
-        TcpStream::connect(&settings.address),
-    )
-    .await
-    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
-    tcp.set_nodelay(true)?;
-    if !settings.tls {
-        return Ok(Box::new(tcp));
-    }
-    let host = settings
-        .address
-        .rsplit_once(':')
-        .map(|(h, _)| h)
-        .unwrap_or(&settings.address);
-    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_owned())
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let tls = tls_connector().connect(name, tcp).await?;
-    Ok(Box::new(tls))
-}
-
-fn tls_connector() -> tokio_rustls::TlsConnector {
-    use tokio_rustls::rustls;
-    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let roots =
-            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Arc::new(config)
-    });
-    tokio_rustls::TlsConnector::from(Arc::clone(config))
 }
 
 /// Standard base64 (RFC 4648), for SASL.
