@@ -262,12 +262,13 @@ async fn silent_servers_time_out_and_leaving_ends_the_attempts() {
     let ircd = Ircd::start();
     let silent = Listener::bind("127.77.0.2:0");
     let silent_tls = Listener::bind("127.77.0.2:0");
+    let fourth = Listener::bind("127.77.0.2:0");
     // A policy that lets users reach private addresses on these ports, with
-    // small timeouts and at most three rooms each.
+    // small timeouts, at most three servers and four rooms each.
     let settings = format!(
         "allow_private_addresses = true\nallowed_ports = [{}, {}]\n\
          connect_timeout_secs = 1\ntls_timeout_secs = 1\nregistration_timeout_secs = 1\n\
-         max_rooms_per_user = 3",
+         max_servers_per_user = 3\nmax_rooms_per_user = 4",
         silent.addr.port(),
         silent_tls.addr.port()
     );
@@ -276,8 +277,9 @@ async fn silent_servers_time_out_and_leaving_ends_the_attempts() {
         &settings,
         &format!(
             "\"{IRC_HOST}\" = \"127.0.0.1:{}\"\n\
-             \"tls.localhost\" = {{ address = \"{}\", tls = true }}",
-            ircd.port, silent_tls.addr
+             \"tls.localhost\" = {{ address = \"{}\", tls = true }}\n\
+             \"fourth.localhost\" = \"{}\"",
+            ircd.port, silent_tls.addr, fourth.addr
         ),
     ));
     let mut bob = IrcClient::connect(ircd.port, "bob").await;
@@ -306,10 +308,23 @@ async fn silent_servers_time_out_and_leaving_ends_the_attempts() {
     joined(&mut alice, &format!("#ok%{IRC_HOST}")).await;
     bob.expect(|l| l.starts_with(":alice!") && l.ends_with("JOIN :#ok"))
         .await;
-    // Three rooms: the most this policy allows; a fourth is refused.
+    // Three servers: the most this policy allows; a fourth is refused and
+    // not connected to.
+    join(&mut alice, "#f%fourth.localhost", "alice").await;
+    let text = join_error(&mut alice, "#f%fourth.localhost").await;
+    assert!(
+        text.contains("connected to 3 IRC servers, the most this gateway allows"),
+        "{text}"
+    );
+    // Four rooms: a fifth is refused.
     join(&mut alice, &format!("#more%{IRC_HOST}"), "alice").await;
-    let text = join_error(&mut alice, &format!("#more%{IRC_HOST}")).await;
-    assert!(text.contains("the most this gateway allows"), "{text}");
+    joined(&mut alice, &format!("#more%{IRC_HOST}")).await;
+    join(&mut alice, &format!("#most%{IRC_HOST}"), "alice").await;
+    let text = join_error(&mut alice, &format!("#most%{IRC_HOST}")).await;
+    assert!(
+        text.contains("in 4 IRC rooms, the most this gateway allows"),
+        "{text}"
+    );
 
     // Still being retried; the user leaves those rooms: the attempts end,
     // and the connections the gateway had open are closed.
@@ -332,6 +347,7 @@ async fn silent_servers_time_out_and_leaving_ends_the_attempts() {
     assert_eq!(silent_tls.accepted(), after_tls, "attempts after the leave");
     assert_eq!(silent.still_open(), 0, "connections left open");
     assert_eq!(silent_tls.still_open(), 0, "connections left open");
+    assert_eq!(fourth.accepted(), 0, "connections over the server limit");
     eprintln!(
         "attempts: plain {before_silent} before the leave, {after_silent} at it, {} after; \
          TLS {after_tls} at it, {} after",
