@@ -340,3 +340,86 @@ pub(crate) fn host_of(command: &Command) -> Result<Option<String>, Event> {
         Command::SetNick { room: None, .. } | Command::ListRooms { .. } | Command::Shutdown => None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{IrcConfig, Policy};
+    use switchboard_bridge_api::Bridge;
+
+    fn login() -> Login {
+        let mut credentials = Credentials::new();
+        credentials.set("nick", "ferris");
+        Login {
+            account: "ferris".to_owned(),
+            credentials,
+            state: BTreeMap::new(),
+            server_settings: BTreeMap::new(),
+        }
+    }
+
+    async fn join_error(handle: &mut SessionHandle, room: &str) -> String {
+        handle
+            .commands
+            .send(Command::Join {
+                room: RoomId::from(room),
+                nick: "ferris".into(),
+                password: None,
+            })
+            .await
+            .unwrap();
+        loop {
+            match handle.events.recv().await.unwrap() {
+                Event::Error {
+                    context: ErrorContext::Room(r),
+                    text,
+                    ..
+                } => {
+                    assert_eq!(r.as_str(), room);
+                    return text;
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_second_spelling_of_an_allowed_server_is_refused_with_the_one_to_use() {
+        let bridge = IrcBridge::new(IrcConfig {
+            policy: Policy {
+                allow_private_addresses: true,
+                ..Policy::default()
+            },
+            ..IrcConfig::default()
+        });
+        let mut handle = bridge.start(login());
+        for (room, canonical) in [
+            ("#x%127.1", "127.0.0.1"),
+            ("#x%2130706433", "127.0.0.1"),
+            ("#x%irc.example.net.", "irc.example.net"),
+            ("#x%[0::1]", "[::1]"),
+        ] {
+            let text = join_error(&mut handle, room).await;
+            assert!(text.contains(&format!("spelt {canonical}")), "{room}: {text}");
+        }
+        let text = join_error(&mut handle, "#x%bad_name.example").await;
+        assert!(text.contains("not a server name"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn an_unlisted_server_is_refused_when_the_operator_lists_servers() {
+        let bridge = IrcBridge::new(IrcConfig {
+            policy: Policy {
+                allowed_servers: vec!["*.libera.chat".into()],
+                ..Policy::default()
+            },
+            ..IrcConfig::default()
+        });
+        let mut handle = bridge.start(login());
+        let text = join_error(&mut handle, "#x%irc.example.net").await;
+        assert!(
+            text.contains(crate::policy::REFUSED) && text.contains("*.libera.chat"),
+            "{text}"
+        );
+    }
+}
