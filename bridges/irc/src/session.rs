@@ -400,7 +400,10 @@ mod tests {
             ("#x%[0::1]", "[::1]"),
         ] {
             let text = join_error(&mut handle, room).await;
-            assert!(text.contains(&format!("spelt {canonical}")), "{room}: {text}");
+            assert!(
+                text.contains(&format!("spelt {canonical}")),
+                "{room}: {text}"
+            );
         }
         let text = join_error(&mut handle, "#x%bad_name.example").await;
         assert!(text.contains("not a server name"), "{text}");
