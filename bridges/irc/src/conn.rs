@@ -4,18 +4,20 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use irc_proto::Message as IrcMessage;
 use switchboard_bridge_api::channel;
-use switchboard_bridge_api::{Command, ErrorContext, ErrorKind, Event, Member, MessageId};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-use tracing::{debug, info, warn};
+use switchboard_bridge_api::{Command, Event, Member, MessageId};
+use tokio::io::{AsyncWrite, AsyncWriteExt, BufReader};
+use tracing::{debug, info};
 
+use crate::connect::Io;
+use crate::host::Host;
 use crate::ids::irc_lowercase;
 use crate::line::{frame, read_line, write_raw};
 use crate::listing::Listing;
+use crate::policy::{Policy, Timeouts};
 use crate::prefixes::Prefixes;
 
 mod feed;
@@ -27,8 +29,8 @@ mod outgoing;
 
 pub use feed::feed_server_lines;
 
-/// Commands that may wait while the server is unreachable.
-const QUEUE_LIMIT: usize = 256;
+mod lifecycle;
+
 /// Members per `Members` event.
 const MEMBER_BATCH: usize = 100;
 /// Silence before a lag check, and the wait for its answer.
@@ -37,10 +39,23 @@ const LAG_CHECK: Duration = Duration::from_secs(90);
 /// How to reach one server, and as whom.
 #[derive(Clone)]
 pub struct ConnSettings {
-    /// `host:port`.
-    pub address: String,
+    /// The server as users name it (its one spelling): for messages.
+    pub name: String,
+    /// What to resolve and connect to (and the TLS name).
+    pub host: Host,
+    /// The port.
+    pub port: u16,
+    /// The port the operator gave, for a server they listed: that server
+    /// at that port is theirs, and not checked against the policy.
+    pub listed_port: Option<u16>,
     /// TLS (certificates checked against Mozilla's roots) or plain TCP.
     pub tls: bool,
+    /// The operator's policy, checked at every connect.
+    pub policy: Arc<Policy>,
+    /// Connect, TLS and registration timeouts.
+    pub timeouts: Timeouts,
+    /// Commands kept while the server is not connected yet.
+    pub queue_limit: usize,
     /// Server password (PASS), if any. Never logged.
     pub password: Option<String>,
     /// Wanted nick.
@@ -85,6 +100,8 @@ impl Conn {
             limiter: None,
             closing: false,
             out: Vec::new(),
+            welcomed: false,
+            told: false,
         }
     }
 }
@@ -128,15 +145,16 @@ struct Conn {
     closing: bool,
     /// Lines written since the last flush (empty, and holding no memory, between bursts).
     out: Vec<u8>,
+    /// The server has welcomed this connection once.
+    welcomed: bool,
+    /// A failed attempt was told to the user (once until the next welcome).
+    told: bool,
 }
 
 enum End {
     Shutdown,
     Lost(String),
 }
-
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// A channel member's key in [`Chan::members`]: the hash of their nick in
 /// IRC lowercase (a fixed hash, so the same nick always gives the same key).
@@ -160,67 +178,6 @@ impl Conn {
         let _ = self.events.send(event).await;
     }
 
-    async fn run(mut self, mut commands: channel::Receiver<Command>) {
-        let mut backoff = Duration::from_secs(1);
-        loop {
-            let started = Instant::now();
-            // Boxed: a TLS handshake's state is kilobytes, needed only while
-            // connecting, and the task would otherwise keep room for it.
-            let reason = match Box::pin(connect(&self.settings)).await {
-                Ok(io) => match self.serve(io, &mut commands).await {
-                    End::Shutdown => return,
-                    End::Lost(reason) => reason,
-                },
-                Err(e) => format!("cannot connect to {}: {e}", self.host),
-            };
-            warn!(host = %self.host, %reason, retry_in = ?backoff, "IRC connection lost");
-            self.channels.clear();
-            self.emit(Event::Disconnected {
-                reason,
-                retrying: true,
-            })
-            .await;
-            if started.elapsed() > Duration::from_secs(60) {
-                backoff = Duration::from_secs(1);
-            }
-            let deadline = tokio::time::Instant::now() + backoff;
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(deadline) => break,
-                    cmd = commands.recv() => match cmd {
-                        None | Some(Command::Shutdown) => return,
-                        Some(c) => self.enqueue(c).await,
-                    },
-                }
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(60));
-        }
-    }
-
-    /// Keeps a command for after the reconnect, or refuses it when the queue is full.
-    async fn enqueue(&mut self, command: Command) {
-        if self.queue.len() < QUEUE_LIMIT {
-            self.queue.push_back(command);
-            return;
-        }
-        let token = match &command {
-            Command::SendText { token, .. }
-            | Command::Edit { token, .. }
-            | Command::Retract { token, .. }
-            | Command::React { token, .. } => Some(token.clone()),
-            _ => None,
-        };
-        self.emit(Event::Error {
-            context: token.map_or(ErrorContext::Session, ErrorContext::Command),
-            kind: ErrorKind::Unavailable,
-            text: format!(
-                "{} is unreachable and too much is waiting; not sent",
-                self.host
-            ),
-        })
-        .await;
-    }
-
     async fn serve(&mut self, io: Box<dyn Io>, commands: &mut channel::Receiver<Command>) -> End {
         let (r, mut w) = tokio::io::split(io);
         // IRC lines are short (512 bytes but for tags); a longer one is read in several fills.
@@ -233,6 +190,8 @@ impl Conn {
         // Lines kept for a connection that was lost do not go to the next one.
         self.out = Vec::new();
         let mut registered = false;
+        // No welcome by then: this attempt failed (a silent server holds nothing).
+        let welcome_by = tokio::time::Instant::now() + self.settings.timeouts.registration;
         let mut lag_sent = false;
         let mut register = vec!["CAP LS 302".to_owned()];
         if let Some(p) = &self.settings.password {
@@ -282,16 +241,37 @@ impl Conn {
                             if let Err(end) = Box::pin(self.on_message(msg, &mut w, &mut registered)).await {
                                 return end;
                             }
+                            if registered && !self.welcomed {
+                                self.welcomed = true;
+                            }
+                            if registered {
+                                self.told = false;
+                            }
                             if let Err(e) = self.flush_out(&mut w).await {
                                 return End::Lost(e.to_string());
                             }
                         }
                     }
                 }
-                cmd = commands.recv(), if registered => match cmd {
+                _ = tokio::time::sleep_until(welcome_by), if !registered => {
+                    return End::Lost(format!(
+                        "no welcome from {} within {} s",
+                        self.host,
+                        self.settings.timeouts.registration.as_secs_f32()
+                    ));
+                }
+                cmd = commands.recv() => match cmd {
                     None | Some(Command::Shutdown) => {
                         self.quit(&mut w).await;
                         return End::Shutdown;
+                    }
+                    // Before the welcome, commands wait in the bounded queue
+                    // (sent after it), so that the session is never held up.
+                    Some(c) if !registered => {
+                        if self.hold(c).await.is_break() {
+                            self.quit(&mut w).await;
+                            return End::Shutdown;
+                        }
                     }
                     Some(c) => {
                         // The commands waiting now go out in one write.
@@ -358,45 +338,6 @@ impl Conn {
     fn is_channel(name: &str) -> bool {
         name.starts_with(['#', '&', '+', '!'])
     }
-}
-
-async fn connect(settings: &ConnSettings) -> std::io::Result<Box<dyn Io>> {
-    let tcp = tokio::time::timeout(
-        Duration::from_secs(15),
-        TcpStream::connect(&settings.address),
-    )
-    .await
-    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
-    tcp.set_nodelay(true)?;
-    if !settings.tls {
-        return Ok(Box::new(tcp));
-    }
-    let host = settings
-        .address
-        .rsplit_once(':')
-        .map(|(h, _)| h)
-        .unwrap_or(&settings.address);
-    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_owned())
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let tls = tls_connector().connect(name, tcp).await?;
-    Ok(Box::new(tls))
-}
-
-fn tls_connector() -> tokio_rustls::TlsConnector {
-    use tokio_rustls::rustls;
-    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let roots =
-            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Arc::new(config)
-    });
-    tokio_rustls::TlsConnector::from(Arc::clone(config))
 }
 
 /// Standard base64 (RFC 4648), for SASL.

@@ -4,26 +4,35 @@
 //! Rooms are `#channel%irc.example.net`, people `nick%irc.example.net`.
 
 mod conn;
+mod connect;
 mod format;
+mod host;
 mod ids;
 mod limits;
 mod line;
 mod listing;
+mod policy;
 mod prefixes;
+mod server_settings;
+mod session;
 mod split;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use switchboard_bridge_api::channel;
 use switchboard_bridge_api::{
-    session_channels, Bridge, BridgeInfo, Capabilities, Command, Credentials, ErrorContext,
-    ErrorKind, Event, FieldError, FieldKind, Login, LoginField, SessionHandle, Target,
+    Bridge, BridgeInfo, Capabilities, Credentials, FieldError, FieldKind, Login, LoginField,
+    SessionHandle,
 };
 
 pub use conn::feed_server_lines;
 pub use format::{irc_to_styled, styled_to_irc};
+pub use host::{normalise as normalise_host, Host};
 pub use ids::{parse_room, parse_user, room_id, user_id, valid_channel, valid_nick};
+pub use policy::{default_ports, non_public, Limits, Policy, Timeouts};
 pub use split::message_lines;
+
+use server_settings::{apply_server_settings, server_fields};
+pub(crate) use session::COMMAND_BATCH;
 
 /// Where an IRC server is, when not at its name on the standard TLS port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,10 +46,18 @@ pub struct ServerAddress {
 /// The IRC bridge's settings.
 #[derive(Debug, Clone)]
 pub struct IrcConfig {
-    /// Servers by the name used in room ids; others are reached at `name:6697` with TLS.
+    /// Servers the operator set up, by the name used in room ids: reached
+    /// at their address whatever the policy says. Others are reached at
+    /// `name:6697` with TLS, if the policy allows.
     pub servers: BTreeMap<String, ServerAddress>,
     /// Flood control towards servers: a burst of 5 lines, then 2 a second.
     pub flood_control: bool,
+    /// Which other servers, addresses and ports users may connect to.
+    pub policy: Policy,
+    /// What one user may hold open or waiting.
+    pub limits: Limits,
+    /// How long each step of connecting may take.
+    pub timeouts: Timeouts,
 }
 
 impl Default for IrcConfig {
@@ -48,6 +65,9 @@ impl Default for IrcConfig {
         Self {
             servers: BTreeMap::new(),
             flood_control: true,
+            policy: Policy::default(),
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -60,11 +80,20 @@ impl Default for IrcConfig {
 pub struct IrcBridge {
     info: Arc<BridgeInfo>,
     config: Arc<IrcConfig>,
+    policy: Arc<Policy>,
 }
 
 impl IrcBridge {
     /// A bridge with these settings.
-    pub fn new(config: IrcConfig) -> Self {
+    pub fn new(mut config: IrcConfig) -> Self {
+        // The operator's servers by the one spelling room ids use.
+        config.servers = std::mem::take(&mut config.servers)
+            .into_iter()
+            .map(|(name, a)| {
+                let key = host::normalise(&name).map_or(name, |h| h.to_string());
+                (key, a)
+            })
+            .collect();
         let info = BridgeInfo {
             name: "irc",
             display_name: "IRC",
@@ -98,29 +127,42 @@ impl IrcBridge {
         };
         Self {
             info: Arc::new(info),
+            policy: Arc::new(config.policy.clone()),
             config: Arc::new(config),
         }
     }
 
+    /// How to reach the server `key` (in its one spelling), and as whom.
     fn conn_settings(
         &self,
-        host: &str,
+        key: &str,
         credentials: &Credentials,
         server: Option<&Credentials>,
     ) -> conn::ConnSettings {
-        let address = self
-            .config
-            .servers
-            .get(host)
-            .cloned()
-            .unwrap_or_else(|| ServerAddress {
-                address: format!("{host}:6697"),
-                tls: true,
-            });
+        let listed = self.config.servers.get(key).and_then(|a| {
+            let (h, p) = a.address.rsplit_once(':')?;
+            let host = host::normalise(h).unwrap_or_else(|_| Host::Name(h.to_owned()));
+            Some((host, p.parse::<u16>().ok()?, a.tls))
+        });
+        let (host, port, tls, listed_port) = match listed {
+            Some((host, port, tls)) => (host, port, tls, Some(port)),
+            None => (
+                host::normalise(key).unwrap_or_else(|_| Host::Name(key.to_owned())),
+                6697,
+                true,
+                None,
+            ),
+        };
         let nick = credentials.get("nick").unwrap_or("switchboard").to_owned();
         let mut settings = conn::ConnSettings {
-            address: address.address,
-            tls: address.tls,
+            name: key.to_owned(),
+            host,
+            port,
+            listed_port,
+            tls,
+            policy: Arc::clone(&self.policy),
+            timeouts: self.config.timeouts,
+            queue_limit: self.config.limits.max_pending_commands,
             password: None,
             username: {
                 let u: String = nick
@@ -193,150 +235,8 @@ impl Bridge for IrcBridge {
     }
 
     fn start(&self, login: Login) -> SessionHandle {
-        let (handle, mut end) = session_channels();
-        let mut session = Session {
-            bridge: self.clone(),
-            credentials: login.credentials,
-            server_settings: login.server_settings,
-            conns: HashMap::new(),
-            events: end.events.clone(),
-        };
-        tokio::spawn(async move {
-            // Commands taken, and the count last told as idle.
-            let mut taken: u64 = 0;
-            let mut told_idle = None;
-            loop {
-                // With no connection the session holds nothing the user needs:
-                // after a moment without commands (a user who registers joins
-                // a room next), the core may end it and start another later.
-                let idle = session.conns.is_empty() && told_idle != Some(taken);
-                // A connection that ended (it left its last channel) is
-                // forgotten at once, so that its channel's memory goes too.
-                let next = tokio::select! {
-                    command = end.commands.recv() => Ok(command),
-                    host = any_closed(&session.conns) => Err(host),
-                    _ = tokio::time::sleep(IDLE_AFTER), if idle => {
-                        told_idle = Some(taken);
-                        let _ = end.events.send(Event::Idle { commands: taken }).await;
-                        continue;
-                    }
-                };
-                let command = match next {
-                    Ok(Some(command)) => command,
-                    Ok(None) => break,
-                    Err(host) => {
-                        session.conns.remove(&host);
-                        continue;
-                    }
-                };
-                // In a burst, the commands already waiting are passed on in
-                // this turn, without setting up the wait above for each.
-                for command in end.commands.burst(command, COMMAND_BATCH) {
-                    taken += 1;
-                    if session.dispatch(command).await.is_break() {
-                        return;
-                    }
-                }
-            }
-        });
-        handle
+        session::start(self.clone(), login)
     }
-}
-
-/// Commands a session passes on in one turn before it looks at its
-/// connections again, and a connection handles before it writes their lines.
-const COMMAND_BATCH: usize = 64;
-
-/// A user's session: their connections, one per IRC server, opened on first use.
-struct Session {
-    bridge: IrcBridge,
-    credentials: Credentials,
-    server_settings: BTreeMap<String, Credentials>,
-    conns: HashMap<String, channel::Sender<Command>>,
-    events: channel::Sender<Event>,
-}
-
-impl Session {
-    /// Passes a command to the connection it is for; breaks on `Shutdown`.
-    async fn dispatch(&mut self, command: Command) -> std::ops::ControlFlow<()> {
-        use std::ops::ControlFlow;
-        if let Command::Shutdown = command {
-            for c in self.conns.values() {
-                let _ = c.send(Command::Shutdown).await;
-            }
-            return ControlFlow::Break(());
-        }
-        if let Command::ConfigureServer { server, settings } = &command {
-            self.server_settings
-                .insert(server.clone(), settings.clone());
-            if let Some(conn) = self.conns.get(server) {
-                let _ = conn.send(command).await;
-            }
-            return ControlFlow::Continue(());
-        }
-        match host_of(&command) {
-            Ok(Some(host)) => self.send_to_host(host, command).await,
-            // For every server: each connection gets its own copy.
-            Ok(None) => {
-                let hosts: Vec<String> = self.conns.keys().cloned().collect();
-                for host in hosts {
-                    self.send_to_host(host, command.clone()).await;
-                }
-            }
-            Err(event) => {
-                let _ = self.events.send(event).await;
-            }
-        }
-        ControlFlow::Continue(())
-    }
-
-    /// Sends a command to the connection to `host`, opening one if there is
-    /// none or the last one ended (it left its last channel).
-    async fn send_to_host(&mut self, host: String, command: Command) {
-        let mut command = command;
-        if let Some(conn) = self.conns.get(&host) {
-            match conn.send(command).await {
-                Ok(()) => return,
-                Err(channel::SendError(c)) => {
-                    self.conns.remove(&host);
-                    command = c;
-                }
-            }
-        }
-        let settings =
-            self.bridge
-                .conn_settings(&host, &self.credentials, self.server_settings.get(&host));
-        let conn = conn::spawn(host.clone(), settings, self.events.clone());
-        let _ = conn.send(command).await;
-        self.conns.insert(host, conn);
-    }
-}
-
-/// How long a session with no connection waits for a command before it
-/// tells the core it is idle.
-const IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// The host of the first connection whose task has ended; never, if none has.
-async fn any_closed(conns: &HashMap<String, channel::Sender<Command>>) -> String {
-    use std::future::Future;
-    let mut waits: Vec<_> = conns
-        .iter()
-        .map(|(host, conn)| {
-            Box::pin(async move {
-                conn.closed().await;
-                host.clone()
-            })
-        })
-        .collect();
-    std::future::poll_fn(|cx| {
-        for wait in waits.iter_mut() {
-            if let std::task::Poll::Ready(host) = wait.as_mut().poll(cx) {
-                return std::task::Poll::Ready(host);
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await
 }
 
 /// Whether `id` looks like an IRC server's host name.
@@ -349,168 +249,10 @@ fn valid_host(id: &str) -> bool {
             .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
 }
 
-/// The per-server settings a user may make.
-fn server_fields() -> Vec<LoginField> {
-    let text = |name, label, description| LoginField {
-        name,
-        label,
-        description,
-        kind: FieldKind::Text,
-        required: false,
-        default: None,
-    };
-    vec![
-        text(
-            "nick",
-            "Nickname",
-            "Your nick on this server (default: the one you registered)",
-        ),
-        text("port", "Port", "The server's port (default 6697 with TLS)"),
-        LoginField {
-            name: "tls",
-            label: "TLS",
-            description: "Encrypt the connection (certificates are checked)",
-            kind: FieldKind::Boolean,
-            required: false,
-            default: Some("true"),
-        },
-        LoginField {
-            name: "password",
-            label: "Server password",
-            description: "Sent as PASS",
-            kind: FieldKind::Password,
-            required: false,
-            default: None,
-        },
-        text(
-            "sasl_user",
-            "SASL account",
-            "Your services account (default: your nick)",
-        ),
-        LoginField {
-            name: "sasl_password",
-            label: "SASL password",
-            description: "Logs in with SASL PLAIN",
-            kind: FieldKind::Password,
-            required: false,
-            default: None,
-        },
-        text("username", "Username", "The user part of your hostmask"),
-        text("realname", "Real name", "Shown in WHOIS"),
-        // A secret: it often holds a password (IDENTIFY).
-        LoginField {
-            name: "after_connect",
-            label: "Commands after connecting",
-            description: "IRC commands separated by ';', e.g. PRIVMSG NickServ :IDENTIFY secret",
-            kind: FieldKind::Password,
-            required: false,
-            default: None,
-        },
-    ]
-}
-
-/// Applies a user's per-server settings to a connection's settings.
-pub(crate) fn apply_server_settings(settings: &mut conn::ConnSettings, server: &Credentials) {
-    let host = settings
-        .address
-        .rsplit_once(':')
-        .map(|(h, _)| h.to_owned())
-        .unwrap_or_default();
-    if let Some(port) = server.get("port") {
-        settings.address = format!("{host}:{port}");
-    }
-    if let Some(tls) = server.get("tls") {
-        settings.tls = matches!(tls, "true" | "1");
-    }
-    let clean = |v: &str| -> String {
-        v.chars()
-            .filter(|c| !matches!(c, '\r' | '\n' | '\0'))
-            .collect()
-    };
-    if let Some(nick) = server.get("nick").filter(|n| valid_nick(n).is_ok()) {
-        settings.nick = nick.to_owned();
-    }
-    if let Some(p) = server.get("password") {
-        settings.password = Some(clean(p));
-    }
-    if let Some(p) = server.get("sasl_password") {
-        let user = server.get("sasl_user").unwrap_or(&settings.nick);
-        settings.sasl = Some((clean(user), clean(p)));
-    }
-    if let Some(u) = server.get("username") {
-        let u: String = u
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .take(9)
-            .collect();
-        if !u.is_empty() {
-            settings.username = u;
-        }
-    }
-    if let Some(r) = server.get("realname") {
-        settings.realname = clean(r);
-    }
-    if let Some(cmds) = server.get("after_connect") {
-        settings.after_connect = cmds
-            .split(';')
-            .map(|c| clean(c).trim().to_owned())
-            .filter(|c| !c.is_empty())
-            .collect();
-    }
-}
-
-/// Which server a command is for; `None` for all of them; an error event
-/// when it names no valid IRC room or nick.
-#[allow(clippy::result_large_err)] // rare, and sent on at once
-fn host_of(command: &Command) -> Result<Option<String>, Event> {
-    let room_host = |room: &switchboard_bridge_api::RoomId| {
-        parse_room(room)
-            .map(|(_, h)| h.to_owned())
-            .ok_or_else(|| Event::Error {
-                context: ErrorContext::Room(room.clone()),
-                kind: ErrorKind::BadRequest,
-                text: format!("{room} is not an IRC channel: use #channel%irc.example.net"),
-            })
-    };
-    let target_host = |target: &Target, token: &str| match target {
-        Target::Room(room) => room_host(room),
-        Target::User(user) => {
-            parse_user(user)
-                .map(|(_, h)| h.to_owned())
-                .ok_or_else(|| Event::Error {
-                    context: ErrorContext::Command(token.to_owned()),
-                    kind: ErrorKind::BadRequest,
-                    text: format!("{user} is not an IRC user: use nick%irc.example.net"),
-                })
-        }
-    };
-    Ok(match command {
-        Command::Join { room, .. }
-        | Command::Leave { room, .. }
-        | Command::SetTopic { room, .. }
-        | Command::FetchHistory { room, .. } => Some(room_host(room)?),
-        Command::SetNick {
-            room: Some(room), ..
-        } => Some(room_host(room)?),
-        Command::SendText { target, token, .. }
-        | Command::Edit { target, token, .. }
-        | Command::Retract { target, token, .. }
-        | Command::React { target, token, .. } => Some(target_host(target, token)?),
-        Command::Typing { target, .. } | Command::MarkRead { target, .. } => {
-            Some(target_host(target, "")?)
-        }
-        Command::ListRooms {
-            server: Some(server),
-            ..
-        }
-        | Command::ConfigureServer { server, .. } => Some(server.clone()),
-        Command::SetNick { room: None, .. } | Command::ListRooms { .. } | Command::Shutdown => None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_bridge_api::{Command, ErrorContext, ErrorKind, Event};
 
     fn creds(nick: &str) -> Credentials {
         let mut c = Credentials::new();
@@ -536,7 +278,7 @@ mod tests {
             nick: "x".into(),
             password: None,
         };
-        match host_of(&cmd) {
+        match session::host_of(&cmd) {
             Err(Event::Error {
                 context: ErrorContext::Room(r),
                 kind: ErrorKind::BadRequest,

@@ -24,6 +24,7 @@ fn session(ircd: &Ircd, nick: &str) -> SessionHandle {
     let bridge = IrcBridge::new(IrcConfig {
         servers,
         flood_control: false,
+        ..IrcConfig::default()
     });
     let mut credentials = Credentials::new();
     credentials.set("nick", nick);

@@ -24,17 +24,7 @@ pub async fn feed_server_lines(input: &[u8]) -> Vec<Event> {
         }
         all
     });
-    let settings = ConnSettings {
-        address: "127.0.0.1:6667".into(),
-        tls: false,
-        password: None,
-        nick: "me".into(),
-        username: "me".into(),
-        realname: "me".into(),
-        flood: None,
-        sasl: None,
-        after_connect: Vec::new(),
-    };
+    let settings = offline_settings("irc.fuzz");
     let mut conn = Conn::new("irc.fuzz".into(), settings, events);
     conn.wanted.insert(
         "#fuzz".into(),
@@ -67,4 +57,26 @@ pub async fn feed_server_lines(input: &[u8]) -> Vec<Event> {
     }
     drop(conn);
     collect.await.unwrap_or_default()
+}
+
+/// Settings for a connection that never connects (`name` on port 6667,
+/// the default policy): for feeding lines by hand.
+pub(super) fn offline_settings(name: &str) -> ConnSettings {
+    ConnSettings {
+        name: name.into(),
+        host: crate::host::normalise(name).expect("a valid server name"),
+        port: 6667,
+        listed_port: None,
+        tls: false,
+        policy: std::sync::Arc::new(crate::policy::Policy::default()),
+        timeouts: crate::policy::Timeouts::default(),
+        queue_limit: 256,
+        password: None,
+        nick: "me".into(),
+        username: "me".into(),
+        realname: "me".into(),
+        flood: None,
+        sasl: None,
+        after_connect: Vec::new(),
+    }
 }

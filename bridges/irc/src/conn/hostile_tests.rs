@@ -6,6 +6,7 @@ use switchboard_bridge_api::{
     UserId,
 };
 
+use super::feed::offline_settings;
 use super::{feed_server_lines, Conn, ConnSettings, Wanted};
 use crate::limits::MAX_MEMBERS;
 
@@ -14,15 +15,9 @@ const EVIL: &str = "x\r\nQUIT :pwned\0\nPRIVMSG #a :injected\r";
 
 fn settings() -> ConnSettings {
     ConnSettings {
-        address: "127.0.0.1:6667".into(),
-        tls: false,
         password: Some(format!("pass{EVIL}")),
-        nick: "me".into(),
-        username: "me".into(),
-        realname: "me".into(),
-        flood: None,
-        sasl: None,
         after_connect: vec![format!("PRIVMSG NickServ :IDENTIFY {EVIL}")],
+        ..offline_settings("irc.x")
     }
 }
 

@@ -52,7 +52,7 @@ impl Conn {
         }
         if c.members.len() > MAX_MEMBERS {
             return Err(self
-                .give_up(&format!("more than {MAX_MEMBERS} members in {chan}"))
+                .overrun(&format!("more than {MAX_MEMBERS} members in {chan}"))
                 .await);
         }
         let member = Member {
@@ -105,7 +105,7 @@ impl Conn {
         }
         if over {
             return Err(self
-                .give_up(&format!("more than {MAX_MEMBERS} members in {chan}"))
+                .overrun(&format!("more than {MAX_MEMBERS} members in {chan}"))
                 .await);
         }
         Ok(())
@@ -114,7 +114,7 @@ impl Conn {
     /// Ends the connection to a server that went past a bound only a
     /// hostile server reaches: the user is told why (in the gateway's own
     /// words), every room is left, and it is not reconnected.
-    pub(super) async fn give_up(&mut self, what: &str) -> End {
+    pub(super) async fn overrun(&mut self, what: &str) -> End {
         warn!(host = %self.host, what, "IRC server went past a bound; disconnecting");
         let reason = format!("{} sent too much ({what})", self.host);
         self.emit(Event::Notice {
