@@ -1,0 +1,180 @@
+//! What a user sends to a room: messages (groupchat, subject, private
+//! messages to occupants) and iq requests (disco#info, XEP-0410 self-ping).
+
+use std::sync::Arc;
+use switchboard_bridge_api::{Command, MessageKind, Target};
+use xmpp_parsers::disco::{DiscoInfoResult, Identity};
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::message::{Message, MessageType};
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::ns;
+use xmpp_parsers::stanza_error::DefinedCondition;
+
+use super::{origin_id, ORIGINS_KEPT};
+use crate::gateway::occupants::Occupant;
+use crate::gateway::Gateway;
+use crate::xmpp::errors;
+
+impl Gateway {
+    /// A message to a room (groupchat, subject) or to an occupant (private).
+    pub(in crate::gateway) async fn handle_room_message(self: &Arc<Self>, message: Message) {
+        let (Some(from), Some(to)) = (&message.from, &message.to) else {
+            return;
+        };
+        let user = from.to_bare();
+        let room = self.room_of(to);
+        if !self.is_registered(&user).await {
+            return self.refuse_unregistered(&message).await;
+        }
+        let token = message.id.as_ref().map(|i| i.0.clone()).unwrap_or_default();
+        let joined = self
+            .rooms
+            .lock()
+            .unwrap()
+            .get(&user)
+            .and_then(|r| r.get(&room))
+            .is_some_and(|r| r.complete);
+        if message.type_ == MessageType::Groupchat {
+            if !joined {
+                let reply = errors::message_error(
+                    &message,
+                    DefinedCondition::NotAcceptable,
+                    "join the room first",
+                );
+                return self.send(reply).await;
+            }
+            if let Some((_, subject)) = message.get_best_subject(vec![]) {
+                if message.bodies.is_empty() {
+                    let topic = Command::SetTopic {
+                        room,
+                        topic: subject.clone(),
+                    };
+                    self.command_or_error(&user, topic, &message).await;
+                    return;
+                }
+            }
+            let Some((_, body)) = message.get_best_body(vec![]) else {
+                return;
+            };
+            let (text, kind) = match body.strip_prefix("/me ") {
+                Some(action) => (action.to_owned(), MessageKind::Action),
+                None => (body.clone(), MessageKind::Normal),
+            };
+            if let Some(origin) = origin_id(&message) {
+                self.with_room(&user, &room, |r| {
+                    if r.origins.len() >= ORIGINS_KEPT {
+                        r.origins.pop_front();
+                    }
+                    r.origins.push_back((token.clone(), origin));
+                });
+            }
+            let send = Command::SendText {
+                target: Target::Room(room),
+                text,
+                kind,
+                reply_to: None,
+                token,
+            };
+            return self.command_or_error(&user, send, &message).await;
+        }
+        // A private message to an occupant goes to that person directly.
+        let nick = to.resource().map(|r| r.to_string()).unwrap_or_default();
+        let member = self
+            .rooms
+            .lock()
+            .unwrap()
+            .get(&user)
+            .and_then(|r| r.get(&room))
+            .and_then(|r| r.members.get(&nick))
+            .map(Occupant::user);
+        let Some(peer) = member else {
+            let reply =
+                errors::message_error(&message, DefinedCondition::ItemNotFound, "no such occupant");
+            return self.send(reply).await;
+        };
+        let Some((_, body)) = message.get_best_body(vec![]) else {
+            return;
+        };
+        let send = Command::SendText {
+            target: Target::User(peer),
+            text: body.clone(),
+            kind: MessageKind::Normal,
+            reply_to: None,
+            token,
+        };
+        self.command_or_error(&user, send, &message).await;
+    }
+
+    /// Iq requests to a room or occupant: disco#info, XEP-0410 self-ping.
+    pub(in crate::gateway) fn room_iq(
+        &self,
+        from: &Jid,
+        to: &Jid,
+        payload: &Element,
+    ) -> Result<Option<Element>, (DefinedCondition, String)> {
+        let room = self.room_of(to);
+        let user = from.to_bare();
+        if payload.is("ping", ns::PING) {
+            // XEP-0410: a ping to one's own occupant JID says whether one is still joined.
+            let rooms = self.rooms.lock().unwrap();
+            let joined = rooms
+                .get(&user)
+                .and_then(|r| r.get(&room))
+                .is_some_and(|r| {
+                    r.complete
+                        && from
+                            .clone()
+                            .try_into_full()
+                            .is_ok_and(|f| r.resources.contains_key(&f))
+                        && to.resource().map(|n| n.as_str()) == r.own_nick.as_deref()
+                });
+            return if joined {
+                Ok(None)
+            } else {
+                Err((DefinedCondition::NotAcceptable, "not joined".into()))
+            };
+        }
+        if payload.is("query", ns::DISCO_INFO) && to.resource().is_none() {
+            let joined = self
+                .rooms
+                .lock()
+                .unwrap()
+                .get(&user)
+                .and_then(|r| r.get(&room))
+                .map(|r| (r.name.clone(), r.archived));
+            let name = joined
+                .as_ref()
+                .map(|(name, _)| name.clone())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| room.to_string());
+            let mut features: std::collections::BTreeSet<String> = [
+                ns::MUC,
+                "muc_open",
+                "muc_semianonymous",
+                "muc_persistent",
+                "muc_unsecured",
+                ns::PING,
+                // Every room message carries the gateway's stanza-id.
+                ns::SID,
+            ]
+            .map(str::to_owned)
+            .into();
+            // MAM on the room JID, when this room's messages are archived
+            // (or, before a join, when the archive is on at all).
+            if self.archive.enabled() && joined.as_ref().is_none_or(|(_, archived)| *archived) {
+                features.insert(ns::MAM.to_owned());
+            }
+            let info = DiscoInfoResult {
+                node: None,
+                identities: vec![Identity::new("conference", "text", "en", name)],
+                features,
+                extensions: vec![],
+            };
+            return Ok(Some(info.into()));
+        }
+        Err((
+            DefinedCondition::ServiceUnavailable,
+            "not served on rooms".into(),
+        ))
+    }
+}
