@@ -32,7 +32,8 @@ pub struct Ejabberd {
 impl Ejabberd {
     /// Starts ejabberd with one `ejabberd_service` host per `(domain, secret)`
     /// and the modules of Debian's default configuration that need neither
-    /// TLS nor HTTP.
+    /// TLS nor HTTP (mod_muc among them: without it ejabberd 23.01's mod_caps
+    /// crashes on every presence with caps, and asks nobody for them).
     pub fn start(components: &[(&str, &str)]) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("switchboard-ejabberd")
@@ -90,6 +91,7 @@ modules:
   mod_client_state: {{}}
   mod_disco: {{}}
   mod_last: {{}}
+  mod_muc: {{}}
   mod_offline: {{}}
   mod_ping: {{}}
   mod_privacy: {{}}
@@ -168,7 +170,12 @@ modules:
         c
     }
 
+    /// Starts the node and waits until both listeners accept. Not by the
+    /// ports: ejabberd binds them before it has finished starting (a
+    /// `register` then fails in its auth cache), and logs "Start accepting"
+    /// for each once it has.
     fn launch(&mut self) {
+        let logged_before = self.log().len();
         let child = self
             .ctl()
             .arg("foreground")
@@ -181,12 +188,29 @@ modules:
                 "ejabberdctl did not start: is ejabberd installed (scripts/install-test-deps)?",
             );
         self.child = Some(child);
-        for port in [self.c2s_port, self.component_port] {
+        let ready = [self.c2s_port, self.component_port]
+            .map(|port| format!("Start accepting TCP connections at 127.0.0.1:{port} "));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let log = self.log();
+            let new = log.get(logged_before..).unwrap_or("");
+            if ready.iter().all(|line| new.contains(line.as_str())) {
+                break;
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|c| c.try_wait().ok().flatten().is_some());
             assert!(
-                wait_for_port(port, Duration::from_secs(60)),
-                "ejabberd did not open port {port}; log:\n{}",
-                self.log()
+                !exited && Instant::now() < deadline,
+                "ejabberd did not start listening on {} and {}; log:\n{new}",
+                self.c2s_port,
+                self.component_port
             );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        for port in [self.c2s_port, self.component_port] {
+            assert!(wait_for_port(port, Duration::from_secs(5)));
         }
     }
 

@@ -208,7 +208,8 @@ async fn profanity_registers_joins_talks_and_leaves() {
     bob.join("#test").await;
 
     let prof = Profanity::start(&format!("alice@{DOMAIN}"), "pass", prosody.c2s_port);
-    prof.wait("the welcome screen", |s| s.contains("/help")).await;
+    prof.wait("the welcome screen", |s| s.contains("/help"))
+        .await;
     prof.type_line(&format!("/connect alice@{DOMAIN}"));
     prof.wait("login", |s| s.contains("logged in successfully"))
         .await;
@@ -237,8 +238,10 @@ async fn profanity_registers_joins_talks_and_leaves() {
 
     // Join the channel; bob greets on IRC when alice arrives.
     prof.type_line(&format!("/join #test%{IRC_HOST}@{GW} nick alice"));
-    prof.wait("the join", |s| s.contains("You have joined the room as alice"))
-        .await;
+    prof.wait("the join", |s| {
+        s.contains("You have joined the room as alice")
+    })
+    .await;
     bob.expect(|l| l.starts_with(":alice!") && l.contains(" JOIN "))
         .await;
     bob.send(&format!("PRIVMSG #test :{GREETING}")).await;
