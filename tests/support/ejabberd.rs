@@ -1,15 +1,15 @@
 //! A real ejabberd (Debian's 23.01) on loopback with the given components.
 //!
 //! Each instance runs `ejabberdctl foreground` in a temporary folder of its
-//! own (config, Mnesia spool, logs) as the `ejabberd` user, in a process
-//! group of its own. Erlang distribution (which `ejabberdctl register` needs)
+//! own (config, Mnesia spool, logs) as the `ejabberd` user, in the test's
+//! process group (a test runner that kills a hung test's group ends it too).
+//! Erlang distribution (which `ejabberdctl register` needs)
 //! listens on a free loopback port given by `ERL_DIST_PORT`: the node and
 //! `ejabberdctl` then find each other by that port alone, so no epmd is
 //! started or asked, and instances never see one another. The node name is
 //! unique per instance all the same.
 
 use super::{free_port, is_root, stop_child, wait_for_port};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -179,7 +179,6 @@ modules:
         let child = self
             .ctl()
             .arg("foreground")
-            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -231,16 +230,16 @@ modules:
     }
 
     /// Stops ejabberd: SIGTERM to its Erlang VM (a clean `init:stop`), then
-    /// waits for `ejabberdctl`, which ends when the VM has; SIGKILL to the
-    /// instance's own process group if that takes over 20 seconds.
+    /// waits for `ejabberdctl`, which ends when the VM has; SIGKILL to both
+    /// if that takes over 20 seconds.
     pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        let group = child.id();
-        match self.vm_pid() {
-            Some(vm) => signal(&vm.to_string(), "TERM"),
-            None => signal(&format!("-{group}"), "TERM"),
+        let vm = vm_pid(&child).or_else(|| self.pid_file());
+        match vm {
+            Some(vm) => signal(vm, "TERM"),
+            None => signal(child.id(), "TERM"),
         }
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
@@ -249,12 +248,14 @@ modules:
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        signal(&format!("-{group}"), "KILL");
+        if let Some(vm) = vm {
+            signal(vm, "KILL");
+        }
         stop_child(&mut child, Duration::from_secs(1));
     }
 
-    /// The Erlang VM's PID, from the file ejabberd writes (gone once stopped).
-    fn vm_pid(&self) -> Option<u32> {
+    /// The VM's PID from the file ejabberd writes (gone once stopped).
+    fn pid_file(&self) -> Option<u32> {
         std::fs::read_to_string(self.dir.path().join("ejabberd.pid"))
             .ok()?
             .trim()
@@ -283,10 +284,22 @@ impl Drop for Ejabberd {
     }
 }
 
-/// Sends a signal to a PID (or, negative, a process group we made).
-fn signal(target: &str, sig: &str) {
+/// The Erlang VM: the one child of our `ejabberdctl` (which runs `erl`,
+/// which becomes the VM), once it has started.
+fn vm_pid(ctl: &Child) -> Option<u32> {
+    let id = ctl.id();
+    std::fs::read_to_string(format!("/proc/{id}/task/{id}/children"))
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Sends a signal to one process we started.
+fn signal(pid: u32, sig: &str) {
     let _ = Command::new("kill")
-        .args([&format!("-{sig}"), "--", target])
+        .args([&format!("-{sig}"), &pid.to_string()])
         .stderr(Stdio::null())
         .status();
 }
