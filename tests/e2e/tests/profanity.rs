@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::support::ejabberd::Ejabberd;
 use common::support::ircd::{IrcClient, Ircd, IRC_HOST};
 use common::support::prosody::{Prosody, DOMAIN};
 use common::Switchboard;
@@ -19,7 +20,7 @@ const GW: &str = "irc.localhost";
 const SECRET: &str = "profanity-secret";
 const GREETING: &str = "Welcome alice, I am the greeter";
 
-fn config(prosody: &Prosody, ircd: &Ircd) -> String {
+fn config(component_port: u16, ircd: &Ircd) -> String {
     format!(
         "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
          [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
@@ -27,7 +28,7 @@ fn config(prosody: &Prosody, ircd: &Ircd) -> String {
          [networks.irc]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
          [networks.irc.settings]\nflood_control = false\n\
          [networks.irc.settings.servers]\n\"{IRC_HOST}\" = \"127.0.0.1:{}\"\n",
-        prosody.component_port, ircd.port
+        component_port, ircd.port
     )
 }
 
@@ -202,12 +203,24 @@ fn duplicates(screen: &str) -> Vec<String> {
 async fn profanity_registers_joins_talks_and_leaves() {
     let prosody = Prosody::start(&[(GW, SECRET)]);
     prosody.register("alice", DOMAIN, "pass");
+    smoke(prosody.c2s_port, prosody.component_port).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profanity_through_ejabberd() {
+    let ejabberd = Ejabberd::start(&[(GW, SECRET)]);
+    ejabberd.register("alice", DOMAIN, "pass");
+    smoke(ejabberd.c2s_port, ejabberd.component_port).await;
+}
+
+/// The user's session in profanity, through the XMPP server on those ports.
+async fn smoke(c2s_port: u16, component_port: u16) {
     let ircd = Ircd::start();
-    let _gateway = Switchboard::start(&config(&prosody, &ircd));
+    let _gateway = Switchboard::start(&config(component_port, &ircd));
     let mut bob = IrcClient::connect(ircd.port, "bob").await;
     bob.join("#test").await;
 
-    let prof = Profanity::start(&format!("alice@{DOMAIN}"), "pass", prosody.c2s_port);
+    let prof = Profanity::start(&format!("alice@{DOMAIN}"), "pass", c2s_port);
     prof.wait("the welcome screen", |s| s.contains("/help"))
         .await;
     prof.type_line(&format!("/connect alice@{DOMAIN}"));
@@ -215,7 +228,7 @@ async fn profanity_registers_joins_talks_and_leaves() {
         .await;
 
     // Registration by chat message to the gateway (retried while its
-    // component may still be connecting: Prosody bounces those).
+    // component may still be connecting: the server bounces those).
     let mut registered = false;
     for _ in 0..5 {
         prof.type_line(&format!("/msg {GW} register nick=alice"));
