@@ -1,7 +1,8 @@
 //! Real servers for the tests, on loopback, in temporary folders, stopped by
-//! PID when dropped: Prosody (XMPP) and PostgreSQL.
+//! PID when dropped: Prosody and ejabberd (XMPP), PostgreSQL, IRC servers.
 #![allow(dead_code)]
 
+pub mod ejabberd;
 pub mod hostile_irc;
 pub mod ircd;
 pub mod postgres;
@@ -54,7 +55,8 @@ pub fn unprivileged(program: &str) -> Command {
     }
 }
 
-fn is_root() -> bool {
+/// Whether the tests run as root (then servers run as unprivileged users).
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
