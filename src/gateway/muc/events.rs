@@ -302,7 +302,20 @@ impl Gateway {
                     }
                 };
                 if pending.is_empty() {
-                    return self.tell(user, &format!("{room}: {text}")).await;
+                    // An error about a room (a topic refused, a message not
+                    // delivered): the room says it, in the room when a
+                    // resource is in it, else in a chat from the room.
+                    let in_room = self.with_room(user, &room, |r| r.complete).unwrap_or(false);
+                    if in_room {
+                        return self.say_in_room(user, &room, &text).await;
+                    }
+                    let Some(room_jid) = self.room_jid(&room) else {
+                        return;
+                    };
+                    let mut m =
+                        Message::chat(Some(Jid::from(user.clone()))).with_body(Lang::new(), text);
+                    m.from = Some(Jid::from(room_jid));
+                    return self.send(m).await;
                 }
                 let Some(room_jid) = self.room_jid(&room) else {
                     return;

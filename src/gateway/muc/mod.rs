@@ -238,17 +238,24 @@ impl Gateway {
     pub(in crate::gateway) async fn room_notice(&self, user: &BareJid, text: &str) {
         let rooms = self.room_ids(user);
         for room in rooms {
-            let Some(room_jid) = self.room_jid(&room) else {
-                continue;
-            };
-            let from = Jid::from(room_jid);
-            self.to_joined(user, &room, |to| {
-                let mut m = Message::groupchat(Some(to)).with_body(Lang::new(), text.to_owned());
-                m.from = Some(from.clone());
-                Some(m.into())
-            })
-            .await;
+            self.say_in_room(user, &room, text).await;
         }
+    }
+
+    /// A message from the room itself (its bare JID) to the user's joined
+    /// resources: the network's words about this room are the room's, never
+    /// the gateway's.
+    pub(in crate::gateway) async fn say_in_room(&self, user: &BareJid, room: &RoomId, text: &str) {
+        let Some(room_jid) = self.room_jid(room) else {
+            return;
+        };
+        let from = Jid::from(room_jid);
+        self.to_joined(user, room, |to| {
+            let mut m = Message::groupchat(Some(to)).with_body(Lang::new(), text.to_owned());
+            m.from = Some(from.clone());
+            Some(m.into())
+        })
+        .await;
     }
 
     /// XEP-0045 status 332: every joined resource is told that the service
