@@ -434,8 +434,24 @@ async fn network_text_is_never_the_gateways() {
             format!(":{HOSTILE_HOST} NOTICE {nick} :*** server notice"),
             format!(":{HOSTILE_HOST} 401 {nick} ghost :No such nick/channel"),
             format!(":friend!u@h PRIVMSG {nick} :hello"),
+            // An error about a joined room: the room's words.
+            format!(":{HOSTILE_HOST} 474 {nick} #test :Cannot join channel (+b)"),
         ])
         .await;
+    let room: Jid = format!("#test%{HOSTILE_HOST}@{GW}").parse().unwrap();
+    let in_the_room = w
+        .alice
+        .wait_for(|s| match s {
+            Stanza::Message(m) if m.from.as_ref() == Some(&room) => {
+                m.get_best_body(vec![]).map(|(_, b)| b.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert!(
+        in_the_room.contains("Cannot join channel"),
+        "the room's error is said by the room: {in_the_room}"
+    );
     // The server's words, from the server.
     let server = server_jid();
     let mut from_server = Vec::new();
