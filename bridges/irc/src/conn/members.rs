@@ -65,6 +65,40 @@ impl Conn {
         Ok(())
     }
 
+    /// An `AWAY` (away-notify) from a member: in every channel the user
+    /// shares with them, they are now away with `text`, or back.
+    pub(super) async fn on_away(&mut self, nick: String, text: Option<String>) {
+        let key = member_key(&nick);
+        // An empty message is a return, as a bare AWAY is.
+        let text = text.filter(|t| !t.is_empty());
+        let mut changed = Vec::new();
+        for c in self.channels.values_mut() {
+            if !c.members.contains(&key) {
+                continue;
+            }
+            match &text {
+                Some(t) => c.away.insert(key, t.clone()),
+                None => c.away.remove(&key),
+            };
+            let role = c
+                .ranked
+                .get(nick.as_str())
+                .copied()
+                .unwrap_or_default()
+                .role();
+            changed.push((room_id(&c.name, &self.host), role));
+        }
+        for (room, role) in changed {
+            let member = Member {
+                user: user_id(&nick, &self.host),
+                nick: nick.clone(),
+                role,
+                away: text.clone(),
+            };
+            self.emit(Event::MemberChanged { room, member }).await;
+        }
+    }
+
     /// A NAMES reply for a channel the user is in, told in batches.
     pub(super) async fn on_names(&mut self, chan: &str, names: &str) -> Result<(), End> {
         let key = irc_lowercase(chan);
