@@ -34,12 +34,14 @@ impl Conn {
                 .is_some_and(|n| irc_lowercase(n) == irc_lowercase(own))
         };
         let meta = self.meta(&msg);
+        // An error reply to a line the user sent (labeled-response): that
+        // message is not waited for; the server's words are told below.
+        if let (Some(label), Irc::Response(r, _)) = (&meta.label, &msg.command) {
+            if (400..600).contains(&(*r as u16)) && self.echoes.on_error(label).is_some() {
+                debug!(host = %self.host, "the server refused a message the user sent");
+            }
+        }
         match msg.command {
-            // An error reply to a message the user sent (labeled-response).
-            Irc::Response(r, ref args)
-                if meta.label.is_some()
-                    && (400..600).contains(&(r as u16))
-                    && self.labelled_error(&meta, args).await => {}
             Irc::PING(token, _) => write_raw(w, &format!("PONG :{token}"))
                 .await
                 .map_err(lost)?,

@@ -6,9 +6,7 @@
 use std::time::SystemTime;
 
 use irc_proto::Message as IrcMessage;
-use switchboard_bridge_api::{
-    ErrorContext, ErrorKind, Event, Message, MessageId, MessageKind, Target,
-};
+use switchboard_bridge_api::{Event, Message, MessageId, MessageKind, Target};
 use tokio::io::AsyncWrite;
 use tracing::{debug, warn};
 
@@ -61,23 +59,6 @@ impl Conn {
             msgid: tags::msgid(msg).map(str::to_owned),
             label,
         }
-    }
-
-    /// An error reply to a labelled line of a message the user sent: that
-    /// message failed, and the user is told so against it. Returns whether
-    /// the reply was one.
-    pub(super) async fn labelled_error(&mut self, meta: &Meta, args: &[String]) -> bool {
-        let Some(sent) = meta.label.as_deref().and_then(|l| self.echoes.on_error(l)) else {
-            return false;
-        };
-        let text = args.get(1..).unwrap_or_default().join(" ");
-        self.emit(Event::Error {
-            context: ErrorContext::Command(sent.token),
-            kind: ErrorKind::Forbidden,
-            text,
-        })
-        .await;
-        true
     }
 
     pub(super) async fn on_text<W: AsyncWrite + Unpin>(
