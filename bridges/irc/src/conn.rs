@@ -26,6 +26,8 @@ mod feed;
 #[cfg(test)]
 mod hostile_tests;
 mod incoming;
+#[cfg(test)]
+mod ircv3_tests;
 mod members;
 mod outgoing;
 mod text;
