@@ -7,6 +7,9 @@
 
 use std::collections::BTreeSet;
 
+/// Names kept from one `LS` reply, however many lines a server sends.
+const MAX_OFFERED: usize = 256;
+
 /// The capabilities this bridge asks for when offered (SASL only when the
 /// user set an account).
 ///
@@ -81,7 +84,8 @@ impl Caps {
             .map(|c| c.split('=').next().unwrap_or(c));
         match sub {
             "LS" => {
-                self.listing.extend(names.map(str::to_owned));
+                let room = MAX_OFFERED.saturating_sub(self.listing.len());
+                self.listing.extend(names.take(room).map(str::to_owned));
                 if more {
                     return Vec::new();
                 }
@@ -112,7 +116,11 @@ impl Caps {
                         self.authenticating = true;
                         out.push("AUTHENTICATE PLAIN".to_owned());
                     }
-                    self.enabled.insert(n.to_owned());
+                    // Only what this bridge asks for is kept (a server's
+                    // ACK of anything else is ignored).
+                    if HANDLED.contains(&n) || n == "sasl" {
+                        self.enabled.insert(n.to_owned());
+                    }
                 }
                 out.extend(self.maybe_end());
                 out
@@ -241,6 +249,19 @@ mod tests {
         assert!(!c.has("away-notify"));
         // A NEW with nothing of use asks for nothing.
         assert!(c.on_cap("NEW", Some("foo"), None).is_empty());
+    }
+
+    #[test]
+    fn a_hostile_server_cannot_grow_the_state() {
+        let mut c = Caps::new(false);
+        let many: String = (0..1000).map(|i| format!("x{i} ")).collect();
+        for _ in 0..100 {
+            assert!(c.on_cap("LS", Some("*"), Some(&many)).is_empty());
+        }
+        assert_eq!(c.listing.len(), MAX_OFFERED);
+        assert_eq!(c.on_cap("LS", Some("server-time"), None), ["CAP END"]);
+        c.on_cap("ACK", Some(&many), None);
+        assert!(c.enabled.is_empty(), "nothing asked for is enabled");
     }
 
     #[test]
