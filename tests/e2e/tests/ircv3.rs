@@ -111,7 +111,8 @@ fn micros(stamp: &str) -> i64 {
 /// reflected once, with the client's id, after the server's echo, and not
 /// at all when the server refuses it (an error instead); an IRC user's
 /// message has the server's msgid as its XMPP id and the server's time as
-/// its join-history delay stamp; away-notify shows an occupant away.
+/// its join-history delay stamp; an occupant away before the join, and
+/// one who goes away (away-notify), are shown away.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ircv3_through_inspircd() {
     let prosody = Prosody::start(&[(GW, SECRET)]);
@@ -126,6 +127,12 @@ async fn ircv3_through_inspircd() {
     bob.send("JOIN #test").await;
     bob.expect(|l| l.contains(" 366 ")).await;
 
+    // carol is away before alice comes.
+    let mut carol = IrcClient::connect(ircd.port, "carol").await;
+    carol.join("#test").await;
+    carol.send("AWAY :gone").await;
+    carol.expect(|l| l.contains(" 306 ")).await;
+
     let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", prosody.c2s_port).await;
     alice.register_by_chat(GW, "nick=alice").await;
     join(&mut alice, "alice").await;
@@ -136,6 +143,18 @@ async fn ircv3_through_inspircd() {
         })
         .await;
     bob.expect(|l| l.contains(":alice!") && l.contains(" JOIN "))
+        .await;
+
+    // Away already when alice joined: shown away.
+    alice
+        .wait_for(|s| match s {
+            Stanza::Presence(p)
+                if p.from.as_ref() == Some(&occupant("carol")) && p.show == Some(Show::Away) =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
         .await;
 
     // XMPP → IRC: one reflection, with alice's id; a two-line message is

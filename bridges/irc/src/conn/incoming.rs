@@ -163,7 +163,18 @@ impl Conn {
                             complete: true,
                         })
                         .await;
+                        // Who is away already: away-notify tells only changes.
+                        if self.caps.has("away-notify") {
+                            self.send(w, &format!("WHO {chan}")).await.map_err(lost)?;
+                        }
                     }
+                }
+            }
+            Irc::Response(Response::RPL_WHOREPLY, args) if self.caps.has("away-notify") => {
+                if let (Some(chan), Some(nick), Some(flags)) =
+                    (args.get(1), args.get(5), args.get(6))
+                {
+                    self.on_who_reply(chan, nick, flags).await;
                 }
             }
             Irc::Response(Response::RPL_TOPIC, args) => {

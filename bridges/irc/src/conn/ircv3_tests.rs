@@ -249,3 +249,42 @@ async fn lines_inside_a_netsplit_batch_are_handled_as_lines() {
         "{got:?}"
     );
 }
+
+#[tokio::test]
+async fn with_away_notify_a_who_after_names_tells_who_is_away_already() {
+    let (mut c, mut rx) = conn();
+    let wrote = feed(
+        &mut c,
+        &[
+            ":irc.x CAP * LS :away-notify",
+            ":irc.x CAP me ACK :away-notify",
+            ":irc.x 001 me :welcome",
+            ":me!u@h JOIN #a",
+            ":irc.x 353 me = #a :me bob carol",
+            ":irc.x 366 me #a :end",
+        ],
+    )
+    .await;
+    assert_eq!(wrote.last().map(String::as_str), Some("WHO #a"));
+    events(&mut rx).await;
+    feed(
+        &mut c,
+        &[
+            ":irc.x 352 me #a u h irc.x bob G :0 Bob",
+            ":irc.x 352 me #a u h irc.x carol H :0 Carol",
+            ":irc.x 352 me #a u h irc.x me H :0 Me",
+            ":irc.x 352 me #a u h irc.x stranger G :0 S",
+            ":irc.x 315 me #a :end",
+        ],
+    )
+    .await;
+    let changed: Vec<_> = events(&mut rx)
+        .await
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::MemberChanged { member, .. } => Some((member.nick, member.away.is_some())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(changed, [("bob".to_owned(), true)]);
+}
