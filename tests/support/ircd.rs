@@ -183,3 +183,109 @@ impl IrcClient {
         }
     }
 }
+
+/// The IRCv3 modules InspIRCd 3 ships (Debian's `inspircd`): away-notify,
+/// account-notify and extended-join (`ircv3`), batch, cap-notify, chghost,
+/// message-tags (`ircv3_ctctags`), echo-message, invite-notify,
+/// labeled-response, msgid, server-time and setname.
+pub const INSPIRCD_IRCV3_MODULES: &[&str] = &[
+    "cap",
+    "ircv3",
+    "ircv3_accounttag",
+    "ircv3_batch",
+    "ircv3_capnotify",
+    "ircv3_chghost",
+    "ircv3_ctctags",
+    "ircv3_echomessage",
+    "ircv3_invitenotify",
+    "ircv3_labeledresponse",
+    "ircv3_msgid",
+    "ircv3_servertime",
+    "setname",
+];
+
+/// A running InspIRCd 3 with its IRCv3 modules, named [`IRC_HOST`].
+pub struct InspIrcd {
+    /// Its client port.
+    pub port: u16,
+    _dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl InspIrcd {
+    /// Starts InspIRCd on a free port, flood limits off, every module of
+    /// [`INSPIRCD_IRCV3_MODULES`] loaded.
+    pub fn start() -> Self {
+        let dir = shared_tempdir();
+        let port = free_port();
+        let modules: String = INSPIRCD_IRCV3_MODULES
+            .iter()
+            .map(|m| format!("<module name=\"{m}\">\n"))
+            .collect();
+        let conf = format!(
+            "<server name=\"{IRC_HOST}\" description=\"test\" network=\"test\">\n\
+             <admin name=\"test\" nick=\"test\" email=\"test@localhost\">\n\
+             <bind address=\"127.0.0.1\" port=\"{port}\" type=\"clients\">\n\
+             <class name=\"all\" commands=\"*\" privs=\"*\" usermodes=\"*\" chanmodes=\"*\">\n\
+             <connect name=\"main\" allow=\"*\" commandrate=\"1000000\" threshold=\"1000000\" \
+             fakelag=\"no\" localmax=\"1000\" globalmax=\"1000\" maxchans=\"100\" limit=\"1000\" \
+             pingfreq=\"600\" timeout=\"60\" resolvehostnames=\"no\" useident=\"no\">\n\
+             {modules}<pid file=\"{}/inspircd.pid\">\n<dns timeout=\"1\">\n\
+             <limits maxnick=\"30\" maxchan=\"64\">\n",
+            dir.path().display()
+        );
+        std::fs::write(dir.path().join("inspircd.conf"), conf).unwrap();
+        super::open_up(dir.path());
+        // InspIRCd refuses to run as root.
+        let child = super::unprivileged("inspircd")
+            .args(["--nofork", "--config"])
+            .arg(dir.path().join("inspircd.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inspircd did not start: is it installed (scripts/install-test-deps)?");
+        assert!(
+            wait_for_port(port, Duration::from_secs(20)),
+            "inspircd did not open port {port}"
+        );
+        InspIrcd {
+            port,
+            _dir: dir,
+            child: Some(child),
+        }
+    }
+}
+
+impl Drop for InspIrcd {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            stop_child(&mut c, Duration::from_secs(2));
+        }
+    }
+}
+
+impl IrcClient {
+    /// Connects, asks for the IRCv3 capabilities `caps` (space-separated)
+    /// and registers; returns once the server said 001.
+    pub async fn connect_with_caps(port: u16, nick: &str, caps: &str) -> Self {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let (r, w) = stream.into_split();
+        let mut c = IrcClient {
+            nick: nick.to_owned(),
+            reader: BufReader::new(r),
+            writer: w,
+            seen: Vec::new(),
+        };
+        c.send("CAP LS 302").await;
+        c.send(&format!("NICK {nick}")).await;
+        c.send(&format!("USER {nick} 0 * :{nick}")).await;
+        c.send(&format!("CAP REQ :{caps}")).await;
+        c.expect(|l| l.contains(" CAP ") && (l.contains(" ACK ") || l.contains(" NAK ")))
+            .await;
+        c.send("CAP END").await;
+        c.expect(|l| l.split(' ').any(|w| w == "001")).await;
+        c
+    }
+}

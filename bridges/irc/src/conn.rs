@@ -12,6 +12,7 @@ use switchboard_bridge_api::{Command, Event, Member, MessageId};
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufReader};
 use tracing::{debug, info};
 
+use crate::caps::Caps;
 use crate::connect::Io;
 use crate::host::Host;
 use crate::ids::irc_lowercase;
@@ -20,12 +21,16 @@ use crate::listing::Listing;
 use crate::policy::{Policy, Timeouts};
 use crate::prefixes::Prefixes;
 
+mod echo;
 mod feed;
 #[cfg(test)]
 mod hostile_tests;
 mod incoming;
+#[cfg(test)]
+mod ircv3_tests;
 mod members;
 mod outgoing;
+mod text;
 
 pub use feed::feed_server_lines;
 
@@ -102,6 +107,9 @@ impl Conn {
             out: Vec::new(),
             welcomed: false,
             told: false,
+            caps: Caps::default(),
+            echoes: echo::Echoes::default(),
+            batches: HashMap::new(),
         }
     }
 }
@@ -125,6 +133,8 @@ struct Chan {
     members: HashSet<u64>,
     batch: Vec<Member>,
     topic: Option<String>,
+    /// Members away (`away-notify`), with their message, by [`member_key`].
+    away: HashMap<u64, String>,
 }
 
 struct Conn {
@@ -149,6 +159,12 @@ struct Conn {
     welcomed: bool,
     /// A failed attempt was told to the user (once until the next welcome).
     told: bool,
+    /// IRCv3 capabilities negotiated on this connection.
+    caps: Caps,
+    /// The user's channel messages waiting for their echo (`echo-message`).
+    echoes: echo::Echoes,
+    /// Open labeled-response batches: their label, by reference.
+    batches: HashMap<String, String>,
 }
 
 enum End {
@@ -189,6 +205,10 @@ impl Conn {
         self.own_nick = self.settings.nick.clone();
         // Lines kept for a connection that was lost do not go to the next one.
         self.out = Vec::new();
+        // Capabilities, echoes waited for and batches are the connection's own.
+        self.caps = Caps::new(self.settings.sasl.is_some());
+        self.echoes.clear();
+        self.batches.clear();
         let mut registered = false;
         // No welcome by then: this attempt failed (a silent server holds nothing).
         let welcome_by = tokio::time::Instant::now() + self.settings.timeouts.registration;

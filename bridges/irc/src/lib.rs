@@ -3,6 +3,7 @@
 //!
 //! Rooms are `#channel%irc.example.net`, people `nick%irc.example.net`.
 
+mod caps;
 mod conn;
 mod connect;
 mod format;
@@ -16,6 +17,7 @@ mod prefixes;
 mod server_settings;
 mod session;
 mod split;
+mod tags;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -4,13 +4,8 @@
 //! text from nicks that cannot be people are ignored, and the server's
 //! own words reach the user as the server's. Membership is in `members.rs`.
 
-use irc_proto::{
-    CapSubCommand, ChannelMode, Command as Irc, Message as IrcMessage, Mode, Prefix, Response,
-};
-use std::time::SystemTime;
-use switchboard_bridge_api::{
-    ErrorContext, ErrorKind, Event, LeaveReason, Member, Message, MessageKind, Target,
-};
+use irc_proto::{ChannelMode, Command as Irc, Message as IrcMessage, Mode, Prefix, Response};
+use switchboard_bridge_api::{ErrorContext, ErrorKind, Event, LeaveReason, Member};
 
 use tokio::io::AsyncWrite;
 use tracing::{debug, info, warn};
@@ -18,7 +13,7 @@ use tracing::{debug, info, warn};
 use super::{base64, member_key, Conn, End};
 use crate::format::irc_to_styled;
 use crate::ids::{irc_lowercase, room_id, user_id};
-use crate::limits::{plausible_nick, MAX_CONTACTS};
+use crate::limits::plausible_nick;
 use crate::line::write_raw;
 use crate::prefixes::Prefixes;
 
@@ -38,36 +33,22 @@ impl Conn {
             s.as_deref()
                 .is_some_and(|n| irc_lowercase(n) == irc_lowercase(own))
         };
+        let meta = self.meta(&msg);
+        // An error reply to a line the user sent (labeled-response): that
+        // message is not waited for; the server's words are told below.
+        if let (Some(label), Irc::Response(r, _)) = (&meta.label, &msg.command) {
+            if (400..600).contains(&(*r as u16)) && self.echoes.on_error(label).is_some() {
+                debug!(host = %self.host, "the server refused a message the user sent");
+            }
+        }
         match msg.command {
             Irc::PING(token, _) => write_raw(w, &format!("PONG :{token}"))
                 .await
                 .map_err(lost)?,
-            Irc::CAP(_, CapSubCommand::LS, a, b) => {
-                let offered = b.or(a).unwrap_or_default();
-                let want: Vec<&str> = offered
-                    .split_whitespace()
-                    .map(|c| c.split('=').next().unwrap_or(c))
-                    .filter(|c| {
-                        matches!(*c, "multi-prefix" | "server-time")
-                            || (*c == "sasl" && self.settings.sasl.is_some())
-                    })
-                    .collect();
-                let line = if want.is_empty() {
-                    "CAP END".to_owned()
-                } else {
-                    format!("CAP REQ :{}", want.join(" "))
-                };
-                write_raw(w, &line).await.map_err(lost)?;
-            }
-            Irc::CAP(_, CapSubCommand::ACK, a, b)
-                if b.as_ref()
-                    .or(a.as_ref())
-                    .is_some_and(|caps| caps.split_whitespace().any(|c| c == "sasl")) =>
-            {
-                write_raw(w, "AUTHENTICATE PLAIN").await.map_err(lost)?
-            }
-            Irc::CAP(_, CapSubCommand::ACK | CapSubCommand::NAK, _, _) => {
-                write_raw(w, "CAP END").await.map_err(lost)?
+            Irc::CAP(_, sub, a, b) => {
+                for line in self.caps.on_cap(sub.to_str(), a.as_deref(), b.as_deref()) {
+                    write_raw(w, &line).await.map_err(lost)?;
+                }
             }
             Irc::AUTHENTICATE(challenge) if challenge == "+" => {
                 let Some((user, password)) = &self.settings.sasl else {
@@ -79,7 +60,9 @@ impl Conn {
                     .map_err(lost)?
             }
             Irc::Response(Response::RPL_SASLSUCCESS, _) => {
-                write_raw(w, "CAP END").await.map_err(lost)?
+                for line in self.caps.sasl_done() {
+                    write_raw(w, &line).await.map_err(lost)?;
+                }
             }
             Irc::Response(
                 Response::ERR_SASLFAIL | Response::ERR_SASLTOOLONG | Response::ERR_SASLABORT,
@@ -94,7 +77,9 @@ impl Conn {
                     ),
                 })
                 .await;
-                write_raw(w, "CAP END").await.map_err(lost)?
+                for line in self.caps.sasl_done() {
+                    write_raw(w, &line).await.map_err(lost)?;
+                }
             }
             Irc::Response(Response::RPL_WELCOME, args) => {
                 *registered = true;
@@ -178,7 +163,18 @@ impl Conn {
                             complete: true,
                         })
                         .await;
+                        // Who is away already: away-notify tells only changes.
+                        if self.caps.has("away-notify") {
+                            self.send(w, &format!("WHO {chan}")).await.map_err(lost)?;
+                        }
                     }
+                }
+            }
+            Irc::Response(Response::RPL_WHOREPLY, args) if self.caps.has("away-notify") => {
+                if let (Some(chan), Some(nick), Some(flags)) =
+                    (args.get(1), args.get(5), args.get(6))
+                {
+                    self.on_who_reply(chan, nick, flags).await;
                 }
             }
             Irc::Response(Response::RPL_TOPIC, args) => {
@@ -206,6 +202,7 @@ impl Conn {
                     if !c.members.remove(&member_key(&nick)) {
                         return Ok(());
                     }
+                    c.away.remove(&member_key(&nick));
                     c.ranked.remove(nick.as_str());
                     self.emit(Event::MemberLeft {
                         room,
@@ -237,6 +234,7 @@ impl Conn {
                     if !c.members.remove(&member_key(&victim)) {
                         return Ok(());
                     }
+                    c.away.remove(&member_key(&victim));
                     c.ranked.remove(victim.as_str());
                     self.emit(Event::MemberLeft {
                         room,
@@ -252,6 +250,7 @@ impl Conn {
                 let mut rooms = Vec::new();
                 for c in self.channels.values_mut() {
                     if c.members.remove(&member) {
+                        c.away.remove(&member);
                         c.ranked.remove(nick.as_str());
                         rooms.push(room_id(&c.name, &self.host));
                     }
@@ -263,6 +262,11 @@ impl Conn {
                         reason: LeaveReason::Quit(reason.clone()),
                     })
                     .await;
+                }
+            }
+            Irc::AWAY(text) => {
+                if let Some(nick) = source.filter(|n| !is_me(&Some(n.clone()), &self.own_nick)) {
+                    self.on_away(nick, text).await;
                 }
             }
             Irc::NICK(new) => {
@@ -279,6 +283,9 @@ impl Conn {
                     }
                     c.members.remove(&was);
                     c.members.insert(is);
+                    if let Some(away) = c.away.remove(&was) {
+                        c.away.insert(is, away);
+                    }
                     if let Some(p) = c.ranked.remove(old.as_str()) {
                         c.ranked.insert(new.as_str().into(), p);
                     }
@@ -329,22 +336,23 @@ impl Conn {
                     if *p == Prefixes::default() {
                         c.ranked.remove(nick.as_str());
                     }
+                    let away = c.away.get(&member_key(&nick)).cloned();
                     let member = Member {
                         user: user_id(&nick, &self.host),
                         nick,
                         role,
-                        away: None,
+                        away,
                     };
                     let room = room_id(&chan, &self.host);
                     self.emit(Event::MemberChanged { room, member }).await;
                 }
             }
             Irc::PRIVMSG(target, text) => self
-                .on_text(source, target, text, false, w)
+                .on_text(source, target, text, false, meta, w)
                 .await
                 .map_err(lost)?,
             Irc::NOTICE(target, text) if source.is_some() && *registered => self
-                .on_text(source, target, text, true, w)
+                .on_text(source, target, text, true, meta, w)
                 .await
                 .map_err(lost)?,
             // The server's own notices, once registered (before, they are
@@ -460,71 +468,5 @@ impl Conn {
             text,
         })
         .await;
-    }
-
-    async fn on_text<W: AsyncWrite + Unpin>(
-        &mut self,
-        source: Option<String>,
-        target: String,
-        text: String,
-        notice: bool,
-        w: &mut W,
-    ) -> std::io::Result<()> {
-        let Some(nick) = source else { return Ok(()) };
-        if !plausible_nick(&nick) {
-            warn!(host = %self.host, "text from a nick that cannot be a contact; dropped");
-            return Ok(());
-        }
-        let (body, kind) = match text.strip_prefix('\x01') {
-            Some(ctcp) => {
-                let ctcp = ctcp.trim_end_matches('\x01');
-                match ctcp.split_once(' ').unwrap_or((ctcp, "")) {
-                    ("ACTION", rest) => (rest.to_owned(), MessageKind::Action),
-                    ("VERSION", _) if !notice => {
-                        let reply = format!("NOTICE {nick} :\x01VERSION Switchboard\x01");
-                        return self.send(w, &reply).await;
-                    }
-                    _ => return Ok(()),
-                }
-            }
-            None if notice => (text, MessageKind::Notice),
-            None => (text, MessageKind::Normal),
-        };
-        let own = irc_lowercase(&nick) == irc_lowercase(&self.own_nick);
-        let conversation = if Self::is_channel(&target) {
-            if !self.channels.contains_key(&irc_lowercase(&target)) {
-                return Ok(());
-            }
-            Target::Room(room_id(&target, &self.host))
-        } else {
-            let peer = user_id(&nick, &self.host);
-            if self.contacts.len() >= MAX_CONTACTS {
-                self.contacts.clear();
-            }
-            if !own && self.contacts.insert(irc_lowercase(&nick)) {
-                self.emit(Event::ContactAdded {
-                    user: peer.clone(),
-                    name: nick.clone(),
-                })
-                .await;
-            }
-            Target::User(peer)
-        };
-        let id = self.next_id();
-        self.emit(Event::Message(Message {
-            id,
-            target: conversation,
-            author: user_id(&nick, &self.host),
-            author_nick: nick,
-            text: irc_to_styled(&body),
-            kind,
-            reply_to: None,
-            attachments: Vec::new(),
-            timestamp: Some(SystemTime::now()),
-            own,
-            token: None,
-        }))
-        .await;
-        Ok(())
     }
 }

@@ -65,6 +65,75 @@ impl Conn {
         Ok(())
     }
 
+    /// An `AWAY` (away-notify) from a member: in every channel the user
+    /// shares with them, they are now away with `text`, or back.
+    pub(super) async fn on_away(&mut self, nick: String, text: Option<String>) {
+        let key = member_key(&nick);
+        // An empty message is a return, as a bare AWAY is.
+        let text = text.filter(|t| !t.is_empty());
+        let mut changed = Vec::new();
+        for c in self.channels.values_mut() {
+            if !c.members.contains(&key) {
+                continue;
+            }
+            match &text {
+                Some(t) => c.away.insert(key, t.clone()),
+                None => c.away.remove(&key),
+            };
+            let role = c
+                .ranked
+                .get(nick.as_str())
+                .copied()
+                .unwrap_or_default()
+                .role();
+            changed.push((room_id(&c.name, &self.host), role));
+        }
+        for (room, role) in changed {
+            let member = Member {
+                user: user_id(&nick, &self.host),
+                nick: nick.clone(),
+                role,
+                away: text.clone(),
+            };
+            self.emit(Event::MemberChanged { room, member }).await;
+        }
+    }
+
+    /// A WHO reply line for a member of a channel the user is in: `G` in
+    /// its flags is away (with no message known; an empty one), `H` here.
+    /// Told only when it changes what the bridge knew.
+    pub(super) async fn on_who_reply(&mut self, chan: &str, nick: &str, flags: &str) {
+        let key = member_key(nick);
+        let Some(c) = self.channels.get_mut(&irc_lowercase(chan)) else {
+            return;
+        };
+        if !c.members.contains(&key) || irc_lowercase(nick) == irc_lowercase(&self.own_nick) {
+            return;
+        }
+        let away = match flags.chars().next() {
+            Some('G') => true,
+            Some('H') => false,
+            _ => return,
+        };
+        if away == c.away.contains_key(&key) {
+            return;
+        }
+        if away {
+            c.away.insert(key, String::new());
+        } else {
+            c.away.remove(&key);
+        }
+        let role = c.ranked.get(nick).copied().unwrap_or_default().role();
+        let member = Member {
+            user: user_id(nick, &self.host),
+            nick: nick.to_owned(),
+            role,
+            away: away.then(String::new),
+        };
+        let room = room_id(chan, &self.host);
+        self.emit(Event::MemberChanged { room, member }).await;
+    }
+
     /// A NAMES reply for a channel the user is in, told in batches.
     pub(super) async fn on_names(&mut self, chan: &str, names: &str) -> Result<(), End> {
         let key = irc_lowercase(chan);
@@ -83,11 +152,12 @@ impl Conn {
             if prefixes != Prefixes::default() {
                 c.ranked.insert(nick.into(), prefixes);
             }
+            let away = c.away.get(&member_key(nick)).cloned();
             c.batch.push(Member {
                 user: user_id(nick, &host),
                 nick: nick.to_owned(),
                 role,
-                away: None,
+                away,
             });
             if c.batch.len() >= super::MEMBER_BATCH {
                 full.push(std::mem::take(&mut c.batch));

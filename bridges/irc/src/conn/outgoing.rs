@@ -1,11 +1,13 @@
 //! Commands from the core: bridge commands → IRC lines. Every line goes
 //! through [`Conn::send`], which makes it one line ([`crate::line::safe`]).
 
+use std::collections::VecDeque;
 use std::time::SystemTime;
 
 use switchboard_bridge_api::{Command, ErrorContext, ErrorKind, Event, Message, Target};
 use tokio::io::AsyncWrite;
 
+use super::echo::{Part, Sent};
 use super::{Conn, Wanted};
 use crate::format::styled_to_irc;
 use crate::ids::{irc_lowercase, user_id, valid_nick};
@@ -121,7 +123,34 @@ impl Conn {
                             .await;
                             return Ok(());
                         }
-                        for line in message_lines("PRIVMSG", chan, &irc_text, kind) {
+                        let lines = message_lines("PRIVMSG", chan, &irc_text, kind);
+                        // The server echoes: the reflection waits for it.
+                        if self.caps.has("echo-message") && !lines.is_empty() {
+                            let labelled = self.caps.has("labeled-response");
+                            let mut parts = VecDeque::with_capacity(lines.len());
+                            for line in lines {
+                                let text = line.split_once(" :").map_or("", |(_, t)| t).to_owned();
+                                let label = labelled.then(|| {
+                                    self.seq += 1;
+                                    format!("sb{}", self.seq)
+                                });
+                                match &label {
+                                    Some(l) => self.send(w, &format!("@label={l} {line}")).await?,
+                                    None => self.send(w, &line).await?,
+                                }
+                                parts.push_back(Part { label, text });
+                            }
+                            self.echoes.push(Sent {
+                                chan: key,
+                                parts,
+                                token,
+                                text,
+                                kind,
+                                target,
+                            });
+                            return Ok(());
+                        }
+                        for line in lines {
                             self.send(w, &line).await?;
                         }
                         let id = self.next_id();

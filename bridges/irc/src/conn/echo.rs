@@ -1,0 +1,208 @@
+//! The user's channel messages waiting for the server's `echo-message`
+//! echo. One XMPP message may be several IRC lines: it is reflected once,
+//! when the echo of its last line arrives (every part was then accepted).
+//!
+//! With `labeled-response`, each line carries its own label and an echo is
+//! matched by it (an error reply with the label fails the message). Without
+//! it, an echo is matched to the oldest waiting line for that channel with
+//! the same text, else to the oldest waiting line for that channel (a
+//! server that changed the text, e.g. stripped colours).
+
+use std::collections::VecDeque;
+
+use switchboard_bridge_api::{MessageKind, Target, Token};
+
+/// Messages kept waiting at most; past that the oldest is forgotten
+/// (its echo, if it comes, is then shown as from another client).
+const MAX_WAITING: usize = 64;
+
+/// One IRC line of a sent message.
+#[derive(Debug)]
+pub(super) struct Part {
+    /// Its `label`, under labeled-response.
+    pub label: Option<String>,
+    /// Its text as sent (the PRIVMSG's last parameter).
+    pub text: String,
+}
+
+/// A message sent and not yet echoed in full.
+#[derive(Debug)]
+pub(super) struct Sent {
+    /// The channel, in IRC lowercase.
+    pub chan: String,
+    /// Its lines not echoed yet, in order.
+    pub parts: VecDeque<Part>,
+    /// The command's token, for the reflection.
+    pub token: Token,
+    /// The text as the user wrote it (styled), for the reflection.
+    pub text: String,
+    /// Normal or action.
+    pub kind: MessageKind,
+    /// The room, for the reflection.
+    pub target: Target,
+}
+
+/// What an echo was.
+#[derive(Debug)]
+pub(super) enum Echo {
+    /// The last part of this message: reflect it.
+    Done(Sent),
+    /// A part of a message with more to come.
+    Part,
+    /// Not something this connection is waiting for.
+    Unknown,
+}
+
+/// The messages waiting for their echo, oldest first.
+#[derive(Debug, Default)]
+pub(super) struct Echoes {
+    waiting: VecDeque<Sent>,
+}
+
+impl Echoes {
+    /// Waits for the echo of `sent`.
+    pub fn push(&mut self, sent: Sent) {
+        if sent.parts.is_empty() {
+            return;
+        }
+        if self.waiting.len() >= MAX_WAITING {
+            self.waiting.pop_front();
+        }
+        self.waiting.push_back(sent);
+    }
+
+    /// Forgets everything (a new connection: the old one's lines will
+    /// never be echoed).
+    pub fn clear(&mut self) {
+        self.waiting.clear();
+    }
+
+    /// An echo of the user's line `text` to `chan` (IRC lowercase), with
+    /// its `label` if it had one.
+    pub fn on_echo(&mut self, chan: &str, label: Option<&str>, text: &str) -> Echo {
+        let found = match label {
+            Some(l) => self.find_label(l),
+            None => self
+                .waiting
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.chan == chan)
+                .find_map(|(i, s)| {
+                    let j = s.parts.iter().position(|p| p.text == text)?;
+                    Some((i, j))
+                })
+                .or_else(|| {
+                    let i = self.waiting.iter().position(|s| s.chan == chan)?;
+                    Some((i, 0))
+                }),
+        };
+        let Some((i, j)) = found else {
+            return Echo::Unknown;
+        };
+        self.waiting[i].parts.remove(j);
+        if self.waiting[i].parts.is_empty() {
+            self.waiting.remove(i).map_or(Echo::Unknown, Echo::Done)
+        } else {
+            Echo::Part
+        }
+    }
+
+    /// An error reply to the line labelled `label`: its whole message
+    /// failed, and is not waited for any more.
+    pub fn on_error(&mut self, label: &str) -> Option<Sent> {
+        let (i, _) = self.find_label(label)?;
+        self.waiting.remove(i)
+    }
+
+    /// The message and part labelled `label`.
+    fn find_label(&self, label: &str) -> Option<(usize, usize)> {
+        self.waiting.iter().enumerate().find_map(|(i, s)| {
+            let j = s
+                .parts
+                .iter()
+                .position(|p| p.label.as_deref() == Some(label))?;
+            Some((i, j))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_bridge_api::RoomId;
+
+    fn sent(chan: &str, token: &str, parts: &[(&str, Option<&str>)]) -> Sent {
+        Sent {
+            chan: chan.into(),
+            parts: parts
+                .iter()
+                .map(|(t, l)| Part {
+                    label: l.map(str::to_owned),
+                    text: (*t).into(),
+                })
+                .collect(),
+            token: token.into(),
+            text: parts.iter().map(|p| p.0).collect::<Vec<_>>().join("\n"),
+            kind: MessageKind::Normal,
+            target: Target::Room(RoomId(format!("{chan}%irc.test"))),
+        }
+    }
+
+    fn done(e: Echo) -> String {
+        match e {
+            Echo::Done(s) => s.token,
+            other => panic!("not done: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_split_message_is_reflected_once_at_its_last_part() {
+        let mut e = Echoes::default();
+        e.push(sent("#a", "t1", &[("one", None), ("two", None)]));
+        assert!(matches!(e.on_echo("#a", None, "one"), Echo::Part));
+        assert_eq!(done(e.on_echo("#a", None, "two")), "t1");
+        assert!(matches!(e.on_echo("#a", None, "two"), Echo::Unknown));
+    }
+
+    #[test]
+    fn without_labels_echoes_match_by_channel_and_text_then_order() {
+        let mut e = Echoes::default();
+        e.push(sent("#a", "t1", &[("hello", None)]));
+        e.push(sent("#b", "t2", &[("hello", None)]));
+        e.push(sent("#a", "t3", &[("world", None)]));
+        assert_eq!(done(e.on_echo("#b", None, "hello")), "t2");
+        assert_eq!(done(e.on_echo("#a", None, "world")), "t3");
+        // The server changed the text: the oldest for the channel.
+        assert_eq!(done(e.on_echo("#a", None, "h e l l o")), "t1");
+        assert!(matches!(e.on_echo("#a", None, "x"), Echo::Unknown));
+    }
+
+    #[test]
+    fn labels_match_exactly_and_an_error_fails_the_whole_message() {
+        let mut e = Echoes::default();
+        e.push(sent("#a", "t1", &[("same", Some("sb1"))]));
+        e.push(sent(
+            "#a",
+            "t2",
+            &[("same", Some("sb2")), ("more", Some("sb3"))],
+        ));
+        assert!(matches!(e.on_echo("#a", Some("sb2"), "same"), Echo::Part));
+        assert_eq!(done(e.on_echo("#a", Some("sb1"), "same")), "t1");
+        assert_eq!(e.on_error("sb3").map(|s| s.token).as_deref(), Some("t2"));
+        assert!(e.on_error("sb3").is_none());
+        assert!(matches!(
+            e.on_echo("#a", Some("sb9"), "same"),
+            Echo::Unknown
+        ));
+    }
+
+    #[test]
+    fn the_wait_is_bounded() {
+        let mut e = Echoes::default();
+        for i in 0..MAX_WAITING + 10 {
+            e.push(sent("#a", &format!("t{i}"), &[("x", None)]));
+        }
+        assert_eq!(e.waiting.len(), MAX_WAITING);
+        assert_eq!(done(e.on_echo("#a", None, "x")), "t10");
+    }
+}

@@ -1,0 +1,153 @@
+//! IRCv3 message tags the bridge reads: `time` (server-time), `msgid`,
+//! `label` (labeled-response) and `batch`. irc-proto splits and unescapes
+//! the tags; this reads their values.
+
+use std::time::{Duration, SystemTime};
+
+use irc_proto::Message;
+
+/// The longest `msgid` taken as the message's id (longer ones are not ids
+/// a server means; the bridge makes its own then).
+const MAX_MSGID: usize = 128;
+
+/// The value of the tag `name`, if the message has it with a value.
+pub fn tag<'a>(msg: &'a Message, name: &str) -> Option<&'a str> {
+    msg.tags
+        .as_ref()?
+        .iter()
+        .find(|t| t.0 == name)
+        .and_then(|t| t.1.as_deref())
+}
+
+/// The server's id for the message (`msgid`), when it is a plausible one:
+/// not empty, not too long, printable.
+pub fn msgid(msg: &Message) -> Option<&str> {
+    tag(msg, "msgid").filter(|id| {
+        !id.is_empty() && id.len() <= MAX_MSGID && id.chars().all(|c| c.is_ascii_graphic())
+    })
+}
+
+/// When the server says the message was sent (`time`), if it says so
+/// in the form server-time gives (`YYYY-MM-DDThh:mm:ss.sssZ`, UTC).
+pub fn server_time(msg: &Message) -> Option<SystemTime> {
+    parse_time(tag(msg, "time")?)
+}
+
+/// Parses `YYYY-MM-DDThh:mm:ss[.fraction]Z` (UTC only, as server-time says).
+pub fn parse_time(s: &str) -> Option<SystemTime> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.splitn(3, '-');
+    let year: i64 = num(d.next()?, 4)?;
+    let month: u32 = num(d.next()?, 2)?;
+    let day: u32 = num(d.next()?, 2)?;
+    let (hms, frac) = match time.split_once('.') {
+        Some((hms, frac)) => (hms, Some(frac)),
+        None => (time, None),
+    };
+    let mut t = hms.splitn(3, ':');
+    let hour: u64 = num(t.next()?, 2)?;
+    let minute: u64 = num(t.next()?, 2)?;
+    let second: u64 = num(t.next()?, 2)?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    // A leap second is taken as the last second of its minute.
+    let second = second.min(59);
+    let nanos = match frac {
+        Some(f) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|b| b.is_ascii_digit()) => {
+            f.parse::<u32>().ok()? * 10u32.pow(9 - f.len() as u32)
+        }
+        Some(_) => return None,
+        None => 0,
+    };
+    let days = days_from_civil(year, month, day);
+    if days < 0 {
+        return None;
+    }
+    let secs = days as u64 * 86_400 + hour * 3600 + minute * 60 + second;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+}
+
+/// A fixed-width decimal field.
+fn num<T: std::str::FromStr>(s: &str, width: usize) -> Option<T> {
+    if s.len() != width || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar
+/// (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(t: SystemTime) -> f64 {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    }
+
+    #[test]
+    fn server_time_is_read_to_the_millisecond() {
+        let m: Message = "@time=2011-10-19T16:40:51.620Z :nick!u@h PRIVMSG #c :hi"
+            .parse()
+            .unwrap();
+        let t = server_time(&m).unwrap();
+        assert!((secs(t) - 1_319_042_451.620).abs() < 1e-6);
+        assert_eq!(
+            parse_time("1970-01-01T00:00:00Z"),
+            Some(SystemTime::UNIX_EPOCH)
+        );
+        // A leap day, and the year 2000.
+        assert_eq!(
+            secs(parse_time("2000-02-29T12:00:00.000Z").unwrap()),
+            951_825_600.0
+        );
+    }
+
+    #[test]
+    fn times_not_in_server_time_form_are_refused() {
+        for bad in [
+            "2011-10-19 16:40:51Z",
+            "2011-10-19T16:40:51",
+            "2011-13-19T16:40:51Z",
+            "2011-10-19T24:00:00Z",
+            "2011-10-19T16:40:51.Z",
+            "2011-10-19T16:40:51.1234567890Z",
+            "1969-12-31T23:59:59Z",
+            "",
+            "yesterday",
+        ] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn tags_are_read_unescaped_and_msgid_checked() {
+        let m: Message = "@msgid=63E1033A051D4B41B1AB1FA3CF4B243E;label=sb7;+example=a\\sb\\:c \
+                          :nick!u@h PRIVMSG #c :hi"
+            .parse()
+            .unwrap();
+        assert_eq!(msgid(&m), Some("63E1033A051D4B41B1AB1FA3CF4B243E"));
+        assert_eq!(tag(&m, "label"), Some("sb7"));
+        assert_eq!(tag(&m, "+example"), Some("a b;c"));
+        assert_eq!(tag(&m, "time"), None);
+        let bad: Message = "@msgid=a\\sb :nick!u@h PRIVMSG #c :hi".parse().unwrap();
+        assert_eq!(msgid(&bad), None, "a space is no id");
+        let plain: Message = ":nick!u@h PRIVMSG #c :hi".parse().unwrap();
+        assert_eq!(msgid(&plain), None);
+        assert_eq!(server_time(&plain), None);
+    }
+}

@@ -1,0 +1,270 @@
+//! IRCv3 end to end: a real XMPP client, a real Prosody, the switchboard
+//! process and a real InspIRCd 3 with its IRCv3 modules (echo-message,
+//! labeled-response, server-time, msgid, away-notify ...), with a raw IRC
+//! client on the other side that asks for tags and checks what arrives.
+
+mod common;
+
+use common::support::ircd::{InspIrcd, IrcClient, IRC_HOST};
+use common::support::prosody::{Prosody, DOMAIN};
+use common::{Client, Switchboard};
+use std::time::Duration;
+use tokio_xmpp::Stanza;
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::message::{Lang, Message, MessageType};
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::presence::{Presence, Show, Type};
+
+const GW: &str = "irc.localhost";
+const SECRET: &str = "irc-secret";
+
+fn config(prosody: &Prosody, ircd: &InspIrcd) -> String {
+    format!(
+        "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
+         [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
+         [log]\nlevel = \"info\"\n\
+         [networks.irc]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
+         [networks.irc.settings]\nflood_control = false\n\
+         [networks.irc.settings.servers]\n\"{IRC_HOST}\" = \"127.0.0.1:{}\"\n",
+        prosody.component_port, ircd.port
+    )
+}
+
+fn room() -> String {
+    format!("#test%{IRC_HOST}@{GW}")
+}
+
+fn occupant(nick: &str) -> Jid {
+    format!("{}/{nick}", room()).parse().unwrap()
+}
+
+async fn join(client: &mut Client, nick: &str) {
+    let mut p = Presence::available().with_to(occupant(nick));
+    p.payloads.push(
+        Element::builder("x", "http://jabber.org/protocol/muc")
+            .append(Element::builder("history", "http://jabber.org/protocol/muc").build())
+            .build(),
+    );
+    client.send(p).await;
+}
+
+async fn groupchat(client: &mut Client, id: &str, body: &str) {
+    let mut m = Message::groupchat(Some(room().parse::<Jid>().unwrap()))
+        .with_body(Lang::new(), body.to_owned());
+    m.id = Some(xmpp_parsers::message::Id(id.to_owned()));
+    client.send(m).await;
+}
+
+/// Join history carries an XEP-0203 delay.
+fn delay_stamp(m: &Message) -> Option<String> {
+    m.payloads
+        .iter()
+        .find(|p| p.is("delay", "urn:xmpp:delay"))
+        .and_then(|d| d.attr("stamp").map(str::to_owned))
+}
+
+fn body(m: &Message) -> String {
+    m.get_best_body(vec![])
+        .map(|(_, b)| b.clone())
+        .unwrap_or_default()
+}
+
+/// A live groupchat message from `nick` with body `text`.
+fn live_from(s: &Stanza, nick: &str, text: &str) -> Option<Message> {
+    match s {
+        Stanza::Message(m)
+            if m.type_ == MessageType::Groupchat
+                && m.from.as_ref() == Some(&occupant(nick))
+                && body(m) == text
+                && delay_stamp(m).is_none() =>
+        {
+            Some(m.clone())
+        }
+        _ => None,
+    }
+}
+
+/// The value of tag `name` on a raw IRC line.
+fn tag(line: &str, name: &str) -> Option<String> {
+    let tags = line.strip_prefix('@')?.split(' ').next()?;
+    tags.split(';').find_map(|t| {
+        let (k, v) = t.split_once('=')?;
+        (k == name).then(|| v.to_owned())
+    })
+}
+
+/// Microseconds since the epoch of an RFC 3339 UTC stamp
+/// (`YYYY-MM-DDThh:mm:ss[.frac]Z`), enough to compare two stamps.
+fn micros(stamp: &str) -> i64 {
+    let s = stamp.strip_suffix('Z').expect("a UTC stamp");
+    let (date, time) = s.split_once('T').unwrap();
+    let d: Vec<i64> = date.split('-').map(|x| x.parse().unwrap()).collect();
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let t: Vec<i64> = hms.split(':').map(|x| x.parse().unwrap()).collect();
+    let frac_us: i64 = format!("{frac:0<6}")[..6].parse().unwrap();
+    // Days from the civil date (the year and month matter only relative).
+    let days = d[0] * 372 + d[1] * 31 + d[2];
+    ((days * 86_400 + t[0] * 3600 + t[1] * 60 + t[2]) * 1_000_000) + frac_us
+}
+
+/// Through InspIRCd 3 with its IRCv3 modules: the user's message is
+/// reflected once, with the client's id, after the server's echo, and not
+/// at all when the server refuses it (an error instead); an IRC user's
+/// message has the server's msgid as its XMPP id and the server's time as
+/// its join-history delay stamp; an occupant away before the join, and
+/// one who goes away (away-notify), are shown away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ircv3_through_inspircd() {
+    let prosody = Prosody::start(&[(GW, SECRET)]);
+    prosody.register("alice", DOMAIN, "pass");
+    let ircd = InspIrcd::start();
+    let _gateway = Switchboard::start(&config(&prosody, &ircd));
+
+    // bob sees tags: his own lines come back with the server's msgid and time.
+    let mut bob =
+        IrcClient::connect_with_caps(ircd.port, "bob", "message-tags server-time echo-message")
+            .await;
+    bob.send("JOIN #test").await;
+    bob.expect(|l| l.contains(" 366 ")).await;
+
+    // carol is away before alice comes.
+    let mut carol = IrcClient::connect(ircd.port, "carol").await;
+    carol.join("#test").await;
+    carol.send("AWAY :gone").await;
+    carol.expect(|l| l.contains(" 306 ")).await;
+
+    let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", prosody.c2s_port).await;
+    alice.register_by_chat(GW, "nick=alice").await;
+    join(&mut alice, "alice").await;
+    alice
+        .wait_for(|s| match s {
+            Stanza::Presence(p) if p.from.as_ref() == Some(&occupant("alice")) => Some(()),
+            _ => None,
+        })
+        .await;
+    bob.expect(|l| l.contains(":alice!") && l.contains(" JOIN "))
+        .await;
+
+    // Away already when alice joined: shown away.
+    alice
+        .wait_for(|s| match s {
+            Stanza::Presence(p)
+                if p.from.as_ref() == Some(&occupant("carol")) && p.show == Some(Show::Away) =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+
+    // XMPP → IRC: one reflection, with alice's id; a two-line message is
+    // two IRC lines and still one reflection.
+    groupchat(&mut alice, "m1", "hello from xmpp").await;
+    let echo = alice
+        .wait_for(|s| live_from(s, "alice", "hello from xmpp"))
+        .await;
+    assert_eq!(echo.id.map(|i| i.0).as_deref(), Some("m1"));
+    groupchat(&mut alice, "m2", "first line\nsecond line").await;
+    bob.expect(|l| l.contains(":alice!") && l.ends_with("PRIVMSG #test :second line"))
+        .await;
+    let echo = alice
+        .wait_for(|s| live_from(s, "alice", "first line\nsecond line"))
+        .await;
+    assert_eq!(echo.id.map(|i| i.0).as_deref(), Some("m2"));
+
+    // IRC → XMPP: the server's msgid is the message's id.
+    bob.send("PRIVMSG #test :from irc").await;
+    let own_echo = bob.expect(|l| l.ends_with("PRIVMSG #test :from irc")).await;
+    let msgid = tag(&own_echo, "msgid").expect("InspIRCd gives a msgid");
+    let time = tag(&own_echo, "time").expect("InspIRCd gives the time");
+    let got = alice.wait_for(|s| live_from(s, "bob", "from irc")).await;
+    assert_eq!(got.id.map(|i| i.0), Some(msgid.clone()));
+
+    // The server refuses alice's line (moderated, she has no voice): no
+    // reflection; the server's words tell her why.
+    bob.send("MODE #test +m").await;
+    bob.expect(|l| l.contains(" MODE #test ") && l.ends_with("+m"))
+        .await;
+    groupchat(&mut alice, "m3", "nobody hears this").await;
+    let refusal = alice
+        .wait_for(|s| match s {
+            Stanza::Message(m) if m.type_ == MessageType::Chat && body(m).contains("moderated") => {
+                Some(body(m))
+            }
+            _ => None,
+        })
+        .await;
+    assert!(refusal.contains("#test"), "{refusal}");
+    bob.send("MODE #test -m").await;
+    bob.send("PRIVMSG #test :marker").await;
+    alice.wait_for(|s| live_from(s, "bob", "marker")).await;
+
+    // Everything before the marker has arrived: count the reflections.
+    let mut reflections = Vec::new();
+    while let Some(m) = alice
+        .maybe(Duration::ZERO, |s| match s {
+            Stanza::Message(m)
+                if m.type_ == MessageType::Groupchat
+                    && m.from.as_ref() == Some(&occupant("alice"))
+                    && delay_stamp(m).is_none() =>
+            {
+                Some(body(m))
+            }
+            _ => None,
+        })
+        .await
+    {
+        reflections.push(m);
+    }
+    assert!(
+        reflections.is_empty(),
+        "each message reflected once and the refused one never: {reflections:?} more"
+    );
+
+    // away-notify: bob goes away, alice sees him away.
+    bob.send("AWAY :lunch").await;
+    let away = alice
+        .wait_for(|s| match s {
+            Stanza::Presence(p) if p.from.as_ref() == Some(&occupant("bob")) => {
+                p.show.clone().filter(|s| *s == Show::Away)
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(away, Show::Away);
+
+    // A second resource joins: bob's message in its history has the
+    // server's time as its delay stamp, and the server's id.
+    let mut alice2 =
+        Client::login(&format!("alice@{DOMAIN}/second"), "pass", prosody.c2s_port).await;
+    join(&mut alice2, "alice").await;
+    let history = alice2
+        .wait_for(|s| match s {
+            Stanza::Message(m)
+                if body(m) == "from irc" && m.from.as_ref() == Some(&occupant("bob")) =>
+            {
+                delay_stamp(m).map(|d| (d, m.id.clone().map(|i| i.0)))
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        micros(&history.0),
+        micros(&time),
+        "delay stamp {} is the server's time {time}",
+        history.0
+    );
+    assert_eq!(history.1, Some(msgid));
+    // The second resource sees bob away too.
+    let p = alice2
+        .wait_for(|s| match s {
+            Stanza::Presence(p)
+                if p.from.as_ref() == Some(&occupant("bob")) && p.type_ == Type::None =>
+            {
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(p.show, Some(Show::Away));
+}
