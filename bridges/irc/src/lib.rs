@@ -8,6 +8,7 @@ mod format;
 mod ids;
 mod prefixes;
 mod split;
+mod work;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
