@@ -18,6 +18,7 @@ use switchboard_bridge_api::{
     ErrorKind, Event, FieldError, FieldKind, Login, LoginField, SessionHandle, Target,
 };
 
+pub use conn::decode;
 pub use format::{irc_to_styled, styled_to_irc};
 pub use ids::{parse_room, parse_user, room_id, user_id, valid_channel, valid_nick};
 pub use split::message_lines;
