@@ -217,7 +217,11 @@ fn check_reply(stanza: &Stanza) {
     let parsed: Element = wrapped
         .parse()
         .unwrap_or_else(|e| panic!("a reply is not XML ({e}): {out}"));
-    assert_eq!(parsed.children().count(), 1, "one stanza written as several: {out}");
+    assert_eq!(
+        parsed.children().count(),
+        1,
+        "one stanza written as several: {out}"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {

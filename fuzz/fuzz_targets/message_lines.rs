@@ -34,7 +34,11 @@ fuzz_target!(|data: &[u8]| {
     let head = format!("{command} {target} :{open}");
     let mut joined = String::new();
     for line in message_lines(command, target, text, kind) {
-        assert!(line.len() + 2 + PREFIX_RESERVE <= LINE_LIMIT, "{} bytes", line.len());
+        assert!(
+            line.len() + 2 + PREFIX_RESERVE <= LINE_LIMIT,
+            "{} bytes",
+            line.len()
+        );
         assert!(!line.contains(['\r', '\n', '\0']), "{line:?}");
         let payload = line
             .strip_prefix(head.as_str())
