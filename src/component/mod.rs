@@ -380,60 +380,16 @@ async fn serve(
         tokio::select! {
             _ = shutdown.changed() => return End::Shutdown,
             item = stream.next() => {
-                let event = match item {
-                    None | Some(Err(ReadError::StreamFooterReceived)) => {
-                        return End::Lost("the server closed the stream".into())
-                    }
-                    Some(Err(ReadError::HardError(e))) => return End::Lost(e.to_string()),
-                    Some(Err(ReadError::SoftTimeout)) => {
+                let event = match read_item(item) {
+                    Read::Event(event) => event,
+                    Read::Ignore => continue,
+                    Read::Lost(reason) => return End::Lost(reason),
+                    Read::Silence => {
                         keepalive_seq += 1;
                         let ping = keepalive_ping(&settings.domain, keepalive_seq);
                         if let Err(e) = write_batch(writer, buf, Some(ping), outbox, unsent, settings.max_stanza_size).await {
                             return End::Lost(format!("keepalive failed: {e}"));
                         }
-                        continue;
-                    }
-                    Some(Err(ReadError::ParseError(e))) => {
-                        warn!(error = %e, "ignoring an element the server sent that is not XMPP");
-                        continue;
-                    }
-                    Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(s)))) => {
-                        match oversized(&s) {
-                            Some(limit) => LinkEvent::Invalid {
-                                header: StanzaHeader::of(&s),
-                                error: InvalidStanza::Oversized { limit },
-                            },
-                            None => LinkEvent::Stanza(s),
-                        }
-                    }
-                    Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
-                        return End::Lost(format!("stream error from the server: {e:?}"))
-                    }
-                    Some(Ok(FallibleStreamElement::Ok(other))) => {
-                        debug!(?other, "ignoring a stream element");
-                        continue;
-                    }
-                    Some(Ok(FallibleStreamElement::Err(StreamElementError::InvalidStanza {
-                        name, header, error, ..
-                    }))) => {
-                        warn!(kind = %name, %error, "invalid stanza from the server");
-                        LinkEvent::Invalid {
-                            header: StanzaHeader {
-                                kind: match name.to_string().as_str() {
-                                    "iq" => "iq",
-                                    "message" => "message",
-                                    _ => "presence",
-                                },
-                                from: header.from,
-                                to: header.to,
-                                id: header.id,
-                                type_: header.type_,
-                            },
-                            error: InvalidStanza::Unparseable(error.to_string()),
-                        }
-                    }
-                    Some(Ok(FallibleStreamElement::Err(e))) => {
-                        warn!(error = %e, "ignoring an invalid stream element");
                         continue;
                     }
                 };
@@ -447,6 +403,78 @@ async fn serve(
                     return End::Lost(format!("write failed: {e}"));
                 }
             }
+        }
+    }
+}
+
+/// What one item read from the stream means for the link.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Read {
+    /// Hand this to the gateway.
+    Event(LinkEvent),
+    /// Nothing to do: an element the link ignores (logged).
+    Ignore,
+    /// The server was silent for the read timeout: time for a keepalive.
+    Silence,
+    /// The stream is over, for this reason.
+    Lost(String),
+}
+
+/// Maps one item of the component stream to what the link does with it:
+/// the link's read loop, and the fuzz target of the input path, call this.
+pub fn read_item(item: Option<Result<FallibleStreamElement, ReadError>>) -> Read {
+    match item {
+        None | Some(Err(ReadError::StreamFooterReceived)) => {
+            Read::Lost("the server closed the stream".into())
+        }
+        Some(Err(ReadError::HardError(e))) => Read::Lost(e.to_string()),
+        Some(Err(ReadError::SoftTimeout)) => Read::Silence,
+        Some(Err(ReadError::ParseError(e))) => {
+            warn!(error = %e, "ignoring an element the server sent that is not XMPP");
+            Read::Ignore
+        }
+        Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(s)))) => {
+            Read::Event(match oversized(&s) {
+                Some(limit) => LinkEvent::Invalid {
+                    header: StanzaHeader::of(&s),
+                    error: InvalidStanza::Oversized { limit },
+                },
+                None => LinkEvent::Stanza(s),
+            })
+        }
+        Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
+            Read::Lost(format!("stream error from the server: {e:?}"))
+        }
+        Some(Ok(FallibleStreamElement::Ok(other))) => {
+            debug!(?other, "ignoring a stream element");
+            Read::Ignore
+        }
+        Some(Ok(FallibleStreamElement::Err(StreamElementError::InvalidStanza {
+            name,
+            header,
+            error,
+            ..
+        }))) => {
+            warn!(kind = %name, %error, "invalid stanza from the server");
+            Read::Event(LinkEvent::Invalid {
+                header: StanzaHeader {
+                    kind: match name.to_string().as_str() {
+                        "iq" => "iq",
+                        "message" => "message",
+                        _ => "presence",
+                    },
+                    from: header.from,
+                    to: header.to,
+                    id: header.id,
+                    type_: header.type_,
+                },
+                error: InvalidStanza::Unparseable(error.to_string()),
+            })
+        }
+        Some(Ok(FallibleStreamElement::Err(e))) => {
+            warn!(error = %e, "ignoring an invalid stream element");
+            Read::Ignore
         }
     }
 }

@@ -1,4 +1,21 @@
 //! XEP-0106 JID escaping: network ids become JID localparts and back.
+//!
+//! Both directions are linear in their input: each character is looked at
+//! once, against at most the ten escape sequences (tests count the steps).
+
+#[cfg(test)]
+thread_local! {
+    static STEPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts `n` steps of work in tests; nothing outside them.
+#[inline(always)]
+fn tick(n: usize) {
+    #[cfg(test)]
+    STEPS.with(|s| s.set(s.get() + n as u64));
+    #[cfg(not(test))]
+    let _ = n;
+}
 
 /// The characters XEP-0106 escapes, with their escapes.
 const ESCAPES: &[(char, &str)] = &[
@@ -19,6 +36,7 @@ const ESCAPES: &[(char, &str)] = &[
 pub fn escape(id: &str) -> String {
     let mut out = String::with_capacity(id.len() + 8);
     for (i, c) in id.char_indices() {
+        tick(1);
         match c {
             '\\' => {
                 if starts_with_escape(&id[i..]) {
@@ -42,6 +60,7 @@ pub fn unescape(local: &str) -> String {
     let mut out = String::with_capacity(local.len());
     let mut rest = local;
     while let Some(pos) = rest.find('\\') {
+        tick(pos + 1);
         out.push_str(&rest[..pos]);
         let tail = &rest[pos..];
         match ESCAPES.iter().find(|(_, esc)| tail.starts_with(esc)) {
@@ -55,6 +74,7 @@ pub fn unescape(local: &str) -> String {
             }
         }
     }
+    tick(rest.len());
     out.push_str(rest);
     out
 }
@@ -101,5 +121,64 @@ mod tests {
             assert_eq!(unescape(&escape(id)), id);
         }
         assert_eq!(escape("#rust%irc.libera.chat"), "#rust%irc.libera.chat");
+    }
+
+    /// Runs `f` and returns its result with the steps it counted.
+    fn count<T>(f: impl FnOnce() -> T) -> (T, u64) {
+        let before = STEPS.with(|s| s.get());
+        let out = f();
+        (out, STEPS.with(|s| s.get()) - before)
+    }
+
+    #[test]
+    fn escaping_is_linear() {
+        const N: usize = 1 << 20;
+        for p in [
+            "\\", "\\5c", "\\\\20", "\\5", " ", "@", "\\2", "a\\3a", "é", "\\\\\\5c",
+        ] {
+            let id = p.repeat(N / p.len());
+            let n = id.len() as u64;
+            let (escaped, steps) = count(|| escape(&id));
+            assert!(
+                steps <= 2 * n,
+                "escape: {steps} steps for {n} bytes of {p:?}"
+            );
+            let m = escaped.len() as u64;
+            let (back, steps) = count(|| unescape(&escaped));
+            assert!(steps <= 2 * m, "unescape: {steps} steps for {m} bytes");
+            assert!(back == id, "{p:?} did not round trip");
+            let (_, steps) = count(|| unescape(&id));
+            assert!(
+                steps <= 2 * n,
+                "unescape: {steps} steps for {n} bytes of {p:?}"
+            );
+        }
+    }
+
+    /// A seeded xorshift: the same cases every run.
+    fn next(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn any_string_round_trips_and_escapes_to_a_localpart() {
+        // The escaped characters, the hex digits of their escapes and others.
+        let alphabet: Vec<char> = " \"&'/:<>@\\\\\\2035acfF7x%#é日".chars().collect();
+        let mut state = 0x5eed_0005_u64;
+        for _ in 0..100_000 {
+            let len = (next(&mut state) % 16) as usize;
+            let id: String = (0..len)
+                .map(|_| alphabet[(next(&mut state) % alphabet.len() as u64) as usize])
+                .collect();
+            let escaped = escape(&id);
+            assert!(
+                !escaped.contains([' ', '"', '&', '\'', '/', ':', '<', '>', '@']),
+                "{id:?} escaped to {escaped:?}"
+            );
+            assert_eq!(unescape(&escaped), id, "through {escaped:?}");
+        }
     }
 }

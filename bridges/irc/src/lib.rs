@@ -18,6 +18,7 @@ mod server_settings;
 mod session;
 mod split;
 mod tags;
+mod work;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use switchboard_bridge_api::{
     SessionHandle,
 };
 
-pub use conn::feed_server_lines;
+pub use conn::{decode, feed_server_lines};
 pub use format::{irc_to_styled, styled_to_irc};
 pub use host::{normalise as normalise_host, Host};
 pub use ids::{parse_room, parse_user, room_id, user_id, valid_channel, valid_nick};

@@ -4,6 +4,8 @@
 
 use switchboard_bridge_api::MessageKind;
 
+use crate::work::tick;
+
 /// The IRC line limit, CR LF included (RFC 1459 §2.3).
 pub const LINE_LIMIT: usize = 512;
 /// Room left for the `:nick!user@host ` prefix the server adds when relaying.
@@ -20,6 +22,7 @@ pub fn message_lines(command: &str, target: &str, text: &str, kind: MessageKind)
         .saturating_sub(PREFIX_RESERVE)
         .saturating_sub(overhead)
         .max(16);
+    tick(text.len());
     // Most messages: one short line with nothing to clean.
     if text.len() <= room && !text.contains(['\n', '\r', '\0', '\x01']) {
         if text.trim().is_empty() {
@@ -29,6 +32,7 @@ pub fn message_lines(command: &str, target: &str, text: &str, kind: MessageKind)
     }
     let mut lines = Vec::new();
     for line in text.split('\n') {
+        tick(line.len() + 1);
         let clean: String = line
             .chars()
             .filter(|c| !matches!(c, '\r' | '\0'))
@@ -55,6 +59,8 @@ fn chunks(text: &str, max: usize) -> Vec<&str> {
         while !rest.is_char_boundary(cut) {
             cut -= 1;
         }
+        // At most `cut` bytes looked at for at least `cut / 2` taken.
+        tick(cut);
         if let Some(space) = rest[..cut].rfind(' ') {
             if space > max / 2 {
                 cut = space + 1;
@@ -72,6 +78,7 @@ fn chunks(text: &str, max: usize) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::work::{count, Rng};
 
     #[test]
     fn long_multibyte_body_fits_and_loses_nothing() {
@@ -132,5 +139,95 @@ mod tests {
         assert_eq!(lines, ["PRIVMSG #r :VERSION"]);
         let lines = message_lines("PRIVMSG", "#r", "waves", MessageKind::Action);
         assert_eq!(lines, ["PRIVMSG #r :\x01ACTION waves\x01"]);
+    }
+
+    #[test]
+    fn splitting_is_linear() {
+        const N: usize = 1 << 20;
+        let patterns = [
+            "a", " ", "a ", "\r", "\n", "\0", "\x01", "\r\n", "é", "🦀", "日 ", "\n ",
+        ];
+        let mut inputs: Vec<String> = patterns.iter().map(|p| p.repeat(N / p.len())).collect();
+        // A space just too early to be a cut, in every chunk.
+        inputs.push(format!("{} ", "x".repeat(150)).repeat(N / 151));
+        for input in inputs {
+            for kind in [MessageKind::Normal, MessageKind::Action] {
+                let (lines, steps) = count(|| message_lines("PRIVMSG", "#rust", &input, kind));
+                let n = input.len() as u64;
+                assert!(
+                    steps <= 6 * n,
+                    "{steps} steps for {n} bytes of {:?}…",
+                    &input[..4]
+                );
+                let out: usize = lines.iter().map(String::len).sum();
+                assert!(out <= 3 * input.len() + 64);
+            }
+        }
+    }
+
+    /// What one body must become: each of its lines without CR, NUL and
+    /// \x01, blank lines left out.
+    fn expected_payload(text: &str) -> String {
+        text.split('\n')
+            .map(|l| l.replace(['\r', '\0', '\x01'], ""))
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn lines_are_clean_within_the_limit_and_keep_the_text() {
+        let alphabet = [
+            'a', 'b', ' ', ' ', '\t', '\r', '\n', '\0', '\x01', 'é', '日', '🦀', ':', '\x02',
+        ];
+        let targets = [
+            "#rust",
+            "bob",
+            "#a-rather-long-channel-name-for-a-busy-network",
+        ];
+        let mut rng = Rng::new(0x5eed_0004);
+        for case in 0..4_000 {
+            // Mostly short bodies, some over several lines' worth.
+            let len = if case % 4 == 0 {
+                rng.below(3000)
+            } else {
+                rng.below(80)
+            };
+            let text: String = (0..len).map(|_| *rng.pick(&alphabet)).collect();
+            let target = *rng.pick(&targets);
+            let kind = *rng.pick(&[
+                MessageKind::Normal,
+                MessageKind::Action,
+                MessageKind::Notice,
+            ]);
+            let command = if kind == MessageKind::Notice {
+                "NOTICE"
+            } else {
+                "PRIVMSG"
+            };
+            let lines = message_lines(command, target, &text, kind);
+            let (open, close) = match kind {
+                MessageKind::Action => ("\x01ACTION ", "\x01"),
+                _ => ("", ""),
+            };
+            let head = format!("{command} {target} :{open}");
+            let mut joined = String::new();
+            for l in &lines {
+                assert!(
+                    l.len() + 2 + PREFIX_RESERVE <= LINE_LIMIT,
+                    "{} bytes",
+                    l.len()
+                );
+                assert!(!l.contains(['\r', '\n', '\0']), "{l:?}");
+                let payload = l
+                    .strip_prefix(head.as_str())
+                    .and_then(|p| p.strip_suffix(close))
+                    .unwrap_or_else(|| panic!("{l:?} is not a {command} to {target}"));
+                assert!(!payload.contains('\x01'), "CTCP in {l:?}");
+                assert!(!payload.is_empty());
+                // A payload is a `str`: no character was cut in two.
+                joined.push_str(payload);
+            }
+            assert_eq!(joined, expected_payload(&text), "from {text:?}");
+        }
     }
 }
