@@ -11,7 +11,7 @@ use switchboard_bridge_api::{
 };
 
 use crate::host::normalise;
-use crate::ids::{parse_room, parse_user};
+use crate::ids::{parse_room, parse_user, valid_nick};
 use crate::{conn, connect, IrcBridge};
 
 /// Commands a session passes on in one turn before it looks at its
@@ -210,13 +210,29 @@ impl Session {
                 }
             }
         }
-        let settings =
+        let mut settings =
             self.bridge
                 .conn_settings(&host, &self.credentials, self.server_settings.get(&host));
+        if let Some(nick) = first_nick(&command, self.server_settings.get(&host)) {
+            settings.nick = nick.to_owned();
+        }
         let conn = conn::spawn(host.clone(), settings, self.events.clone());
         let _ = conn.send(command).await;
         self.conns.insert(host, conn);
     }
+}
+
+/// The nick a new connection registers with when a join opens it: the
+/// join's own (as the user asked for it in that join), unless the user set a
+/// nick for this server, which wins; `None` to keep the registered nick.
+fn first_nick<'a>(command: &'a Command, server: Option<&Credentials>) -> Option<&'a str> {
+    let Command::Join { nick, .. } = command else {
+        return None;
+    };
+    let set_for_server = server
+        .and_then(|s| s.get("nick"))
+        .is_some_and(|n| valid_nick(n).is_ok());
+    (!set_for_server && valid_nick(nick).is_ok()).then_some(nick.as_str())
 }
 
 /// The host of the first connection whose task has ended; never, if none has.
@@ -381,6 +397,26 @@ mod tests {
                 _ => continue,
             }
         }
+    }
+
+    #[test]
+    fn a_join_opening_a_connection_gives_its_nick_unless_the_server_has_one() {
+        let join = |nick: &str| Command::Join {
+            room: RoomId::from("#x%irc.example.net"),
+            nick: nick.into(),
+            password: None,
+        };
+        assert_eq!(first_nick(&join("alicejoin"), None), Some("alicejoin"));
+        let mut server = Credentials::new();
+        assert_eq!(
+            first_nick(&join("alicejoin"), Some(&server)),
+            Some("alicejoin")
+        );
+        server.set("nick", "alice_here");
+        assert_eq!(first_nick(&join("alicejoin"), Some(&server)), None);
+        // A nick IRC cannot carry keeps the registered one.
+        assert_eq!(first_nick(&join("two words"), None), None);
+        assert_eq!(first_nick(&Command::Shutdown, None), None);
     }
 
     #[tokio::test]
