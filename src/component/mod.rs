@@ -95,8 +95,6 @@ pub struct StanzaHeader {
 
 impl StanzaHeader {
     fn of(stanza: &Stanza) -> Self {
-        use xmpp_parsers::message::MessageType as M;
-        use xmpp_parsers::presence::Type as P;
         let text = |j: Option<&Jid>| j.map(|j| j.to_string());
         match stanza {
             Stanza::Iq(iq) => Self {
@@ -119,33 +117,14 @@ impl StanzaHeader {
                 from: text(m.from.as_ref()),
                 to: text(m.to.as_ref()),
                 id: m.id.as_ref().map(|i| i.0.clone()),
-                type_: Some(
-                    match m.type_ {
-                        M::Chat => "chat",
-                        M::Error => "error",
-                        M::Groupchat => "groupchat",
-                        M::Headline => "headline",
-                        M::Normal => "normal",
-                    }
-                    .into(),
-                ),
+                type_: Some(wire::message_type(&m.type_).unwrap_or("normal").into()),
             },
             Stanza::Presence(p) => Self {
                 kind: "presence",
                 from: text(p.from.as_ref()),
                 to: text(p.to.as_ref()),
                 id: p.id.clone(),
-                type_: match p.type_ {
-                    P::None => None,
-                    P::Error => Some("error"),
-                    P::Probe => Some("probe"),
-                    P::Subscribe => Some("subscribe"),
-                    P::Subscribed => Some("subscribed"),
-                    P::Unavailable => Some("unavailable"),
-                    P::Unsubscribe => Some("unsubscribe"),
-                    P::Unsubscribed => Some("unsubscribed"),
-                }
-                .map(str::to_owned),
+                type_: wire::presence_type(&p.type_).map(str::to_owned),
             },
         }
     }

@@ -33,6 +33,31 @@ pub fn stanza_to_string(stanza: &Stanza) -> String {
     out
 }
 
+/// A message's `type` attribute; `None` for `normal`, which goes unsaid.
+pub(super) fn message_type(t: &MessageType) -> Option<&'static str> {
+    match t {
+        MessageType::Chat => Some("chat"),
+        MessageType::Error => Some("error"),
+        MessageType::Groupchat => Some("groupchat"),
+        MessageType::Headline => Some("headline"),
+        MessageType::Normal => None,
+    }
+}
+
+/// A presence's `type` attribute; `None` for an available presence.
+pub(super) fn presence_type(t: &Type) -> Option<&'static str> {
+    match t {
+        Type::None => None,
+        Type::Error => Some("error"),
+        Type::Probe => Some("probe"),
+        Type::Subscribe => Some("subscribe"),
+        Type::Subscribed => Some("subscribed"),
+        Type::Unavailable => Some("unavailable"),
+        Type::Unsubscribe => Some("unsubscribe"),
+        Type::Unsubscribed => Some("unsubscribed"),
+    }
+}
+
 fn write_message(out: &mut String, m: &Message) {
     out.push_str("<message");
     header(
@@ -41,14 +66,7 @@ fn write_message(out: &mut String, m: &Message) {
         m.to.as_ref(),
         m.id.as_ref().map(|i| i.0.as_str()),
     );
-    let type_ = match m.type_ {
-        MessageType::Chat => Some("chat"),
-        MessageType::Error => Some("error"),
-        MessageType::Groupchat => Some("groupchat"),
-        MessageType::Headline => Some("headline"),
-        MessageType::Normal => None,
-    };
-    if let Some(t) = type_ {
+    if let Some(t) = message_type(&m.type_) {
         attribute(out, "type", t);
     }
     out.push('>');
@@ -76,17 +94,7 @@ fn write_message(out: &mut String, m: &Message) {
 fn write_presence(out: &mut String, p: &Presence) {
     out.push_str("<presence");
     header(out, p.from.as_ref(), p.to.as_ref(), p.id.as_deref());
-    let type_ = match p.type_ {
-        Type::None => None,
-        Type::Error => Some("error"),
-        Type::Probe => Some("probe"),
-        Type::Subscribe => Some("subscribe"),
-        Type::Subscribed => Some("subscribed"),
-        Type::Unavailable => Some("unavailable"),
-        Type::Unsubscribe => Some("unsubscribe"),
-        Type::Unsubscribed => Some("unsubscribed"),
-    };
-    if let Some(t) = type_ {
+    if let Some(t) = presence_type(&p.type_) {
         attribute(out, "type", t);
     }
     out.push('>');
