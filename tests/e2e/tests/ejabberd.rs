@@ -6,40 +6,24 @@
 
 mod common;
 
+use common::room::{body, groupchat, groupchat_from, irc_config, occupant, GW, MUC_USER};
+
 use common::support::ejabberd::{Ejabberd, DOMAIN};
-use common::support::ircd::{IrcClient, Ircd, IRC_HOST};
+use common::support::ircd::{IrcClient, Ircd};
 use common::{result_payload, Client, Switchboard};
 use std::time::Duration;
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
-use xmpp_parsers::message::{Lang, Message, MessageType};
+use xmpp_parsers::message::MessageType;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::{Presence, Type};
 
-const GW: &str = "irc.localhost";
 const SECRET: &str = "ejabberd-secret";
 const COMMANDS: &str = "http://jabber.org/protocol/commands";
 const DATA: &str = "jabber:x:data";
-const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
 
 fn config(ejabberd: &Ejabberd, ircd: &Ircd) -> String {
-    format!(
-        "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
-         [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
-         [log]\nlevel = \"info\"\n\
-         [networks.irc]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
-         [networks.irc.settings]\nflood_control = false\n\
-         [networks.irc.settings.servers]\n\"{IRC_HOST}\" = \"127.0.0.1:{}\"\n",
-        ejabberd.component_port, ircd.port
-    )
-}
-
-fn room() -> String {
-    format!("#test%{IRC_HOST}@{GW}")
-}
-
-fn occupant(nick: &str) -> Jid {
-    format!("{}/{nick}", room()).parse().unwrap()
+    irc_config(ejabberd.component_port, ircd.port, SECRET)
 }
 
 /// Sends "status" to the gateway until it answers (its link may be
@@ -134,37 +118,6 @@ fn has_status(p: &Presence, code: &str) -> bool {
         .filter(|e| e.is("x", MUC_USER))
         .flat_map(|x| x.children())
         .any(|c| c.name() == "status" && c.attr("code") == Some(code))
-}
-
-async fn groupchat(client: &mut Client, id: &str, body: &str) {
-    let mut m = Message::groupchat(Some(room().parse::<Jid>().unwrap()))
-        .with_body(Lang::new(), body.to_owned());
-    m.id = Some(xmpp_parsers::message::Id(id.to_owned()));
-    client.send(m).await;
-}
-
-/// Waits for a live groupchat message (no XEP-0203 delay) from an occupant.
-async fn groupchat_from(client: &mut Client, nick: &str) -> Message {
-    let from = occupant(nick);
-    client
-        .wait_for(|s| match s {
-            Stanza::Message(m)
-                if m.type_ == MessageType::Groupchat
-                    && m.from.as_ref() == Some(&from)
-                    && !m.bodies.is_empty()
-                    && !m.payloads.iter().any(|p| p.is("delay", "urn:xmpp:delay")) =>
-            {
-                Some(m.clone())
-            }
-            _ => None,
-        })
-        .await
-}
-
-fn body(m: &Message) -> String {
-    m.get_best_body(vec![])
-        .map(|(_, b)| b.clone())
-        .unwrap_or_default()
 }
 
 /// Messages both ways in #test between an XMPP user (nick `nick`) and bob on IRC.

@@ -4,6 +4,10 @@
 
 mod common;
 
+use common::room::{
+    body, groupchat, groupchat_from, irc_config, is_history, join, muc_info, occupant,
+    presence_from, room, GW,
+};
 use common::support::ircd::{IrcClient, Ircd, IRC_HOST};
 use common::support::prosody::{Prosody, DOMAIN};
 use common::{Client, Switchboard};
@@ -14,108 +18,10 @@ use xmpp_parsers::message::{Lang, Message, MessageType};
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::{Presence, Type};
 
-const GW: &str = "irc.localhost";
 const SECRET: &str = "irc-secret";
-const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
 
 fn config(prosody: &Prosody, ircd: &Ircd) -> String {
-    format!(
-        "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
-         [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
-         [log]\nlevel = \"info\"\n\
-         [networks.irc]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
-         [networks.irc.settings]\nflood_control = false\n\
-         [networks.irc.settings.servers]\n\"{IRC_HOST}\" = \"127.0.0.1:{}\"\n",
-        prosody.component_port, ircd.port
-    )
-}
-
-fn room() -> String {
-    format!("#test%{IRC_HOST}@{GW}")
-}
-
-fn occupant(nick: &str) -> Jid {
-    format!("{}/{nick}", room()).parse().unwrap()
-}
-
-/// A MUC item: affiliation, role, new nick.
-type ItemInfo = (String, String, Option<String>);
-
-/// The status codes and item of a MUC presence.
-fn muc_info(p: &Presence) -> (Vec<String>, Option<ItemInfo>) {
-    let Some(x) = p.payloads.iter().find(|e| e.is("x", MUC_USER)) else {
-        return (vec![], None);
-    };
-    let codes = x
-        .children()
-        .filter(|c| c.name() == "status")
-        .filter_map(|c| c.attr("code").map(str::to_owned))
-        .collect();
-    let item = x.get_child("item", MUC_USER).map(|i| {
-        (
-            i.attr("affiliation").unwrap_or("").to_owned(),
-            i.attr("role").unwrap_or("").to_owned(),
-            i.attr("nick").map(str::to_owned),
-        )
-    });
-    (codes, item)
-}
-
-async fn join(client: &mut Client, nick: &str) {
-    let mut p = Presence::available().with_to(occupant(nick));
-    p.payloads.push(
-        Element::builder("x", "http://jabber.org/protocol/muc")
-            .append(Element::builder("history", "http://jabber.org/protocol/muc").build())
-            .build(),
-    );
-    client.send(p).await;
-}
-
-async fn groupchat(client: &mut Client, id: &str, body: &str) {
-    let mut m = Message::groupchat(Some(room().parse::<Jid>().unwrap()))
-        .with_body(Lang::new(), body.to_owned());
-    m.id = Some(xmpp_parsers::message::Id(id.to_owned()));
-    client.send(m).await;
-}
-
-/// Waits for a groupchat body from an occupant.
-async fn groupchat_from(client: &mut Client, nick: &str) -> Message {
-    let from = occupant(nick);
-    client
-        .wait_for(|s| match s {
-            Stanza::Message(m)
-                if m.type_ == MessageType::Groupchat
-                    && m.from.as_ref() == Some(&from)
-                    && !m.bodies.is_empty()
-                    && !is_history(m) =>
-            {
-                Some(m.clone())
-            }
-            _ => None,
-        })
-        .await
-}
-
-async fn presence_from(client: &mut Client, from: Jid, type_: Type) -> Presence {
-    client
-        .wait_for(|s| match s {
-            Stanza::Presence(p) if p.from.as_ref() == Some(&from) && p.type_ == type_ => {
-                Some(p.clone())
-            }
-            _ => None,
-        })
-        .await
-}
-
-/// Join history carries an XEP-0203 delay.
-fn is_history(m: &Message) -> bool {
-    m.payloads.iter().any(|p| p.is("delay", "urn:xmpp:delay"))
-}
-
-fn body(m: &Message) -> String {
-    m.get_best_body(vec![])
-        .map(|(_, b)| b.clone())
-        .unwrap_or_default()
+    irc_config(prosody.component_port, ircd.port, SECRET)
 }
 
 /// The text of the PRIVMSGs `client` got in `target`, in order.

@@ -5,54 +5,20 @@
 
 mod common;
 
-use common::support::ircd::{InspIrcd, IrcClient, IRC_HOST};
+use common::room::{body, groupchat, irc_config, join, occupant, GW};
+
+use common::support::ircd::{InspIrcd, IrcClient};
 use common::support::prosody::{Prosody, DOMAIN};
 use common::{Client, Switchboard};
 use std::time::Duration;
 use tokio_xmpp::Stanza;
-use xmpp_parsers::jid::Jid;
-use xmpp_parsers::message::{Lang, Message, MessageType};
-use xmpp_parsers::minidom::Element;
-use xmpp_parsers::presence::{Presence, Show, Type};
+use xmpp_parsers::message::{Message, MessageType};
+use xmpp_parsers::presence::{Show, Type};
 
-const GW: &str = "irc.localhost";
 const SECRET: &str = "irc-secret";
 
 fn config(prosody: &Prosody, ircd: &InspIrcd) -> String {
-    format!(
-        "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
-         [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
-         [log]\nlevel = \"info\"\n\
-         [networks.irc]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
-         [networks.irc.settings]\nflood_control = false\n\
-         [networks.irc.settings.servers]\n\"{IRC_HOST}\" = \"127.0.0.1:{}\"\n",
-        prosody.component_port, ircd.port
-    )
-}
-
-fn room() -> String {
-    format!("#test%{IRC_HOST}@{GW}")
-}
-
-fn occupant(nick: &str) -> Jid {
-    format!("{}/{nick}", room()).parse().unwrap()
-}
-
-async fn join(client: &mut Client, nick: &str) {
-    let mut p = Presence::available().with_to(occupant(nick));
-    p.payloads.push(
-        Element::builder("x", "http://jabber.org/protocol/muc")
-            .append(Element::builder("history", "http://jabber.org/protocol/muc").build())
-            .build(),
-    );
-    client.send(p).await;
-}
-
-async fn groupchat(client: &mut Client, id: &str, body: &str) {
-    let mut m = Message::groupchat(Some(room().parse::<Jid>().unwrap()))
-        .with_body(Lang::new(), body.to_owned());
-    m.id = Some(xmpp_parsers::message::Id(id.to_owned()));
-    client.send(m).await;
+    irc_config(prosody.component_port, ircd.port, SECRET)
 }
 
 /// Join history carries an XEP-0203 delay.
@@ -61,12 +27,6 @@ fn delay_stamp(m: &Message) -> Option<String> {
         .iter()
         .find(|p| p.is("delay", "urn:xmpp:delay"))
         .and_then(|d| d.attr("stamp").map(str::to_owned))
-}
-
-fn body(m: &Message) -> String {
-    m.get_best_body(vec![])
-        .map(|(_, b)| b.clone())
-        .unwrap_or_default()
 }
 
 /// A live groupchat message from `nick` with body `text`.

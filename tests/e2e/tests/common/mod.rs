@@ -4,6 +4,8 @@
 #[path = "../../../support/mod.rs"]
 pub mod support;
 
+pub mod room;
+
 use futures::StreamExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
