@@ -27,13 +27,7 @@ impl Gateway {
             return self.refuse_unregistered(&message).await;
         }
         let token = message.id.as_ref().map(|i| i.0.clone()).unwrap_or_default();
-        let joined = self
-            .rooms
-            .lock()
-            .unwrap()
-            .get(&user)
-            .and_then(|r| r.get(&room))
-            .is_some_and(|r| r.complete);
+        let joined = self.with_room(&user, &room, |r| r.complete) == Some(true);
         if message.type_ == MessageType::Groupchat {
             if !joined {
                 let reply = errors::message_error(
@@ -80,13 +74,8 @@ impl Gateway {
         // A private message to an occupant goes to that person directly.
         let nick = to.resource().map(|r| r.to_string()).unwrap_or_default();
         let member = self
-            .rooms
-            .lock()
-            .unwrap()
-            .get(&user)
-            .and_then(|r| r.get(&room))
-            .and_then(|r| r.members.get(&nick))
-            .map(Occupant::user);
+            .with_room(&user, &room, |r| r.members.get(&nick).map(Occupant::user))
+            .flatten();
         let Some(peer) = member else {
             let reply =
                 errors::message_error(&message, DefinedCondition::ItemNotFound, "no such occupant");
@@ -135,13 +124,7 @@ impl Gateway {
             };
         }
         if payload.is("query", ns::DISCO_INFO) && to.resource().is_none() {
-            let joined = self
-                .rooms
-                .lock()
-                .unwrap()
-                .get(&user)
-                .and_then(|r| r.get(&room))
-                .map(|r| (r.name.clone(), r.archived));
+            let joined = self.with_room(&user, &room, |r| (r.name.clone(), r.archived));
             let name = joined
                 .as_ref()
                 .map(|(name, _)| name.clone())
