@@ -1,0 +1,91 @@
+//! A bridge: its self-description, what it supports, and how it starts a session.
+
+use std::collections::BTreeMap;
+
+use crate::{login, Credentials, FieldError, LoginField, SessionHandle};
+
+/// What a bridge tells the core about itself.
+#[derive(Debug, Clone)]
+pub struct BridgeInfo {
+    /// Short lowercase name, also the disco identity type (`irc`, `discord`, `matrix`).
+    pub name: &'static str,
+    /// Human name for forms and disco (`IRC`, `Discord`, `Matrix`).
+    pub display_name: &'static str,
+    /// Instructions shown on the registration form.
+    pub instructions: &'static str,
+    /// The fields of the login form, in order.
+    pub fields: Vec<LoginField>,
+    /// What the network supports.
+    pub capabilities: Capabilities,
+    /// Settings a user may set per server, for networks made of several
+    /// servers (IRC servers, Matrix homeservers); empty where there is one.
+    pub server_settings: Vec<LoginField>,
+}
+
+/// What a network supports beyond plain text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Messages can be edited after sending.
+    pub edits: bool,
+    /// Messages can be retracted (deleted).
+    pub retractions: bool,
+    /// Messages can carry emoji reactions.
+    pub reactions: bool,
+    /// A message can reply to another one.
+    pub replies: bool,
+    /// Typing notifications.
+    pub typing: bool,
+    /// Room history can be fetched from the network.
+    pub history: bool,
+    /// Files can be attached.
+    pub attachments: bool,
+    /// Direct (one-to-one) messages with other users.
+    pub direct_messages: bool,
+    /// Read markers.
+    pub read_markers: bool,
+}
+
+/// A network bridge: describes itself and starts sessions.
+pub trait Bridge: Send + Sync + 'static {
+    /// Self-description: name, login form, capabilities.
+    fn info(&self) -> &BridgeInfo;
+
+    /// Checks a filled-in login form before anything is stored. Returns an
+    /// error naming the field at fault.
+    fn validate(&self, credentials: &Credentials) -> Result<(), FieldError> {
+        login::check_required(&self.info().fields, credentials)
+    }
+
+    /// Starts a session for one user. It returns at once; connecting,
+    /// failing and reconnecting are reported as [`Event`](crate::Event)s. The core starts
+    /// one at registration and at start-up, and again on the user's next
+    /// command after it ended an idle one ([`Event::Idle`](crate::Event::Idle)).
+    fn start(&self, login: Login) -> SessionHandle;
+
+    /// Whether `id` names one of the network's servers (for per-server
+    /// settings and room lists), as opposed to a room or a person.
+    fn is_server(&self, id: &str) -> bool {
+        let _ = id;
+        false
+    }
+
+    /// Checks per-server settings before they are stored.
+    fn validate_server_settings(&self, settings: &Credentials) -> Result<(), FieldError> {
+        login::check_required(&self.info().server_settings, settings)
+    }
+}
+
+/// Everything a bridge needs to start one user's session.
+#[derive(Debug)]
+pub struct Login {
+    /// An opaque, stable tag for the user (for logs and per-user state); never a
+    /// secret. Bridges must not parse it.
+    pub account: String,
+    /// The login form as the user filled it in.
+    pub credentials: Credentials,
+    /// Sync positions and other state the session saved earlier with
+    /// [`Event::SaveState`](crate::Event::SaveState).
+    pub state: BTreeMap<String, String>,
+    /// Per-server settings the user made, by server id.
+    pub server_settings: BTreeMap<String, Credentials>,
+}

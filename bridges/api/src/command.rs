@@ -1,0 +1,138 @@
+//! What the core asks a session to do.
+
+use crate::{Credentials, MessageId, MessageKind, RoomId, Target, Token};
+
+/// Typing state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypingState {
+    /// Composing now.
+    Active,
+    /// Stopped composing.
+    Paused,
+    /// Left the conversation's input.
+    Inactive,
+}
+
+/// What the core asks a session to do.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Send text.
+    SendText {
+        /// Where to.
+        target: Target,
+        /// The text, XEP-0393 styled; may hold several lines.
+        text: String,
+        /// Normal text or an action.
+        kind: MessageKind,
+        /// The message this one replies to, when the network supports replies.
+        reply_to: Option<MessageId>,
+        /// Named again in the echo or error for this message.
+        token: Token,
+    },
+    /// Replace the text of an earlier message.
+    Edit {
+        /// The conversation.
+        target: Target,
+        /// The message to edit.
+        message: MessageId,
+        /// The new text.
+        text: String,
+        /// Named again in an error.
+        token: Token,
+    },
+    /// Retract (delete) an earlier message.
+    Retract {
+        /// The conversation.
+        target: Target,
+        /// The message.
+        message: MessageId,
+        /// Named again in an error.
+        token: Token,
+    },
+    /// Set the user's reactions on a message (the full set; empty clears).
+    React {
+        /// The conversation.
+        target: Target,
+        /// The message.
+        message: MessageId,
+        /// Emoji.
+        reactions: Vec<String>,
+        /// Named again in an error.
+        token: Token,
+    },
+    /// Join a room.
+    Join {
+        /// The room.
+        room: RoomId,
+        /// The nick the user asked for, where the network has per-room nicks.
+        nick: String,
+        /// Room password, if any.
+        password: Option<String>,
+    },
+    /// Leave a room.
+    Leave {
+        /// The room.
+        room: RoomId,
+        /// Parting words.
+        reason: Option<String>,
+    },
+    /// Change the user's nick (in one room where nicks are per room).
+    SetNick {
+        /// The room, or `None` for the whole network.
+        room: Option<RoomId>,
+        /// The new nick.
+        nick: String,
+    },
+    /// Change a room's topic.
+    SetTopic {
+        /// The room.
+        room: RoomId,
+        /// The new topic.
+        topic: String,
+    },
+    /// Typing notification.
+    Typing {
+        /// The conversation.
+        target: Target,
+        /// The state.
+        state: TypingState,
+    },
+    /// Mark a conversation read up to a message.
+    MarkRead {
+        /// The conversation.
+        target: Target,
+        /// The last message read.
+        message: MessageId,
+    },
+    /// List the network's rooms, a page at a time.
+    ListRooms {
+        /// Named again in [`Event::RoomList`](crate::Event::RoomList).
+        token: Token,
+        /// On this server, for networks made of several.
+        server: Option<String>,
+        /// Continue after this cursor (from the previous page).
+        after: Option<String>,
+        /// At most this many rooms.
+        limit: usize,
+    },
+    /// Fetch a room's history before a point.
+    FetchHistory {
+        /// Named again in [`Event::History`](crate::Event::History).
+        token: Token,
+        /// The room.
+        room: RoomId,
+        /// Before this message, or the newest if `None`.
+        before: Option<MessageId>,
+        /// At most this many messages.
+        limit: usize,
+    },
+    /// New per-server settings; they apply from the next connection to it.
+    ConfigureServer {
+        /// The server id.
+        server: String,
+        /// The settings, as the user filled them in.
+        settings: Credentials,
+    },
+    /// Close the session cleanly; the session ends its event stream after.
+    Shutdown,
+}

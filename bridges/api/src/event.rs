@@ -1,0 +1,269 @@
+//! What a session tells the core.
+
+use crate::{
+    Availability, LeaveReason, Member, Message, MessageId, RoomId, Target, Token, TypingState,
+    UserId,
+};
+
+/// What kind of failure an [`Event::Error`](crate::Event::Error) reports; the core turns it into
+/// the matching XMPP error condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A name is taken (nick in use).
+    Conflict,
+    /// No such room or user.
+    NotFound,
+    /// Not allowed (banned, invite only, no voice).
+    Forbidden,
+    /// A room needs a password, or the one given is wrong.
+    NotAuthorized,
+    /// The request makes no sense (invalid channel name).
+    BadRequest,
+    /// The network cannot be reached now; the command was not carried out.
+    Unavailable,
+    /// Anything else.
+    Other,
+}
+
+/// Where an [`Event::Error`](crate::Event::Error) belongs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorContext {
+    /// The session as a whole.
+    Session,
+    /// A room (a join that failed, for instance).
+    Room(RoomId),
+    /// The command that carried this token.
+    Command(Token),
+    /// The network's server of this name (as [`Bridge::is_server`](crate::Bridge::is_server) knows
+    /// it), whose own words `text` is: the core says it from that
+    /// server, never as the gateway's.
+    Server(String),
+}
+
+/// A room in a [`Event::RoomList`](crate::Event::RoomList).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomListing {
+    /// The room's id.
+    pub room: RoomId,
+    /// Its name.
+    pub name: String,
+    /// How many members, if known.
+    pub members: Option<u64>,
+    /// Its topic.
+    pub topic: Option<String>,
+}
+
+/// What a session tells the core.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Logged in to the network (again).
+    Connected {
+        /// The user's own id on the network.
+        own_id: UserId,
+        /// The user's nick on the network.
+        nick: String,
+    },
+    /// The connection is gone.
+    Disconnected {
+        /// Why, in words for the user.
+        reason: String,
+        /// Whether the session will try again by itself.
+        retrying: bool,
+    },
+    /// The user is in a room now. Members follow in [`Event::Members`](crate::Event::Members).
+    RoomJoined {
+        /// The room.
+        room: RoomId,
+        /// Its display name.
+        name: String,
+        /// The user's nick in it.
+        own_nick: String,
+        /// The network changed the requested nick.
+        nick_changed: bool,
+    },
+    /// A batch of a room's members (after a join); `complete` on the last.
+    Members {
+        /// The room.
+        room: RoomId,
+        /// This batch.
+        members: Vec<Member>,
+        /// No more batches follow.
+        complete: bool,
+    },
+    /// The user left a room (or was made to).
+    RoomLeft {
+        /// The room.
+        room: RoomId,
+        /// Why.
+        reason: LeaveReason,
+    },
+    /// Someone joined a room.
+    MemberJoined {
+        /// The room.
+        room: RoomId,
+        /// Who.
+        member: Member,
+    },
+    /// Someone left a room. The core ignores a nick that is not in the
+    /// room, so a bridge may tell a network-wide quit in each of its rooms.
+    MemberLeft {
+        /// The room.
+        room: RoomId,
+        /// Their nick.
+        nick: String,
+        /// Why.
+        reason: LeaveReason,
+    },
+    /// Someone changed their nick (in every room they share with the user,
+    /// or in `room` only); rooms without that nick are left alone.
+    MemberRenamed {
+        /// Only this room, or every room with that member.
+        room: Option<RoomId>,
+        /// Old nick.
+        old_nick: String,
+        /// New nick.
+        new_nick: String,
+        /// Whether it is the user.
+        own: bool,
+    },
+    /// A member's role or away state changed.
+    MemberChanged {
+        /// The room.
+        room: RoomId,
+        /// The member as they are now.
+        member: Member,
+    },
+    /// A message.
+    Message(Message),
+    /// A message was edited.
+    Edited {
+        /// The conversation.
+        target: Target,
+        /// The message.
+        message: MessageId,
+        /// Who edited it.
+        author: UserId,
+        /// The author's nick.
+        author_nick: String,
+        /// The new text.
+        text: String,
+    },
+    /// A message was retracted.
+    Retracted {
+        /// The conversation.
+        target: Target,
+        /// The message.
+        message: MessageId,
+        /// Who retracted it.
+        by_nick: String,
+    },
+    /// Someone's reactions on a message, as a full set.
+    Reacted {
+        /// The conversation.
+        target: Target,
+        /// The message.
+        message: MessageId,
+        /// Who reacted.
+        author: UserId,
+        /// Their nick.
+        author_nick: String,
+        /// Their reactions now.
+        reactions: Vec<String>,
+    },
+    /// Someone is typing.
+    Typing {
+        /// The conversation.
+        target: Target,
+        /// Who.
+        author_nick: String,
+        /// The state.
+        state: TypingState,
+    },
+    /// Someone read up to a message.
+    ReadUpTo {
+        /// The conversation.
+        target: Target,
+        /// Who.
+        author_nick: String,
+        /// The message.
+        message: MessageId,
+    },
+    /// A room's topic.
+    Topic {
+        /// The room.
+        room: RoomId,
+        /// The topic text.
+        topic: String,
+        /// Who set it, if known.
+        by: Option<String>,
+    },
+    /// A person the user can talk to directly.
+    ContactAdded {
+        /// Their id.
+        user: UserId,
+        /// Their display name.
+        name: String,
+    },
+    /// A contact's presence.
+    ContactPresence {
+        /// Who.
+        user: UserId,
+        /// How.
+        availability: Availability,
+    },
+    /// The session holds nothing open on the network (an IRC session with
+    /// no server connection) and has taken `commands` commands so far. The
+    /// core may then end it with [`Command::Shutdown`](crate::Command::Shutdown), if it has sent no
+    /// more than that, and start a new one from the stored login when the
+    /// user next needs it. A session tells this again each time it becomes
+    /// idle; bridges whose sessions must stay online never tell it.
+    Idle {
+        /// How many commands the session had taken when it became idle.
+        commands: u64,
+    },
+    /// A notice for the user: the network's own words (MOTD, server
+    /// notices) or the bridge's.
+    Notice {
+        /// The text.
+        text: String,
+        /// The server whose words these are (as [`Bridge::is_server`](crate::Bridge::is_server) knows
+        /// it): the core says them from that server. `None`: the bridge's
+        /// own words about the session, said by the gateway.
+        server: Option<String>,
+    },
+    /// Something failed.
+    Error {
+        /// What it belongs to.
+        context: ErrorContext,
+        /// The kind.
+        kind: ErrorKind,
+        /// In words for the user.
+        text: String,
+    },
+    /// A page of the network's rooms.
+    RoomList {
+        /// The token of the [`Command::ListRooms`](crate::Command::ListRooms).
+        token: Token,
+        /// The rooms.
+        rooms: Vec<RoomListing>,
+        /// Cursor for the next page, if any.
+        next: Option<String>,
+    },
+    /// Fetched history, oldest first.
+    History {
+        /// The token of the [`Command::FetchHistory`](crate::Command::FetchHistory).
+        token: Token,
+        /// The room.
+        room: RoomId,
+        /// The messages.
+        messages: Vec<Message>,
+    },
+    /// Persist a small piece of state (a sync position); handed back in
+    /// [`Login::state`](crate::Login::state) next time.
+    SaveState {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+}

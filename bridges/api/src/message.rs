@@ -1,0 +1,72 @@
+//! Messages: where they go, their kind, their files.
+
+use std::time::SystemTime;
+
+use crate::{MessageId, RoomId, UserId};
+
+/// Where a message goes or comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// A room (channel, guild channel, Matrix room).
+    Room(RoomId),
+    /// One user, directly.
+    User(UserId),
+}
+
+/// A token the core puts on a command so that the session can name it in a
+/// later event (an echo or an error). For messages it is the XMPP message id.
+pub type Token = String;
+
+/// The kind of a text message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MessageKind {
+    /// Ordinary text.
+    #[default]
+    Normal,
+    /// An action (`/me waves`): the text is without the `/me ` prefix.
+    Action,
+    /// A notice from a service or bot.
+    Notice,
+}
+
+/// An attachment on a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// Where to fetch it.
+    pub url: String,
+    /// File name.
+    pub name: Option<String>,
+    /// MIME type.
+    pub media_type: Option<String>,
+    /// Size in bytes.
+    pub size: Option<u64>,
+}
+
+/// A message seen on the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The network's id for it (for edits, reactions, replies); bridges of
+    /// networks without ids make a unique one.
+    pub id: MessageId,
+    /// The conversation: a room, or the other user of a direct conversation.
+    pub target: Target,
+    /// Who wrote it.
+    pub author: UserId,
+    /// The author's name as shown in the room.
+    pub author_nick: String,
+    /// XEP-0393 styled text.
+    pub text: String,
+    /// Normal, action or notice.
+    pub kind: MessageKind,
+    /// The message it replies to.
+    pub reply_to: Option<MessageId>,
+    /// Files.
+    pub attachments: Vec<Attachment>,
+    /// When it was sent, if the network says (otherwise: when it arrived).
+    pub timestamp: Option<SystemTime>,
+    /// The user's own message coming back (from another client of theirs, or
+    /// the echo of a [`Command::SendText`](crate::Command::SendText), whose token is then set).
+    pub own: bool,
+    /// For echoes: the token of the command that sent it.
+    pub token: Option<Token>,
+}
