@@ -5,6 +5,7 @@
 pub mod support;
 
 pub mod room;
+pub mod testnet;
 
 use futures::StreamExt;
 use std::path::{Path, PathBuf};
