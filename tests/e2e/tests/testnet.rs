@@ -4,10 +4,12 @@
 //! built with `cargo build --bin switchboard --features test-network`.
 
 mod common;
+#[path = "common/testnet.rs"]
+mod harness;
 
 use common::room::{body, muc_info, ItemInfo};
 use common::support::prosody::DOMAIN;
-use common::testnet::{contact_jid, join, log_lines, occupant_jid, room_jid, Testnet};
+use harness::{contact_jid, join, log_lines, occupant_jid, room_jid, Testnet};
 use std::time::Duration;
 use switchboard_bridge_api::{
     Command, Event, LeaveReason, Member, Message as NetMessage, MessageId, MessageKind, Role,

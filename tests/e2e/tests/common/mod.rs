@@ -5,7 +5,6 @@
 pub mod support;
 
 pub mod room;
-pub mod testnet;
 
 use futures::StreamExt;
 use std::path::{Path, PathBuf};

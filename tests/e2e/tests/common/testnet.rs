@@ -2,12 +2,15 @@
 //! component, the gateway built with `--features test-network` and its log
 //! in a file, and a typed client for the network's control channel (the
 //! test listens, the network connects when its first session starts).
+//!
+//! A test file takes it beside `common` (the bench shares `common` and has
+//! no test network): `mod common; #[path = "common/testnet.rs"] mod harness;`.
 #![allow(dead_code)]
 
-use super::room::muc_info;
-use super::support::prosody::{Prosody, DOMAIN};
-use super::support::stop_child;
-use super::{switchboard_bin, Client, ANSWER};
+use crate::common::room::muc_info;
+use crate::common::support::prosody::{Prosody, DOMAIN};
+use crate::common::support::stop_child;
+use crate::common::{switchboard_bin, Client, ANSWER};
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::process::{Child, Command as Process, Stdio};
