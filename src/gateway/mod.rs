@@ -10,6 +10,7 @@ mod presence;
 mod registration;
 mod servers;
 mod session;
+mod unbridged;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};

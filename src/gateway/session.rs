@@ -360,6 +360,9 @@ impl Gateway {
 
     /// Turns one session event into stanzas for the user.
     async fn deliver(&self, user: &BareJid, event: Event, shared: &Arc<Mutex<Shared>>) {
+        if let Some(kind) = super::unbridged::kind(&event) {
+            return kind.log_once();
+        }
         match event {
             Event::Idle { commands } => self.end_if_idle(user, shared, commands).await,
             Event::Connected { nick, .. } => {
@@ -472,7 +475,8 @@ impl Gateway {
                     warn!(error = %e, "cannot save session state");
                 }
             }
-            other => debug!(?other, "event not bridged yet"),
+            // The kinds `unbridged::kind` lists, dropped above.
+            _ => {}
         }
     }
 

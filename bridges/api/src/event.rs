@@ -8,6 +8,7 @@ use crate::{
 /// What kind of failure an [`Event::Error`](crate::Event::Error) reports; the core turns it into
 /// the matching XMPP error condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ErrorKind {
     /// A name is taken (nick in use).
     Conflict,
@@ -27,6 +28,7 @@ pub enum ErrorKind {
 
 /// Where an [`Event::Error`](crate::Event::Error) belongs.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ErrorContext {
     /// The session as a whole.
     Session,
@@ -42,6 +44,7 @@ pub enum ErrorContext {
 
 /// A room in a [`Event::RoomList`](crate::Event::RoomList).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RoomListing {
     /// The room's id.
     pub room: RoomId,
@@ -55,6 +58,7 @@ pub struct RoomListing {
 
 /// What a session tells the core.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Event {
     /// Logged in to the network (again).
     Connected {

@@ -11,6 +11,11 @@
 //!
 //! Text crosses the contract in one form: plain text with XEP-0393 message
 //! styling (`*bold*`, `_italic_`, `` `code` ``, ```` ``` ```` blocks, `> quote`).
+//!
+//! The `serde` feature derives `Serialize` and `Deserialize` on commands,
+//! events and their parts (ids as plain strings). Only the test network
+//! (`switchboard-testnet`) turns it on, to carry them over its control
+//! channel; the gateway's own build does not.
 
 mod bridge;
 pub mod channel;
