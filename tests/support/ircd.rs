@@ -88,6 +88,8 @@ pub struct IrcClient {
     writer: OwnedWriteHalf,
     /// Every line received so far (without CR LF).
     pub seen: Vec<String>,
+    /// The same lines as the bytes that came (for encodings).
+    pub seen_raw: Vec<Vec<u8>>,
 }
 
 impl IrcClient {
@@ -112,11 +114,19 @@ impl IrcClient {
             reader: BufReader::new(r),
             writer: w,
             seen: Vec::new(),
+            seen_raw: Vec::new(),
         };
         c.send(&format!("NICK {nick}")).await;
         c.send(&format!("USER {nick} 0 * :{nick}")).await;
         c.expect(|l| l.split(' ').nth(1) == Some("001")).await;
         c
+    }
+
+    /// Sends one line as these bytes (CR LF added): text in any encoding.
+    pub async fn send_bytes(&mut self, line: &[u8]) {
+        let mut bytes = line.to_vec();
+        bytes.extend_from_slice(b"\r\n");
+        self.writer.write_all(&bytes).await.unwrap();
     }
 
     /// Sends one raw line.
@@ -172,6 +182,10 @@ impl IrcClient {
             let line = String::from_utf8_lossy(&raw)
                 .trim_end_matches(['\r', '\n'])
                 .to_owned();
+            while raw.last().is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+                raw.pop();
+            }
+            self.seen_raw.push(raw);
             if let Some(token) = line.strip_prefix("PING ") {
                 let pong = format!("PONG {token}");
                 self.send(&pong).await;
@@ -313,6 +327,7 @@ impl IrcClient {
             reader: BufReader::new(r),
             writer: w,
             seen: Vec::new(),
+            seen_raw: Vec::new(),
         };
         c.send("CAP LS 302").await;
         c.send(&format!("NICK {nick}")).await;
