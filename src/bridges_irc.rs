@@ -78,7 +78,7 @@ pub fn build(settings: &toml::Table) -> anyhow::Result<Arc<dyn Bridge>> {
     config
         .flood
         .check()
-        .map_err(|e| anyhow::anyhow!("{PREFIX}: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("{PREFIX}.{e}"))?;
     Ok(Arc::new(IrcBridge::new(config)))
 }
 
@@ -211,7 +211,9 @@ mod tests {
             "allowed_servers = [\"IRC.Libera.Chat.\", \"*.oftc.net\"]\n\
              allow_private_addresses = true\nallowed_ports = [6697, \"6660-6669\"]\n\
              connect_timeout_secs = 0.5\ntls_timeout_secs = 2\nregistration_timeout_secs = 3\n\
-             max_servers_per_user = 2\nmax_rooms_per_user = 5\nmax_pending_commands = 8\n"
+             max_servers_per_user = 2\nmax_rooms_per_user = 5\nmax_pending_commands = 8\n\
+             flood_burst = 3\nflood_rate = 0.5\nflood_max_burst = 4\nflood_max_rate = 1\n\
+             flood_control_optional = true\n"
         ))
         .is_ok());
         for (bad, key) in [
@@ -221,6 +223,8 @@ mod tests {
             ("connect_timeout_secs = 0", "connect_timeout_secs"),
             ("max_rooms_per_user = 0", "max_rooms_per_user"),
             ("flood_burst = 0", "flood_burst"),
+            ("flood_burst = 30", "flood_burst"),
+            ("flood_rate = 2\nflood_max_rate = 1", "flood_rate"),
             ("tls_ca_file = \"/nonexistent.pem\"", "tls_ca_file"),
             ("allow_private = true", "allow_private"),
             (

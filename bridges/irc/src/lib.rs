@@ -125,17 +125,20 @@ impl FloodPolicy {
         !self.on || self.optional
     }
 
-    /// Checks that the defaults are within the ceilings and all above zero.
+    /// Checks that the defaults are above zero and within the ceilings;
+    /// the error begins with the key at fault.
     pub fn check(&self) -> Result<(), String> {
-        if self.burst == 0 || !(self.rate > 0.0) {
-            return Err("flood_burst and flood_rate must be above 0".into());
+        if self.burst == 0 || self.burst > self.max_burst {
+            return Err(format!(
+                "flood_burst ({}) must be from 1 to flood_max_burst ({})",
+                self.burst, self.max_burst
+            ));
         }
-        if self.burst > self.max_burst || self.rate > self.max_rate {
-            return Err(
-                "flood_burst and flood_rate may not exceed flood_max_burst and \
-                        flood_max_rate"
-                    .into(),
-            );
+        if self.rate.is_nan() || self.rate <= 0.0 || self.rate > self.max_rate {
+            return Err(format!(
+                "flood_rate ({}) must be above 0 and at most flood_max_rate ({})",
+                self.rate, self.max_rate
+            ));
         }
         Ok(())
     }
