@@ -190,3 +190,69 @@ async fn connect_port(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conn::feed_offline_settings;
+    use crate::policy::Policy;
+
+    fn settings(ports: &[(u16, bool)]) -> ConnSettings {
+        let mut s = feed_offline_settings();
+        s.host = Host::Ip([127, 0, 0, 1].into());
+        s.policy = std::sync::Arc::new(Policy {
+            allow_private_addresses: true,
+            allowed_ports: vec![1..=65535],
+            ..Policy::default()
+        });
+        s.ports = ports
+            .iter()
+            .map(|&(number, tls)| Port { number, tls })
+            .collect();
+        s
+    }
+
+    /// A port nothing listens on.
+    fn closed_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    #[tokio::test]
+    async fn ports_are_tried_in_turn_until_one_connects() {
+        let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let plain_port = plain.local_addr().unwrap().port();
+        let s = settings(&[(closed_port(), true), (plain_port, false)]);
+        let connected = connect(&s).await.expect("the plain port connects");
+        assert_eq!(
+            connected.port,
+            Port {
+                number: plain_port,
+                tls: false
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_tls_failure_that_is_not_the_certificate_moves_on_to_the_next_port() {
+        use tokio::io::AsyncWriteExt;
+        // (A refused certificate ends the attempt instead: tests/e2e irc_tls.)
+        let tls = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tls_port = tls.local_addr().unwrap().port();
+        let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        plain.set_nonblocking(true).unwrap();
+        let plain_port = plain.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut c, _) = tls.accept().await.unwrap();
+            // A fatal TLS alert (handshake_failure) instead of a ServerHello.
+            let _ = c.write_all(&[21, 3, 3, 0, 2, 2, 40]).await;
+        });
+        let s = settings(&[(tls_port, true), (plain_port, false)]);
+        let connected = connect(&s).await.expect("the plain port connects");
+        assert!(!connected.port.tls);
+        assert!(plain.accept().is_ok());
+    }
+}
