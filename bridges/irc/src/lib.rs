@@ -359,6 +359,32 @@ mod tests {
     }
 
     #[test]
+    fn flood_control_off_by_the_operator_may_be_turned_on_by_a_user() {
+        let off = FloodPolicy {
+            on: false,
+            ..FloodPolicy::default()
+        };
+        assert!(off.may_turn_off());
+        assert_eq!(off.for_user(None, Some(3), None), None);
+        assert_eq!(off.for_user(Some(true), Some(3), None), Some((3, 2.0)));
+        let on = FloodPolicy::default();
+        assert!(!on.may_turn_off());
+        assert_eq!(on.for_user(Some(false), None, Some(50.0)), Some((5, 10.0)));
+        let optional = FloodPolicy {
+            optional: true,
+            ..FloodPolicy::default()
+        };
+        assert_eq!(optional.for_user(Some(false), None, None), None);
+        assert!(FloodPolicy {
+            burst: 30,
+            ..FloodPolicy::default()
+        }
+        .check()
+        .unwrap_err()
+        .starts_with("flood_burst"));
+    }
+
+    #[test]
     fn invalid_room_is_an_error_naming_the_room() {
         let cmd = Command::Join {
             room: "no-hash%irc.example.net".into(),
