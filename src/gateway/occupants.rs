@@ -90,6 +90,20 @@ fn cut(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// Whether `nick` is how `name` is shown for the occupant with `key`: the
+/// name itself, or the name with one of the key's suffixes. A suffixed nick
+/// stays when the name it clashed with leaves: nicks change only by renames.
+fn shows(nick: &str, name: &str, key: OccupantKey) -> bool {
+    if nick == cut(name, MAX_NICK) {
+        return true;
+    }
+    let suffix = nick
+        .strip_prefix(cut(name, MAX_NICK - 32))
+        .and_then(|rest| rest.strip_prefix(" ("))
+        .and_then(|rest| rest.strip_suffix(')'));
+    suffix.is_some_and(|s| s.starts_with(&key.hex(4)))
+}
+
 /// One member: `text` is the display nick followed by the user id; `meta`
 /// holds the occupant key (upper 48 bits), whether away (bit 15), the role
 /// (bits 12–14) and the nick's length (bits 0–11).
@@ -325,9 +339,7 @@ impl Occupants {
         match self.find_user(user) {
             Some(at) => {
                 let o = &self.all[at];
-                let same_name = o.nick() == member.nick
-                    || self.display(&member.nick, user, o.key(), own) == o.nick();
-                if !same_name {
+                if !shows(o.nick(), &member.nick, o.key()) {
                     let changes = self.rename(&member.user, None, &member.nick, own);
                     if let Some(at) = self.find_user(user) {
                         let o = self.take(at);

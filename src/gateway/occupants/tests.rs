@@ -98,6 +98,24 @@ fn two_alex_with_different_ids_are_two_occupants_with_stable_nicks() {
 }
 
 #[test]
+fn a_suffixed_nick_stays_when_the_first_alex_leaves() {
+    let mut o = Occupants::default();
+    add(&mut o, &member("Alex", "u-1", Role::Member));
+    add(&mut o, &member("Alex", "u-2", Role::Member));
+    let second = format!("Alex ({})", key_of("u-2").hex(4));
+    o.remove(&UserId::from("u-1"));
+    // An update (away, role) is no rename: the nick the room knows stays.
+    let mut away = member("Alex", "u-2", Role::Voiced);
+    away.away = Some("lunch".into());
+    assert_eq!(add(&mut o, &away), Inserted::Here);
+    let a = o.get_user(&UserId::from("u-2")).unwrap();
+    assert_eq!(
+        (a.nick(), a.role(), a.away()),
+        (second.as_str(), Role::Voiced, true)
+    );
+}
+
+#[test]
 fn a_name_that_clashes_with_a_suffixed_nick_gets_a_longer_suffix() {
     let mut o = Occupants::default();
     add(&mut o, &member("Alex", "u-1", Role::Member));
