@@ -76,8 +76,9 @@ pub enum Event {
         room: RoomId,
         /// Its display name.
         name: String,
-        /// The user's id in it (the member of [`Event::Members`](crate::Event::Members) who is the
-        /// user, whose nick the core never changes).
+        /// The user's id in it: the member of [`Event::Members`](crate::Event::Members) who is
+        /// the user, whose nick the core shows as the network gives it (a
+        /// member with the same display name is the one told apart).
         own_user: UserId,
         /// The user's nick in it.
         own_nick: String,

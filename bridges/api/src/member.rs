@@ -5,9 +5,10 @@ use crate::UserId;
 /// A member of a room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
-    /// The network's id for the person.
+    /// The network's id for the person: the core follows them by it.
     pub user: UserId,
-    /// The name shown in the room.
+    /// Their display name on the network, unique or not: the core makes
+    /// the nicks of a room unique.
     pub nick: String,
     /// Their standing in the room.
     pub role: Role,
