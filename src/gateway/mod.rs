@@ -5,6 +5,7 @@ mod chat_commands;
 mod history;
 mod iq;
 mod muc;
+mod occupant_id;
 mod occupants;
 mod presence;
 mod registration;
@@ -53,6 +54,8 @@ pub struct Gateway {
     pending_lists: Mutex<servers::PendingLists>,
     /// The JIDs of recent rooms (see [`Gateway::room_jid`]).
     room_jids: Mutex<HashMap<switchboard_bridge_api::RoomId, BareJid>>,
+    /// Makes XEP-0421 occupant-ids.
+    occupant_ids: occupant_id::OccupantIds,
 }
 
 /// What every gateway of the process shares.
@@ -84,6 +87,7 @@ impl Gateway {
             config: shared.config,
             archive: shared.archive,
             store: shared.store,
+            occupant_ids: occupant_id::OccupantIds::new(&shared.vault, network),
             vault: shared.vault,
             out,
             sessions: Mutex::new(HashMap::new()),

@@ -88,12 +88,12 @@ mod tests {
         let peer = Target::User(UserId::from("bob"));
         let typing = Event::Typing {
             target: peer.clone(),
-            author_nick: "bob".into(),
+            author: UserId::from("bob"),
             state: TypingState::Active,
         };
         let read = Event::ReadUpTo {
             target: peer,
-            author_nick: "bob".into(),
+            author: UserId::from("bob"),
             message: MessageId::from("m1"),
         };
         assert_eq!(kind(&typing), Some(Unbridged::Typing));

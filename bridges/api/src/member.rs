@@ -6,9 +6,10 @@ use crate::UserId;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Member {
-    /// The network's id for the person.
+    /// The network's id for the person: the core follows them by it.
     pub user: UserId,
-    /// The name shown in the room.
+    /// Their display name on the network, unique or not: the core makes
+    /// the nicks of a room unique.
     pub nick: String,
     /// Their standing in the room.
     pub role: Role,

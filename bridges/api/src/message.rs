@@ -56,7 +56,8 @@ pub struct Message {
     pub target: Target,
     /// Who wrote it.
     pub author: UserId,
-    /// The author's name as shown in the room.
+    /// The author's display name; in a room the core shows the author's
+    /// occupant (found by `author`) when they are a member.
     pub author_nick: String,
     /// XEP-0393 styled text.
     pub text: String,

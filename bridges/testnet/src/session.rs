@@ -143,7 +143,7 @@ impl Session {
             Command::Retract {
                 target, message, ..
             } => vec![Event::Retracted {
-                by_nick: self.nick_in(&target),
+                by: self.own_id(),
                 target,
                 message,
             }],
@@ -171,6 +171,7 @@ impl Session {
                         name: room.0.clone(),
                         room: room.clone(),
                         own_nick: nick,
+                        own_user: self.own_id(),
                         nick_changed: false,
                     },
                     Event::Members {
@@ -221,13 +222,18 @@ impl Session {
         if room.is_none() {
             self.nick = nick.clone();
         }
+        let user = self.own_id();
         self.rooms
             .iter_mut()
             .filter(|(id, _)| room.as_ref().is_none_or(|r| r == *id))
             .map(|(id, old)| Event::MemberRenamed {
                 room: Some(id.clone()),
-                old_nick: std::mem::replace(old, nick.clone()),
-                new_nick: nick.clone(),
+                user: user.clone(),
+                new_user: None,
+                new_nick: {
+                    old.clone_from(&nick);
+                    nick.clone()
+                },
                 own: true,
             })
             .collect()

@@ -211,7 +211,7 @@ async fn a_room_on_the_test_network() {
             "alice",
             Event::MemberLeft {
                 room: RoomId::from("lobby"),
-                nick: "bob".into(),
+                user: UserId::from("bob"),
                 reason: LeaveReason::Part(Some("bye".into())),
             },
         )
@@ -286,7 +286,7 @@ async fn unbridged_events_are_logged_once_per_kind() {
                 "alice",
                 Event::Typing {
                     target: bob.clone(),
-                    author_nick: "bob".into(),
+                    author: UserId::from("bob"),
                     state: TypingState::Active,
                 },
             )
