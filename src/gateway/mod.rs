@@ -52,6 +52,8 @@ pub struct Gateway {
     pending_lists: Mutex<servers::PendingLists>,
     /// The JIDs of recent rooms (see [`Gateway::room_jid`]).
     room_jids: Mutex<HashMap<switchboard_bridge_api::RoomId, BareJid>>,
+    /// Registrations under way (steps running or waiting for the user).
+    pending: Mutex<registration::pending::Pending>,
 }
 
 /// What every gateway of the process shares.
@@ -90,6 +92,7 @@ impl Gateway {
             rooms: Mutex::new(HashMap::new()),
             pending_lists: Mutex::new(Default::default()),
             room_jids: Mutex::new(HashMap::new()),
+            pending: Mutex::default(),
         })
     }
 

@@ -158,11 +158,12 @@ impl Gateway {
 
     /// Everything a session starts from: the credentials and what the store holds.
     async fn login(&self, user: &BareJid, credentials: Credentials) -> Login {
-        let state = self
+        let stored = self
             .store
             .state(&user.to_string(), &self.network)
             .await
             .unwrap_or_default();
+        let state = self.open_state(stored);
         let server_settings = self.server_settings(user).await;
         Login {
             account: user.to_string(),
@@ -463,13 +464,17 @@ impl Gateway {
                 _ => self.tell(user, &text).await,
             },
             Event::RoomList { token, rooms, next } => self.room_list(&token, rooms, next),
-            Event::SaveState { key, value } => {
-                if let Err(e) = self
-                    .store
-                    .save_state(&user.to_string(), &self.network, &key, &value)
-                    .await
-                {
-                    warn!(error = %e, "cannot save session state");
+            Event::SaveState { key, value, secret } => {
+                let saved = match self.state_for_store(&value, secret) {
+                    Ok(stored) => self
+                        .store
+                        .save_state(&user.to_string(), &self.network, &key, &stored)
+                        .await
+                        .map_err(anyhow::Error::from),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = saved {
+                    warn!(key = %key, error = %e, "cannot save session state");
                 }
             }
             other => debug!(?other, "event not bridged yet"),

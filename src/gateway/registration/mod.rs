@@ -1,13 +1,20 @@
 //! Registering and unregistering a user, shared by XEP-0050, XEP-0077 and
-//! the chat commands.
+//! the chat commands. A registration is an exchange with the bridge
+//! ([`steps`]): one or more steps, the ones under way kept in [`pending`].
 
+mod forms;
+pub(super) mod pending;
+mod steps;
+
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use switchboard_bridge_api::{Credentials, FieldError};
-use tracing::info;
+use tracing::{info, warn};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::presence::Presence;
 
 use super::Gateway;
+pub(super) use steps::{StepInput, StepOutcome};
 
 /// Why a registration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -18,10 +25,39 @@ pub enum RegisterError {
     /// A field was refused.
     #[error("{0}")]
     Field(#[from] FieldError),
+    /// A step of the user's registration runs on the network already.
+    #[error("a registration of yours is already under way; wait for its answer")]
+    Busy,
+    /// Too many registrations are under way on this gateway.
+    #[error("too many registrations are under way; try again in a few minutes")]
+    Full,
+    /// No step waits for the user's answers.
+    #[error(
+        "no registration step waits for your answers (it expired or was cancelled); start again"
+    )]
+    Expired,
+    /// The network did not answer in time.
+    #[error("the network did not answer in time; try again")]
+    Timeout,
     /// Storage failed.
     #[error("could not save the registration: {0}")]
     Internal(String),
 }
+
+impl From<pending::Refusal> for RegisterError {
+    fn from(r: pending::Refusal) -> Self {
+        match r {
+            pending::Refusal::Busy => Self::Busy,
+            pending::Refusal::Full => Self::Full,
+            pending::Refusal::Expired => Self::Expired,
+        }
+    }
+}
+
+/// How a secret piece of session state starts in the store: what follows
+/// is sealed by the vault. A plain value that starts so is sealed too, so
+/// that every stored value that starts so is sealed.
+const SEALED: &str = "sealed:";
 
 /// Credentials as text for sealing: `name NUL value NUL …` (XML text can hold no NUL).
 pub(super) fn encode(creds: &Credentials) -> String {
@@ -64,17 +100,13 @@ impl Gateway {
         Ok(decode(&String::from_utf8(plain)?))
     }
 
-    /// Registers (or re-registers) a user and (re)starts their session.
-    pub(super) async fn register(
+    /// Stores what the bridge said to store (sealed) and (re)starts the
+    /// user's session with it.
+    async fn complete_registration(
         self: &Arc<Self>,
-        user: &Jid,
+        bare: &BareJid,
         credentials: Credentials,
     ) -> Result<(), RegisterError> {
-        if !self.may_register(user) {
-            return Err(RegisterError::Forbidden(user.domain().to_string()));
-        }
-        self.bridge.validate(&credentials)?;
-        let bare = user.to_bare();
         let sealed = self
             .vault
             .seal(encode(&credentials).as_bytes())
@@ -84,10 +116,10 @@ impl Gateway {
             .await
             .map_err(|e| RegisterError::Internal(e.to_string()))?;
         info!(user = %bare, network = %self.network, "registered");
-        if let Some(old) = self.sessions.lock().unwrap().remove(&bare) {
+        if let Some(old) = self.sessions.lock().unwrap().remove(bare) {
             tokio::spawn(old.stop());
         }
-        self.start_session(&bare, credentials).await;
+        self.start_session(bare, credentials).await;
         // XEP-0100 §4.1.1: the gateway asks to be in the user's roster.
         let domain = Jid::from(self.domain.clone());
         self.send(
@@ -96,13 +128,47 @@ impl Gateway {
                 .with_to(bare.clone()),
         )
         .await;
-        self.send(self.own_presence().with_to(bare)).await;
+        self.send(self.own_presence().with_to(bare.clone())).await;
         Ok(())
+    }
+
+    /// A piece of session state as the store keeps it: sealed when the
+    /// bridge says it is secret (or when it looks sealed).
+    pub(super) fn state_for_store(&self, value: &str, secret: bool) -> anyhow::Result<String> {
+        if secret || value.starts_with(SEALED) {
+            Ok(format!("{SEALED}{}", self.vault.seal(value.as_bytes())?))
+        } else {
+            Ok(value.to_owned())
+        }
+    }
+
+    /// Session state as the store keeps it, opened for the bridge. A value
+    /// that cannot be opened is left out (and its key named in the log).
+    pub(super) fn open_state(&self, stored: BTreeMap<String, String>) -> BTreeMap<String, String> {
+        stored
+            .into_iter()
+            .filter_map(|(key, value)| match value.strip_prefix(SEALED) {
+                None => Some((key, value)),
+                Some(sealed) => match self
+                    .vault
+                    .open(sealed)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|plain| Ok(String::from_utf8(plain)?))
+                {
+                    Ok(plain) => Some((key, plain)),
+                    Err(e) => {
+                        warn!(key = %key, error = %e, "cannot open sealed session state");
+                        None
+                    }
+                },
+            })
+            .collect()
     }
 
     /// Removes a user's registration and ends their session. Returns whether
     /// they were registered.
     pub(super) async fn unregister(&self, user: &BareJid) -> anyhow::Result<bool> {
+        self.pending.lock().unwrap().cancel(user, None);
         let session = self.sessions.lock().unwrap().remove(user);
         if let Some(s) = session {
             // Not awaited: this runs on the router, which serves every user,
