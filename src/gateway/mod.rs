@@ -10,6 +10,7 @@ mod presence;
 mod registration;
 mod servers;
 mod session;
+mod session_state;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};

@@ -465,17 +465,7 @@ impl Gateway {
             },
             Event::RoomList { token, rooms, next } => self.room_list(&token, rooms, next),
             Event::SaveState { key, value, secret } => {
-                let saved = match self.state_for_store(&value, secret) {
-                    Ok(stored) => self
-                        .store
-                        .save_state(&user.to_string(), &self.network, &key, &stored)
-                        .await
-                        .map_err(anyhow::Error::from),
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = saved {
-                    warn!(key = %key, error = %e, "cannot save session state");
-                }
+                self.save_session_state(user, &key, &value, secret).await
             }
             other => debug!(?other, "event not bridged yet"),
         }

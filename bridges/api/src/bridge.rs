@@ -139,7 +139,10 @@ mod tests {
             server_settings: BTreeMap::new(),
         };
         let shown = format!("{login:?}");
-        assert!(shown.contains("refresh") && shown.contains("token"), "{shown}");
+        assert!(
+            shown.contains("refresh") && shown.contains("token"),
+            "{shown}"
+        );
         assert!(!shown.contains("secret"), "{shown}");
     }
 }

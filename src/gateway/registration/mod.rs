@@ -6,10 +6,9 @@ mod forms;
 pub(super) mod pending;
 mod steps;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use switchboard_bridge_api::{Credentials, FieldError};
-use tracing::{info, warn};
+use tracing::info;
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::presence::Presence;
 
@@ -53,11 +52,6 @@ impl From<pending::Refusal> for RegisterError {
         }
     }
 }
-
-/// How a secret piece of session state starts in the store: what follows
-/// is sealed by the vault. A plain value that starts so is sealed too, so
-/// that every stored value that starts so is sealed.
-const SEALED: &str = "sealed:";
 
 /// Credentials as text for sealing: `name NUL value NUL …` (XML text can hold no NUL).
 pub(super) fn encode(creds: &Credentials) -> String {
@@ -130,39 +124,6 @@ impl Gateway {
         .await;
         self.send(self.own_presence().with_to(bare.clone())).await;
         Ok(())
-    }
-
-    /// A piece of session state as the store keeps it: sealed when the
-    /// bridge says it is secret (or when it looks sealed).
-    pub(super) fn state_for_store(&self, value: &str, secret: bool) -> anyhow::Result<String> {
-        if secret || value.starts_with(SEALED) {
-            Ok(format!("{SEALED}{}", self.vault.seal(value.as_bytes())?))
-        } else {
-            Ok(value.to_owned())
-        }
-    }
-
-    /// Session state as the store keeps it, opened for the bridge. A value
-    /// that cannot be opened is left out (and its key named in the log).
-    pub(super) fn open_state(&self, stored: BTreeMap<String, String>) -> BTreeMap<String, String> {
-        stored
-            .into_iter()
-            .filter_map(|(key, value)| match value.strip_prefix(SEALED) {
-                None => Some((key, value)),
-                Some(sealed) => match self
-                    .vault
-                    .open(sealed)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|plain| Ok(String::from_utf8(plain)?))
-                {
-                    Ok(plain) => Some((key, plain)),
-                    Err(e) => {
-                        warn!(key = %key, error = %e, "cannot open sealed session state");
-                        None
-                    }
-                },
-            })
-            .collect()
     }
 
     /// Removes a user's registration and ends their session. Returns whether
