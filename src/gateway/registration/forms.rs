@@ -209,6 +209,15 @@ impl Gateway {
                 answers: forms::read_submission(submitted, fields),
                 session: cmd.sessionid.clone(),
             },
+            // Answers of a later stage whose step is gone (XEP-0050 §4.6).
+            None if cmd.sessionid.is_some()
+                && !form_vars(submitted).is_empty()
+                && !form_vars(submitted)
+                    .iter()
+                    .any(|v| info.fields.iter().any(|f| f.name == *v)) =>
+            {
+                return Err(condition(RegisterError::Expired));
+            }
             None => StepInput::First(forms::read_submission(submitted, &info.fields)),
         };
         let typed = match &input {
