@@ -396,7 +396,7 @@ async fn adhoc_register_runs_the_bridges_steps_as_stages() {
         second,
         xml(&format!(
             "<iq xmlns='jabber:component:accept' type='error' from='{DOMAIN}' to='{USER}' id='e3'>
-               <error type='cancel'>
+               <error type='wait'>
                  <unexpected-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>
                  <text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' xml:lang='en'>a registration of yours is already under way; wait for its answer</text>
                </error>
@@ -639,9 +639,23 @@ async fn xep0077_refuses_a_further_step_then_serves_its_form() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_register_asks_the_next_step_and_takes_its_answer() {
-    let mut w = world(10).await;
+    let mut w = world(0).await;
     w.say(&format!("register user=ferris password={PASSWORD}"))
         .await;
+    // While the network is slow to answer, the gateway answers other
+    // commands, and refuses a second registration.
+    w.say("status").await;
+    assert!(
+        w.chat_reply().await.starts_with("You are not registered"),
+        "status answered while the registration waits on the network"
+    );
+    w.say(&format!("register user=ferris password={PASSWORD}"))
+        .await;
+    assert_eq!(
+        w.chat_reply().await,
+        "Registration refused: a registration of yours is already under way; wait for its answer"
+    );
+    w.bridge.network.add_permits(2);
     assert_eq!(
         w.chat_reply().await,
         "We sent a code to ferris's phone.\n\
