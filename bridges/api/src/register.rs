@@ -18,9 +18,11 @@ pub struct RegistrationStep {
     /// The user's opaque, stable tag (as in [`Login::account`](crate::Login::account)).
     pub account: String,
     /// What the user filled in at this step: on the first step the login form
-    /// ([`BridgeInfo::fields`](crate::BridgeInfo::fields)), merged over what
-    /// is stored; on a later step the fields the previous
-    /// [`Registered::NextStep`] asked for.
+    /// ([`BridgeInfo::fields`](crate::BridgeInfo::fields); its required
+    /// fields are filled, the core checked), where the chat command keeps
+    /// the stored values the user did not repeat; on a later step the
+    /// fields the previous [`Registered::NextStep`] asked for (required
+    /// ones filled).
     pub answers: Credentials,
     /// `None` on the first step; on a later one, the state the previous
     /// [`Registered::NextStep`] returned.
