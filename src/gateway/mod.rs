@@ -11,6 +11,7 @@ mod presence;
 mod registration;
 mod servers;
 mod session;
+mod session_state;
 mod unbridged;
 
 use std::collections::{BTreeSet, HashMap};
@@ -56,6 +57,8 @@ pub struct Gateway {
     room_jids: Mutex<HashMap<switchboard_bridge_api::RoomId, BareJid>>,
     /// Makes XEP-0421 occupant-ids.
     occupant_ids: occupant_id::OccupantIds,
+    /// Registrations under way (steps running or waiting for the user).
+    pending: Mutex<registration::pending::Pending>,
 }
 
 /// What every gateway of the process shares.
@@ -95,6 +98,7 @@ impl Gateway {
             rooms: Mutex::new(HashMap::new()),
             pending_lists: Mutex::new(Default::default()),
             room_jids: Mutex::new(HashMap::new()),
+            pending: Mutex::default(),
         })
     }
 

@@ -279,5 +279,8 @@ pub enum Event {
         key: String,
         /// The value.
         value: String,
+        /// A secret (an access token): stored sealed like credentials, never
+        /// logged, handed back opened.
+        secret: bool,
     },
 }

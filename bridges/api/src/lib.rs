@@ -26,6 +26,7 @@ mod ids;
 mod login;
 mod member;
 mod message;
+mod register;
 mod session;
 
 pub use bridge::{Bridge, BridgeInfo, Capabilities, Login};
@@ -33,9 +34,10 @@ pub use command::{Command, TypingState};
 pub use credentials::Credentials;
 pub use event::{ErrorContext, ErrorKind, Event, RoomListing};
 pub use ids::{MessageId, RoomId, UserId};
-pub use login::{FieldError, FieldKind, LoginField};
+pub use login::{check_required, FieldError, FieldKind, LoginField};
 pub use member::{Availability, LeaveReason, Member, Role};
 pub use message::{Attachment, Message, MessageKind, Target, Token};
+pub use register::{BoxFuture, Registered, RegistrationStep, StepState};
 pub use session::{session_channels, SessionEnd, SessionHandle};
 
 /// How many commands or events may wait in a session's channel before the
