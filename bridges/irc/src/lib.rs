@@ -124,6 +124,8 @@ impl IrcBridge {
             ],
             capabilities: Capabilities {
                 direct_messages: true,
+                // Nicks and channels compare case-insensitively on IRC.
+                case_insensitive_ids: true,
                 ..Capabilities::default()
             },
             server_settings: server_fields(),
