@@ -16,6 +16,7 @@ mod policy;
 mod prefixes;
 mod server_settings;
 mod session;
+mod settings;
 mod split;
 mod tags;
 mod work;
@@ -32,6 +33,7 @@ pub use format::{irc_to_styled, styled_to_irc};
 pub use host::{normalise as normalise_host, Host};
 pub use ids::{parse_room, parse_user, room_id, user_id, valid_channel, valid_nick};
 pub use policy::{default_ports, non_public, Limits, Policy, Timeouts};
+pub use settings::{Count, IrcSettings, PortRange, Seconds, Server, ServerPattern};
 pub use split::message_lines;
 
 use server_settings::{apply_server_settings, server_fields};
