@@ -72,7 +72,6 @@ pub(super) fn check_networks(
                 errors.push(err(&key(k), "unknown key"));
             }
         }
-        let kind = check_kind(&name, section.get("kind"), errors);
         let enabled = match section.get("enabled") {
             None => true,
             Some(toml::Value::Boolean(b)) => *b,
@@ -81,6 +80,7 @@ pub(super) fn check_networks(
                 false
             }
         };
+        let kind = check_kind(&name, section.get("kind"), enabled, errors);
         let jid = match section.get("jid") {
             Some(toml::Value::String(s)) => match BareJid::from_str(s) {
                 Ok(j) if j.node().is_none() => Some(j),
@@ -174,11 +174,13 @@ fn valid_network_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// A network's kind: its `kind` key, or its name; `None` (and the mistake
-/// named) when this build has no such kind.
+/// A network's kind: its `kind` key, or its name; `None` when this build
+/// has no such kind, a mistake unless the section is disabled (kept for a
+/// build that has it).
 fn check_kind(
     name: &str,
     value: Option<&toml::Value>,
+    enabled: bool,
     errors: &mut Vec<ConfigError>,
 ) -> Option<String> {
     let (key, kind) = match value {
@@ -191,6 +193,9 @@ fn check_kind(
     };
     if crate::bridges::kinds().any(|k| k == kind) {
         return Some(kind);
+    }
+    if !enabled {
+        return None;
     }
     let known: Vec<&str> = crate::bridges::kinds().collect();
     let reason = match value {
@@ -266,6 +271,7 @@ mod tests {
             "[networks.icq]\njid = \"icq.example.org\"\nsecret = \"s\"\n\
              [networks.chat]\nkind = \"matrix\"\njid = \"chat.example.org\"\nsecret = \"s\"\n\
              [networks.Irc-2]\nkind = \"irc\"\n\
+             [networks.later]\nkind = \"discord\"\nenabled = false\njid = \"d.example.org\"\nsecret = \"s\"\n\
              [networks.irc2]\nkind = \"irc\"\njid = \"irc2.example.org\"\nsecret = \"s\"\n\
              [networks.irc2.settings]\nalowed_servers = [\"x\"]\nallowed_ports = [6697, 0]\n\
              max_rooms_per_user = \"many\"\n\
@@ -288,5 +294,7 @@ mod tests {
                 "{want:?} not in {errors:#?}"
             );
         }
+        // A disabled section of a kind this build lacks is kept quietly.
+        assert!(!errors.iter().any(|e| e.contains("later")), "{errors:#?}");
     }
 }
