@@ -78,15 +78,8 @@ impl Gateway {
         } else if is_set && payload.is("command", adhoc::NS) {
             match Command::try_from(payload.clone()) {
                 Ok(cmd) if cmd.node == "configure" => {
-                    let room = format!(
-                        "room:{}",
-                        crate::xmpp::escape::unescape(
-                            to.as_ref()
-                                .and_then(|t| t.node())
-                                .map(|n| n.as_str())
-                                .unwrap_or_default()
-                        )
-                    );
+                    let id = to.as_ref().and_then(|t| self.jid_id(t));
+                    let room = format!("room:{}", id.unwrap_or_default());
                     self.archive_setting(
                         &from.to_bare(),
                         &room,
