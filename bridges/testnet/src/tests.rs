@@ -61,7 +61,7 @@ async fn a_session_answers_by_itself_reports_commands_and_emits_what_is_injected
     let (bridge, listener) = bridge().await;
     let mut session = bridge.start(login("alice"));
     let (mut reports, mut orders) = accept(&listener).await;
-    assert!(matches!(report(&mut reports).await, Report::Started { user } if user == "alice"));
+    assert!(matches!(report(&mut reports).await, Report::Started { user, .. } if user == "alice"));
     assert!(matches!(
         session.events.recv().await,
         Some(Event::Connected { own_id, nick }) if own_id.as_str() == "alice" && nick == "alice"
@@ -209,4 +209,54 @@ fn control_must_be_a_loopback_address() {
         assert!(e.contains(says), "{bad}: {e}");
     }
     assert!(TestnetBridge::new(Settings::default()).is_ok());
+}
+
+/// Registration: a username alone is done at once; with a password the
+/// network asks for the code, asks again for a wrong one, and stores a
+/// token for the right one, never the password.
+#[tokio::test]
+async fn a_password_login_takes_a_code_and_stores_a_token() {
+    use switchboard_bridge_api::{Registered, RegistrationStep};
+    let bridge = TestnetBridge::new(Settings::default()).unwrap();
+    let step = |answers: &[(&str, &str)], state| {
+        let mut credentials = Credentials::new();
+        for (k, v) in answers {
+            credentials.set(*k, *v);
+        }
+        RegistrationStep {
+            account: "alice@localhost".into(),
+            answers: credentials,
+            state,
+        }
+    };
+    let Registered::Done { store } = bridge
+        .register(step(&[("username", "alice")], None))
+        .await
+        .unwrap()
+    else {
+        panic!("one step without a password")
+    };
+    assert_eq!(store.get("username"), Some("alice"));
+
+    let first = step(&[("username", "alice"), ("password", "pw")], None);
+    let Registered::NextStep { fields, state, .. } = bridge.register(first).await.unwrap() else {
+        panic!("a password asks for a code")
+    };
+    assert_eq!(fields.iter().map(|f| f.name).collect::<Vec<_>>(), ["code"]);
+    let wrong = step(&[("code", "0")], Some(state));
+    let Registered::NextStep {
+        instructions,
+        state,
+        ..
+    } = bridge.register(wrong).await.unwrap()
+    else {
+        panic!("a wrong code asks again")
+    };
+    assert!(instructions.starts_with("code: "), "{instructions}");
+    let right = step(&[("code", crate::register::CODE)], Some(state));
+    let Registered::Done { store } = bridge.register(right).await.unwrap() else {
+        panic!("the right code registers")
+    };
+    let stored: Vec<(&str, &str)> = store.iter().collect();
+    assert_eq!(stored, [("token", "tok-alice-0001"), ("username", "alice")]);
 }
