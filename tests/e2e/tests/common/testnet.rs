@@ -107,25 +107,26 @@ pub async fn join(client: &mut Client, room: &str, nick: &str) -> Presence {
 }
 
 /// Joins the room at this bare JID (written as the gateway lists it) as
-/// `nick`; returns the self-presence.
+/// `nick`; returns the self-presence, asserted to come from that occupant
+/// JID (one join at a time: the next self-presence is this join's).
 pub async fn join_at(client: &mut Client, room: &str, nick: &str) -> Presence {
     let to: Jid = format!("{room}/{nick}").parse().unwrap();
     let mut p = Presence::available().with_to(to.clone());
     p.payloads
         .push(Element::builder("x", "http://jabber.org/protocol/muc").build());
     client.send(p).await;
-    client
+    let own = client
         .wait_for(|s| match s {
             Stanza::Presence(p)
-                if p.from.as_ref() == Some(&to)
-                    && p.type_ == Type::None
-                    && muc_info(p).0.contains(&"110".to_owned()) =>
+                if p.type_ == Type::None && muc_info(p).0.contains(&"110".to_owned()) =>
             {
                 Some(p.clone())
             }
             _ => None,
         })
-        .await
+        .await;
+    assert_eq!(own.from.as_ref(), Some(&to), "the self-presence's JID");
+    own
 }
 
 /// The switchboard process with the test network, its log in a file.
