@@ -21,7 +21,8 @@
 //! reports each session's start and end and every [`Command`] a session
 //! gets, in order, and takes events the test injects into a user's session.
 //! A session answers by itself what a network would: `Connected` at start,
-//! a join with `RoomJoined` and the user as the one member, a sent text
+//! a join with `RoomJoined` and the room's members (those the injected
+//! member events left in it, in the order they came, then the user), a sent text
 //! with its echo (`own`, the command's token, an id `tn-N`), edits,
 //! retractions, reactions, nick and topic changes with their echoes, a room
 //! list of the rooms any session joined (rooms persist), an empty history.

@@ -74,6 +74,7 @@ async fn run(hub: Arc<Hub>, user: String, credentials: Vec<String>, end: Session
         open = open && session.emit(save).await;
     }
     for event in std::mem::take(&mut attached.pending) {
+        hub.note_members(&event);
         open = open && session.emit(event).await;
     }
     while open {
@@ -88,7 +89,10 @@ async fn run(hub: Arc<Hub>, user: String, credentials: Vec<String>, end: Session
                     open = open && session.emit(event).await;
                 }
             }
-            Some(event) = attached.injected.recv() => open = session.emit(event).await,
+            Some(event) = attached.injected.recv() => {
+                hub.note_members(&event);
+                open = session.emit(event).await;
+            }
         }
     }
     hub.detach(&user, attached.serial);
@@ -194,8 +198,13 @@ impl Session {
                         nick_changed: false,
                     },
                     Event::Members {
+                        members: self
+                            .hub
+                            .members(&room, &self.own_id())
+                            .into_iter()
+                            .chain([member])
+                            .collect(),
                         room,
-                        members: vec![member],
                         complete: true,
                     },
                 ]

@@ -260,3 +260,79 @@ async fn a_password_login_takes_a_code_and_stores_a_token() {
     let stored: Vec<(&str, &str)> = store.iter().collect();
     assert_eq!(stored, [("token", "tok-alice-0001"), ("username", "alice")]);
 }
+
+/// A join lists the room's members as the injected member events left
+/// them (joined in order, renamed, gone), then the user.
+#[tokio::test]
+async fn a_join_lists_the_members_the_test_put_in_the_room() {
+    use switchboard_bridge_api::{LeaveReason, Member, Role};
+    let (bridge, listener) = bridge().await;
+    let mut erin = bridge.start(login("erin"));
+    let (_reports, mut orders) = accept(&listener).await;
+    assert!(matches!(
+        erin.events.recv().await,
+        Some(Event::Connected { .. })
+    ));
+    let lobby = RoomId::from("lobby");
+    let joined = |user: &str| Event::MemberJoined {
+        room: lobby.clone(),
+        member: Member {
+            user: UserId::from(user),
+            nick: "Alex".into(),
+            role: Role::Member,
+            away: None,
+        },
+    };
+    for event in [
+        joined("alex-1"),
+        joined("alex-2"),
+        joined("gone"),
+        Event::MemberLeft {
+            room: lobby.clone(),
+            user: UserId::from("gone"),
+            reason: LeaveReason::Part(None),
+        },
+        Event::MemberRenamed {
+            room: Some(lobby.clone()),
+            user: UserId::from("alex-1"),
+            new_user: None,
+            new_nick: "Al".into(),
+            own: false,
+        },
+    ] {
+        let order = Order::Inject {
+            user: "erin".into(),
+            event,
+        };
+        orders.write_all(to_line(&order).as_bytes()).await.unwrap();
+        erin.events.recv().await.unwrap();
+    }
+    erin.commands
+        .send(Command::Join {
+            room: lobby.clone(),
+            nick: "Erin".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        erin.events.recv().await,
+        Some(Event::RoomJoined { .. })
+    ));
+    let Some(Event::Members {
+        members,
+        complete: true,
+        ..
+    }) = erin.events.recv().await
+    else {
+        panic!("a complete member list")
+    };
+    let listed: Vec<(&str, &str)> = members
+        .iter()
+        .map(|m| (m.user.as_str(), m.nick.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        [("alex-1", "Al"), ("alex-2", "Alex"), ("erin", "Erin")]
+    );
+}
