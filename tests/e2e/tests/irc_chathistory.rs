@@ -260,14 +260,27 @@ async fn after_a_reconnect_the_missed_messages_arrive_once_with_their_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_without_the_cap_is_asked_for_no_history() {
+async fn a_server_without_the_cap_is_asked_for_no_history_and_late_lines_are_stamped() {
     let mut w = world(HostileIrc::start_offering("message-tags server-time", "").await).await;
     in_room(&mut w).await;
-    let t = server_time(SystemTime::now(), 100);
+    // A line over a minute late (a bouncer's playback, a lagging link)
+    // is shown at its time; a recent one is not stamped.
+    let now = SystemTime::now();
+    let (late, recent) = (server_time(now, 100), server_time(now, 5));
     w.irc
-        .send([format!("@msgid=m1;time={t} :bob!u@h PRIVMSG #test :one")])
+        .send([
+            format!("@msgid=m1;time={late} :bob!u@h PRIVMSG #test :late"),
+            format!("@msgid=m2;time={recent} :bob!u@h PRIVMSG #test :recent"),
+        ])
         .await;
-    assert_eq!(next_from_people(&mut w.alice).await.1, "one");
+    let stamp = |m: &Got| {
+        m.3.as_ref()
+            .and_then(|d| d.attr("stamp").map(str::to_owned))
+    };
+    let m = next_from_people(&mut w.alice).await;
+    assert_eq!((m.1.as_str(), stamp(&m)), ("late", Some(late)));
+    let m = next_from_people(&mut w.alice).await;
+    assert_eq!((m.1.as_str(), stamp(&m)), ("recent", None));
     let seen = drop_and_rejoin(&w.irc).await;
     // Lines are handled in order: once the PING after the join is
     // answered, any request for the join has been sent.
