@@ -249,7 +249,11 @@ impl Gateway {
                     match started {
                         // A new session's queue is empty: there is room.
                         Ok(link) => {
-                            return link.commands.try_send(command).map_err(|_| Unsent::Ended)
+                            let sent = link.commands.try_send(command).map_err(|_| Unsent::Ended);
+                            // A session started again after an idle one ended
+                            // joins the stored (persistent) rooms.
+                            self.rejoin_stored_rooms_soon(user);
+                            return sent;
                         }
                         Err(link) => link,
                     }
@@ -271,15 +275,20 @@ impl Gateway {
     /// that was ended has nothing the command could change. A leave is sent
     /// whatever the user's limit (it lightens the session), within the
     /// queue's room; a command that finds no room is dropped with a notice.
-    pub(super) async fn command_if_running(&self, user: &BareJid, command: Command) {
+    /// Returns whether it was sent.
+    pub(super) async fn command_if_running(&self, user: &BareJid, command: Command) -> bool {
         let Some(session) = self.running(user) else {
-            return;
+            return false;
         };
         let limit = match command {
             Command::Leave { .. } => usize::MAX,
             _ => self.pending_limit(),
         };
-        if let Err(Refused::Full(c)) = session.send(command, limit) {
+        let refused = match session.send(command, limit) {
+            Ok(()) => return true,
+            Err(refused) => refused,
+        };
+        if let Refused::Full(c) = refused {
             let what = match c {
                 Command::Leave { room, .. } => format!("leaving {room}"),
                 Command::SetNick { .. } => "the nick change".to_owned(),
@@ -295,6 +304,7 @@ impl Gateway {
             )
             .await;
         }
+        false
     }
 
     /// How many of a user's commands may wait for their session.

@@ -43,6 +43,12 @@ pub struct Capabilities {
     pub direct_messages: bool,
     /// Read markers.
     pub read_markers: bool,
+    /// The user's rooms outlive their XMPP clients: when the last resource
+    /// leaves (or goes offline), the session stays in the network room and
+    /// the archive keeps recording; leaving the network room is an
+    /// explicit command. Discord and Matrix rooms are; IRC channels are
+    /// not, unless the user sets a channel persistent.
+    pub persistent_rooms: bool,
 }
 
 /// A network bridge: describes itself and starts sessions.

@@ -35,18 +35,21 @@ impl Gateway {
                 own_nick,
                 nick_changed,
             } => {
-                let mut rooms = self.rooms.lock().unwrap();
-                let r = rooms
-                    .entry(user.clone())
-                    .or_default()
-                    .entry(room)
-                    .or_default();
-                r.name = name;
-                r.own_nick = Some(own_nick);
-                r.nick_changed = nick_changed;
-                // A rejoin after a reconnect starts the member list afresh.
-                r.members.clear();
-                r.complete = false;
+                {
+                    let mut rooms = self.rooms.lock().unwrap();
+                    let r = rooms
+                        .entry(user.clone())
+                        .or_default()
+                        .entry(room.clone())
+                        .or_default();
+                    r.name = name;
+                    r.own_nick = Some(own_nick.clone());
+                    r.nick_changed = nick_changed;
+                    // A rejoin after a reconnect starts the member list afresh.
+                    r.members.clear();
+                    r.complete = false;
+                }
+                self.room_confirmed(user, &room, &own_nick).await;
             }
             E::Members {
                 room,
@@ -144,6 +147,8 @@ impl Gateway {
                     let role = r.members.get(&own).map(Occupant::role).unwrap_or_default();
                     (r.resources.into_keys().collect::<Vec<_>>(), own, role)
                 };
+                // Kicked, banned, parted: a stored room is not joined again.
+                self.forget_stored_room(user, &room).await;
                 let Some(from) = self.occupant_jid(&room, &own_nick) else {
                     return;
                 };
@@ -177,6 +182,9 @@ impl Gateway {
                         .collect()
                 };
                 for (room, role) in affected {
+                    if own {
+                        self.room_confirmed(user, &room, &new_nick).await;
+                    }
                     let (Some(old), Some(new)) = (
                         self.occupant_jid(&room, &old_nick),
                         self.occupant_jid(&room, &new_nick),
@@ -288,7 +296,7 @@ impl Gateway {
                 kind,
                 text,
             } => {
-                let pending: Vec<FullJid> = {
+                let (pending, refused): (Vec<FullJid>, bool) = {
                     let mut rooms = self.rooms.lock().unwrap();
                     let Some(user_rooms) = rooms.get_mut(user) else {
                         return;
@@ -296,11 +304,14 @@ impl Gateway {
                     match user_rooms.get(&room) {
                         Some(r) if !r.complete => {
                             let r = user_rooms.remove(&room).unwrap();
-                            r.resources.into_keys().collect()
+                            (r.resources.into_keys().collect(), true)
                         }
-                        _ => Vec::new(),
+                        _ => (Vec::new(), false),
                     }
                 };
+                if refused {
+                    self.join_refused(user, &room, kind).await;
+                }
                 if pending.is_empty() {
                     // An error about a room (a topic refused, a message not
                     // delivered): the room says it, in the room when a

@@ -11,9 +11,11 @@
 //! </presence>
 //! ```
 
+mod commands;
 mod events;
 mod inbound;
 mod join;
+mod lifetime;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use switchboard_bridge_api::{Role as NetRole, RoomId};
@@ -48,6 +50,9 @@ pub(super) struct Room {
     renaming: Option<(FullJid, String)>,
     /// Whether this room's messages are archived (the user's and the room's switches).
     archived: bool,
+    /// Whether the room outlives the user's resources ([`Gateway::room_persistent`]):
+    /// the last one leaving detaches instead of leaving the network room.
+    persistent: bool,
     /// The XEP-0359 origin-ids of the user's messages on their way to the
     /// network, by the message's id, to go on their reflections.
     origins: VecDeque<(String, String)>,
