@@ -249,11 +249,9 @@ impl Gateway {
                     match started {
                         // A new session's queue is empty: there is room.
                         Ok(link) => {
-                            let sent = link.commands.try_send(command).map_err(|_| Unsent::Ended);
-                            // A session started again after an idle one ended
-                            // joins the stored (persistent) rooms.
+                            // It joins the stored rooms (an idle one ended).
                             self.rejoin_stored_rooms_soon(user);
-                            return sent;
+                            return link.commands.try_send(command).map_err(|_| Unsent::Ended);
                         }
                         Err(link) => link,
                     }
@@ -340,6 +338,8 @@ impl Gateway {
             s.stopped = true;
         }
         let session = self.forget_session(user, shared);
+        // In no network room now: the next session joins them again.
+        self.drop_detached_rooms(user);
         {
             let mut rooms = self.rooms.lock().unwrap();
             if rooms.get(user).is_some_and(|r| r.is_empty()) {

@@ -196,6 +196,14 @@ impl Gateway {
         }
     }
 
+    /// Forgets the state of the user's detached rooms (no resource in
+    /// them), when their session ended.
+    pub(in crate::gateway) fn drop_detached_rooms(&self, user: &BareJid) {
+        if let Some(rooms) = self.rooms.lock().unwrap().get_mut(user) {
+            rooms.retain(|_, r| !r.resources.is_empty());
+        }
+    }
+
     /// Takes the user's room state out of the table.
     fn forget_room_state(&self, user: &BareJid, room: &RoomId) -> Option<Box<Room>> {
         self.rooms

@@ -3,7 +3,10 @@
 //! A room JID is the bridge's room id, XEP-0106-escaped, at the component
 //! domain; occupants are `room@domain/nick`. A user's resources that join the
 //! same room share the session's one membership: the first join sends
-//! `Command::Join`, each later one gets the current state at once.
+//! `Command::Join`, each later one gets the current state at once. The last
+//! one leaving sends `Command::Leave`, or, in a persistent room, detaches
+//! (`lifetime.rs`): the session stays in the network room and the archive
+//! keeps recording until the user leaves it explicitly (`commands.rs`).
 //!
 //! ```xml
 //! <presence to='#rust%irc.example.net@irc.example.org/ferris'>

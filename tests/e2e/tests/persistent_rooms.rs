@@ -496,7 +496,8 @@ async fn without_the_switch_the_last_resource_parts() {
 
 /// After the gateway restarts, a stored persistent channel is joined again
 /// with no client at all (the IRC side sees the join), and what is posted
-/// then is in join history and MAM on the client's next join.
+/// then is in join history and MAM on the client's next join. Turning the
+/// switch off while detached leaves the channel.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_channel_is_joined_again_after_a_restart() {
     let prosody = Prosody::start(&[(GW, SECRET)]);
@@ -545,4 +546,11 @@ async fn stored_channel_is_joined_again_after_a_restart() {
     );
     assert_eq!(mam_all(&mut alice, "#test", 100).await, history);
     assert!(in_channel(&mut bob, "#test", "alice").await);
+
+    // Detached again, then set back to not persistent: nobody is in the
+    // room, so it is left as the last resource's leave would have.
+    leave_cleanly(&mut alice, "#test", "alice").await;
+    assert!(in_channel(&mut bob, "#test", "alice").await);
+    set_persistent(&mut alice, "#test", false).await;
+    bob.expect(|l| is(l, "alice", "PART", "#test")).await;
 }
