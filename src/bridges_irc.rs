@@ -2,7 +2,9 @@
 //!
 //! ```toml
 //! [networks.irc.settings]
-//! flood_control = true
+//! flood_control = true          # flood_burst = 5, flood_rate = 2.0 (lines a second)
+//! flood_max_burst = 20           # flood_max_rate = 10.0; flood_control_optional = false
+//! tls_ca_file = "/etc/switchboard/irc-ca.pem"
 //! allowed_servers = ["irc.libera.chat", "*.oftc.net"]   # empty: any public server
 //! allow_private_addresses = false
 //! allowed_ports = [6697, "6660-6669", 7000]
@@ -33,6 +35,15 @@ pub fn build(settings: &toml::Table) -> anyhow::Result<Arc<dyn Bridge>> {
         let name = format!("{PREFIX}.{key}");
         match (key.as_str(), value) {
             ("flood_control", toml::Value::Boolean(b)) => config.flood_control = *b,
+            ("flood_control_optional", toml::Value::Boolean(b)) => config.flood.optional = *b,
+            ("flood_burst", v) => config.flood.burst = lines(&name, v)?,
+            ("flood_max_burst", v) => config.flood.max_burst = lines(&name, v)?,
+            ("flood_rate", v) => config.flood.rate = rate(&name, v)?,
+            ("flood_max_rate", v) => config.flood.max_rate = rate(&name, v)?,
+            ("tls_ca_file", toml::Value::String(path)) => {
+                config.extra_ca_certs = switchboard_irc::read_ca_file(path.as_ref())
+                    .map_err(|e| anyhow::anyhow!("{name}: {e}"))?
+            }
             ("servers", toml::Value::Table(servers)) => {
                 for (host, v) in servers {
                     config
@@ -64,6 +75,10 @@ pub fn build(settings: &toml::Table) -> anyhow::Result<Arc<dyn Bridge>> {
             (_, _) => bail!("{name}: unknown key or wrong type"),
         }
     }
+    config
+        .flood
+        .check()
+        .map_err(|e| anyhow::anyhow!("{PREFIX}.{e}"))?;
     Ok(Arc::new(IrcBridge::new(config)))
 }
 
@@ -153,6 +168,27 @@ fn seconds(key: &str, v: &toml::Value) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Lines of a flood bucket: a count from 1 to 1000.
+fn lines(key: &str, v: &toml::Value) -> anyhow::Result<u32> {
+    match v {
+        toml::Value::Integer(i) if (1..=1000).contains(i) => Ok(*i as u32),
+        _ => bail!("{key}: give a whole number from 1 to 1000"),
+    }
+}
+
+/// Lines a second: above 0, at most 1000.
+fn rate(key: &str, v: &toml::Value) -> anyhow::Result<f64> {
+    let r = match v {
+        toml::Value::Integer(i) => *i as f64,
+        toml::Value::Float(f) => *f,
+        _ => bail!("{key}: give lines a second"),
+    };
+    if !(r > 0.0 && r <= 1000.0) {
+        bail!("{key}: give lines a second, above 0 and at most 1000");
+    }
+    Ok(r)
+}
+
 /// A count, at least one.
 fn count(key: &str, v: &toml::Value) -> anyhow::Result<usize> {
     match v {
@@ -175,7 +211,9 @@ mod tests {
             "allowed_servers = [\"IRC.Libera.Chat.\", \"*.oftc.net\"]\n\
              allow_private_addresses = true\nallowed_ports = [6697, \"6660-6669\"]\n\
              connect_timeout_secs = 0.5\ntls_timeout_secs = 2\nregistration_timeout_secs = 3\n\
-             max_servers_per_user = 2\nmax_rooms_per_user = 5\nmax_pending_commands = 8\n"
+             max_servers_per_user = 2\nmax_rooms_per_user = 5\nmax_pending_commands = 8\n\
+             flood_burst = 3\nflood_rate = 0.5\nflood_max_burst = 4\nflood_max_rate = 1\n\
+             flood_control_optional = true\n"
         ))
         .is_ok());
         for (bad, key) in [
@@ -184,6 +222,10 @@ mod tests {
             ("allowed_servers = [\"a b\"]", "allowed_servers"),
             ("connect_timeout_secs = 0", "connect_timeout_secs"),
             ("max_rooms_per_user = 0", "max_rooms_per_user"),
+            ("flood_burst = 0", "flood_burst"),
+            ("flood_burst = 30", "flood_burst"),
+            ("flood_rate = 2\nflood_max_rate = 1", "flood_rate"),
+            ("tls_ca_file = \"/nonexistent.pem\"", "tls_ca_file"),
             ("allow_private = true", "allow_private"),
             (
                 "[servers]\n\"x.example\" = \"x.example\"",

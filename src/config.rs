@@ -8,7 +8,8 @@ use std::str::FromStr;
 use xmpp_parsers::jid::{BareJid, Jid};
 
 /// The networks Switchboard knows; a `[networks.NAME]` section must use one of them.
-pub const NETWORK_NAMES: &[&str] = &["irc", "discord", "matrix"];
+/// `testnet` is the in-memory network of the tests (cargo feature `test-network`).
+pub const NETWORK_NAMES: &[&str] = &["irc", "discord", "matrix", "testnet"];
 
 /// The whole configuration, checked and with defaults filled in.
 #[derive(Debug, Clone)]

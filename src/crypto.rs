@@ -35,6 +35,9 @@ pub enum VaultError {
 /// Seals and opens secrets. `Debug` never shows the key.
 pub struct Vault {
     cipher: ChaCha20Poly1305,
+    /// The root of [`Vault::derive`]'s keys: a keyed hash of the vault key,
+    /// so the vault key itself is kept only inside the cipher.
+    derive_root: [u8; KEY_LEN],
 }
 
 impl fmt::Debug for Vault {
@@ -69,7 +72,15 @@ impl Vault {
     pub fn from_key(key: &[u8; KEY_LEN]) -> Self {
         Self {
             cipher: ChaCha20Poly1305::new(Key::from_slice(key)),
+            derive_root: keyed_hash(key, b"switchboard vault: derived keys"),
         }
+    }
+
+    /// A secret for `purpose`, stable as long as the key file is: a keyed
+    /// BLAKE2b hash of the purpose under (a hash of) the vault key. Keys for
+    /// different purposes tell nothing about each other or the vault key.
+    pub fn derive(&self, purpose: &str) -> [u8; KEY_LEN] {
+        keyed_hash(&self.derive_root, purpose.as_bytes())
     }
 
     /// Seals `plain` into text for the database: base64 of nonce and ciphertext.
@@ -96,6 +107,13 @@ impl Vault {
             .decrypt(Nonce::from_slice(nonce), data)
             .map_err(|_| VaultError::Open)
     }
+}
+
+fn keyed_hash(key: &[u8; KEY_LEN], data: &[u8]) -> [u8; KEY_LEN] {
+    use blake2::digest::{consts::U32, KeyInit, Mac};
+    let mut mac = <blake2::Blake2bMac<U32> as KeyInit>::new_from_slice(key).expect("a 32-byte key");
+    mac.update(data);
+    mac.finalize().into_bytes().into()
 }
 
 fn to_hex(bytes: &[u8]) -> String {
@@ -147,6 +165,15 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o077, 0, "key file readable by others");
         }
+    }
+
+    #[test]
+    fn derived_keys_follow_the_vault_key_and_the_purpose() {
+        let a = Vault::from_key(&[1; 32]);
+        assert_eq!(a.derive("x"), Vault::from_key(&[1; 32]).derive("x"));
+        assert_ne!(a.derive("x"), a.derive("y"));
+        assert_ne!(a.derive("x"), Vault::from_key(&[2; 32]).derive("x"));
+        assert_ne!(a.derive("x"), [1; 32]);
     }
 
     #[test]

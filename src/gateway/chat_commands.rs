@@ -2,10 +2,11 @@
 //! without ad-hoc commands: `help`, `register`, `status`, `leave`, `unregister`.
 
 use std::sync::Arc;
-use switchboard_bridge_api::Credentials;
+use switchboard_bridge_api::{Credentials, LoginField};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::Message;
 
+use super::registration::{StepInput, StepOutcome};
 use super::Gateway;
 
 impl Gateway {
@@ -22,8 +23,14 @@ impl Gateway {
             Some("help") | None => self.help_text(),
             Some("status") => self.status_text(&user).await,
             Some("register") => {
-                let args: Vec<&str> = words.collect();
-                self.chat_register(&from, &args).await
+                let args: Vec<String> = words.map(str::to_owned).collect();
+                // It may talk to the network: off the router, which serves every user.
+                let this = Arc::clone(self);
+                tokio::spawn(async move {
+                    let reply = this.chat_register(&from, &args).await;
+                    this.tell(&from.to_bare(), &reply).await;
+                });
+                return;
             }
             Some("leave") => self.chat_leave(&user, words.next()).await,
             Some("unregister") => match self.unregister(&user).await {
@@ -38,18 +45,6 @@ impl Gateway {
 
     fn help_text(&self) -> String {
         let info = self.bridge.info();
-        let fields: Vec<String> = info
-            .fields
-            .iter()
-            .map(|f| {
-                format!(
-                    "  {}={}{}",
-                    f.name,
-                    f.label,
-                    if f.required { " (required)" } else { "" }
-                )
-            })
-            .collect();
         format!(
             "{} gateway commands:\n\
              help: this text\n\
@@ -59,27 +54,79 @@ impl Gateway {
              unregister: remove your registration\n\
              Your client's ad-hoc commands offer the same as forms.",
             info.display_name,
-            fields.join("\n")
+            field_lines(&info.fields)
         )
     }
 
-    async fn chat_register(self: &Arc<Self>, from: &Jid, args: &[&str]) -> String {
-        let mut creds: Credentials = self.registered(&from.to_bare()).await.unwrap_or_default();
+    /// `register field=value…`: the login form's fields start a
+    /// registration; the fields of a step that waits for the user answer it.
+    async fn chat_register(self: &Arc<Self>, from: &Jid, args: &[String]) -> String {
+        let mut pairs = Vec::new();
         for arg in args {
             let Some((k, v)) = arg.split_once('=') else {
                 return format!("\"{arg}\" is not field=value. Send \"help\" for the fields.");
             };
-            if !self.bridge.info().fields.iter().any(|f| f.name == k) {
-                return format!("Unknown field \"{k}\". Send \"help\" for the fields.");
-            }
-            creds.set(k, v);
+            pairs.push((k, v));
         }
-        match self.register(from, creds).await {
-            Ok(()) => format!(
+        let names: Vec<&str> = pairs.iter().map(|(k, _)| *k).collect();
+        let input = if self.answers_waiting_step(from, &names) {
+            StepInput::Next {
+                answers: pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                session: None,
+            }
+        } else {
+            let mut creds: Credentials = self.registered(&from.to_bare()).await.unwrap_or_default();
+            for (k, v) in &pairs {
+                if !self.bridge.info().fields.iter().any(|f| f.name == *k) {
+                    return match self.waiting_step(from) {
+                        Some((_, _, fields)) => format!(
+                            "Unknown field \"{k}\". The registration step under way asks for:\n{}",
+                            field_lines(&fields)
+                        ),
+                        None => format!("Unknown field \"{k}\". Send \"help\" for the fields."),
+                    };
+                }
+                creds.set(*k, *v);
+            }
+            StepInput::First(creds)
+        };
+        match self.registration_step(from, input, None).await {
+            Ok(StepOutcome::Registered) => format!(
                 "You are registered with the {} gateway.",
                 self.bridge.info().display_name
             ),
+            Ok(StepOutcome::NextStep {
+                instructions,
+                fields,
+                ..
+            }) => {
+                let example: Vec<String> = fields.iter().map(|f| format!("{}=…", f.name)).collect();
+                format!(
+                    "{instructions}\nAnswer with: register {}\n{}",
+                    example.join(" "),
+                    field_lines(&fields)
+                )
+            }
             Err(e) => format!("Registration refused: {e}"),
         }
     }
+}
+
+/// A form's fields, a line each: `  name=Label (required)`.
+fn field_lines(fields: &[LoginField]) -> String {
+    fields
+        .iter()
+        .map(|f| {
+            format!(
+                "  {}={}{}",
+                f.name,
+                f.label,
+                if f.required { " (required)" } else { "" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

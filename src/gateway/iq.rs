@@ -12,9 +12,9 @@ use xmpp_parsers::ns;
 use xmpp_parsers::stanza_error::DefinedCondition;
 use xmpp_parsers::version::VersionResult;
 
-use super::{Gateway, RegisterError};
+use super::Gateway;
 use crate::xmpp::adhoc::{self, Command};
-use crate::xmpp::{disco, errors, forms};
+use crate::xmpp::{disco, errors};
 
 /// The ad-hoc commands: node, name, admins only.
 const COMMANDS: &[(&str, &str, bool)] = &[
@@ -33,6 +33,13 @@ fn fail<T>(
     text: impl Into<String>,
 ) -> Result<T, (DefinedCondition, String)> {
     Err((condition, text.into()))
+}
+
+/// Whether an iq set to the domain registers (or unregisters): served off
+/// the router, as it may wait for the network.
+fn is_registration(payload: &Element) -> bool {
+    (payload.is("query", ns::REGISTER) && payload.get_child("remove", ns::REGISTER).is_none())
+        || (payload.is("command", adhoc::NS) && payload.attr("node") == Some("register"))
 }
 
 impl Gateway {
@@ -57,6 +64,15 @@ impl Gateway {
         };
         let Some(from) = from else { return };
         let to_domain = to.as_ref().is_none_or(|t| t.node().is_none());
+        if to_domain && is_set && is_registration(&payload) {
+            // It may talk to the network: off the router, which serves every user.
+            let this = Arc::clone(self);
+            tokio::spawn(async move {
+                let reply = this.domain_iq(&from, &payload, true).await;
+                this.answer_iq(from, to, id, reply).await;
+            });
+            return;
+        }
         let reply = if to_domain {
             self.domain_iq(&from, &payload, is_set).await
         } else if is_set && payload.is("command", adhoc::NS) {
@@ -79,6 +95,10 @@ impl Gateway {
         } else {
             self.room_iq(&from, to.as_ref().unwrap(), &payload)
         };
+        self.answer_iq(from, to, id, reply).await;
+    }
+
+    async fn answer_iq(&self, from: Jid, to: Option<Jid>, id: String, reply: Reply) {
         let stanza = match reply {
             Ok(payload) => Iq::Result {
                 from: to,
@@ -184,64 +204,6 @@ impl Gateway {
             .map(|(node, name, _)| (*node, *name))
     }
 
-    /// XEP-0077 §3.1: the registration form, with `<registered/>` when registered.
-    async fn register_form(&self, from: &Jid) -> Reply {
-        if !self.may_register(from) {
-            return fail(
-                DefinedCondition::Forbidden,
-                "your domain may not register here",
-            );
-        }
-        let current = self.registered(&from.to_bare()).await;
-        let info = self.bridge.info();
-        let form = forms::login_form(
-            &format!("{} registration", info.display_name),
-            info.instructions,
-            &info.fields,
-            current.as_ref(),
-            None,
-        );
-        let mut query = Element::builder("query", ns::REGISTER)
-            .append(Element::builder("instructions", ns::REGISTER).append(info.instructions));
-        if current.is_some() {
-            query = query.append(Element::builder("registered", ns::REGISTER));
-        }
-        Ok(Some(query.append(Element::from(form)).build()))
-    }
-
-    /// XEP-0077 §3.1 submit (form or plain fields) and §3.2 `<remove/>`.
-    async fn register_submit(self: &Arc<Self>, from: &Jid, payload: &Element) -> Reply {
-        if payload.get_child("remove", ns::REGISTER).is_some() {
-            return match self.unregister(&from.to_bare()).await {
-                Ok(true) => Ok(None),
-                Ok(false) => fail(DefinedCondition::RegistrationRequired, "not registered"),
-                Err(e) => fail(DefinedCondition::InternalServerError, e.to_string()),
-            };
-        }
-        let fields = &self.bridge.info().fields;
-        let credentials = match payload.get_child("x", ns::DATA_FORMS) {
-            Some(x) => match DataForm::try_from(x.clone()) {
-                Ok(form) => forms::read_submission(&form, fields),
-                Err(e) => return fail(DefinedCondition::BadRequest, format!("bad form: {e}")),
-            },
-            // Clients without forms send the fields as elements (<nick/>, <password/>).
-            None => payload
-                .children()
-                .filter(|c| fields.iter().any(|f| f.name == c.name()))
-                .map(|c| (c.name().to_owned(), c.text()))
-                .collect(),
-        };
-        match self.register(from, credentials).await {
-            Ok(()) => Ok(None),
-            Err(RegisterError::Forbidden(d)) => fail(
-                DefinedCondition::Forbidden,
-                format!("users of {d} may not register here"),
-            ),
-            Err(RegisterError::Field(e)) => fail(DefinedCondition::NotAcceptable, e.to_string()),
-            Err(RegisterError::Internal(e)) => fail(DefinedCondition::InternalServerError, e),
-        }
-    }
-
     /// XEP-0050: one step of a command.
     async fn adhoc(
         self: &Arc<Self>,
@@ -258,62 +220,14 @@ impl Gateway {
                 fail(DefinedCondition::ItemNotFound, "no such command")
             };
         }
+        if cmd.node == "register" {
+            return self.register_command(from, cmd).await;
+        }
         if cmd.action.as_deref() == Some("cancel") {
             return Ok(cmd.response("canceled"));
         }
         let user = from.to_bare();
         match cmd.node.as_str() {
-            "register" => {
-                if !self.may_register(from) {
-                    return fail(
-                        DefinedCondition::Forbidden,
-                        "your domain may not register here",
-                    );
-                }
-                let info = self.bridge.info();
-                let title = format!("{} registration", info.display_name);
-                let Some(submitted) = cmd
-                    .form
-                    .as_ref()
-                    .filter(|f| f.type_ == DataFormType::Submit)
-                else {
-                    let current = self.registered(&user).await;
-                    let form = forms::login_form(
-                        &title,
-                        info.instructions,
-                        &info.fields,
-                        current.as_ref(),
-                        None,
-                    );
-                    return Ok(cmd.ask(form));
-                };
-                let credentials = forms::read_submission(submitted, &info.fields);
-                match self.register(from, credentials.clone()).await {
-                    Ok(()) => Ok(cmd.done(
-                        "info",
-                        format!("You are registered with the {} gateway.", info.display_name),
-                    )),
-                    Err(RegisterError::Field(e)) => {
-                        let form = forms::login_form(
-                            &title,
-                            info.instructions,
-                            &info.fields,
-                            Some(&credentials),
-                            Some((&e.field, &e.reason)),
-                        );
-                        let mut again = cmd.ask(form);
-                        again.notes.push(adhoc::Note::new("error", e.to_string()));
-                        Ok(again)
-                    }
-                    Err(RegisterError::Forbidden(_)) => fail(
-                        DefinedCondition::Forbidden,
-                        "your domain may not register here",
-                    ),
-                    Err(RegisterError::Internal(e)) => {
-                        fail(DefinedCondition::InternalServerError, e)
-                    }
-                }
-            }
             "unregister" => match self.unregister(&user).await {
                 Ok(true) => Ok(cmd.done("info", "You are unregistered; your session has ended.")),
                 Ok(false) => Ok(cmd.done("warn", "You were not registered.")),

@@ -5,11 +5,14 @@ mod chat_commands;
 mod history;
 mod iq;
 mod muc;
+mod occupant_id;
 mod occupants;
 mod presence;
 mod registration;
 mod servers;
 mod session;
+mod session_state;
+mod unbridged;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -52,6 +55,10 @@ pub struct Gateway {
     pending_lists: Mutex<servers::PendingLists>,
     /// The JIDs of recent rooms (see [`Gateway::room_jid`]).
     room_jids: Mutex<HashMap<switchboard_bridge_api::RoomId, BareJid>>,
+    /// Makes XEP-0421 occupant-ids.
+    occupant_ids: occupant_id::OccupantIds,
+    /// Registrations under way (steps running or waiting for the user).
+    pending: Mutex<registration::pending::Pending>,
 }
 
 /// What every gateway of the process shares.
@@ -83,6 +90,7 @@ impl Gateway {
             config: shared.config,
             archive: shared.archive,
             store: shared.store,
+            occupant_ids: occupant_id::OccupantIds::new(&shared.vault, network),
             vault: shared.vault,
             out,
             sessions: Mutex::new(HashMap::new()),
@@ -90,6 +98,7 @@ impl Gateway {
             rooms: Mutex::new(HashMap::new()),
             pending_lists: Mutex::new(Default::default()),
             room_jids: Mutex::new(HashMap::new()),
+            pending: Mutex::default(),
         })
     }
 

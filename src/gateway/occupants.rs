@@ -1,21 +1,41 @@
-//! A bridged room's members as one user's session sees them.
+//! A bridged room's members as one user's session sees them: each person
+//! once, by the network's user id, under a display nick unique in the room.
 //!
 //! Every user who joins a room keeps its member list, so a member is kept
-//! small: the nick and the network's user id in one string, the role, and
-//! whether they are away (the away text is not shown in a MUC presence, so
-//! it is not kept). The strings are shared by every session: where many
-//! users of a gateway are in one big channel, each member's text is held
-//! once.
+//! small (24 bytes, plus 10 for two indexes): the nick and the network's
+//! user id in one string, and one word holding the XEP-0421 occupant key
+//! (48 bits), the role, whether they are away (the away text is not shown
+//! in a MUC presence, so it is not kept) and the nick's length. The strings
+//! are shared by every session: where many users of a gateway are in one
+//! big channel, each member's text is held once.
+//!
+//! Display nicks are unique per room. Discord and Matrix names are not: when
+//! a member's name is taken by another member (or is the user's own nick),
+//! they are shown as `Name (1a2b)`, the first 4 hex digits of their occupant
+//! key (more digits in the unlikely case those clash too). The suffix is a
+//! function of (room, user id), so the same person gets the same suffixed
+//! nick after a restart, whichever of the two arrives first then; who gets
+//! the suffix does depend on who was there first. The user's own nick is
+//! always the one the network gave: a member holding it is moved aside.
 
-use std::borrow::Borrow;
+use hashbrown::HashTable;
 use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Arc, LazyLock, Mutex};
 use switchboard_bridge_api::{Member, Role, UserId};
+
+use super::occupant_id::OccupantKey;
 
 /// The member texts in use, each once. A text is only cloned and dropped
 /// under this lock, so its count tells when the last occupant let it go.
 static TEXTS: LazyLock<Mutex<HashSet<Arc<str>>>> = LazyLock::new(Default::default);
+
+/// Hashes nicks and user ids for the indexes (seeded once per process).
+static HASHER: LazyLock<std::hash::RandomState> = LazyLock::new(Default::default);
+
+fn hash(text: &str) -> u64 {
+    HASHER.hash_one(text)
+}
 
 fn intern(text: &str) -> Arc<str> {
     let mut texts = TEXTS.lock().unwrap();
@@ -34,121 +54,401 @@ fn release(texts: &mut HashSet<Arc<str>>, text: Arc<str>) {
     }
 }
 
-/// One member: `text` is the nick followed by the user id.
+/// The longest display nick kept, in bytes (an XMPP resource holds 1023).
+const MAX_NICK: usize = (1 << NICK_BITS) - 1;
+const NICK_BITS: u32 = 12;
+const ROLE_SHIFT: u32 = NICK_BITS;
+const AWAY_BIT: u64 = 1 << (NICK_BITS + 3);
+const KEY_SHIFT: u32 = 64 - OccupantKey::BITS;
+
+fn role_bits(role: Role) -> u64 {
+    match role {
+        Role::Visitor => 0,
+        Role::Member => 1,
+        Role::Voiced => 2,
+        Role::Operator => 3,
+        Role::Owner => 4,
+    }
+}
+
+fn role_of(bits: u64) -> Role {
+    match bits & 7 {
+        0 => Role::Visitor,
+        2 => Role::Voiced,
+        3 => Role::Operator,
+        4 => Role::Owner,
+        _ => Role::Member,
+    }
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Whether `nick` is how `name` is shown for the occupant with `key`: the
+/// name itself, or the name with one of the key's suffixes. A suffixed nick
+/// stays when the name it clashed with leaves: nicks change only by renames.
+fn shows(nick: &str, name: &str, key: OccupantKey) -> bool {
+    if nick == cut(name, MAX_NICK) {
+        return true;
+    }
+    let suffix = nick
+        .strip_prefix(cut(name, MAX_NICK - 32))
+        .and_then(|rest| rest.strip_prefix(" ("))
+        .and_then(|rest| rest.strip_suffix(')'));
+    suffix.is_some_and(|s| s.starts_with(&key.hex(4)))
+}
+
+/// One member: `text` is the display nick followed by the user id; `meta`
+/// holds the occupant key (upper 48 bits), whether away (bit 15), the role
+/// (bits 12–14) and the nick's length (bits 0–11).
 #[derive(Debug)]
 pub(super) struct Occupant {
     text: Arc<str>,
-    nick_len: u32,
-    role: Role,
-    away: bool,
+    meta: u64,
 }
 
 impl Occupant {
-    fn new(nick: &str, user: &str, role: Role, away: bool) -> Self {
+    fn new(nick: &str, user: &str, role: Role, away: bool, key: OccupantKey) -> Self {
+        debug_assert!(nick.len() <= MAX_NICK);
         let mut text = String::with_capacity(nick.len() + user.len());
         text.push_str(nick);
         text.push_str(user);
+        let meta = key.bits() << KEY_SHIFT
+            | if away { AWAY_BIT } else { 0 }
+            | role_bits(role) << ROLE_SHIFT
+            | nick.len() as u64;
         Self {
             text: intern(&text),
-            // Nicks come from bounded lines and stanzas.
-            nick_len: u32::try_from(nick.len()).expect("a nick under 4 GiB"),
-            role,
-            away,
+            meta,
         }
     }
 
-    /// The name shown in the room.
+    fn nick_len(&self) -> usize {
+        (self.meta & MAX_NICK as u64) as usize
+    }
+
+    /// The name shown in the room (unique in it).
     pub(super) fn nick(&self) -> &str {
-        &self.text[..self.nick_len as usize]
+        &self.text[..self.nick_len()]
+    }
+
+    fn user_str(&self) -> &str {
+        &self.text[self.nick_len()..]
     }
 
     /// The network's id for the person.
     pub(super) fn user(&self) -> UserId {
-        UserId(self.text[self.nick_len as usize..].to_owned())
+        UserId(self.user_str().to_owned())
     }
 
     /// Their standing in the room.
     pub(super) fn role(&self) -> Role {
-        self.role
+        role_of(self.meta >> ROLE_SHIFT)
     }
 
     /// Whether they are away.
     pub(super) fn away(&self) -> bool {
-        self.away
+        self.meta & AWAY_BIT != 0
+    }
+
+    /// Their XEP-0421 occupant key: kept through renames.
+    pub(super) fn key(&self) -> OccupantKey {
+        OccupantKey::from_bits(self.meta >> KEY_SHIFT)
     }
 }
 
-// Occupants are found by nick: hash and equality look at the nick only.
-impl Hash for Occupant {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.nick().hash(state)
+/// An occupant's nick changed: what the room is told (XEP-0045 303).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct NickChange {
+    /// The nick until now.
+    pub old: String,
+    /// The nick from now on.
+    pub new: String,
+    /// Their standing.
+    pub role: Role,
+    /// Their occupant key (unchanged).
+    pub key: OccupantKey,
+}
+
+/// What [`Occupants::insert`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Inserted {
+    /// A new member, or one seen again under the same name.
+    Here,
+    /// A known member under another name: their nick changes (others'
+    /// nicks may have changed first to make room: they come first).
+    Renamed(Vec<NickChange>),
+}
+
+/// Whose nick the user's own is: the user's id (when known) and nick.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Own<'a> {
+    /// The user's id in the room.
+    pub user: Option<&'a UserId>,
+    /// The user's nick in the room.
+    pub nick: Option<&'a str>,
+}
+
+impl Own<'_> {
+    /// Whether `user` named `name` is the user.
+    fn is(&self, user: &str, name: &str) -> bool {
+        match self.user {
+            Some(own) => own.as_str() == user,
+            // Without an id, the member with the user's nick is the user.
+            None => self.nick == Some(name),
+        }
     }
 }
 
-impl PartialEq for Occupant {
-    fn eq(&self, other: &Self) -> bool {
-        self.nick() == other.nick()
-    }
+/// A room's members: found by user id and by display nick.
+#[derive(Default)]
+pub(super) struct Occupants {
+    all: Vec<Occupant>,
+    /// Positions in `all`, by user id.
+    by_user: HashTable<u32>,
+    /// Positions in `all`, by display nick.
+    by_nick: HashTable<u32>,
 }
 
-impl Eq for Occupant {}
-
-impl Borrow<str> for Occupant {
-    fn borrow(&self) -> &str {
-        self.nick()
+impl std::fmt::Debug for Occupants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Occupants({})", self.all.len())
     }
 }
-
-/// A room's members, by nick.
-#[derive(Debug, Default)]
-pub(super) struct Occupants(HashSet<Occupant>);
 
 impl Occupants {
-    /// Adds a member, or replaces the one with the same nick.
-    pub(super) fn insert(&mut self, member: &Member) {
-        let new = Occupant::new(
-            &member.nick,
-            member.user.as_str(),
-            member.role,
-            member.away.is_some(),
-        );
-        if let Some(old) = self.0.replace(new) {
-            release(&mut TEXTS.lock().unwrap(), old.text);
+    fn find_user(&self, user: &str) -> Option<usize> {
+        let all = &self.all;
+        self.by_user
+            .find(hash(user), |&i| all[i as usize].user_str() == user)
+            .map(|&i| i as usize)
+    }
+
+    fn find_nick(&self, nick: &str) -> Option<usize> {
+        let all = &self.all;
+        self.by_nick
+            .find(hash(nick), |&i| all[i as usize].nick() == nick)
+            .map(|&i| i as usize)
+    }
+
+    fn push(&mut self, o: Occupant) {
+        let at = u32::try_from(self.all.len()).expect("under 4 billion members");
+        self.all.push(o);
+        let all = &self.all;
+        let o = &all[at as usize];
+        self.by_user.insert_unique(hash(o.user_str()), at, |&i| {
+            hash(all[i as usize].user_str())
+        });
+        self.by_nick
+            .insert_unique(hash(o.nick()), at, |&i| hash(all[i as usize].nick()));
+    }
+
+    /// Takes the member at `at` out; the last one moves into its place.
+    fn take(&mut self, at: usize) -> Occupant {
+        let o = &self.all[at];
+        let is_at = |&i: &u32| i as usize == at;
+        let (u, n) = (hash(o.user_str()), hash(o.nick()));
+        if let Ok(e) = self.by_user.find_entry(u, is_at) {
+            e.remove();
         }
-    }
-
-    /// The member with this nick.
-    pub(super) fn get(&self, nick: &str) -> Option<&Occupant> {
-        self.0.get(nick)
-    }
-
-    /// Removes the member with this nick; returns their role.
-    pub(super) fn remove(&mut self, nick: &str) -> Option<Role> {
-        let gone = self.0.take(nick)?;
-        let role = gone.role;
-        release(&mut TEXTS.lock().unwrap(), gone.text);
-        // A room that emptied (a netsplit, a mass part) gives its table back.
-        if self.0.capacity() > 64 && self.0.len() < self.0.capacity() / 4 {
-            self.0.shrink_to_fit();
+        if let Ok(e) = self.by_nick.find_entry(n, is_at) {
+            e.remove();
         }
-        Some(role)
+        let last = self.all.len() - 1;
+        if at != last {
+            let m = &self.all[last];
+            let is_last = |&i: &u32| i as usize == last;
+            let (u, n) = (hash(m.user_str()), hash(m.nick()));
+            if let Some(i) = self.by_user.find_mut(u, is_last) {
+                *i = at as u32;
+            }
+            if let Some(i) = self.by_nick.find_mut(n, is_last) {
+                *i = at as u32;
+            }
+        }
+        self.all.swap_remove(at)
     }
 
-    /// Renames a member, keeping their id and standing; returns their role.
-    pub(super) fn rename(&mut self, old: &str, new: &str) -> Option<Role> {
-        let o = self.0.take(old)?;
-        let role = o.role;
-        let renamed = Occupant::new(new, &o.text[o.nick_len as usize..], role, o.away);
+    /// A free display nick for `user` named `name` with key `key`: the name,
+    /// else the name with the key's hex digits (see the module's doc).
+    fn display(&self, name: &str, user: &str, key: OccupantKey, own: Own<'_>) -> String {
+        if own.is(user, name) {
+            return cut(name, MAX_NICK).to_owned();
+        }
+        let free = |nick: &str| {
+            own.nick != Some(nick)
+                && self
+                    .find_nick(nick)
+                    .is_none_or(|i| self.all[i].user_str() == user)
+        };
+        let name = cut(name, MAX_NICK - 32);
+        if free(name) {
+            return name.to_owned();
+        }
+        [4, 6, 8, 12]
+            .into_iter()
+            .map(|digits| format!("{name} ({})", key.hex(digits)))
+            .chain((2u32..).map(|n| format!("{name} ({}-{n})", key.hex(12))))
+            .find(|nick| free(nick))
+            .expect("an endless list of candidates")
+    }
+
+    /// Moves a member holding `nick` (not `user`) to a nick of their own.
+    fn make_room(&mut self, nick: &str, user: &str, own: Own<'_>) -> Option<NickChange> {
+        let at = self.find_nick(nick)?;
+        if self.all[at].user_str() == user {
+            return None;
+        }
+        let o = self.take(at);
+        // Their name is the nick they held, unsuffixed.
+        let other_user = o.user_str().to_owned();
+        let moved = self.display(nick, &other_user, o.key(), own);
+        let change = NickChange {
+            old: o.nick().to_owned(),
+            new: moved.clone(),
+            role: o.role(),
+            key: o.key(),
+        };
+        self.push(Occupant::new(
+            &moved,
+            &other_user,
+            o.role(),
+            o.away(),
+            o.key(),
+        ));
         release(&mut TEXTS.lock().unwrap(), o.text);
-        if let Some(clash) = self.0.replace(renamed) {
-            release(&mut TEXTS.lock().unwrap(), clash.text);
+        Some(change)
+    }
+
+    /// Adds a member (with the key `key()` gives, if new), or updates the
+    /// one with the same user id, keeping their key.
+    pub(super) fn insert(
+        &mut self,
+        member: &Member,
+        key: impl FnOnce() -> OccupantKey,
+        own: Own<'_>,
+    ) -> Inserted {
+        let user = member.user.as_str();
+        let away = member.away.is_some();
+        match self.find_user(user) {
+            Some(at) => {
+                let o = &self.all[at];
+                if !shows(o.nick(), &member.nick, o.key()) {
+                    let changes = self.rename(&member.user, None, &member.nick, own);
+                    if let Some(at) = self.find_user(user) {
+                        let o = self.take(at);
+                        let (nick, k) = (o.nick().to_owned(), o.key());
+                        self.push(Occupant::new(&nick, user, member.role, away, k));
+                        release(&mut TEXTS.lock().unwrap(), o.text);
+                    }
+                    return Inserted::Renamed(changes);
+                }
+                let o = &mut self.all[at];
+                let key = o.key();
+                let nick_len = o.nick_len() as u64;
+                o.meta = key.bits() << KEY_SHIFT
+                    | if away { AWAY_BIT } else { 0 }
+                    | role_bits(member.role) << ROLE_SHIFT
+                    | nick_len;
+                Inserted::Here
+            }
+            None => {
+                let key = key();
+                let mut displaced = Vec::new();
+                if own.is(user, &member.nick) {
+                    displaced.extend(self.make_room(&member.nick, user, own));
+                }
+                let nick = self.display(&member.nick, user, key, own);
+                self.push(Occupant::new(&nick, user, member.role, away, key));
+                if displaced.is_empty() {
+                    Inserted::Here
+                } else {
+                    Inserted::Renamed(displaced)
+                }
+            }
         }
-        Some(role)
+    }
+
+    /// The member with this display nick.
+    pub(super) fn get(&self, nick: &str) -> Option<&Occupant> {
+        self.find_nick(nick).map(|i| &self.all[i])
+    }
+
+    /// The member with this user id.
+    pub(super) fn get_user(&self, user: &UserId) -> Option<&Occupant> {
+        self.find_user(user.as_str()).map(|i| &self.all[i])
+    }
+
+    /// Removes the member with this user id; returns their nick, role and key.
+    pub(super) fn remove(&mut self, user: &UserId) -> Option<(String, Role, OccupantKey)> {
+        let at = self.find_user(user.as_str())?;
+        let gone = self.take(at);
+        let out = (gone.nick().to_owned(), gone.role(), gone.key());
+        release(&mut TEXTS.lock().unwrap(), gone.text);
+        // A room that emptied (a netsplit, a mass part) gives its tables back.
+        if self.all.capacity() > 64 && self.all.len() < self.all.capacity() / 4 {
+            self.shrink();
+        }
+        Some(out)
+    }
+
+    /// Renames the member with id `user` (to `new_user`, where the network's
+    /// ids change with names) to the name `name`, keeping their key and
+    /// standing. Returns the nick changes to tell, in order (a member who
+    /// held the user's new own nick is moved aside first); none when the
+    /// member is not here or their nick stays.
+    pub(super) fn rename(
+        &mut self,
+        user: &UserId,
+        new_user: Option<&UserId>,
+        name: &str,
+        own: Own<'_>,
+    ) -> Vec<NickChange> {
+        let Some(at) = self.find_user(user.as_str()) else {
+            return Vec::new();
+        };
+        let o = self.take(at);
+        let id = new_user.unwrap_or(user).as_str();
+        let mut changes = Vec::new();
+        if own.is(id, name) {
+            changes.extend(self.make_room(name, id, own));
+        }
+        let nick = self.display(name, id, o.key(), own);
+        if nick != o.nick() {
+            changes.push(NickChange {
+                old: o.nick().to_owned(),
+                new: nick.clone(),
+                role: o.role(),
+                key: o.key(),
+            });
+        }
+        self.push(Occupant::new(&nick, id, o.role(), o.away(), o.key()));
+        release(&mut TEXTS.lock().unwrap(), o.text);
+        changes
+    }
+
+    /// Gives back the room the member list does not use (after a join's
+    /// member list, and when a room empties).
+    pub(super) fn shrink(&mut self) {
+        let all = &self.all;
+        self.by_user
+            .shrink_to_fit(|&i| hash(all[i as usize].user_str()));
+        self.by_nick
+            .shrink_to_fit(|&i| hash(all[i as usize].nick()));
+        self.all.shrink_to_fit();
     }
 
     /// Forgets everyone (a rejoin starts the list afresh).
     pub(super) fn clear(&mut self) {
-        let gone = std::mem::take(&mut self.0);
+        let gone = std::mem::take(&mut self.all);
+        self.by_user = HashTable::new();
+        self.by_nick = HashTable::new();
         let mut texts = TEXTS.lock().unwrap();
         for o in gone {
             release(&mut texts, o.text);
@@ -157,13 +457,13 @@ impl Occupants {
 
     /// Every member, in no particular order.
     pub(super) fn iter(&self) -> impl Iterator<Item = &Occupant> {
-        self.0.iter()
+        self.all.iter()
     }
 
     /// How many members.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.0.len()
+        self.all.len()
     }
 }
 
@@ -174,101 +474,4 @@ impl Drop for Occupants {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn member(nick: &str, user: &str, role: Role) -> Member {
-        Member {
-            user: UserId(user.into()),
-            nick: nick.into(),
-            role,
-            away: None,
-        }
-    }
-
-    #[test]
-    fn members_are_found_by_nick_with_their_id_and_role() {
-        let mut o = Occupants::default();
-        o.insert(&member("ferris", "ferris%irc.example.net", Role::Operator));
-        o.insert(&member("corro", "u-42", Role::Member));
-        let f = o.get("ferris").unwrap();
-        assert_eq!(f.nick(), "ferris");
-        assert_eq!(f.user().as_str(), "ferris%irc.example.net");
-        assert_eq!(f.role(), Role::Operator);
-        assert!(!f.away());
-        assert!(o.get("ferri").is_none());
-        assert_eq!(o.len(), 2);
-    }
-
-    #[test]
-    fn a_member_seen_again_replaces_the_old_entry() {
-        let mut o = Occupants::default();
-        o.insert(&member("ferris", "a", Role::Member));
-        let mut away = member("ferris", "a", Role::Voiced);
-        away.away = Some("lunch".into());
-        o.insert(&away);
-        assert_eq!(o.len(), 1);
-        assert_eq!(o.get("ferris").unwrap().role(), Role::Voiced);
-        assert!(o.get("ferris").unwrap().away());
-    }
-
-    #[test]
-    fn rename_keeps_id_and_role_and_remove_forgets() {
-        let mut o = Occupants::default();
-        o.insert(&member("ferris", "u-1", Role::Operator));
-        assert_eq!(o.rename("ferris", "crab"), Some(Role::Operator));
-        assert!(o.get("ferris").is_none());
-        assert_eq!(o.get("crab").unwrap().user().as_str(), "u-1");
-        assert_eq!(o.rename("nobody", "x"), None);
-        assert_eq!(o.remove("crab"), Some(Role::Operator));
-        assert_eq!(o.remove("crab"), None);
-        assert_eq!(o.len(), 0);
-    }
-
-    #[test]
-    fn sessions_in_one_room_share_member_texts_until_the_last_lets_go() {
-        let text = "sharedsharedone%irc.example.net";
-        let held = || TEXTS.lock().unwrap().get(text).map(Arc::strong_count);
-        let mut a = Occupants::default();
-        let mut b = Occupants::default();
-        a.insert(&member("sharedshared", "one%irc.example.net", Role::Member));
-        b.insert(&member("sharedshared", "one%irc.example.net", Role::Voiced));
-        assert_eq!(held(), Some(3), "one text for both rooms and the table");
-        assert_eq!(b.get("sharedshared").unwrap().role(), Role::Voiced);
-        // Seen again in the same room: the old entry's hold is let go.
-        b.insert(&member(
-            "sharedshared",
-            "one%irc.example.net",
-            Role::Operator,
-        ));
-        assert_eq!(held(), Some(3));
-        a.remove("sharedshared");
-        assert_eq!(held(), Some(2));
-        drop(b);
-        assert_eq!(held(), None, "the last room let go: the text is gone");
-    }
-
-    #[test]
-    fn a_renamed_member_lets_go_of_the_old_text() {
-        let mut a = Occupants::default();
-        a.insert(&member("renamedold", "u-renamed", Role::Member));
-        a.rename("renamedold", "renamednew");
-        let texts = TEXTS.lock().unwrap();
-        assert!(texts.get("renamedoldu-renamed").is_none());
-        assert!(texts.get("renamednewu-renamed").is_some());
-    }
-
-    #[test]
-    fn an_emptied_room_gives_its_table_back() {
-        let mut o = Occupants::default();
-        for n in 0..1000 {
-            o.insert(&member(&format!("n{n}"), "u", Role::Member));
-        }
-        let full = o.0.capacity();
-        for n in 0..990 {
-            o.remove(&format!("n{n}"));
-        }
-        assert!(o.0.capacity() < full / 4, "capacity {}", o.0.capacity());
-        assert_eq!(o.len(), 10);
-    }
-}
+mod tests;

@@ -158,11 +158,12 @@ impl Gateway {
 
     /// Everything a session starts from: the credentials and what the store holds.
     async fn login(&self, user: &BareJid, credentials: Credentials) -> Login {
-        let state = self
+        let stored = self
             .store
             .state(&user.to_string(), &self.network)
             .await
             .unwrap_or_default();
+        let state = self.open_state(stored);
         let server_settings = self.server_settings(user).await;
         Login {
             account: user.to_string(),
@@ -370,6 +371,9 @@ impl Gateway {
 
     /// Turns one session event into stanzas for the user.
     async fn deliver(&self, user: &BareJid, event: Event, shared: &Arc<Mutex<Shared>>) {
+        if let Some(kind) = super::unbridged::kind(&event) {
+            return kind.log_once();
+        }
         match event {
             Event::Idle { commands } => self.end_if_idle(user, shared, commands).await,
             Event::Connected { nick, .. } => {
@@ -473,16 +477,11 @@ impl Gateway {
                 _ => self.tell(user, &text).await,
             },
             Event::RoomList { token, rooms, next } => self.room_list(&token, rooms, next),
-            Event::SaveState { key, value } => {
-                if let Err(e) = self
-                    .store
-                    .save_state(&user.to_string(), &self.network, &key, &value)
-                    .await
-                {
-                    warn!(error = %e, "cannot save session state");
-                }
+            Event::SaveState { key, value, secret } => {
+                self.save_session_state(user, &key, &value, secret).await
             }
-            other => debug!(?other, "event not bridged yet"),
+            // The kinds `unbridged::kind` lists, dropped above.
+            _ => {}
         }
     }
 

@@ -50,6 +50,9 @@ pub struct Actions {
     /// The default action.
     #[xml(attribute(default))]
     pub execute: Option<String>,
+    /// `<next/>` is allowed: another stage may follow.
+    #[xml(flag)]
+    pub next: bool,
     /// `<complete/>` is allowed.
     #[xml(flag)]
     pub complete: bool,
@@ -77,15 +80,24 @@ impl Note {
     }
 }
 
+/// A new session id: unique in this process (sessions are also bound to
+/// the requester's JID).
+fn new_session(node: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{node}-{}-{n}", std::process::id())
+}
+
 impl Command {
-    /// A response in the same node and session.
+    /// A response in the same node and session (a new session if the
+    /// request had none).
     pub fn response(&self, status: &str) -> Self {
         Self {
             node: self.node.clone(),
             sessionid: Some(
                 self.sessionid
                     .clone()
-                    .unwrap_or_else(|| format!("{}-{}", self.node, std::process::id())),
+                    .unwrap_or_else(|| new_session(&self.node)),
             ),
             action: None,
             status: Some(status.to_owned()),
@@ -100,10 +112,25 @@ impl Command {
         Self {
             actions: Some(Actions {
                 execute: Some("complete".into()),
+                next: false,
                 complete: true,
             }),
             form: Some(form),
             ..self.response("executing")
+        }
+    }
+
+    /// An `executing` response asking for the form of a further stage
+    /// (XEP-0050 §3.4): `next` is the default action, and another stage may
+    /// follow; `complete` is allowed too.
+    pub fn ask_next(&self, form: DataForm) -> Self {
+        Self {
+            actions: Some(Actions {
+                execute: Some("next".into()),
+                next: true,
+                complete: true,
+            }),
+            ..self.ask(form)
         }
     }
 
@@ -138,5 +165,39 @@ mod tests {
         let note = el.get_child("note", NS).unwrap();
         assert_eq!(note.attr("type"), Some("info"));
         assert_eq!(note.text(), "Service 'httpd' has been configured.");
+    }
+
+    // XEP-0050 Example 7: a stage that another may follow.
+    #[test]
+    fn a_further_stage_offers_next() {
+        let cmd = Command::try_from(
+            "<command xmlns='http://jabber.org/protocol/commands' node='register' sessionid='s1' action='next'/>"
+                .parse::<Element>()
+                .unwrap(),
+        )
+        .unwrap();
+        let form = DataForm::new(xmpp_parsers::data_forms::DataFormType::Form, "", vec![]);
+        let el = Element::from(cmd.ask_next(form));
+        assert_eq!(el.attr("status"), Some("executing"));
+        assert_eq!(el.attr("sessionid"), Some("s1"));
+        let expected: Element =
+            "<actions xmlns='http://jabber.org/protocol/commands' execute='next'><next/><complete/></actions>"
+                .parse()
+                .unwrap();
+        assert_eq!(el.get_child("actions", NS), Some(&expected));
+    }
+
+    #[test]
+    fn new_sessions_differ() {
+        let cmd = Command::try_from(
+            "<command xmlns='http://jabber.org/protocol/commands' node='register' action='execute'/>"
+                .parse::<Element>()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_ne!(
+            cmd.response("executing").sessionid,
+            cmd.response("executing").sessionid
+        );
     }
 }

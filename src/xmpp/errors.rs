@@ -15,9 +15,9 @@ fn error_type(condition: &DefinedCondition) -> ErrorType {
         DefinedCondition::Forbidden
         | DefinedCondition::NotAuthorized
         | DefinedCondition::RegistrationRequired => ErrorType::Auth,
-        DefinedCondition::ResourceConstraint | DefinedCondition::RecipientUnavailable => {
-            ErrorType::Wait
-        }
+        DefinedCondition::ResourceConstraint
+        | DefinedCondition::RecipientUnavailable
+        | DefinedCondition::UnexpectedRequest => ErrorType::Wait,
         _ => ErrorType::Cancel,
     }
 }

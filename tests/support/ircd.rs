@@ -88,6 +88,8 @@ pub struct IrcClient {
     writer: OwnedWriteHalf,
     /// Every line received so far (without CR LF).
     pub seen: Vec<String>,
+    /// The same lines as the bytes that came (for encodings).
+    pub seen_raw: Vec<Vec<u8>>,
 }
 
 impl IrcClient {
@@ -112,11 +114,19 @@ impl IrcClient {
             reader: BufReader::new(r),
             writer: w,
             seen: Vec::new(),
+            seen_raw: Vec::new(),
         };
         c.send(&format!("NICK {nick}")).await;
         c.send(&format!("USER {nick} 0 * :{nick}")).await;
         c.expect(|l| l.split(' ').nth(1) == Some("001")).await;
         c
+    }
+
+    /// Sends one line as these bytes (CR LF added): text in any encoding.
+    pub async fn send_bytes(&mut self, line: &[u8]) {
+        let mut bytes = line.to_vec();
+        bytes.extend_from_slice(b"\r\n");
+        self.writer.write_all(&bytes).await.unwrap();
     }
 
     /// Sends one raw line.
@@ -172,6 +182,10 @@ impl IrcClient {
             let line = String::from_utf8_lossy(&raw)
                 .trim_end_matches(['\r', '\n'])
                 .to_owned();
+            while raw.last().is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+                raw.pop();
+            }
+            self.seen_raw.push(raw);
             if let Some(token) = line.strip_prefix("PING ") {
                 let pong = format!("PONG {token}");
                 self.send(&pong).await;
@@ -208,6 +222,8 @@ pub const INSPIRCD_IRCV3_MODULES: &[&str] = &[
 pub struct InspIrcd {
     /// Its client port.
     pub port: u16,
+    /// Its TLS client port, when started with [`InspIrcd::start_tls`].
+    pub tls_port: Option<u16>,
     _dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -216,16 +232,46 @@ impl InspIrcd {
     /// Starts InspIRCd on a free port, flood limits off, every module of
     /// [`INSPIRCD_IRCV3_MODULES`] loaded.
     pub fn start() -> Self {
+        Self::launch(None)
+    }
+
+    /// Starts it as [`InspIrcd::start`] does, with also a TLS port
+    /// (`m_ssl_gnutls`) presenting `cert` (PEM, the server's certificate
+    /// and then any intermediates) with its `key`.
+    pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Self {
+        Self::launch(Some((cert, key)))
+    }
+
+    fn launch(tls: Option<(&std::path::Path, &std::path::Path)>) -> Self {
         let dir = shared_tempdir();
         let port = free_port();
         let modules: String = INSPIRCD_IRCV3_MODULES
             .iter()
             .map(|m| format!("<module name=\"{m}\">\n"))
             .collect();
+        let mut tls_port = None;
+        let tls_conf = match tls {
+            None => String::new(),
+            Some((cert, key)) => {
+                // Copied in, so that the unprivileged server can read them.
+                std::fs::copy(cert, dir.path().join("cert.pem")).unwrap();
+                std::fs::copy(key, dir.path().join("key.pem")).unwrap();
+                let p = free_port();
+                tls_port = Some(p);
+                format!(
+                    "<module name=\"ssl_gnutls\">\n\
+                     <sslprofile name=\"Clients\" provider=\"gnutls\" certfile=\"{d}/cert.pem\" \
+                     keyfile=\"{d}/key.pem\" dhfile=\"\" hash=\"sha256\">\n\
+                     <bind address=\"127.0.0.1\" port=\"{p}\" type=\"clients\" sslprofile=\"Clients\">\n",
+                    d = dir.path().display()
+                )
+            }
+        };
         let conf = format!(
             "<server name=\"{IRC_HOST}\" description=\"test\" network=\"test\">\n\
              <admin name=\"test\" nick=\"test\" email=\"test@localhost\">\n\
              <bind address=\"127.0.0.1\" port=\"{port}\" type=\"clients\">\n\
+             {tls_conf}\
              <class name=\"all\" commands=\"*\" privs=\"*\" usermodes=\"*\" chanmodes=\"*\">\n\
              <connect name=\"main\" allow=\"*\" commandrate=\"1000000\" threshold=\"1000000\" \
              fakelag=\"no\" localmax=\"1000\" globalmax=\"1000\" maxchans=\"100\" limit=\"1000\" \
@@ -244,15 +290,19 @@ impl InspIrcd {
             .stderr(Stdio::null())
             .spawn()
             .expect("inspircd did not start: is it installed (scripts/install-test-deps)?");
-        assert!(
-            wait_for_port(port, Duration::from_secs(20)),
-            "inspircd did not open port {port}"
-        );
-        InspIrcd {
+        let ircd = InspIrcd {
             port,
+            tls_port,
             _dir: dir,
             child: Some(child),
+        };
+        for p in std::iter::once(port).chain(tls_port) {
+            assert!(
+                wait_for_port(p, Duration::from_secs(20)),
+                "inspircd did not open port {p}"
+            );
         }
+        ircd
     }
 }
 
@@ -277,6 +327,7 @@ impl IrcClient {
             reader: BufReader::new(r),
             writer: w,
             seen: Vec::new(),
+            seen_raw: Vec::new(),
         };
         c.send("CAP LS 302").await;
         c.send(&format!("NICK {nick}")).await;

@@ -7,6 +7,7 @@ pub mod hostile_irc;
 pub mod ircd;
 pub mod postgres;
 pub mod prosody;
+pub mod test_ca;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::{login, Credentials, FieldError, LoginField, SessionHandle};
+use crate::{
+    login, BoxFuture, Credentials, FieldError, LoginField, Registered, RegistrationStep,
+    SessionHandle,
+};
 
 /// What a bridge tells the core about itself.
 #[derive(Debug, Clone)]
@@ -62,6 +65,24 @@ pub trait Bridge: Send + Sync + 'static {
         login::check_required(&self.info().fields, credentials)
     }
 
+    /// One step of a registration: may talk to the network (log in, swap a
+    /// password for a token), and answers with what to store
+    /// ([`Registered::Done`]) or another form ([`Registered::NextStep`]).
+    /// Errors name the field at fault. The core runs it off its router, one
+    /// at a time per user, and gives up on it after a while.
+    ///
+    /// The default checks the login form with [`Bridge::validate`] and
+    /// stores it as typed, in one step.
+    fn register(
+        &self,
+        step: RegistrationStep,
+    ) -> BoxFuture<'static, Result<Registered, FieldError>> {
+        let outcome = self.validate(&step.answers).map(|()| Registered::Done {
+            store: step.answers,
+        });
+        Box::pin(std::future::ready(outcome))
+    }
+
     /// Starts a session for one user. It returns at once; connecting,
     /// failing and reconnecting are reported as [`Event`](crate::Event)s. The core starts
     /// one at registration and at start-up, and again on the user's next
@@ -81,17 +102,53 @@ pub trait Bridge: Send + Sync + 'static {
     }
 }
 
-/// Everything a bridge needs to start one user's session.
-#[derive(Debug)]
+/// Everything a bridge needs to start one user's session. `Debug` shows
+/// no value of the credentials nor of the state.
 pub struct Login {
     /// An opaque, stable tag for the user (for logs and per-user state); never a
     /// secret. Bridges must not parse it.
     pub account: String,
-    /// The login form as the user filled it in.
+    /// What was stored at registration: the login form as the user filled
+    /// it in, or what [`Bridge::register`] returned to store instead.
     pub credentials: Credentials,
     /// Sync positions and other state the session saved earlier with
-    /// [`Event::SaveState`](crate::Event::SaveState).
+    /// [`Event::SaveState`](crate::Event::SaveState); secret values come
+    /// back opened.
     pub state: BTreeMap<String, String>,
     /// Per-server settings the user made, by server id.
     pub server_settings: BTreeMap<String, Credentials>,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("account", &self.account)
+            .field("credentials", &self.credentials)
+            .field("state", &self.state.keys().collect::<Vec<_>>())
+            .field("server_settings", &self.server_settings)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_debug_shows_no_secret() {
+        let mut credentials = Credentials::new();
+        credentials.set("token", "syt_secret");
+        let login = Login {
+            account: "alice@example.org".into(),
+            credentials,
+            state: BTreeMap::from([("refresh".to_owned(), "refresh_secret".to_owned())]),
+            server_settings: BTreeMap::new(),
+        };
+        let shown = format!("{login:?}");
+        assert!(
+            shown.contains("refresh") && shown.contains("token"),
+            "{shown}"
+        );
+        assert!(!shown.contains("secret"), "{shown}");
+    }
 }

@@ -4,6 +4,7 @@ use crate::{Credentials, MessageId, MessageKind, RoomId, Target, Token};
 
 /// Typing state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum TypingState {
     /// Composing now.
     Active,
@@ -15,6 +16,7 @@ pub enum TypingState {
 
 /// What the core asks a session to do.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Command {
     /// Send text.
     SendText {

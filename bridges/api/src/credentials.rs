@@ -3,8 +3,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// A filled-in login form: field name → value. `Debug` prints field names only.
+/// A filled-in login form: field name → value. `Debug` prints field names only;
+/// with the `serde` feature (the test network's only) the values are serialised.
 #[derive(Clone, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 pub struct Credentials(BTreeMap<String, String>);
 
 impl Credentials {

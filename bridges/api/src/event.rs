@@ -8,6 +8,7 @@ use crate::{
 /// What kind of failure an [`Event::Error`](crate::Event::Error) reports; the core turns it into
 /// the matching XMPP error condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ErrorKind {
     /// A name is taken (nick in use).
     Conflict,
@@ -27,6 +28,7 @@ pub enum ErrorKind {
 
 /// Where an [`Event::Error`](crate::Event::Error) belongs.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ErrorContext {
     /// The session as a whole.
     Session,
@@ -42,6 +44,7 @@ pub enum ErrorContext {
 
 /// A room in a [`Event::RoomList`](crate::Event::RoomList).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RoomListing {
     /// The room's id.
     pub room: RoomId,
@@ -55,6 +58,7 @@ pub struct RoomListing {
 
 /// What a session tells the core.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Event {
     /// Logged in to the network (again).
     Connected {
@@ -76,6 +80,10 @@ pub enum Event {
         room: RoomId,
         /// Its display name.
         name: String,
+        /// The user's id in it: the member of [`Event::Members`](crate::Event::Members) who is
+        /// the user, whose nick the core shows as the network gives it (a
+        /// member with the same display name is the one told apart).
+        own_user: UserId,
         /// The user's nick in it.
         own_nick: String,
         /// The network changed the requested nick.
@@ -104,24 +112,30 @@ pub enum Event {
         /// Who.
         member: Member,
     },
-    /// Someone left a room. The core ignores a nick that is not in the
+    /// Someone left a room. The core ignores a user who is not in the
     /// room, so a bridge may tell a network-wide quit in each of its rooms.
     MemberLeft {
         /// The room.
         room: RoomId,
-        /// Their nick.
-        nick: String,
+        /// Who.
+        user: UserId,
         /// Why.
         reason: LeaveReason,
     },
-    /// Someone changed their nick (in every room they share with the user,
-    /// or in `room` only); rooms without that nick are left alone.
+    /// Someone changed their display name (in every room they share with
+    /// the user, or in `room` only); rooms without that member are left
+    /// alone. The core follows the person by id: their occupant stays the
+    /// same (same XEP-0421 occupant-id), only its nick changes.
     MemberRenamed {
         /// Only this room, or every room with that member.
         room: Option<RoomId>,
-        /// Old nick.
-        old_nick: String,
-        /// New nick.
+        /// Who, by the id they had until now.
+        user: UserId,
+        /// Their id from now on, where the network's ids change with the
+        /// name (IRC's user id is the nick); `None` where ids are stable
+        /// (Discord, Matrix).
+        new_user: Option<UserId>,
+        /// The new display name.
         new_nick: String,
         /// Whether it is the user.
         own: bool,
@@ -155,7 +169,7 @@ pub enum Event {
         /// The message.
         message: MessageId,
         /// Who retracted it.
-        by_nick: String,
+        by: UserId,
     },
     /// Someone's reactions on a message, as a full set.
     Reacted {
@@ -175,7 +189,7 @@ pub enum Event {
         /// The conversation.
         target: Target,
         /// Who.
-        author_nick: String,
+        author: UserId,
         /// The state.
         state: TypingState,
     },
@@ -184,7 +198,7 @@ pub enum Event {
         /// The conversation.
         target: Target,
         /// Who.
-        author_nick: String,
+        author: UserId,
         /// The message.
         message: MessageId,
     },
@@ -265,5 +279,8 @@ pub enum Event {
         key: String,
         /// The value.
         value: String,
+        /// A secret (an access token): stored sealed like credentials, never
+        /// logged, handed back opened.
+        secret: bool,
     },
 }

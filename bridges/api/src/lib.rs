@@ -11,6 +11,11 @@
 //!
 //! Text crosses the contract in one form: plain text with XEP-0393 message
 //! styling (`*bold*`, `_italic_`, `` `code` ``, ```` ``` ```` blocks, `> quote`).
+//!
+//! The `serde` feature derives `Serialize` and `Deserialize` on commands,
+//! events and their parts (ids as plain strings). Only the test network
+//! (`switchboard-testnet`) turns it on, to carry them over its control
+//! channel; the gateway's own build does not.
 
 mod bridge;
 pub mod channel;
@@ -21,6 +26,7 @@ mod ids;
 mod login;
 mod member;
 mod message;
+mod register;
 mod session;
 
 pub use bridge::{Bridge, BridgeInfo, Capabilities, Login};
@@ -28,9 +34,10 @@ pub use command::{Command, TypingState};
 pub use credentials::Credentials;
 pub use event::{ErrorContext, ErrorKind, Event, RoomListing};
 pub use ids::{MessageId, RoomId, UserId};
-pub use login::{FieldError, FieldKind, LoginField};
+pub use login::{check_required, FieldError, FieldKind, LoginField};
 pub use member::{Availability, LeaveReason, Member, Role};
 pub use message::{Attachment, Message, MessageKind, Target, Token};
+pub use register::{BoxFuture, Registered, RegistrationStep, StepState};
 pub use session::{session_channels, SessionEnd, SessionHandle};
 
 /// How many commands or events may wait in a session's channel before the

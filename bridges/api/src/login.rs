@@ -52,12 +52,10 @@ impl FieldError {
     }
 }
 
-/// The default check: every required field is filled, booleans and choices
-/// hold one of their values.
-pub(crate) fn check_required(
-    fields: &[LoginField],
-    credentials: &Credentials,
-) -> Result<(), FieldError> {
+/// The default check of a form: every required field is filled, booleans
+/// and choices hold one of their values. Bridges may use it on the forms of
+/// their further registration steps.
+pub fn check_required(fields: &[LoginField], credentials: &Credentials) -> Result<(), FieldError> {
     for field in fields {
         let value = credentials.get(field.name);
         match (value, field.required) {

@@ -4,10 +4,12 @@ use crate::UserId;
 
 /// A member of a room.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Member {
-    /// The network's id for the person.
+    /// The network's id for the person: the core follows them by it.
     pub user: UserId,
-    /// The name shown in the room.
+    /// Their display name on the network, unique or not: the core makes
+    /// the nicks of a room unique.
     pub nick: String,
     /// Their standing in the room.
     pub role: Role,
@@ -17,6 +19,7 @@ pub struct Member {
 
 /// A member's standing in a room, from the network's modes or powers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Role {
     /// Can read, not speak (a moderated room without voice).
     Visitor,
@@ -33,6 +36,7 @@ pub enum Role {
 
 /// Why a member left a room.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum LeaveReason {
     /// Left on their own, with parting words.
     Part(Option<String>),
@@ -54,6 +58,7 @@ pub enum LeaveReason {
 
 /// Presence of a contact or member.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Availability {
     /// Online.
     Online,

@@ -6,6 +6,7 @@ use crate::{MessageId, RoomId, UserId};
 
 /// Where a message goes or comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Target {
     /// A room (channel, guild channel, Matrix room).
     Room(RoomId),
@@ -19,6 +20,7 @@ pub type Token = String;
 
 /// The kind of a text message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum MessageKind {
     /// Ordinary text.
     #[default]
@@ -31,6 +33,7 @@ pub enum MessageKind {
 
 /// An attachment on a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Attachment {
     /// Where to fetch it.
     pub url: String,
@@ -44,6 +47,7 @@ pub struct Attachment {
 
 /// A message seen on the network.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Message {
     /// The network's id for it (for edits, reactions, replies); bridges of
     /// networks without ids make a unique one.
@@ -52,7 +56,8 @@ pub struct Message {
     pub target: Target,
     /// Who wrote it.
     pub author: UserId,
-    /// The author's name as shown in the room.
+    /// The author's display name; in a room the core shows the author's
+    /// occupant (found by `author`) when they are a member.
     pub author_nick: String,
     /// XEP-0393 styled text.
     pub text: String,

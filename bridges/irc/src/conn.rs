@@ -13,13 +13,15 @@ use tokio::io::{AsyncWrite, AsyncWriteExt, BufReader};
 use tracing::{debug, info};
 
 use crate::caps::Caps;
+use crate::charset::Charsets;
 use crate::connect::Io;
 use crate::host::Host;
 use crate::ids::irc_lowercase;
-use crate::line::{frame, read_line, write_raw};
+use crate::line::{frame, read_line, write_line, write_raw};
 use crate::listing::Listing;
 use crate::policy::{Policy, Timeouts};
 use crate::prefixes::Prefixes;
+use crate::tls::{Trust, Verify};
 
 mod echo;
 mod feed;
@@ -33,6 +35,12 @@ mod outgoing;
 mod text;
 
 pub use feed::feed_server_lines;
+
+/// Settings for a connection that never connects, for unit tests.
+#[cfg(test)]
+pub(crate) fn feed_offline_settings() -> ConnSettings {
+    feed::offline_settings("irc.example.net")
+}
 
 mod lifecycle;
 
@@ -48,13 +56,17 @@ pub struct ConnSettings {
     pub name: String,
     /// What to resolve and connect to (and the TLS name).
     pub host: Host,
-    /// The port.
-    pub port: u16,
+    /// The ports tried, in order, each with TLS or not (never empty).
+    pub ports: Vec<Port>,
+    /// The port when the user sets none: the operator's, or 6697 with TLS.
+    pub default_port: Port,
     /// The port the operator gave, for a server they listed: that server
     /// at that port is theirs, and not checked against the policy.
     pub listed_port: Option<u16>,
-    /// TLS (certificates checked against Mozilla's roots) or plain TCP.
-    pub tls: bool,
+    /// How the server's certificate is checked.
+    pub verify: Verify,
+    /// The CAs trusted (Mozilla's and the operator's).
+    pub trust: Trust,
     /// The operator's policy, checked at every connect.
     pub policy: Arc<Policy>,
     /// Connect, TLS and registration timeouts.
@@ -71,10 +83,23 @@ pub struct ConnSettings {
     pub realname: String,
     /// Token bucket towards the server; `None` for no flood control.
     pub flood: Option<(u32, f64)>,
+    /// The operator's flood bounds, for the user's settings.
+    pub flood_policy: crate::FloodPolicy,
     /// SASL PLAIN account and password, if the user set them. Never logged.
     pub sasl: Option<(String, String)>,
     /// Raw commands sent after registration (NickServ and the like).
     pub after_connect: Vec<String>,
+    /// Character sets of the server and of its channels.
+    pub charsets: Charsets,
+}
+
+/// One port to try.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Port {
+    /// The number.
+    pub number: u16,
+    /// TLS or plain TCP.
+    pub tls: bool,
 }
 
 /// Starts the connection task; returns where to send it commands.
@@ -181,12 +206,10 @@ fn member_key(nick: &str) -> u64 {
     h.finish()
 }
 
-/// Decodes a line: UTF-8, or Latin-1 when it is not (never dropped).
+/// Decodes a line as a server with no encoding set: UTF-8, or Latin-1 when
+/// it is not (never dropped). See [`Charsets::decode`].
 pub fn decode(raw: &[u8]) -> String {
-    match std::str::from_utf8(raw) {
-        Ok(s) => s.to_owned(),
-        Err(_) => raw.iter().map(|&b| b as char).collect(),
-    }
+    Charsets::default().decode(raw)
 }
 
 impl Conn {
@@ -245,7 +268,7 @@ impl Conn {
                         Ok(Ok(0)) => return End::Lost(format!("{} closed the connection", self.host)),
                         Ok(Ok(_)) => {
                             lag_sent = false;
-                            let line = decode(&buf);
+                            let line = self.settings.charsets.decode(&buf);
                             buf.clear();
                             let line = line.trim_end_matches(['\r', '\n']);
                             if line.is_empty() {
@@ -323,9 +346,9 @@ impl Conn {
     async fn send<W: AsyncWrite + Unpin>(&mut self, w: &mut W, line: &str) -> std::io::Result<()> {
         if let Some(l) = &mut self.limiter {
             l.take().await;
-            return write_raw(w, line).await;
+            return write_line(w, line, &self.settings.charsets).await;
         }
-        frame(line, &mut self.out);
+        frame(line, &self.settings.charsets, &mut self.out);
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 //! Rooms are `#channel%irc.example.net`, people `nick%irc.example.net`.
 
 mod caps;
+mod charset;
 mod conn;
 mod connect;
 mod format;
@@ -18,6 +19,7 @@ mod server_settings;
 mod session;
 mod split;
 mod tags;
+mod tls;
 mod work;
 
 use std::collections::BTreeMap;
@@ -33,6 +35,8 @@ pub use host::{normalise as normalise_host, Host};
 pub use ids::{parse_room, parse_user, room_id, user_id, valid_channel, valid_nick};
 pub use policy::{default_ports, non_public, Limits, Policy, Timeouts};
 pub use split::message_lines;
+
+pub use tls::read_ca_file;
 
 use server_settings::{apply_server_settings, server_fields};
 pub(crate) use session::COMMAND_BATCH;
@@ -53,8 +57,14 @@ pub struct IrcConfig {
     /// at their address whatever the policy says. Others are reached at
     /// `name:6697` with TLS, if the policy allows.
     pub servers: BTreeMap<String, ServerAddress>,
-    /// Flood control towards servers: a burst of 5 lines, then 2 a second.
+    /// Flood control towards servers by default (see [`FloodPolicy`]);
+    /// `false` here also lets users turn it off.
     pub flood_control: bool,
+    /// Flood control's defaults and the most users may ask for.
+    pub flood: FloodPolicy,
+    /// CA certificates (DER) trusted besides Mozilla's roots, for servers
+    /// with a private CA ([`read_ca_file`] reads them from PEM).
+    pub extra_ca_certs: Vec<Vec<u8>>,
     /// Which other servers, addresses and ports users may connect to.
     pub policy: Policy,
     /// What one user may hold open or waiting.
@@ -68,10 +78,92 @@ impl Default for IrcConfig {
         Self {
             servers: BTreeMap::new(),
             flood_control: true,
+            flood: FloodPolicy::default(),
+            extra_ca_certs: Vec::new(),
             policy: Policy::default(),
             limits: Limits::default(),
             timeouts: Timeouts::default(),
         }
+    }
+}
+
+/// Flood control towards IRC servers: a token bucket of `burst` lines,
+/// refilled at `rate` lines a second. Users may set their own burst and
+/// rate per server, up to the ceilings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloodPolicy {
+    /// On unless the user turns it off (where allowed).
+    pub on: bool,
+    /// Lines at once, by default.
+    pub burst: u32,
+    /// Lines a second after the burst, by default.
+    pub rate: f64,
+    /// The most a user may set as burst.
+    pub max_burst: u32,
+    /// The most a user may set as rate.
+    pub max_rate: f64,
+    /// Whether users may turn flood control off for a server.
+    pub optional: bool,
+}
+
+impl Default for FloodPolicy {
+    fn default() -> Self {
+        Self {
+            on: true,
+            burst: 5,
+            rate: 2.0,
+            max_burst: 20,
+            max_rate: 10.0,
+            optional: false,
+        }
+    }
+}
+
+impl FloodPolicy {
+    /// Whether a user may turn flood control off.
+    pub fn may_turn_off(&self) -> bool {
+        !self.on || self.optional
+    }
+
+    /// Checks that the defaults are above zero and within the ceilings;
+    /// the error begins with the key at fault.
+    pub fn check(&self) -> Result<(), String> {
+        if self.burst == 0 || self.burst > self.max_burst {
+            return Err(format!(
+                "flood_burst ({}) must be from 1 to flood_max_burst ({})",
+                self.burst, self.max_burst
+            ));
+        }
+        if self.rate.is_nan() || self.rate <= 0.0 || self.rate > self.max_rate {
+            return Err(format!(
+                "flood_rate ({}) must be above 0 and at most flood_max_rate ({})",
+                self.rate, self.max_rate
+            ));
+        }
+        Ok(())
+    }
+
+    /// The bucket for a user's choices (`None`: no flood control), each
+    /// brought within the ceilings.
+    pub(crate) fn for_user(
+        &self,
+        on: Option<bool>,
+        burst: Option<u32>,
+        rate: Option<f64>,
+    ) -> Option<(u32, f64)> {
+        let on = match on {
+            Some(false) if self.may_turn_off() => false,
+            Some(_) => true,
+            None => self.on,
+        };
+        on.then(|| {
+            (
+                burst.unwrap_or(self.burst).clamp(1, self.max_burst),
+                rate.filter(|r| *r > 0.0)
+                    .unwrap_or(self.rate)
+                    .min(self.max_rate),
+            )
+        })
     }
 }
 
@@ -84,11 +176,14 @@ pub struct IrcBridge {
     info: Arc<BridgeInfo>,
     config: Arc<IrcConfig>,
     policy: Arc<Policy>,
+    trust: tls::Trust,
 }
 
 impl IrcBridge {
     /// A bridge with these settings.
     pub fn new(mut config: IrcConfig) -> Self {
+        // `flood_control = false` was the only flood setting once: it keeps its meaning.
+        config.flood.on &= config.flood_control;
         // The operator's servers by the one spelling room ids use.
         config.servers = std::mem::take(&mut config.servers)
             .into_iter()
@@ -126,10 +221,11 @@ impl IrcBridge {
                 direct_messages: true,
                 ..Capabilities::default()
             },
-            server_settings: server_fields(),
+            server_settings: server_fields(&config.flood),
         };
         Self {
             info: Arc::new(info),
+            trust: tls::Trust::new(&config.extra_ca_certs),
             policy: Arc::new(config.policy.clone()),
             config: Arc::new(config),
         }
@@ -160,9 +256,11 @@ impl IrcBridge {
         let mut settings = conn::ConnSettings {
             name: key.to_owned(),
             host,
-            port,
+            ports: vec![conn::Port { number: port, tls }],
+            default_port: conn::Port { number: port, tls },
             listed_port,
-            tls,
+            verify: tls::Verify::Ca,
+            trust: self.trust.clone(),
             policy: Arc::clone(&self.policy),
             timeouts: self.config.timeouts,
             queue_limit: self.config.limits.max_pending_commands,
@@ -181,9 +279,11 @@ impl IrcBridge {
             },
             realname: credentials.get("realname").unwrap_or(&nick).to_owned(),
             nick,
-            flood: self.config.flood_control.then_some((5, 2.0)),
+            flood: self.config.flood.for_user(None, None, None),
+            flood_policy: self.config.flood.clone(),
             sasl: None,
             after_connect: Vec::new(),
+            charsets: charset::Charsets::default(),
         };
         if let Some(server) = server {
             apply_server_settings(&mut settings, server);
@@ -218,23 +318,7 @@ impl Bridge for IrcBridge {
     }
 
     fn validate_server_settings(&self, settings: &Credentials) -> Result<(), FieldError> {
-        if let Some(port) = settings.get("port") {
-            if port.parse::<u16>().map_or(true, |p| p == 0) {
-                return Err(FieldError::new(
-                    "port",
-                    "must be a port number (1 to 65535)",
-                ));
-            }
-        }
-        if let Some(nick) = settings.get("nick") {
-            valid_nick(nick).map_err(|r| FieldError::new("nick", format!("the nick {r}")))?;
-        }
-        for (name, value) in settings.iter() {
-            if value.contains(['\r', '\n', '\0']) {
-                return Err(FieldError::new(name, "may not hold line breaks"));
-            }
-        }
-        Ok(())
+        server_settings::validate(settings, &self.config.flood)
     }
 
     fn start(&self, login: Login) -> SessionHandle {
@@ -272,6 +356,32 @@ mod tests {
         let mut c = creds("ferris");
         c.set("realname", "a\r\nQUIT");
         assert_eq!(b.validate(&c).unwrap_err().field, "realname");
+    }
+
+    #[test]
+    fn flood_control_off_by_the_operator_may_be_turned_on_by_a_user() {
+        let off = FloodPolicy {
+            on: false,
+            ..FloodPolicy::default()
+        };
+        assert!(off.may_turn_off());
+        assert_eq!(off.for_user(None, Some(3), None), None);
+        assert_eq!(off.for_user(Some(true), Some(3), None), Some((3, 2.0)));
+        let on = FloodPolicy::default();
+        assert!(!on.may_turn_off());
+        assert_eq!(on.for_user(Some(false), None, Some(50.0)), Some((5, 10.0)));
+        let optional = FloodPolicy {
+            optional: true,
+            ..FloodPolicy::default()
+        };
+        assert_eq!(optional.for_user(Some(false), None, None), None);
+        assert!(FloodPolicy {
+            burst: 30,
+            ..FloodPolicy::default()
+        }
+        .check()
+        .unwrap_err()
+        .starts_with("flood_burst"));
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::borrow::Cow;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::charset::Charsets;
+
 /// Longest line read (IRCv3 tags plus the classic 512).
 pub(crate) const MAX_LINE: usize = 8191 + 512;
 
@@ -31,17 +33,28 @@ pub fn safe(line: &str) -> Cow<'_, str> {
     }
 }
 
-/// Appends one line, made [`safe`], and its CR LF to `out`: the only way a
-/// line is put on the wire.
-pub fn frame(line: &str, out: &mut Vec<u8>) {
-    out.extend_from_slice(safe(line).as_bytes());
+/// Appends one line, made [`safe`] and then encoded as `charsets` say, and
+/// its CR LF to `out`: the only way a line is put on the wire. Encoding
+/// cannot bring a line break back: every encoding IRC may use writes CR
+/// and LF only for CR and LF.
+pub fn frame(line: &str, charsets: &Charsets, out: &mut Vec<u8>) {
+    charsets.encode(&safe(line), out);
     out.extend_from_slice(b"\r\n");
 }
 
-/// Writes one line at once (see [`frame`]).
+/// Writes one line at once in UTF-8 (see [`frame`]): for the protocol's own lines.
 pub async fn write_raw<W: AsyncWrite + Unpin>(w: &mut W, line: &str) -> std::io::Result<()> {
+    write_line(w, line, &Charsets::default()).await
+}
+
+/// Writes one line at once, encoded as `charsets` say (see [`frame`]).
+pub async fn write_line<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    line: &str,
+    charsets: &Charsets,
+) -> std::io::Result<()> {
     let mut bytes = Vec::with_capacity(line.len() + 2);
-    frame(line, &mut bytes);
+    frame(line, charsets, &mut bytes);
     w.write_all(&bytes).await?;
     w.flush().await
 }
@@ -83,8 +96,20 @@ mod tests {
     #[test]
     fn line_breaks_and_nul_never_pass() {
         let mut out = Vec::new();
-        frame("JOIN #a key\r\nPRIVMSG #a :injected\0", &mut out);
+        frame(
+            "JOIN #a key\r\nPRIVMSG #a :injected\0",
+            &Charsets::default(),
+            &mut out,
+        );
         assert_eq!(out, b"JOIN #a key  PRIVMSG #a :injected \r\n");
+        // Nor through a legacy encoding.
+        let latin = Charsets {
+            channels: crate::charset::channel_encodings("#a=windows-1252").unwrap(),
+            ..Charsets::default()
+        };
+        out.clear();
+        frame("PRIVMSG #a :é\r\nQUIT\u{2028}", &latin, &mut out);
+        assert_eq!(out, b"PRIVMSG #a :\xe9  QUIT?\r\n");
         assert!(matches!(safe("PRIVMSG #a :fine"), Cow::Borrowed(_)));
     }
 

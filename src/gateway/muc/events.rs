@@ -3,9 +3,7 @@
 //! subject, messages (live, with the id policy, and into the archive), and
 //! errors.
 
-use switchboard_bridge_api::{
-    ErrorKind, LeaveReason, MessageKind, Role as NetRole, RoomId, Target,
-};
+use switchboard_bridge_api::{ErrorKind, LeaveReason, MessageKind, Role as NetRole, Target};
 use xmpp_parsers::jid::{BareJid, FullJid, Jid};
 use xmpp_parsers::message::{Lang, Message};
 use xmpp_parsers::minidom::Element;
@@ -13,8 +11,8 @@ use xmpp_parsers::muc::user::{Affiliation, Item, Role, Status};
 use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza_error::DefinedCondition;
 
-use super::{item_for, join_error, muc_user};
-use crate::gateway::occupants::Occupant;
+use super::{join_error, muc_user};
+use crate::gateway::occupants::Own;
 use crate::gateway::session::condition_for;
 use crate::gateway::Gateway;
 use crate::store::ArchivedMessage;
@@ -32,6 +30,7 @@ impl Gateway {
             E::RoomJoined {
                 room,
                 name,
+                own_user,
                 own_nick,
                 nick_changed,
             } => {
@@ -44,6 +43,7 @@ impl Gateway {
                         .or_default();
                     r.name = name;
                     r.own_nick = Some(own_nick.clone());
+                    r.own_user = Some(own_user);
                     r.nick_changed = nick_changed;
                     // A rejoin after a reconnect starts the member list afresh.
                     r.members.clear();
@@ -61,13 +61,20 @@ impl Gateway {
                     let Some(r) = rooms.get_mut(user).and_then(|r| r.get_mut(&room)) else {
                         return;
                     };
+                    let own = Own {
+                        user: r.own_user.as_ref(),
+                        nick: r.own_nick.as_deref(),
+                    };
                     for m in &members {
-                        r.members.insert(m);
+                        // Before the join sequence: nick changes need no telling.
+                        let key = || self.occupant_ids.key(&room, &m.user);
+                        r.members.insert(m, key, own);
                     }
                     if !complete || r.complete {
                         return;
                     }
                     r.complete = true;
+                    r.members.shrink();
                     let waiting = r
                         .resources
                         .iter()
@@ -104,122 +111,59 @@ impl Gateway {
                 .await;
             }
             E::MemberJoined { room, member } | E::MemberChanged { room, member } => {
-                {
-                    let mut rooms = self.rooms.lock().unwrap();
-                    let Some(r) = rooms.get_mut(user).and_then(|r| r.get_mut(&room)) else {
-                        return;
-                    };
-                    r.members.insert(&member);
-                }
-                let away = member.away.is_some();
-                let Some(p) = self.occupant_presence(&room, &member.nick, member.role, away) else {
-                    return;
-                };
-                self.to_joined(user, &room, |to| Some(p.clone().with_to(to).into()))
-                    .await;
+                self.member_seen(user, &room, member).await
             }
-            E::MemberLeft { room, nick, reason } => {
-                let role = {
-                    let mut rooms = self.rooms.lock().unwrap();
-                    let Some(r) = rooms.get_mut(user).and_then(|r| r.get_mut(&room)) else {
-                        return;
-                    };
-                    // Not an occupant (a bridge tells a quit in each of its rooms): nothing to say.
-                    let Some(role) = r.members.remove(&nick) else {
-                        return;
-                    };
-                    role
-                };
-                let Some(from) = self.occupant_jid(&room, &nick) else {
-                    return;
-                };
-                let p = leave_presence(from, role, &reason, false);
-                self.to_joined(user, &room, |to| Some(p.clone().with_to(to).into()))
-                    .await;
-            }
+            E::MemberLeft {
+                room,
+                user: who,
+                reason,
+            } => self.member_left(user, &room, &who, &reason).await,
             E::RoomLeft { room, reason } => {
-                let (resources, own_nick, role) = {
+                let (resources, own_nick, role, key) = {
                     let mut rooms = self.rooms.lock().unwrap();
                     let Some(r) = rooms.get_mut(user).and_then(|r| r.remove(&room)) else {
                         return;
                     };
                     let own = r.own_nick.clone().unwrap_or_default();
-                    let role = r.members.get(&own).map(Occupant::role).unwrap_or_default();
-                    (r.resources.into_keys().collect::<Vec<_>>(), own, role)
+                    let role = r.members.get(&own).map(|o| o.role()).unwrap_or_default();
+                    let key = self.own_key(&room, &r);
+                    (r.resources.into_keys().collect::<Vec<_>>(), own, role, key)
                 };
                 // Kicked, banned, parted: a stored room is not joined again.
                 self.forget_stored_room(user, &room).await;
                 let Some(from) = self.occupant_jid(&room, &own_nick) else {
                     return;
                 };
-                let p = leave_presence(from, role, &reason, true);
+                let mut p = leave_presence(from, role, &reason, true);
+                p.payloads.extend(key.map(|k| k.element()));
                 for res in resources {
                     self.send(p.clone().with_to(res)).await;
                 }
             }
             E::MemberRenamed {
                 room,
-                old_nick,
+                user: who,
+                new_user,
                 new_nick,
                 own,
             } => {
-                let affected: Vec<(RoomId, NetRole)> = {
-                    let mut rooms = self.rooms.lock().unwrap();
-                    let Some(user_rooms) = rooms.get_mut(user) else {
-                        return;
-                    };
-                    user_rooms
-                        .iter_mut()
-                        .filter(|(id, _)| room.as_ref().is_none_or(|r| r == *id))
-                        .filter_map(|(id, r)| {
-                            let role = r.members.rename(&old_nick, &new_nick)?;
-                            if own {
-                                r.own_nick = Some(new_nick.clone());
-                                r.renaming = None;
-                            }
-                            Some((id.clone(), role))
-                        })
-                        .collect()
-                };
-                for (room, role) in affected {
-                    if own {
-                        self.room_confirmed(user, &room, &new_nick).await;
-                    }
-                    let (Some(old), Some(new)) = (
-                        self.occupant_jid(&room, &old_nick),
-                        self.occupant_jid(&room, &new_nick),
-                    ) else {
-                        continue;
-                    };
-                    let mut status = vec![Status::NewNick];
-                    if own {
-                        status.push(Status::SelfPresence);
-                    }
-                    let mut gone = Presence::unavailable().with_from(old);
-                    gone.payloads
-                        .push(muc_user(item_for(role).with_nick(new_nick.clone()), status));
-                    let mut here = Presence::available().with_from(new);
-                    here.payloads.push(muc_user(
-                        item_for(role),
-                        if own {
-                            vec![Status::SelfPresence]
-                        } else {
-                            vec![]
-                        },
-                    ));
-                    self.to_joined(user, &room, |to| Some(gone.clone().with_to(to).into()))
-                        .await;
-                    self.to_joined(user, &room, |to| Some(here.clone().with_to(to).into()))
-                        .await;
+                let (room, new_user) = (room.as_ref(), new_user.as_ref());
+                self.member_renamed(user, room, &who, new_user, &new_nick, own)
+                    .await;
+                if own {
+                    self.own_nick_changed(user, room).await;
                 }
             }
             E::Message(m) => {
                 let Target::Room(room) = &m.target else {
                     return;
                 };
-                let Some(from) = self.occupant_jid(room, &m.author_nick) else {
+                // The author as an occupant: their unique nick, their occupant-id.
+                let (nick, key) = self.author(user, room, &m.author, &m.author_nick);
+                let Some(from) = self.occupant_jid(room, &nick) else {
                     return;
                 };
+                let occupant_id = key.element();
                 let text = match m.kind {
                     MessageKind::Action => format!("/me {}", m.text),
                     _ => m.text.clone(),
@@ -266,6 +210,7 @@ impl Gateway {
                     msg.id = Some(xmpp_parsers::message::Id(id.clone()));
                     msg.payloads.extend(origin_el.clone());
                     msg.payloads.push(stanza_id.clone());
+                    msg.payloads.push(occupant_id.clone());
                     Some(msg.into())
                 })
                 .await;
@@ -284,7 +229,7 @@ impl Gateway {
                         room: room.to_string(),
                         seq,
                         ts,
-                        nick: m.author_nick.clone(),
+                        nick,
                         body: text,
                         xmpp_id: Some(id),
                         origin_id: origin,
@@ -353,7 +298,12 @@ impl Gateway {
 }
 
 /// An occupant's unavailable presence, with the statuses the reason calls for.
-fn leave_presence(from: Jid, role: NetRole, reason: &LeaveReason, own: bool) -> Presence {
+pub(super) fn leave_presence(
+    from: Jid,
+    role: NetRole,
+    reason: &LeaveReason,
+    own: bool,
+) -> Presence {
     let mut status = Vec::new();
     if own {
         status.push(Status::SelfPresence);

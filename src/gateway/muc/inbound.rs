@@ -139,6 +139,8 @@ impl Gateway {
                 ns::PING,
                 // Every room message carries the gateway's stanza-id.
                 ns::SID,
+                // XEP-0421: every occupant presence and message says who.
+                ns::OID,
             ]
             .map(str::to_owned)
             .into();

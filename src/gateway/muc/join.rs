@@ -14,7 +14,7 @@ use xmpp_parsers::presence::{Presence, Type};
 use xmpp_parsers::stanza_error::DefinedCondition;
 
 use super::{item_for, join_error, muc_user, Room};
-use crate::gateway::occupants::Occupant;
+use crate::gateway::occupant_id::OccupantKey;
 use crate::gateway::session::{Unsent, QUEUE_FULL};
 use crate::gateway::Gateway;
 
@@ -149,7 +149,7 @@ impl Gateway {
                 }
             }
             Type::Unavailable => {
-                let (leave, own_nick) = {
+                let (leave, own_nick, own_key) = {
                     let mut rooms = self.rooms.lock().unwrap();
                     let Some(user_rooms) = rooms.get_mut(&user) else {
                         return;
@@ -159,13 +159,14 @@ impl Gateway {
                     };
                     r.resources.remove(&resource);
                     let own = r.own_nick.clone();
+                    let own_key = self.own_key(&room, r);
                     // The last resource leaves the network room, or detaches
                     // from a persistent one (see `lifetime.rs`).
                     let leave = r.resources.is_empty() && !r.persistent;
                     if leave {
                         user_rooms.remove(&room);
                     }
-                    (leave, own)
+                    (leave, own, own_key)
                 };
                 if let Some(from) = own_nick.and_then(|n| self.occupant_jid(&room, &n)) {
                     let mut p = Presence::unavailable().with_from(from).with_to(resource);
@@ -173,6 +174,7 @@ impl Gateway {
                         Item::new(Affiliation::None, Role::None),
                         vec![Status::SelfPresence],
                     ));
+                    p.payloads.extend(own_key.map(OccupantKey::element));
                     self.send(p).await;
                 }
                 if leave {
@@ -211,7 +213,7 @@ impl Gateway {
         room: &RoomId,
         resources: &[FullJid],
     ) {
-        let (others, own_nick, own_role, nick_changed, subject, mut history) = {
+        let (others, own_nick, own_role, own_key, nick_changed, subject, mut history) = {
             let mut rooms = self.rooms.lock().unwrap();
             let Some(r) = rooms.get_mut(user).and_then(|r| r.get_mut(room)) else {
                 return;
@@ -221,17 +223,19 @@ impl Gateway {
                 .filter_map(|res| Some((res.clone(), r.history.remove(res)?)))
                 .collect();
             let own_nick = r.own_nick.clone().unwrap_or_default();
-            let others: Vec<(String, NetRole, bool)> = r
+            let others: Vec<(String, NetRole, bool, OccupantKey)> = r
                 .members
                 .iter()
                 .filter(|m| m.nick() != own_nick)
-                .map(|m| (m.nick().to_owned(), m.role(), m.away()))
+                .map(|m| (m.nick().to_owned(), m.role(), m.away(), m.key()))
                 .collect();
-            let own_role = r.members.get(&own_nick).map(Occupant::role);
+            let own_role = r.members.get(&own_nick).map(|o| o.role());
+            let own_key = self.own_key(room, r);
             (
                 others,
                 own_nick,
                 own_role.unwrap_or_default(),
+                own_key,
                 r.nick_changed,
                 r.subject.clone(),
                 history,
@@ -239,8 +243,8 @@ impl Gateway {
         };
         for res in resources {
             let to = Jid::from(res.clone());
-            for (nick, role, away) in &others {
-                if let Some(p) = self.occupant_presence(room, nick, *role, *away) {
+            for (nick, role, away, key) in &others {
+                if let Some(p) = self.occupant_presence(room, nick, *role, *away, *key) {
                     self.send(p.with_to(to.clone())).await;
                 }
             }
@@ -251,6 +255,7 @@ impl Gateway {
                 }
                 let mut p = Presence::available().with_from(from).with_to(to.clone());
                 p.payloads.push(muc_user(item_for(own_role), status));
+                p.payloads.extend(own_key.map(OccupantKey::element));
                 self.send(p).await;
             }
             self.send_join_history(user, room, res, history.remove(res).as_ref())
@@ -271,6 +276,7 @@ impl Gateway {
         nick: &str,
         role: NetRole,
         away: bool,
+        key: OccupantKey,
     ) -> Option<Presence> {
         let from = self.occupant_jid(room, nick)?;
         let mut p = Presence::available().with_from(from);
@@ -278,6 +284,7 @@ impl Gateway {
             p.show = Some(xmpp_parsers::presence::Show::Away);
         }
         p.payloads.push(muc_user(item_for(role), vec![]));
+        p.payloads.push(key.element());
         Some(p)
     }
 

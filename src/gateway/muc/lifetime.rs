@@ -21,6 +21,7 @@ use xmpp_parsers::muc::user::{Affiliation, Item, Role, Status};
 use xmpp_parsers::presence::Presence;
 
 use super::{muc_user, Room};
+use crate::gateway::occupant_id::OccupantKey;
 use crate::gateway::Gateway;
 
 /// The room setting that makes a room persistent where the network's are not.
@@ -57,6 +58,25 @@ impl Gateway {
             .await;
         if let Err(e) = saved {
             warn!(error = %e, "cannot store a joined room");
+        }
+    }
+
+    /// The network changed the user's nick (in one room, or in all): the
+    /// stored persistent rooms keep the new one.
+    pub(super) async fn own_nick_changed(&self, user: &BareJid, only: Option<&RoomId>) {
+        let renamed: Vec<(RoomId, String)> = {
+            let rooms = self.rooms.lock().unwrap();
+            let Some(user_rooms) = rooms.get(user) else {
+                return;
+            };
+            user_rooms
+                .iter()
+                .filter(|(id, r)| r.persistent && only.is_none_or(|o| o == *id))
+                .filter_map(|(id, r)| Some((id.clone(), r.own_nick.clone()?)))
+                .collect()
+        };
+        for (room, nick) in renamed {
+            self.room_confirmed(user, &room, &nick).await;
         }
     }
 
@@ -152,6 +172,7 @@ impl Gateway {
             }
             return stored;
         };
+        let own_key = self.own_key(room, &r);
         if let Some(from) = r
             .own_nick
             .as_deref()
@@ -165,6 +186,7 @@ impl Gateway {
                     Item::new(Affiliation::None, Role::None),
                     vec![Status::SelfPresence],
                 ));
+                p.payloads.extend(own_key.map(OccupantKey::element));
                 self.send(p).await;
             }
         }

@@ -19,9 +19,10 @@ mod events;
 mod inbound;
 mod join;
 mod lifetime;
+mod people;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use switchboard_bridge_api::{Role as NetRole, RoomId};
+use switchboard_bridge_api::{Role as NetRole, RoomId, UserId};
 use xmpp_parsers::jid::{BareJid, FullJid, Jid, NodePart, ResourcePart};
 use xmpp_parsers::message::{Lang, Message};
 use xmpp_parsers::minidom::Element;
@@ -31,6 +32,7 @@ use xmpp_parsers::ns;
 use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza_error::DefinedCondition;
 
+use crate::gateway::occupant_id::OccupantKey;
 use crate::gateway::occupants::Occupants;
 use crate::gateway::Gateway;
 use crate::xmpp::{errors, escape};
@@ -40,6 +42,8 @@ use crate::xmpp::{errors, escape};
 pub(super) struct Room {
     name: String,
     own_nick: Option<String>,
+    /// The user's id in the room (from the join; follows their renames).
+    own_user: Option<UserId>,
     nick_changed: bool,
     members: Occupants,
     subject: Option<String>,
@@ -133,6 +137,25 @@ impl Gateway {
     pub(in crate::gateway) fn occupant_jid(&self, room: &RoomId, nick: &str) -> Option<Jid> {
         let resource = ResourcePart::new(nick).ok()?;
         self.with_room_jid(room, |jid| Jid::from(jid.with_resource(&resource)))
+    }
+
+    /// The XEP-0421 occupant-id of `user` in `room` as live stanzas carry it
+    /// for an occupant first seen with that id (for history and MAM, once
+    /// the archive keeps author ids).
+    #[allow(dead_code)]
+    pub(in crate::gateway) fn occupant_id(&self, room: &RoomId, user: &UserId) -> String {
+        self.occupant_ids.of(room, user)
+    }
+
+    /// The user's own occupant key in the room: their member's, or made
+    /// from their id when the network does not list them.
+    fn own_key(&self, room: &RoomId, r: &Room) -> Option<OccupantKey> {
+        let own = r.own_nick.as_deref().and_then(|n| r.members.get(n));
+        match (own, &r.own_user) {
+            (Some(o), _) => Some(o.key()),
+            (None, Some(u)) => Some(self.occupant_ids.key(room, u)),
+            (None, None) => None,
+        }
     }
 
     /// Calls `f` with the room's JID, from the cache when it is there.
@@ -272,6 +295,7 @@ impl Gateway {
     pub(in crate::gateway) async fn announce_shutdown(&self) {
         let rooms: Rooms = std::mem::take(&mut *self.rooms.lock().unwrap());
         for (room, r) in rooms.into_values().flatten() {
+            let key = self.own_key(&room, &r);
             let Some(from) = r
                 .own_nick
                 .as_deref()
@@ -290,6 +314,7 @@ impl Gateway {
                     Item::new(Affiliation::None, Role::None),
                     vec![Status::SelfPresence, Status::ServiceShutdown],
                 ));
+                p.payloads.extend(key.map(OccupantKey::element));
                 self.send(p).await;
             }
         }

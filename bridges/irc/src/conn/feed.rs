@@ -6,7 +6,7 @@ use irc_proto::Message as IrcMessage;
 use switchboard_bridge_api::{channel, Event};
 use tokio::io::BufReader;
 
-use super::{decode, Conn, ConnSettings, Wanted};
+use super::{Conn, ConnSettings, Wanted};
 use crate::line::read_line;
 use crate::listing::Listing;
 
@@ -43,7 +43,7 @@ pub async fn feed_server_lines(input: &[u8]) -> Vec<Event> {
         if n == 0 {
             break;
         }
-        let line = decode(&buf);
+        let line = conn.settings.charsets.decode(&buf);
         buf.clear();
         let Ok(msg) = line.trim_end_matches(['\r', '\n']).parse::<IrcMessage>() else {
             continue;
@@ -65,9 +65,17 @@ pub(super) fn offline_settings(name: &str) -> ConnSettings {
     ConnSettings {
         name: name.into(),
         host: crate::host::normalise(name).expect("a valid server name"),
-        port: 6667,
+        ports: vec![super::Port {
+            number: 6667,
+            tls: false,
+        }],
+        default_port: super::Port {
+            number: 6667,
+            tls: false,
+        },
         listed_port: None,
-        tls: false,
+        verify: Default::default(),
+        trust: crate::tls::Trust::new(&[]),
         policy: std::sync::Arc::new(crate::policy::Policy::default()),
         timeouts: crate::policy::Timeouts::default(),
         queue_limit: 256,
@@ -76,7 +84,9 @@ pub(super) fn offline_settings(name: &str) -> ConnSettings {
         username: "me".into(),
         realname: "me".into(),
         flood: None,
+        flood_policy: crate::FloodPolicy::default(),
         sasl: None,
         after_connect: Vec::new(),
+        charsets: Default::default(),
     }
 }

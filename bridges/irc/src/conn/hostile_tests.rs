@@ -197,7 +197,7 @@ async fn modes_and_parts_for_strangers_are_ignored() {
         .iter()
         .filter_map(|e| match e {
             Event::MemberChanged { member, .. } => Some(member.nick.clone()),
-            Event::MemberLeft { nick, .. } => Some(nick.clone()),
+            Event::MemberLeft { user, .. } => crate::ids::parse_user(user).map(|(n, _)| n.into()),
             _ => None,
         })
         .collect();

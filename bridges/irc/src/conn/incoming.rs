@@ -206,7 +206,7 @@ impl Conn {
                     c.ranked.remove(nick.as_str());
                     self.emit(Event::MemberLeft {
                         room,
-                        nick,
+                        user: user_id(&nick, &self.host),
                         reason: LeaveReason::Part(reason),
                     })
                     .await;
@@ -238,7 +238,7 @@ impl Conn {
                     c.ranked.remove(victim.as_str());
                     self.emit(Event::MemberLeft {
                         room,
-                        nick: victim,
+                        user: user_id(&victim, &self.host),
                         reason: reason_,
                     })
                     .await;
@@ -255,10 +255,11 @@ impl Conn {
                         rooms.push(room_id(&c.name, &self.host));
                     }
                 }
+                let user = user_id(&nick, &self.host);
                 for room in rooms {
                     self.emit(Event::MemberLeft {
                         room,
-                        nick: nick.clone(),
+                        user: user.clone(),
                         reason: LeaveReason::Quit(reason.clone()),
                     })
                     .await;
@@ -291,10 +292,13 @@ impl Conn {
                     }
                     rooms.push(room_id(&c.name, &self.host));
                 }
+                // IRC's user id is the nick: the rename carries the new id.
+                let (user, new_user) = (user_id(&old, &self.host), user_id(&new, &self.host));
                 for room in rooms {
                     self.emit(Event::MemberRenamed {
                         room: Some(room),
-                        old_nick: old.clone(),
+                        user: user.clone(),
+                        new_user: Some(new_user.clone()),
                         new_nick: new.clone(),
                         own,
                     })

@@ -245,7 +245,7 @@ async fn lines_inside_a_netsplit_batch_are_handled_as_lines() {
     .await;
     let got = events(&mut rx).await;
     assert!(
-        matches!(got.as_slice(), [Event::MemberLeft { nick, .. }] if nick == "bob"),
+        matches!(got.as_slice(), [Event::MemberLeft { user, .. }] if user.as_str().starts_with("bob%")),
         "{got:?}"
     );
 }

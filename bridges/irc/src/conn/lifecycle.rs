@@ -12,6 +12,7 @@ use super::{Conn, End};
 use crate::connect::{connect, Failure};
 use crate::ids::{irc_lowercase, room_id};
 use crate::session::{command_room, error_for};
+use crate::tls::Verify;
 
 impl Conn {
     pub(super) async fn run(mut self, mut commands: channel::Receiver<Command>) {
@@ -38,12 +39,22 @@ impl Conn {
             };
             drop(attempt);
             let reason = match connected {
-                Ok(io) => match self.serve(io, &mut commands).await {
-                    End::Shutdown => return,
-                    End::Lost(reason) => reason,
-                },
+                Ok(connected) => {
+                    if connected.port.tls && self.settings.verify == Verify::Off {
+                        self.warn_unverified().await;
+                    }
+                    match self.serve(connected.io, &mut commands).await {
+                        End::Shutdown => return,
+                        End::Lost(reason) => reason,
+                    }
+                }
                 Err(Failure::Refused(text)) => {
                     warn!(host = %self.host, %text, "IRC server refused by policy");
+                    self.give_up(ErrorKind::Forbidden, &text).await;
+                    return;
+                }
+                Err(Failure::Untrusted(text)) => {
+                    warn!(host = %self.host, %text, "IRC server's certificate refused");
                     self.give_up(ErrorKind::Forbidden, &text).await;
                     return;
                 }
@@ -93,6 +104,22 @@ impl Conn {
             }
             backoff = (backoff * 2).min(Duration::from_secs(60));
         }
+    }
+
+    /// Tells the user (once per connection) and the log that this
+    /// connection's certificate was not verified.
+    async fn warn_unverified(&self) {
+        warn!(host = %self.host, "TLS certificate not verified (verify_cert off)");
+        self.emit(Event::Notice {
+            text: format!(
+                "The TLS certificate of {} was not verified (verify_cert is off in this \
+                 server's settings): the connection is encrypted, but the server is not \
+                 authenticated.",
+                self.host
+            ),
+            server: None,
+        })
+        .await;
     }
 
     /// Takes a command while the server has not welcomed this connection:

@@ -34,6 +34,7 @@ impl Conn {
             self.emit(Event::RoomJoined {
                 room,
                 name: chan.to_owned(),
+                own_user: user_id(&self.own_nick, &self.host),
                 own_nick: self.own_nick.clone(),
                 nick_changed: !requested.is_empty() && requested != self.own_nick,
             })

@@ -43,6 +43,7 @@ impl Conn {
                     self.emit(Event::RoomJoined {
                         room: room.clone(),
                         name,
+                        own_user: crate::ids::user_id(&self.own_nick, &self.host),
                         own_nick: self.own_nick.clone(),
                         nick_changed: nick != self.own_nick,
                     })

@@ -24,7 +24,8 @@ use xmpp_parsers::presence::Presence;
 /// How long any one answer may take.
 pub const ANSWER: Duration = Duration::from_secs(30);
 
-/// The gateway binary, built by `cargo build --bin switchboard` beforehand.
+/// The gateway binary, built by `cargo build --bin switchboard --features
+/// test-network` beforehand (the test network's tests need the feature).
 pub fn switchboard_bin() -> PathBuf {
     if let Ok(p) = std::env::var("SWITCHBOARD_BIN") {
         return p.into();
@@ -35,7 +36,7 @@ pub fn switchboard_bin() -> PathBuf {
     let bin = target.join("debug/switchboard");
     assert!(
         bin.exists(),
-        "{} is missing: run `cargo build --bin switchboard` first (scripts/test does)",
+        "{} is missing: run `cargo build --bin switchboard --features test-network` first (scripts/test does)",
         bin.display()
     );
     bin

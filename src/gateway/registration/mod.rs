@@ -1,5 +1,10 @@
 //! Registering and unregistering a user, shared by XEP-0050, XEP-0077 and
-//! the chat commands.
+//! the chat commands. A registration is an exchange with the bridge
+//! ([`steps`]): one or more steps, the ones under way kept in [`pending`].
+
+mod forms;
+pub(super) mod pending;
+mod steps;
 
 use std::sync::Arc;
 use switchboard_bridge_api::{Credentials, FieldError};
@@ -8,6 +13,7 @@ use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::presence::Presence;
 
 use super::Gateway;
+pub(super) use steps::{StepInput, StepOutcome};
 
 /// Why a registration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -18,9 +24,33 @@ pub enum RegisterError {
     /// A field was refused.
     #[error("{0}")]
     Field(#[from] FieldError),
+    /// A step of the user's registration runs on the network already.
+    #[error("a registration of yours is already under way; wait for its answer")]
+    Busy,
+    /// Too many registrations are under way on this gateway.
+    #[error("too many registrations are under way; try again in a few minutes")]
+    Full,
+    /// No step waits for the user's answers.
+    #[error(
+        "no registration step waits for your answers (it expired or was cancelled); start again"
+    )]
+    Expired,
+    /// The network did not answer in time.
+    #[error("the network did not answer in time; try again")]
+    Timeout,
     /// Storage failed.
     #[error("could not save the registration: {0}")]
     Internal(String),
+}
+
+impl From<pending::Refusal> for RegisterError {
+    fn from(r: pending::Refusal) -> Self {
+        match r {
+            pending::Refusal::Busy => Self::Busy,
+            pending::Refusal::Full => Self::Full,
+            pending::Refusal::Expired => Self::Expired,
+        }
+    }
 }
 
 /// Credentials as text for sealing: `name NUL value NUL …` (XML text can hold no NUL).
@@ -64,17 +94,13 @@ impl Gateway {
         Ok(decode(&String::from_utf8(plain)?))
     }
 
-    /// Registers (or re-registers) a user and (re)starts their session.
-    pub(super) async fn register(
+    /// Stores what the bridge said to store (sealed) and (re)starts the
+    /// user's session with it.
+    async fn complete_registration(
         self: &Arc<Self>,
-        user: &Jid,
+        bare: &BareJid,
         credentials: Credentials,
     ) -> Result<(), RegisterError> {
-        if !self.may_register(user) {
-            return Err(RegisterError::Forbidden(user.domain().to_string()));
-        }
-        self.bridge.validate(&credentials)?;
-        let bare = user.to_bare();
         let sealed = self
             .vault
             .seal(encode(&credentials).as_bytes())
@@ -84,10 +110,10 @@ impl Gateway {
             .await
             .map_err(|e| RegisterError::Internal(e.to_string()))?;
         info!(user = %bare, network = %self.network, "registered");
-        if let Some(old) = self.sessions.lock().unwrap().remove(&bare) {
+        if let Some(old) = self.sessions.lock().unwrap().remove(bare) {
             tokio::spawn(old.stop());
         }
-        self.start_session(&bare, credentials).await;
+        self.start_session(bare, credentials).await;
         // XEP-0100 §4.1.1: the gateway asks to be in the user's roster.
         let domain = Jid::from(self.domain.clone());
         self.send(
@@ -96,13 +122,14 @@ impl Gateway {
                 .with_to(bare.clone()),
         )
         .await;
-        self.send(self.own_presence().with_to(bare)).await;
+        self.send(self.own_presence().with_to(bare.clone())).await;
         Ok(())
     }
 
     /// Removes a user's registration and ends their session. Returns whether
     /// they were registered.
     pub(super) async fn unregister(&self, user: &BareJid) -> anyhow::Result<bool> {
+        self.pending.lock().unwrap().cancel(user, None);
         let session = self.sessions.lock().unwrap().remove(user);
         if let Some(s) = session {
             // Not awaited: this runs on the router, which serves every user,

@@ -1,0 +1,135 @@
+//! A chat network in memory, for the tests: every capability of the
+//! contract, driven by the test over a control channel.
+//!
+//! The gateway has it only when built with its `test-network` feature (off
+//! by default, never in a release build), under the network name `testnet`:
+//!
+//! ```toml
+//! [networks.testnet]
+//! jid = "testnet.localhost"
+//! secret = "…"
+//! [networks.testnet.settings]
+//! control = "127.0.0.1:PORT"   # the test listens here; loopback only
+//! ```
+//!
+//! A user registers with one field, `username`, which names their session
+//! on the control channel. The bridge connects to `control` when its first
+//! session starts, and then speaks newline-delimited JSON ([`wire`]): it
+//! reports each session's start and end and every [`Command`] a session
+//! gets, in order, and takes events the test injects into a user's session.
+//! A session answers by itself what a network would: `Connected` at start,
+//! a join with `RoomJoined` and the user as the one member, a sent text
+//! with its echo (`own`, the command's token, an id `tn-N`), edits,
+//! retractions, reactions, nick and topic changes with their echoes, a room
+//! list of the rooms any session joined (rooms persist), an empty history.
+//! Everything else a room or a contact does, the test injects.
+//!
+//! [`Command`]: switchboard_bridge_api::Command
+
+mod hub;
+mod session;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use switchboard_bridge_api::{
+    Bridge, BridgeInfo, Capabilities, FieldKind, Login, LoginField, SessionHandle,
+};
+
+use hub::Hub;
+
+/// The network name the gateway knows it by.
+pub const NAME: &str = "testnet";
+
+/// The operator's settings, `[networks.testnet.settings]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The test's control listener (`127.0.0.1:PORT`); without it the
+    /// network runs on its own, with nobody to inject events.
+    pub control: Option<String>,
+}
+
+/// Settings the bridge cannot run with.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// `control` is not `ip:port`.
+    #[error("control: {0:?} is not an address like 127.0.0.1:PORT")]
+    NotAnAddress(String),
+    /// `control` is not on loopback: the test network talks to nothing else.
+    #[error("control: {0} is not a loopback address")]
+    NotLoopback(SocketAddr),
+}
+
+/// The test network's bridge.
+pub struct TestnetBridge {
+    info: BridgeInfo,
+    hub: Arc<Hub>,
+}
+
+impl TestnetBridge {
+    /// A bridge with these settings.
+    pub fn new(settings: Settings) -> Result<Self, SettingsError> {
+        let control = match settings.control {
+            None => None,
+            Some(text) => {
+                let addr: SocketAddr = text
+                    .parse()
+                    .map_err(|_| SettingsError::NotAnAddress(text))?;
+                if !addr.ip().is_loopback() {
+                    return Err(SettingsError::NotLoopback(addr));
+                }
+                Some(addr)
+            }
+        };
+        Ok(Self {
+            info: info(),
+            hub: Hub::new(control),
+        })
+    }
+}
+
+/// What the test network is: one login field, every capability.
+fn info() -> BridgeInfo {
+    BridgeInfo {
+        name: NAME,
+        display_name: "Test network",
+        instructions: "Choose a username on the test network.",
+        fields: vec![LoginField {
+            name: "username",
+            label: "Username",
+            description: "Your name on the test network; the test addresses your session by it.",
+            kind: FieldKind::Text,
+            required: true,
+            default: None,
+        }],
+        capabilities: Capabilities {
+            edits: true,
+            retractions: true,
+            reactions: true,
+            replies: true,
+            typing: true,
+            history: true,
+            attachments: true,
+            direct_messages: true,
+            read_markers: true,
+            persistent_rooms: true,
+        },
+        server_settings: vec![],
+    }
+}
+
+impl Bridge for TestnetBridge {
+    fn info(&self) -> &BridgeInfo {
+        &self.info
+    }
+
+    fn start(&self, login: Login) -> SessionHandle {
+        session::start(Arc::clone(&self.hub), login)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,241 @@
+//! One user's session on the test network: reports every command to the
+//! test, answers what a network answers by itself, and emits what the test
+//! injects.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use switchboard_bridge_api::{
+    channel, session_channels, Command, Event, LeaveReason, Login, Member, Message, Role, RoomId,
+    SessionEnd, SessionHandle, Target, UserId,
+};
+
+use crate::hub::Hub;
+use crate::wire::Report;
+
+/// Starts a session for the login's `username`.
+pub(crate) fn start(hub: Arc<Hub>, login: Login) -> SessionHandle {
+    let (handle, end) = session_channels();
+    let user = login
+        .credentials
+        .get("username")
+        .unwrap_or(&login.account)
+        .to_owned();
+    tokio::spawn(run(hub, user, end));
+    handle
+}
+
+/// A session's state: who the user is, and their nick in each room.
+struct Session {
+    hub: Arc<Hub>,
+    user: String,
+    nick: String,
+    rooms: BTreeMap<RoomId, String>,
+    events: channel::Sender<Event>,
+}
+
+async fn run(hub: Arc<Hub>, user: String, end: SessionEnd) {
+    let SessionEnd {
+        mut commands,
+        events,
+    } = end;
+    let mut attached = hub.attach(&user);
+    hub.report(&Report::Started { user: user.clone() });
+    let mut session = Session {
+        hub: Arc::clone(&hub),
+        nick: user.clone(),
+        user: user.clone(),
+        rooms: BTreeMap::new(),
+        events,
+    };
+    let mut open = session
+        .emit(Event::Connected {
+            own_id: session.own_id(),
+            nick: session.nick.clone(),
+        })
+        .await;
+    for event in std::mem::take(&mut attached.pending) {
+        open = open && session.emit(event).await;
+    }
+    while open {
+        tokio::select! {
+            command = commands.recv() => {
+                let Some(command) = command else { break };
+                hub.report(&Report::Command { user: user.clone(), command: command.clone() });
+                if matches!(command, Command::Shutdown) {
+                    break;
+                }
+                for event in session.answer(command) {
+                    open = open && session.emit(event).await;
+                }
+            }
+            Some(event) = attached.injected.recv() => open = session.emit(event).await,
+        }
+    }
+    hub.detach(&user, attached.serial);
+    hub.report(&Report::Ended { user });
+}
+
+impl Session {
+    fn own_id(&self) -> UserId {
+        UserId(self.user.clone())
+    }
+
+    /// The user's nick in a conversation: their room nick, else their own.
+    fn nick_in(&self, target: &Target) -> String {
+        match target {
+            Target::Room(room) => self.rooms.get(room).unwrap_or(&self.nick).clone(),
+            Target::User(_) => self.nick.clone(),
+        }
+    }
+
+    /// Sends an event to the core, keeping track of the rooms it names;
+    /// `false` once the core is gone.
+    async fn emit(&mut self, event: Event) -> bool {
+        match &event {
+            Event::RoomJoined { room, own_nick, .. } => {
+                self.rooms.insert(room.clone(), own_nick.clone());
+                self.hub.enter(room, &self.user);
+            }
+            Event::RoomLeft { room, .. } => {
+                self.rooms.remove(room);
+                self.hub.leave(room, &self.user);
+            }
+            _ => {}
+        }
+        self.events.send(event).await.is_ok()
+    }
+
+    /// What the network answers to a command by itself.
+    fn answer(&mut self, command: Command) -> Vec<Event> {
+        match command {
+            Command::SendText {
+                target,
+                text,
+                kind,
+                reply_to,
+                token,
+            } => vec![Event::Message(Message {
+                id: self.hub.message_id(),
+                author: self.own_id(),
+                author_nick: self.nick_in(&target),
+                target,
+                text,
+                kind,
+                reply_to,
+                attachments: vec![],
+                timestamp: None,
+                own: true,
+                token: Some(token),
+            })],
+            Command::Edit {
+                target,
+                message,
+                text,
+                ..
+            } => vec![Event::Edited {
+                author: self.own_id(),
+                author_nick: self.nick_in(&target),
+                target,
+                message,
+                text,
+            }],
+            Command::Retract {
+                target, message, ..
+            } => vec![Event::Retracted {
+                by: self.own_id(),
+                target,
+                message,
+            }],
+            Command::React {
+                target,
+                message,
+                reactions,
+                ..
+            } => vec![Event::Reacted {
+                author: self.own_id(),
+                author_nick: self.nick_in(&target),
+                target,
+                message,
+                reactions,
+            }],
+            Command::Join { room, nick, .. } => {
+                let member = Member {
+                    user: self.own_id(),
+                    nick: nick.clone(),
+                    role: Role::Member,
+                    away: None,
+                };
+                vec![
+                    Event::RoomJoined {
+                        name: room.0.clone(),
+                        room: room.clone(),
+                        own_nick: nick,
+                        own_user: self.own_id(),
+                        nick_changed: false,
+                    },
+                    Event::Members {
+                        room,
+                        members: vec![member],
+                        complete: true,
+                    },
+                ]
+            }
+            Command::Leave { room, reason } if self.rooms.contains_key(&room) => {
+                vec![Event::RoomLeft {
+                    room,
+                    reason: LeaveReason::Part(reason),
+                }]
+            }
+            Command::SetNick { room, nick } => self.rename(room, nick),
+            Command::SetTopic { room, topic } => vec![Event::Topic {
+                by: Some(self.nick_in(&Target::Room(room.clone()))),
+                room,
+                topic,
+            }],
+            Command::ListRooms {
+                token,
+                after,
+                limit,
+                ..
+            } => {
+                let (rooms, next) = self.hub.rooms(after.as_deref(), limit);
+                vec![Event::RoomList { token, rooms, next }]
+            }
+            Command::FetchHistory { token, room, .. } => vec![Event::History {
+                token,
+                room,
+                messages: vec![],
+            }],
+            // Nothing a network says back: the user's own typing and read
+            // markers, settings, a leave from a room the user is not in.
+            Command::Leave { .. }
+            | Command::Typing { .. }
+            | Command::MarkRead { .. }
+            | Command::ConfigureServer { .. }
+            | Command::Shutdown => vec![],
+        }
+    }
+
+    /// A nick change in one room, or in every room and for the network.
+    fn rename(&mut self, room: Option<RoomId>, nick: String) -> Vec<Event> {
+        if room.is_none() {
+            self.nick = nick.clone();
+        }
+        let user = self.own_id();
+        self.rooms
+            .iter_mut()
+            .filter(|(id, _)| room.as_ref().is_none_or(|r| r == *id))
+            .map(|(id, old)| Event::MemberRenamed {
+                room: Some(id.clone()),
+                user: user.clone(),
+                new_user: None,
+                new_nick: {
+                    old.clone_from(&nick);
+                    nick.clone()
+                },
+                own: true,
+            })
+            .collect()
+    }
+}

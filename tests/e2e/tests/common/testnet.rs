@@ -1,0 +1,295 @@
+//! The test network end to end: Prosody with the `testnet.localhost`
+//! component, the gateway built with `--features test-network` and its log
+//! in a file, and a typed client for the network's control channel (the
+//! test listens, the network connects when its first session starts).
+//!
+//! A test file takes it beside `common` (the bench shares `common` and has
+//! no test network): `mod common; #[path = "common/testnet.rs"] mod harness;`.
+#![allow(dead_code)]
+
+use crate::common::room::muc_info;
+use crate::common::support::prosody::{Prosody, DOMAIN};
+use crate::common::support::stop_child;
+use crate::common::{switchboard_bin, Client, ANSWER};
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::process::{Child, Command as Process, Stdio};
+use std::time::{Duration, Instant};
+use switchboard_bridge_api::{Command, Event};
+use switchboard_testnet::wire::{from_line, to_line, Order, Report};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpListener;
+use tokio_xmpp::Stanza;
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::presence::{Presence, Type};
+
+/// The test network's component domain.
+pub const TESTNET: &str = "testnet.localhost";
+const SECRET: &str = "testnet-secret";
+
+/// The JID of a room whose id needs no escaping (lower case letters,
+/// digits, `-`): the id at the component domain.
+pub fn room_jid(id: &str) -> String {
+    assert!(
+        id.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+        "{id}: escape it as the gateway does, or pick a plain id"
+    );
+    format!("{id}@{TESTNET}")
+}
+
+/// An occupant's JID in a room.
+pub fn occupant_jid(room: &str, nick: &str) -> Jid {
+    format!("{}/{nick}", room_jid(room)).parse().unwrap()
+}
+
+/// The JID of a person on the test network, as a contact (plain ids only).
+pub fn contact_jid(user: &str) -> Jid {
+    room_jid(user).parse().unwrap()
+}
+
+/// Prosody, the gateway with the test network, and the control channel.
+pub struct Testnet {
+    pub control: Control,
+    pub gateway: Gateway,
+    pub prosody: Prosody,
+}
+
+impl Testnet {
+    /// Starts Prosody and the gateway, and waits for the component to connect.
+    pub async fn start() -> Self {
+        let prosody = Prosody::start(&[(TESTNET, SECRET)]);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = format!(
+            "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
+             [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
+             [log]\nlevel = \"info\"\n\
+             [networks.testnet]\njid = \"{TESTNET}\"\nsecret = \"{SECRET}\"\n\
+             [networks.testnet.settings]\ncontrol = \"{}\"\n",
+            prosody.component_port,
+            listener.local_addr().unwrap(),
+        );
+        let gateway = Gateway::start(&config);
+        Self {
+            control: Control::new(listener),
+            gateway,
+            prosody,
+        }
+    }
+
+    /// An XMPP account `name@localhost`, logged in and registered with the
+    /// test network as `username=name`, once its session has started.
+    pub async fn user(&mut self, name: &str) -> Client {
+        self.prosody.register(name, DOMAIN, "pass");
+        let mut client =
+            Client::login(&format!("{name}@{DOMAIN}"), "pass", self.prosody.c2s_port).await;
+        client
+            .register_by_chat(TESTNET, &format!("username={name}"))
+            .await;
+        self.control.started(name).await;
+        client
+    }
+}
+
+/// Joins a test network room as `nick`; returns the self-presence (after
+/// the `Join` command, which the network answers by itself).
+pub async fn join(client: &mut Client, room: &str, nick: &str) -> Presence {
+    let to = occupant_jid(room, nick);
+    let mut p = Presence::available().with_to(to.clone());
+    p.payloads
+        .push(Element::builder("x", "http://jabber.org/protocol/muc").build());
+    client.send(p).await;
+    client
+        .wait_for(|s| match s {
+            Stanza::Presence(p)
+                if p.from.as_ref() == Some(&to)
+                    && p.type_ == Type::None
+                    && muc_info(p).0.contains(&"110".to_owned()) =>
+            {
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .await
+}
+
+/// The switchboard process with the test network, its log in a file.
+pub struct Gateway {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Gateway {
+    /// Starts the binary and waits until its component has connected.
+    fn start(config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchboard.toml");
+        std::fs::write(&path, config).unwrap();
+        let child = Process::new(switchboard_bin())
+            .arg("--config")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("gateway.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut gateway = Self {
+            dir,
+            child: Some(child),
+        };
+        let deadline = Instant::now() + ANSWER;
+        while !gateway.log().contains("component connected") {
+            let exited = gateway.child.as_mut().unwrap().try_wait().unwrap();
+            assert!(
+                exited.is_none(),
+                "the gateway exited ({exited:?}); was it built with \
+                 `cargo build --bin switchboard --features test-network`? Its log:\n{}",
+                gateway.log()
+            );
+            assert!(Instant::now() < deadline, "the component did not connect");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        gateway
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("gateway.log")
+    }
+
+    /// Everything the gateway has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            stop_child(&mut child, Duration::from_secs(10));
+        }
+        if std::thread::panicking() {
+            eprintln!("--- gateway log ---\n{}", self.log());
+        }
+    }
+}
+
+/// The test's end of the control channel.
+pub struct Control {
+    listener: TcpListener,
+    link: Option<(Lines<BufReader<OwnedReadHalf>>, OwnedWriteHalf)>,
+    /// Reports read but not yet claimed, oldest first.
+    unclaimed: VecDeque<Report>,
+    /// Every command each session got so far, in order.
+    seen: HashMap<String, Vec<Command>>,
+}
+
+impl Control {
+    fn new(listener: TcpListener) -> Self {
+        Self {
+            listener,
+            link: None,
+            unclaimed: VecDeque::new(),
+            seen: HashMap::new(),
+        }
+    }
+
+    /// The link, once the network has connected (at its first session).
+    async fn link(&mut self) -> &mut (Lines<BufReader<OwnedReadHalf>>, OwnedWriteHalf) {
+        if self.link.is_none() {
+            let (stream, _) = tokio::time::timeout(ANSWER, self.listener.accept())
+                .await
+                .expect("the test network did not connect: has a session started?")
+                .unwrap();
+            let (read, write) = stream.into_split();
+            self.link = Some((BufReader::new(read).lines(), write));
+        }
+        self.link.as_mut().unwrap()
+    }
+
+    /// Emits `event` from `user`'s session (held until it starts, if none runs).
+    pub async fn inject(&mut self, user: &str, event: Event) {
+        let line = to_line(&Order::Inject {
+            user: user.to_owned(),
+            event,
+        });
+        self.link()
+            .await
+            .1
+            .write_all(line.as_bytes())
+            .await
+            .unwrap();
+    }
+
+    /// The first unclaimed report `pick` takes, waiting for it.
+    async fn claim<T>(&mut self, what: &str, mut pick: impl FnMut(&Report) -> Option<T>) -> T {
+        if let Some(i) = self.unclaimed.iter().position(|r| pick(r).is_some()) {
+            return pick(&self.unclaimed.remove(i).unwrap()).unwrap();
+        }
+        let deadline = tokio::time::Instant::now() + ANSWER;
+        loop {
+            let lines = &mut self.link().await.0;
+            let line = tokio::time::timeout_at(deadline, lines.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("test network: no {what} within {ANSWER:?}"))
+                .unwrap()
+                .expect("the test network closed its control channel");
+            let report: Report = from_line(&line).unwrap();
+            if let Report::Command { user, command } = &report {
+                self.seen
+                    .entry(user.clone())
+                    .or_default()
+                    .push(command.clone());
+            }
+            if let Some(t) = pick(&report) {
+                return t;
+            }
+            self.unclaimed.push_back(report);
+        }
+    }
+
+    /// Waits for `user`'s session to start.
+    pub async fn started(&mut self, user: &str) {
+        self.claim(&format!("start of {user}'s session"), |r| {
+            matches!(r, Report::Started { user: u } if u == user).then_some(())
+        })
+        .await
+    }
+
+    /// The next command `user`'s session got.
+    pub async fn next_command(&mut self, user: &str) -> Command {
+        self.claim(&format!("command for {user}"), |r| match r {
+            Report::Command { user: u, command } if u == user => Some(command.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The next command `user`'s session got that `want` accepts; the ones
+    /// before it are passed over (they stay in [`Control::seen`]).
+    pub async fn expect_command(
+        &mut self,
+        user: &str,
+        mut want: impl FnMut(&Command) -> bool,
+    ) -> Command {
+        loop {
+            let command = self.next_command(user).await;
+            if want(&command) {
+                return command;
+            }
+        }
+    }
+
+    /// Every command `user`'s sessions got so far (as read from the channel).
+    pub fn seen(&self, user: &str) -> &[Command] {
+        self.seen.get(user).map(Vec::as_slice).unwrap_or_default()
+    }
+}
+
+/// The gateway's log lines that contain every one of `parts`.
+pub fn log_lines(log: &str, parts: &[&str]) -> Vec<String> {
+    log.lines()
+        .filter(|l| parts.iter().all(|p| l.contains(p)))
+        .map(str::to_owned)
+        .collect()
+}
