@@ -7,17 +7,15 @@
 
 mod common;
 
+use common::history::{self, gateway_caught_up, join_history, mam_all, message_ids};
 use common::relay::Relay;
 use common::room::{body, groupchat_from, irc_config, muc_info, presence_from, room, GW};
 use common::support::ircd::{IrcClient, Ircd, IRC_HOST};
 use common::support::prosody::{Prosody, DOMAIN};
 use common::{result_payload, Client, Switchboard};
-use std::time::Duration;
-use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
-use xmpp_parsers::message::Message;
 use xmpp_parsers::minidom::Element;
-use xmpp_parsers::presence::{Presence, Type};
+use xmpp_parsers::presence::Type;
 
 const SECRET: &str = "irc-secret";
 const COMMANDS: &str = "http://jabber.org/protocol/commands";
@@ -96,107 +94,14 @@ async fn set_persistent(client: &mut Client, channel: &str, on: bool) {
     assert_eq!(done.attr("status"), Some("completed"));
 }
 
-/// Joins a channel asking for up to `max` messages of history.
+/// Joins a channel as `nick`, asking for up to `max` messages of history.
 async fn join_with_history(client: &mut Client, channel: &str, nick: &str, max: u32) {
-    let mut p = Presence::available().with_to(occupant_of(channel, nick));
-    p.payloads.push(
-        format!(
-            "<x xmlns='http://jabber.org/protocol/muc'>\
-             <history xmlns='http://jabber.org/protocol/muc' maxstanzas='{max}'/></x>"
-        )
-        .parse()
-        .unwrap(),
-    );
-    client.send(p).await;
-    let own = presence_from(client, occupant_of(channel, nick), Type::None).await;
-    assert!(muc_info(&own).0.contains(&"110".to_owned()));
+    history::join_with_history(client, occupant_of(channel, nick), max).await
 }
 
-/// Leaves a channel cleanly and waits for the own unavailable presence.
+/// Leaves a channel cleanly.
 async fn leave_cleanly(client: &mut Client, channel: &str, nick: &str) {
-    client
-        .send(Presence::unavailable().with_to(occupant_of(channel, nick)))
-        .await;
-    let gone = presence_from(client, occupant_of(channel, nick), Type::Unavailable).await;
-    assert!(muc_info(&gone).0.contains(&"110".to_owned()));
-}
-
-/// A room message's body, `id` and XEP-0359 stanza-id (id, by).
-type Ids = (String, Option<String>, Option<(String, String)>);
-
-fn ids_of(m: &Element) -> Ids {
-    let stanza_id = m
-        .children()
-        .find(|p| p.is("stanza-id", "urn:xmpp:sid:0"))
-        .map(|p| {
-            (
-                p.attr("id").unwrap_or_default().to_owned(),
-                p.attr("by").unwrap_or_default().to_owned(),
-            )
-        });
-    let body = m
-        .children()
-        .find(|c| c.name() == "body")
-        .map(|b| b.text())
-        .unwrap_or_default();
-    (body, m.attr("id").map(str::to_owned), stanza_id)
-}
-
-fn message_ids(m: &Message) -> Ids {
-    ids_of(&Element::from(m.clone()))
-}
-
-/// The join history up to the subject, which ends the join sequence.
-async fn join_history(client: &mut Client, channel: &str) -> Vec<Ids> {
-    let room_jid: Jid = room_of(channel).parse().unwrap();
-    let mut history = Vec::new();
-    loop {
-        let next = client
-            .wait_for(|s| match s {
-                Stanza::Message(m)
-                    if m.from.as_ref() == Some(&room_jid) && !m.subjects.is_empty() =>
-                {
-                    Some(None)
-                }
-                Stanza::Message(m) if common::room::is_history(m) => Some(Some(message_ids(m))),
-                _ => None,
-            })
-            .await;
-        match next {
-            Some(ids) => history.push(ids),
-            None => return history,
-        }
-    }
-}
-
-/// The room's whole archive through MAM, oldest first (one page of `max`).
-async fn mam_all(client: &mut Client, channel: &str, max: usize) -> Vec<Ids> {
-    let query: Element = format!(
-        "<query xmlns='urn:xmpp:mam:2' queryid='all'>\
-         <set xmlns='http://jabber.org/protocol/rsm'><max>{max}</max></set></query>"
-    )
-    .parse()
-    .unwrap();
-    let fin = result_payload(client.iq(&room_of(channel), true, query).await).expect("a <fin/>");
-    assert_eq!(fin.attr("complete"), Some("true"), "one page holds it all");
-    // The results came before the <fin/>, and wait in the client's backlog.
-    let mut out = Vec::new();
-    while let Some(ids) = client
-        .maybe(Duration::from_millis(200), |s| match s {
-            Stanza::Message(m) => m
-                .payloads
-                .iter()
-                .find(|p| p.is("result", "urn:xmpp:mam:2"))
-                .and_then(|r| r.get_child("forwarded", "urn:xmpp:forward:0"))
-                .and_then(|f| f.get_child("message", "jabber:client"))
-                .map(ids_of),
-            _ => None,
-        })
-        .await
-    {
-        out.push(ids);
-    }
-    out
+    history::leave_cleanly(client, occupant_of(channel, nick)).await
 }
 
 /// Reads the IRC side up to the end of a NAMES reply for `channel`, and
@@ -234,15 +139,6 @@ fn parts_and_quits(irc: &IrcClient, nick: &str) -> Vec<String> {
         .filter(|l| l.starts_with(&prefix) && (l.contains(" PART ") || l.contains(" QUIT ")))
         .cloned()
         .collect()
-}
-
-/// Waits until the gateway has handled everything Prosody sent it before:
-/// a ping through the same component stream.
-async fn gateway_caught_up(client: &mut Client) {
-    let ping = client
-        .iq(GW, false, Element::builder("ping", "urn:xmpp:ping").build())
-        .await;
-    result_payload(ping);
 }
 
 /// The ticket's first test: a channel set persistent with the ad-hoc form,
@@ -291,7 +187,7 @@ async fn persistent_channel_outlives_the_client() {
     drop(a);
     let a_jid: Jid = format!("alice@{DOMAIN}/A").parse().unwrap();
     presence_from(&mut c, a_jid, Type::Unavailable).await;
-    gateway_caught_up(&mut c).await;
+    gateway_caught_up(&mut c, GW).await;
 
     // 50 messages while no client is in the room; then bob's private
     // message, which the gateway relays after them (one IRC connection, in order).
@@ -310,7 +206,7 @@ async fn persistent_channel_outlives_the_client() {
     // the ids C saw; MAM has the same 60 with the same ids.
     let mut a = Client::login(&format!("alice@{DOMAIN}/A"), "pass", prosody.c2s_port).await;
     join_with_history(&mut a, "#test", "alice", 100).await;
-    let history = join_history(&mut a, "#test").await;
+    let history = join_history(&mut a, &room_of("#test").parse().unwrap()).await;
     let bodies: Vec<String> = history.iter().map(|h| h.0.clone()).collect();
     let expected: Vec<String> = (1..=10)
         .map(|i| format!("live {i}"))
@@ -325,7 +221,7 @@ async fn persistent_channel_outlives_the_client() {
             Some(room().as_str())
         );
     }
-    let archive = mam_all(&mut a, "#test", 100).await;
+    let archive = mam_all(&mut a, &room_of("#test"), 100).await;
     assert_eq!(archive, history, "MAM has what the join history had");
 
     // Still one IRC membership: the return did not join again.
@@ -534,7 +430,7 @@ async fn stored_channel_is_joined_again_after_a_restart() {
     assert_eq!(alice.reply_from(&bob_jid).await, "posted");
 
     join_with_history(&mut alice, "#test", "alice", 100).await;
-    let history = join_history(&mut alice, "#test").await;
+    let history = join_history(&mut alice, &room_of("#test").parse().unwrap()).await;
     let bodies: Vec<&str> = history.iter().map(|h| h.0.as_str()).collect();
     assert_eq!(
         bodies,
@@ -544,7 +440,7 @@ async fn stored_channel_is_joined_again_after_a_restart() {
             "while you were away 3"
         ]
     );
-    assert_eq!(mam_all(&mut alice, "#test", 100).await, history);
+    assert_eq!(mam_all(&mut alice, &room_of("#test"), 100).await, history);
     assert!(in_channel(&mut bob, "#test", "alice").await);
 
     // Detached again, then set back to not persistent: nobody is in the
