@@ -15,7 +15,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use switchboard::component::wire;
-use switchboard::xmpp::escape::{escape, unescape};
+use switchboard::xmpp::escape::{escape, unescape, Case};
 use xmpp_parsers::delay::Delay;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Id, Lang, Message, MessageType};
@@ -126,14 +126,14 @@ fn xep0106(c: &mut Criterion) {
         ("discord_name", "crab@rust/lang", "crab\\40rust\\2flang"),
     ];
     for (_, id, local) in cases {
-        assert_eq!(escape(id), local);
+        assert_eq!(escape(id, Case::Sensitive), local);
         assert_eq!(unescape(local), id);
     }
 
     let mut g = c.benchmark_group("xep0106");
     for (name, id, local) in cases {
         g.bench_function(format!("escape/{name}"), |b| {
-            b.iter(|| escape(black_box(id)))
+            b.iter(|| escape(black_box(id), Case::Sensitive))
         });
         g.bench_function(format!("unescape/{name}"), |b| {
             b.iter(|| unescape(black_box(local)))

@@ -16,7 +16,8 @@ use crate::crypto::Vault;
 use crate::gateway::{Gateway, Shared};
 use crate::store::Store;
 
-/// Bridges by network name (`irc`, …).
+/// Bridges by network instance name (`irc`, `oftc`, …): two instances of
+/// one kind are two bridges, each with its own settings.
 pub type Bridges = BTreeMap<String, Arc<dyn Bridge>>;
 
 /// Runs until `stop` resolves, then shuts down cleanly.
@@ -49,7 +50,7 @@ pub async fn run(
         let (in_tx, in_rx) = mpsc::channel(1024);
         let gateway = Gateway::new(&net.name, net.jid.clone(), bridge, shared.clone(), out_tx);
         let sessions = gateway.start_sessions().await?;
-        info!(network = %net.name, domain = %net.jid, sessions, "gateway ready");
+        info!(network = %net.name, kind = %net.kind, domain = %net.jid, sessions, "gateway ready");
         let settings = LinkSettings {
             domain: net.jid.clone(),
             secret: net.secret.clone(),

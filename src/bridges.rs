@@ -1,31 +1,90 @@
-//! The bridges compiled into this build, each behind its cargo feature.
+//! The network kinds compiled into this build (each behind its cargo
+//! feature), and how each kind's `[networks.NAME.settings]` becomes a bridge.
+//! The bridge crates parse their own settings (serde); the core only maps a
+//! kind to its constructor.
+
+use std::sync::Arc;
+use switchboard_bridge_api::Bridge;
 
 use crate::app::Bridges;
-use crate::config::Config;
+use crate::config::{Config, ConfigError, ConfigErrors};
 
-/// Builds the bridge of every enabled network this build has.
-pub fn compiled(config: &Config) -> anyhow::Result<Bridges> {
-    #[allow(unused_mut)]
+/// Builds a bridge from its settings; mistakes are named under the prefix
+/// given (`networks.NAME.settings`).
+type Build = fn(&str, &toml::Table) -> Result<Arc<dyn Bridge>, Vec<ConfigError>>;
+
+/// The kinds this build has, by the name a `kind` key gives.
+const KINDS: &[(&str, Build)] = &[
+    #[cfg(feature = "irc")]
+    ("irc", irc),
+    #[cfg(feature = "test-network")]
+    (switchboard_testnet::NAME, testnet),
+];
+
+/// The names of the kinds this build has (`irc`, …).
+pub fn kinds() -> impl Iterator<Item = &'static str> {
+    KINDS.iter().map(|(name, _)| *name)
+}
+
+fn builder(kind: &str) -> Option<Build> {
+    KINDS.iter().find(|(k, _)| *k == kind).map(|(_, b)| *b)
+}
+
+/// Every mistake in a network's settings, each by its full key; none for a
+/// kind this build lacks (the configuration names that).
+pub fn check(name: &str, kind: &str, settings: &toml::Table) -> Vec<ConfigError> {
+    match builder(kind) {
+        Some(build) => build(&format!("networks.{name}.settings"), settings).err(),
+        None => None,
+    }
+    .unwrap_or_default()
+}
+
+/// Builds the bridge of every enabled network, by its name.
+pub fn compiled(config: &Config) -> Result<Bridges, ConfigErrors> {
     let mut bridges = Bridges::new();
+    let mut errors = Vec::new();
     for net in config.networks.values() {
-        match net.name.as_str() {
-            #[cfg(feature = "irc")]
-            "irc" => {
-                bridges.insert(net.name.clone(), crate::bridges_irc::build(&net.settings)?);
+        let prefix = format!("networks.{}.settings", net.name);
+        match builder(&net.kind).map(|build| build(&prefix, &net.settings)) {
+            Some(Ok(bridge)) => {
+                bridges.insert(net.name.clone(), bridge);
             }
-            #[cfg(feature = "test-network")]
-            switchboard_testnet::NAME => {
-                let bad =
-                    |e: &dyn std::fmt::Display| anyhow::anyhow!("networks.testnet.settings: {e}");
-                let settings = toml::Value::Table(net.settings.clone())
-                    .try_into()
-                    .map_err(|e| bad(&e))?;
-                let bridge =
-                    switchboard_testnet::TestnetBridge::new(settings).map_err(|e| bad(&e))?;
-                bridges.insert(net.name.clone(), std::sync::Arc::new(bridge));
-            }
-            other => anyhow::bail!("network {other} is not compiled into this build"),
+            Some(Err(e)) => errors.extend(e),
+            None => errors.push(ConfigError {
+                key: format!("networks.{}.kind", net.name),
+                reason: format!("{:?} is not compiled into this build", net.kind),
+            }),
         }
     }
-    Ok(bridges)
+    if errors.is_empty() {
+        Ok(bridges)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+#[cfg(feature = "irc")]
+fn irc(prefix: &str, settings: &toml::Table) -> Result<Arc<dyn Bridge>, Vec<ConfigError>> {
+    let settings: switchboard_irc::IrcSettings = crate::bridge_settings::read(prefix, settings)?;
+    let config = settings.into_config().map_err(|reason| {
+        vec![ConfigError {
+            key: prefix.to_owned(),
+            reason,
+        }]
+    })?;
+    Ok(Arc::new(switchboard_irc::IrcBridge::new(config)))
+}
+
+/// The in-memory network of the tests (`bridges/testnet`).
+#[cfg(feature = "test-network")]
+fn testnet(prefix: &str, settings: &toml::Table) -> Result<Arc<dyn Bridge>, Vec<ConfigError>> {
+    let settings: switchboard_testnet::Settings = crate::bridge_settings::read(prefix, settings)?;
+    let bridge = switchboard_testnet::TestnetBridge::new(settings).map_err(|e| {
+        vec![ConfigError {
+            key: prefix.to_owned(),
+            reason: e.to_string(),
+        }]
+    })?;
+    Ok(Arc::new(bridge))
 }

@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use xmpp_parsers::jid::{BareJid, Jid};
 
-/// The networks Switchboard knows; a `[networks.NAME]` section must use one of them.
-/// `testnet` is the in-memory network of the tests (cargo feature `test-network`).
-pub const NETWORK_NAMES: &[&str] = &["irc", "discord", "matrix", "testnet"];
+mod networks;
+pub use networks::NetworkConfig;
 
 /// The whole configuration, checked and with defaults filled in.
 #[derive(Debug, Clone)]
@@ -34,7 +33,7 @@ pub struct Config {
     pub archive: crate::archive::ArchivePolicy,
     /// What one user may hold (`[limits]`).
     pub limits: Limits,
-    /// The enabled networks, by name.
+    /// The enabled networks, by name (`[networks.NAME]`).
     pub networks: BTreeMap<String, NetworkConfig>,
 }
 
@@ -59,32 +58,6 @@ impl Default for Limits {
             max_rooms: 256,
             max_settings: 1024,
         }
-    }
-}
-
-/// One network's component.
-#[derive(Clone)]
-pub struct NetworkConfig {
-    /// The network's name (`irc`, `discord`, `matrix`).
-    pub name: String,
-    /// The component's domain.
-    pub jid: BareJid,
-    /// The XEP-0114 shared secret.
-    pub secret: String,
-    /// Override of the XMPP server's component address for this network.
-    pub xmpp_server: Option<String>,
-    /// Network-specific settings, handed to the bridge as they are.
-    pub settings: toml::Table,
-}
-
-impl fmt::Debug for NetworkConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NetworkConfig")
-            .field("name", &self.name)
-            .field("jid", &self.jid)
-            .field("secret", &"<redacted>")
-            .field("xmpp_server", &self.xmpp_server)
-            .finish_non_exhaustive()
     }
 }
 
@@ -193,9 +166,6 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ("users", &["allowed_domains", "admins"]),
     ("log", &["level"]),
 ];
-
-/// Keys every network section may hold, besides the bridge's own (`settings`).
-const NETWORK_KEYS: &[&str] = &["enabled", "jid", "secret", "xmpp_server", "settings"];
 
 impl Config {
     /// Reads and checks a configuration file. `env` looks up environment
@@ -327,106 +297,7 @@ impl Config {
 
         let limits = check_limits(&raw.limits, &mut errors);
 
-        let mut networks = BTreeMap::new();
-        for (name, section) in raw.networks {
-            let key = |k: &str| format!("networks.{name}.{k}");
-            if !NETWORK_NAMES.contains(&name.as_str()) {
-                errors.push(err(
-                    &format!("networks.{name}"),
-                    &format!("unknown network; known: {}", NETWORK_NAMES.join(", ")),
-                ));
-                continue;
-            }
-            for k in section.keys() {
-                if !NETWORK_KEYS.contains(&k.as_str()) {
-                    errors.push(err(&key(k), "unknown key"));
-                }
-            }
-            let enabled = match section.get("enabled") {
-                None => true,
-                Some(toml::Value::Boolean(b)) => *b,
-                Some(_) => {
-                    errors.push(err(&key("enabled"), "must be true or false"));
-                    false
-                }
-            };
-            let jid = match section.get("jid") {
-                Some(toml::Value::String(s)) => match BareJid::from_str(s) {
-                    Ok(j) if j.node().is_none() => Some(j),
-                    _ => {
-                        errors.push(err(
-                            &key("jid"),
-                            &format!("{s:?} is not a domain JID like {name}.example.org"),
-                        ));
-                        None
-                    }
-                },
-                Some(_) => {
-                    errors.push(err(&key("jid"), "must be a string"));
-                    None
-                }
-                None => {
-                    errors.push(err(&key("jid"), "missing: the component's domain"));
-                    None
-                }
-            };
-            let env_name = format!("SWITCHBOARD_{}_SECRET", name.to_uppercase());
-            let secret = match (env(&env_name), section.get("secret")) {
-                (Some(s), _) if !s.is_empty() => Some(s),
-                (_, Some(toml::Value::String(s))) if !s.is_empty() => Some(s.clone()),
-                (_, Some(toml::Value::String(_))) | (_, None) => {
-                    errors.push(err(
-                        &key("secret"),
-                        &format!("missing: the component secret (or set {env_name})"),
-                    ));
-                    None
-                }
-                (_, Some(_)) => {
-                    errors.push(err(&key("secret"), "must be a string"));
-                    None
-                }
-            };
-            let server = match section.get("xmpp_server") {
-                Some(toml::Value::String(s)) => {
-                    check_address(&key("xmpp_server"), s, &mut errors);
-                    Some(s.clone())
-                }
-                Some(_) => {
-                    errors.push(err(&key("xmpp_server"), "must be a string"));
-                    None
-                }
-                None => None,
-            };
-            let settings = match section.get("settings") {
-                Some(toml::Value::Table(t)) => t.clone(),
-                Some(_) => {
-                    errors.push(err(&key("settings"), "must be a table"));
-                    toml::Table::new()
-                }
-                None => toml::Table::new(),
-            };
-            if let (true, Some(jid), Some(secret)) = (enabled, jid, secret) {
-                networks.insert(
-                    name.clone(),
-                    NetworkConfig {
-                        name,
-                        jid,
-                        secret,
-                        xmpp_server: server,
-                        settings,
-                    },
-                );
-            }
-        }
-        let mut seen = BTreeMap::new();
-        for n in networks.values() {
-            if let Some(other) = seen.insert(n.jid.clone(), n.name.clone()) {
-                errors.push(err(
-                    &format!("networks.{}.jid", n.name),
-                    &format!("same domain as networks.{other}.jid"),
-                ));
-            }
-        }
+        let networks = networks::check_networks(raw.networks, &env, &mut errors);
         if networks.is_empty() && errors.is_empty() {
             errors.push(err("networks", "no network is enabled"));
         }

@@ -8,9 +8,8 @@
 
 pub mod app;
 pub mod archive;
+pub mod bridge_settings;
 pub mod bridges;
-#[cfg(feature = "irc")]
-mod bridges_irc;
 pub mod component;
 pub mod config;
 pub mod crypto;

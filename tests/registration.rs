@@ -161,11 +161,13 @@ struct World {
 async fn world(permits: usize) -> World {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("switchboard.db");
+    // The test gives the gateway its own two-step bridge; the section's
+    // kind only has to be one this build has.
     let config = Config::parse(
         &format!(
             "[database]\nurl = \"sqlite://{}?mode=rwc\"\n\
              [users]\nallowed_domains = [\"localhost\"]\n\
-             [networks.matrix]\njid = \"{DOMAIN}\"\nsecret = \"s\"\n",
+             [networks.matrix]\nkind = \"irc\"\njid = \"{DOMAIN}\"\nsecret = \"s\"\n",
             db.display()
         ),
         dir.path(),

@@ -331,6 +331,70 @@ fn bad_input_from_the_server_never_kills_the_process() {
     );
 }
 
+/// `check-config` names every mistake in a bridge's own settings and in
+/// network kinds by its full key, and accepts two instances of one kind.
+#[test]
+fn check_config_names_bridge_settings_and_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "[users]\nallowed_domains = [\"localhost\"]\n\
+         [networks.irc]\njid = \"irc.localhost\"\nsecret = \"x\"\n\
+         [networks.irc.settings]\nallowed_ports = [6697, \"7000-6000\"]\nflood = false\n\
+         [networks.irc2]\nkind = \"irc\"\njid = \"irc2.localhost\"\nsecret = \"y\"\n\
+         [networks.irc2.settings]\nalowed_servers = [\"irc.libera.chat\"]\n\
+         [networks.irc2.settings.servers]\n\"irc.localhost\" = { address = \"nowhere\", tls = false, port = 1 }\n\
+         [networks.icq]\njid = \"icq.localhost\"\nsecret = \"z\"\n\
+         [networks.chat]\nkind = \"ircv3\"\njid = \"chat.localhost\"\nsecret = \"z\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["check-config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    let at = file.display().to_string();
+    for line in [
+        "networks.irc.settings.allowed_ports[1]: the range \"7000-6000\" is empty",
+        "networks.irc.settings.flood: unknown key",
+        "networks.irc2.settings.alowed_servers: unknown key",
+        "networks.irc2.settings.servers.irc.localhost.port: unknown key",
+        "networks.irc2.settings.servers.irc.localhost: \"nowhere\": the address must be \"host:port\"",
+        "networks.icq: unknown network kind \"icq\"",
+        "networks.chat.kind: unknown network kind \"ircv3\"; this build has: irc",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{at}: {line}"))),
+            "{line} not named in:\n{text}"
+        );
+    }
+
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "[users]\nallowed_domains = [\"localhost\"]\n\
+         [networks.irc]\njid = \"irc.localhost\"\nsecret = \"x\"\n\
+         [networks.irc.settings]\nallowed_ports = [6697, \"6660-6669\"]\n\
+         [networks.irc2]\nkind = \"irc\"\njid = \"irc2.localhost\"\nsecret = \"y\"\n\
+         [networks.irc2.settings.servers]\n\"irc.localhost\" = \"127.0.0.1:6667\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["check-config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(2 networks enabled)"));
+}
+
 #[test]
 fn check_config_names_every_mistake() {
     let dir = tempfile::tempdir().unwrap();

@@ -155,9 +155,7 @@ impl Gateway {
         to: &Jid,
         payload: &Element,
     ) -> Result<Option<Element>, (DefinedCondition, String)> {
-        let room = RoomId(crate::xmpp::escape::unescape(
-            to.node().map(|n| n.as_str()).unwrap_or_default(),
-        ));
+        let room = self.room_of(to);
         let Some(room_jid) = self.room_jid(&room) else {
             return Err((DefinedCondition::ItemNotFound, "no such room".into()));
         };

@@ -3,6 +3,7 @@
 
 mod chat_commands;
 mod history;
+mod ids;
 mod iq;
 mod muc;
 mod occupant_id;

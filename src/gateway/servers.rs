@@ -20,7 +20,7 @@ use xmpp_parsers::stanza_error::DefinedCondition;
 use super::session::{Unsent, QUEUE_FULL};
 use super::Gateway;
 use crate::xmpp::adhoc::{self, Command as AdHoc};
-use crate::xmpp::{errors, escape, forms};
+use crate::xmpp::{errors, forms};
 
 /// Scope prefix of per-server settings in the store.
 const SCOPE: &str = "server:";
@@ -53,16 +53,13 @@ impl Gateway {
         if to.resource().is_some() {
             return None;
         }
-        let id = escape::unescape(to.node()?.as_str());
+        let id = self.jid_id(to)?;
         self.bridge.is_server(&id).then_some(id)
     }
 
     /// A server's JID (`irc.example.net@irc.example.org`), if its name can be one.
     pub(super) fn server_jid(&self, server: &str) -> Option<Jid> {
-        let jid: Jid = format!("{}@{}", escape::escape(server), self.domain)
-            .parse()
-            .ok()?;
-        (jid.resource().is_none()).then_some(jid)
+        self.id_jid(server).map(Jid::from)
     }
 
     /// The user's settings for every server, opened.
@@ -399,8 +396,13 @@ mod tests {
     }
 
     fn jid(room: &RoomId) -> Option<BareJid> {
-        let node = crate::xmpp::escape::escape(room.as_str());
-        format!("{node}@irc.example.org").parse().ok()
+        let node = crate::xmpp::localpart::localpart(
+            room.as_str(),
+            crate::xmpp::escape::Case::Insensitive,
+        )
+        .ok()?;
+        let domain: xmpp_parsers::jid::DomainPart = "irc.example.org".parse().ok()?;
+        Some(BareJid::from_parts(Some(&node), &domain))
     }
 
     #[test]

@@ -16,7 +16,7 @@ use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza_error::DefinedCondition;
 
 use super::Gateway;
-use crate::xmpp::{errors, escape};
+use crate::xmpp::errors;
 
 /// What a user's session is doing, for `status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -511,10 +511,7 @@ impl Gateway {
     /// be a JID localpart even escaped (a network's text is never said
     /// from the gateway's own JID).
     pub(super) fn contact_jid(&self, user: &UserId) -> Option<Jid> {
-        let local = escape::escape(user.as_str());
-        let jid: Jid = format!("{local}@{}", self.domain).parse().ok()?;
-        // A localpart the parser took apart (a `/` is escaped, but be sure).
-        jid.node().is_some().then_some(jid)
+        self.id_jid(user.as_str()).map(Jid::from)
     }
 
     /// A message to a contact JID: goes to the network as a direct message.
@@ -529,10 +526,7 @@ impl Gateway {
         let Some((_, body)) = message.get_best_body(vec![]) else {
             return; // chat states and the like: nothing to send yet
         };
-        let local = to
-            .node()
-            .map(|n| escape::unescape(n.as_str()))
-            .unwrap_or_default();
+        let local = self.jid_id(to).unwrap_or_default();
         let (text, kind) = match body.strip_prefix("/me ") {
             Some(action) => (action.to_owned(), MessageKind::Action),
             None => (body.clone(), MessageKind::Normal),

@@ -1,8 +1,9 @@
 //! XMPP building blocks the gateway uses: payloads xmpp-parsers lacks, forms,
-//! JID escaping, disco and error replies.
+//! ids as JID localparts (escaping), disco and error replies.
 
 pub mod adhoc;
 pub mod disco;
 pub mod errors;
 pub mod escape;
 pub mod forms;
+pub mod localpart;

@@ -46,6 +46,12 @@ pub struct Capabilities {
     pub direct_messages: bool,
     /// Read markers.
     pub read_markers: bool,
+    /// Ids that differ only in the case of ASCII letters name the same room
+    /// or person (IRC: `#Rust` is `#rust`). The core then lets the XMPP
+    /// server fold them in JIDs and keeps them readable; otherwise (false,
+    /// the default, the safe side: Matrix, Discord) it escapes capitals so
+    /// that `@Bob:hs` and `@bob:hs` stay two JIDs.
+    pub case_insensitive_ids: bool,
     /// The user's rooms outlive their XMPP clients: when the last resource
     /// leaves (or goes offline), the session stays in the network room and
     /// the archive keeps recording; leaving the network room is an

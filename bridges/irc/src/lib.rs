@@ -17,6 +17,7 @@ mod policy;
 mod prefixes;
 mod server_settings;
 mod session;
+mod settings;
 mod split;
 mod tags;
 mod tls;
@@ -34,6 +35,7 @@ pub use format::{irc_to_styled, styled_to_irc};
 pub use host::{normalise as normalise_host, Host};
 pub use ids::{parse_room, parse_user, room_id, user_id, valid_channel, valid_nick};
 pub use policy::{default_ports, non_public, Limits, Policy, Timeouts};
+pub use settings::{Count, IrcSettings, PortRange, Seconds, Server, ServerPattern};
 pub use split::message_lines;
 
 pub use tls::read_ca_file;
@@ -219,6 +221,8 @@ impl IrcBridge {
             ],
             capabilities: Capabilities {
                 direct_messages: true,
+                // Nicks and channels compare case-insensitively on IRC.
+                case_insensitive_ids: true,
                 ..Capabilities::default()
             },
             server_settings: server_fields(&config.flood),

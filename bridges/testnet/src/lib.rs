@@ -45,7 +45,6 @@ pub const NAME: &str = "testnet";
 
 /// The operator's settings, `[networks.testnet.settings]`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// The test's control listener (`127.0.0.1:PORT`); without it the
     /// network runs on its own, with nobody to inject events.
@@ -115,6 +114,8 @@ fn info() -> BridgeInfo {
             attachments: true,
             direct_messages: true,
             read_markers: true,
+            // Ids are case-sensitive, as Matrix's are: `Bob` and `bob` are two people.
+            case_insensitive_ids: false,
             persistent_rooms: true,
         },
         server_settings: vec![],

@@ -23,7 +23,7 @@ mod people;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use switchboard_bridge_api::{Role as NetRole, RoomId, UserId};
-use xmpp_parsers::jid::{BareJid, FullJid, Jid, NodePart, ResourcePart};
+use xmpp_parsers::jid::{BareJid, FullJid, Jid, ResourcePart};
 use xmpp_parsers::message::{Lang, Message};
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::muc::muc::{History, Muc};
@@ -35,7 +35,7 @@ use xmpp_parsers::stanza_error::DefinedCondition;
 use crate::gateway::occupant_id::OccupantKey;
 use crate::gateway::occupants::Occupants;
 use crate::gateway::Gateway;
-use crate::xmpp::{errors, escape};
+use crate::xmpp::errors;
 
 /// One bridged room as one user's session sees it.
 #[derive(Debug, Default)]
@@ -168,9 +168,7 @@ impl Gateway {
         if let Some(jid) = cache.get(room) {
             return Some(f(jid));
         }
-        let escaped = escape::escape(room.as_str());
-        let node = NodePart::new(&escaped).ok()?;
-        let jid = BareJid::from_parts(Some(&node), self.domain.domain());
+        let jid = self.id_jid(room.as_str())?;
         if cache.len() >= ROOM_JIDS_KEPT {
             cache.clear();
         }
@@ -180,9 +178,7 @@ impl Gateway {
     }
 
     pub(in crate::gateway) fn room_of(&self, to: &Jid) -> RoomId {
-        RoomId(escape::unescape(
-            to.node().map(|n| n.as_str()).unwrap_or_default(),
-        ))
+        RoomId(self.jid_id(to).unwrap_or_default())
     }
 
     /// Sends `stanza(resource)` to every joined resource of the user in the room.

@@ -421,6 +421,8 @@ async fn stored_channel_is_joined_again_after_a_restart() {
     // alice comes online (not in the room); bob posts, then tells her
     // privately, which the gateway relays after the room's messages.
     let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", prosody.c2s_port).await;
+    // Her presence is taken before a ping sent after it is answered.
+    gateway_caught_up(&mut alice, GW).await;
     for i in 1..=3 {
         bob.send(&format!("PRIVMSG #test :while you were away {i}"))
             .await;
