@@ -108,8 +108,7 @@ impl Gateway {
         &self.domain
     }
 
-    /// Starts a session for every stored registration; each joins the
-    /// user's stored (persistent) rooms again.
+    /// Starts a session for every stored registration.
     pub async fn start_sessions(self: &Arc<Self>) -> anyhow::Result<usize> {
         let registrations = self.store.registrations(&self.network).await?;
         let mut started = 0;
@@ -118,7 +117,6 @@ impl Gateway {
                 Ok(user) => match self.open_credentials(&r.sealed_credentials) {
                     Ok(creds) => {
                         self.start_session(&user, creds).await;
-                        self.rejoin_stored_rooms(&user).await;
                         started += 1;
                     }
                     Err(e) => warn!(user = %user, error = %e, "cannot open stored credentials"),

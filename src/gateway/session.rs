@@ -145,7 +145,8 @@ impl UserSession {
 }
 
 impl Gateway {
-    /// Starts the user's session with the bridge, in place of any running one.
+    /// Starts the user's session with the bridge, in place of any running
+    /// one (at start-up and at registration).
     pub(super) async fn start_session(self: &Arc<Self>, user: &BareJid, credentials: Credentials) {
         let login = self.login(user, credentials).await;
         let session = self.spawn_session(user, login, 0);
@@ -154,6 +155,9 @@ impl Gateway {
             // Not awaited: this runs on the router, which serves every user.
             tokio::spawn(old.stop());
         }
+        // The new session is in no network room: it joins the stored ones.
+        self.drop_detached_rooms(user);
+        self.rejoin_stored_rooms(user).await;
     }
 
     /// Everything a session starts from: the credentials and what the store holds.

@@ -8,8 +8,8 @@
 //! in the network room, the room state (members, subject) stays, messages
 //! are still archived, and the next join gets the join sequence with what
 //! was missed. A persistent room is stored (`rooms` table) once the
-//! network confirms the join, and joined again at start-up and when a
-//! session starts again after it was ended as idle. Leaving the network
+//! network confirms the join, and joined again by every new session (at
+//! start-up, at registration, and on demand after one ended as idle). Leaving the network
 //! room is an explicit act ([`Gateway::leave_room`]); the network saying
 //! the user left (kicked, banned) forgets it too.
 
@@ -102,8 +102,7 @@ impl Gateway {
     }
 
     /// Joins the user's stored rooms that the session is not in, with the
-    /// stored nick, detached (no resource): at start-up and when a session
-    /// starts again after it was ended as idle.
+    /// stored nick, detached (no resource): whenever a session starts.
     pub(in crate::gateway) async fn rejoin_stored_rooms(&self, user: &BareJid) {
         let stored = match self
             .store
