@@ -196,6 +196,9 @@ impl Gateway {
                 let Some(room_jid) = self.room_jid(room).map(Jid::from) else {
                     return;
                 };
+                // Late (a catch-up after a reconnect): shown at its time (XEP-0203).
+                let now = std::time::SystemTime::now();
+                let delay = crate::xmpp::delay::late_delay(m.timestamp, now, &room_jid.to_string());
                 let stanza_id: Element = StanzaId {
                     id: seq.to_string(),
                     by: room_jid,
@@ -209,6 +212,7 @@ impl Gateway {
                     msg.from = Some(from.clone());
                     msg.id = Some(xmpp_parsers::message::Id(id.clone()));
                     msg.payloads.extend(origin_el.clone());
+                    msg.payloads.extend(delay.clone());
                     msg.payloads.push(stanza_id.clone());
                     msg.payloads.push(occupant_id.clone());
                     Some(msg.into())
