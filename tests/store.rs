@@ -2,7 +2,7 @@
 
 mod support;
 
-use switchboard::store::{ArchiveRange, ArchivedMessage, Store};
+use switchboard::store::{ArchiveRange, ArchivedMessage, Store, StoredRoom};
 
 /// `count` messages of alice's in `room`, with seqs after `seq` and bodies `{body}{i}`.
 fn messages(room: &str, count: i64, seq: i64, body: &str) -> Vec<ArchivedMessage> {
@@ -234,6 +234,47 @@ async fn exercise(store: &Store) {
     assert_eq!(kept.len(), 20, "bounded to 20: {kept:?}");
     assert_eq!(kept[0], 1011);
 
+    // Rooms: stored with a nick (a new nick replaces it, the join time
+    // stays), listed by room id, forgotten one at a time.
+    let room_names = |rooms: Vec<StoredRoom>| -> Vec<(String, String)> {
+        rooms.into_iter().map(|r| (r.room, r.nick)).collect()
+    };
+    for (room, nick) in [("#z%x", "al"), ("#a%x", "alice"), ("#z%x", "al2")] {
+        store
+            .save_room("alice@localhost", "irc", room, nick)
+            .await
+            .unwrap();
+    }
+    store
+        .save_room("alice@localhost", "discord", "123", "alice")
+        .await
+        .unwrap();
+    store
+        .save_room("bob@localhost", "irc", "#a%x", "bob")
+        .await
+        .unwrap();
+    let rooms = store.stored_rooms("alice@localhost", "irc").await.unwrap();
+    assert!(rooms.iter().all(|r| r.joined_at > 1_600_000_000));
+    assert_eq!(
+        room_names(rooms),
+        [
+            ("#a%x".to_owned(), "alice".to_owned()),
+            ("#z%x".to_owned(), "al2".to_owned())
+        ]
+    );
+    assert!(store
+        .forget_room("alice@localhost", "irc", "#z%x")
+        .await
+        .unwrap());
+    assert!(!store
+        .forget_room("alice@localhost", "irc", "#z%x")
+        .await
+        .unwrap());
+    assert_eq!(
+        room_names(store.stored_rooms("alice@localhost", "irc").await.unwrap()),
+        [("#a%x".to_owned(), "alice".to_owned())]
+    );
+
     // Deleting a registration removes what belongs to it, nothing else.
     assert!(store
         .delete_registration("alice@localhost", "irc")
@@ -264,6 +305,23 @@ async fn exercise(store: &Store) {
         .await
         .unwrap()
         .is_empty());
+    assert!(store
+        .stored_rooms("alice@localhost", "irc")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        room_names(store.stored_rooms("bob@localhost", "irc").await.unwrap()),
+        [("#a%x".to_owned(), "bob".to_owned())]
+    );
+    assert_eq!(
+        store
+            .stored_rooms("alice@localhost", "discord")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert!(store
         .registration("alice@localhost", "discord")
         .await

@@ -109,6 +109,8 @@ impl Gateway {
         if limit == 0 {
             return;
         }
+        // What the other resources saw live is written before it is read.
+        self.archive.flush().await;
         let mut range = ArchiveRange {
             newest: true,
             ..Default::default()
@@ -200,6 +202,7 @@ impl Gateway {
             }
         }
         let user = from.to_bare();
+        self.archive.flush().await;
         let mut messages = self
             .store
             .archived(

@@ -77,37 +77,19 @@ impl Gateway {
             self.domain_iq(&from, &payload, is_set).await
         } else if is_set && payload.is("command", adhoc::NS) {
             match Command::try_from(payload.clone()) {
-                Ok(cmd) if cmd.node == "configure" => {
-                    let id = to.as_ref().and_then(|t| self.jid_id(t));
-                    let room = format!("room:{}", id.unwrap_or_default());
-                    self.archive_setting(
-                        &from.to_bare(),
-                        &room,
-                        "Keep an archive of this room",
-                        cmd,
-                    )
-                    .await
-                    .map(|c| Some(c.into()))
+                Ok(cmd) => {
+                    let room = self.room_of(to.as_ref().unwrap());
+                    self.room_command(&from, &room, cmd)
+                        .await
+                        .map(|c| Some(c.into()))
                 }
-                Ok(_) => fail(DefinedCondition::ItemNotFound, "no such command"),
                 Err(e) => fail(DefinedCondition::BadRequest, format!("bad command: {e}")),
             }
         } else if !is_set
             && payload.is("query", ns::DISCO_ITEMS)
             && payload.attr("node") == Some(adhoc::NS)
         {
-            Ok(Some(
-                DiscoItemsResult {
-                    node: Some(adhoc::NS.to_owned()),
-                    items: vec![Item {
-                        jid: to.clone().unwrap(),
-                        node: Some("configure".into()),
-                        name: Some("Configure".into()),
-                    }],
-                    rsm: None,
-                }
-                .into(),
-            ))
+            Ok(Some(self.room_command_items(to.as_ref().unwrap()).into()))
         } else if is_set && payload.is("query", ns::MAM) && self.archive.enabled() {
             self.mam_query(&from, to.as_ref().unwrap(), &payload).await
         } else {

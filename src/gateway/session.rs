@@ -145,7 +145,8 @@ impl UserSession {
 }
 
 impl Gateway {
-    /// Starts the user's session with the bridge, in place of any running one.
+    /// Starts the user's session with the bridge, in place of any running
+    /// one (at start-up and at registration).
     pub(super) async fn start_session(self: &Arc<Self>, user: &BareJid, credentials: Credentials) {
         let login = self.login(user, credentials).await;
         let session = self.spawn_session(user, login, 0);
@@ -154,6 +155,9 @@ impl Gateway {
             // Not awaited: this runs on the router, which serves every user.
             tokio::spawn(old.stop());
         }
+        // The new session is in no network room: it joins the stored ones.
+        self.drop_detached_rooms(user);
+        self.rejoin_stored_rooms(user).await;
     }
 
     /// Everything a session starts from: the credentials and what the store holds.
@@ -250,7 +254,9 @@ impl Gateway {
                     match started {
                         // A new session's queue is empty: there is room.
                         Ok(link) => {
-                            return link.commands.try_send(command).map_err(|_| Unsent::Ended)
+                            // It joins the stored rooms (an idle one ended).
+                            self.rejoin_stored_rooms_soon(user);
+                            return link.commands.try_send(command).map_err(|_| Unsent::Ended);
                         }
                         Err(link) => link,
                     }
@@ -272,15 +278,20 @@ impl Gateway {
     /// that was ended has nothing the command could change. A leave is sent
     /// whatever the user's limit (it lightens the session), within the
     /// queue's room; a command that finds no room is dropped with a notice.
-    pub(super) async fn command_if_running(&self, user: &BareJid, command: Command) {
+    /// Returns whether it was sent.
+    pub(super) async fn command_if_running(&self, user: &BareJid, command: Command) -> bool {
         let Some(session) = self.running(user) else {
-            return;
+            return false;
         };
         let limit = match command {
             Command::Leave { .. } => usize::MAX,
             _ => self.pending_limit(),
         };
-        if let Err(Refused::Full(c)) = session.send(command, limit) {
+        let refused = match session.send(command, limit) {
+            Ok(()) => return true,
+            Err(refused) => refused,
+        };
+        if let Refused::Full(c) = refused {
             let what = match c {
                 Command::Leave { room, .. } => format!("leaving {room}"),
                 Command::SetNick { .. } => "the nick change".to_owned(),
@@ -296,6 +307,7 @@ impl Gateway {
             )
             .await;
         }
+        false
     }
 
     /// How many of a user's commands may wait for their session.
@@ -331,6 +343,8 @@ impl Gateway {
             s.stopped = true;
         }
         let session = self.forget_session(user, shared);
+        // In no network room now: the next session joins them again.
+        self.drop_detached_rooms(user);
         {
             let mut rooms = self.rooms.lock().unwrap();
             if rooms.get(user).is_some_and(|r| r.is_empty()) {

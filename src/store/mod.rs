@@ -7,6 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+mod rooms;
+
+pub use rooms::StoredRoom;
+
 /// How many id mappings a user keeps per network before the oldest go.
 pub const ID_MAP_LIMIT: i64 = 10_000;
 
@@ -185,6 +189,10 @@ impl Store {
             (
                 "archive",
                 "DELETE FROM archive WHERE user_jid = $1 AND network = $2",
+            ),
+            (
+                "rooms",
+                "DELETE FROM rooms WHERE user_jid = $1 AND network = $2",
             ),
         ] {
             let done = sqlx::query(sql)

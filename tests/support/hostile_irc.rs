@@ -2,6 +2,10 @@
 //! answers registration (`001` once it has `USER`) and PINGs, records every
 //! line it receives, and sends whatever lines the test gives it, as fast as
 //! the socket takes them. A test plays a hostile server with it.
+//!
+//! Started with [`HostileIrc::start_offering`], it also offers IRCv3
+//! capabilities (`CAP LS`, every `CAP REQ` acknowledged, `001` held until
+//! `CAP END`) and extra `005` tokens.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,6 +28,10 @@ struct State {
     connections: usize,
     /// The nick the client registered with (the last `NICK`).
     nick: String,
+    /// Capabilities offered in `CAP LS` (none: `CAP` is not answered).
+    caps: String,
+    /// Tokens added to the `005` line.
+    isupport: String,
 }
 
 /// A running scripted server.
@@ -39,9 +47,19 @@ pub struct HostileIrc {
 impl HostileIrc {
     /// Listens on a free loopback port.
     pub async fn start() -> Self {
+        Self::start_offering("", "").await
+    }
+
+    /// Listens on a free loopback port, offering `caps` (space-separated,
+    /// as in `CAP LS`) and adding `isupport` to its `005` line.
+    pub async fn start_offering(caps: &str, isupport: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            caps: caps.to_owned(),
+            isupport: isupport.to_owned(),
+            ..State::default()
+        }));
         let writer = Arc::new(tokio::sync::Mutex::new(None));
         let accept = {
             let (state, writer) = (Arc::clone(&state), Arc::clone(&writer));
@@ -150,13 +168,15 @@ impl Drop for HostileIrc {
     }
 }
 
-/// One connection: records lines, answers registration and PINGs.
+/// One connection: records lines, answers registration, CAP and PINGs.
 async fn serve(
     mut r: BufReader<tokio::net::tcp::OwnedReadHalf>,
     state: Arc<Mutex<State>>,
     writer: Arc<tokio::sync::Mutex<Option<OwnedWriteHalf>>>,
 ) {
     let mut raw = Vec::new();
+    // This connection's registration: USER seen, CAP negotiation under way.
+    let (mut user, mut negotiating) = (false, false);
     loop {
         raw.clear();
         match r.read_until(b'\n', &mut raw).await {
@@ -172,11 +192,35 @@ async fn serve(
             if let Some(nick) = line.strip_prefix("NICK ") {
                 s.nick = nick.to_owned();
             }
-            if line.starts_with("USER ") {
+            let welcome = |s: &State| {
+                let extra = match s.isupport.as_str() {
+                    "" => String::new(),
+                    tokens => format!(" {tokens}"),
+                };
                 Some(format!(
-                    ":{HOSTILE_HOST} 001 {} :Welcome\r\n:{HOSTILE_HOST} 005 {} CHANTYPES=# PREFIX=(ov)@+ :are supported\r\n",
-                    s.nick, s.nick
+                    ":{HOSTILE_HOST} 001 {} :Welcome\r\n:{HOSTILE_HOST} 005 {} CHANTYPES=# PREFIX=(ov)@+{} :are supported\r\n",
+                    s.nick, s.nick, extra
                 ))
+            };
+            if line.starts_with("CAP LS") && !s.caps.is_empty() {
+                negotiating = true;
+                Some(format!(":{HOSTILE_HOST} CAP * LS :{}\r\n", s.caps))
+            } else if let Some(wanted) = line.strip_prefix("CAP REQ :") {
+                negotiating.then(|| format!(":{HOSTILE_HOST} CAP * ACK :{wanted}\r\n"))
+            } else if line == "CAP END" && negotiating {
+                negotiating = false;
+                if user {
+                    welcome(&s)
+                } else {
+                    None
+                }
+            } else if line.starts_with("USER ") {
+                user = true;
+                if negotiating {
+                    None
+                } else {
+                    welcome(&s)
+                }
             } else {
                 line.strip_prefix("PING ")
                     .map(|t| format!(":{HOSTILE_HOST} PONG {HOSTILE_HOST} {t}\r\n"))

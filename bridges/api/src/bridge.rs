@@ -52,6 +52,12 @@ pub struct Capabilities {
     /// the default, the safe side: Matrix, Discord) it escapes capitals so
     /// that `@Bob:hs` and `@bob:hs` stay two JIDs.
     pub case_insensitive_ids: bool,
+    /// The user's rooms outlive their XMPP clients: when the last resource
+    /// leaves (or goes offline), the session stays in the network room and
+    /// the archive keeps recording; leaving the network room is an
+    /// explicit command. Discord and Matrix rooms are; IRC channels are
+    /// not, unless the user sets a channel persistent.
+    pub persistent_rooms: bool,
 }
 
 /// A network bridge: describes itself and starts sessions.

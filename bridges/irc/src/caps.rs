@@ -16,13 +16,15 @@ const MAX_OFFERED: usize = 256;
 /// Some change nothing here but what the server sends: `chghost` and
 /// `setname` replace a quit-and-rejoin with one line the bridge ignores,
 /// `account-notify`, `invite-notify` and `extended-join` add lines or
-/// fields it ignores; `batch` wraps lines it handles one by one.
+/// fields it ignores; `batch` wraps lines it handles one by one (but for
+/// a `chathistory` batch, a catch-up asked for with `draft/chathistory`).
 pub const HANDLED: &[&str] = &[
     "account-notify",
     "away-notify",
     "batch",
     "cap-notify",
     "chghost",
+    "draft/chathistory",
     "echo-message",
     "extended-join",
     "invite-notify",
@@ -179,18 +181,18 @@ mod tests {
         );
         assert_eq!(
             out,
-            ["CAP REQ :echo-message extended-join multi-prefix server-time"]
+            ["CAP REQ :draft/chathistory echo-message extended-join multi-prefix server-time"]
         );
         assert!(!c.ended);
         assert_eq!(
             c.on_cap(
                 "ACK",
-                Some("echo-message extended-join multi-prefix server-time"),
+                Some("draft/chathistory echo-message extended-join multi-prefix server-time"),
                 None
             ),
             ["CAP END"]
         );
-        assert!(c.has("echo-message") && c.has("server-time"));
+        assert!(c.has("echo-message") && c.has("server-time") && c.has("draft/chathistory"));
         assert!(!c.has("sts"));
     }
 

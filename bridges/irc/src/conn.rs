@@ -25,6 +25,7 @@ use crate::tls::{Trust, Verify};
 
 mod echo;
 mod feed;
+mod history;
 #[cfg(test)]
 mod hostile_tests;
 mod incoming;
@@ -135,6 +136,7 @@ impl Conn {
             caps: Caps::default(),
             echoes: echo::Echoes::default(),
             batches: HashMap::new(),
+            history: history::History::default(),
         }
     }
 }
@@ -190,6 +192,8 @@ struct Conn {
     echoes: echo::Echoes,
     /// Open labeled-response batches: their label, by reference.
     batches: HashMap<String, String>,
+    /// The last message seen per channel, and catch-ups (`draft/chathistory`).
+    history: history::History,
 }
 
 enum End {
@@ -232,6 +236,8 @@ impl Conn {
         self.caps = Caps::new(self.settings.sasl.is_some());
         self.echoes.clear();
         self.batches.clear();
+        let wanted = &self.wanted;
+        self.history.reconnected(|k| wanted.contains_key(k));
         let mut registered = false;
         // No welcome by then: this attempt failed (a silent server holds nothing).
         let welcome_by = tokio::time::Instant::now() + self.settings.timeouts.registration;

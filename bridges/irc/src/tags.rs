@@ -69,6 +69,22 @@ pub fn parse_time(s: &str) -> Option<SystemTime> {
     SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
 }
 
+/// Writes `t` as server-time does (`YYYY-MM-DDThh:mm:ss.sssZ`, UTC), the
+/// form `CHATHISTORY` takes its `timestamp=` in.
+pub fn format_time(t: SystemTime) -> String {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
 /// A fixed-width decimal field.
 fn num<T: std::str::FromStr>(s: &str, width: usize) -> Option<T> {
     if s.len() != width || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -87,6 +103,21 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// The date of a day counted from 1970-01-01 (the inverse of
+/// [`days_from_civil`], Howard Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 #[cfg(test)]
@@ -115,6 +146,18 @@ mod tests {
             secs(parse_time("2000-02-29T12:00:00.000Z").unwrap()),
             951_825_600.0
         );
+    }
+
+    #[test]
+    fn times_are_written_as_server_time_writes_them() {
+        for t in [
+            "1970-01-01T00:00:00.000Z",
+            "2000-02-29T12:00:00.000Z",
+            "2011-10-19T16:40:51.620Z",
+            "2026-12-31T23:59:59.999Z",
+        ] {
+            assert_eq!(format_time(parse_time(t).unwrap()), t);
+        }
     }
 
     #[test]

@@ -135,6 +135,7 @@ fn info() -> BridgeInfo {
             read_markers: true,
             // Ids are case-sensitive, as Matrix's are: `Bob` and `bob` are two people.
             case_insensitive_ids: false,
+            persistent_rooms: true,
         },
         server_settings: vec![],
     }

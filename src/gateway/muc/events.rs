@@ -34,19 +34,22 @@ impl Gateway {
                 own_nick,
                 nick_changed,
             } => {
-                let mut rooms = self.rooms.lock().unwrap();
-                let r = rooms
-                    .entry(user.clone())
-                    .or_default()
-                    .entry(room)
-                    .or_default();
-                r.name = name;
-                r.own_nick = Some(own_nick);
-                r.own_user = Some(own_user);
-                r.nick_changed = nick_changed;
-                // A rejoin after a reconnect starts the member list afresh.
-                r.members.clear();
-                r.complete = false;
+                {
+                    let mut rooms = self.rooms.lock().unwrap();
+                    let r = rooms
+                        .entry(user.clone())
+                        .or_default()
+                        .entry(room.clone())
+                        .or_default();
+                    r.name = name;
+                    r.own_nick = Some(own_nick.clone());
+                    r.own_user = Some(own_user);
+                    r.nick_changed = nick_changed;
+                    // A rejoin after a reconnect starts the member list afresh.
+                    r.members.clear();
+                    r.complete = false;
+                }
+                self.room_confirmed(user, &room, &own_nick).await;
             }
             E::Members {
                 room,
@@ -126,6 +129,8 @@ impl Gateway {
                     let key = self.own_key(&room, &r);
                     (r.resources.into_keys().collect::<Vec<_>>(), own, role, key)
                 };
+                // Kicked, banned, parted: a stored room is not joined again.
+                self.forget_stored_room(user, &room).await;
                 let Some(from) = self.occupant_jid(&room, &own_nick) else {
                     return;
                 };
@@ -144,7 +149,10 @@ impl Gateway {
             } => {
                 let (room, new_user) = (room.as_ref(), new_user.as_ref());
                 self.member_renamed(user, room, &who, new_user, &new_nick, own)
-                    .await
+                    .await;
+                if own {
+                    self.own_nick_changed(user, room).await;
+                }
             }
             E::Message(m) => {
                 let Target::Room(room) = &m.target else {
@@ -188,6 +196,9 @@ impl Gateway {
                 let Some(room_jid) = self.room_jid(room).map(Jid::from) else {
                     return;
                 };
+                // Late (a catch-up after a reconnect): shown at its time (XEP-0203).
+                let now = std::time::SystemTime::now();
+                let delay = crate::xmpp::delay::late_delay(m.timestamp, now, &room_jid.to_string());
                 let stanza_id: Element = StanzaId {
                     id: seq.to_string(),
                     by: room_jid,
@@ -201,6 +212,7 @@ impl Gateway {
                     msg.from = Some(from.clone());
                     msg.id = Some(xmpp_parsers::message::Id(id.clone()));
                     msg.payloads.extend(origin_el.clone());
+                    msg.payloads.extend(delay.clone());
                     msg.payloads.push(stanza_id.clone());
                     msg.payloads.push(occupant_id.clone());
                     Some(msg.into())
@@ -233,7 +245,7 @@ impl Gateway {
                 kind,
                 text,
             } => {
-                let pending: Vec<FullJid> = {
+                let (pending, refused): (Vec<FullJid>, bool) = {
                     let mut rooms = self.rooms.lock().unwrap();
                     let Some(user_rooms) = rooms.get_mut(user) else {
                         return;
@@ -241,11 +253,14 @@ impl Gateway {
                     match user_rooms.get(&room) {
                         Some(r) if !r.complete => {
                             let r = user_rooms.remove(&room).unwrap();
-                            r.resources.into_keys().collect()
+                            (r.resources.into_keys().collect(), true)
                         }
-                        _ => Vec::new(),
+                        _ => (Vec::new(), false),
                     }
                 };
+                if refused {
+                    self.join_refused(user, &room, kind).await;
+                }
                 if pending.is_empty() {
                     // An error about a room (a topic refused, a message not
                     // delivered): the room says it, in the room when a

@@ -1,5 +1,6 @@
 //! Joining a room and leaving it (XEP-0045 §7.2, §7.14): presence to a
 //! room or occupant JID, the join sequence, nick changes and their errors.
+//! The last resource leaving a persistent room detaches (`lifetime.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -102,7 +103,11 @@ impl Gateway {
                 match next {
                     Next::Join => {
                         let archived = self.archive_wanted(&user, &room).await;
-                        self.with_room(&user, &room, |r| r.archived = archived);
+                        let persistent = self.room_persistent(&user, &room).await;
+                        self.with_room(&user, &room, |r| {
+                            r.archived = archived;
+                            r.persistent = persistent;
+                        });
                         let join = Command::Join {
                             room: room.clone(),
                             nick,
@@ -155,11 +160,13 @@ impl Gateway {
                     r.resources.remove(&resource);
                     let own = r.own_nick.clone();
                     let own_key = self.own_key(&room, r);
-                    let empty = r.resources.is_empty();
-                    if empty {
+                    // The last resource leaves the network room, or detaches
+                    // from a persistent one (see `lifetime.rs`).
+                    let leave = r.resources.is_empty() && !r.persistent;
+                    if leave {
                         user_rooms.remove(&room);
                     }
-                    (empty, own, own_key)
+                    (leave, own, own_key)
                 };
                 if let Some(from) = own_nick.and_then(|n| self.occupant_jid(&room, &n)) {
                     let mut p = Presence::unavailable().with_from(from).with_to(resource);

@@ -3,7 +3,10 @@
 //! A room JID is the bridge's room id, XEP-0106-escaped, at the component
 //! domain; occupants are `room@domain/nick`. A user's resources that join the
 //! same room share the session's one membership: the first join sends
-//! `Command::Join`, each later one gets the current state at once.
+//! `Command::Join`, each later one gets the current state at once. The last
+//! one leaving sends `Command::Leave`, or, in a persistent room, detaches
+//! (`lifetime.rs`): the session stays in the network room and the archive
+//! keeps recording until the user leaves it explicitly (`commands.rs`).
 //!
 //! ```xml
 //! <presence to='#rust%irc.example.net@irc.example.org/ferris'>
@@ -11,9 +14,11 @@
 //! </presence>
 //! ```
 
+mod commands;
 mod events;
 mod inbound;
 mod join;
+mod lifetime;
 mod people;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -52,6 +57,9 @@ pub(super) struct Room {
     renaming: Option<(FullJid, String)>,
     /// Whether this room's messages are archived (the user's and the room's switches).
     archived: bool,
+    /// Whether the room outlives the user's resources ([`Gateway::room_persistent`]):
+    /// the last one leaving detaches instead of leaving the network room.
+    persistent: bool,
     /// The XEP-0359 origin-ids of the user's messages on their way to the
     /// network, by the message's id, to go on their reflections.
     origins: VecDeque<(String, String)>,

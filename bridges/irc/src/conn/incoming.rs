@@ -41,6 +41,12 @@ impl Conn {
                 debug!(host = %self.host, "the server refused a message the user sent");
             }
         }
+        // A catch-up's lines are its own (draft/chathistory); live ones move the mark.
+        if self.on_history_line(&msg, &meta).await {
+            return Ok(());
+        }
+        self.saw(&msg, &meta);
+        let at = meta.time;
         match msg.command {
             Irc::PING(token, _) => write_raw(w, &format!("PONG :{token}"))
                 .await
@@ -144,8 +150,12 @@ impl Conn {
             Irc::JOIN(chans, _, _) => {
                 for chan in chans.split(',') {
                     self.on_join(chan, source.clone()).await?;
+                    if is_me(&source, &self.own_nick) {
+                        self.catch_up(chan, at, w).await.map_err(lost)?;
+                    }
                 }
             }
+            Irc::Response(Response::RPL_ISUPPORT, args) => self.history.isupport(&args),
             Irc::Response(Response::RPL_NAMREPLY, args) => {
                 if let (Some(chan), Some(names)) = (args.get(2), args.get(3)) {
                     self.on_names(chan, names).await?;

@@ -288,3 +288,241 @@ async fn with_away_notify_a_who_after_names_tells_who_is_away_already() {
         .collect();
     assert_eq!(changed, [("bob".to_owned(), true)]);
 }
+
+/// What a connection does when its link is lost and it connects again (as
+/// `serve` does), then the new registration with `caps` and `isupport`.
+async fn reconnect(c: &mut Conn, caps: &str, isupport: &str) -> Vec<String> {
+    c.channels.clear();
+    c.caps = Caps::new(false);
+    let wanted = &c.wanted;
+    c.history.reconnected(|k| wanted.contains_key(k));
+    let mut lines = Vec::new();
+    if !caps.is_empty() {
+        lines.push(format!(":irc.x CAP * LS :{caps}"));
+        lines.push(format!(":irc.x CAP me ACK :{caps}"));
+    }
+    lines.push(":irc.x 001 me :welcome".to_owned());
+    lines.push(format!(
+        ":irc.x 005 me {isupport} :are supported by this server"
+    ));
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    feed(c, &lines).await
+}
+
+const HISTORY_CAPS: &str = "batch draft/chathistory message-tags server-time";
+
+/// The (id, text, kind, ms since the epoch) of the messages told.
+fn told(events: &[Event]) -> Vec<(String, String, MessageKind, u128)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) => Some((
+                m.id.0.clone(),
+                m.text.clone(),
+                m.kind,
+                m.timestamp
+                    .unwrap()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_rejoin_after_a_reconnect_asks_for_what_came_after_the_last_message() {
+    let (mut c, mut rx) = in_channel(HISTORY_CAPS).await;
+    feed(
+        &mut c,
+        &[
+            "@time=2026-12-02T10:00:01.000Z;msgid=m1 :bob!u@h PRIVMSG #a :one",
+            "@time=2026-12-02T10:00:02.000Z;msgid=m2 :bob!u@h PRIVMSG #a :two",
+        ],
+    )
+    .await;
+    events(&mut rx).await;
+    let wrote = reconnect(&mut c, HISTORY_CAPS, "CHATHISTORY=50").await;
+    assert_eq!(wrote.last().map(String::as_str), Some("JOIN #a"));
+    let wrote = feed(&mut c, &[":me!u@h JOIN #a"]).await;
+    assert_eq!(wrote, ["CHATHISTORY AFTER #a msgid=m2 50"]);
+    // A third connection: asked after the same message (nothing came since).
+    reconnect(&mut c, HISTORY_CAPS, "CHATHISTORY=500").await;
+    let wrote = feed(&mut c, &[":me!u@h JOIN #a"]).await;
+    assert_eq!(wrote, ["CHATHISTORY AFTER #a msgid=m2 100"], "at most 100");
+}
+
+#[tokio::test]
+async fn without_a_msgid_or_msgid_references_the_time_is_asked_after() {
+    let (mut c, _rx) = in_channel(HISTORY_CAPS).await;
+    feed(
+        &mut c,
+        &["@time=2026-12-02T10:00:01.250Z :bob!u@h PRIVMSG #a :no id"],
+    )
+    .await;
+    reconnect(&mut c, HISTORY_CAPS, "CHATHISTORY=0").await;
+    let wrote = feed(&mut c, &[":me!u@h JOIN #a"]).await;
+    assert_eq!(
+        wrote,
+        ["CHATHISTORY AFTER #a timestamp=2026-12-02T10:00:01.250Z 100"]
+    );
+    feed(
+        &mut c,
+        &["@time=2026-12-02T10:00:03.000Z;msgid=m3 :bob!u@h PRIVMSG #a :with id"],
+    )
+    .await;
+    reconnect(&mut c, HISTORY_CAPS, "CHATHISTORY=20 MSGREFTYPES=timestamp").await;
+    let wrote = feed(&mut c, &[":me!u@h JOIN #a"]).await;
+    assert_eq!(
+        wrote,
+        ["CHATHISTORY AFTER #a timestamp=2026-12-02T10:00:03.000Z 20"]
+    );
+}
+
+#[tokio::test]
+async fn a_first_join_or_a_server_without_the_cap_gets_no_request() {
+    let (mut c, _rx) = conn();
+    let wrote = feed(
+        &mut c,
+        &[
+            &format!(":irc.x CAP * LS :{HISTORY_CAPS}"),
+            &format!(":irc.x CAP me ACK :{HISTORY_CAPS}"),
+            ":irc.x 001 me :welcome",
+            ":irc.x 005 me CHATHISTORY=50 :are supported",
+            ":me!u@h JOIN #a",
+        ],
+    )
+    .await;
+    assert!(
+        !wrote.iter().any(|l| l.starts_with("CHATHISTORY")),
+        "{wrote:?}"
+    );
+    feed(
+        &mut c,
+        &["@time=2026-12-02T10:00:01.000Z;msgid=m1 :bob!u@h PRIVMSG #a :one"],
+    )
+    .await;
+    // The server no longer offers it (nor batch): nothing is asked.
+    reconnect(&mut c, "server-time message-tags", "CHATHISTORY=50").await;
+    let wrote = feed(&mut c, &[":me!u@h JOIN #a"]).await;
+    assert!(wrote.is_empty(), "{wrote:?}");
+}
+
+/// In `#a` again after a reconnect, having seen m2 at 10:00:02 and asked
+/// for what came after it.
+async fn rejoined() -> (Conn, channel::Receiver<Event>) {
+    let (mut c, mut rx) = in_channel(HISTORY_CAPS).await;
+    feed(
+        &mut c,
+        &["@time=2026-12-02T10:00:02.000Z;msgid=m2 :bob!u@h PRIVMSG #a :two"],
+    )
+    .await;
+    reconnect(&mut c, HISTORY_CAPS, "CHATHISTORY=50").await;
+    let wrote = feed(
+        &mut c,
+        &[
+            ":me!u@h JOIN #a",
+            ":irc.x 353 me = #a :me bob",
+            ":irc.x 366 me #a :end",
+        ],
+    )
+    .await;
+    assert_eq!(wrote, ["CHATHISTORY AFTER #a msgid=m2 50"]);
+    events(&mut rx).await;
+    (c, rx)
+}
+
+#[tokio::test]
+async fn a_catch_up_batch_becomes_messages_at_their_times_less_those_seen() {
+    let (mut c, mut rx) = rejoined().await;
+    let wrote = feed(
+        &mut c,
+        &[
+            ":irc.x BATCH +h1 chathistory #a",
+            "@batch=h1;time=2026-12-02T10:00:02.000Z;msgid=m2 :bob!u@h PRIVMSG #a :two",
+            "@batch=h1;time=2026-12-02T10:00:01.000Z;msgid=m1 :bob!u@h PRIVMSG #a :older",
+            "@batch=h1;time=2026-12-02T10:01:00.000Z;msgid=m3 :bob!u@h PRIVMSG #a :three",
+            "@batch=h1;time=2026-12-02T10:01:01.000Z :carol!u@h JOIN #a",
+            "@batch=h1;time=2026-12-02T10:01:02.000Z;msgid=m4 :carol!u@h PRIVMSG #a :\x01VERSION\x01",
+            "@batch=h1;time=2026-12-02T10:01:03.000Z;msgid=m5 :carol!u@h PRIVMSG #b :elsewhere",
+            "@batch=h1;msgid=m6 :carol!u@h PRIVMSG #a :no time",
+            "@batch=h1;time=2026-12-02T10:01:04.000Z;msgid=m7 :carol!u@h PRIVMSG #a :\x01ACTION waves\x01",
+            "@batch=h1;time=2026-12-02T10:01:05.000Z;msgid=m8 :carol!u@h NOTICE #a :note",
+            ":irc.x BATCH -h1",
+        ],
+    )
+    .await;
+    assert!(wrote.is_empty(), "no CTCP reply to history: {wrote:?}");
+    let got = events(&mut rx).await;
+    assert_eq!(
+        told(&got),
+        [
+            (
+                "m3".into(),
+                "three".into(),
+                MessageKind::Normal,
+                1_796_205_660_000
+            ),
+            (
+                "m7".into(),
+                "waves".into(),
+                MessageKind::Action,
+                1_796_205_664_000
+            ),
+            (
+                "m8".into(),
+                "note".into(),
+                MessageKind::Notice,
+                1_796_205_665_000
+            ),
+        ]
+    );
+    assert_eq!(got.len(), 3, "no join from the batch: {got:?}");
+    // The mark moved to the last one replayed.
+    reconnect(&mut c, HISTORY_CAPS, "CHATHISTORY=50").await;
+    let wrote = feed(&mut c, &[":me!u@h JOIN #a"]).await;
+    assert_eq!(wrote, ["CHATHISTORY AFTER #a msgid=m8 50"]);
+}
+
+#[tokio::test]
+async fn a_message_seen_live_after_the_rejoin_is_not_replayed_and_the_count_is_kept() {
+    let (mut c, mut rx) = rejoined().await;
+    feed(
+        &mut c,
+        &["@time=2026-12-02T10:05:00.000Z;msgid=live :bob!u@h PRIVMSG #a :live"],
+    )
+    .await;
+    assert_eq!(told(&events(&mut rx).await).len(), 1);
+    let mut lines = vec![":irc.x BATCH +h2 chathistory #a".to_owned()];
+    lines.push(
+        "@batch=h2;time=2026-12-02T10:05:00.000Z;msgid=live :bob!u@h PRIVMSG #a :live".into(),
+    );
+    for i in 0..60 {
+        lines.push(format!(
+            "@batch=h2;time=2026-12-02T10:03:{i:02}.000Z;msgid=n{i} :bob!u@h PRIVMSG #a :n{i}"
+        ));
+    }
+    lines.push(":irc.x BATCH -h2".into());
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    feed(&mut c, &lines).await;
+    let got = told(&events(&mut rx).await);
+    assert_eq!(got.len(), 50, "only the 50 asked for");
+    assert_eq!(got[0].0, "n0");
+    assert!(got.iter().all(|m| m.0 != "live"));
+}
+
+#[tokio::test]
+async fn a_chathistory_batch_not_asked_for_is_read_as_live_lines() {
+    let (mut c, mut rx) = in_channel(HISTORY_CAPS).await;
+    feed(
+        &mut c,
+        &[
+            ":irc.x BATCH +x chathistory #a",
+            "@batch=x;time=2026-12-02T10:00:02.000Z;msgid=r1 :bob!u@h PRIVMSG #a :replayed on join",
+            ":irc.x BATCH -x",
+        ],
+    )
+    .await;
+    assert_eq!(told(&events(&mut rx).await).len(), 1);
+}

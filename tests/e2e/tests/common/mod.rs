@@ -4,6 +4,8 @@
 #[path = "../../../support/mod.rs"]
 pub mod support;
 
+pub mod history;
+pub mod relay;
 pub mod room;
 
 use futures::StreamExt;
