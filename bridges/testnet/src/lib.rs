@@ -13,19 +13,20 @@
 //! ```
 //!
 //! A user registers with `username`, which names their session on the
-//! control channel. With a `password` too, registration takes a second step
-//! ([`register`]): the network asks for a code ([`register::CODE`]) and
-//! stores a token in place of the password; a session started with a token
-//! saves a secret state value (`refresh`) at once. The bridge connects to `control` when its first
-//! session starts, and then speaks newline-delimited JSON ([`wire`]): it
-//! reports each session's start and end and every [`Command`] a session
-//! gets, in order, and takes events the test injects into a user's session.
-//! A session answers by itself what a network would: `Connected` at start,
-//! a join with `RoomJoined` and the room's members (those the injected
-//! member events left in it, in the order they came, then the user), a sent text
-//! with its echo (`own`, the command's token, an id `tn-N`), edits,
-//! retractions, reactions, nick and topic changes with their echoes, a room
-//! list of the rooms any session joined (rooms persist), an empty history.
+//! control channel. With a `password` too, registration takes a second
+//! step ([`register`]): the network asks for a code ([`register::CODE`])
+//! and stores a token in place of the password; a session started with a
+//! token saves a secret state value (`refresh`) at once. The bridge
+//! connects to `control` when its first session starts, and then speaks
+//! newline-delimited JSON ([`wire`]): it reports each session's start and
+//! end and every [`Command`] a session gets, in order, and takes events the
+//! test injects into a user's session. A session answers by itself what a
+//! network would: `Connected` at start, a join with `RoomJoined` and the
+//! room's members (those the injected member events left in it, in the
+//! order they came, then the user), a sent text with its echo (`own`, the
+//! command's token, an id `tn-N`), edits, retractions, reactions, nick and
+//! topic changes with their echoes, a room list of the rooms any session
+//! joined (rooms persist), an empty history.
 //! Everything else a room or a contact does, the test injects.
 //!
 //! [`Command`]: switchboard_bridge_api::Command
