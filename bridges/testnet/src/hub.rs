@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use switchboard_bridge_api::{Event, MessageId, RoomId, RoomListing};
+use switchboard_bridge_api::{Event, Member, MessageId, RoomId, RoomListing, UserId};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -37,6 +37,9 @@ struct State {
     pending: HashMap<String, Vec<Event>>,
     /// The network's rooms and the usernames in each.
     rooms: BTreeMap<RoomId, BTreeSet<String>>,
+    /// The other members of each room, as the injected member events left
+    /// them, in the order they came.
+    members: BTreeMap<RoomId, Vec<Member>>,
     next_session: u64,
     next_message: u64,
 }
@@ -133,6 +136,56 @@ impl Hub {
         if let Some(members) = self.state.lock().unwrap().rooms.get_mut(room) {
             members.remove(user);
         }
+    }
+
+    /// Follows a member event the test injected, so that a later join
+    /// lists the room's members as they are then.
+    pub(crate) fn note_members(&self, event: &Event) {
+        let mut state = self.state.lock().unwrap();
+        let members = &mut state.members;
+        match event {
+            Event::MemberJoined { room, member } | Event::MemberChanged { room, member } => {
+                let list = members.entry(room.clone()).or_default();
+                match list.iter_mut().find(|m| m.user == member.user) {
+                    Some(m) => *m = member.clone(),
+                    None => list.push(member.clone()),
+                }
+            }
+            Event::MemberLeft { room, user, .. } => {
+                if let Some(list) = members.get_mut(room) {
+                    list.retain(|m| m.user != *user);
+                }
+            }
+            Event::MemberRenamed {
+                room,
+                user,
+                new_user,
+                new_nick,
+                ..
+            } => {
+                let rooms = members
+                    .iter_mut()
+                    .filter(|(id, _)| room.as_ref().is_none_or(|r| r == *id));
+                for m in rooms.flat_map(|(_, list)| list.iter_mut()) {
+                    if m.user == *user {
+                        m.user = new_user.clone().unwrap_or_else(|| user.clone());
+                        m.nick.clone_from(new_nick);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The room's members other than `own`, in the order they came.
+    pub(crate) fn members(&self, room: &RoomId, own: &UserId) -> Vec<Member> {
+        let state = self.state.lock().unwrap();
+        let list = state
+            .members
+            .get(room)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        list.iter().filter(|m| m.user != *own).cloned().collect()
     }
 
     /// A page of the network's rooms, by id, after the cursor (a room id).

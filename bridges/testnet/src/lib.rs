@@ -12,21 +12,27 @@
 //! control = "127.0.0.1:PORT"   # the test listens here; loopback only
 //! ```
 //!
-//! A user registers with one field, `username`, which names their session
-//! on the control channel. The bridge connects to `control` when its first
-//! session starts, and then speaks newline-delimited JSON ([`wire`]): it
-//! reports each session's start and end and every [`Command`] a session
-//! gets, in order, and takes events the test injects into a user's session.
-//! A session answers by itself what a network would: `Connected` at start,
-//! a join with `RoomJoined` and the user as the one member, a sent text
-//! with its echo (`own`, the command's token, an id `tn-N`), edits,
-//! retractions, reactions, nick and topic changes with their echoes, a room
-//! list of the rooms any session joined (rooms persist), an empty history.
+//! A user registers with `username`, which names their session on the
+//! control channel. With a `password` too, registration takes a second
+//! step ([`register`]): the network asks for a code ([`register::CODE`])
+//! and stores a token in place of the password; a session started with a
+//! token saves a secret state value (`refresh`) at once. The bridge
+//! connects to `control` when its first session starts, and then speaks
+//! newline-delimited JSON ([`wire`]): it reports each session's start and
+//! end and every [`Command`] a session gets, in order, and takes events the
+//! test injects into a user's session. A session answers by itself what a
+//! network would: `Connected` at start, a join with `RoomJoined` and the
+//! room's members (those the injected member events left in it, in the
+//! order they came, then the user), a sent text with its echo (`own`, the
+//! command's token, an id `tn-N`), edits, retractions, reactions, nick and
+//! topic changes with their echoes, a room list of the rooms any session
+//! joined (rooms persist), an empty history.
 //! Everything else a room or a contact does, the test injects.
 //!
 //! [`Command`]: switchboard_bridge_api::Command
 
 mod hub;
+pub mod register;
 mod session;
 pub mod wire;
 
@@ -35,7 +41,8 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use switchboard_bridge_api::{
-    Bridge, BridgeInfo, Capabilities, FieldKind, Login, LoginField, SessionHandle,
+    BoxFuture, Bridge, BridgeInfo, Capabilities, FieldError, FieldKind, Login, LoginField,
+    Registered, RegistrationStep, SessionHandle,
 };
 
 use hub::Hub;
@@ -90,20 +97,33 @@ impl TestnetBridge {
     }
 }
 
-/// What the test network is: one login field, every capability.
+/// What the test network is: a username (and a password for the two-step
+/// login), every capability.
 fn info() -> BridgeInfo {
     BridgeInfo {
         name: NAME,
         display_name: "Test network",
         instructions: "Choose a username on the test network.",
-        fields: vec![LoginField {
-            name: "username",
-            label: "Username",
-            description: "Your name on the test network; the test addresses your session by it.",
-            kind: FieldKind::Text,
-            required: true,
-            default: None,
-        }],
+        fields: vec![
+            LoginField {
+                name: "username",
+                label: "Username",
+                description:
+                    "Your name on the test network; the test addresses your session by it.",
+                kind: FieldKind::Text,
+                required: true,
+                default: None,
+            },
+            LoginField {
+                name: "password",
+                label: "Password",
+                description:
+                    "Give one to log in in two steps: a code, then a token is stored instead.",
+                kind: FieldKind::Password,
+                required: false,
+                default: None,
+            },
+        ],
         capabilities: Capabilities {
             edits: true,
             retractions: true,
@@ -125,6 +145,13 @@ fn info() -> BridgeInfo {
 impl Bridge for TestnetBridge {
     fn info(&self) -> &BridgeInfo {
         &self.info
+    }
+
+    fn register(
+        &self,
+        step: RegistrationStep,
+    ) -> BoxFuture<'static, Result<Registered, FieldError>> {
+        register::step(&self.info.fields, step)
     }
 
     fn start(&self, login: Login) -> SessionHandle {

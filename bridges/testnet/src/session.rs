@@ -21,7 +21,12 @@ pub(crate) fn start(hub: Arc<Hub>, login: Login) -> SessionHandle {
         .get("username")
         .unwrap_or(&login.account)
         .to_owned();
-    tokio::spawn(run(hub, user, end));
+    let credentials = login
+        .credentials
+        .iter()
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    tokio::spawn(run(hub, user, credentials, end));
     handle
 }
 
@@ -34,13 +39,17 @@ struct Session {
     events: channel::Sender<Event>,
 }
 
-async fn run(hub: Arc<Hub>, user: String, end: SessionEnd) {
+async fn run(hub: Arc<Hub>, user: String, credentials: Vec<String>, end: SessionEnd) {
     let SessionEnd {
         mut commands,
         events,
     } = end;
     let mut attached = hub.attach(&user);
-    hub.report(&Report::Started { user: user.clone() });
+    let has_token = credentials.iter().any(|c| c == "token");
+    hub.report(&Report::Started {
+        user: user.clone(),
+        credentials,
+    });
     let mut session = Session {
         hub: Arc::clone(&hub),
         nick: user.clone(),
@@ -54,7 +63,18 @@ async fn run(hub: Arc<Hub>, user: String, end: SessionEnd) {
             nick: session.nick.clone(),
         })
         .await;
+    if has_token {
+        // A token login keeps a secret as state, as a Matrix session keeps
+        // its refresh token.
+        let save = Event::SaveState {
+            key: "refresh".into(),
+            value: crate::register::refresh(&user),
+            secret: true,
+        };
+        open = open && session.emit(save).await;
+    }
     for event in std::mem::take(&mut attached.pending) {
+        hub.note_members(&event);
         open = open && session.emit(event).await;
     }
     while open {
@@ -69,7 +89,10 @@ async fn run(hub: Arc<Hub>, user: String, end: SessionEnd) {
                     open = open && session.emit(event).await;
                 }
             }
-            Some(event) = attached.injected.recv() => open = session.emit(event).await,
+            Some(event) = attached.injected.recv() => {
+                hub.note_members(&event);
+                open = session.emit(event).await;
+            }
         }
     }
     hub.detach(&user, attached.serial);
@@ -175,8 +198,13 @@ impl Session {
                         nick_changed: false,
                     },
                     Event::Members {
+                        members: self
+                            .hub
+                            .members(&room, &self.own_id())
+                            .into_iter()
+                            .chain([member])
+                            .collect(),
                         room,
-                        members: vec![member],
                         complete: true,
                     },
                 ]

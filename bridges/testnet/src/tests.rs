@@ -61,7 +61,7 @@ async fn a_session_answers_by_itself_reports_commands_and_emits_what_is_injected
     let (bridge, listener) = bridge().await;
     let mut session = bridge.start(login("alice"));
     let (mut reports, mut orders) = accept(&listener).await;
-    assert!(matches!(report(&mut reports).await, Report::Started { user } if user == "alice"));
+    assert!(matches!(report(&mut reports).await, Report::Started { user, .. } if user == "alice"));
     assert!(matches!(
         session.events.recv().await,
         Some(Event::Connected { own_id, nick }) if own_id.as_str() == "alice" && nick == "alice"
@@ -209,4 +209,130 @@ fn control_must_be_a_loopback_address() {
         assert!(e.contains(says), "{bad}: {e}");
     }
     assert!(TestnetBridge::new(Settings::default()).is_ok());
+}
+
+/// Registration: a username alone is done at once; with a password the
+/// network asks for the code, asks again for a wrong one, and stores a
+/// token for the right one, never the password.
+#[tokio::test]
+async fn a_password_login_takes_a_code_and_stores_a_token() {
+    use switchboard_bridge_api::{Registered, RegistrationStep};
+    let bridge = TestnetBridge::new(Settings::default()).unwrap();
+    let step = |answers: &[(&str, &str)], state| {
+        let mut credentials = Credentials::new();
+        for (k, v) in answers {
+            credentials.set(*k, *v);
+        }
+        RegistrationStep {
+            account: "alice@localhost".into(),
+            answers: credentials,
+            state,
+        }
+    };
+    let Registered::Done { store } = bridge
+        .register(step(&[("username", "alice")], None))
+        .await
+        .unwrap()
+    else {
+        panic!("one step without a password")
+    };
+    assert_eq!(store.get("username"), Some("alice"));
+
+    let first = step(&[("username", "alice"), ("password", "pw")], None);
+    let Registered::NextStep { fields, state, .. } = bridge.register(first).await.unwrap() else {
+        panic!("a password asks for a code")
+    };
+    assert_eq!(fields.iter().map(|f| f.name).collect::<Vec<_>>(), ["code"]);
+    let wrong = step(&[("code", "0")], Some(state));
+    let Registered::NextStep {
+        instructions,
+        state,
+        ..
+    } = bridge.register(wrong).await.unwrap()
+    else {
+        panic!("a wrong code asks again")
+    };
+    assert!(instructions.starts_with("code: "), "{instructions}");
+    let right = step(&[("code", crate::register::CODE)], Some(state));
+    let Registered::Done { store } = bridge.register(right).await.unwrap() else {
+        panic!("the right code registers")
+    };
+    let stored: Vec<(&str, &str)> = store.iter().collect();
+    assert_eq!(stored, [("token", "tok-alice-0001"), ("username", "alice")]);
+}
+
+/// A join lists the room's members as the injected member events left
+/// them (joined in order, renamed, gone), then the user.
+#[tokio::test]
+async fn a_join_lists_the_members_the_test_put_in_the_room() {
+    use switchboard_bridge_api::{LeaveReason, Member, Role};
+    let (bridge, listener) = bridge().await;
+    let mut erin = bridge.start(login("erin"));
+    let (_reports, mut orders) = accept(&listener).await;
+    assert!(matches!(
+        erin.events.recv().await,
+        Some(Event::Connected { .. })
+    ));
+    let lobby = RoomId::from("lobby");
+    let joined = |user: &str| Event::MemberJoined {
+        room: lobby.clone(),
+        member: Member {
+            user: UserId::from(user),
+            nick: "Alex".into(),
+            role: Role::Member,
+            away: None,
+        },
+    };
+    for event in [
+        joined("alex-1"),
+        joined("alex-2"),
+        joined("gone"),
+        Event::MemberLeft {
+            room: lobby.clone(),
+            user: UserId::from("gone"),
+            reason: LeaveReason::Part(None),
+        },
+        Event::MemberRenamed {
+            room: Some(lobby.clone()),
+            user: UserId::from("alex-1"),
+            new_user: None,
+            new_nick: "Al".into(),
+            own: false,
+        },
+    ] {
+        let order = Order::Inject {
+            user: "erin".into(),
+            event,
+        };
+        orders.write_all(to_line(&order).as_bytes()).await.unwrap();
+        erin.events.recv().await.unwrap();
+    }
+    erin.commands
+        .send(Command::Join {
+            room: lobby.clone(),
+            nick: "Erin".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        erin.events.recv().await,
+        Some(Event::RoomJoined { .. })
+    ));
+    let Some(Event::Members {
+        members,
+        complete: true,
+        ..
+    }) = erin.events.recv().await
+    else {
+        panic!("a complete member list")
+    };
+    let listed: Vec<(&str, &str)> = members
+        .iter()
+        .map(|m| (m.user.as_str(), m.nick.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        [("alex-1", "Al"), ("alex-2", "Alex"), ("erin", "Erin")]
+    );
 }

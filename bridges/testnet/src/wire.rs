@@ -14,6 +14,10 @@ pub enum Report {
     Started {
         /// The session's username.
         user: String,
+        /// The names (never the values) of the credentials it started
+        /// with: what registration stored.
+        #[serde(default)]
+        credentials: Vec<String>,
     },
     /// A command the core sent to this user's session, in the order sent.
     Command {

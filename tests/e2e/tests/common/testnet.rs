@@ -58,6 +58,13 @@ pub struct Testnet {
 }
 
 impl Testnet {
+    /// Stops the gateway and starts it again on the same config and
+    /// database; the control channel waits for the new process's link.
+    pub fn restart_gateway(&mut self) {
+        self.gateway.restart();
+        self.control.relink();
+    }
+
     /// Starts Prosody and the gateway, and waits for the component to connect.
     pub async fn start() -> Self {
         let prosody = Prosody::start(&[(TESTNET, SECRET)]);
@@ -96,23 +103,30 @@ impl Testnet {
 /// Joins a test network room as `nick`; returns the self-presence (after
 /// the `Join` command, which the network answers by itself).
 pub async fn join(client: &mut Client, room: &str, nick: &str) -> Presence {
-    let to = occupant_jid(room, nick);
+    join_at(client, &room_jid(room), nick).await
+}
+
+/// Joins the room at this bare JID (written as the gateway lists it) as
+/// `nick`; returns the self-presence, asserted to come from that occupant
+/// JID (one join at a time: the next self-presence is this join's).
+pub async fn join_at(client: &mut Client, room: &str, nick: &str) -> Presence {
+    let to: Jid = format!("{room}/{nick}").parse().unwrap();
     let mut p = Presence::available().with_to(to.clone());
     p.payloads
         .push(Element::builder("x", "http://jabber.org/protocol/muc").build());
     client.send(p).await;
-    client
+    let own = client
         .wait_for(|s| match s {
             Stanza::Presence(p)
-                if p.from.as_ref() == Some(&to)
-                    && p.type_ == Type::None
-                    && muc_info(p).0.contains(&"110".to_owned()) =>
+                if p.type_ == Type::None && muc_info(p).0.contains(&"110".to_owned()) =>
             {
                 Some(p.clone())
             }
             _ => None,
         })
-        .await
+        .await;
+    assert_eq!(own.from.as_ref(), Some(&to), "the self-presence's JID");
+    own
 }
 
 /// The switchboard process with the test network, its log in a file.
@@ -125,36 +139,59 @@ impl Gateway {
     /// Starts the binary and waits until its component has connected.
     fn start(config: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("switchboard.toml");
-        std::fs::write(&path, config).unwrap();
+        std::fs::write(dir.path().join("switchboard.toml"), config).unwrap();
+        let mut gateway = Self { dir, child: None };
+        gateway.launch();
+        gateway
+    }
+
+    /// Stops the process and starts it again (same config, database, key).
+    pub fn restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            stop_child(&mut child, Duration::from_secs(10));
+        }
+        self.launch();
+    }
+
+    /// Runs the binary, its log appended to the file, and waits until its
+    /// component has connected.
+    fn launch(&mut self) {
+        let connected = |log: &str| log.matches("component connected").count();
+        let before = connected(&self.log());
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
         let child = Process::new(switchboard_bin())
             .arg("--config")
-            .arg(&path)
+            .arg(self.dir.path().join("switchboard.toml"))
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("gateway.log")).unwrap())
+            .stderr(log)
             .spawn()
             .unwrap();
-        let mut gateway = Self {
-            dir,
-            child: Some(child),
-        };
+        self.child = Some(child);
         let deadline = Instant::now() + ANSWER;
-        while !gateway.log().contains("component connected") {
-            let exited = gateway.child.as_mut().unwrap().try_wait().unwrap();
+        while connected(&self.log()) == before {
+            let exited = self.child.as_mut().unwrap().try_wait().unwrap();
             assert!(
                 exited.is_none(),
                 "the gateway exited ({exited:?}); was it built with \
                  `cargo build --bin switchboard --features test-network`? Its log:\n{}",
-                gateway.log()
+                self.log()
             );
             assert!(Instant::now() < deadline, "the component did not connect");
             std::thread::sleep(Duration::from_millis(50));
         }
-        gateway
     }
 
     fn log_path(&self) -> PathBuf {
         self.dir.path().join("gateway.log")
+    }
+
+    /// The gateway's SQLite database (the default, beside its config).
+    pub fn database(&self) -> PathBuf {
+        self.dir.path().join("switchboard.db")
     }
 
     /// Everything the gateway has logged so far.
@@ -250,10 +287,27 @@ impl Control {
 
     /// Waits for `user`'s session to start.
     pub async fn started(&mut self, user: &str) {
-        self.claim(&format!("start of {user}'s session"), |r| {
-            matches!(r, Report::Started { user: u } if u == user).then_some(())
+        self.started_with(user).await;
+    }
+
+    /// Waits for `user`'s session to start; the names of the credentials
+    /// it started with (what registration stored), sorted.
+    pub async fn started_with(&mut self, user: &str) -> Vec<String> {
+        self.claim(&format!("start of {user}'s session"), |r| match r {
+            Report::Started {
+                user: u,
+                credentials,
+            } if u == user => Some(credentials.clone()),
+            _ => None,
         })
         .await
+    }
+
+    /// Forgets the link to a gateway that has gone (the next one connects
+    /// anew); reports not yet claimed are dropped.
+    pub fn relink(&mut self) {
+        self.link = None;
+        self.unclaimed.clear();
     }
 
     /// The next command `user`'s session got.
