@@ -52,6 +52,8 @@ pub struct Gateway {
     online: Mutex<HashMap<BareJid, BTreeSet<FullJid>>>,
     /// Bridged rooms, per user.
     rooms: Mutex<muc::Rooms>,
+    /// Leaves sent to sessions and not yet answered by the network.
+    leaving: Mutex<muc::LeavesInFlight>,
     /// Room-list requests under way.
     pending_lists: Mutex<servers::PendingLists>,
     /// The JIDs of recent rooms (see [`Gateway::room_jid`]).
@@ -97,6 +99,7 @@ impl Gateway {
             sessions: Mutex::new(HashMap::new()),
             online: Mutex::new(HashMap::new()),
             rooms: Mutex::new(HashMap::new()),
+            leaving: Mutex::default(),
             pending_lists: Mutex::new(Default::default()),
             room_jids: Mutex::new(HashMap::new()),
             pending: Mutex::default(),

@@ -287,8 +287,17 @@ impl Gateway {
             Command::Leave { .. } => usize::MAX,
             _ => self.pending_limit(),
         };
+        let leaving = match &command {
+            Command::Leave { room, .. } => Some(room.clone()),
+            _ => None,
+        };
         let refused = match session.send(command, limit) {
-            Ok(()) => return true,
+            Ok(()) => {
+                if let Some(room) = leaving {
+                    self.leaving.lock().unwrap().sent(user, &room);
+                }
+                return true;
+            }
             Err(refused) => refused,
         };
         if let Refused::Full(c) = refused {

@@ -119,6 +119,13 @@ impl Gateway {
                 reason,
             } => self.member_left(user, &room, &who, &reason).await,
             E::RoomLeft { room, reason } => {
+                // The answer to a leave sent before a new join of the
+                // room does not end that join (`leaving.rs`).
+                if self.leaving.lock().unwrap().answered(user, &room)
+                    && self.with_room(user, &room, |r| !r.complete) == Some(true)
+                {
+                    return;
+                }
                 let (resources, own_nick, role, key) = {
                     let mut rooms = self.rooms.lock().unwrap();
                     let Some(r) = rooms.get_mut(user).and_then(|r| r.remove(&room)) else {

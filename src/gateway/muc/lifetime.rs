@@ -220,6 +220,8 @@ impl Gateway {
     /// Forgets the state of the user's detached rooms (no resource in
     /// them), when their session ended.
     pub(in crate::gateway) fn drop_detached_rooms(&self, user: &BareJid) {
+        // Nor will the session before answer the leaves sent to it.
+        self.leaving.lock().unwrap().forget_user(user);
         if let Some(rooms) = self.rooms.lock().unwrap().get_mut(user) {
             rooms.retain(|_, r| !r.resources.is_empty());
         }

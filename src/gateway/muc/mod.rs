@@ -18,6 +18,7 @@ mod commands;
 mod events;
 mod inbound;
 mod join;
+mod leaving;
 mod lifetime;
 mod people;
 
@@ -74,6 +75,8 @@ const ROOM_JIDS_KEPT: usize = 4096;
 /// Every room of every user of one gateway. Rooms are boxed: a table
 /// allocates a few slots ahead, and a room is some hundreds of bytes.
 pub(super) type Rooms = HashMap<BareJid, HashMap<RoomId, Box<Room>>>;
+
+pub(super) use leaving::LeavesInFlight;
 
 /// XEP-0045 §5.1: an IRC-like standing as affiliation and role
 /// (owner → owner/moderator, operator → admin/moderator, voiced →

@@ -15,7 +15,7 @@ use common::support::prosody::{Prosody, DOMAIN};
 use common::{result_payload, Client, Switchboard};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
-use xmpp_parsers::presence::Type;
+use xmpp_parsers::presence::{Presence, Type};
 
 const SECRET: &str = "irc-secret";
 const COMMANDS: &str = "http://jabber.org/protocol/commands";
@@ -451,4 +451,36 @@ async fn stored_channel_is_joined_again_after_a_restart() {
     assert!(in_channel(&mut bob, "#test", "alice").await);
     set_persistent(&mut alice, "#test", false).await;
     bob.expect(|l| is(l, "alice", "PART", "#test")).await;
+}
+
+/// A client that leaves a channel and joins it again at once (as a client
+/// does on a rejoin) ends up in it: the network's answer to the part
+/// arrives after the new join was sent and must not end that join.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leave_and_a_join_at_once_end_in_the_room() {
+    let prosody = Prosody::start(&[(GW, SECRET)]);
+    prosody.register("alice", DOMAIN, "pass");
+    let ircd = Ircd::start();
+    let _gateway = Switchboard::start(&config(&prosody, &ircd));
+    let mut bob = IrcClient::connect(ircd.port, "bob").await;
+    bob.join("#test").await;
+    let mut alice = Client::login(&format!("alice@{DOMAIN}/A"), "pass", prosody.c2s_port).await;
+    alice.register_by_chat(GW, "nick=alice").await;
+    join_with_history(&mut alice, "#test", "alice", 0).await;
+    bob.expect(|l| is(l, "alice", "JOIN", "#test")).await;
+
+    // Leave and join in one go, without waiting for the leave's answer.
+    let me = occupant_of("#test", "alice");
+    alice
+        .send(Presence::unavailable().with_to(me.clone()))
+        .await;
+    join_with_history(&mut alice, "#test", "alice", 0).await;
+    bob.expect(|l| is(l, "alice", "PART", "#test")).await;
+    bob.expect(|l| is(l, "alice", "JOIN", "#test")).await;
+
+    // Still in the room, both ways.
+    bob.send("PRIVMSG #test :still there?").await;
+    let m = groupchat_from(&mut alice, "bob").await;
+    assert_eq!(body(&m), "still there?");
+    assert!(in_channel(&mut bob, "#test", "alice").await);
 }

@@ -180,3 +180,50 @@ async fn a_room_of_a_persistent_network_outlives_the_client() {
     assert_eq!(room.as_str(), "lobby");
     presence_from(&mut a, me, Type::Unavailable).await;
 }
+
+/// Leaving a room explicitly and joining it again at once ends in the
+/// room: the network's answer to the leave (`RoomLeft`) comes after the new
+/// join was sent and must not end it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leave_and_a_join_at_once_end_in_the_room() {
+    let mut net = Testnet::start().await;
+    let mut c = net.user("alice").await;
+    let me = occupant_jid("lobby", "alice");
+    join_with_history(&mut c, me.clone(), 0).await;
+    let join = net.control.next_command("alice").await;
+    assert!(matches!(join, Command::Join { .. }), "{join:?}");
+
+    // `leave` by chat command, and the join right after it.
+    let to: Jid = TESTNET.parse().unwrap();
+    let leave =
+        Message::chat(Some(to)).with_body(Lang::new(), format!("leave {}", room_jid("lobby")));
+    c.send(leave).await;
+    join_with_history(&mut c, me.clone(), 0).await;
+    let leave = net.control.next_command("alice").await;
+    assert!(matches!(leave, Command::Leave { .. }), "{leave:?}");
+    let join = net.control.next_command("alice").await;
+    assert!(matches!(join, Command::Join { .. }), "{join:?}");
+
+    // In the room: the network's next message reaches the client.
+    net.control
+        .inject(
+            "alice",
+            from_network("after", lobby(), "bob", "welcome back"),
+        )
+        .await;
+    let bob: Jid = occupant_jid("lobby", "bob");
+    let m = c
+        .wait_for(|s| match s {
+            Stanza::Message(m)
+                if m.from.as_ref() == Some(&bob) && m.type_ == MessageType::Groupchat =>
+            {
+                Some(m.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        m.bodies.values().next().map(String::as_str),
+        Some("welcome back")
+    );
+}
