@@ -69,4 +69,10 @@ pub struct Message {
     pub own: bool,
     /// For echoes: the token of the command that sent it.
     pub token: Option<Token>,
+    /// The network's ids of every part, in order, when the network made
+    /// several messages of one (IRC splits long text into lines, Discord
+    /// sends attachments apart); `id` is one of them. Empty for a message
+    /// of one part. The core maps each part to the XMPP message, so that a
+    /// correction or a retraction can reach all of them.
+    pub parts: Vec<MessageId>,
 }

@@ -156,7 +156,7 @@ async fn with_echo_message_a_split_message_is_reflected_once_from_the_echo() {
         reflections(&events(&mut rx).await).is_empty(),
         "not before the echo"
     );
-    feed(&mut c, &[":me!u@h PRIVMSG #a :one"]).await;
+    feed(&mut c, &["@msgid=x8 :me!u@h PRIVMSG #a :one"]).await;
     assert!(
         reflections(&events(&mut rx).await).is_empty(),
         "not at the first part"
@@ -169,6 +169,9 @@ async fn with_echo_message_a_split_message_is_reflected_once_from_the_echo() {
     );
     let Event::Message(m) = &got[0] else { panic!() };
     assert_eq!(m.id.0, "x9");
+    // Every line's network id, in order, for the core's id map.
+    let parts: Vec<&str> = m.parts.iter().map(|p| p.0.as_str()).collect();
+    assert_eq!(parts, ["x8", "x9"]);
 }
 
 #[tokio::test]

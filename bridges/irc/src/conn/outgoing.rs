@@ -128,7 +128,8 @@ impl Conn {
                         if self.caps.has("echo-message") && !lines.is_empty() {
                             let labelled = self.caps.has("labeled-response");
                             let mut parts = VecDeque::with_capacity(lines.len());
-                            for line in lines {
+                            let ids = vec![None; lines.len()];
+                            for (index, line) in lines.into_iter().enumerate() {
                                 let text = line.split_once(" :").map_or("", |(_, t)| t).to_owned();
                                 let label = labelled.then(|| {
                                     self.seq += 1;
@@ -138,7 +139,7 @@ impl Conn {
                                     Some(l) => self.send(w, &format!("@label={l} {line}")).await?,
                                     None => self.send(w, &line).await?,
                                 }
-                                parts.push_back(Part { label, text });
+                                parts.push_back(Part { label, text, index });
                             }
                             self.echoes.push(Sent {
                                 chan: key,
@@ -147,6 +148,7 @@ impl Conn {
                                 text,
                                 kind,
                                 target,
+                                ids,
                             });
                             return Ok(());
                         }
@@ -166,6 +168,7 @@ impl Conn {
                             timestamp: Some(SystemTime::now()),
                             own: true,
                             token: Some(token),
+                            parts: Vec::new(),
                         }))
                         .await;
                     }

@@ -131,6 +131,7 @@ impl Conn {
             timestamp: Some(meta.time.unwrap_or_else(SystemTime::now)),
             own,
             token: None,
+            parts: Vec::new(),
         }))
         .await;
         Ok(())
@@ -149,7 +150,11 @@ impl Conn {
         if !self.channels.contains_key(&chan) {
             return Ok(());
         }
-        let sent = match self.echoes.on_echo(&chan, meta.label.as_deref(), &text) {
+        let id = self.message_id(&meta);
+        let sent = match self
+            .echoes
+            .on_echo(&chan, meta.label.as_deref(), &text, id.clone())
+        {
             Echo::Done(sent) => sent,
             Echo::Part => return Ok(()),
             Echo::Unknown => {
@@ -162,7 +167,6 @@ impl Conn {
                     None if text.starts_with('\x01') => return Ok(()),
                     None => (text, MessageKind::Normal),
                 };
-                let id = self.message_id(&meta);
                 self.emit(Event::Message(Message {
                     id,
                     target: Target::Room(room_id(&target, &self.host)),
@@ -175,12 +179,13 @@ impl Conn {
                     timestamp: Some(meta.time.unwrap_or_else(SystemTime::now)),
                     own: true,
                     token: None,
+                    parts: Vec::new(),
                 }))
                 .await;
                 return Ok(());
             }
         };
-        let id = self.message_id(&meta);
+        let parts = sent.part_ids();
         self.emit(Event::Message(Message {
             id,
             target: sent.target,
@@ -193,6 +198,7 @@ impl Conn {
             timestamp: Some(meta.time.unwrap_or_else(SystemTime::now)),
             own: true,
             token: Some(sent.token),
+            parts,
         }))
         .await;
         Ok(())
