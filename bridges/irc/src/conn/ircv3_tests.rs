@@ -291,3 +291,42 @@ async fn with_away_notify_a_who_after_names_tells_who_is_away_already() {
         .collect();
     assert_eq!(changed, [("bob".to_owned(), true)]);
 }
+
+#[tokio::test]
+async fn with_echo_message_a_private_message_is_echoed_with_its_ids_to_the_core_only() {
+    let (mut c, mut rx) = in_channel("echo-message message-tags").await;
+    let dm = Command::SendText {
+        target: Target::User(switchboard_bridge_api::UserId("bob%irc.x".into())),
+        text: "one\ntwo".into(),
+        kind: MessageKind::Normal,
+        reply_to: None,
+        token: "d1".into(),
+    };
+    assert_eq!(
+        command(&mut c, dm).await,
+        ["PRIVMSG bob :one", "PRIVMSG bob :two"]
+    );
+    feed(
+        &mut c,
+        &[
+            "@msgid=p1 :me!u@h PRIVMSG bob :one",
+            "@msgid=p2 :me!u@h PRIVMSG Bob :two",
+        ],
+    )
+    .await;
+    let got = events(&mut rx).await;
+    let [Event::Message(m)] = got.as_slice() else {
+        panic!("one echo: {got:?}")
+    };
+    assert_eq!(
+        m.target,
+        Target::User(switchboard_bridge_api::UserId("bob%irc.x".into()))
+    );
+    assert!(m.own);
+    assert_eq!(m.token.as_deref(), Some("d1"));
+    let parts: Vec<&str> = m.parts.iter().map(|p| p.0.as_str()).collect();
+    assert_eq!(parts, ["p1", "p2"]);
+    // A private line the user sent from another client: not told.
+    feed(&mut c, &["@msgid=p3 :me!u@h PRIVMSG bob :elsewhere"]).await;
+    assert!(events(&mut rx).await.is_empty());
+}

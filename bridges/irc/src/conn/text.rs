@@ -139,15 +139,14 @@ impl Conn {
 
     /// The server's echo of the user's own PRIVMSG (`echo-message`): the
     /// last part of a message sent here reflects it, with the command's
-    /// token; an echo of nothing sent here is the user's line from
-    /// elsewhere. Echoes of private messages are not reflected (the bridge
-    /// never reflects those).
+    /// token and every part's id; an echo of nothing sent here is the
+    /// user's line from elsewhere. Private messages are echoed for their
+    /// ids (the core shows the user no reflection of those); one sent
+    /// elsewhere is not told.
     async fn on_echo(&mut self, target: String, text: String, meta: Meta) -> std::io::Result<()> {
-        if !Self::is_channel(&target) {
-            return Ok(());
-        }
+        let channel = Self::is_channel(&target);
         let chan = irc_lowercase(&target);
-        if !self.channels.contains_key(&chan) {
+        if channel && !self.channels.contains_key(&chan) {
             return Ok(());
         }
         let id = self.message_id(&meta);
@@ -157,6 +156,7 @@ impl Conn {
         {
             Echo::Done(sent) => sent,
             Echo::Part => return Ok(()),
+            Echo::Unknown if !channel => return Ok(()),
             Echo::Unknown => {
                 debug!(host = %self.host, "echo of a line not sent from here");
                 let (body, kind) = match text
