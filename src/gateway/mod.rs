@@ -2,8 +2,10 @@
 //! right handler or user session, and turns session events into stanzas.
 
 mod chat_commands;
+mod direct;
 mod history;
 mod iq;
+mod message_ids;
 mod muc;
 mod occupants;
 mod presence;
@@ -22,7 +24,7 @@ use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza::Stanza;
 use xmpp_parsers::stanza_error::DefinedCondition;
 
-use crate::component::{InvalidStanza, LinkEvent, StanzaHeader};
+use crate::component::{InvalidStanza, LinkEvent, Outgoing, StanzaHeader};
 use crate::config::Config;
 use crate::crypto::Vault;
 use crate::store::Store;
@@ -42,7 +44,7 @@ pub struct Gateway {
     archive: crate::archive::Archive,
     store: Store,
     vault: Arc<Vault>,
-    out: mpsc::Sender<Stanza>,
+    out: mpsc::Sender<Outgoing>,
     sessions: Mutex<HashMap<BareJid, session::UserSession>>,
     /// The user resources known to be online (from presence).
     online: Mutex<HashMap<BareJid, BTreeSet<FullJid>>>,
@@ -74,7 +76,7 @@ impl Gateway {
         domain: BareJid,
         bridge: Arc<dyn Bridge>,
         shared: Shared,
-        out: mpsc::Sender<Stanza>,
+        out: mpsc::Sender<Outgoing>,
     ) -> Arc<Self> {
         Arc::new(Self {
             network: network.to_owned(),
@@ -172,7 +174,7 @@ impl Gateway {
     }
 
     /// Sends a stanza to the server; waits if the outbox is full.
-    async fn send(&self, stanza: impl Into<Stanza>) {
+    async fn send(&self, stanza: impl Into<Outgoing>) {
         if self.out.send(stanza.into()).await.is_err() {
             debug!("outbox closed; dropping a stanza at shutdown");
         }
