@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use libfuzzer_sys::fuzz_target;
 use switchboard::archive::{Archive, ArchivePolicy};
-use switchboard::component::{read_item, wire, Framed, LinkEvent, Read};
+use switchboard::component::{read_item, wire, Framed, LinkEvent, Outgoing, Read};
 use switchboard::config::Config;
 use switchboard::crypto::Vault;
 use switchboard::gateway::{Gateway, Shared};
@@ -32,7 +32,6 @@ use xmpp_parsers::component::Handshake;
 use xmpp_parsers::jid::BareJid;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
-use switchboard::component::Outgoing;
 
 mod memory_socket;
 use memory_socket::MemorySocket;
