@@ -7,9 +7,11 @@
 //!   (a unique increasing stamp: in rooms, the archive id, `by` the room's
 //!   JID; in a direct conversation, `by` the contact's JID, the address the
 //!   gateway serves that conversation from, as a room's is for a room);
-//! - when the network echoes a message the user sent, the network's ids of
-//!   its parts are mapped to its XMPP id (and stanza-id) in the id map,
-//!   scoped to the conversation.
+//! - when the network echoes a message the user sent with its own ids
+//!   (`Message::parts`), each part's id is mapped to the XMPP id (and
+//!   stanza-id) in the id map, scoped to the conversation. An echo without
+//!   them (IRC without `echo-message` and `msgid`: the bridge's ids, which
+//!   nothing on the network can refer to) maps nothing.
 //!
 //! Direct messages: a client trusts a stanza-id only from the entity it
 //! knows assigns them (XEP-0359 §4: its own server for one-to-one chats),
@@ -38,19 +40,11 @@ pub(super) fn xmpp_id(m: &Message) -> String {
     }
 }
 
-/// The network's ids of every part of `m`, in order.
-fn network_ids(m: &Message) -> Vec<String> {
-    if m.parts.is_empty() {
-        vec![m.id.0.clone()]
-    } else {
-        m.parts.iter().map(|p| p.0.clone()).collect()
-    }
-}
-
 impl Gateway {
     /// Maps the network's ids of an echoed message's parts to its XMPP id
     /// (and the stanza-id it was delivered with), in `conversation` (a room
-    /// id or a contact id). Queued: written in batches.
+    /// id or a contact id); nothing when the network gave none. Queued:
+    /// written in batches.
     pub(super) async fn map_echo(
         &self,
         user: &BareJid,
@@ -59,6 +53,9 @@ impl Gateway {
         xmpp_id: &str,
         stanza_id: Option<i64>,
     ) {
+        if m.parts.is_empty() {
+            return;
+        }
         self.archive
             .map_sent(
                 &user.to_string(),
@@ -66,7 +63,7 @@ impl Gateway {
                 conversation,
                 xmpp_id,
                 stanza_id,
-                network_ids(m),
+                m.parts.iter().map(|p| p.0.clone()).collect::<Vec<_>>(),
             )
             .await;
     }
@@ -95,16 +92,14 @@ mod tests {
     }
 
     #[test]
-    fn an_echo_keeps_the_clients_id_and_names_every_part() {
+    fn an_echo_keeps_the_clients_id() {
         let echo = message(true, Some("c1"), &["n1", "n2"]);
         assert!(is_echo(&echo));
         assert_eq!(xmpp_id(&echo), "c1");
-        assert_eq!(network_ids(&echo), ["n1", "n2"]);
         // From the user's other client: no token, the network's id.
         let elsewhere = message(true, None, &[]);
         assert!(!is_echo(&elsewhere));
         assert_eq!(xmpp_id(&elsewhere), "n2");
-        assert_eq!(network_ids(&elsewhere), ["n2"]);
         // Someone else's, even with a token: the network's id.
         assert_eq!(xmpp_id(&message(false, Some("c1"), &[])), "n2");
         // A client that sent no id: nothing to map.

@@ -69,10 +69,12 @@ pub struct Message {
     pub own: bool,
     /// For echoes: the token of the command that sent it.
     pub token: Option<Token>,
-    /// The network's ids of every part, in order, when the network made
-    /// several messages of one (IRC splits long text into lines, Discord
-    /// sends attachments apart); `id` is one of them. Empty for a message
-    /// of one part. The core maps each part to the XMPP message, so that a
-    /// correction or a retraction can reach all of them.
+    /// On the echo of a message the user sent: the network's own ids for
+    /// it, one per part, in order (one XMPP message can become several
+    /// network messages: IRC splits long text into lines, Discord sends
+    /// attachments apart). The core maps each to the command's token, so
+    /// that a correction, a retraction or a reply can reach all of them.
+    /// Empty when the network gave no ids (`id` is then the bridge's own):
+    /// nothing is mapped.
     pub parts: Vec<MessageId>,
 }

@@ -45,15 +45,16 @@ pub(super) struct Sent {
     pub kind: MessageKind,
     /// The room, for the reflection.
     pub target: Target,
-    /// The network ids of the lines echoed so far, by their place.
+    /// The server's ids (`msgid`) of the lines echoed so far, by their place.
     pub ids: Vec<Option<MessageId>>,
 }
 
 impl Sent {
-    /// The ids of every line, in order, once all are echoed; empty for a
-    /// message of one line.
+    /// The server's ids of every line, in order, once all are echoed;
+    /// empty unless the server gave each line one (without `msgid` the
+    /// bridge's ids are its own, which nothing on IRC can refer to).
     pub fn part_ids(&self) -> Vec<MessageId> {
-        if self.ids.len() < 2 {
+        if self.ids.iter().any(Option::is_none) {
             return Vec::new();
         }
         self.ids.iter().flatten().cloned().collect()
@@ -96,8 +97,14 @@ impl Echoes {
     }
 
     /// An echo of the user's line `text` to `chan` (IRC lowercase), with
-    /// its `label` if it had one, and the network's `id` for it.
-    pub fn on_echo(&mut self, chan: &str, label: Option<&str>, text: &str, id: MessageId) -> Echo {
+    /// its `label` if it had one, and the server's `msgid` for it, if any.
+    pub fn on_echo(
+        &mut self,
+        chan: &str,
+        label: Option<&str>,
+        text: &str,
+        msgid: Option<MessageId>,
+    ) -> Echo {
         let found = match label {
             Some(l) => self.find_label(l),
             None => self
@@ -120,7 +127,7 @@ impl Echoes {
         let sent = &mut self.waiting[i];
         if let Some(part) = sent.parts.remove(j) {
             if let Some(slot) = sent.ids.get_mut(part.index) {
-                *slot = Some(id);
+                *slot = msgid;
             }
         }
         if self.waiting[i].parts.is_empty() {
@@ -174,9 +181,9 @@ mod tests {
         }
     }
 
-    /// The network id an echo of `text` carries in these tests.
-    fn id(text: &str) -> MessageId {
-        MessageId(format!("id-{text}"))
+    /// The msgid an echo of `text` carries in these tests.
+    fn id(text: &str) -> Option<MessageId> {
+        Some(MessageId(format!("id-{text}")))
     }
 
     fn done(e: Echo) -> String {
@@ -224,10 +231,18 @@ mod tests {
         let Echo::Done(s) = e.on_echo("#a", Some("sb1"), "one", id("one")) else {
             panic!("done at the last echo");
         };
-        assert_eq!(s.part_ids(), [id("one"), id("two"), id("three")]);
-        // One line: the message's id says it all.
+        let ids: Vec<_> = ["one", "two", "three"].map(|t| id(t).unwrap()).into();
+        assert_eq!(s.part_ids(), ids);
+        // One line: its one id.
         e.push(sent("#a", "t2", &[("solo", None)]));
         let Echo::Done(s) = e.on_echo("#a", None, "solo", id("solo")) else {
+            panic!()
+        };
+        assert_eq!(s.part_ids(), [id("solo").unwrap()]);
+        // A line without msgid: the server gave no ids to map.
+        e.push(sent("#a", "t3", &[("a", None), ("b", None)]));
+        assert!(matches!(e.on_echo("#a", None, "a", id("a")), Echo::Part));
+        let Echo::Done(s) = e.on_echo("#a", None, "b", None) else {
             panic!()
         };
         assert!(s.part_ids().is_empty());

@@ -208,10 +208,31 @@ async fn with_labeled_response_each_line_is_labelled_and_a_refusal_reflects_noth
 async fn without_echo_message_the_reflection_is_made_at_once() {
     let (mut c, mut rx) = in_channel("server-time").await;
     command(&mut c, send_text("hi", "t1")).await;
+    let got = events(&mut rx).await;
     assert_eq!(
-        reflections(&events(&mut rx).await),
+        reflections(&got),
         [(Some("t1".to_owned()), "hi".to_owned())]
     );
+    // No id from the server: none for the core to map.
+    let Event::Message(m) = &got[0] else { panic!() };
+    assert!(m.parts.is_empty());
+}
+
+#[tokio::test]
+async fn an_echo_without_msgid_names_no_network_ids() {
+    let (mut c, mut rx) = in_channel("echo-message").await;
+    command(&mut c, send_text("one\ntwo", "t1")).await;
+    feed(
+        &mut c,
+        &[":me!u@h PRIVMSG #a :one", ":me!u@h PRIVMSG #a :two"],
+    )
+    .await;
+    let got = events(&mut rx).await;
+    let [Event::Message(m)] = got.as_slice() else {
+        panic!("one reflection: {got:?}")
+    };
+    assert_eq!(m.token.as_deref(), Some("t1"));
+    assert!(m.parts.is_empty(), "{:?}", m.parts);
 }
 
 #[tokio::test]

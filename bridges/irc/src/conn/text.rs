@@ -150,10 +150,12 @@ impl Conn {
             return Ok(());
         }
         let id = self.message_id(&meta);
-        let sent = match self
-            .echoes
-            .on_echo(&chan, meta.label.as_deref(), &text, id.clone())
-        {
+        let sent = match self.echoes.on_echo(
+            &chan,
+            meta.label.as_deref(),
+            &text,
+            meta.msgid.clone().map(MessageId),
+        ) {
             Echo::Done(sent) => sent,
             Echo::Part => return Ok(()),
             Echo::Unknown if !channel => return Ok(()),
