@@ -1,6 +1,9 @@
-//! The room archive's writer: messages are queued on the message path and
-//! written in batches, one transaction each, by one task; a clean shutdown
-//! writes what is queued before it returns.
+//! The message writer: room messages for the archive, and the id map's
+//! entries (which network messages an XMPP message the user sent became),
+//! are queued on the message path and written in batches, one transaction
+//! each, by one task; a clean shutdown writes what is queued before it
+//! returns. The archive's switch does not apply to the id map: corrections
+//! and retractions need it whether rooms are archived or not.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -9,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::warn;
 
-use crate::store::{ArchivedMessage, Store};
+use crate::store::{ArchivedMessage, IdMapping, Store, ID_MAP_LIMIT};
 
 /// Retention and switch of the archive.
 #[derive(Debug, Clone, Copy)]
@@ -26,9 +29,13 @@ const QUEUE: usize = 8192;
 const BATCH: usize = 512;
 /// Retention runs after this many writes.
 const TRIM_EVERY: u64 = 5000;
+/// The id map is bounded after this many entries written (so a user holds
+/// at most the limit and this many).
+const ID_TRIM_EVERY: u64 = 1024;
 
 enum Job {
     Write(ArchivedMessage),
+    Map(IdMapping),
     Flush(oneshot::Sender<()>),
 }
 
@@ -59,8 +66,18 @@ pub fn now_micros() -> i64 {
 impl Archive {
     /// Starts the writer task. With the archive disabled, nothing is written.
     pub fn start(store: Store, policy: ArchivePolicy) -> (Self, JoinHandle<()>) {
+        Self::start_bounded(store, policy, ID_MAP_LIMIT)
+    }
+
+    /// [`Archive::start`], keeping at most about `id_map_limit` id
+    /// mappings per user and network.
+    pub fn start_bounded(
+        store: Store,
+        policy: ArchivePolicy,
+        id_map_limit: i64,
+    ) -> (Self, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(write_loop(store, policy, rx));
+        let task = tokio::spawn(write_loop(store, policy, id_map_limit, rx));
         let archive = Archive {
             tx,
             enabled: policy.enabled,
@@ -100,6 +117,38 @@ impl Archive {
         }
     }
 
+    /// Remembers which network messages (`network_ids`, in part order) the
+    /// XMPP message `xmpp_id` the user sent in `conversation` became, with
+    /// the stanza-id the gateway gave it, if any. Written whether or not
+    /// rooms are archived.
+    pub async fn map_sent(
+        &self,
+        user: &str,
+        network: &str,
+        conversation: &str,
+        xmpp_id: &str,
+        stanza_id: Option<i64>,
+        network_ids: impl IntoIterator<Item = String>,
+    ) {
+        let seq = self.next_id();
+        for (part, network_id) in network_ids.into_iter().enumerate() {
+            let row = IdMapping {
+                user: user.to_owned(),
+                network: network.to_owned(),
+                conversation: conversation.to_owned(),
+                xmpp_id: xmpp_id.to_owned(),
+                part: part as i64,
+                network_id,
+                stanza_id,
+                seq,
+            };
+            if self.tx.send(Job::Map(row)).await.is_err() {
+                warn!("message writer gone; an id mapping was not kept");
+                return;
+            }
+        }
+    }
+
     /// Returns once everything recorded before the call is written.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
@@ -109,25 +158,52 @@ impl Archive {
     }
 }
 
-async fn write_loop(store: Store, policy: ArchivePolicy, mut rx: mpsc::Receiver<Job>) {
+async fn write_loop(
+    store: Store,
+    policy: ArchivePolicy,
+    id_map_limit: i64,
+    mut rx: mpsc::Receiver<Job>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut maps: Vec<IdMapping> = Vec::new();
     let mut written: u64 = 0;
     let mut next_trim = TRIM_EVERY;
+    let mut mapped: u64 = 0;
+    let mut next_id_trim = ID_TRIM_EVERY;
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     // Rooms written since the last retention pass.
     let mut touched: std::collections::HashSet<(String, String, String)> = Default::default();
+    // Users whose id map grew since it was last bounded.
+    let mut mappers: std::collections::HashSet<(String, String)> = Default::default();
     while let Some(first) = rx.recv().await {
-        match first {
+        let take = |job, batch: &mut Vec<_>, maps: &mut Vec<_>, waiting: &mut Vec<_>| match job {
             Job::Write(m) => batch.push(m),
+            Job::Map(m) => maps.push(m),
             Job::Flush(done) => waiting.push(done),
-        }
+        };
+        take(first, &mut batch, &mut maps, &mut waiting);
         // Gather what is ready, and what comes within a few milliseconds.
         let deadline = tokio::time::Instant::now() + Duration::from_millis(20);
-        while batch.len() < BATCH && waiting.is_empty() {
+        while batch.len() + maps.len() < BATCH && waiting.is_empty() {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(Job::Write(m))) => batch.push(m),
-                Ok(Some(Job::Flush(done))) => waiting.push(done),
+                Ok(Some(job)) => take(job, &mut batch, &mut maps, &mut waiting),
                 _ => break,
+            }
+        }
+        if !maps.is_empty() {
+            for m in &maps {
+                mappers.insert((m.user.clone(), m.network.clone()));
+            }
+            with_retries("id map", maps.len(), || store.map_ids(&maps)).await;
+            mapped += maps.len() as u64;
+            maps.clear();
+            if mapped >= next_id_trim {
+                next_id_trim = mapped + ID_TRIM_EVERY;
+                for (user, network) in mappers.drain() {
+                    if let Err(e) = store.trim_id_map(&user, &network, id_map_limit).await {
+                        warn!(error = %e, "id map bound failed");
+                    }
+                }
             }
         }
         if batch.is_empty() {
@@ -146,21 +222,7 @@ async fn write_loop(store: Store, policy: ArchivePolicy, mut rx: mpsc::Receiver<
             }
             previous = Some(m);
         }
-        let mut tries = 0;
-        loop {
-            match store.archive(&batch).await {
-                Ok(()) => break,
-                Err(e) if tries < 5 => {
-                    tries += 1;
-                    warn!(error = %e, "archive write failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 * tries)).await;
-                }
-                Err(e) => {
-                    warn!(error = %e, lost = batch.len(), "archive write failed");
-                    break;
-                }
-            }
-        }
+        with_retries("archive", batch.len(), || store.archive(&batch)).await;
         written += batch.len() as u64;
         batch.clear();
         for done in waiting.drain(..) {
@@ -175,6 +237,30 @@ async fn write_loop(store: Store, policy: ArchivePolicy, mut rx: mpsc::Receiver<
                 .await
             {
                 warn!(error = %e, "archive retention failed");
+            }
+        }
+    }
+}
+
+/// Runs one batch's write, again after a failure (up to five times, waiting
+/// longer each time); a batch that never goes in is logged as lost.
+async fn with_retries<F, Fut>(what: &'static str, rows: usize, mut write: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), crate::store::StoreError>>,
+{
+    let mut tries = 0;
+    loop {
+        match write().await {
+            Ok(()) => return,
+            Err(e) if tries < 5 => {
+                tries += 1;
+                warn!(error = %e, what, "write failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+            }
+            Err(e) => {
+                warn!(error = %e, what, lost = rows, "write failed");
+                return;
             }
         }
     }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use switchboard::archive::Archive;
-use switchboard::component::LinkEvent;
+use switchboard::component::{LinkEvent, Outgoing};
 use switchboard::config::Config;
 use switchboard::crypto::Vault;
 use switchboard::gateway::{Gateway, Shared};
@@ -154,7 +154,7 @@ struct World {
     vault: Arc<Vault>,
     shared: Shared,
     to_gateway: mpsc::Sender<LinkEvent>,
-    from_gateway: mpsc::Receiver<Stanza>,
+    from_gateway: mpsc::Receiver<Outgoing>,
     _dir: tempfile::TempDir,
 }
 
@@ -234,7 +234,8 @@ impl World {
             let stanza = tokio::time::timeout_at(deadline, self.from_gateway.recv())
                 .await
                 .expect("the gateway answered")
-                .expect("the gateway runs");
+                .expect("the gateway runs")
+                .stanza;
             let el = match stanza {
                 Stanza::Iq(iq) => Element::from(iq),
                 Stanza::Message(m) => Element::from(m),

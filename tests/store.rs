@@ -2,7 +2,8 @@
 
 mod support;
 
-use switchboard::store::{ArchiveRange, ArchivedMessage, Store, StoredRoom};
+use switchboard::archive::{Archive, ArchivePolicy};
+use switchboard::store::{ArchiveRange, ArchivedMessage, IdMapping, MappedId, Store, StoredRoom};
 
 /// `count` messages of alice's in `room`, with seqs after `seq` and bodies `{body}{i}`.
 fn messages(room: &str, count: i64, seq: i64, body: &str) -> Vec<ArchivedMessage> {
@@ -17,6 +18,9 @@ fn messages(room: &str, count: i64, seq: i64, body: &str) -> Vec<ArchivedMessage
             body: format!("{body}{i}"),
             xmpp_id: Some(format!("x{i}")),
             origin_id: (i % 2 == 0).then(|| format!("o{i}")),
+            network_id: Some(format!("{room}/net{i}")),
+            author_id: Some(format!("n{i}%irc.x")),
+            extra: (i % 3 == 0).then(|| format!("{{\"edits\":[{i}]}}")),
         })
         .collect()
 }
@@ -119,55 +123,8 @@ async fn exercise(store: &Store) {
         Some("s2")
     );
 
-    // Id map, both directions, and its bound.
-    for i in 0..30 {
-        store
-            .map_id(
-                "alice@localhost",
-                "irc",
-                &format!("x{i}"),
-                &format!("n{i}"),
-                "#rust%x",
-            )
-            .await
-            .unwrap();
-    }
-    assert_eq!(
-        store
-            .network_id("alice@localhost", "irc", "x7")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("n7")
-    );
-    assert_eq!(
-        store
-            .xmpp_id("alice@localhost", "irc", "n9")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("x9")
-    );
-    store
-        .trim_id_map("alice@localhost", "irc", 10)
-        .await
-        .unwrap();
-    assert_eq!(
-        store.id_map_len("alice@localhost", "irc").await.unwrap(),
-        10
-    );
-    assert_eq!(
-        store
-            .network_id("alice@localhost", "irc", "x0")
-            .await
-            .unwrap(),
-        None
-    );
-    assert!(store
-        .network_id("alice@localhost", "irc", "x29")
-        .await
-        .unwrap()
-        .is_some());
+    // Id map: parts in order, both directions, scoped to the conversation.
+    exercise_id_map(store).await;
 
     // Archive: batch insert, ranges, paging from the newest, retention.
     let batch = messages("#rust%x", 30, 1000, "m");
@@ -224,6 +181,35 @@ async fn exercise(store: &Store) {
         ..Default::default()
     };
     assert_eq!(all(since, 10).await, [1029, 1030]);
+    // A message by the network's id: scoped to the user, network and room.
+    let found = store
+        .archived_by_network_id("alice@localhost", "irc", "#rust%x", "#rust%x/net12")
+        .await
+        .unwrap();
+    assert_eq!(
+        found.as_ref(),
+        batch.get(11),
+        "the 12th message, every column"
+    );
+    let found = found.unwrap();
+    assert_eq!(
+        (found.author_id.as_deref(), found.extra.as_deref()),
+        (Some("n12%irc.x"), Some("{\"edits\":[12]}"))
+    );
+    for (user, room, id) in [
+        ("alice@localhost", "#big%x", "#rust%x/net12"),
+        ("bob@localhost", "#rust%x", "#rust%x/net12"),
+        ("alice@localhost", "#rust%x", "#rust%x/net999"),
+    ] {
+        assert_eq!(
+            store
+                .archived_by_network_id(user, "irc", room, id)
+                .await
+                .unwrap(),
+            None,
+            "{user} {room} {id}"
+        );
+    }
     let rooms = [(
         "alice@localhost".to_owned(),
         "irc".to_owned(),
@@ -334,6 +320,218 @@ async fn exercise(store: &Store) {
         .is_some());
 }
 
+fn mapping(conversation: &str, xmpp_id: &str, part: i64, network_id: &str, seq: i64) -> IdMapping {
+    IdMapping {
+        user: "alice@localhost".into(),
+        network: "irc".into(),
+        conversation: conversation.into(),
+        xmpp_id: xmpp_id.into(),
+        part,
+        network_id: network_id.into(),
+        stanza_id: Some(seq + 1000),
+        seq,
+    }
+}
+
+async fn exercise_id_map(store: &Store) {
+    let (user, room, contact) = ("alice@localhost", "#rust%x", "bob%x");
+    // Two parts given out of order, and the same client id in a direct
+    // conversation: two different messages.
+    store
+        .map_ids(&[
+            mapping(room, "c1", 1, "n1b", 1),
+            mapping(room, "c1", 0, "n1a", 1),
+            mapping(contact, "c1", 0, "d1", 2),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.network_ids(user, "irc", room, "c1").await.unwrap(),
+        ["n1a", "n1b"],
+        "parts in order"
+    );
+    assert_eq!(
+        store.network_ids(user, "irc", contact, "c1").await.unwrap(),
+        ["d1"]
+    );
+    assert_eq!(
+        store.xmpp_id(user, "irc", room, "n1b").await.unwrap(),
+        Some(MappedId {
+            xmpp_id: "c1".into(),
+            stanza_id: Some(1001),
+            part: 1
+        })
+    );
+    // Scoped: the room's network id means nothing in another conversation,
+    // nor for another user.
+    assert_eq!(
+        store.xmpp_id(user, "irc", contact, "n1b").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .xmpp_id("bob@localhost", "irc", room, "n1b")
+            .await
+            .unwrap(),
+        None
+    );
+    // A key twice in one batch (a client reusing an id): the last counts.
+    store
+        .map_ids(&[
+            mapping(room, "c2", 0, "old", 3),
+            mapping(room, "c2", 0, "new", 4),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.network_ids(user, "irc", room, "c2").await.unwrap(),
+        ["new"]
+    );
+    // 150 messages of two parts each, in chunks of 64, 8 and 1 rows.
+    let many: Vec<IdMapping> = (10..160)
+        .flat_map(|i| {
+            [0, 1].map(|part| mapping(room, &format!("m{i}"), part, &format!("n{i}.{part}"), i))
+        })
+        .collect();
+    store.map_ids(&many).await.unwrap();
+    assert_eq!(store.id_map_len(user, "irc").await.unwrap(), 3 + 1 + 300);
+    // Bounded: the oldest go, a message's parts together.
+    store.trim_id_map(user, "irc", 20).await.unwrap();
+    assert_eq!(store.id_map_len(user, "irc").await.unwrap(), 20);
+    assert_eq!(
+        store.network_ids(user, "irc", room, "m150").await.unwrap(),
+        ["n150.0", "n150.1"]
+    );
+    assert!(store
+        .network_ids(user, "irc", room, "m149")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.xmpp_id(user, "irc", room, "n1a").await.unwrap(), None);
+}
+
+/// The writer queues id mappings like archive rows, writes them with the
+/// archive off too, bounds each user's, and a flush waits for them.
+async fn exercise_writer(store: &Store) {
+    let policy = ArchivePolicy {
+        enabled: false,
+        max_days: 30,
+        max_messages: 100,
+    };
+    let (writer, task) = Archive::start_bounded(store.clone(), policy, 100);
+    for i in 0..1500 {
+        writer
+            .map_sent(
+                "carol@localhost",
+                "irc",
+                "#w%x",
+                &format!("c{i}"),
+                Some(i),
+                [format!("p{i}.0"), format!("p{i}.1")],
+            )
+            .await;
+    }
+    writer.flush().await;
+    let kept = store.id_map_len("carol@localhost", "irc").await.unwrap();
+    // Bounded every 1,024 entries written: at most the limit and that many.
+    assert!(kept <= 200 + 1024, "{kept} entries kept");
+    assert_eq!(
+        store
+            .network_ids("carol@localhost", "irc", "#w%x", "c1499")
+            .await
+            .unwrap(),
+        ["p1499.0", "p1499.1"]
+    );
+    assert_eq!(
+        store
+            .xmpp_id("carol@localhost", "irc", "#w%x", "p1499.1")
+            .await
+            .unwrap()
+            .map(|m| (m.xmpp_id, m.stanza_id, m.part)),
+        Some(("c1499".to_owned(), Some(1499), 1))
+    );
+    assert!(store
+        .network_ids("carol@localhost", "irc", "#w%x", "c0")
+        .await
+        .unwrap()
+        .is_empty());
+    drop(writer);
+    task.await.unwrap();
+}
+
+/// A database made before 0005 (with archive rows and the old id map)
+/// migrates: old rows read back with no network id, the new columns and the
+/// conversation-scoped id map work.
+async fn upgrade_from_before_0005(url: &str) {
+    let old = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.as_str() < "0005" {
+            std::fs::copy(&path, old.path().join(&name)).unwrap();
+        }
+    }
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    sqlx::migrate::Migrator::new(old.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO archive (user_jid, network, room, seq, ts, nick, body, xmpp_id, origin_id)
+         VALUES ('dave@localhost', 'irc', '#old%x', 7, 7, 'n', 'before', 'x7', NULL)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO id_map (user_jid, network, xmpp_id, network_id, conversation, seq)
+         VALUES ('dave@localhost', 'irc', 'x', 'n', '#old%x', 1)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let store = Store::connect(url).await.unwrap();
+    let back = store
+        .archived(
+            "dave@localhost",
+            "irc",
+            "#old%x",
+            &ArchiveRange::default(),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].body, "before");
+    assert_eq!(back[0].xmpp_id.as_deref(), Some("x7"));
+    assert_eq!(
+        (&back[0].network_id, &back[0].author_id, &back[0].extra),
+        (&None, &None, &None)
+    );
+    assert_eq!(store.id_map_len("dave@localhost", "irc").await.unwrap(), 0);
+    exercise(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_database_from_before_0005_migrates() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+    upgrade_from_before_0005(&url).await;
+}
+
+#[tokio::test]
+async fn postgres_database_from_before_0005_migrates() {
+    let Some(pg) = support::postgres::Postgres::start() else {
+        panic!("PostgreSQL is not installed: run scripts/install-test-deps");
+    };
+    upgrade_from_before_0005(&pg.url).await;
+}
+
 #[tokio::test]
 async fn sqlite_file_is_created_and_every_query_works() {
     let dir = tempfile::tempdir().unwrap();
@@ -341,6 +539,7 @@ async fn sqlite_file_is_created_and_every_query_works() {
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let store = Store::connect(&url).await.unwrap();
     exercise(&store).await;
+    exercise_writer(&store).await;
     store.close().await;
     assert!(path.exists());
     // Reopening keeps the data and does not migrate twice.
@@ -389,5 +588,6 @@ async fn postgres_every_query_works() {
     };
     let store = Store::connect(&pg.url).await.unwrap();
     exercise(&store).await;
+    exercise_writer(&store).await;
     store.close().await;
 }

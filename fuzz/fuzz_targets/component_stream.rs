@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use libfuzzer_sys::fuzz_target;
 use switchboard::archive::{Archive, ArchivePolicy};
-use switchboard::component::{read_item, wire, Framed, LinkEvent, Read};
+use switchboard::component::{read_item, wire, Framed, LinkEvent, Outgoing, Read};
 use switchboard::config::Config;
 use switchboard::crypto::Vault;
 use switchboard::gateway::{Gateway, Shared};
@@ -32,7 +32,6 @@ use xmpp_parsers::component::Handshake;
 use xmpp_parsers::jid::BareJid;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
-use xmpp_parsers::stanza::Stanza;
 
 mod memory_socket;
 use memory_socket::MemorySocket;
@@ -172,9 +171,9 @@ async fn read_stream(data: &[u8], inbound: mpsc::Sender<LinkEvent>) {
 }
 
 /// Writes a reply as the link would and checks the bytes are one element.
-fn check_reply(stanza: &Stanza) {
+fn check_reply(stanza: &Outgoing) {
     let mut out = String::new();
-    wire::write_stanza(&mut out, stanza);
+    wire::write_outgoing(&mut out, stanza);
     // Stanzas are written in the stream's default namespace.
     let wrapped = format!("<wrap xmlns='jabber:component:accept'>{out}</wrap>");
     let parsed: Element = wrapped

@@ -222,7 +222,24 @@ impl Frames {
 
     /// Scans `input`; what may pass becomes ready in `out`.
     fn feed(&mut self, input: &[u8]) -> io::Result<()> {
-        for &b in input {
+        let mut rest = input;
+        while !rest.is_empty() {
+            // Character data and quoted values are most of a stanza, and no
+            // byte in them but the one that ends them changes any state:
+            // find that one with memchr and take the run before it whole.
+            let end = match self.scanner.lex {
+                Lex::Text => memchr::memchr(b'<', rest),
+                Lex::Quoted(q) => memchr::memchr(q, rest),
+                _ => Some(0),
+            };
+            let run = end.unwrap_or(rest.len());
+            if run > 0 {
+                self.pass(&rest[..run])?;
+                rest = &rest[run..];
+                continue;
+            }
+            let b = rest[0];
+            rest = &rest[1..];
             let lex_before = self.scanner.lex;
             let step = self.scanner.step(b);
             if self.element.is_none()
@@ -238,29 +255,7 @@ impl Frames {
                     size: 0,
                 });
             }
-            match self.element.as_mut() {
-                Some(el) => {
-                    el.size += 1;
-                    if !el.dropped {
-                        self.out.push(b);
-                        if self.out.len() - el.start > self.limit {
-                            el.dropped = true;
-                            self.out.truncate(el.start + el.head.unwrap_or(0));
-                        }
-                    }
-                }
-                None => {
-                    self.loose += 1;
-                    if self.loose > self.limit {
-                        return Err(invalid(format!(
-                            "more than {} bytes outside any stanza (a stream header?)",
-                            self.limit
-                        )));
-                    }
-                    self.out.push(b);
-                    self.ready = self.out.len();
-                }
-            }
+            self.pass(&[b])?;
             match step {
                 Step::Byte => {}
                 Step::Forbidden => {
@@ -303,6 +298,37 @@ impl Frames {
                         self.finish();
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Passes bytes that change no element structure: into the element
+    /// being gathered (until it passes the limit), or straight through.
+    fn pass(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self.element.as_mut() {
+            Some(el) => {
+                el.size += bytes.len();
+                if !el.dropped {
+                    let room = self.limit - (self.out.len() - el.start);
+                    if bytes.len() > room {
+                        el.dropped = true;
+                        self.out.truncate(el.start + el.head.unwrap_or(0));
+                    } else {
+                        self.out.extend_from_slice(bytes);
+                    }
+                }
+            }
+            None => {
+                self.loose += bytes.len();
+                if self.loose > self.limit {
+                    return Err(invalid(format!(
+                        "more than {} bytes outside any stanza (a stream header?)",
+                        self.limit
+                    )));
+                }
+                self.out.extend_from_slice(bytes);
+                self.ready = self.out.len();
             }
         }
         Ok(())
@@ -476,6 +502,23 @@ mod tests {
         );
         for piece in [1, 2, 7, 64, 4096] {
             assert_eq!(pass(1024, &input, piece), input, "pieces of {piece}");
+        }
+    }
+
+    #[test]
+    fn runs_taken_whole_give_what_bytes_one_at_a_time_give_at_every_limit() {
+        let input = format!(
+            "{HEADER}<message to='a' x=\"it's > <\"><body>{}</body></message><presence/>\
+             <message><body>short</body></message>",
+            "text ".repeat(40)
+        );
+        // Around the first message's size (about 250 bytes), where it starts to be dropped.
+        for limit in (200..300).chain([HEADER.len() + 1, 4096]) {
+            assert_eq!(
+                pass(limit, &input, input.len()),
+                pass(limit, &input, 1),
+                "limit {limit}"
+            );
         }
     }
 

@@ -29,6 +29,7 @@ use xmpp_parsers::ping::Ping;
 use xmpp_parsers::stanza::Stanza;
 
 pub use framer::{Framed, OVERSIZED};
+pub use wire::Outgoing;
 
 /// How many stanzas may wait to be written.
 pub const OUTBOX_BOUND: usize = 4096;
@@ -210,11 +211,11 @@ const BUF_KEEP: usize = 64 * 1024;
 pub async fn run(
     settings: LinkSettings,
     inbound: mpsc::Sender<LinkEvent>,
-    mut outbox: mpsc::Receiver<Stanza>,
+    mut outbox: mpsc::Receiver<Outgoing>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = BACKOFF_START;
-    let mut unsent: Vec<Stanza> = Vec::new();
+    let mut unsent: Vec<Outgoing> = Vec::new();
     loop {
         if *shutdown.borrow() {
             return;
@@ -338,8 +339,8 @@ async fn serve(
     link: &mut Link,
     settings: &LinkSettings,
     inbound: &mpsc::Sender<LinkEvent>,
-    outbox: &mut mpsc::Receiver<Stanza>,
-    unsent: &mut Vec<Stanza>,
+    outbox: &mut mpsc::Receiver<Outgoing>,
+    unsent: &mut Vec<Outgoing>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> End {
     let Link {
@@ -470,9 +471,9 @@ pub fn read_item(item: Option<Result<FallibleStreamElement, ReadError>>) -> Read
 async fn write_batch(
     writer: &mut TcpStream,
     buf: &mut String,
-    first: Option<Stanza>,
-    outbox: &mut mpsc::Receiver<Stanza>,
-    unsent: &mut Vec<Stanza>,
+    first: Option<Outgoing>,
+    outbox: &mut mpsc::Receiver<Outgoing>,
+    unsent: &mut Vec<Outgoing>,
     max: usize,
 ) -> Result<(), std::io::Error> {
     unsent.extend(first);
@@ -485,14 +486,14 @@ async fn write_batch(
     buf.clear();
     for stanza in unsent.iter() {
         let start = buf.len();
-        wire::write_stanza(buf, stanza);
+        wire::write_outgoing(buf, stanza);
         let size = buf.len() - start;
         if size > max {
             buf.truncate(start);
-            let header = StanzaHeader::of(stanza);
+            let header = StanzaHeader::of(&stanza.stanza);
             warn!(kind = header.kind, to = ?header.to, size, max,
                   "dropped an outgoing stanza over the size limit");
-            if let Some(answer) = too_large_answer(stanza) {
+            if let Some(answer) = too_large_answer(&stanza.stanza) {
                 wire::write_stanza(buf, &answer);
             }
         }
@@ -523,7 +524,7 @@ fn too_large_answer(stanza: &Stanza) -> Option<Stanza> {
     )
 }
 
-fn keepalive_ping(domain: &BareJid, seq: u64) -> Stanza {
+fn keepalive_ping(domain: &BareJid, seq: u64) -> Outgoing {
     let jid = Jid::from(domain.clone());
     Iq::Get {
         from: Some(jid.clone()),

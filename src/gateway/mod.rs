@@ -2,9 +2,11 @@
 //! right handler or user session, and turns session events into stanzas.
 
 mod chat_commands;
+mod direct;
 mod history;
 mod ids;
 mod iq;
+mod message_ids;
 mod muc;
 mod occupant_id;
 mod occupants;
@@ -26,7 +28,7 @@ use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza::Stanza;
 use xmpp_parsers::stanza_error::DefinedCondition;
 
-use crate::component::{InvalidStanza, LinkEvent, StanzaHeader};
+use crate::component::{InvalidStanza, LinkEvent, Outgoing, StanzaHeader};
 use crate::config::Config;
 use crate::crypto::Vault;
 use crate::store::Store;
@@ -46,7 +48,7 @@ pub struct Gateway {
     archive: crate::archive::Archive,
     store: Store,
     vault: Arc<Vault>,
-    out: mpsc::Sender<Stanza>,
+    out: mpsc::Sender<Outgoing>,
     sessions: Mutex<HashMap<BareJid, session::UserSession>>,
     /// The user resources known to be online (from presence).
     online: Mutex<HashMap<BareJid, BTreeSet<FullJid>>>,
@@ -84,7 +86,7 @@ impl Gateway {
         domain: BareJid,
         bridge: Arc<dyn Bridge>,
         shared: Shared,
-        out: mpsc::Sender<Stanza>,
+        out: mpsc::Sender<Outgoing>,
     ) -> Arc<Self> {
         Arc::new(Self {
             network: network.to_owned(),
@@ -185,7 +187,7 @@ impl Gateway {
     }
 
     /// Sends a stanza to the server; waits if the outbox is full.
-    async fn send(&self, stanza: impl Into<Stanza>) {
+    async fn send(&self, stanza: impl Into<Outgoing>) {
         if self.out.send(stanza.into()).await.is_err() {
             debug!("outbox closed; dropping a stanza at shutdown");
         }

@@ -437,29 +437,7 @@ impl Gateway {
             Event::Message(m) if matches!(m.target, Target::Room(_)) => {
                 self.room_event(user, Event::Message(m)).await
             }
-            Event::Message(m) => {
-                let Target::User(peer) = &m.target else {
-                    return;
-                };
-                let mut text = m.text;
-                if m.kind == MessageKind::Action {
-                    text = format!("/me {text}");
-                }
-                let Some(from) = self.contact_jid(peer) else {
-                    warn!(peer = %peer.as_str().escape_debug(), "direct message from an id that is no JID; dropped");
-                    return;
-                };
-                let mut msg =
-                    Message::chat(Some(Jid::from(user.clone()))).with_body(Lang::new(), text);
-                msg.from = Some(from);
-                msg.id = Some(xmpp_parsers::message::Id(m.id.0));
-                if m.own {
-                    // A message the user sent from elsewhere: not echoed to them
-                    // as if the contact wrote it.
-                    return;
-                }
-                self.send(msg).await;
-            }
+            Event::Message(m) => self.direct_message(user, m).await,
             Event::ContactAdded { user: peer, .. } => {
                 let Some(from) = self.contact_jid(&peer) else {
                     return;

@@ -4,15 +4,15 @@
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+mod archive;
+mod id_map;
 mod rooms;
 
+pub use archive::{ArchiveRange, ArchivedMessage};
+pub use id_map::{IdMapping, MappedId, ID_MAP_LIMIT};
 pub use rooms::StoredRoom;
-
-/// How many id mappings a user keeps per network before the oldest go.
-pub const ID_MAP_LIMIT: i64 = 10_000;
 
 /// Storage errors, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -47,29 +47,10 @@ fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Query { what, source }
 }
 
-/// The archive's multi-row INSERTs, largest first, with how many rows each
-/// carries (9 parameters a row: 576 at most, within every SQLite's limit).
-static ARCHIVE_INSERTS: std::sync::LazyLock<[(String, usize); 3]> =
-    std::sync::LazyLock::new(|| [64, 8, 1].map(|rows| (archive_insert(rows), rows)));
-
-fn archive_insert(rows: usize) -> String {
-    let mut sql =
-        String::from("INSERT INTO archive (user_jid, network, room, seq, ts, nick, body, xmpp_id, origin_id) VALUES ");
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        let params: Vec<String> = (1..=9).map(|c| format!("${}", r * 9 + c)).collect();
-        sql.push_str(&format!("({})", params.join(", ")));
-    }
-    sql
-}
-
 /// A handle on the database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
-    id_seq: std::sync::Arc<AtomicU64>,
 }
 
 /// One registration as stored: the user and their sealed credentials.
@@ -104,11 +85,7 @@ impl Store {
             }
         }
         sqlx::migrate!("./migrations").run(&pool).await?;
-        let now = now_micros();
-        Ok(Self {
-            pool,
-            id_seq: std::sync::Arc::new(AtomicU64::new(now)),
-        })
+        Ok(Self { pool })
     }
 
     /// Closes the pool, waiting for queries under way.
@@ -300,106 +277,6 @@ impl Store {
         .map_err(q("read session state"))?;
         Ok(pairs(&rows))
     }
-
-    /// Remembers that an XMPP message id stands for a network message id in a
-    /// conversation. The map is bounded: past [`ID_MAP_LIMIT`] entries per
-    /// user and network, the oldest go.
-    pub async fn map_id(
-        &self,
-        user: &str,
-        network: &str,
-        xmpp_id: &str,
-        network_id: &str,
-        conversation: &str,
-    ) -> Result<()> {
-        let seq = self.id_seq.fetch_add(1, Ordering::Relaxed) as i64;
-        sqlx::query(
-            "INSERT INTO id_map (user_jid, network, xmpp_id, network_id, conversation, seq)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (user_jid, network, xmpp_id)
-             DO UPDATE SET network_id = excluded.network_id, seq = excluded.seq",
-        )
-        .bind(user)
-        .bind(network)
-        .bind(xmpp_id)
-        .bind(network_id)
-        .bind(conversation)
-        .bind(seq)
-        .execute(&self.pool)
-        .await
-        .map_err(q("map message id"))?;
-        // Trim now and then, not on every insert.
-        if seq % 256 == 0 {
-            self.trim_id_map(user, network, ID_MAP_LIMIT).await?;
-        }
-        Ok(())
-    }
-
-    /// Drops the oldest id mappings of a user beyond `keep`.
-    pub async fn trim_id_map(&self, user: &str, network: &str, keep: i64) -> Result<()> {
-        sqlx::query(
-            "DELETE FROM id_map WHERE user_jid = $1 AND network = $2 AND seq <= (
-                SELECT seq FROM id_map WHERE user_jid = $1 AND network = $2
-                ORDER BY seq DESC LIMIT 1 OFFSET $3)",
-        )
-        .bind(user)
-        .bind(network)
-        .bind(keep)
-        .execute(&self.pool)
-        .await
-        .map_err(q("trim id map"))?;
-        Ok(())
-    }
-
-    /// The network id an XMPP id stands for.
-    pub async fn network_id(
-        &self,
-        user: &str,
-        network: &str,
-        xmpp_id: &str,
-    ) -> Result<Option<String>> {
-        let row = sqlx::query(
-            "SELECT network_id FROM id_map WHERE user_jid = $1 AND network = $2 AND xmpp_id = $3",
-        )
-        .bind(user)
-        .bind(network)
-        .bind(xmpp_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(q("look up network id"))?;
-        Ok(row.map(|r| r.get(0)))
-    }
-
-    /// The XMPP id a network id was given.
-    pub async fn xmpp_id(
-        &self,
-        user: &str,
-        network: &str,
-        network_id: &str,
-    ) -> Result<Option<String>> {
-        let row = sqlx::query(
-            "SELECT xmpp_id FROM id_map WHERE user_jid = $1 AND network = $2 AND network_id = $3
-             ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(user)
-        .bind(network)
-        .bind(network_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(q("look up xmpp id"))?;
-        Ok(row.map(|r| r.get(0)))
-    }
-
-    /// How many id mappings a user has on a network.
-    pub async fn id_map_len(&self, user: &str, network: &str) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) FROM id_map WHERE user_jid = $1 AND network = $2")
-            .bind(user)
-            .bind(network)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(q("count id map"))?;
-        Ok(row.get(0))
-    }
 }
 
 /// The file of a SQLite URL that may create it (`mode=rwc`), if it does
@@ -467,167 +344,6 @@ fn now_micros() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
-}
-
-/// One archived room message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArchivedMessage {
-    /// Bare JID of the user whose archive it is.
-    pub user: String,
-    /// The network.
-    pub network: String,
-    /// The room id.
-    pub room: String,
-    /// Archive id: unique, increasing.
-    pub seq: i64,
-    /// When, in microseconds since the epoch.
-    pub ts: i64,
-    /// The author's nick.
-    pub nick: String,
-    /// The text (`/me ` prefixed for actions).
-    pub body: String,
-    /// The message's XMPP id, as it was sent live.
-    pub xmpp_id: Option<String>,
-    /// The client's XEP-0359 origin-id, for the user's own messages.
-    pub origin_id: Option<String>,
-}
-
-/// Which part of a room's archive to read.
-#[derive(Debug, Clone, Default)]
-pub struct ArchiveRange {
-    /// Only messages with a larger archive id.
-    pub after: Option<i64>,
-    /// Only messages with a smaller archive id.
-    pub before: Option<i64>,
-    /// Only messages at or after this time (µs).
-    pub since: Option<i64>,
-    /// Only messages at or before this time (µs).
-    pub until: Option<i64>,
-    /// Take the newest of the range rather than the oldest.
-    pub newest: bool,
-}
-
-impl Store {
-    /// Appends messages to archives in one transaction.
-    pub async fn archive(&self, batch: &[ArchivedMessage]) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(q("begin"))?;
-        let mut rest = batch;
-        while !rest.is_empty() {
-            // A statement per row was a round trip to the database's thread
-            // each; rows go in chunks of a few fixed sizes instead, so the
-            // statement cache holds three statements.
-            let (sql, rows) = ARCHIVE_INSERTS
-                .iter()
-                .find(|(_, rows)| *rows <= rest.len())
-                .map(|(sql, rows)| (sql.as_str(), *rows))
-                .expect("a chunk of one row always fits");
-            let (chunk, tail) = rest.split_at(rows);
-            let mut query = sqlx::query(sql);
-            for m in chunk {
-                query = query
-                    .bind(&m.user)
-                    .bind(&m.network)
-                    .bind(&m.room)
-                    .bind(m.seq)
-                    .bind(m.ts)
-                    .bind(&m.nick)
-                    .bind(&m.body)
-                    .bind(m.xmpp_id.as_deref())
-                    .bind(m.origin_id.as_deref());
-            }
-            query
-                .execute(&mut *tx)
-                .await
-                .map_err(q("archive messages"))?;
-            rest = tail;
-        }
-        tx.commit().await.map_err(q("commit archive"))?;
-        Ok(())
-    }
-
-    /// Reads up to `limit` messages of a room's archive in `range`, oldest first.
-    pub async fn archived(
-        &self,
-        user: &str,
-        network: &str,
-        room: &str,
-        range: &ArchiveRange,
-        limit: i64,
-    ) -> Result<Vec<ArchivedMessage>> {
-        let sql = if range.newest {
-            "SELECT seq, ts, nick, body, xmpp_id, origin_id FROM archive
-             WHERE user_jid = $1 AND network = $2 AND room = $3
-               AND seq > $4 AND seq < $5 AND ts >= $6 AND ts <= $7
-             ORDER BY seq DESC LIMIT $8"
-        } else {
-            "SELECT seq, ts, nick, body, xmpp_id, origin_id FROM archive
-             WHERE user_jid = $1 AND network = $2 AND room = $3
-               AND seq > $4 AND seq < $5 AND ts >= $6 AND ts <= $7
-             ORDER BY seq ASC LIMIT $8"
-        };
-        let rows = sqlx::query(sql)
-            .bind(user)
-            .bind(network)
-            .bind(room)
-            .bind(range.after.unwrap_or(i64::MIN))
-            .bind(range.before.unwrap_or(i64::MAX))
-            .bind(range.since.unwrap_or(i64::MIN))
-            .bind(range.until.unwrap_or(i64::MAX))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("read archive"))?;
-        let mut out: Vec<ArchivedMessage> = rows
-            .iter()
-            .map(|r| ArchivedMessage {
-                user: user.to_owned(),
-                network: network.to_owned(),
-                room: room.to_owned(),
-                seq: r.get(0),
-                ts: r.get(1),
-                nick: r.get(2),
-                body: r.get(3),
-                xmpp_id: r.get(4),
-                origin_id: r.get(5),
-            })
-            .collect();
-        if range.newest {
-            out.reverse();
-        }
-        Ok(out)
-    }
-
-    /// Retention: drops messages older than `older_than` (µs), and keeps at
-    /// most `keep` messages in each of the given rooms (user, network, room);
-    /// each bound is one indexed range delete.
-    pub async fn trim_archive(
-        &self,
-        older_than: i64,
-        keep: i64,
-        rooms: &[(String, String, String)],
-    ) -> Result<()> {
-        sqlx::query("DELETE FROM archive WHERE ts < $1")
-            .bind(older_than)
-            .execute(&self.pool)
-            .await
-            .map_err(q("expire archive"))?;
-        for (user, network, room) in rooms {
-            sqlx::query(
-                "DELETE FROM archive WHERE user_jid = $1 AND network = $2 AND room = $3
-                 AND seq <= (SELECT seq FROM archive
-                             WHERE user_jid = $1 AND network = $2 AND room = $3
-                             ORDER BY seq DESC LIMIT 1 OFFSET $4)",
-            )
-            .bind(user)
-            .bind(network)
-            .bind(room)
-            .bind(keep)
-            .execute(&self.pool)
-            .await
-            .map_err(q("bound archive"))?;
-        }
-        Ok(())
-    }
 }
 
 impl Store {

@@ -74,4 +74,12 @@ pub struct Message {
     pub own: bool,
     /// For echoes: the token of the command that sent it.
     pub token: Option<Token>,
+    /// On the echo of a message the user sent: the network's own ids for
+    /// it, one per part, in order (one XMPP message can become several
+    /// network messages: IRC splits long text into lines, Discord sends
+    /// attachments apart). The core maps each to the command's token, so
+    /// that a correction, a retraction or a reply can reach all of them.
+    /// Empty when the network gave no ids (`id` is then the bridge's own):
+    /// nothing is mapped.
+    pub parts: Vec<MessageId>,
 }

@@ -138,19 +138,23 @@ impl Session {
                 kind,
                 reply_to,
                 token,
-            } => vec![Event::Message(Message {
-                id: self.hub.message_id(),
-                author: self.own_id(),
-                author_nick: self.nick_in(&target),
-                target,
-                text,
-                kind,
-                reply_to,
-                attachments: vec![],
-                timestamp: None,
-                own: true,
-                token: Some(token),
-            })],
+            } => {
+                let id = self.hub.message_id();
+                vec![Event::Message(Message {
+                    parts: vec![id.clone()],
+                    id,
+                    author: self.own_id(),
+                    author_nick: self.nick_in(&target),
+                    target,
+                    text,
+                    kind,
+                    reply_to,
+                    attachments: vec![],
+                    timestamp: None,
+                    own: true,
+                    token: Some(token),
+                })]
+            }
             Command::Edit {
                 target,
                 message,

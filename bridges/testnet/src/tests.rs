@@ -53,6 +53,7 @@ fn bob_says(text: &str) -> Event {
         timestamp: None,
         own: false,
         token: None,
+        parts: vec![],
     })
 }
 

@@ -82,6 +82,7 @@ mod tests {
             timestamp: Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(3)),
             own: false,
             token: None,
+            parts: vec![],
         });
         let line = to_line(&Order::Inject {
             user: "alice".into(),

@@ -12,11 +12,12 @@ use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza_error::DefinedCondition;
 
 use super::{join_error, muc_user};
+use crate::component::Outgoing;
+use crate::gateway::message_ids::{is_echo, xmpp_id};
 use crate::gateway::occupants::Own;
 use crate::gateway::session::condition_for;
 use crate::gateway::Gateway;
 use crate::store::ArchivedMessage;
-use xmpp_parsers::stanza_id::StanzaId;
 
 impl Gateway {
     /// Room events from the user's session.
@@ -179,11 +180,7 @@ impl Gateway {
                 // id and origin-id they were sent with, the others carry the
                 // network's id; every one gets the gateway's stanza-id, the
                 // same live, in join history and in MAM.
-                let id = m
-                    .token
-                    .clone()
-                    .filter(|t| m.own && !t.is_empty())
-                    .unwrap_or_else(|| m.id.0.clone());
+                let id = xmpp_id(&m);
                 let (archived, origin) = self
                     .with_room(user, room, |r| {
                         let origin = if m.own {
@@ -200,17 +197,11 @@ impl Gateway {
                     .unwrap_or_default();
                 let archived = archived && self.archive.enabled();
                 let seq = self.archive.next_id();
-                let Some(room_jid) = self.room_jid(room).map(Jid::from) else {
-                    return;
-                };
                 // Late (a catch-up after a reconnect): shown at its time (XEP-0203).
-                let now = std::time::SystemTime::now();
-                let delay = crate::xmpp::delay::late_delay(m.timestamp, now, &room_jid.to_string());
-                let stanza_id: Element = StanzaId {
-                    id: seq.to_string(),
-                    by: room_jid,
-                }
-                .into();
+                let delay = self.room_jid(room).and_then(|jid| {
+                    let now = std::time::SystemTime::now();
+                    crate::xmpp::delay::late_delay(m.timestamp, now, &jid.to_string())
+                });
                 let origin_el: Option<Element> = origin
                     .clone()
                     .map(|id| xmpp_parsers::stanza_id::OriginId { id }.into());
@@ -220,11 +211,13 @@ impl Gateway {
                     msg.id = Some(xmpp_parsers::message::Id(id.clone()));
                     msg.payloads.extend(origin_el.clone());
                     msg.payloads.extend(delay.clone());
-                    msg.payloads.push(stanza_id.clone());
                     msg.payloads.push(occupant_id.clone());
-                    Some(msg.into())
+                    Some(Outgoing::with_stanza_id(msg, seq))
                 })
                 .await;
+                if is_echo(&m) {
+                    self.map_echo(user, room.as_str(), &m, &id, Some(seq)).await;
+                }
                 if !archived {
                     return;
                 }
@@ -244,6 +237,9 @@ impl Gateway {
                         body: text,
                         xmpp_id: Some(id),
                         origin_id: origin,
+                        network_id: Some(m.id.0),
+                        author_id: Some(m.author.0),
+                        extra: None,
                     })
                     .await;
             }

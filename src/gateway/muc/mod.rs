@@ -189,7 +189,7 @@ impl Gateway {
         &self,
         user: &BareJid,
         room: &RoomId,
-        make: impl Fn(Jid) -> Option<xmpp_parsers::stanza::Stanza>,
+        make: impl Fn(Jid) -> Option<crate::component::Outgoing>,
     ) {
         let resources: Vec<FullJid> = {
             let rooms = self.rooms.lock().unwrap();

@@ -7,7 +7,7 @@ mod common;
 
 use common::room::{body, groupchat, irc_config, join, occupant, GW};
 
-use common::support::ircd::{InspIrcd, IrcClient};
+use common::support::ircd::{InspIrcd, IrcClient, IRC_HOST};
 use common::support::prosody::{Prosody, DOMAIN};
 use common::{Client, Switchboard};
 use std::time::Duration;
@@ -78,7 +78,7 @@ async fn ircv3_through_inspircd() {
     let prosody = Prosody::start(&[(GW, SECRET)]);
     prosody.register("alice", DOMAIN, "pass");
     let ircd = InspIrcd::start();
-    let _gateway = Switchboard::start(&config(&prosody, &ircd));
+    let mut gateway = Switchboard::start(&config(&prosody, &ircd));
 
     // bob sees tags: his own lines come back with the server's msgid and time.
     let mut bob =
@@ -125,11 +125,18 @@ async fn ircv3_through_inspircd() {
         .await;
     assert_eq!(echo.id.map(|i| i.0).as_deref(), Some("m1"));
     groupchat(&mut alice, "m2", "first line\nsecond line").await;
-    bob.expect(|l| l.contains(":alice!") && l.ends_with("PRIVMSG #test :second line"))
-        .await;
+    let mut m2_parts = Vec::new();
+    for line in ["first line", "second line"] {
+        let seen = bob
+            .expect(|l| l.contains(":alice!") && l.ends_with(&format!("PRIVMSG #test :{line}")))
+            .await;
+        m2_parts.push(tag(&seen, "msgid").expect("InspIRCd gives a msgid"));
+    }
     let echo = alice
         .wait_for(|s| live_from(s, "alice", "first line\nsecond line"))
         .await;
+    let m2_stanza_id = stanza_id(&echo).expect("a stanza-id");
+    assert_eq!(m2_stanza_id.1, format!("#test%{IRC_HOST}@{GW}"));
     assert_eq!(echo.id.map(|i| i.0).as_deref(), Some("m2"));
 
     // IRC → XMPP: the server's msgid is the message's id.
@@ -214,7 +221,7 @@ async fn ircv3_through_inspircd() {
         "delay stamp {} is the server's time {time}",
         history.0
     );
-    assert_eq!(history.1, Some(msgid));
+    assert_eq!(history.1, Some(msgid.clone()));
     // The second resource sees bob away too.
     let p = alice2
         .wait_for(|s| match s {
@@ -227,4 +234,110 @@ async fn ircv3_through_inspircd() {
         })
         .await;
     assert_eq!(p.show, Some(Show::Away));
+
+    // Direct messages, under the same id policy: bob's carries the
+    // server's msgid as its id and the gateway's stanza-id, `by` the
+    // contact's JID it comes from.
+    let bob_jid = format!("bob%{IRC_HOST}@{GW}");
+    bob.send("PRIVMSG alice :psst").await;
+    let own_echo = bob.expect(|l| l.ends_with("PRIVMSG alice :psst")).await;
+    let dm_msgid = tag(&own_echo, "msgid").expect("InspIRCd gives a msgid");
+    let dm = alice
+        .wait_for(|s| match s {
+            Stanza::Message(m)
+                if m.type_ == MessageType::Chat
+                    && m.from.as_ref().map(|f| f.to_string()) == Some(bob_jid.clone()) =>
+            {
+                Some(m.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(body(&dm), "psst");
+    assert_eq!(
+        dm.id.as_ref().map(|i| i.0.as_str()),
+        Some(dm_msgid.as_str())
+    );
+    let (dm_sid, by) = stanza_id(&dm).expect("a stanza-id on a direct message");
+    assert_eq!(by, bob_jid);
+    assert!(dm_sid.parse::<i64>().unwrap() > m2_stanza_id.0.parse::<i64>().unwrap());
+    // alice's to bob: its echo maps her id to the server's msgid.
+    let mut to_bob = Message::chat(Some(bob_jid.parse().unwrap()))
+        .with_body(xmpp_parsers::message::Lang::new(), "hi bob".into());
+    to_bob.id = Some(xmpp_parsers::message::Id("d1".into()));
+    alice.send(to_bob).await;
+    let seen = bob.expect(|l| l.ends_with("PRIVMSG bob :hi bob")).await;
+    let d1_msgid = tag(&seen, "msgid").expect("InspIRCd gives a msgid");
+    // A marker through the same connection: alice's echo came before it.
+    bob.send("PRIVMSG #test :last").await;
+    alice.wait_for(|s| live_from(s, "bob", "last")).await;
+
+    // What the gateway kept (read after a clean stop, which writes what is
+    // queued): each part of alice's two-line message mapped to her id and
+    // stanza-id, in the room's scope; her direct message in bob's; bob's
+    // room message archived with the server's id and his user id.
+    gateway.stop();
+    let db = format!(
+        "sqlite://{}",
+        gateway.dir.path().join("switchboard.db").display()
+    );
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    let user = format!("alice@{DOMAIN}");
+    let room = format!("#test%{IRC_HOST}");
+    let rows: Vec<(String, i64, String, Option<i64>)> = sqlx::query_as(
+        "SELECT xmpp_id, part, network_id, stanza_id FROM id_map
+         WHERE user_jid = ? AND network = 'irc' AND conversation = ? AND xmpp_id = 'm2'
+         ORDER BY part",
+    )
+    .bind(&user)
+    .bind(&room)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let sid: i64 = m2_stanza_id.0.parse().unwrap();
+    assert_eq!(
+        rows,
+        [
+            ("m2".to_owned(), 0, m2_parts[0].clone(), Some(sid)),
+            ("m2".to_owned(), 1, m2_parts[1].clone(), Some(sid)),
+        ]
+    );
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT xmpp_id, part, network_id FROM id_map
+         WHERE user_jid = ? AND conversation = ? ORDER BY part",
+    )
+    .bind(&user)
+    .bind(format!("bob%{IRC_HOST}"))
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, [("d1".to_owned(), 0, d1_msgid)]);
+    let archived: (Option<String>, Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT xmpp_id, author_id, extra FROM archive
+         WHERE user_jid = ? AND room = ? AND network_id = ?",
+    )
+    .bind(&user)
+    .bind(&room)
+    .bind(&msgid)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        archived,
+        (Some(msgid.clone()), Some(format!("bob%{IRC_HOST}")), None)
+    );
+    pool.close().await;
+}
+
+/// A message's XEP-0359 stanza-id: (id, by).
+fn stanza_id(m: &Message) -> Option<(String, String)> {
+    m.payloads
+        .iter()
+        .find(|p| p.is("stanza-id", "urn:xmpp:sid:0"))
+        .map(|p| {
+            (
+                p.attr("id").unwrap_or("").to_owned(),
+                p.attr("by").unwrap_or("").to_owned(),
+            )
+        })
 }

@@ -295,6 +295,7 @@ fn said(user: &str, nick: &str, id: &str, text: &str) -> Event {
         timestamp: None,
         own: false,
         token: None,
+        parts: vec![],
     })
 }
 

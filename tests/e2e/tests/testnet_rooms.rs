@@ -41,6 +41,7 @@ fn from_network(id: &str, target: Target, author: &str, text: &str) -> Event {
         timestamp: None,
         own: false,
         token: None,
+        parts: vec![],
     })
 }
 

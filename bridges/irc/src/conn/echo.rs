@@ -2,6 +2,9 @@
 //! echo. One XMPP message may be several IRC lines: it is reflected once,
 //! when the echo of its last line arrives (every part was then accepted).
 //!
+//! The network id of each echoed line is kept, so that the reflection
+//! names every part (the core maps them all to the XMPP message).
+//!
 //! With `labeled-response`, each line carries its own label and an echo is
 //! matched by it (an error reply with the label fails the message). Without
 //! it, an echo is matched to the oldest waiting line for that channel with
@@ -10,7 +13,7 @@
 
 use std::collections::VecDeque;
 
-use switchboard_bridge_api::{MessageKind, Target, Token};
+use switchboard_bridge_api::{MessageId, MessageKind, Target, Token};
 
 /// Messages kept waiting at most; past that the oldest is forgotten
 /// (its echo, if it comes, is then shown as from another client).
@@ -23,6 +26,8 @@ pub(super) struct Part {
     pub label: Option<String>,
     /// Its text as sent (the PRIVMSG's last parameter).
     pub text: String,
+    /// Its place in the message (0 for the first line).
+    pub index: usize,
 }
 
 /// A message sent and not yet echoed in full.
@@ -40,6 +45,20 @@ pub(super) struct Sent {
     pub kind: MessageKind,
     /// The room, for the reflection.
     pub target: Target,
+    /// The server's ids (`msgid`) of the lines echoed so far, by their place.
+    pub ids: Vec<Option<MessageId>>,
+}
+
+impl Sent {
+    /// The server's ids of every line, in order, once all are echoed;
+    /// empty unless the server gave each line one (without `msgid` the
+    /// bridge's ids are its own, which nothing on IRC can refer to).
+    pub fn part_ids(&self) -> Vec<MessageId> {
+        if self.ids.iter().any(Option::is_none) {
+            return Vec::new();
+        }
+        self.ids.iter().flatten().cloned().collect()
+    }
 }
 
 /// What an echo was.
@@ -78,8 +97,14 @@ impl Echoes {
     }
 
     /// An echo of the user's line `text` to `chan` (IRC lowercase), with
-    /// its `label` if it had one.
-    pub fn on_echo(&mut self, chan: &str, label: Option<&str>, text: &str) -> Echo {
+    /// its `label` if it had one, and the server's `msgid` for it, if any.
+    pub fn on_echo(
+        &mut self,
+        chan: &str,
+        label: Option<&str>,
+        text: &str,
+        msgid: Option<MessageId>,
+    ) -> Echo {
         let found = match label {
             Some(l) => self.find_label(l),
             None => self
@@ -99,7 +124,12 @@ impl Echoes {
         let Some((i, j)) = found else {
             return Echo::Unknown;
         };
-        self.waiting[i].parts.remove(j);
+        let sent = &mut self.waiting[i];
+        if let Some(part) = sent.parts.remove(j) {
+            if let Some(slot) = sent.ids.get_mut(part.index) {
+                *slot = msgid;
+            }
+        }
         if self.waiting[i].parts.is_empty() {
             self.waiting.remove(i).map_or(Echo::Unknown, Echo::Done)
         } else {
@@ -136,16 +166,24 @@ mod tests {
             chan: chan.into(),
             parts: parts
                 .iter()
-                .map(|(t, l)| Part {
+                .enumerate()
+                .map(|(index, (t, l))| Part {
                     label: l.map(str::to_owned),
                     text: (*t).into(),
+                    index,
                 })
                 .collect(),
             token: token.into(),
             text: parts.iter().map(|p| p.0).collect::<Vec<_>>().join("\n"),
             kind: MessageKind::Normal,
             target: Target::Room(RoomId(format!("{chan}%irc.test"))),
+            ids: vec![None; parts.len()],
         }
+    }
+
+    /// The msgid an echo of `text` carries in these tests.
+    fn id(text: &str) -> Option<MessageId> {
+        Some(MessageId(format!("id-{text}")))
     }
 
     fn done(e: Echo) -> String {
@@ -159,9 +197,55 @@ mod tests {
     fn a_split_message_is_reflected_once_at_its_last_part() {
         let mut e = Echoes::default();
         e.push(sent("#a", "t1", &[("one", None), ("two", None)]));
-        assert!(matches!(e.on_echo("#a", None, "one"), Echo::Part));
-        assert_eq!(done(e.on_echo("#a", None, "two")), "t1");
-        assert!(matches!(e.on_echo("#a", None, "two"), Echo::Unknown));
+        assert!(matches!(
+            e.on_echo("#a", None, "one", id("one")),
+            Echo::Part
+        ));
+        assert_eq!(done(e.on_echo("#a", None, "two", id("two"))), "t1");
+        assert!(matches!(
+            e.on_echo("#a", None, "two", id("two")),
+            Echo::Unknown
+        ));
+    }
+
+    #[test]
+    fn every_part_keeps_its_network_id_in_order_whatever_the_echo_order() {
+        let mut e = Echoes::default();
+        e.push(sent(
+            "#a",
+            "t1",
+            &[
+                ("one", Some("sb1")),
+                ("two", Some("sb2")),
+                ("three", Some("sb3")),
+            ],
+        ));
+        assert!(matches!(
+            e.on_echo("#a", Some("sb2"), "two", id("two")),
+            Echo::Part
+        ));
+        assert!(matches!(
+            e.on_echo("#a", Some("sb3"), "three", id("three")),
+            Echo::Part
+        ));
+        let Echo::Done(s) = e.on_echo("#a", Some("sb1"), "one", id("one")) else {
+            panic!("done at the last echo");
+        };
+        let ids: Vec<_> = ["one", "two", "three"].map(|t| id(t).unwrap()).into();
+        assert_eq!(s.part_ids(), ids);
+        // One line: its one id.
+        e.push(sent("#a", "t2", &[("solo", None)]));
+        let Echo::Done(s) = e.on_echo("#a", None, "solo", id("solo")) else {
+            panic!()
+        };
+        assert_eq!(s.part_ids(), [id("solo").unwrap()]);
+        // A line without msgid: the server gave no ids to map.
+        e.push(sent("#a", "t3", &[("a", None), ("b", None)]));
+        assert!(matches!(e.on_echo("#a", None, "a", id("a")), Echo::Part));
+        let Echo::Done(s) = e.on_echo("#a", None, "b", None) else {
+            panic!()
+        };
+        assert!(s.part_ids().is_empty());
     }
 
     #[test]
@@ -170,11 +254,14 @@ mod tests {
         e.push(sent("#a", "t1", &[("hello", None)]));
         e.push(sent("#b", "t2", &[("hello", None)]));
         e.push(sent("#a", "t3", &[("world", None)]));
-        assert_eq!(done(e.on_echo("#b", None, "hello")), "t2");
-        assert_eq!(done(e.on_echo("#a", None, "world")), "t3");
+        assert_eq!(done(e.on_echo("#b", None, "hello", id("hello"))), "t2");
+        assert_eq!(done(e.on_echo("#a", None, "world", id("world"))), "t3");
         // The server changed the text: the oldest for the channel.
-        assert_eq!(done(e.on_echo("#a", None, "h e l l o")), "t1");
-        assert!(matches!(e.on_echo("#a", None, "x"), Echo::Unknown));
+        assert_eq!(
+            done(e.on_echo("#a", None, "h e l l o", id("h e l l o"))),
+            "t1"
+        );
+        assert!(matches!(e.on_echo("#a", None, "x", id("x")), Echo::Unknown));
     }
 
     #[test]
@@ -186,12 +273,15 @@ mod tests {
             "t2",
             &[("same", Some("sb2")), ("more", Some("sb3"))],
         ));
-        assert!(matches!(e.on_echo("#a", Some("sb2"), "same"), Echo::Part));
-        assert_eq!(done(e.on_echo("#a", Some("sb1"), "same")), "t1");
+        assert!(matches!(
+            e.on_echo("#a", Some("sb2"), "same", id("same")),
+            Echo::Part
+        ));
+        assert_eq!(done(e.on_echo("#a", Some("sb1"), "same", id("same"))), "t1");
         assert_eq!(e.on_error("sb3").map(|s| s.token).as_deref(), Some("t2"));
         assert!(e.on_error("sb3").is_none());
         assert!(matches!(
-            e.on_echo("#a", Some("sb9"), "same"),
+            e.on_echo("#a", Some("sb9"), "same", id("same")),
             Echo::Unknown
         ));
     }
@@ -203,6 +293,6 @@ mod tests {
             e.push(sent("#a", &format!("t{i}"), &[("x", None)]));
         }
         assert_eq!(e.waiting.len(), MAX_WAITING);
-        assert_eq!(done(e.on_echo("#a", None, "x")), "t10");
+        assert_eq!(done(e.on_echo("#a", None, "x", id("x"))), "t10");
     }
 }

@@ -333,6 +333,7 @@ impl Conn {
             timestamp: Some(time),
             own: irc_lowercase(nick) == irc_lowercase(&self.own_nick),
             token: None,
+            parts: Vec::new(),
         })
     }
 }

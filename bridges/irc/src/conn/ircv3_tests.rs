@@ -156,7 +156,7 @@ async fn with_echo_message_a_split_message_is_reflected_once_from_the_echo() {
         reflections(&events(&mut rx).await).is_empty(),
         "not before the echo"
     );
-    feed(&mut c, &[":me!u@h PRIVMSG #a :one"]).await;
+    feed(&mut c, &["@msgid=x8 :me!u@h PRIVMSG #a :one"]).await;
     assert!(
         reflections(&events(&mut rx).await).is_empty(),
         "not at the first part"
@@ -169,6 +169,9 @@ async fn with_echo_message_a_split_message_is_reflected_once_from_the_echo() {
     );
     let Event::Message(m) = &got[0] else { panic!() };
     assert_eq!(m.id.0, "x9");
+    // Every line's network id, in order, for the core's id map.
+    let parts: Vec<&str> = m.parts.iter().map(|p| p.0.as_str()).collect();
+    assert_eq!(parts, ["x8", "x9"]);
 }
 
 #[tokio::test]
@@ -205,10 +208,31 @@ async fn with_labeled_response_each_line_is_labelled_and_a_refusal_reflects_noth
 async fn without_echo_message_the_reflection_is_made_at_once() {
     let (mut c, mut rx) = in_channel("server-time").await;
     command(&mut c, send_text("hi", "t1")).await;
+    let got = events(&mut rx).await;
     assert_eq!(
-        reflections(&events(&mut rx).await),
+        reflections(&got),
         [(Some("t1".to_owned()), "hi".to_owned())]
     );
+    // No id from the server: none for the core to map.
+    let Event::Message(m) = &got[0] else { panic!() };
+    assert!(m.parts.is_empty());
+}
+
+#[tokio::test]
+async fn an_echo_without_msgid_names_no_network_ids() {
+    let (mut c, mut rx) = in_channel("echo-message").await;
+    command(&mut c, send_text("one\ntwo", "t1")).await;
+    feed(
+        &mut c,
+        &[":me!u@h PRIVMSG #a :one", ":me!u@h PRIVMSG #a :two"],
+    )
+    .await;
+    let got = events(&mut rx).await;
+    let [Event::Message(m)] = got.as_slice() else {
+        panic!("one reflection: {got:?}")
+    };
+    assert_eq!(m.token.as_deref(), Some("t1"));
+    assert!(m.parts.is_empty(), "{:?}", m.parts);
 }
 
 #[tokio::test]
@@ -525,4 +549,43 @@ async fn a_chathistory_batch_not_asked_for_is_read_as_live_lines() {
     )
     .await;
     assert_eq!(told(&events(&mut rx).await).len(), 1);
+}
+
+#[tokio::test]
+async fn with_echo_message_a_private_message_is_echoed_with_its_ids_to_the_core_only() {
+    let (mut c, mut rx) = in_channel("echo-message message-tags").await;
+    let dm = Command::SendText {
+        target: Target::User(switchboard_bridge_api::UserId("bob%irc.x".into())),
+        text: "one\ntwo".into(),
+        kind: MessageKind::Normal,
+        reply_to: None,
+        token: "d1".into(),
+    };
+    assert_eq!(
+        command(&mut c, dm).await,
+        ["PRIVMSG bob :one", "PRIVMSG bob :two"]
+    );
+    feed(
+        &mut c,
+        &[
+            "@msgid=p1 :me!u@h PRIVMSG bob :one",
+            "@msgid=p2 :me!u@h PRIVMSG Bob :two",
+        ],
+    )
+    .await;
+    let got = events(&mut rx).await;
+    let [Event::Message(m)] = got.as_slice() else {
+        panic!("one echo: {got:?}")
+    };
+    assert_eq!(
+        m.target,
+        Target::User(switchboard_bridge_api::UserId("bob%irc.x".into()))
+    );
+    assert!(m.own);
+    assert_eq!(m.token.as_deref(), Some("d1"));
+    let parts: Vec<&str> = m.parts.iter().map(|p| p.0.as_str()).collect();
+    assert_eq!(parts, ["p1", "p2"]);
+    // A private line the user sent from another client: not told.
+    feed(&mut c, &["@msgid=p3 :me!u@h PRIVMSG bob :elsewhere"]).await;
+    assert!(events(&mut rx).await.is_empty());
 }

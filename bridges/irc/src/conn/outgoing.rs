@@ -15,6 +15,34 @@ use crate::limits::MAX_ROOMS;
 use crate::listing::Listing;
 use crate::split::message_lines;
 
+impl Conn {
+    /// Sends a message's lines (labelled under labeled-response) and waits
+    /// for the server's echo of each ([`super::echo`]).
+    async fn send_for_echo<W: AsyncWrite + Unpin>(
+        &mut self,
+        w: &mut W,
+        lines: Vec<String>,
+        mut sent: Sent,
+    ) -> std::io::Result<()> {
+        let labelled = self.caps.has("labeled-response");
+        sent.ids = vec![None; lines.len()];
+        for (index, line) in lines.into_iter().enumerate() {
+            let text = line.split_once(" :").map_or("", |(_, t)| t).to_owned();
+            let label = labelled.then(|| {
+                self.seq += 1;
+                format!("sb{}", self.seq)
+            });
+            match &label {
+                Some(l) => self.send(w, &format!("@label={l} {line}")).await?,
+                None => self.send(w, &line).await?,
+            }
+            sent.parts.push_back(Part { label, text, index });
+        }
+        self.echoes.push(sent);
+        Ok(())
+    }
+}
+
 /// Whether a channel key can go on a JOIN line: one parameter, one line.
 fn valid_key(key: &str) -> bool {
     !key.is_empty() && !key.starts_with(':') && !key.contains([' ', ',', '\r', '\n', '\0'])
@@ -127,29 +155,16 @@ impl Conn {
                         let lines = message_lines("PRIVMSG", chan, &irc_text, kind);
                         // The server echoes: the reflection waits for it.
                         if self.caps.has("echo-message") && !lines.is_empty() {
-                            let labelled = self.caps.has("labeled-response");
-                            let mut parts = VecDeque::with_capacity(lines.len());
-                            for line in lines {
-                                let text = line.split_once(" :").map_or("", |(_, t)| t).to_owned();
-                                let label = labelled.then(|| {
-                                    self.seq += 1;
-                                    format!("sb{}", self.seq)
-                                });
-                                match &label {
-                                    Some(l) => self.send(w, &format!("@label={l} {line}")).await?,
-                                    None => self.send(w, &line).await?,
-                                }
-                                parts.push_back(Part { label, text });
-                            }
-                            self.echoes.push(Sent {
+                            let sent = Sent {
                                 chan: key,
-                                parts,
+                                parts: VecDeque::new(),
                                 token,
                                 text,
                                 kind,
                                 target,
-                            });
-                            return Ok(());
+                                ids: Vec::new(),
+                            };
+                            return self.send_for_echo(w, lines, sent).await;
                         }
                         for line in lines {
                             self.send(w, &line).await?;
@@ -167,6 +182,7 @@ impl Conn {
                             timestamp: Some(SystemTime::now()),
                             own: true,
                             token: Some(token),
+                            parts: Vec::new(),
                         }))
                         .await;
                     }
@@ -181,7 +197,22 @@ impl Conn {
                             return Ok(());
                         };
                         let nick = nick.to_owned();
-                        for line in message_lines("PRIVMSG", &nick, &irc_text, kind) {
+                        let lines = message_lines("PRIVMSG", &nick, &irc_text, kind);
+                        // The echo names the network's ids (for the core's
+                        // id map); a private message is never reflected.
+                        if self.caps.has("echo-message") && !lines.is_empty() {
+                            let sent = Sent {
+                                chan: irc_lowercase(&nick),
+                                parts: VecDeque::new(),
+                                token,
+                                text,
+                                kind,
+                                target,
+                                ids: Vec::new(),
+                            };
+                            return self.send_for_echo(w, lines, sent).await;
+                        }
+                        for line in lines {
                             self.send(w, &line).await?;
                         }
                     }

@@ -131,6 +131,7 @@ impl Conn {
             timestamp: Some(meta.time.unwrap_or_else(SystemTime::now)),
             own,
             token: None,
+            parts: Vec::new(),
         }))
         .await;
         Ok(())
@@ -138,20 +139,26 @@ impl Conn {
 
     /// The server's echo of the user's own PRIVMSG (`echo-message`): the
     /// last part of a message sent here reflects it, with the command's
-    /// token; an echo of nothing sent here is the user's line from
-    /// elsewhere. Echoes of private messages are not reflected (the bridge
-    /// never reflects those).
+    /// token and every part's id; an echo of nothing sent here is the
+    /// user's line from elsewhere. Private messages are echoed for their
+    /// ids (the core shows the user no reflection of those); one sent
+    /// elsewhere is not told.
     async fn on_echo(&mut self, target: String, text: String, meta: Meta) -> std::io::Result<()> {
-        if !Self::is_channel(&target) {
-            return Ok(());
-        }
+        let channel = Self::is_channel(&target);
         let chan = irc_lowercase(&target);
-        if !self.channels.contains_key(&chan) {
+        if channel && !self.channels.contains_key(&chan) {
             return Ok(());
         }
-        let sent = match self.echoes.on_echo(&chan, meta.label.as_deref(), &text) {
+        let id = self.message_id(&meta);
+        let sent = match self.echoes.on_echo(
+            &chan,
+            meta.label.as_deref(),
+            &text,
+            meta.msgid.clone().map(MessageId),
+        ) {
             Echo::Done(sent) => sent,
             Echo::Part => return Ok(()),
+            Echo::Unknown if !channel => return Ok(()),
             Echo::Unknown => {
                 debug!(host = %self.host, "echo of a line not sent from here");
                 let (body, kind) = match text
@@ -162,7 +169,6 @@ impl Conn {
                     None if text.starts_with('\x01') => return Ok(()),
                     None => (text, MessageKind::Normal),
                 };
-                let id = self.message_id(&meta);
                 self.emit(Event::Message(Message {
                     id,
                     target: Target::Room(room_id(&target, &self.host)),
@@ -175,12 +181,13 @@ impl Conn {
                     timestamp: Some(meta.time.unwrap_or_else(SystemTime::now)),
                     own: true,
                     token: None,
+                    parts: Vec::new(),
                 }))
                 .await;
                 return Ok(());
             }
         };
-        let id = self.message_id(&meta);
+        let parts = sent.part_ids();
         self.emit(Event::Message(Message {
             id,
             target: sent.target,
@@ -193,6 +200,7 @@ impl Conn {
             timestamp: Some(meta.time.unwrap_or_else(SystemTime::now)),
             own: true,
             token: Some(sent.token),
+            parts,
         }))
         .await;
         Ok(())

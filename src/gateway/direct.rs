@@ -1,0 +1,43 @@
+//! Direct messages from the user's session, under the one id policy
+//! ([`super::message_ids`]): from the contact's JID, with the network's id
+//! and the gateway's stanza-id; the echo of one the user sent is not shown
+//! (the user's server carbons it to their other clients), its ids mapped.
+
+use switchboard_bridge_api::{Message, MessageKind, Target};
+use tracing::warn;
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::message::{Id, Lang, Message as XmppMessage};
+
+use super::message_ids::{is_echo, xmpp_id};
+use super::Gateway;
+use crate::component::Outgoing;
+
+impl Gateway {
+    /// Delivers a direct message of the user's session, or maps its echo.
+    pub(super) async fn direct_message(&self, user: &BareJid, m: Message) {
+        let Target::User(peer) = &m.target else {
+            return;
+        };
+        if m.own {
+            // Not said to the user as if the contact wrote it.
+            if is_echo(&m) {
+                self.map_echo(user, peer.as_str(), &m, &xmpp_id(&m), None)
+                    .await;
+            }
+            return;
+        }
+        let Some(from) = self.contact_jid(peer) else {
+            warn!(peer = %peer.as_str().escape_debug(), "direct message from an id that is no JID; dropped");
+            return;
+        };
+        let text = match m.kind {
+            MessageKind::Action => format!("/me {}", m.text),
+            _ => m.text,
+        };
+        let mut msg = XmppMessage::chat(Some(Jid::from(user.clone()))).with_body(Lang::new(), text);
+        msg.from = Some(from);
+        msg.id = Some(Id(m.id.0));
+        self.send(Outgoing::with_stanza_id(msg, self.archive.next_id()))
+            .await;
+    }
+}
