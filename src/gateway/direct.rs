@@ -3,7 +3,7 @@
 //! and the gateway's stanza-id; the echo of one the user sent is not shown
 //! (the user's server carbons it to their other clients), its ids mapped.
 
-use switchboard_bridge_api::{Message, MessageKind, Target};
+use switchboard_bridge_api::{Message, Target};
 use tracing::warn;
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Id, Lang, Message as XmppMessage};
@@ -30,10 +30,7 @@ impl Gateway {
             warn!(peer = %peer.as_str().escape_debug(), "direct message from an id that is no JID; dropped");
             return;
         };
-        let text = match m.kind {
-            MessageKind::Action => format!("/me {}", m.text),
-            _ => m.text,
-        };
+        let text = super::action::body_of(m.kind, &m.text);
         let mut msg = XmppMessage::chat(Some(Jid::from(user.clone()))).with_body(Lang::new(), text);
         msg.from = Some(from);
         msg.id = Some(Id(m.id.0));

@@ -1,6 +1,7 @@
 //! One network's gateway: routes the stanzas of its component domain to the
 //! right handler or user session, and turns session events into stanzas.
 
+mod action;
 mod chat_commands;
 mod direct;
 mod history;

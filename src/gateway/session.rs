@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_bridge_api::channel;
 use switchboard_bridge_api::{
-    Command, Credentials, ErrorContext, ErrorKind, Event, Login, MessageKind, Target, UserId,
+    Command, Credentials, ErrorContext, ErrorKind, Event, Login, Target, UserId,
 };
 use tokio::task::JoinHandle;
 use tracing::{debug, warn, Instrument};
@@ -54,7 +54,7 @@ impl fmt::Display for SessionStatus {
 
 /// What the core and a session's pump share about the session.
 #[derive(Default)]
-struct Shared {
+struct SessionShared {
     status: SessionStatus,
     /// Commands sent to the session so far.
     sent: u64,
@@ -66,7 +66,7 @@ struct Shared {
 #[derive(Clone)]
 struct Link {
     commands: channel::Sender<Command>,
-    shared: Arc<Mutex<Shared>>,
+    shared: Arc<Mutex<SessionShared>>,
 }
 
 /// Why [`Link::send`] did not send a command; the command comes back.
@@ -180,9 +180,9 @@ impl Gateway {
     /// Starts a session; `counted` commands are sent to it at once, uncounted.
     fn spawn_session(self: &Arc<Self>, user: &BareJid, login: Login, counted: u64) -> UserSession {
         let handle = self.bridge.start(login);
-        let shared = Arc::new(Mutex::new(Shared {
+        let shared = Arc::new(Mutex::new(SessionShared {
             sent: counted,
-            ..Shared::default()
+            ..SessionShared::default()
         }));
         let span = tracing::info_span!("session", user = %user, network = %self.network);
         let pump = tokio::spawn(
@@ -334,7 +334,11 @@ impl Gateway {
     }
 
     /// Takes the user's session out of the table if it is still this one.
-    fn forget_session(&self, user: &BareJid, shared: &Arc<Mutex<Shared>>) -> Option<UserSession> {
+    fn forget_session(
+        &self,
+        user: &BareJid,
+        shared: &Arc<Mutex<SessionShared>>,
+    ) -> Option<UserSession> {
         let mut sessions = self.sessions.lock().unwrap();
         match sessions.get(user) {
             Some(s) if Arc::ptr_eq(&s.link.shared, shared) => sessions.remove(user),
@@ -343,7 +347,7 @@ impl Gateway {
     }
 
     /// Ends a session that told it was idle, if no command went to it since.
-    async fn end_if_idle(&self, user: &BareJid, shared: &Arc<Mutex<Shared>>, commands: u64) {
+    async fn end_if_idle(&self, user: &BareJid, shared: &Arc<Mutex<SessionShared>>, commands: u64) {
         {
             let mut s = shared.lock().unwrap();
             if s.stopped || s.sent != commands {
@@ -373,7 +377,7 @@ impl Gateway {
         self: Arc<Self>,
         user: BareJid,
         mut events: channel::Receiver<Event>,
-        shared: Arc<Mutex<Shared>>,
+        shared: Arc<Mutex<SessionShared>>,
     ) {
         while let Some(event) = events.recv().await {
             // Boxed: the delivery future is large, and a session waits for events most of its life.
@@ -383,7 +387,7 @@ impl Gateway {
     }
 
     /// Turns one session event into stanzas for the user.
-    async fn deliver(&self, user: &BareJid, event: Event, shared: &Arc<Mutex<Shared>>) {
+    async fn deliver(&self, user: &BareJid, event: Event, shared: &Arc<Mutex<SessionShared>>) {
         if let Some(kind) = super::unbridged::kind(&event) {
             return kind.log_once();
         }
@@ -518,10 +522,7 @@ impl Gateway {
             return; // chat states and the like: nothing to send yet
         };
         let local = self.jid_id(to).unwrap_or_default();
-        let (text, kind) = match body.strip_prefix("/me ") {
-            Some(action) => (action.to_owned(), MessageKind::Action),
-            None => (body.clone(), MessageKind::Normal),
-        };
+        let (text, kind) = super::action::text_of(body);
         let command = Command::SendText {
             target: Target::User(UserId(local)),
             text,

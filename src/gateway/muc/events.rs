@@ -3,7 +3,7 @@
 //! subject, messages (live, with the id policy, and into the archive), and
 //! errors.
 
-use switchboard_bridge_api::{ErrorKind, LeaveReason, MessageKind, Role as NetRole, Target};
+use switchboard_bridge_api::{ErrorKind, LeaveReason, Role as NetRole, Target};
 use xmpp_parsers::jid::{BareJid, FullJid, Jid};
 use xmpp_parsers::message::{Lang, Message};
 use xmpp_parsers::minidom::Element;
@@ -172,10 +172,7 @@ impl Gateway {
                     return;
                 };
                 let occupant_id = key.element();
-                let text = match m.kind {
-                    MessageKind::Action => format!("/me {}", m.text),
-                    _ => m.text.clone(),
-                };
+                let text = crate::gateway::action::body_of(m.kind, &m.text);
                 // One id policy (XEP-0359): the user's own messages keep the
                 // id and origin-id they were sent with, the others carry the
                 // network's id; every one gets the gateway's stanza-id, the

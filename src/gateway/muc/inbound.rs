@@ -50,10 +50,7 @@ impl Gateway {
             let Some((_, body)) = message.get_best_body(vec![]) else {
                 return;
             };
-            let (text, kind) = match body.strip_prefix("/me ") {
-                Some(action) => (action.to_owned(), MessageKind::Action),
-                None => (body.clone(), MessageKind::Normal),
-            };
+            let (text, kind) = crate::gateway::action::text_of(body);
             if let Some(origin) = origin_id(&message) {
                 self.with_room(&user, &room, |r| {
                     if r.origins.len() >= ORIGINS_KEPT {
