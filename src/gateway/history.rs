@@ -11,7 +11,7 @@
 //! </iq>
 //! ```
 
-use switchboard_bridge_api::RoomId;
+use switchboard_bridge_api::{RoomId, UserId};
 use xmpp_parsers::jid::{BareJid, FullJid, Jid};
 use xmpp_parsers::mam::{Fin, Query};
 use xmpp_parsers::minidom::Element;
@@ -50,13 +50,15 @@ fn parse_stamp(text: &str) -> Option<i64> {
 
 /// An archived `<message type='groupchat'>` with an XEP-0203 delay and the
 /// ids it had live: its `id`, its stanza-id and, for the user's own, the
-/// client's origin-id (XEP-0359); `jabber:client` inside a MAM
+/// client's origin-id (XEP-0359), and the author's XEP-0421 occupant-id
+/// when the archive knows the author; `jabber:client` inside a MAM
 /// `<forwarded/>`, the stream's namespace as join history.
 fn archived_message(
     m: &ArchivedMessage,
     from: &Jid,
     room: &BareJid,
     to: Option<&Jid>,
+    occupant_id: Option<String>,
     stanza_ns: &str,
 ) -> Element {
     let mut b = Element::builder("message", stanza_ns)
@@ -83,10 +85,20 @@ fn archived_message(
                 .attr(an("id"), m.seq.to_string())
                 .attr(an("by"), room.to_string()),
         )
+        .append_all(
+            occupant_id.map(|id| Element::builder("occupant-id", ns::OID).attr(an("id"), id)),
+        )
         .build()
 }
 
 impl Gateway {
+    /// The occupant-id of an archived message's author, when the archive
+    /// knows who wrote it (rows before migration 0005 do not).
+    fn archived_author(&self, room: &RoomId, m: &ArchivedMessage) -> Option<String> {
+        let author = m.author_id.as_deref()?;
+        Some(self.occupant_id(room, &UserId::from(author)))
+    }
+
     /// Sends the join history the `<history/>` element asks for.
     pub(super) async fn send_join_history(
         &self,
@@ -143,7 +155,8 @@ impl Gateway {
             let Some(from) = self.occupant_jid(room, &m.nick) else {
                 continue;
             };
-            let el = archived_message(m, &from, &room_jid, Some(&to), ns::COMPONENT);
+            let occupant_id = self.archived_author(room, m);
+            let el = archived_message(m, &from, &room_jid, Some(&to), occupant_id, ns::COMPONENT);
             self.send_element(el).await;
         }
     }
@@ -226,7 +239,15 @@ impl Gateway {
             let Some(occupant) = self.occupant_jid(&room, &m.nick) else {
                 continue;
             };
-            let inner = archived_message(m, &occupant, &room_jid, None, ns::JABBER_CLIENT);
+            let occupant_id = self.archived_author(&room, m);
+            let inner = archived_message(
+                m,
+                &occupant,
+                &room_jid,
+                None,
+                occupant_id,
+                ns::JABBER_CLIENT,
+            );
             let mut result = Element::builder("result", ns::MAM).attr(an("id"), m.seq.to_string());
             if let Some(q) = &query.queryid {
                 result = result.attr(an("queryid"), q.0.clone());

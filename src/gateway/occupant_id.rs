@@ -103,7 +103,6 @@ impl OccupantIds {
     /// The XEP-0421 occupant-id of `user` in `room`, as live stanzas carry
     /// it for an occupant first seen with that id: what history and MAM
     /// give an archived message whose author id is known.
-    #[allow(dead_code)] // For the history path, once the archive keeps author ids.
     pub(super) fn of(&self, room: &RoomId, user: &UserId) -> String {
         self.key(room, user).id()
     }

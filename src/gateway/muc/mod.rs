@@ -143,9 +143,8 @@ impl Gateway {
     }
 
     /// The XEP-0421 occupant-id of `user` in `room` as live stanzas carry it
-    /// for an occupant first seen with that id (for history and MAM, once
-    /// the archive keeps author ids).
-    #[allow(dead_code)]
+    /// for an occupant first seen with that id (join history and MAM give
+    /// it to archived messages by their author's id).
     pub(in crate::gateway) fn occupant_id(&self, room: &RoomId, user: &UserId) -> String {
         self.occupant_ids.of(room, user)
     }

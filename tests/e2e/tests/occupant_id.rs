@@ -6,7 +6,8 @@
 mod common;
 
 use common::room::{
-    groupchat, groupchat_from, irc_config, join, muc_info, occupant, presence_from, room, GW,
+    groupchat, groupchat_from, irc_config, is_history, join, muc_info, occupant, presence_from,
+    room, GW,
 };
 use common::support::ircd::{IrcClient, Ircd};
 use common::support::prosody::{Prosody, DOMAIN};
@@ -169,5 +170,19 @@ async fn occupants_and_their_messages_carry_stable_occupant_ids() {
     assert_eq!(occupant_id(&carol_after.payloads), carol_id);
     let own_after = presence_from(&mut alice, occupant("alice"), Type::None).await;
     assert_eq!(occupant_id(&own_after.payloads), alice_id);
+    // Join history: each archived message with its author's occupant-id,
+    // the one it had live.
+    for (nick, id) in [("bob", &bob_id), ("alice", &alice_id)] {
+        let from = occupant(nick);
+        let old = alice
+            .wait_for(|s| match s {
+                Stanza::Message(m) if m.from.as_ref() == Some(&from) && is_history(m) => {
+                    Some(m.clone())
+                }
+                _ => None,
+            })
+            .await;
+        assert_eq!(&occupant_id(&old.payloads), id, "{nick}'s in history");
+    }
     gateway.stop();
 }
