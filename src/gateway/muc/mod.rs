@@ -20,7 +20,9 @@ mod inbound;
 mod join;
 mod leaving;
 mod lifetime;
+mod message;
 mod people;
+mod room_error;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use switchboard_bridge_api::{Role as NetRole, RoomId, UserId};

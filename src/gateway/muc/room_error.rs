@@ -1,0 +1,73 @@
+//! A room's errors from the user's session: a refused join answers each
+//! joining resource as XEP-0045 §7.2 shows; any other error is said in the
+//! room, or from it.
+
+use switchboard_bridge_api::{ErrorKind, RoomId};
+use xmpp_parsers::jid::{BareJid, FullJid, Jid};
+use xmpp_parsers::message::{Lang, Message};
+use xmpp_parsers::stanza_error::DefinedCondition;
+
+use super::join_error;
+use crate::gateway::session::condition_for;
+use crate::gateway::Gateway;
+
+impl Gateway {
+    /// An error the network reported about a room.
+    pub(super) async fn room_error(
+        &self,
+        user: &BareJid,
+        room: RoomId,
+        kind: ErrorKind,
+        text: String,
+    ) {
+        let (pending, refused): (Vec<FullJid>, bool) = {
+            let mut rooms = self.rooms.lock().unwrap();
+            let Some(user_rooms) = rooms.get_mut(user) else {
+                return;
+            };
+            match user_rooms.get(&room) {
+                Some(r) if !r.complete => {
+                    let r = user_rooms.remove(&room).unwrap();
+                    (r.resources.into_keys().collect(), true)
+                }
+                _ => (Vec::new(), false),
+            }
+        };
+        if refused {
+            self.join_refused(user, &room, kind).await;
+        }
+        if pending.is_empty() {
+            // An error about a room (a topic refused, a message not
+            // delivered): the room says it, in the room when a
+            // resource is in it, else in a chat from the room.
+            let in_room = self.with_room(user, &room, |r| r.complete).unwrap_or(false);
+            if in_room {
+                return self.say_in_room(user, &room, &text).await;
+            }
+            let Some(room_jid) = self.room_jid(&room) else {
+                return;
+            };
+            let mut m = Message::chat(Some(Jid::from(user.clone()))).with_body(Lang::new(), text);
+            m.from = Some(Jid::from(room_jid));
+            return self.send(m).await;
+        }
+        let Some(room_jid) = self.room_jid(&room) else {
+            return;
+        };
+        let condition = if kind == ErrorKind::Conflict {
+            DefinedCondition::Conflict
+        } else {
+            condition_for(kind)
+        };
+        for res in pending {
+            let p = join_error(
+                Jid::from(room_jid.clone()),
+                Jid::from(res),
+                None,
+                condition.clone(),
+                &text,
+            );
+            self.send(p).await;
+        }
+    }
+}
