@@ -58,23 +58,18 @@ const COLUMNS: usize = 12;
 /// The archive's multi-row INSERTs, largest first, with how many rows each
 /// carries (12 parameters a row: 768 at most, within every SQLite's limit
 /// of 999).
-static ARCHIVE_INSERTS: std::sync::LazyLock<[(String, usize); 3]> =
-    std::sync::LazyLock::new(|| [64, 8, 1].map(|rows| (archive_insert(rows), rows)));
+/// For PostgreSQL (`$N`) and for SQLite (`?`: see [`super::row_values`]).
+static ARCHIVE_INSERTS: std::sync::LazyLock<[[(String, usize); 3]; 2]> =
+    std::sync::LazyLock::new(|| {
+        [true, false].map(|numbered| [64, 8, 1].map(|rows| (archive_insert(rows, numbered), rows)))
+    });
 
-fn archive_insert(rows: usize) -> String {
+fn archive_insert(rows: usize, numbered: bool) -> String {
     let mut sql = String::from(
         "INSERT INTO archive (user_jid, network, room, seq, ts, nick, body, xmpp_id, origin_id, \
          network_id, author_id, extra) VALUES ",
     );
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        let params: Vec<String> = (1..=COLUMNS)
-            .map(|c| format!("${}", r * COLUMNS + c))
-            .collect();
-        sql.push_str(&format!("({})", params.join(", ")));
-    }
+    sql.push_str(&super::row_values(rows, COLUMNS, numbered));
     sql
 }
 
@@ -116,7 +111,7 @@ impl Store {
             // A statement per row was a round trip to the database's thread
             // each; rows go in chunks of a few fixed sizes instead, so the
             // statement cache holds three statements.
-            let (sql, rows) = ARCHIVE_INSERTS
+            let (sql, rows) = ARCHIVE_INSERTS[usize::from(self.sqlite)]
                 .iter()
                 .find(|(_, rows)| *rows <= rest.len())
                 .map(|(sql, rows)| (sql.as_str(), *rows))

@@ -48,23 +48,18 @@ pub struct MappedId {
 const COLUMNS: usize = 8;
 
 /// Multi-row upserts, largest first (8 parameters a row: 512 at most).
-static ID_MAP_INSERTS: std::sync::LazyLock<[(String, usize); 3]> =
-    std::sync::LazyLock::new(|| [64, 8, 1].map(|rows| (id_map_insert(rows), rows)));
+/// For PostgreSQL (`$N`) and for SQLite (`?`: see [`super::row_values`]).
+static ID_MAP_INSERTS: std::sync::LazyLock<[[(String, usize); 3]; 2]> =
+    std::sync::LazyLock::new(|| {
+        [true, false].map(|numbered| [64, 8, 1].map(|rows| (id_map_insert(rows, numbered), rows)))
+    });
 
-fn id_map_insert(rows: usize) -> String {
+fn id_map_insert(rows: usize, numbered: bool) -> String {
     let mut sql = String::from(
         "INSERT INTO id_map (user_jid, network, conversation, xmpp_id, part, network_id, \
          stanza_id, seq) VALUES ",
     );
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        let params: Vec<String> = (1..=COLUMNS)
-            .map(|c| format!("${}", r * COLUMNS + c))
-            .collect();
-        sql.push_str(&format!("({})", params.join(", ")));
-    }
+    sql.push_str(&super::row_values(rows, COLUMNS, numbered));
     // A client that reuses an id in a conversation: the newest message wins.
     sql.push_str(
         " ON CONFLICT (user_jid, network, conversation, xmpp_id, part) DO UPDATE SET \
@@ -88,7 +83,7 @@ impl Store {
         let mut tx = self.pool.begin().await.map_err(q("begin"))?;
         let mut rest = rows.as_slice();
         while !rest.is_empty() {
-            let (sql, n) = ID_MAP_INSERTS
+            let (sql, n) = ID_MAP_INSERTS[usize::from(self.sqlite)]
                 .iter()
                 .find(|(_, n)| *n <= rest.len())
                 .map(|(sql, n)| (sql.as_str(), *n))

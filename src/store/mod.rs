@@ -51,6 +51,9 @@ fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// SQLite: multi-row statements use anonymous `?` placeholders (see
+    /// [`row_values`]).
+    sqlite: bool,
 }
 
 /// One registration as stored: the user and their sealed credentials.
@@ -85,7 +88,7 @@ impl Store {
             }
         }
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, sqlite })
     }
 
     /// Closes the pool, waiting for queries under way.
@@ -281,6 +284,31 @@ impl Store {
 
 /// The file of a SQLite URL that may create it (`mode=rwc`), if it does
 /// not exist yet.
+/// The `VALUES` rows of a multi-row INSERT of `rows` rows of `columns`
+/// parameters: `($1, $2), ($3, $4)` for PostgreSQL; `(?, ?), (?, ?)` for
+/// SQLite, bound in order. sqlx asks SQLite the name of every parameter
+/// of a statement, and SQLite finds a name by walking the list of names,
+/// so numbered parameters cost the square of their count: 768 of them
+/// were a quarter of the gateway's CPU time with the archive on.
+pub(crate) fn row_values(rows: usize, columns: usize, numbered: bool) -> String {
+    let mut sql = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        sql.push_str(if r > 0 { ", (" } else { "(" });
+        for c in 1..=columns {
+            if c > 1 {
+                sql.push_str(", ");
+            }
+            if numbered {
+                sql.push_str(&format!("${}", r * columns + c));
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 fn sqlite_file_to_create(url: &str) -> Option<std::path::PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
@@ -369,5 +397,17 @@ impl Store {
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod row_values_tests {
+    use super::row_values;
+
+    #[test]
+    fn numbered_for_postgres_anonymous_for_sqlite() {
+        assert_eq!(row_values(2, 3, true), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(row_values(2, 3, false), "(?, ?, ?), (?, ?, ?)");
+        assert_eq!(row_values(1, 1, true), "($1)");
     }
 }
