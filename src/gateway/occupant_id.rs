@@ -48,6 +48,17 @@ impl OccupantKey {
         URL_SAFE_NO_PAD.encode(&self.0.to_be_bytes()[2..])
     }
 
+    /// The occupant-id as its 8 ASCII characters, for the writer to put on
+    /// a message without building an element ([`crate::component::Outgoing`]).
+    pub(super) fn id_bytes(self) -> [u8; 8] {
+        let mut out = [0u8; 8];
+        let n = URL_SAFE_NO_PAD
+            .encode_slice(&self.0.to_be_bytes()[2..], &mut out)
+            .expect("6 bytes are 8 base64 characters");
+        debug_assert_eq!(n, 8);
+        out
+    }
+
     /// `<occupant-id xmlns='urn:xmpp:occupant-id:0' id='…'/>`.
     pub(super) fn element(self) -> Element {
         OccupantId { id: self.id() }.into()

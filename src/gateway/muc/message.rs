@@ -21,7 +21,7 @@ impl Gateway {
         let Some(from) = self.occupant_jid(room, &nick) else {
             return;
         };
-        let occupant_id = key.element();
+        let occupant_id = key.id_bytes();
         let text = crate::gateway::action::body_of(m.kind, &m.text);
         // One id policy (XEP-0359): the user's own messages keep the
         // id and origin-id they were sent with, the others carry the
@@ -45,9 +45,14 @@ impl Gateway {
         let archived = archived && self.archive.enabled();
         let seq = self.archive.next_id();
         // Late (a catch-up after a reconnect): shown at its time (XEP-0203).
-        let delay = self.room_jid(room).and_then(|jid| {
-            let now = std::time::SystemTime::now();
-            crate::xmpp::delay::late_delay(m.timestamp, now, &jid.to_string())
+        let now = std::time::SystemTime::now();
+        let late = m.timestamp.filter(|t| {
+            now.duration_since(*t)
+                .is_ok_and(|d| d > crate::xmpp::delay::LATE)
+        });
+        let delay = late.and_then(|_| {
+            let jid = self.room_jid(room)?;
+            crate::xmpp::delay::late_delay(late, now, jid.as_str())
         });
         let origin_el: Option<Element> = origin
             .clone()
@@ -58,8 +63,7 @@ impl Gateway {
             msg.id = Some(xmpp_parsers::message::Id(id.clone()));
             msg.payloads.extend(origin_el.clone());
             msg.payloads.extend(delay.clone());
-            msg.payloads.push(occupant_id.clone());
-            Some(Outgoing::with_stanza_id(msg, seq))
+            Some(Outgoing::with_stanza_id(msg, seq).with_occupant_id(occupant_id))
         })
         .await;
         if is_echo(&m) {
