@@ -17,13 +17,19 @@ use xmpp_parsers::ns;
 /// How much older than now a live message may be without a delay stamp.
 pub const LATE: Duration = Duration::from_secs(60);
 
-/// The `<delay/>` for a message sent at `sent` and relayed by `from`, if
-/// that was more than [`LATE`] before `now`.
-pub fn late_delay(sent: Option<SystemTime>, now: SystemTime, from: &str) -> Option<Element> {
+/// The `<delay/>` for a message sent at `sent`, if that was more than
+/// [`LATE`] before `now`; `from` names who relayed it, and is asked only
+/// for a late message (most are not).
+pub fn late_delay(
+    sent: Option<SystemTime>,
+    now: SystemTime,
+    from: impl FnOnce() -> Option<String>,
+) -> Option<Element> {
     let sent = sent?;
     if now.duration_since(sent).ok()? <= LATE {
         return None;
     }
+    let from = from()?;
     let micros = sent
         .duration_since(SystemTime::UNIX_EPOCH)
         .ok()?
@@ -47,14 +53,14 @@ mod tests {
     fn only_a_message_over_a_minute_old_is_stamped() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_205_700);
         let room = "#a%irc.x@irc.localhost";
-        assert!(late_delay(None, now, room).is_none());
-        assert!(late_delay(Some(now - LATE), now, room).is_none());
+        assert!(late_delay(None, now, || Some(room.to_owned())).is_none());
+        assert!(late_delay(Some(now - LATE), now, || Some(room.to_owned())).is_none());
         assert!(
-            late_delay(Some(now + LATE), now, room).is_none(),
+            late_delay(Some(now + LATE), now, || Some(room.to_owned())).is_none(),
             "from the future"
         );
         let sent = now - Duration::from_millis(100_250);
-        let d = late_delay(Some(sent), now, room).unwrap();
+        let d = late_delay(Some(sent), now, || Some(room.to_owned())).unwrap();
         assert_eq!(
             String::from(&d),
             "<delay xmlns='urn:xmpp:delay' from='#a%irc.x@irc.localhost' \

@@ -46,13 +46,8 @@ impl Gateway {
         let seq = self.archive.next_id();
         // Late (a catch-up after a reconnect): shown at its time (XEP-0203).
         let now = std::time::SystemTime::now();
-        let late = m.timestamp.filter(|t| {
-            now.duration_since(*t)
-                .is_ok_and(|d| d > crate::xmpp::delay::LATE)
-        });
-        let delay = late.and_then(|_| {
-            let jid = self.room_jid(room)?;
-            crate::xmpp::delay::late_delay(late, now, jid.as_str())
+        let delay = crate::xmpp::delay::late_delay(m.timestamp, now, || {
+            self.room_jid(room).map(|jid| jid.to_string())
         });
         let origin_el: Option<Element> = origin
             .clone()

@@ -7,7 +7,7 @@ mod common;
 
 use common::support::ircd::{IrcClient, Ircd, IRC_HOST};
 use common::support::prosody::{Prosody, DOMAIN};
-use common::{result_payload, Client, Switchboard};
+use common::{Client, Switchboard};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,7 +21,6 @@ use xmpp_parsers::presence::{Presence, Type};
 const GW: &str = "irc.localhost";
 const SECRET: &str = "policy-secret";
 const POLICY: &str = "refused by this gateway's IRC server policy";
-const COMMANDS: &str = "http://jabber.org/protocol/commands";
 
 /// A port that accepts connections, counts them, keeps them open and
 /// never writes a byte: a silent server, or a witness that nothing came.
@@ -163,24 +162,8 @@ async fn told(client: &mut Client, part: &str) -> String {
 
 /// Sets a server's settings through its ad-hoc `configure` command.
 async fn configure(client: &mut Client, server: &str, fields: &[(&str, &str)]) {
-    let to = format!("{server}@{GW}");
-    let start: Element = format!("<command xmlns='{COMMANDS}' node='configure' action='execute'/>")
-        .parse()
-        .unwrap();
-    let step = result_payload(client.iq(&to, true, start).await).unwrap();
-    let session = step.attr("sessionid").unwrap().to_owned();
-    let f: String = fields
-        .iter()
-        .map(|(k, v)| format!("<field var='{k}'><value>{v}</value></field>"))
-        .collect();
-    let submit: Element = format!(
-        "<command xmlns='{COMMANDS}' node='configure' action='execute' sessionid='{session}'>\
-         <x xmlns='jabber:x:data' type='submit'>{f}</x></command>"
-    )
-    .parse()
-    .unwrap();
-    let done = result_payload(client.iq(&to, true, submit).await).unwrap();
-    assert_eq!(done.attr("status"), Some("completed"), "{done:?}");
+    let (status, note) = common::configure(client, &format!("{server}@{GW}"), fields).await;
+    assert_eq!(status, "completed", "{note}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

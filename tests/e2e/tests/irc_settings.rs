@@ -10,7 +10,7 @@ use common::room::{body, irc_config};
 use common::support::hostile_irc::{HostileIrc, HOSTILE_HOST};
 use common::support::ircd::{IrcClient, Ircd, IRC_HOST};
 use common::support::prosody::{Prosody, DOMAIN};
-use common::{result_payload, Client, Switchboard};
+use common::{Client, Switchboard};
 use std::time::Duration;
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
@@ -20,32 +20,10 @@ use xmpp_parsers::presence::{Presence, Type};
 
 const GW: &str = "irc.localhost";
 const SECRET: &str = "settings-secret";
-const COMMANDS: &str = "http://jabber.org/protocol/commands";
 
 /// Submits `server`'s settings form; returns the command's status and note.
 async fn configure(alice: &mut Client, server: &str, fields: &[(&str, &str)]) -> (String, String) {
-    let server = format!("{server}@{GW}");
-    let start: Element = format!("<command xmlns='{COMMANDS}' node='configure' action='execute'/>")
-        .parse()
-        .unwrap();
-    let step = result_payload(alice.iq(&server, true, start).await).unwrap();
-    let session = step.attr("sessionid").unwrap().to_owned();
-    let f: String = fields
-        .iter()
-        .map(|(k, v)| format!("<field var='{k}'><value>{v}</value></field>"))
-        .collect();
-    let submit: Element = format!(
-        "<command xmlns='{COMMANDS}' node='configure' action='execute' sessionid='{session}'>\
-         <x xmlns='jabber:x:data' type='submit'>{f}</x></command>"
-    )
-    .parse()
-    .unwrap();
-    let step = result_payload(alice.iq(&server, true, submit).await).unwrap();
-    let note = step
-        .get_child("note", COMMANDS)
-        .map(|n| n.text())
-        .unwrap_or_default();
-    (step.attr("status").unwrap_or_default().to_owned(), note)
+    common::configure(alice, &format!("{server}@{GW}"), fields).await
 }
 
 /// Joins `room` (a room JID) as alice.

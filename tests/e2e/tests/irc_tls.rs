@@ -12,7 +12,7 @@ use common::room::{body, MUC_USER};
 use common::support::ircd::{InspIrcd, IrcClient, IRC_HOST};
 use common::support::prosody::{Prosody, DOMAIN};
 use common::support::test_ca::TestCa;
-use common::{result_payload, Client, Switchboard};
+use common::{Client, Switchboard};
 use std::net::TcpListener;
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
@@ -22,7 +22,6 @@ use xmpp_parsers::presence::{Presence, Type};
 
 const GW: &str = "irc.localhost";
 const SECRET: &str = "tls-secret";
-const COMMANDS: &str = "http://jabber.org/protocol/commands";
 
 /// Everything one test needs: the CA, the TLS server, the gateway (with
 /// the CA file or not, and `extra` operator settings) and alice, registered.
@@ -71,28 +70,7 @@ fn room(chan: &str) -> String {
 
 /// Submits the server's settings form; returns the command's status and note.
 async fn configure(alice: &mut Client, fields: &[(&str, &str)]) -> (String, String) {
-    let server = format!("{IRC_HOST}@{GW}");
-    let start: Element = format!("<command xmlns='{COMMANDS}' node='configure' action='execute'/>")
-        .parse()
-        .unwrap();
-    let step = result_payload(alice.iq(&server, true, start).await).unwrap();
-    let session = step.attr("sessionid").unwrap().to_owned();
-    let f: String = fields
-        .iter()
-        .map(|(k, v)| format!("<field var='{k}'><value>{v}</value></field>"))
-        .collect();
-    let submit: Element = format!(
-        "<command xmlns='{COMMANDS}' node='configure' action='execute' sessionid='{session}'>\
-         <x xmlns='jabber:x:data' type='submit'>{f}</x></command>"
-    )
-    .parse()
-    .unwrap();
-    let step = result_payload(alice.iq(&server, true, submit).await).unwrap();
-    let note = step
-        .get_child("note", COMMANDS)
-        .map(|n| n.text())
-        .unwrap_or_default();
-    (step.attr("status").unwrap_or_default().to_owned(), note)
+    common::configure(alice, &format!("{IRC_HOST}@{GW}"), fields).await
 }
 
 async fn ask_to_join(alice: &mut Client, chan: &str) {

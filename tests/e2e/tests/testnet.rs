@@ -9,11 +9,11 @@ mod harness;
 
 use common::room::{body, muc_info, ItemInfo};
 use common::support::prosody::DOMAIN;
-use harness::{contact_jid, join, log_lines, occupant_jid, room_jid, Testnet};
+use harness::{contact_jid, from_network, join, lobby, log_lines, occupant_jid, room_jid, Testnet};
 use std::time::Duration;
 use switchboard_bridge_api::{
-    Command, Event, LeaveReason, Member, Message as NetMessage, MessageId, MessageKind, Role,
-    RoomId, Target, TypingState, UserId,
+    Command, Event, LeaveReason, Member, MessageId, MessageKind, Role, RoomId, Target, TypingState,
+    UserId,
 };
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
@@ -22,28 +22,6 @@ use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::{Presence, Type};
 
 const SID: &str = "urn:xmpp:sid:0";
-
-/// A message from `author` on the network, with the network's id.
-fn from_network(id: &str, target: Target, author: &str, text: &str) -> Event {
-    Event::Message(NetMessage {
-        id: MessageId::from(id),
-        target,
-        author: UserId::from(author),
-        author_nick: author.to_owned(),
-        text: text.to_owned(),
-        kind: MessageKind::Normal,
-        reply_to: None,
-        attachments: vec![],
-        timestamp: None,
-        own: false,
-        token: None,
-        parts: vec![],
-    })
-}
-
-fn lobby() -> Target {
-    Target::Room(RoomId::from("lobby"))
-}
 
 /// A payload's attribute, as `(id, by)` for a stanza-id or `id` alone.
 fn sid_payload(m: &Message, name: &str) -> Option<(String, Option<String>)> {

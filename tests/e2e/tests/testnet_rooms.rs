@@ -15,10 +15,8 @@ use common::relay::Relay;
 use common::room::presence_from;
 use common::support::prosody::DOMAIN;
 use common::{result_payload, Client};
-use harness::{contact_jid, occupant_jid, room_jid, Testnet, TESTNET};
-use switchboard_bridge_api::{
-    Command, Event, Message as NetMessage, MessageId, MessageKind, RoomId, Target, UserId,
-};
+use harness::{contact_jid, from_network, lobby, occupant_jid, room_jid, Testnet, TESTNET};
+use switchboard_bridge_api::{Command, Target, UserId};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Lang, Message, MessageType};
@@ -26,28 +24,6 @@ use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::Type;
 
 const COMMANDS: &str = "http://jabber.org/protocol/commands";
-
-/// A message from `author` on the network, with the network's id.
-fn from_network(id: &str, target: Target, author: &str, text: &str) -> Event {
-    Event::Message(NetMessage {
-        id: MessageId::from(id),
-        target,
-        author: UserId::from(author),
-        author_nick: author.to_owned(),
-        text: text.to_owned(),
-        kind: MessageKind::Normal,
-        reply_to: None,
-        attachments: vec![],
-        timestamp: None,
-        own: false,
-        token: None,
-        parts: vec![],
-    })
-}
-
-fn lobby() -> Target {
-    Target::Room(RoomId::from("lobby"))
-}
 
 /// An ad-hoc command on the lobby, executed at once.
 fn command(node: &str) -> Element {

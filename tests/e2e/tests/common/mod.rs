@@ -308,6 +308,33 @@ pub fn result_payload(iq: Iq) -> Option<Element> {
     }
 }
 
+/// Fills in and submits the ad-hoc `configure` form of `to` (a server or
+/// room JID) with `fields`; returns the final step's status and note.
+pub async fn configure(client: &mut Client, to: &str, fields: &[(&str, &str)]) -> (String, String) {
+    const COMMANDS: &str = "http://jabber.org/protocol/commands";
+    let start: Element = format!("<command xmlns='{COMMANDS}' node='configure' action='execute'/>")
+        .parse()
+        .unwrap();
+    let step = result_payload(client.iq(to, true, start).await).unwrap();
+    let session = step.attr("sessionid").unwrap().to_owned();
+    let f: String = fields
+        .iter()
+        .map(|(k, v)| format!("<field var='{k}'><value>{v}</value></field>"))
+        .collect();
+    let submit: Element = format!(
+        "<command xmlns='{COMMANDS}' node='configure' action='execute' sessionid='{session}'>\
+         <x xmlns='jabber:x:data' type='submit'>{f}</x></command>"
+    )
+    .parse()
+    .unwrap();
+    let step = result_payload(client.iq(to, true, submit).await).unwrap();
+    let note = step
+        .get_child("note", COMMANDS)
+        .map(|n| n.text())
+        .unwrap_or_default();
+    (step.attr("status").unwrap_or_default().to_owned(), note)
+}
+
 /// The condition of an iq error, as its element name.
 pub fn error_condition(iq: &Iq) -> String {
     match iq {

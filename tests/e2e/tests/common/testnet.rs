@@ -15,7 +15,9 @@ use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
-use switchboard_bridge_api::{Command, Event};
+use switchboard_bridge_api::{
+    Command, Event, Message as NetMessage, MessageId, MessageKind, RoomId, Target, UserId,
+};
 use switchboard_testnet::wire::{from_line, to_line, Order, Report};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -346,4 +348,27 @@ pub fn log_lines(log: &str, parts: &[&str]) -> Vec<String> {
         .filter(|l| parts.iter().all(|p| l.contains(p)))
         .map(str::to_owned)
         .collect()
+}
+
+/// A message from `author` on the network, with the network's id.
+pub fn from_network(id: &str, target: Target, author: &str, text: &str) -> Event {
+    Event::Message(NetMessage {
+        id: MessageId::from(id),
+        target,
+        author: UserId::from(author),
+        author_nick: author.to_owned(),
+        text: text.to_owned(),
+        kind: MessageKind::Normal,
+        reply_to: None,
+        attachments: vec![],
+        timestamp: None,
+        own: false,
+        token: None,
+        parts: vec![],
+    })
+}
+
+/// The room `lobby` as a conversation.
+pub fn lobby() -> Target {
+    Target::Room(RoomId::from("lobby"))
 }
