@@ -239,6 +239,11 @@ impl Occupants {
 
     fn push(&mut self, o: Occupant) {
         let at = u32::try_from(self.all.len()).expect("under 4 billion members");
+        // Grown by a quarter, not doubled: every user in a room keeps its
+        // member list, and a big room's lists are most of the heap.
+        if self.all.len() == self.all.capacity() {
+            self.all.reserve_exact(self.all.len() / 4 + 4);
+        }
         self.all.push(o);
         let all = &self.all;
         let o = &all[at as usize];

@@ -73,11 +73,25 @@ pub fn channel<T>(bound: usize) -> (Sender<T>, Receiver<T>) {
 
 impl<T> Sender<T> {
     /// Sends an item, waiting for room; fails only when the receiver is gone.
-    pub async fn send(&self, item: T) -> Result<(), SendError<T>> {
-        self.0
-            .send(Box::new(item))
-            .await
-            .map_err(|mpsc::error::SendError(item)| SendError(*item))
+    ///
+    /// The item is boxed before the future is made, so that the future (and
+    /// every `async fn` that awaits it, each session's task among them)
+    /// holds a pointer, not the item: an `async fn` keeps its arguments for
+    /// its whole life.
+    pub fn send(
+        &self,
+        item: T,
+    ) -> impl std::future::Future<Output = Result<(), SendError<T>>> + Send + '_
+    where
+        T: Send,
+    {
+        let item = Box::new(item);
+        async move {
+            self.0
+                .send(item)
+                .await
+                .map_err(|mpsc::error::SendError(item)| SendError(*item))
+        }
     }
 
     /// Sends an item if there is room now; never waits.

@@ -110,7 +110,9 @@ pub fn spawn(
     events: channel::Sender<Event>,
 ) -> channel::Sender<Command> {
     let (tx, rx) = channel::channel(switchboard_bridge_api::CHANNEL_BOUND);
-    tokio::spawn(Conn::new(host, settings, events).run(rx));
+    // Boxed: the task's future would otherwise hold the connection twice
+    // (an `async fn`'s argument and its moved-in local, a kilobyte each).
+    tokio::spawn(Box::new(Conn::new(host, settings, events)).run(rx));
     tx
 }
 
@@ -217,8 +219,14 @@ pub fn decode(raw: &[u8]) -> String {
 }
 
 impl Conn {
-    async fn emit(&self, event: Event) {
-        let _ = self.events.send(event).await;
+    /// Tells the core; the event is boxed at once (see
+    /// [`channel::Sender::send`]), so an `async fn` awaiting this keeps a
+    /// pointer across the wait, not the event.
+    fn emit(&self, event: Event) -> impl std::future::Future<Output = ()> + Send + '_ {
+        let sent = self.events.send(event);
+        async move {
+            let _ = sent.await;
+        }
     }
 
     async fn serve(&mut self, io: Box<dyn Io>, commands: &mut channel::Receiver<Command>) -> End {
@@ -317,7 +325,7 @@ impl Conn {
                     // Before the welcome, commands wait in the bounded queue
                     // (sent after it), so that the session is never held up.
                     Some(c) if !registered => {
-                        if self.hold(c).await.is_break() {
+                        if Box::pin(self.hold(c)).await.is_break() {
                             self.quit(&mut w).await;
                             return End::Shutdown;
                         }

@@ -210,6 +210,13 @@ impl Session {
                 }
             }
         }
+        // Boxed: opening a connection is rare, and its state would
+        // otherwise be part of the session's task for good.
+        Box::pin(self.open_conn(host, command)).await;
+    }
+
+    /// Starts a connection to `host` and gives it its first command.
+    async fn open_conn(&mut self, host: String, command: Command) {
         let mut settings =
             self.bridge
                 .conn_settings(&host, &self.credentials, self.server_settings.get(&host));

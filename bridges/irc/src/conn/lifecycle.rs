@@ -15,7 +15,7 @@ use crate::session::{command_room, error_for};
 use crate::tls::Verify;
 
 impl Conn {
-    pub(super) async fn run(mut self, mut commands: channel::Receiver<Command>) {
+    pub(super) async fn run(mut self: Box<Self>, mut commands: channel::Receiver<Command>) {
         use std::ops::ControlFlow;
         let mut backoff = Duration::from_secs(1);
         loop {
@@ -31,7 +31,8 @@ impl Conn {
                     result = &mut attempt => break result,
                     cmd = commands.recv() => match cmd {
                         None | Some(Command::Shutdown) => return,
-                        Some(c) => if self.hold(c).await.is_break() {
+                        // Boxed: rare (before the welcome), and a kilobyte.
+                        Some(c) => if Box::pin(self.hold(c)).await.is_break() {
                             return;
                         },
                     },
@@ -96,7 +97,7 @@ impl Conn {
                     _ = tokio::time::sleep_until(deadline) => break,
                     cmd = commands.recv() => match cmd {
                         None | Some(Command::Shutdown) => return,
-                        Some(c) => if let ControlFlow::Break(()) = self.hold(c).await {
+                        Some(c) => if let ControlFlow::Break(()) = Box::pin(self.hold(c)).await {
                             return;
                         },
                     },
