@@ -22,6 +22,7 @@ use xmpp_parsers::stanza_error::DefinedCondition;
 
 use super::Gateway;
 use crate::store::{ArchiveRange, ArchivedMessage};
+use crate::xmpp::rich::Extra;
 
 /// History sent on join when the client does not say how much.
 const DEFAULT_JOIN_HISTORY: i64 = 20;
@@ -74,7 +75,13 @@ fn archived_message(
     if let Some(origin) = &m.origin_id {
         b = b.append(Element::builder("origin-id", ns::SID).attr(an("id"), origin.as_str()));
     }
-    b.append(Element::builder("body", stanza_ns).append(m.body.as_str()))
+    // Corrections, retractions, reactions and tombstones (`xmpp/rich.rs`):
+    // a reaction or a tombstone has no body.
+    let rich = m.extra.as_deref().and_then(Extra::decode);
+    if !m.body.is_empty() || rich.is_none() {
+        b = b.append(Element::builder("body", stanza_ns).append(m.body.as_str()));
+    }
+    b.append_all(rich.map(|r| r.payloads(stamp)).unwrap_or_default())
         .append(
             Element::builder("delay", ns::DELAY)
                 .attr(an("from"), room.to_string())

@@ -158,11 +158,11 @@ impl Gateway {
             .and_then(|q| q.node);
         let info = self.bridge.info();
         let result = match node.as_deref() {
-            None => disco::domain_info(info.name, info.display_name),
+            None => disco::domain_info(info),
             // XEP-0115 §6.2: the caps node with its hash names the same info.
-            Some(n) if disco::is_caps_node(n, info.name, info.display_name) => DiscoInfoResult {
+            Some(n) if disco::is_caps_node(n, info) => DiscoInfoResult {
                 node: node.clone(),
-                ..disco::domain_info(info.name, info.display_name)
+                ..disco::domain_info(info)
             },
             Some(adhoc::NS) => disco::command_list_info(),
             Some(n) if self.visible_commands(from).any(|(node, _)| node == n) => DiscoInfoResult {

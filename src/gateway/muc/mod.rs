@@ -22,6 +22,7 @@ mod leaving;
 mod lifetime;
 mod message;
 mod people;
+mod rich;
 mod room_error;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
