@@ -106,6 +106,20 @@ impl Gateway {
         Some(self.occupant_id(room, &UserId::from(author)))
     }
 
+    /// Who an archived message is from: its author's occupant JID, or the
+    /// room's for a row without a nick (a moderation, `xmpp/rich.rs`).
+    fn archived_sender(
+        &self,
+        room: &RoomId,
+        room_jid: &BareJid,
+        m: &ArchivedMessage,
+    ) -> Option<Jid> {
+        if m.nick.is_empty() {
+            return Some(Jid::from(room_jid.clone()));
+        }
+        self.occupant_jid(room, &m.nick)
+    }
+
     /// Sends the join history the `<history/>` element asks for.
     pub(super) async fn send_join_history(
         &self,
@@ -159,7 +173,7 @@ impl Gateway {
         };
         let to = Jid::from(to.clone());
         for m in &messages {
-            let Some(from) = self.occupant_jid(room, &m.nick) else {
+            let Some(from) = self.archived_sender(room, &room_jid, m) else {
                 continue;
             };
             let occupant_id = self.archived_author(room, m);
@@ -243,7 +257,7 @@ impl Gateway {
             }
         }
         for m in &messages {
-            let Some(occupant) = self.occupant_jid(&room, &m.nick) else {
+            let Some(occupant) = self.archived_sender(&room, &room_jid, m) else {
                 continue;
             };
             let occupant_id = self.archived_author(&room, m);

@@ -90,6 +90,9 @@ impl Gateway {
             && payload.attr("node") == Some(adhoc::NS)
         {
             Ok(Some(self.room_command_items(to.as_ref().unwrap()).into()))
+        } else if is_set && payload.is("moderate", crate::xmpp::rich::MODERATE) {
+            self.moderate(&from, to.as_ref().unwrap(), &id, &payload)
+                .await
         } else if is_set && payload.is("query", ns::MAM) && self.archive.enabled() {
             self.mam_query(&from, to.as_ref().unwrap(), &payload).await
         } else {

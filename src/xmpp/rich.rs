@@ -20,6 +20,8 @@ use xmpp_parsers::reactions::{Reaction, Reactions};
 
 /// XEP-0424's namespace (version 1), which xmpp-parsers 0.23 does not define.
 pub const RETRACT: &str = "urn:xmpp:message-retract:1";
+/// XEP-0425 moderated message retraction (version 1).
+pub const MODERATE: &str = "urn:xmpp:message-moderate:1";
 /// XEP-0428 fallback indication.
 pub const FALLBACK: &str = "urn:xmpp:fallback:0";
 /// XEP-0334 message processing hints.
@@ -115,6 +117,46 @@ pub fn features(caps: &Capabilities) -> impl Iterator<Item = &'static str> {
     .map(|(_, f)| f)
 }
 
+/// The features of a room: [`features`], and XEP-0425 moderation where
+/// the network can retract (whether the user may is the network's call).
+pub fn room_features(caps: &Capabilities) -> impl Iterator<Item = &'static str> {
+    features(caps).chain(caps.retractions.then_some(MODERATE))
+}
+
+/// The message id an XEP-0425 `<moderate/>` request (an iq payload to a
+/// room) asks to retract, with the moderator's reason.
+pub fn moderation_of(payload: &Element) -> Option<(String, Option<String>)> {
+    if !payload.is("moderate", MODERATE) || !payload.has_child("retract", RETRACT) {
+        return None;
+    }
+    let id = payload.attr("id")?.to_owned();
+    let reason = payload.get_child("reason", MODERATE).map(Element::text);
+    Some((id, reason))
+}
+
+/// XEP-0425: the room's `<retract id='…'>` with `<moderated by='…'/>` (the
+/// moderator's occupant JID and occupant-id), fallback and store hint.
+pub fn moderated(id: &str, by: &str, occupant_id: Option<&str>) -> [Element; 3] {
+    let mut moderated = Element::builder("moderated", MODERATE).attr(an("by"), by);
+    if let Some(oid) = occupant_id {
+        moderated = moderated.append(
+            Element::builder("occupant-id", ns::OID)
+                .attr(an("id"), oid)
+                .build(),
+        );
+    }
+    [
+        Element::builder("retract", RETRACT)
+            .attr(an("id"), id)
+            .append(moderated.build())
+            .build(),
+        Element::builder("fallback", FALLBACK)
+            .attr(an("for"), MODERATE)
+            .build(),
+        store_hint(),
+    ]
+}
+
 /// `<replace id='…'/>` (XEP-0308).
 pub fn replace(id: &str) -> Element {
     Replace {
@@ -179,6 +221,9 @@ pub enum Extra {
     Replace(String),
     /// A retraction of the message with this id (its stanza-id in a room).
     Retract(String),
+    /// A moderator's retraction (XEP-0425) of the message with this
+    /// stanza-id, by the moderator's occupant JID.
+    Moderated(String, String),
     /// Someone's reactions to the message with this id.
     Reactions(String, Vec<String>),
     /// This message was retracted at this time (µs): a tombstone.
@@ -192,6 +237,7 @@ impl Extra {
         Some(match self {
             Extra::Replace(id) => format!("replace\n{}", line(id)?),
             Extra::Retract(id) => format!("retract\n{}", line(id)?),
+            Extra::Moderated(id, by) => format!("moderated\n{}\n{}", line(id)?, line(by)?),
             Extra::Reactions(id, list) => {
                 let mut s = format!("reactions\n{}", line(id)?);
                 for r in list {
@@ -212,6 +258,7 @@ impl Extra {
         Some(match kind {
             "replace" => Extra::Replace(id),
             "retract" => Extra::Retract(id),
+            "moderated" => Extra::Moderated(id, lines.next()?.to_owned()),
             "reactions" => Extra::Reactions(id, lines.map(str::to_owned).collect()),
             "retracted" => Extra::Retracted(id.parse().ok()?),
             _ => return None,
@@ -227,6 +274,7 @@ impl Extra {
                 let [fallback, store] = retract_extras();
                 vec![retract(id), fallback, store]
             }
+            Extra::Moderated(id, by) => moderated(id, by, None).into(),
             Extra::Reactions(id, list) => vec![reactions(id, list), store_hint()],
             Extra::Retracted(ts) => vec![tombstone(&stamp(*ts))],
         }
@@ -267,6 +315,24 @@ mod tests {
     }
 
     #[test]
+    fn a_moderation_request_names_the_message_and_the_reason() {
+        let request: Element = format!(
+            "<moderate xmlns='{MODERATE}' id='42'><retract xmlns='{RETRACT}'/>\
+             <reason>spam</reason></moderate>"
+        )
+        .parse()
+        .unwrap();
+        assert_eq!(
+            moderation_of(&request),
+            Some(("42".into(), Some("spam".into())))
+        );
+        let no_retract: Element = format!("<moderate xmlns='{MODERATE}' id='42'/>")
+            .parse()
+            .unwrap();
+        assert_eq!(moderation_of(&no_retract), None);
+    }
+
+    #[test]
     fn features_follow_the_capabilities() {
         let none = Capabilities::default();
         assert_eq!(features(&none).count(), 0);
@@ -280,6 +346,8 @@ mod tests {
             features(&all).collect::<Vec<_>>(),
             [ns::MESSAGE_CORRECT, RETRACT, ns::REACTIONS]
         );
+        assert_eq!(room_features(&none).count(), 0);
+        assert_eq!(room_features(&all).last(), Some(MODERATE));
     }
 
     #[test]
@@ -287,6 +355,7 @@ mod tests {
         for e in [
             Extra::Replace("c1".into()),
             Extra::Retract("17".into()),
+            Extra::Moderated("17".into(), "room@x/mod".into()),
             Extra::Reactions("17".into(), vec!["👍".into(), "a b".into()]),
             Extra::Reactions("17".into(), vec![]),
             Extra::Retracted(1_733_000_000_000_000),

@@ -145,9 +145,9 @@ impl Gateway {
             ]
             .map(str::to_owned)
             .into();
-            // XEP-0308, XEP-0424, XEP-0444 where the network can.
+            // XEP-0308, XEP-0424, XEP-0425, XEP-0444 where the network can.
             let caps = &self.bridge.info().capabilities;
-            features.extend(crate::xmpp::rich::features(caps).map(str::to_owned));
+            features.extend(crate::xmpp::rich::room_features(caps).map(str::to_owned));
             // MAM on the room JID, when this room's messages are archived
             // (or, before a join, when the archive is on at all).
             if self.archive.enabled() && joined.as_ref().is_none_or(|(_, archived)| *archived) {

@@ -21,6 +21,7 @@ mod join;
 mod leaving;
 mod lifetime;
 mod message;
+mod moderate;
 mod people;
 mod rich;
 mod room_error;

@@ -3,16 +3,18 @@
 //! gateway's stanza-id and the author's occupant-id, naming the message as
 //! each XEP does in a groupchat (XEP-0308 by its `id`, XEP-0424 and
 //! XEP-0444 by its stanza-id); then into the archive as stanzas of their
-//! own, in order, and a retracted message's row becomes a tombstone.
+//! own, in order, and a retracted message's row becomes a tombstone. A
+//! retraction by someone other than the author is a moderator's (XEP-0425),
+//! said by the room.
 
 use switchboard_bridge_api::{Event, RoomId, Target};
 use tracing::warn;
-use xmpp_parsers::jid::BareJid;
+use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Id, Lang, Message};
 use xmpp_parsers::minidom::Element;
 
 use crate::component::Outgoing;
-use crate::gateway::rich::Kind;
+use crate::gateway::rich::{Author, Kind};
 use crate::gateway::Gateway;
 use crate::store::ArchivedMessage;
 use crate::xmpp::rich::{self, Extra};
@@ -64,12 +66,30 @@ impl Gateway {
             })
             .flatten();
         let id = token.unwrap_or_else(|| format!("sb-{seq}"));
+        // XEP-0425: someone else's message retracted by a moderator is
+        // the room's word, not the moderator's own retraction.
+        let moderated = kind == Kind::Retract
+            && match &original.author {
+                Author::Own => !own,
+                Author::Id(a) => *a != author.0,
+                Author::Unknown => false,
+            };
         let (body, payloads, extra): (String, Vec<Element>, Extra) = match event {
             Event::Edited { text, .. } => (
                 text,
                 vec![rich::replace(&original.id)],
                 Extra::Replace(original.id.clone()),
             ),
+            Event::Retracted { .. } if moderated => {
+                let named = original.in_room();
+                let by = from.to_string();
+                let oid = self.occupant_id(room, &author);
+                (
+                    format!("A message was retracted by the moderator {nick}."),
+                    rich::moderated(&named, &by, Some(&oid)).into(),
+                    Extra::Moderated(named, by),
+                )
+            }
             Event::Retracted { .. } => {
                 let named = original.in_room();
                 let mut payloads = vec![rich::retract(&named)];
@@ -90,7 +110,16 @@ impl Gateway {
             }
             _ => return,
         };
-        let occupant_id = key.id_bytes();
+        // A moderation comes from the room itself, without an occupant-id.
+        let (from, nick, author_id) = if moderated {
+            let Some(room_jid) = self.room_jid(room) else {
+                return;
+            };
+            (Jid::from(room_jid), String::new(), None)
+        } else {
+            (from, nick, Some(author.0.clone()))
+        };
+        let occupant_id = (!moderated).then(|| key.id_bytes());
         self.to_joined(user, room, |to| {
             let mut msg = Message::groupchat(Some(to));
             if !body.is_empty() {
@@ -99,7 +128,11 @@ impl Gateway {
             msg.from = Some(from.clone());
             msg.id = Some(Id(id.clone()));
             msg.payloads.extend(payloads.iter().cloned());
-            Some(Outgoing::with_stanza_id(msg, seq).with_occupant_id(occupant_id))
+            let out = Outgoing::with_stanza_id(msg, seq);
+            Some(match occupant_id {
+                Some(oid) => out.with_occupant_id(oid),
+                None => out,
+            })
         })
         .await;
         if !(archived && self.archive.enabled()) {
@@ -118,7 +151,7 @@ impl Gateway {
                 xmpp_id: Some(id),
                 origin_id: None,
                 network_id: None,
-                author_id: Some(author.0.clone()),
+                author_id,
                 extra: extra.encode(),
             })
             .await;

@@ -16,6 +16,20 @@ pub(in crate::gateway) struct XmppRef {
     pub id: String,
     /// The gateway's stanza-id for it, when the id map or the archive has it.
     pub stanza_id: Option<i64>,
+    /// Who wrote it, when known: the user (a message they sent from here),
+    /// or the author's network id (from the archive).
+    pub author: Author,
+}
+
+/// Who wrote a message, as far as the gateway knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::gateway) enum Author {
+    /// The user, from this gateway.
+    Own,
+    /// This network user.
+    Id(String),
+    /// Not known (not archived).
+    Unknown,
 }
 
 impl XmppRef {
@@ -49,6 +63,7 @@ impl Gateway {
                 return XmppRef {
                     id: mapped.xmpp_id,
                     stanza_id: mapped.stanza_id,
+                    author: Author::Own,
                 }
             }
             Ok(None) => {}
@@ -64,6 +79,7 @@ impl Gateway {
                     return XmppRef {
                         id: m.xmpp_id.unwrap_or_else(|| network_id.to_owned()),
                         stanza_id: Some(m.seq),
+                        author: m.author_id.map_or(Author::Unknown, Author::Id),
                     }
                 }
                 Ok(None) => {}
@@ -73,6 +89,7 @@ impl Gateway {
         XmppRef {
             id: network_id.to_owned(),
             stanza_id: None,
+            author: Author::Unknown,
         }
     }
 

@@ -21,6 +21,8 @@ mod direct;
 mod ids;
 mod inbound;
 
+pub(super) use ids::Author;
+
 use std::collections::VecDeque;
 use switchboard_bridge_api::{Event, Target};
 use xmpp_parsers::jid::BareJid;

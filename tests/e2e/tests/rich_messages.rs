@@ -27,6 +27,7 @@ const CORRECT: &str = "urn:xmpp:message-correct:0";
 const RETRACT: &str = "urn:xmpp:message-retract:1";
 const REACTIONS: &str = "urn:xmpp:reactions:0";
 const FALLBACK: &str = "urn:xmpp:fallback:0";
+const MODERATE: &str = "urn:xmpp:message-moderate:1";
 const RICH: [&str; 3] = [CORRECT, RETRACT, REACTIONS];
 
 /// Parses one element.
@@ -63,6 +64,16 @@ async fn next_from(client: &mut Client, from: &Jid) -> Element {
             _ => None,
         })
         .await
+}
+
+/// The next live message from the room that retracts a message.
+async fn next_retraction_from(client: &mut Client, room: &Jid) -> Element {
+    loop {
+        let m = next_from(client, room).await;
+        if m.has_child("retract", RETRACT) {
+            return m;
+        }
+    }
 }
 
 /// A child's attribute.
@@ -374,6 +385,103 @@ async fn rich_messages_in_a_room() {
     assert_eq!(id(&archive[6]), "r1");
     assert_retraction(&archive[6], &sc1);
     assert_retraction(&archive[7], &s1);
+}
+
+/// XEP-0425 in a room of the test network: the user's `<moderate/>` of
+/// someone else's message (by stanza-id) reaches the network as a
+/// retraction of that message, and the network's answer, like a moderation
+/// by another member, is said by the room with the moderator's occupant JID
+/// and occupant-id; MAM replays it from the room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderation_in_a_room() {
+    let mut net = Testnet::start().await;
+    let mut alice = net.user("alice").await;
+    let room: Jid = room_jid("lobby").parse().unwrap();
+    join(&mut alice, "lobby", "Alice").await;
+    net.control
+        .expect_command("alice", |c| matches!(c, Command::Join { .. }))
+        .await;
+    let have = features(&mut alice, &room_jid("lobby")).await;
+    assert!(have.iter().any(|h| h == MODERATE), "{have:?}");
+    let carol = occupant_jid("lobby", "carol");
+    let mut posted = Vec::new();
+    for n in ["net-5", "net-6"] {
+        net.control
+            .inject("alice", from_network(n, lobby(), "carol", "spam"))
+            .await;
+        posted.push(stanza_id(&next_from(&mut alice, &carol).await));
+    }
+
+    let request = xml(&format!(
+        "<moderate xmlns='{MODERATE}' id='{}'><retract xmlns='{RETRACT}'/>\
+         <reason>spam</reason></moderate>",
+        posted[0]
+    ));
+    let answer = alice.iq(&room_jid("lobby"), true, request).await;
+    result_payload(answer);
+    let command = net
+        .control
+        .expect_command("alice", |c| matches!(c, Command::Retract { .. }))
+        .await;
+    let Command::Retract {
+        target, message, ..
+    } = command
+    else {
+        unreachable!()
+    };
+    assert_eq!((target, message.as_str()), (lobby(), "net-5"));
+    let check = |m: &Element, named: &str, by: &str| {
+        let retract = m.get_child("retract", RETRACT).expect("a <retract/>");
+        assert_eq!(retract.attr("id"), Some(named));
+        let moderated = retract
+            .get_child("moderated", MODERATE)
+            .expect("a <moderated/>");
+        assert_eq!(moderated.attr("by"), Some(by));
+        assert!(moderated.has_child("occupant-id", OID), "{m:?}");
+        assert_eq!(
+            attr(m, "fallback", FALLBACK, "for").as_deref(),
+            Some(MODERATE)
+        );
+        assert!(body(m).is_some_and(|b| b.contains("moderator")), "{m:?}");
+        assert!(m.get_child("occupant-id", OID).is_none(), "the room's word");
+    };
+    let by_alice = occupant_jid("lobby", "Alice").to_string();
+    let said = next_retraction_from(&mut alice, &room).await;
+    check(&said, &posted[0], &by_alice);
+
+    net.control
+        .inject(
+            "alice",
+            Event::Retracted {
+                target: lobby(),
+                message: MessageId::from("net-6"),
+                by: UserId::from("bob"),
+            },
+        )
+        .await;
+    let said = next_retraction_from(&mut alice, &room).await;
+    let by_bob = occupant_jid("lobby", "bob").to_string();
+    check(&said, &posted[1], &by_bob);
+
+    let archive = mam(&mut alice, &room_jid("lobby")).await;
+    assert_eq!(archive.len(), 4, "{archive:#?}");
+    for (m, named) in archive[..2].iter().zip(&posted) {
+        assert_eq!(&stanza_id(m), named);
+        assert!(m.get_child("retracted", RETRACT).is_some(), "a tombstone");
+        assert_eq!(body(m), None);
+    }
+    for (m, (named, by)) in archive[2..]
+        .iter()
+        .zip(posted.iter().zip([&by_alice, &by_bob]))
+    {
+        assert_eq!(m.attr("from"), Some(room_jid("lobby").as_str()));
+        let moderated = m
+            .get_child("retract", RETRACT)
+            .filter(|r| r.attr("id") == Some(named.as_str()))
+            .and_then(|r| r.get_child("moderated", MODERATE))
+            .expect("the moderation");
+        assert_eq!(moderated.attr("by"), Some(by.as_str()));
+    }
 }
 
 /// In a direct chat with a person of the test network, both ways: their
