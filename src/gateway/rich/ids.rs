@@ -51,20 +51,39 @@ impl Gateway {
         target: &Target,
         network_id: &str,
     ) -> XmppRef {
-        let (user_s, conv) = (user.to_string(), conversation(target));
-        // What was delivered a moment ago is written before it is read.
+        if let Some(found) = self.find_xmpp_ref(user, target, network_id).await {
+            return found;
+        }
+        // What was delivered a moment ago may still be queued: written, then read again.
         self.archive.flush().await;
+        self.find_xmpp_ref(user, target, network_id)
+            .await
+            .unwrap_or_else(|| XmppRef {
+                id: network_id.to_owned(),
+                stanza_id: None,
+                author: Author::Unknown,
+            })
+    }
+
+    /// [`Gateway::xmpp_ref`] from what is written: the id map, the archive.
+    async fn find_xmpp_ref(
+        &self,
+        user: &BareJid,
+        target: &Target,
+        network_id: &str,
+    ) -> Option<XmppRef> {
+        let (user_s, conv) = (user.to_string(), conversation(target));
         match self
             .store
             .xmpp_id(&user_s, &self.network, conv, network_id)
             .await
         {
             Ok(Some(mapped)) => {
-                return XmppRef {
+                return Some(XmppRef {
                     id: mapped.xmpp_id,
                     stanza_id: mapped.stanza_id,
                     author: Author::Own,
-                }
+                })
             }
             Ok(None) => {}
             Err(e) => warn!(error = %e, "cannot read the id map"),
@@ -76,21 +95,17 @@ impl Gateway {
                 .await
             {
                 Ok(Some(m)) => {
-                    return XmppRef {
+                    return Some(XmppRef {
                         id: m.xmpp_id.unwrap_or_else(|| network_id.to_owned()),
                         stanza_id: Some(m.seq),
                         author: m.author_id.map_or(Author::Unknown, Author::Id),
-                    }
+                    })
                 }
                 Ok(None) => {}
                 Err(e) => warn!(error = %e, "cannot read the archive"),
             }
         }
-        XmppRef {
-            id: network_id.to_owned(),
-            stanza_id: None,
-            author: Author::Unknown,
-        }
+        None
     }
 
     /// The network's ids (in part order) of the message a client named by
@@ -102,11 +117,26 @@ impl Gateway {
         target: &Target,
         id: &str,
     ) -> Vec<String> {
-        let (user_s, conv) = (user.to_string(), conversation(target));
+        if let Some(found) = self.find_network_ref(user, target, id).await {
+            return found;
+        }
         self.archive.flush().await;
+        self.find_network_ref(user, target, id)
+            .await
+            .unwrap_or_else(|| vec![id.to_owned()])
+    }
+
+    /// [`Gateway::network_ref`] from what is written: the id map, the archive.
+    async fn find_network_ref(
+        &self,
+        user: &BareJid,
+        target: &Target,
+        id: &str,
+    ) -> Option<Vec<String>> {
+        let (user_s, conv) = (user.to_string(), conversation(target));
         let net = self.network.as_str();
         match self.store.network_ids(&user_s, net, conv, id).await {
-            Ok(ids) if !ids.is_empty() => return ids,
+            Ok(ids) if !ids.is_empty() => return Some(ids),
             Ok(_) => {}
             Err(e) => warn!(error = %e, "cannot read the id map"),
         }
@@ -116,7 +146,7 @@ impl Gateway {
                 .network_ids_by_stanza_id(&user_s, net, conv, stanza_id)
                 .await
             {
-                Ok(ids) if !ids.is_empty() => return ids,
+                Ok(ids) if !ids.is_empty() => return Some(ids),
                 Ok(_) => {}
                 Err(e) => warn!(error = %e, "cannot read the id map"),
             }
@@ -126,12 +156,12 @@ impl Gateway {
                     .archived_network_id(&user_s, net, room.as_str(), stanza_id)
                     .await
                 {
-                    Ok(Some(network_id)) => return vec![network_id],
+                    Ok(Some(network_id)) => return Some(vec![network_id]),
                     Ok(None) => {}
                     Err(e) => warn!(error = %e, "cannot read the archive"),
                 }
             }
         }
-        vec![id.to_owned()]
+        None
     }
 }
