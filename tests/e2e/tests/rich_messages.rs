@@ -650,8 +650,9 @@ async fn rich_messages_in_a_direct_chat() {
 }
 
 /// IRC has no edits, retractions or reactions: nothing advertises them,
-/// and a client that sends one anyway gets `feature-not-implemented`
-/// naming the network, while the channel gets no line for it.
+/// and a client that sends one anyway (or a moderation) gets
+/// `feature-not-implemented` naming the network, while the channel gets no
+/// line for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn irc_advertises_none_and_refuses_each() {
     const SECRET: &str = "irc-secret";
@@ -739,6 +740,12 @@ async fn irc_advertises_none_and_refuses_each() {
             .unwrap_or_default();
         assert_eq!(text, format!("IRC cannot {verb} messages"));
     }
+    // A moderator's request (XEP-0425) likewise.
+    let moderate = xml(&format!(
+        "<moderate xmlns='{MODERATE}' id='{sid}'><retract xmlns='{RETRACT}'/></moderate>"
+    ));
+    let refused = alice.iq(&room(), true, moderate).await;
+    assert_eq!(common::error_condition(&refused), "feature-not-implemented");
     // The channel got nothing for them: the next line is the next message.
     groupchat(&mut alice, "m2", "after").await;
     bob.expect(|l| l.contains("PRIVMSG #test :")).await;
