@@ -125,6 +125,7 @@ async fn exercise(store: &Store) {
 
     // Id map: parts in order, both directions, scoped to the conversation.
     exercise_id_map(store).await;
+    exercise_rich(store).await;
 
     // Archive: batch insert, ranges, paging from the newest, retention.
     let batch = messages("#rust%x", 30, 1000, "m");
@@ -408,6 +409,75 @@ async fn exercise_id_map(store: &Store) {
         .unwrap()
         .is_empty());
     assert_eq!(store.xmpp_id(user, "irc", room, "n1a").await.unwrap(), None);
+}
+
+/// Corrections, retractions and reactions: a message named by the
+/// gateway's stanza-id (the id map, the archive), and a tombstone.
+async fn exercise_rich(store: &Store) {
+    let (user, room, contact) = ("alice@localhost", "#rich%x", "carol%x");
+    store
+        .map_ids(&[
+            mapping(room, "c9", 1, "r9b", 9),
+            mapping(room, "c9", 0, "r9a", 9),
+            mapping(contact, "c9", 0, "d9", 9),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .network_ids_by_stanza_id(user, "irc", room, 1009)
+            .await
+            .unwrap(),
+        ["r9a", "r9b"],
+        "parts in order"
+    );
+    assert!(store
+        .network_ids_by_stanza_id(user, "irc", room, 1010)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .network_ids_by_stanza_id("bob@localhost", "irc", room, 1009)
+        .await
+        .unwrap()
+        .is_empty());
+    store.archive(&messages(room, 3, 5000, "r")).await.unwrap();
+    assert_eq!(
+        store
+            .archived_network_id(user, "irc", room, 5002)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("#rich%x/net2")
+    );
+    assert_eq!(
+        store
+            .archived_network_id(user, "irc", "#other%x", 5002)
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .tombstone(user, "irc", room, 5002, "retracted\n7")
+        .await
+        .unwrap();
+    let rows = store
+        .archived(user, "irc", room, &ArchiveRange::default(), 10)
+        .await
+        .unwrap();
+    let kept: Vec<(&str, Option<&str>)> = rows
+        .iter()
+        .map(|m| (m.body.as_str(), m.extra.as_deref()))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("r1", None),
+            ("", Some("retracted\n7")),
+            ("r3", Some("{\"edits\":[3]}"))
+        ],
+        "only that row lost its text"
+    );
 }
 
 /// The writer queues id mappings like archive rows, writes them with the

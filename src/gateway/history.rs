@@ -22,6 +22,7 @@ use xmpp_parsers::stanza_error::DefinedCondition;
 
 use super::Gateway;
 use crate::store::{ArchiveRange, ArchivedMessage};
+use crate::xmpp::rich::Extra;
 
 /// History sent on join when the client does not say how much.
 const DEFAULT_JOIN_HISTORY: i64 = 20;
@@ -74,7 +75,13 @@ fn archived_message(
     if let Some(origin) = &m.origin_id {
         b = b.append(Element::builder("origin-id", ns::SID).attr(an("id"), origin.as_str()));
     }
-    b.append(Element::builder("body", stanza_ns).append(m.body.as_str()))
+    // Corrections, retractions, reactions and tombstones (`xmpp/rich.rs`):
+    // a reaction or a tombstone has no body.
+    let rich = m.extra.as_deref().and_then(Extra::decode);
+    if !m.body.is_empty() || rich.is_none() {
+        b = b.append(Element::builder("body", stanza_ns).append(m.body.as_str()));
+    }
+    b.append_all(rich.map(|r| r.payloads(stamp)).unwrap_or_default())
         .append(
             Element::builder("delay", ns::DELAY)
                 .attr(an("from"), room.to_string())
@@ -97,6 +104,20 @@ impl Gateway {
     fn archived_author(&self, room: &RoomId, m: &ArchivedMessage) -> Option<String> {
         let author = m.author_id.as_deref()?;
         Some(self.occupant_id(room, &UserId::from(author)))
+    }
+
+    /// Who an archived message is from: its author's occupant JID, or the
+    /// room's for a row without a nick (a moderation, `xmpp/rich.rs`).
+    fn archived_sender(
+        &self,
+        room: &RoomId,
+        room_jid: &BareJid,
+        m: &ArchivedMessage,
+    ) -> Option<Jid> {
+        if m.nick.is_empty() {
+            return Some(Jid::from(room_jid.clone()));
+        }
+        self.occupant_jid(room, &m.nick)
     }
 
     /// Sends the join history the `<history/>` element asks for.
@@ -152,7 +173,7 @@ impl Gateway {
         };
         let to = Jid::from(to.clone());
         for m in &messages {
-            let Some(from) = self.occupant_jid(room, &m.nick) else {
+            let Some(from) = self.archived_sender(room, &room_jid, m) else {
                 continue;
             };
             let occupant_id = self.archived_author(room, m);
@@ -236,7 +257,7 @@ impl Gateway {
             }
         }
         for m in &messages {
-            let Some(occupant) = self.occupant_jid(&room, &m.nick) else {
+            let Some(occupant) = self.archived_sender(&room, &room_jid, m) else {
                 continue;
             };
             let occupant_id = self.archived_author(&room, m);

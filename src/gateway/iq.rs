@@ -90,6 +90,9 @@ impl Gateway {
             && payload.attr("node") == Some(adhoc::NS)
         {
             Ok(Some(self.room_command_items(to.as_ref().unwrap()).into()))
+        } else if is_set && payload.is("moderate", crate::xmpp::rich::MODERATE) {
+            self.moderate(&from, to.as_ref().unwrap(), &id, &payload)
+                .await
         } else if is_set && payload.is("query", ns::MAM) && self.archive.enabled() {
             self.mam_query(&from, to.as_ref().unwrap(), &payload).await
         } else {
@@ -158,11 +161,11 @@ impl Gateway {
             .and_then(|q| q.node);
         let info = self.bridge.info();
         let result = match node.as_deref() {
-            None => disco::domain_info(info.name, info.display_name),
+            None => disco::domain_info(info),
             // XEP-0115 §6.2: the caps node with its hash names the same info.
-            Some(n) if disco::is_caps_node(n, info.name, info.display_name) => DiscoInfoResult {
+            Some(n) if disco::is_caps_node(n, info) => DiscoInfoResult {
                 node: node.clone(),
-                ..disco::domain_info(info.name, info.display_name)
+                ..disco::domain_info(info)
             },
             Some(adhoc::NS) => disco::command_list_info(),
             Some(n) if self.visible_commands(from).any(|(node, _)| node == n) => DiscoInfoResult {

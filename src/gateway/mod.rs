@@ -13,6 +13,7 @@ mod occupant_id;
 mod occupants;
 mod presence;
 mod registration;
+mod rich;
 mod servers;
 mod session;
 mod session_state;
@@ -65,6 +66,8 @@ pub struct Gateway {
     occupant_ids: occupant_id::OccupantIds,
     /// Registrations under way (steps running or waiting for the user).
     pending: Mutex<registration::pending::Pending>,
+    /// Client ids of corrections, retractions and reactions on their way.
+    rich_pending: Mutex<rich::Pending>,
 }
 
 /// What every gateway of the process shares.
@@ -106,6 +109,7 @@ impl Gateway {
             pending_lists: Mutex::new(Default::default()),
             room_jids: Mutex::new(HashMap::new()),
             pending: Mutex::default(),
+            rich_pending: Mutex::default(),
         })
     }
 

@@ -13,7 +13,7 @@ impl Gateway {
     /// The gateway's own available presence, with caps.
     pub(super) fn own_presence(&self) -> Presence {
         let info = self.bridge.info();
-        let caps = disco::caps_for(&disco::domain_info(info.name, info.display_name));
+        let caps = disco::caps_for(&disco::domain_info(info));
         let mut p = Presence::available().with_from(Jid::from(self.domain.clone()));
         p.payloads.push(caps.into());
         p

@@ -442,6 +442,9 @@ impl Gateway {
                 self.room_event(user, Event::Message(m)).await
             }
             Event::Message(m) => self.direct_message(user, m).await,
+            Event::Edited { .. } | Event::Retracted { .. } | Event::Reacted { .. } => {
+                self.rich_event(user, event).await
+            }
             Event::ContactAdded { user: peer, .. } => {
                 let Some(from) = self.contact_jid(&peer) else {
                     return;
@@ -518,10 +521,14 @@ impl Gateway {
         if !self.is_registered(&user).await {
             return self.refuse_unregistered(&message).await;
         }
+        let local = self.jid_id(to).unwrap_or_default();
+        if let Some(request) = crate::xmpp::rich::request_of(&message) {
+            let peer = Target::User(UserId(local));
+            return self.rich_request(&user, peer, request, &message).await;
+        }
         let Some((_, body)) = message.get_best_body(vec![]) else {
             return; // chat states and the like: nothing to send yet
         };
-        let local = self.jid_id(to).unwrap_or_default();
         let (text, kind) = super::action::text_of(body);
         let command = Command::SendText {
             target: Target::User(UserId(local)),

@@ -14,12 +14,6 @@ use tracing::info;
 pub(super) fn kind(event: &Event) -> Option<Unbridged> {
     use Unbridged as U;
     Some(match event {
-        // XEP-0308 last message correction.
-        Event::Edited { .. } => U::Edited,
-        // XEP-0424 message retraction.
-        Event::Retracted { .. } => U::Retracted,
-        // XEP-0444 message reactions.
-        Event::Reacted { .. } => U::Reacted,
         // XEP-0085 chat state notifications.
         Event::Typing { .. } => U::Typing,
         // XEP-0333 displayed markers.
@@ -39,6 +33,9 @@ pub(super) fn kind(event: &Event) -> Option<Unbridged> {
         | Event::MemberRenamed { .. }
         | Event::MemberChanged { .. }
         | Event::Message(_)
+        | Event::Edited { .. }
+        | Event::Retracted { .. }
+        | Event::Reacted { .. }
         | Event::Topic { .. }
         | Event::ContactAdded { .. }
         | Event::Idle { .. }
@@ -52,9 +49,6 @@ pub(super) fn kind(event: &Event) -> Option<Unbridged> {
 /// A kind of event the core drops (see [`kind`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Unbridged {
-    Edited,
-    Retracted,
-    Reacted,
     Typing,
     ReadUpTo,
     ContactPresence,

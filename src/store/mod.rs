@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 mod archive;
 mod id_map;
+mod rich;
 mod rooms;
 
 pub use archive::{ArchiveRange, ArchivedMessage};

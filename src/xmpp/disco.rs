@@ -1,6 +1,7 @@
 //! XEP-0030 service discovery and XEP-0115 caps for a component domain.
 
 use std::collections::BTreeSet;
+use switchboard_bridge_api::BridgeInfo;
 use xmpp_parsers::caps::{compute_disco, hash_caps, Caps};
 use xmpp_parsers::disco::{DiscoInfoResult, Identity};
 use xmpp_parsers::hashes::Algo;
@@ -20,8 +21,11 @@ pub const DOMAIN_FEATURES: &[&str] = &[
     "jabber:iq:gateway",
 ];
 
-/// disco#info of a component domain: `gateway/<network>` and `conference/text`.
-pub fn domain_info(network: &str, display_name: &str) -> DiscoInfoResult {
+/// disco#info of a component domain: `gateway/<network>` and
+/// `conference/text`; the message features the network's capabilities
+/// allow (`rich.rs`) besides the handlers'.
+pub fn domain_info(info: &BridgeInfo) -> DiscoInfoResult {
+    let (network, display_name) = (info.name, info.display_name);
     DiscoInfoResult {
         node: None,
         identities: vec![
@@ -30,7 +34,9 @@ pub fn domain_info(network: &str, display_name: &str) -> DiscoInfoResult {
         ],
         features: DOMAIN_FEATURES
             .iter()
-            .map(|f| (*f).to_owned())
+            .copied()
+            .chain(super::rich::features(&info.capabilities))
+            .map(str::to_owned)
             .collect::<BTreeSet<_>>(),
         extensions: Vec::new(),
     }
@@ -44,9 +50,9 @@ pub fn caps_for(info: &DiscoInfoResult) -> Caps {
 
 /// Whether `node` is the caps node with this domain's hash (`node#ver`),
 /// which XEP-0115 §6.2 says answers with the same info as the domain.
-pub fn is_caps_node(node: &str, network: &str, display_name: &str) -> bool {
+pub fn is_caps_node(node: &str, info: &BridgeInfo) -> bool {
     use base64::Engine as _;
-    let caps = caps_for(&domain_info(network, display_name));
+    let caps = caps_for(&domain_info(info));
     let ver = base64::engine::general_purpose::STANDARD.encode(&caps.ver);
     node.strip_prefix(CAPS_NODE)
         .and_then(|rest| rest.strip_prefix('#'))

@@ -37,6 +37,10 @@ impl Gateway {
                 );
                 return self.send(reply).await;
             }
+            if let Some(request) = crate::xmpp::rich::request_of(&message) {
+                let room = Target::Room(room);
+                return self.rich_request(&user, room, request, &message).await;
+            }
             if let Some((_, subject)) = message.get_best_subject(vec![]) {
                 if message.bodies.is_empty() {
                     let topic = Command::SetTopic {
@@ -141,6 +145,9 @@ impl Gateway {
             ]
             .map(str::to_owned)
             .into();
+            // XEP-0308, XEP-0424, XEP-0425, XEP-0444 where the network can.
+            let caps = &self.bridge.info().capabilities;
+            features.extend(crate::xmpp::rich::room_features(caps).map(str::to_owned));
             // MAM on the room JID, when this room's messages are archived
             // (or, before a join, when the archive is on at all).
             if self.archive.enabled() && joined.as_ref().is_none_or(|(_, archived)| *archived) {

@@ -21,7 +21,9 @@ mod join;
 mod leaving;
 mod lifetime;
 mod message;
+mod moderate;
 mod people;
+mod rich;
 mod room_error;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
