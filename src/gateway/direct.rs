@@ -9,6 +9,7 @@ use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Id, Lang, Message as XmppMessage};
 
 use super::message_ids::{is_echo, xmpp_id};
+use super::recent::Seen;
 use super::Gateway;
 use crate::component::Outgoing;
 
@@ -18,11 +19,17 @@ impl Gateway {
         let Target::User(peer) = &m.target else {
             return;
         };
+        let text = super::action::body_of(m.kind, &m.text);
+        let id = xmpp_id(&m);
+        self.remember(
+            user,
+            &m.target,
+            Seen::of(&m, &id, None, &m.author_nick, &text),
+        );
         if m.own {
             // Not said to the user as if the contact wrote it.
             if is_echo(&m) {
-                self.map_echo(user, peer.as_str(), &m, &xmpp_id(&m), None)
-                    .await;
+                self.map_echo(user, peer.as_str(), &m, &id, None).await;
             }
             return;
         }
@@ -30,10 +37,13 @@ impl Gateway {
             warn!(peer = %peer.as_str().escape_debug(), "direct message from an id that is no JID; dropped");
             return;
         };
-        let text = super::action::body_of(m.kind, &m.text);
-        let mut msg = XmppMessage::chat(Some(Jid::from(user.clone()))).with_body(Lang::new(), text);
+        // XEP-0461: a reply names the message by its id, and quotes it first.
+        let reply = self.reply_out(user, &m.target, m.reply_to.as_ref()).await;
+        let mut msg = XmppMessage::chat(Some(Jid::from(user.clone())))
+            .with_body(Lang::new(), reply.body(&text));
         msg.from = Some(from);
-        msg.id = Some(Id(m.id.0));
+        msg.id = Some(Id(id));
+        msg.payloads.extend(reply.payloads);
         self.send(Outgoing::with_stanza_id(msg, self.archive.next_id()))
             .await;
     }

@@ -3,19 +3,24 @@
 
 mod action;
 mod chat_commands;
+mod chat_states;
 mod direct;
 mod history;
 mod ids;
 mod iq;
+mod markers;
 mod message_ids;
 mod muc;
 mod occupant_id;
 mod occupants;
 mod presence;
+mod recent;
 mod registration;
+mod replies;
 mod servers;
 mod session;
 mod session_state;
+mod signals;
 mod unbridged;
 
 use std::collections::{BTreeSet, HashMap};
@@ -65,6 +70,10 @@ pub struct Gateway {
     occupant_ids: occupant_id::OccupantIds,
     /// Registrations under way (steps running or waiting for the user).
     pending: Mutex<registration::pending::Pending>,
+    /// Recent messages, for replies and markers to refer to.
+    recent: Mutex<recent::Recent>,
+    /// The typing states the network was told.
+    typing: Mutex<chat_states::SentTyping>,
 }
 
 /// What every gateway of the process shares.
@@ -106,6 +115,8 @@ impl Gateway {
             pending_lists: Mutex::new(Default::default()),
             room_jids: Mutex::new(HashMap::new()),
             pending: Mutex::default(),
+            recent: Mutex::default(),
+            typing: Mutex::default(),
         })
     }
 

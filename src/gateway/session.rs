@@ -472,6 +472,7 @@ impl Gateway {
                 _ => self.tell(user, &text).await,
             },
             Event::RoomList { token, rooms, next } => self.room_list(&token, rooms, next),
+            Event::Typing { .. } | Event::ReadUpTo { .. } => self.signal_event(user, event).await,
             Event::SaveState { key, value, secret } => {
                 self.save_session_state(user, &key, &value, secret).await
             }
@@ -518,16 +519,18 @@ impl Gateway {
         if !self.is_registered(&user).await {
             return self.refuse_unregistered(&message).await;
         }
+        let target = Target::User(UserId(self.jid_id(to).unwrap_or_default()));
+        self.signals_in(&user, &target, &message).await;
         let Some((_, body)) = message.get_best_body(vec![]) else {
-            return; // chat states and the like: nothing to send yet
+            return;
         };
-        let local = self.jid_id(to).unwrap_or_default();
-        let (text, kind) = super::action::text_of(body);
+        let (body, reply_to) = self.reply_in(&user, &target, &message, body).await;
+        let (text, kind) = super::action::text_of(&body);
         let command = Command::SendText {
-            target: Target::User(UserId(local)),
+            target,
             text,
             kind,
-            reply_to: None,
+            reply_to,
             token: message.id.as_ref().map(|i| i.0.clone()).unwrap_or_default(),
         };
         self.command_or_error(&user, command, &message).await;

@@ -8,3 +8,4 @@ pub mod errors;
 pub mod escape;
 pub mod forms;
 pub mod localpart;
+pub mod reply;
