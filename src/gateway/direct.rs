@@ -19,13 +19,11 @@ impl Gateway {
         let Target::User(peer) = &m.target else {
             return;
         };
-        let text = super::action::body_of(m.kind, &m.text);
         let id = xmpp_id(&m);
-        self.remember(
-            user,
-            &m.target,
-            Seen::of(&m, &id, None, &m.author_nick, &text),
-        );
+        self.remember(user, &m.target, || {
+            let text = super::action::body_of(m.kind, &m.text);
+            Seen::of(&m, &id, None, &m.author_nick, &text)
+        });
         if m.own {
             // Not said to the user as if the contact wrote it.
             if is_echo(&m) {
@@ -37,10 +35,11 @@ impl Gateway {
             warn!(peer = %peer.as_str().escape_debug(), "direct message from an id that is no JID; dropped");
             return;
         };
+        let text = super::action::body_of(m.kind, &m.text);
         // XEP-0461: a reply names the message by its id, and quotes it first.
         let reply = self.reply_out(user, &m.target, m.reply_to.as_ref()).await;
         let mut msg = XmppMessage::chat(Some(Jid::from(user.clone())))
-            .with_body(Lang::new(), reply.body(&text));
+            .with_body(Lang::new(), reply.body(text));
         msg.from = Some(from);
         msg.id = Some(Id(id));
         msg.payloads.extend(reply.payloads);

@@ -155,9 +155,11 @@ impl Gateway {
     }
 
     /// Keeps a message delivered to (or echoed for) the user, when the
-    /// network can refer to it.
-    pub(super) fn remember(&self, user: &BareJid, target: &Target, seen: Seen) {
+    /// network can refer to it (built only then: nothing is allocated for
+    /// a network without replies or read markers).
+    pub(super) fn remember(&self, user: &BareJid, target: &Target, seen: impl FnOnce() -> Seen) {
         if self.keeps_references() {
+            let seen = seen();
             self.recent.lock().unwrap().keep(user, target, seen);
         }
     }

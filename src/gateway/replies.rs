@@ -14,6 +14,7 @@
 //! read it as a quote. A reply to a message the gateway never saw is
 //! delivered as plain text.
 
+use std::borrow::Cow;
 use switchboard_bridge_api::{MessageId, Target};
 use tracing::debug;
 use xmpp_parsers::jid::BareJid;
@@ -33,14 +34,14 @@ pub(super) struct ReplyOut {
 }
 
 impl ReplyOut {
-    /// The body: the quote, then the text.
-    pub(super) fn body(&self, text: &str) -> String {
+    /// The body: the quote, then the text (the text itself without a quote).
+    pub(super) fn body(&self, text: String) -> String {
         if self.quote.is_empty() {
-            return text.to_owned();
+            return text;
         }
         let mut body = String::with_capacity(self.quote.len() + text.len());
         body.push_str(&self.quote);
-        body.push_str(text);
+        body.push_str(&text);
         body
     }
 }
@@ -48,25 +49,27 @@ impl ReplyOut {
 impl Gateway {
     /// A client's message body as the network gets it, and the network id
     /// of the message it replies to.
-    pub(super) async fn reply_in(
+    pub(super) async fn reply_in<'a>(
         &self,
         user: &BareJid,
         target: &Target,
         message: &Message,
-        body: &str,
-    ) -> (String, Option<MessageId>) {
+        body: &'a str,
+    ) -> (Cow<'a, str>, Option<MessageId>) {
         let Some(reply) = reply::reply_of(&message.payloads) else {
-            return (body.to_owned(), None);
+            return (Cow::Borrowed(body), None);
         };
         if !self.bridge.info().capabilities.replies {
-            return (body.to_owned(), None);
+            return (Cow::Borrowed(body), None);
         }
         let Some(id) = self.network_id_of(user, target, &reply.id).await else {
             debug!("a reply to a message the gateway does not know; sent with its quote");
-            return (body.to_owned(), None);
+            return (Cow::Borrowed(body), None);
         };
-        let text =
-            reply::strip_fallback(&message.payloads, body).unwrap_or_else(|| body.to_owned());
+        let text = match reply::strip_fallback(&message.payloads, body) {
+            Some(text) => Cow::Owned(text),
+            None => Cow::Borrowed(body),
+        };
         (text, Some(id))
     }
 

@@ -48,9 +48,10 @@ impl Gateway {
         // XEP-0461: a reply names the message as the client saw it, and
         // quotes it first.
         let reply = self.reply_out(user, &m.target, m.reply_to.as_ref()).await;
-        let text = reply.body(&plain);
-        let seen = Seen::of(&m, &id, Some(seq), &nick, &plain);
-        self.remember(user, &m.target, seen);
+        self.remember(user, &m.target, || {
+            Seen::of(&m, &id, Some(seq), &nick, &plain)
+        });
+        let text = reply.body(plain);
         // Late (a catch-up after a reconnect): shown at its time (XEP-0203).
         let now = std::time::SystemTime::now();
         let delay = crate::xmpp::delay::late_delay(m.timestamp, now, || {
