@@ -568,3 +568,119 @@ async fn displayed_markers_both_ways() {
         .unwrap();
     assert_eq!(marker.attr("id"), Some("dm-c1"));
 }
+
+/// After a restart (nothing kept in memory), replies still find what the
+/// client saw: a room message by its stanza-id in the archive (with its
+/// text for the quote, and the user's own by the id it was sent with), a
+/// direct message of the user's by its id in the id map (no text kept:
+/// no quote).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_after_a_restart_come_from_the_archive_and_id_map() {
+    let mut net = Testnet::start().await;
+    let mut alice = in_lobby(&mut net).await;
+    let room: Jid = room_jid("lobby").parse().unwrap();
+    let bob_occupant = occupant_jid("lobby", "bob");
+    let me = occupant_jid("lobby", "Alice");
+    let bob = contact_jid("bob");
+    let to_bob = Target::User(UserId::from("bob"));
+
+    net.control
+        .inject("alice", from_network("net-1", lobby(), "bob", "before"))
+        .await;
+    let first_sid = stanza_id(&message_from(&mut alice, &bob_occupant).await).unwrap();
+    let mut out = Message::groupchat(Some(room.clone())).with_body(Lang::new(), "mine".into());
+    out.id = Some(Id("c1".into()));
+    alice.send(out).await;
+    let own_sid = stanza_id(&message_from(&mut alice, &me).await).unwrap();
+    let mut dm = Message::chat(Some(bob.clone())).with_body(Lang::new(), "hi bob".into());
+    dm.id = Some(Id("dm-c1".into()));
+    alice.send(dm).await;
+    net.control
+        .expect_command(
+            "alice",
+            |c| matches!(c, Command::SendText { token, .. } if token == "dm-c1"),
+        )
+        .await;
+
+    net.restart_gateway();
+    net.control.started("alice").await;
+    join(&mut alice, "lobby", "Alice").await;
+    net.control
+        .inject(
+            "alice",
+            Event::MemberJoined {
+                room: RoomId::from("lobby"),
+                member: Member {
+                    user: UserId::from("bob"),
+                    nick: "bob".into(),
+                    role: switchboard_bridge_api::Role::Member,
+                    away: None,
+                },
+            },
+        )
+        .await;
+    let live = |m: &Message| !m.payloads.iter().any(|p| p.is("delay", "urn:xmpp:delay"));
+
+    // bob replies to his message and to alice's (`tn-1`, her `c1`).
+    net.control
+        .inject(
+            "alice",
+            reply_from_network("net-2", lobby(), "bob", "again", "net-1"),
+        )
+        .await;
+    net.control
+        .inject(
+            "alice",
+            reply_from_network("net-3", lobby(), "bob", "yours", "tn-1"),
+        )
+        .await;
+    let mut replies = Vec::new();
+    while replies.len() < 2 {
+        let m = message_from(&mut alice, &bob_occupant).await;
+        if live(&m) {
+            replies.push((body(&m), reply_of(&m), fallback_of(&m)));
+        }
+    }
+    assert_eq!(
+        replies,
+        [
+            (
+                "> before\nagain".to_owned(),
+                Some((Some(bob_occupant.to_string()), first_sid.clone())),
+                Some(("0".into(), "9".into()))
+            ),
+            (
+                "> mine\nyours".to_owned(),
+                Some((Some(me.to_string()), own_sid)),
+                Some(("0".into(), "7".into()))
+            ),
+        ]
+    );
+
+    // The client replies to bob's first message by its stanza-id.
+    let mut out =
+        Message::groupchat(Some(room.clone())).with_body(Lang::new(), "> before\nok".into());
+    out.id = Some(Id("c2".into()));
+    out.payloads = reply_payloads(&bob_occupant.to_string(), &first_sid, 9);
+    alice.send(out).await;
+    let (_, text, reply_to, _) = next_text(&mut net).await;
+    assert_eq!(
+        (text.as_str(), reply_to),
+        ("ok", Some(MessageId::from("net-1")))
+    );
+
+    // Direct: bob replies to alice's message from before (`tn-2`).
+    net.control
+        .inject(
+            "alice",
+            reply_from_network("dm-2", to_bob, "bob", "got it", "tn-2"),
+        )
+        .await;
+    let answer = message_from(&mut alice, &bob).await;
+    assert_eq!(body(&answer), "got it");
+    assert_eq!(
+        reply_of(&answer),
+        Some((Some(format!("alice@{DOMAIN}")), "dm-c1".into()))
+    );
+    assert_eq!(fallback_of(&answer), None);
+}
