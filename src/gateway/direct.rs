@@ -36,8 +36,9 @@ impl Gateway {
             return;
         };
         let text = super::action::body_of(m.kind, &m.text);
-        // XEP-0461: a reply names the message by its id, and quotes it first.
-        let reply = self.reply_out(user, &m.target, m.reply_to.as_ref()).await;
+        // XEP-0461: a reply names the message by its id, and quotes it
+        // first; XEP-0333: markable (`signals.rs`).
+        let reply = self.extras_out(user, &m).await;
         let mut msg = XmppMessage::chat(Some(Jid::from(user.clone())))
             .with_body(Lang::new(), reply.body(text));
         msg.from = Some(from);

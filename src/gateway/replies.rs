@@ -24,16 +24,17 @@ use xmpp_parsers::minidom::Element;
 use super::Gateway;
 use crate::xmpp::reply;
 
-/// What a network's reply adds to the stanza the client gets.
+/// What a network message's stanza gets besides its body and ids: a
+/// reply's quote and `<reply/>` (here), a `<markable/>` (`signals.rs`).
 #[derive(Debug, Default)]
-pub(super) struct ReplyOut {
+pub(super) struct Extras {
     /// The quote the body starts with (may be empty).
     pub quote: String,
-    /// `<reply/>` and, with a quote, its `<fallback/>`.
+    /// `<reply/>` and, with a quote, its `<fallback/>`; `<markable/>`.
     pub payloads: Vec<Element>,
 }
 
-impl ReplyOut {
+impl Extras {
     /// The body: the quote, then the text (the text itself without a quote).
     pub(super) fn body(&self, text: String) -> String {
         if self.quote.is_empty() {
@@ -80,16 +81,16 @@ impl Gateway {
         user: &BareJid,
         target: &Target,
         reply_to: Option<&MessageId>,
-    ) -> ReplyOut {
+    ) -> Extras {
         let Some(reply_to) = reply_to else {
-            return ReplyOut::default();
+            return Extras::default();
         };
         let Some(seen) = self
             .seen_by_network_id(user, target, reply_to.as_str())
             .await
         else {
             debug!("a reply to a message the gateway never saw; delivered as plain text");
-            return ReplyOut::default();
+            return Extras::default();
         };
         // The author: their occupant in a room, the contact (or the user)
         // in a direct chat.
@@ -103,7 +104,7 @@ impl Gateway {
             Target::User(peer) => self.contact_jid(peer).map(|j| j.to_string()),
         };
         let id = seen.client_id(target);
-        let mut out = ReplyOut {
+        let mut out = Extras {
             quote: String::new(),
             payloads: vec![reply::reply_element(&id, to.as_deref())],
         };

@@ -1,14 +1,16 @@
 //! Where the signals around messages enter and leave: XEP-0085 chat states
-//! (`chat_states.rs`), XEP-0333 displayed markers (`markers.rs`) and the
+//! (`chat_states.rs`), XEP-0333 displayed markers (`markers.rs`, and the
+//! `<markable/>` on delivered messages), and the
 //! disco features of those and of XEP-0461 replies (`replies.rs`), each
 //! advertised only where the network's capabilities have it.
 
-use switchboard_bridge_api::{Event, Target, UserId};
+use switchboard_bridge_api::{Event, Message as NetMessage, Target, UserId};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::Message;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
 
+use super::replies::Extras;
 use super::Gateway;
 use crate::component::Outgoing;
 use crate::xmpp::reply;
@@ -81,6 +83,20 @@ impl Gateway {
                 self.send(m).await;
             }
         }
+    }
+
+    /// What a network message's stanza gets besides its body and ids: its
+    /// reply (`replies.rs`), and `<markable/>` on others' messages where the
+    /// network has read markers (clients send displayed markers only for
+    /// markable messages, XEP-0333 §4).
+    pub(super) async fn extras_out(&self, user: &BareJid, m: &NetMessage) -> Extras {
+        let mut extras = self.reply_out(user, &m.target, m.reply_to.as_ref()).await;
+        if !m.own && self.bridge.info().capabilities.read_markers {
+            extras
+                .payloads
+                .push(xmpp_parsers::displayed_markers::Markable.into());
+        }
+        extras
     }
 
     /// The disco features of the message signals this network carries

@@ -46,8 +46,8 @@ impl Gateway {
         let archived = archived && self.archive.enabled();
         let seq = self.archive.next_id();
         // XEP-0461: a reply names the message as the client saw it, and
-        // quotes it first.
-        let reply = self.reply_out(user, &m.target, m.reply_to.as_ref()).await;
+        // quotes it first; XEP-0333: markable (`signals.rs`).
+        let reply = self.extras_out(user, &m).await;
         self.remember(user, &m.target, || {
             Seen::of(&m, &id, Some(seq), &nick, &plain)
         });

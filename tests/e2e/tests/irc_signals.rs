@@ -57,6 +57,13 @@ async fn irc_keeps_the_clients_quote_and_advertises_no_replies() {
 
     bob.send("PRIVMSG #test :hello there").await;
     let hello = groupchat_from(&mut alice, "bob").await;
+    assert!(
+        !hello
+            .payloads
+            .iter()
+            .any(|p| p.is("markable", "urn:xmpp:chat-markers:0")),
+        "no markers on IRC: {hello:?}"
+    );
     let sid = hello
         .payloads
         .iter()

@@ -93,6 +93,11 @@ fn displayed(id: &str) -> Element {
         .build()
 }
 
+/// Whether a message asks for displayed markers (XEP-0333 `<markable/>`).
+fn markable(m: &Message) -> bool {
+    m.payloads.iter().any(|p| p.is("markable", MARKERS))
+}
+
 /// Waits for a message with a body from `from`.
 async fn message_from(client: &mut common::Client, from: &Jid) -> Message {
     client
@@ -452,7 +457,8 @@ async fn chat_states_both_ways() {
     );
 }
 
-/// Displayed markers both ways: the client's marker names the stanza-id
+/// Displayed markers both ways: others' messages are markable; the
+/// client's marker names the stanza-id
 /// (room) or id (direct) it saw and reaches the network as `MarkRead` of
 /// the network's id; the network's "read up to" arrives as `<displayed/>`
 /// naming the id the client saw for the message read.
@@ -471,6 +477,7 @@ async fn displayed_markers_both_ways() {
         .await;
     let first = message_from(&mut alice, &bob_occupant).await;
     let first_sid = stanza_id(&first).expect("a stanza-id");
+    assert!(markable(&first), "others' messages are markable: {first:?}");
     alice
         .send(signal(
             room.clone(),
@@ -499,6 +506,7 @@ async fn displayed_markers_both_ways() {
     alice.send(out).await;
     let reflection = message_from(&mut alice, &occupant_jid("lobby", "Alice")).await;
     let own_sid = stanza_id(&reflection).expect("a stanza-id");
+    assert!(!markable(&reflection), "the user's own is not");
     net.control
         .inject(
             "alice",
@@ -522,7 +530,7 @@ async fn displayed_markers_both_ways() {
     net.control
         .inject("alice", from_network("dm-1", to_bob.clone(), "bob", "psst"))
         .await;
-    message_from(&mut alice, &bob).await;
+    assert!(markable(&message_from(&mut alice, &bob).await));
     alice
         .send(signal(bob.clone(), MessageType::Chat, displayed("dm-1")))
         .await;
