@@ -17,9 +17,10 @@ use super::Gateway;
 use crate::store::ArchiveRange;
 
 /// How many messages a conversation keeps.
-const PER_CONVERSATION: usize = 64;
-/// How many conversations are kept, over all users of a gateway.
-const CONVERSATIONS: usize = 4096;
+const PER_CONVERSATION: usize = 32;
+/// How many conversations are kept, over all users of a gateway (at most
+/// 16,384 messages, each with an excerpt of its text).
+const CONVERSATIONS: usize = 512;
 
 /// A message as the user's client got it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +38,8 @@ pub(super) struct Seen {
     pub nick: String,
     /// The user's own message.
     pub own: bool,
-    /// Its text (as the body showed it), when known.
+    /// The start of its text (as the body showed it,
+    /// [`crate::xmpp::reply::excerpt`]), when known.
     pub text: Option<String>,
 }
 
@@ -62,7 +64,7 @@ impl Seen {
             author: m.author.clone(),
             nick: nick.to_owned(),
             own: m.own,
-            text: Some(text.to_owned()),
+            text: Some(crate::xmpp::reply::excerpt(text)),
         }
     }
 
@@ -81,10 +83,97 @@ impl Seen {
     }
 }
 
+/// A kept message in one allocation: its strings one after the other,
+/// each after its length (`u32`, little-endian): the number of network
+/// ids (as a length, no bytes), the network ids, the XMPP id, the
+/// author, the nick, and the text if known (a `Seen` is six allocations
+/// and 144 bytes more).
+#[derive(Debug)]
+struct Entry {
+    packed: Box<[u8]>,
+    stanza_id: Option<i64>,
+    own: bool,
+    has_text: bool,
+}
+
+impl Entry {
+    fn pack(seen: &Seen) -> Self {
+        let strings = seen.network_ids.iter().map(String::as_str).chain([
+            seen.xmpp_id.as_str(),
+            seen.author.as_str(),
+            seen.nick.as_str(),
+            seen.text.as_deref().unwrap_or_default(),
+        ]);
+        let size: usize = strings.clone().map(|s| 4 + s.len()).sum::<usize>() + 4;
+        let mut packed = Vec::with_capacity(size);
+        let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+        packed.extend_from_slice(&len(seen.network_ids.len()));
+        for s in strings {
+            // Ids and excerpts are far below 4 GiB.
+            packed.extend_from_slice(&len(s.len()));
+            packed.extend_from_slice(s.as_bytes());
+        }
+        Entry {
+            packed: packed.into_boxed_slice(),
+            stanza_id: seen.stanza_id,
+            own: seen.own,
+            has_text: seen.text.is_some(),
+        }
+    }
+
+    /// The packed strings, in order (the count of network ids first, as "").
+    fn strings(&self) -> impl Iterator<Item = &str> {
+        let mut rest: &[u8] = &self.packed;
+        let mut first = true;
+        std::iter::from_fn(move || {
+            let (len, tail) = rest.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len) as usize;
+            if std::mem::take(&mut first) {
+                rest = tail;
+                return Some("");
+            }
+            let (s, tail) = tail.split_at(len.min(tail.len()));
+            rest = tail;
+            Some(std::str::from_utf8(s).unwrap_or_default())
+        })
+    }
+
+    fn ids(&self) -> usize {
+        self.packed
+            .first_chunk::<4>()
+            .map_or(0, |n| u32::from_le_bytes(*n) as usize)
+    }
+
+    fn has_network_id(&self, id: &str) -> bool {
+        self.strings().skip(1).take(self.ids()).any(|s| s == id)
+    }
+
+    fn xmpp_id(&self) -> &str {
+        self.strings().nth(1 + self.ids()).unwrap_or_default()
+    }
+
+    fn unpack(&self) -> Seen {
+        let ids = self.ids();
+        let mut strings = self.strings().skip(1);
+        let network_ids = strings.by_ref().take(ids).map(str::to_owned).collect();
+        let mut next = || strings.next().unwrap_or_default().to_owned();
+        let (xmpp_id, author, nick, text) = (next(), next(), next(), next());
+        Seen {
+            network_ids,
+            xmpp_id,
+            stanza_id: self.stanza_id,
+            author: UserId(author),
+            nick,
+            own: self.own,
+            text: self.has_text.then_some(text),
+        }
+    }
+}
+
 /// Recent messages per (user, conversation).
 #[derive(Debug, Default)]
 pub(super) struct Recent {
-    conversations: HashMap<(BareJid, Target), VecDeque<Seen>>,
+    conversations: HashMap<(BareJid, Target), VecDeque<Entry>>,
     /// Conversations in the order they were first kept, to drop the oldest.
     order: VecDeque<(BareJid, Target)>,
 }
@@ -106,7 +195,7 @@ impl Recent {
         if messages.len() >= PER_CONVERSATION {
             messages.pop_front();
         }
-        messages.push_back(seen);
+        messages.push_back(Entry::pack(&seen));
     }
 
     /// The message the network knows by `network_id`, newest first.
@@ -116,25 +205,26 @@ impl Recent {
         target: &Target,
         network_id: &str,
     ) -> Option<Seen> {
-        self.find(user, target, |s| {
-            s.network_ids.iter().any(|n| n == network_id)
-        })
+        self.find(user, target, |e| e.has_network_id(network_id))
     }
 
     /// The message a client names by `id` (its stanza-id or its `id`).
     pub(super) fn by_client_id(&self, user: &BareJid, target: &Target, id: &str) -> Option<Seen> {
-        self.find(user, target, |s| s.client_id(target) == id)
-            .or_else(|| self.find(user, target, |s| s.xmpp_id == id))
+        let by_stanza_id = match (target, id.parse::<i64>()) {
+            (Target::Room(_), Ok(sid)) => self.find(user, target, |e| e.stanza_id == Some(sid)),
+            _ => None,
+        };
+        by_stanza_id.or_else(|| self.find(user, target, |e| e.xmpp_id() == id))
     }
 
-    fn find(&self, user: &BareJid, target: &Target, f: impl Fn(&Seen) -> bool) -> Option<Seen> {
+    fn find(&self, user: &BareJid, target: &Target, f: impl Fn(&Entry) -> bool) -> Option<Seen> {
         let key = (user.clone(), target.clone());
         self.conversations
             .get(&key)?
             .iter()
             .rev()
-            .find(|s| f(s))
-            .cloned()
+            .find(|e| f(e))
+            .map(Entry::unpack)
     }
 }
 
@@ -201,7 +291,7 @@ impl Gateway {
                     author: UserId(row.author_id.unwrap_or_default()),
                     nick: row.nick,
                     own,
-                    text: Some(row.body),
+                    text: Some(crate::xmpp::reply::excerpt(&row.body)),
                 });
             }
         }
@@ -292,6 +382,30 @@ mod tests {
             nick: "bob".into(),
             own: false,
             text: Some(format!("text {n}")),
+        }
+    }
+
+    #[test]
+    fn an_entry_gives_back_what_was_kept() {
+        let mut two = seen(3);
+        two.network_ids.push("n3b".into());
+        two.own = true;
+        for s in [
+            seen(1),
+            two,
+            Seen {
+                text: None,
+                network_ids: vec![],
+                ..seen(2)
+            },
+        ] {
+            let e = Entry::pack(&s);
+            assert_eq!(e.unpack(), s);
+            assert_eq!(e.xmpp_id(), s.xmpp_id);
+            for id in &s.network_ids {
+                assert!(e.has_network_id(id));
+            }
+            assert!(!e.has_network_id(&s.xmpp_id));
         }
     }
 

@@ -63,6 +63,23 @@ pub fn strip_fallback(payloads: &[Element], body: &str) -> Option<String> {
     )
 }
 
+/// How many characters of a message a reply's quote keeps.
+pub const EXCERPT_CHARS: usize = 200;
+
+/// The start of a message as a reply quotes it: at most
+/// [`EXCERPT_CHARS`] characters, `…` where it was cut.
+pub fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        None => text.to_owned(),
+        Some((at, _)) => {
+            let mut out = String::with_capacity(at + 3);
+            out.push_str(&text[..at]);
+            out.push('…');
+            out
+        }
+    }
+}
+
 /// The quote a reply's body starts with: each line of the original
 /// prefixed with `> ` (XEP-0393), ending with a newline.
 pub fn quote(original: &str) -> String {
@@ -161,6 +178,15 @@ mod tests {
              <body start='0' end='2'/></fallback>",
         );
         assert_eq!(strip_fallback(&other, body), None);
+    }
+
+    #[test]
+    fn a_long_message_is_quoted_in_part() {
+        let long = "é".repeat(EXCERPT_CHARS + 1);
+        let cut = excerpt(&long);
+        assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
+        assert!(cut.ends_with("é…"));
+        assert_eq!(excerpt("short"), "short");
     }
 
     #[test]
