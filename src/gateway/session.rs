@@ -302,6 +302,8 @@ impl Gateway {
         };
         if let Refused::Full(c) = refused {
             let what = match c {
+                // Passing signals (XEP-0085, XEP-0333): not worth a notice.
+                Command::Typing { .. } | Command::MarkRead { .. } => return false,
                 Command::Leave { room, .. } => format!("leaving {room}"),
                 Command::SetNick { .. } => "the nick change".to_owned(),
                 Command::ConfigureServer { server, .. } => {
