@@ -297,6 +297,19 @@ async fn replies_in_a_direct_chat_both_ways() {
         .await;
     let first = message_from(&mut alice, &bob).await;
     assert_eq!(first.id, Some(Id("dm-1".into())));
+    // The contact's JID says it does replies, chat states and markers.
+    let info = alice
+        .iq(
+            &bob.to_string(),
+            false,
+            Element::builder("query", "http://jabber.org/protocol/disco#info").build(),
+        )
+        .await;
+    let info = common::result_payload(info).expect("disco#info");
+    let features: Vec<&str> = info.children().filter_map(|c| c.attr("var")).collect();
+    for f in [REPLY, FALLBACK, CHATSTATES, MARKERS] {
+        assert!(features.contains(&f), "{f} in {features:?}");
+    }
 
     let mut out = Message::chat(Some(bob.clone())).with_body(Lang::new(), "> psst\nwhat?".into());
     out.id = Some(Id("dm-c1".into()));
