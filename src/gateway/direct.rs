@@ -9,6 +9,7 @@ use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Id, Lang, Message as XmppMessage};
 
 use super::message_ids::{is_echo, xmpp_id};
+use super::recent::Seen;
 use super::Gateway;
 use crate::component::Outgoing;
 
@@ -18,11 +19,15 @@ impl Gateway {
         let Target::User(peer) = &m.target else {
             return;
         };
+        let id = xmpp_id(&m);
+        self.remember(user, &m.target, || {
+            let text = super::action::body_of(m.kind, &m.text);
+            Seen::of(&m, &id, None, &m.author_nick, &text)
+        });
         if m.own {
             // Not said to the user as if the contact wrote it.
             if is_echo(&m) {
-                self.map_echo(user, peer.as_str(), &m, &xmpp_id(&m), None)
-                    .await;
+                self.map_echo(user, peer.as_str(), &m, &id, None).await;
             }
             return;
         }
@@ -31,9 +36,14 @@ impl Gateway {
             return;
         };
         let text = super::action::body_of(m.kind, &m.text);
-        let mut msg = XmppMessage::chat(Some(Jid::from(user.clone()))).with_body(Lang::new(), text);
+        // XEP-0461: a reply names the message by its id, and quotes it
+        // first; XEP-0333: markable (`signals.rs`).
+        let reply = self.extras_out(user, &m).await;
+        let mut msg = XmppMessage::chat(Some(Jid::from(user.clone())))
+            .with_body(Lang::new(), reply.body(text));
         msg.from = Some(from);
-        msg.id = Some(Id(m.id.0));
+        msg.id = Some(Id(id));
+        msg.payloads.extend(reply.payloads);
         self.send(Outgoing::with_stanza_id(msg, self.archive.next_id()))
             .await;
     }

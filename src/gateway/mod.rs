@@ -3,20 +3,25 @@
 
 mod action;
 mod chat_commands;
+mod chat_states;
 mod direct;
 mod history;
 mod ids;
 mod iq;
+mod markers;
 mod message_ids;
 mod muc;
 mod occupant_id;
 mod occupants;
 mod presence;
+mod recent;
 mod registration;
+mod replies;
 mod rich;
 mod servers;
 mod session;
 mod session_state;
+mod signals;
 mod unbridged;
 
 use std::collections::{BTreeSet, HashMap};
@@ -68,6 +73,10 @@ pub struct Gateway {
     pending: Mutex<registration::pending::Pending>,
     /// Client ids of corrections, retractions and reactions on their way.
     rich_pending: Mutex<rich::Pending>,
+    /// Recent messages, for replies and markers to refer to.
+    recent: Mutex<recent::Recent>,
+    /// The typing states the network was told.
+    typing: Mutex<chat_states::SentTyping>,
 }
 
 /// What every gateway of the process shares.
@@ -110,6 +119,8 @@ impl Gateway {
             room_jids: Mutex::new(HashMap::new()),
             pending: Mutex::default(),
             rich_pending: Mutex::default(),
+            recent: Mutex::default(),
+            typing: Mutex::default(),
         })
     }
 

@@ -302,6 +302,8 @@ impl Gateway {
         };
         if let Refused::Full(c) = refused {
             let what = match c {
+                // Passing signals (XEP-0085, XEP-0333): not worth a notice.
+                Command::Typing { .. } | Command::MarkRead { .. } => return false,
                 Command::Leave { room, .. } => format!("leaving {room}"),
                 Command::SetNick { .. } => "the nick change".to_owned(),
                 Command::ConfigureServer { server, .. } => {
@@ -475,6 +477,7 @@ impl Gateway {
                 _ => self.tell(user, &text).await,
             },
             Event::RoomList { token, rooms, next } => self.room_list(&token, rooms, next),
+            Event::Typing { .. } | Event::ReadUpTo { .. } => self.signal_event(user, event).await,
             Event::SaveState { key, value, secret } => {
                 self.save_session_state(user, &key, &value, secret).await
             }
@@ -521,20 +524,21 @@ impl Gateway {
         if !self.is_registered(&user).await {
             return self.refuse_unregistered(&message).await;
         }
-        let local = self.jid_id(to).unwrap_or_default();
+        let target = Target::User(UserId(self.jid_id(to).unwrap_or_default()));
         if let Some(request) = crate::xmpp::rich::request_of(&message) {
-            let peer = Target::User(UserId(local));
-            return self.rich_request(&user, peer, request, &message).await;
+            return self.rich_request(&user, target, request, &message).await;
         }
+        self.signals_in(&user, &target, &message).await;
         let Some((_, body)) = message.get_best_body(vec![]) else {
-            return; // chat states and the like: nothing to send yet
+            return;
         };
-        let (text, kind) = super::action::text_of(body);
+        let (body, reply_to) = self.reply_in(&user, &target, &message, body).await;
+        let (text, kind) = super::action::text_of(&body);
         let command = Command::SendText {
-            target: Target::User(UserId(local)),
+            target,
             text,
             kind,
-            reply_to: None,
+            reply_to,
             token: message.id.as_ref().map(|i| i.0.clone()).unwrap_or_default(),
         };
         self.command_or_error(&user, command, &message).await;

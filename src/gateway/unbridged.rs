@@ -14,10 +14,6 @@ use tracing::info;
 pub(super) fn kind(event: &Event) -> Option<Unbridged> {
     use Unbridged as U;
     Some(match event {
-        // XEP-0085 chat state notifications.
-        Event::Typing { .. } => U::Typing,
-        // XEP-0333 displayed markers.
-        Event::ReadUpTo { .. } => U::ReadUpTo,
         // RFC 6121 presence from a contact's JID.
         Event::ContactPresence { .. } => U::ContactPresence,
         // The answer to `Command::FetchHistory`, which the core never sends:
@@ -37,6 +33,9 @@ pub(super) fn kind(event: &Event) -> Option<Unbridged> {
         | Event::Retracted { .. }
         | Event::Reacted { .. }
         | Event::Topic { .. }
+        // XEP-0085 and XEP-0333: `signals.rs`.
+        | Event::Typing { .. }
+        | Event::ReadUpTo { .. }
         | Event::ContactAdded { .. }
         | Event::Idle { .. }
         | Event::Notice { .. }
@@ -49,8 +48,6 @@ pub(super) fn kind(event: &Event) -> Option<Unbridged> {
 /// A kind of event the core drops (see [`kind`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Unbridged {
-    Typing,
-    ReadUpTo,
     ContactPresence,
     History,
 }
@@ -90,8 +87,14 @@ mod tests {
             author: UserId::from("bob"),
             message: MessageId::from("m1"),
         };
-        assert_eq!(kind(&typing), Some(Unbridged::Typing));
-        assert_eq!(kind(&read), Some(Unbridged::ReadUpTo));
+        assert_eq!(kind(&typing), None, "chat states: signals.rs");
+        assert_eq!(kind(&read), None, "displayed markers: signals.rs");
+        let history = Event::History {
+            token: "t".into(),
+            room: switchboard_bridge_api::RoomId::from("r"),
+            messages: vec![],
+        };
+        assert_eq!(kind(&history), Some(Unbridged::History));
         assert_eq!(kind(&Event::Idle { commands: 0 }), None);
     }
 }

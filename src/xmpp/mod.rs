@@ -8,4 +8,5 @@ pub mod errors;
 pub mod escape;
 pub mod forms;
 pub mod localpart;
+pub mod reply;
 pub mod rich;

@@ -51,10 +51,13 @@ impl Gateway {
                     return;
                 }
             }
+            let target = Target::Room(room.clone());
+            self.signals_in(&user, &target, &message).await;
             let Some((_, body)) = message.get_best_body(vec![]) else {
                 return;
             };
-            let (text, kind) = crate::gateway::action::text_of(body);
+            let (body, reply_to) = self.reply_in(&user, &target, &message, body).await;
+            let (text, kind) = crate::gateway::action::text_of(&body);
             if let Some(origin) = origin_id(&message) {
                 self.with_room(&user, &room, |r| {
                     if r.origins.len() >= ORIGINS_KEPT {
@@ -64,10 +67,10 @@ impl Gateway {
                 });
             }
             let send = Command::SendText {
-                target: Target::Room(room),
+                target,
                 text,
                 kind,
-                reply_to: None,
+                reply_to,
                 token,
             };
             return self.command_or_error(&user, send, &message).await;
@@ -148,6 +151,8 @@ impl Gateway {
             // XEP-0308, XEP-0424, XEP-0425, XEP-0444 where the network can.
             let caps = &self.bridge.info().capabilities;
             features.extend(crate::xmpp::rich::room_features(caps).map(str::to_owned));
+            // Chat states, markers, replies: as the network has them.
+            features.extend(self.signal_features());
             // MAM on the room JID, when this room's messages are archived
             // (or, before a join, when the archive is on at all).
             if self.archive.enabled() && joined.as_ref().is_none_or(|(_, archived)| *archived) {

@@ -7,6 +7,7 @@ use xmpp_parsers::minidom::Element;
 
 use crate::component::Outgoing;
 use crate::gateway::message_ids::{is_echo, xmpp_id};
+use crate::gateway::recent::Seen;
 use crate::gateway::Gateway;
 use crate::store::ArchivedMessage;
 
@@ -22,7 +23,7 @@ impl Gateway {
             return;
         };
         let occupant_id = key.id_bytes();
-        let text = crate::gateway::action::body_of(m.kind, &m.text);
+        let plain = crate::gateway::action::body_of(m.kind, &m.text);
         // One id policy (XEP-0359): the user's own messages keep the
         // id and origin-id they were sent with, the others carry the
         // network's id; every one gets the gateway's stanza-id, the
@@ -44,6 +45,13 @@ impl Gateway {
             .unwrap_or_default();
         let archived = archived && self.archive.enabled();
         let seq = self.archive.next_id();
+        // XEP-0461: a reply names the message as the client saw it, and
+        // quotes it first; XEP-0333: markable (`signals.rs`).
+        let reply = self.extras_out(user, &m).await;
+        self.remember(user, &m.target, || {
+            Seen::of(&m, &id, Some(seq), &nick, &plain)
+        });
+        let text = reply.body(plain);
         // Late (a catch-up after a reconnect): shown at its time (XEP-0203).
         let now = std::time::SystemTime::now();
         let delay = crate::xmpp::delay::late_delay(m.timestamp, now, || {
@@ -57,6 +65,7 @@ impl Gateway {
             msg.from = Some(from.clone());
             msg.id = Some(xmpp_parsers::message::Id(id.clone()));
             msg.payloads.extend(origin_el.clone());
+            msg.payloads.extend(reply.payloads.iter().cloned());
             msg.payloads.extend(delay.clone());
             Some(Outgoing::with_stanza_id(msg, seq).with_occupant_id(occupant_id))
         })

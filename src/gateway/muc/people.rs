@@ -166,7 +166,7 @@ impl Gateway {
 
     /// A message's author as an occupant: their nick in the room (the
     /// network's name when they are no occupant) and occupant key.
-    pub(super) fn author(
+    pub(in crate::gateway) fn author(
         &self,
         user: &BareJid,
         room: &RoomId,

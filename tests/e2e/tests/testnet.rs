@@ -12,7 +12,8 @@ use common::support::prosody::DOMAIN;
 use harness::{contact_jid, from_network, join, lobby, log_lines, occupant_jid, room_jid, Testnet};
 use std::time::Duration;
 use switchboard_bridge_api::{
-    Command, Event, LeaveReason, Member, MessageKind, Role, RoomId, Target, TypingState, UserId,
+    Command, Event, LeaveReason, Member, MessageId, MessageKind, Role, RoomId, Target, TypingState,
+    UserId,
 };
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
@@ -250,7 +251,7 @@ async fn direct_messages_both_ways() {
     );
 }
 
-/// Events the core has no XMPP mapping for yet (typing, fetched history) are not
+/// Events the core has no XMPP mapping for yet (contact presence, fetched history) are not
 /// silently dropped: the gateway logs each kind at info, once per process,
 /// and the client gets nothing for them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,10 +263,9 @@ async fn unbridged_events_are_logged_once_per_kind() {
         net.control
             .inject(
                 "alice",
-                Event::Typing {
-                    target: bob.clone(),
-                    author: UserId::from("bob"),
-                    state: TypingState::Active,
+                Event::ContactPresence {
+                    user: UserId::from("bob"),
+                    availability: switchboard_bridge_api::Availability::Online,
                 },
             )
             .await;
@@ -296,7 +296,7 @@ async fn unbridged_events_are_logged_once_per_kind() {
 
     let log = net.gateway.log();
     let dropped = "a network event with no XMPP mapping yet was dropped";
-    for kind in ["kind=Typing", "kind=History"] {
+    for kind in ["kind=ContactPresence", "kind=History"] {
         let lines = log_lines(&log, &[" INFO ", dropped, kind]);
         assert_eq!(lines.len(), 1, "{kind}: {lines:#?}");
         assert!(lines[0].contains("network=testnet"), "{}", lines[0]);
