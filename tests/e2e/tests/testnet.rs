@@ -12,8 +12,7 @@ use common::support::prosody::DOMAIN;
 use harness::{contact_jid, from_network, join, lobby, log_lines, occupant_jid, room_jid, Testnet};
 use std::time::Duration;
 use switchboard_bridge_api::{
-    Command, Event, LeaveReason, Member, MessageId, MessageKind, Role, RoomId, Target, TypingState,
-    UserId,
+    Command, Event, LeaveReason, Member, MessageKind, Role, RoomId, Target, UserId,
 };
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
