@@ -173,8 +173,9 @@ struct Conn {
     own_nick: String,
     /// Channels the user wants to be in (rejoined after a reconnect), by lowercase name.
     wanted: HashMap<String, Wanted>,
-    /// Channels joined now, by lowercase name.
-    channels: HashMap<String, Chan>,
+    /// Channels joined now, by lowercase name. Boxed: a map's buckets come
+    /// four at a time, and most users are in one channel per server.
+    channels: HashMap<String, Box<Chan>>,
     contacts: HashSet<String>,
     queue: VecDeque<Command>,
     listing: Option<Listing>,

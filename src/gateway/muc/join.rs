@@ -222,6 +222,11 @@ impl Gateway {
                 .iter()
                 .filter_map(|res| Some((res.clone(), r.history.remove(res)?)))
                 .collect();
+            // A map keeps its buckets when emptied; most rooms are joined
+            // once per resource, so they go.
+            if r.history.is_empty() {
+                r.history.shrink_to_fit();
+            }
             let own_nick = r.own_nick.clone().unwrap_or_default();
             let others: Vec<(String, NetRole, bool, OccupantKey)> = r
                 .members

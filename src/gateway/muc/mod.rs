@@ -23,10 +23,11 @@ mod lifetime;
 mod message;
 mod moderate;
 mod people;
+mod resources;
 mod rich;
 mod room_error;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use switchboard_bridge_api::{Role as NetRole, RoomId, UserId};
 use xmpp_parsers::jid::{BareJid, FullJid, Jid, ResourcePart};
 use xmpp_parsers::message::{Lang, Message};
@@ -55,7 +56,7 @@ pub(super) struct Room {
     /// The member list is complete: the room is joined.
     complete: bool,
     /// The user's resources in the room, and whether each has had its join sequence.
-    resources: BTreeMap<FullJid, bool>,
+    resources: resources::Resources,
     /// What history each joining resource asked for.
     history: HashMap<FullJid, History>,
     /// A nick change under way: who asked, for which nick.

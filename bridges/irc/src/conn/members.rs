@@ -30,7 +30,7 @@ impl Conn {
                 ..Default::default()
             };
             joined.members.insert(member_key(&nick));
-            self.channels.insert(key, joined);
+            self.channels.insert(key, Box::new(joined));
             self.emit(Event::RoomJoined {
                 room,
                 name: chan.to_owned(),
