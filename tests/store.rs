@@ -226,22 +226,29 @@ async fn exercise(store: &Store) {
     let room_names = |rooms: Vec<StoredRoom>| -> Vec<(String, String)> {
         rooms.into_iter().map(|r| (r.room, r.nick)).collect()
     };
-    for (room, nick) in [("#z%x", "al"), ("#a%x", "alice"), ("#z%x", "al2")] {
+    // The password (sealed by the caller) follows the latest join.
+    for (room, nick, key) in [
+        ("#z%x", "al", Some("sealed-1")),
+        ("#a%x", "alice", None),
+        ("#z%x", "al2", Some("sealed-2")),
+    ] {
         store
-            .save_room("alice@localhost", "irc", room, nick)
+            .save_room("alice@localhost", "irc", room, nick, key)
             .await
             .unwrap();
     }
     store
-        .save_room("alice@localhost", "discord", "123", "alice")
+        .save_room("alice@localhost", "discord", "123", "alice", None)
         .await
         .unwrap();
     store
-        .save_room("bob@localhost", "irc", "#a%x", "bob")
+        .save_room("bob@localhost", "irc", "#a%x", "bob", None)
         .await
         .unwrap();
     let rooms = store.stored_rooms("alice@localhost", "irc").await.unwrap();
     assert!(rooms.iter().all(|r| r.joined_at > 1_600_000_000));
+    let keys: Vec<Option<&str>> = rooms.iter().map(|r| r.sealed_password.as_deref()).collect();
+    assert_eq!(keys, [None, Some("sealed-2")]);
     assert_eq!(
         room_names(rooms),
         [

@@ -14,22 +14,34 @@ pub struct StoredRoom {
     pub nick: String,
     /// When it was first stored, in seconds since the epoch.
     pub joined_at: i64,
+    /// The room's password as the vault sealed it, if the join had one.
+    pub sealed_password: Option<String>,
 }
 
 impl Store {
-    /// Remembers that the user is in a room with this nick (a new nick
-    /// replaces the stored one; the time of the first join stays).
-    pub async fn save_room(&self, user: &str, network: &str, room: &str, nick: &str) -> Result<()> {
+    /// Remembers that the user is in a room with this nick and password
+    /// (sealed by the caller; a new nick or password replaces the stored
+    /// one; the time of the first join stays).
+    pub async fn save_room(
+        &self,
+        user: &str,
+        network: &str,
+        room: &str,
+        nick: &str,
+        sealed_password: Option<&str>,
+    ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO rooms (user_jid, network, room, nick, joined_at)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (user_jid, network, room) DO UPDATE SET nick = excluded.nick",
+            "INSERT INTO rooms (user_jid, network, room, nick, joined_at, password)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (user_jid, network, room)
+             DO UPDATE SET nick = excluded.nick, password = excluded.password",
         )
         .bind(user)
         .bind(network)
         .bind(room)
         .bind(nick)
         .bind(now_micros() as i64 / 1_000_000)
+        .bind(sealed_password)
         .execute(&self.pool)
         .await
         .map_err(q("save room"))?;
@@ -39,7 +51,8 @@ impl Store {
     /// The user's stored rooms on a network, by room id.
     pub async fn stored_rooms(&self, user: &str, network: &str) -> Result<Vec<StoredRoom>> {
         let rows = sqlx::query(
-            "SELECT room, nick, joined_at FROM rooms WHERE user_jid = $1 AND network = $2
+            "SELECT room, nick, joined_at, password FROM rooms
+             WHERE user_jid = $1 AND network = $2
              ORDER BY room",
         )
         .bind(user)
@@ -53,6 +66,7 @@ impl Store {
                 room: r.get(0),
                 nick: r.get(1),
                 joined_at: r.get(2),
+                sealed_password: r.get(3),
             })
             .collect())
     }

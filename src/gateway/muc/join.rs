@@ -107,6 +107,7 @@ impl Gateway {
                         self.with_room(&user, &room, |r| {
                             r.archived = archived;
                             r.persistent = persistent;
+                            r.password.clone_from(&password);
                         });
                         let join = Command::Join {
                             room: room.clone(),

@@ -49,12 +49,24 @@ impl Gateway {
     /// The network confirmed the user is in a room with this nick (a join,
     /// a rejoin, an own nick change): a persistent room is stored.
     pub(super) async fn room_confirmed(&self, user: &BareJid, room: &RoomId, nick: &str) {
-        if self.with_room(user, room, |r| r.persistent) != Some(true) {
+        let Some((true, password)) =
+            self.with_room(user, room, |r| (r.persistent, r.password.clone()))
+        else {
             return;
-        }
+        };
+        let sealed = match password.map(|p| self.vault.seal(p.as_bytes())).transpose() {
+            Ok(sealed) => sealed,
+            Err(e) => return warn!(error = %e, "cannot seal a room's password"),
+        };
         let saved = self
             .store
-            .save_room(&user.to_string(), &self.network, room.as_str(), nick)
+            .save_room(
+                &user.to_string(),
+                &self.network,
+                room.as_str(),
+                nick,
+                sealed.as_deref(),
+            )
             .await;
         if let Err(e) = saved {
             warn!(error = %e, "cannot store a joined room");
@@ -115,6 +127,18 @@ impl Gateway {
         let max_rooms = self.config.limits.max_rooms;
         for s in stored {
             let room = RoomId(s.room);
+            // A password that cannot be opened (the key file changed) is
+            // left out: the join then fails as a wrong key would, and says so.
+            let password = s.sealed_password.and_then(|sealed| {
+                let opened = self.vault.open(&sealed).map(String::from_utf8);
+                match opened {
+                    Ok(Ok(p)) => Some(p),
+                    _ => {
+                        warn!(room = %room, "cannot open a stored room's password");
+                        None
+                    }
+                }
+            });
             if !self.room_persistent(user, &room).await {
                 self.forget_stored_room(user, &room).await;
                 continue;
@@ -126,6 +150,7 @@ impl Gateway {
                 if fresh {
                     let r = Room {
                         persistent: true,
+                        password: password.clone(),
                         ..Room::default()
                     };
                     user_rooms.insert(room.clone(), Box::new(r));
@@ -140,7 +165,7 @@ impl Gateway {
             let join = Command::Join {
                 room: room.clone(),
                 nick: s.nick,
-                password: None,
+                password,
             };
             if !self.command_if_running(user, join).await {
                 // The session ended meanwhile: the next one joins it.

@@ -63,6 +63,9 @@ pub(super) struct Room {
     renaming: Option<(FullJid, String)>,
     /// Whether this room's messages are archived (the user's and the room's switches).
     archived: bool,
+    /// The room's password as the join gave it: stored (sealed) with a
+    /// persistent room, so that a rejoin without the client gives it again.
+    password: Option<String>,
     /// Whether the room outlives the user's resources ([`Gateway::room_persistent`]):
     /// the last one leaving detaches instead of leaving the network room.
     persistent: bool,

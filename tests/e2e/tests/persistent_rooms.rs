@@ -484,3 +484,55 @@ async fn a_leave_and_a_join_at_once_end_in_the_room() {
     assert_eq!(body(&m), "still there?");
     assert!(in_channel(&mut bob, "#test", "alice").await);
 }
+
+/// A persistent channel with a key is joined again after a restart with
+/// that key (sealed in the database, never in plain), so the user stays
+/// in it without a client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_channel_is_joined_again_with_its_key() {
+    const KEY: &str = "sesame-4711";
+    let prosody = Prosody::start(&[(GW, SECRET)]);
+    prosody.register("alice", DOMAIN, "pass");
+    let ircd = Ircd::start();
+    let mut gateway = Switchboard::start(&config(&prosody, &ircd));
+    let mut bob = IrcClient::connect(ircd.port, "bob").await;
+    bob.join("#keyed").await;
+    bob.send(&format!("MODE #keyed +k {KEY}")).await;
+    bob.expect(|l| l.contains(" MODE #keyed +k")).await;
+
+    let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", prosody.c2s_port).await;
+    alice.register_by_chat(GW, "nick=alice").await;
+    set_persistent(&mut alice, "#keyed", true).await;
+    let me = occupant_of("#keyed", "alice");
+    let mut join = Presence::available().with_to(me.clone());
+    join.payloads.push(
+        format!(
+            "<x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/>\
+             <password>{KEY}</password></x>"
+        )
+        .parse()
+        .unwrap(),
+    );
+    alice.send(join).await;
+    bob.expect(|l| is(l, "alice", "JOIN", "#keyed")).await;
+    leave_cleanly(&mut alice, "#keyed", "alice").await;
+    drop(alice);
+
+    // The key is in the database, sealed: its text is in no file there.
+    for entry in std::fs::read_dir(gateway.dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+            "the channel key is in {} in plain",
+            path.display()
+        );
+    }
+
+    // No client: the restart quits IRC and joins the keyed channel again.
+    gateway.restart();
+    bob.expect(|l| l.starts_with(":alice!") && l.contains(" QUIT "))
+        .await;
+    bob.expect(|l| is(l, "alice", "JOIN", "#keyed")).await;
+    assert!(in_channel(&mut bob, "#keyed", "alice").await);
+}
