@@ -24,7 +24,7 @@ mod session_state;
 mod signals;
 mod unbridged;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use switchboard_bridge_api::Bridge;
 use tokio::sync::mpsc;
@@ -58,7 +58,9 @@ pub struct Gateway {
     out: mpsc::Sender<Outgoing>,
     sessions: Mutex<HashMap<BareJid, session::UserSession>>,
     /// The user resources known to be online (from presence).
-    online: Mutex<HashMap<BareJid, BTreeSet<FullJid>>>,
+    /// (A short vector: a set would allocate a node of eleven JIDs for a
+    /// user's first resource.)
+    online: Mutex<HashMap<BareJid, Vec<FullJid>>>,
     /// Bridged rooms, per user.
     rooms: Mutex<muc::Rooms>,
     /// Leaves sent to sessions and not yet answered by the network.

@@ -66,12 +66,11 @@ impl Gateway {
         match presence.type_ {
             Type::None => {
                 if let Ok(full) = from.try_as_full() {
-                    self.online
-                        .lock()
-                        .unwrap()
-                        .entry(user.clone())
-                        .or_default()
-                        .insert(full.clone());
+                    let mut online = self.online.lock().unwrap();
+                    let resources = online.entry(user.clone()).or_default();
+                    if !resources.contains(full) {
+                        resources.push(full.clone());
+                    }
                 }
                 if registered {
                     self.send(self.own_presence().with_to(from)).await;
@@ -80,7 +79,7 @@ impl Gateway {
             Type::Unavailable => {
                 let mut online = self.online.lock().unwrap();
                 if let (Ok(full), Some(set)) = (from.try_as_full(), online.get_mut(&user)) {
-                    set.remove(full);
+                    set.retain(|r| r != full);
                     if set.is_empty() {
                         online.remove(&user);
                     }
