@@ -139,7 +139,7 @@ pub struct Gateway {
 
 impl Gateway {
     /// Starts the binary and waits until its component has connected.
-    fn start(config: &str) -> Self {
+    pub fn start(config: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("switchboard.toml"), config).unwrap();
         let mut gateway = Self { dir, child: None };

@@ -1,0 +1,229 @@
+//! The Matrix bridge end to end: a real Synapse (SQLite, loopback), a
+//! real Prosody and a real XMPP client; the far side is a second Matrix
+//! user over plain HTTP. The gateway must be built with `cargo build --bin
+//! switchboard --features test-network` (the `matrix` feature is on by
+//! default); Synapse comes from `scripts/install-test-deps`.
+
+mod common;
+#[path = "common/testnet.rs"]
+mod harness;
+#[path = "common/synapse.rs"]
+mod synapse;
+
+use common::history::{join_history, join_with_history};
+use common::support::prosody::{Prosody, DOMAIN};
+use common::Client;
+use harness::{join_at, Gateway};
+use synapse::{MatrixUser, Synapse, SERVER_NAME};
+use tokio_xmpp::Stanza;
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::message::{Id, Lang, Message, MessageType};
+
+/// The Matrix gateway's component domain in these tests.
+const GW: &str = "matrix.localhost";
+const SECRET: &str = "matrix-secret";
+const ALICE_PASSWORD: &str = "alice-Matrix-pw-7341";
+
+/// Prosody, Synapse with alice and bob, and the gateway.
+struct Setup {
+    gateway: Gateway,
+    synapse: Synapse,
+    prosody: Prosody,
+}
+
+impl Setup {
+    fn start() -> Self {
+        let prosody = Prosody::start(&[(GW, SECRET)]);
+        let synapse = Synapse::start();
+        synapse.register("alice", ALICE_PASSWORD);
+        synapse.register("bob", "bob-pw");
+        let config = format!(
+            "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
+             [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
+             [log]\nlevel = \"debug\"\n\
+             [networks.matrix]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
+             [networks.matrix.settings]\nallow_private_addresses = true\nsync_timeout_secs = 5\n",
+            prosody.component_port,
+        );
+        let gateway = Gateway::start(&config);
+        Self {
+            gateway,
+            synapse,
+            prosody,
+        }
+    }
+
+    /// alice's XMPP account, logged in.
+    async fn xmpp_alice(&self) -> Client {
+        self.prosody.register("alice", DOMAIN, "pass");
+        Client::login(&format!("alice@{DOMAIN}"), "pass", self.prosody.c2s_port).await
+    }
+
+    /// The chat command that registers alice with this password.
+    fn register_command(&self, password: &str) -> String {
+        format!(
+            "register homeserver={} user=alice password={password}",
+            self.synapse.url()
+        )
+    }
+}
+
+/// The room JID of a Matrix alias or id, escaped as the gateway does
+/// (`:` is `\3a`; these ids have no capitals).
+fn room_jid(id: &str) -> String {
+    assert!(!id.chars().any(|c| c.is_ascii_uppercase()), "{id}");
+    format!("{}@{GW}", id.replace(':', "\\3a"))
+}
+
+/// Registers alice by chat command and returns the gateway's answer.
+async fn register(client: &mut Client, command: &str) -> String {
+    client.say(GW, command).await;
+    client.reply_from(GW).await
+}
+
+/// The next groupchat message from this occupant: (body, id).
+async fn groupchat_from(client: &mut Client, from: &Jid) -> (String, Option<String>) {
+    client
+        .wait_for(|s| match s {
+            Stanza::Message(m)
+                if m.from.as_ref() == Some(from) && m.type_ == MessageType::Groupchat =>
+            {
+                let body = m.get_best_body(vec![]).map(|(_, b)| b.clone())?;
+                Some((body, m.id.as_ref().map(|i| i.0.clone())))
+            }
+            _ => None,
+        })
+        .await
+}
+
+/// Registration with a password (a wrong one first), a join by alias,
+/// messages both ways (the echo keeps the XMPP id), and the password
+/// nowhere in the gateway's database or log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_join_by_alias_and_talk_both_ways() {
+    let mut setup = Setup::start();
+    let mut alice = setup.xmpp_alice().await;
+
+    let refused = register(&mut alice, &setup.register_command("not-her-password")).await;
+    assert!(
+        refused.contains("Registration refused: password: wrong user name or password"),
+        "{refused}"
+    );
+    let unknown = register(
+        &mut alice,
+        "register homeserver=http://127.0.0.1:1 user=alice password=x",
+    )
+    .await;
+    assert!(
+        unknown.contains("Registration refused: homeserver:"),
+        "{unknown}"
+    );
+    let done = register(&mut alice, &setup.register_command(ALICE_PASSWORD)).await;
+    assert!(done.contains("You are registered"), "{done}");
+
+    let mut bob = MatrixUser::login(&setup.synapse, "bob", "bob-pw").await;
+    let alias = format!("#chat:{SERVER_NAME}");
+    let room_id = bob.create_room("chat", "Chat room").await;
+    let room = room_jid(&alias);
+    join_at(&mut alice, &room, "alice").await;
+
+    // Matrix → XMPP.
+    bob.send(&room_id, "hello from matrix").await;
+    let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
+    let (body, id) = groupchat_from(&mut alice, &bob_occupant).await;
+    assert_eq!(body, "hello from matrix");
+    assert!(
+        id.is_some_and(|id| id.starts_with('$')),
+        "the event id is the message id"
+    );
+
+    // XMPP → Matrix, and the echo comes back with the XMPP id.
+    let mut m = Message::groupchat(Some(room.parse::<Jid>().unwrap()))
+        .with_body(Lang::new(), "hello from xmpp".into());
+    m.id = Some(Id("x-1".into()));
+    alice.send(m).await;
+    let alice_id = format!("@alice:{SERVER_NAME}");
+    bob.wait_for_message(&room_id, &alice_id, "hello from xmpp")
+        .await;
+    let me: Jid = format!("{room}/alice").parse().unwrap();
+    let (body, id) = groupchat_from(&mut alice, &me).await;
+    assert_eq!(
+        (body.as_str(), id.as_deref()),
+        ("hello from xmpp", Some("x-1"))
+    );
+
+    // The password never reached the gateway's database or log.
+    setup.gateway.restart();
+    let log = setup.gateway.log();
+    assert!(
+        log.contains("Matrix initial sync done"),
+        "the log is the gateway's"
+    );
+    assert!(!log.contains(ALICE_PASSWORD), "the password is in the log");
+    let dir = setup.gateway.database().parent().unwrap().to_owned();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().contains("switchboard.db") {
+            let bytes = std::fs::read(&path).unwrap();
+            let found = bytes
+                .windows(ALICE_PASSWORD.len())
+                .any(|w| w == ALICE_PASSWORD.as_bytes());
+            assert!(!found, "the password is in {}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no database file was checked");
+}
+
+/// Switchboard restarts while bob posts: every message reaches the room's
+/// history once, in order, after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_while_matrix_talks_loses_and_repeats_nothing() {
+    let mut setup = Setup::start();
+    let mut alice = setup.xmpp_alice().await;
+    let done = register(&mut alice, &setup.register_command(ALICE_PASSWORD)).await;
+    assert!(done.contains("You are registered"), "{done}");
+    let mut bob = MatrixUser::login(&setup.synapse, "bob", "bob-pw").await;
+    let alias = format!("#lounge:{SERVER_NAME}");
+    let room_id = bob.create_room("lounge", "Lounge").await;
+    let room = room_jid(&alias);
+    join_at(&mut alice, &room, "alice").await;
+
+    const N: usize = 40;
+    let poster = {
+        let room_id = room_id.clone();
+        tokio::spawn(async move {
+            for i in 1..=N {
+                bob.send(&room_id, &format!("restart {i}")).await;
+                tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+            }
+            bob
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    tokio::task::block_in_place(|| setup.gateway.restart());
+    let bob = poster.await.unwrap();
+    let last = format!("restart {N}");
+    bob.wait_for_message(&room_id, &bob.user_id, &last).await;
+
+    // Give the resumed session a sync to take the last ones, then join.
+    let me: Jid = format!("{room}/alice").parse().unwrap();
+    let mut history = Vec::new();
+    for _ in 0..20 {
+        join_with_history(&mut alice, me.clone(), 200).await;
+        history = join_history(&mut alice, &room.parse().unwrap()).await;
+        if history.iter().any(|h| h.0 == last) {
+            break;
+        }
+        common::history::leave_cleanly(&mut alice, me.clone()).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let got: Vec<String> = history
+        .into_iter()
+        .map(|h| h.0)
+        .filter(|b| b.starts_with("restart "))
+        .collect();
+    let expected: Vec<String> = (1..=N).map(|i| format!("restart {i}")).collect();
+    assert_eq!(got, expected);
+}
