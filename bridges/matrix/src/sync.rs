@@ -129,6 +129,7 @@ impl Session {
                 }
                 let mut events = page.chunk;
                 events.reverse();
+                info!(events = events.len(), "Matrix sync gap filled");
                 events
             }
             Err(e) => {

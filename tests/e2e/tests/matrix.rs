@@ -96,9 +96,10 @@ async fn groupchat_from(client: &mut Client, from: &Jid) -> (String, Option<Stri
         .await
 }
 
-/// Registration with a password (a wrong one first), a join by alias,
-/// messages both ways (the echo keeps the XMPP id), and the password
-/// nowhere in the gateway's database or log.
+/// Registration with a password (a wrong one first, and an unknown
+/// server), a join by alias, messages both ways (the echo keeps the XMPP
+/// id), a revoked token that stops the session with a word to the user,
+/// and the password nowhere in the gateway's database or log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_join_by_alias_and_talk_both_ways() {
     let mut setup = Setup::start();
@@ -152,6 +153,23 @@ async fn register_join_by_alias_and_talk_both_ways() {
         ("hello from xmpp", Some("x-1"))
     );
 
+    // Alice logs out every session from another client: the gateway's
+    // token is revoked, she is told once, and the session stops syncing.
+    MatrixUser::login(&setup.synapse, "alice", ALICE_PASSWORD)
+        .await
+        .log_out_everywhere()
+        .await;
+    let told = alice.reply_from(GW).await;
+    assert!(told.contains("access token was revoked"), "{told}");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let log = setup.gateway.log();
+    assert_eq!(
+        log.matches("Matrix access token revoked").count(),
+        1,
+        "{log}"
+    );
+    assert!(!log.contains("Matrix sync failed"), "a retry loop: {log}");
+
     // The password never reached the gateway's database or log.
     setup.gateway.restart();
     let log = setup.gateway.log();
@@ -176,8 +194,10 @@ async fn register_join_by_alias_and_talk_both_ways() {
     assert!(checked > 0, "no database file was checked");
 }
 
-/// Switchboard restarts while bob posts: every message reaches the room's
-/// history once, in order, after the restart.
+/// Switchboard stops while bob posts and starts again while he goes on:
+/// every message reaches the room's history once, in order, after the
+/// restart, those of the downtime beyond the sync's timeline through the
+/// gap fill.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_while_matrix_talks_loses_and_repeats_nothing() {
     let mut setup = Setup::start();
@@ -190,30 +210,42 @@ async fn a_restart_while_matrix_talks_loses_and_repeats_nothing() {
     let room = room_jid(&alias);
     join_at(&mut alice, &room, "alice").await;
 
-    const N: usize = 40;
+    const N: usize = 60;
+    let text = |i: usize| format!("restart {i}");
+    // Five seen live, thirty while the gateway is down (more than the
+    // sync's timeline of 20), the rest while it starts again.
+    let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
+    for i in 1..=5 {
+        bob.send(&room_id, &text(i)).await;
+    }
+    for i in 1..=5 {
+        assert_eq!(groupchat_from(&mut alice, &bob_occupant).await.0, text(i));
+    }
+    tokio::task::block_in_place(|| setup.gateway.stop());
+    for i in 6..=35 {
+        bob.send(&room_id, &text(i)).await;
+    }
     let poster = {
         let room_id = room_id.clone();
         tokio::spawn(async move {
-            for i in 1..=N {
-                bob.send(&room_id, &format!("restart {i}")).await;
-                tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+            for i in 36..=N {
+                bob.send(&room_id, &text(i)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(40)).await;
             }
             bob
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    tokio::task::block_in_place(|| setup.gateway.restart());
+    tokio::task::block_in_place(|| setup.gateway.launch());
     let bob = poster.await.unwrap();
-    let last = format!("restart {N}");
-    bob.wait_for_message(&room_id, &bob.user_id, &last).await;
+    bob.wait_for_message(&room_id, &bob.user_id, &text(N)).await;
 
-    // Give the resumed session a sync to take the last ones, then join.
+    // Rejoin until the resumed session has taken the last one.
     let me: Jid = format!("{room}/alice").parse().unwrap();
     let mut history = Vec::new();
     for _ in 0..20 {
         join_with_history(&mut alice, me.clone(), 200).await;
         history = join_history(&mut alice, &room.parse().unwrap()).await;
-        if history.iter().any(|h| h.0 == last) {
+        if history.iter().any(|h| h.0 == text(N)) {
             break;
         }
         common::history::leave_cleanly(&mut alice, me.clone()).await;
@@ -224,6 +256,10 @@ async fn a_restart_while_matrix_talks_loses_and_repeats_nothing() {
         .map(|h| h.0)
         .filter(|b| b.starts_with("restart "))
         .collect();
-    let expected: Vec<String> = (1..=N).map(|i| format!("restart {i}")).collect();
+    let expected: Vec<String> = (1..=N).map(text).collect();
     assert_eq!(got, expected);
+    assert!(
+        setup.gateway.log().contains("Matrix sync gap filled"),
+        "the downtime should have left a gap"
+    );
 }

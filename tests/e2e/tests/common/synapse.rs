@@ -204,6 +204,12 @@ impl MatrixUser {
         value
     }
 
+    /// Logs out every device of this user (the gateway's too).
+    pub async fn log_out_everywhere(&self) {
+        self.call(reqwest::Method::POST, "logout/all", json!({}))
+            .await;
+    }
+
     /// Creates a public room with this alias localpart; its room id.
     pub async fn create_room(&self, alias: &str, name: &str) -> String {
         let body = json!({"room_alias_name": alias, "name": name, "preset": "public_chat"});
