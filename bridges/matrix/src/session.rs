@@ -28,11 +28,26 @@ pub(crate) const SINCE: &str = "since";
 pub(crate) const ROOM_PREFIX: &str = "room.";
 
 /// The sync filter: no presence, no account data, no typing or receipts;
-/// members loaded lazily (the timeline's senders only); a short timeline.
+/// only the state the session reads (name, alias, topic, members,
+/// encryption), members loaded lazily (the timeline's senders only); a
+/// short timeline.
 const FILTER: &str = concat!(
     r#"{"presence":{"not_types":["*"]},"account_data":{"not_types":["*"]},"#,
-    r#""room":{"state":{"lazy_load_members":true},"#,
+    r#""room":{"state":{"lazy_load_members":true,"types":"#,
+    r#"["m.room.name","m.room.canonical_alias","m.room.topic","m.room.member","#,
+    r#""m.room.encryption"]},"#,
     r#""timeline":{"limit":20,"lazy_load_members":true},"#,
+    r#""ephemeral":{"not_types":["*"]},"account_data":{"not_types":["*"]}}}"#
+);
+
+/// The first sync's filter: the same, with one timeline event a room (the
+/// first sync's messages are history, which it does not show).
+const INITIAL_FILTER: &str = concat!(
+    r#"{"presence":{"not_types":["*"]},"account_data":{"not_types":["*"]},"#,
+    r#""room":{"state":{"lazy_load_members":true,"types":"#,
+    r#"["m.room.name","m.room.canonical_alias","m.room.topic","m.room.member","#,
+    r#""m.room.encryption"]},"#,
+    r#""timeline":{"limit":1,"lazy_load_members":true},"#,
     r#""ephemeral":{"not_types":["*"]},"account_data":{"not_types":["*"]}}}"#
 );
 
@@ -225,8 +240,13 @@ impl Session {
         Box::pin(async move {
             tokio::time::sleep(delay).await;
             let ms = poll.as_millis().to_string();
+            let filter = if since.is_some() {
+                FILTER
+            } else {
+                INITIAL_FILTER
+            };
             let mut query = vec![
-                ("filter", FILTER),
+                ("filter", filter),
                 ("timeout", ms.as_str()),
                 ("set_presence", "offline"),
             ];
@@ -257,9 +277,11 @@ mod tests {
 
     #[test]
     fn the_filter_is_json_with_lazy_members_and_no_presence() {
-        let filter: serde_json::Value = serde_json::from_str(FILTER).unwrap();
-        assert_eq!(filter["room"]["state"]["lazy_load_members"], true);
-        assert_eq!(filter["presence"]["not_types"][0], "*");
-        assert_eq!(filter["room"]["timeline"]["limit"], 20);
+        for (text, limit) in [(FILTER, 20), (INITIAL_FILTER, 1)] {
+            let filter: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(filter["room"]["state"]["lazy_load_members"], true);
+            assert_eq!(filter["presence"]["not_types"][0], "*");
+            assert_eq!(filter["room"]["timeline"]["limit"], limit);
+        }
     }
 }

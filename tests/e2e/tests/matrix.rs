@@ -263,3 +263,66 @@ async fn a_restart_while_matrix_talks_loses_and_repeats_nothing() {
         "the downtime should have left a gap"
     );
 }
+
+/// The resident memory of the gateway process whose config is in `dir`, in kB.
+fn gateway_rss_kb(gateway: &Gateway) -> u64 {
+    let config = gateway.database().with_file_name("switchboard.toml");
+    let pids = std::process::Command::new("pgrep")
+        .args(["-f", &config.to_string_lossy()])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&pids.stdout)
+        .split_whitespace()
+        .next()
+        .expect("the gateway's pid")
+        .to_owned();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// Figures, not a check: the gateway's RSS before and after one Matrix
+/// user registers and joins a room with 50 messages of history, and the
+/// bytes of the gateway's initial sync next to a naive client's unfiltered
+/// one. `cargo nextest run -p switchboard-e2e --test matrix measure
+/// --run-ignored only --no-capture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run it by name"]
+async fn measure_one_user() {
+    let setup = Setup::start();
+    let mut bob = MatrixUser::login(&setup.synapse, "bob", "bob-pw").await;
+    let alias = format!("#measure:{SERVER_NAME}");
+    let room_id = bob.create_room("measure", "Measure").await;
+    let matrix_alice = MatrixUser::login(&setup.synapse, "alice", ALICE_PASSWORD).await;
+    matrix_alice.join(&alias).await;
+    for i in 1..=50 {
+        bob.send(&room_id, &format!("history {i} {}", "x".repeat(80)))
+            .await;
+    }
+    let naive = matrix_alice.naive_initial_sync_bytes().await;
+
+    let mut alice = setup.xmpp_alice().await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let idle = gateway_rss_kb(&setup.gateway);
+    let done = register(&mut alice, &setup.register_command(ALICE_PASSWORD)).await;
+    assert!(done.contains("You are registered"), "{done}");
+    let room = room_jid(&alias);
+    join_at(&mut alice, &room, "alice").await;
+    bob.send(&room_id, "live").await;
+    let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
+    assert_eq!(groupchat_from(&mut alice, &bob_occupant).await.0, "live");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let joined = gateway_rss_kb(&setup.gateway);
+    let log = setup.gateway.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("Matrix initial sync done"))
+        .unwrap_or_default();
+    println!("gateway RSS: {idle} kB with no user, {joined} kB with one Matrix user in one room");
+    println!("initial sync: {line}");
+    println!("naive unfiltered initial /sync of the same account: {naive} bytes");
+}

@@ -204,6 +204,25 @@ impl MatrixUser {
         value
     }
 
+    /// Joins a room by alias or id.
+    pub async fn join(&self, room: &str) {
+        let path = format!("join/{}", encode(room));
+        self.call(reqwest::Method::POST, &path, json!({})).await;
+    }
+
+    /// The size in bytes of an initial `/sync` with no filter, as a naive
+    /// client makes it.
+    pub async fn naive_initial_sync_bytes(&self) -> usize {
+        let response = self
+            .http
+            .get(format!("{}/_matrix/client/v3/sync", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        response.bytes().await.unwrap().len()
+    }
+
     /// Logs out every device of this user (the gateway's too).
     pub async fn log_out_everywhere(&self) {
         self.call(reqwest::Method::POST, "logout/all", json!({}))
