@@ -125,7 +125,10 @@ impl Session {
     /// once) and announces it under the name the core used.
     async fn join(&mut self, room: RoomId, nick: &str) {
         let target = room.as_str();
-        if !(target.starts_with('#') || target.starts_with('!')) || !target.contains(':') {
+        // Aliases name their server; room ids do from room version 12 on
+        // no longer (`!hash`), only before it (`!opaque:server`).
+        let alias = target.starts_with('#') && target.contains(':');
+        if !(alias || (target.starts_with('!') && target.len() > 1)) {
             let text = "A Matrix room is joined by its alias (#room:server) or id (!id:server)."
                 .to_owned();
             let context = ErrorContext::Room(room);

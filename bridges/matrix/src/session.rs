@@ -51,6 +51,10 @@ const INITIAL_FILTER: &str = concat!(
     r#""ephemeral":{"not_types":["*"]},"account_data":{"not_types":["*"]}}}"#
 );
 
+/// How long a resumed session waits for the core's first command (the
+/// rejoin of its stored rooms) before its first sync.
+const REJOIN_WAIT: Duration = Duration::from_millis(500);
+
 /// The longest wait between two failed syncs.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -162,6 +166,17 @@ impl Session {
     /// Syncs and takes commands until told to stop, the core is gone, or
     /// the token is revoked. Commands waiting go first.
     async fn run(&mut self, commands: &mut channel::Receiver<Command>) {
+        // A resumed session's first sync may bring news of rooms the core
+        // is about to join again (its stored rooms, sent right after the
+        // start): those joins go first, so that the news reaches rooms the
+        // core set up as its own.
+        if self.since.is_some() {
+            match tokio::time::timeout(REJOIN_WAIT, commands.recv()).await {
+                Ok(None) | Ok(Some(Command::Shutdown)) => return,
+                Ok(Some(command)) => self.command(command).await,
+                Err(_) => {}
+            }
+        }
         let mut sync = self.sync_after(Duration::ZERO);
         let mut failures: u32 = 0;
         let mut down = false;

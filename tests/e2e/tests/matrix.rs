@@ -69,10 +69,18 @@ impl Setup {
 }
 
 /// The room JID of a Matrix alias or id, escaped as the gateway does
-/// (`:` is `\3a`; these ids have no capitals).
+/// (`:` is `\3a`, a capital is `\` and its code in lower-case hex).
+/// Synapse's default room version (12) makes ids without a server part.
 fn room_jid(id: &str) -> String {
-    assert!(!id.chars().any(|c| c.is_ascii_uppercase()), "{id}");
-    format!("{}@{GW}", id.replace(':', "\\3a"))
+    let node: String = id
+        .chars()
+        .map(|c| match c {
+            ':' => "\\3a".to_owned(),
+            c if c.is_ascii_uppercase() => format!("\\{:02x}", c as u32),
+            c => c.to_string(),
+        })
+        .collect();
+    format!("{node}@{GW}")
 }
 
 /// Registers alice by chat command and returns the gateway's answer.
@@ -99,7 +107,8 @@ async fn groupchat_from(client: &mut Client, from: &Jid) -> (String, Option<Stri
 /// Registration with a password (a wrong one first, and an unknown
 /// server), a join by alias, messages both ways (the echo keeps the XMPP
 /// id), a revoked token that stops the session with a word to the user,
-/// and the password nowhere in the gateway's database or log.
+/// a registration with a pasted token and a join by room id, and the
+/// password nowhere in the gateway's database or log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_join_by_alias_and_talk_both_ways() {
     let mut setup = Setup::start();
@@ -169,6 +178,23 @@ async fn register_join_by_alias_and_talk_both_ways() {
         "{log}"
     );
     assert!(!log.contains("Matrix sync failed"), "a retry loop: {log}");
+
+    // A pasted access token registers too; a room joined by its id.
+    let again = MatrixUser::login(&setup.synapse, "alice", ALICE_PASSWORD).await;
+    let command = format!(
+        "register homeserver={} token={}",
+        setup.synapse.url(),
+        again.token()
+    );
+    let done = register(&mut alice, &command).await;
+    assert!(done.contains("You are registered"), "{done}");
+    let second_id = bob.create_room("second", "Second room").await;
+    let second = room_jid(&second_id);
+    join_at(&mut alice, &second, "alice").await;
+    bob.send(&second_id, "in the second room").await;
+    let bob_there: Jid = format!("{second}/bob").parse().unwrap();
+    let (body, _) = groupchat_from(&mut alice, &bob_there).await;
+    assert_eq!(body, "in the second room");
 
     // The password never reached the gateway's database or log.
     setup.gateway.restart();

@@ -204,6 +204,11 @@ impl MatrixUser {
         value
     }
 
+    /// The access token of this login.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// Joins a room by alias or id.
     pub async fn join(&self, room: &str) {
         let path = format!("join/{}", encode(room));
