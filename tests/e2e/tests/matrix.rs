@@ -18,6 +18,7 @@ use synapse::{MatrixUser, Synapse, SERVER_NAME};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Id, Lang, Message, MessageType};
+use xmpp_parsers::minidom::Element;
 
 /// The Matrix gateway's component domain in these tests.
 const GW: &str = "matrix.localhost";
@@ -223,7 +224,7 @@ async fn register_join_by_alias_and_talk_both_ways() {
 /// Switchboard stops while bob posts and starts again while he goes on:
 /// every message reaches the room's history once, in order, after the
 /// restart, those of the downtime beyond the sync's timeline through the
-/// gap fill.
+/// gap fill. The room's `leave` command then leaves the Matrix room.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_while_matrix_talks_loses_and_repeats_nothing() {
     let mut setup = Setup::start();
@@ -288,6 +289,24 @@ async fn a_restart_while_matrix_talks_loses_and_repeats_nothing() {
         setup.gateway.log().contains("Matrix sync gap filled"),
         "the downtime should have left a gap"
     );
+
+    // Leaving is explicit: the room's `leave` command leaves the Matrix room.
+    let alice_id = format!("@alice:{SERVER_NAME}");
+    assert!(bob.joined_members(&room_id).await.contains(&alice_id));
+    let leave: Element = "<command xmlns='http://jabber.org/protocol/commands' \
+                          node='leave' action='execute'/>"
+        .parse()
+        .unwrap();
+    let done = common::result_payload(alice.iq(&room, true, leave).await).unwrap();
+    assert_eq!(done.attr("status"), Some("completed"));
+    let deadline = std::time::Instant::now() + common::ANSWER;
+    while bob.joined_members(&room_id).await.contains(&alice_id) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alice is still in the Matrix room"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// The resident memory of the gateway process whose config is in `dir`, in kB.

@@ -228,6 +228,25 @@ impl MatrixUser {
         response.bytes().await.unwrap().len()
     }
 
+    /// The ids of a room's joined members.
+    pub async fn joined_members(&self, room_id: &str) -> Vec<String> {
+        let path = format!("rooms/{}/joined_members", encode(room_id));
+        let response = self
+            .http
+            .get(format!("{}/_matrix/client/v3/{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let answer: Value = response.json().await.unwrap();
+        let mut members: Vec<String> = answer["joined"]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        members.sort();
+        members
+    }
+
     /// Logs out every device of this user (the gateway's too).
     pub async fn log_out_everywhere(&self) {
         self.call(reqwest::Method::POST, "logout/all", json!({}))
