@@ -7,15 +7,15 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// `POST /login`, with a password.
-#[derive(Debug, Serialize)]
+/// `POST /login`, with a password. No `Debug`: it holds the password.
+#[derive(Serialize)]
 pub struct LoginRequest<'a> {
     /// Always `m.login.password`.
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// Who logs in.
     pub identifier: UserIdentifier<'a>,
-    /// The password (never logged: this type has no `Debug` of its value).
+    /// The password.
     #[serde(skip_serializing_if = "str::is_empty")]
     pub password: &'a str,
     /// The name the user sees in their list of sessions.
@@ -32,7 +32,7 @@ pub struct UserIdentifier<'a> {
     pub user: &'a str,
 }
 
-/// The answer to a login.
+/// The answer to a login. No `Debug`: it holds the access token.
 #[derive(Deserialize)]
 pub struct LoginResponse {
     /// The full user id.
