@@ -31,28 +31,14 @@ impl Session {
                 token,
                 ..
             } => {
-                if let Err((kind, text)) = self.send_text(&target, &text, kind, &token).await {
-                    let context = ErrorContext::Command(token);
-                    self.emit(Event::Error {
-                        context,
-                        kind,
-                        text,
-                    })
-                    .await;
-                }
+                let sent = self.send_text(&target, &text, kind, &token).await;
+                self.report(ErrorContext::Command(token), sent).await;
             }
             Command::Join { room, nick, .. } => self.join(room, &nick).await,
             Command::Leave { room, reason } => self.leave(room, reason).await,
             Command::SetTopic { room, topic } => {
-                if let Err((kind, text)) = self.set_topic(&room, &topic).await {
-                    let context = ErrorContext::Room(room);
-                    self.emit(Event::Error {
-                        context,
-                        kind,
-                        text,
-                    })
-                    .await;
-                }
+                let set = self.set_topic(&room, &topic).await;
+                self.report(ErrorContext::Room(room), set).await;
             }
             Command::ListRooms { token, .. } => {
                 let rooms = Vec::new();
@@ -73,6 +59,18 @@ impl Session {
                 .await;
             }
             other => debug!(command = ?std::mem::discriminant(&other), "not bridged to Matrix yet"),
+        }
+    }
+
+    /// Tells the core of a command that failed.
+    async fn report(&mut self, context: ErrorContext, outcome: Result<(), (ErrorKind, String)>) {
+        if let Err((kind, text)) = outcome {
+            self.emit(Event::Error {
+                context,
+                kind,
+                text,
+            })
+            .await;
         }
     }
 
@@ -129,17 +127,10 @@ impl Session {
         // no longer (`!hash`), only before it (`!opaque:server`).
         let alias = target.starts_with('#') && target.contains(':');
         if !(alias || (target.starts_with('!') && target.len() > 1)) {
-            let text = "A Matrix room is joined by its alias (#room:server) or id (!id:server)."
-                .to_owned();
-            let context = ErrorContext::Room(room);
-            let kind = ErrorKind::BadRequest;
-            return self
-                .emit(Event::Error {
-                    context,
-                    kind,
-                    text,
-                })
-                .await;
+            let text =
+                "A Matrix room is joined by its alias (#room:server) or id (!id).".to_owned();
+            let refused = Err((ErrorKind::BadRequest, text));
+            return self.report(ErrorContext::Room(room), refused).await;
         }
         let known = self
             .room_id_of(&room)
@@ -155,14 +146,8 @@ impl Session {
                 match joined {
                     Ok(joined) => joined.room_id,
                     Err(e) => {
-                        let (kind, text) = refusal(&e);
-                        let context = ErrorContext::Room(room);
                         return self
-                            .emit(Event::Error {
-                                context,
-                                kind,
-                                text,
-                            })
+                            .report(ErrorContext::Room(room), Err(refusal(&e)))
                             .await;
                     }
                 }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
-use switchboard_bridge_api::{Member, Role, RoomId, UserId};
+use switchboard_bridge_api::{LeaveReason, Member, Role, RoomId, UserId};
 
 use crate::api::{text_field, RoomEvent};
 
@@ -41,14 +41,7 @@ pub enum MemberChange {
     /// A member changed their display name.
     Renamed(String),
     /// A member left: on their own, kicked (by someone else) or banned.
-    Left {
-        /// Banned rather than left.
-        banned: bool,
-        /// Removed by someone else.
-        kicked_by: Option<String>,
-        /// The reason given.
-        reason: Option<String>,
-    },
+    Left(LeaveReason),
 }
 
 /// The localpart of a user id (`@bob:hs` → `bob`): the name of a member
@@ -91,11 +84,15 @@ impl Room {
                 if self.members.remove(user).is_none() {
                     return MemberChange::None;
                 }
-                MemberChange::Left {
-                    banned: membership == "ban",
-                    kicked_by: (event.sender != user).then(|| event.sender.clone()),
-                    reason: text_field(content, "reason").map(str::to_owned),
-                }
+                let reason = text_field(content, "reason").map(str::to_owned);
+                MemberChange::Left(match membership {
+                    "ban" => LeaveReason::Banned { reason },
+                    _ if event.sender != user => LeaveReason::Kicked {
+                        by: Some(event.sender.clone()),
+                        reason,
+                    },
+                    _ => LeaveReason::Part(reason),
+                })
             }
             _ => MemberChange::None,
         }
@@ -233,11 +230,10 @@ mod tests {
         );
         assert_eq!(
             room.apply_state(&kick),
-            MemberChange::Left {
-                banned: false,
-                kicked_by: Some("@op:hs".into()),
+            MemberChange::Left(LeaveReason::Kicked {
+                by: Some("@op:hs".into()),
                 reason: Some("spam".into())
-            }
+            })
         );
         assert!(room.members.is_empty());
         assert_eq!(room.nick_of("@bob:hs"), "bob");

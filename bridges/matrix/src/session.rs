@@ -27,29 +27,31 @@ pub(crate) const SINCE: &str = "since";
 /// knows it by (`room.!id:hs` = `#alias:hs`).
 pub(crate) const ROOM_PREFIX: &str = "room.";
 
-/// The sync filter: no presence, no account data, no typing or receipts;
-/// only the state the session reads (name, alias, topic, members,
-/// encryption), members loaded lazily (the timeline's senders only); a
-/// short timeline.
-const FILTER: &str = concat!(
-    r#"{"presence":{"not_types":["*"]},"account_data":{"not_types":["*"]},"#,
-    r#""room":{"state":{"lazy_load_members":true,"types":"#,
-    r#"["m.room.name","m.room.canonical_alias","m.room.topic","m.room.member","#,
-    r#""m.room.encryption"]},"#,
-    r#""timeline":{"limit":20,"lazy_load_members":true},"#,
-    r#""ephemeral":{"not_types":["*"]},"account_data":{"not_types":["*"]}}}"#
-);
+/// A sync filter with this timeline limit: no presence, no account data,
+/// no typing or receipts; only the state the session reads (name, alias,
+/// topic, members, encryption), members loaded lazily (the timeline's
+/// senders only).
+macro_rules! filter {
+    ($limit:literal) => {
+        concat!(
+            r#"{"presence":{"not_types":["*"]},"account_data":{"not_types":["*"]},"#,
+            r#""room":{"state":{"lazy_load_members":true,"types":"#,
+            r#"["m.room.name","m.room.canonical_alias","m.room.topic","m.room.member","#,
+            r#""m.room.encryption"]},"#,
+            r#""timeline":{"limit":"#,
+            $limit,
+            r#","lazy_load_members":true},"#,
+            r#""ephemeral":{"not_types":["*"]},"account_data":{"not_types":["*"]}}}"#
+        )
+    };
+}
 
-/// The first sync's filter: the same, with one timeline event a room (the
-/// first sync's messages are history, which it does not show).
-const INITIAL_FILTER: &str = concat!(
-    r#"{"presence":{"not_types":["*"]},"account_data":{"not_types":["*"]},"#,
-    r#""room":{"state":{"lazy_load_members":true,"types":"#,
-    r#"["m.room.name","m.room.canonical_alias","m.room.topic","m.room.member","#,
-    r#""m.room.encryption"]},"#,
-    r#""timeline":{"limit":1,"lazy_load_members":true},"#,
-    r#""ephemeral":{"not_types":["*"]},"account_data":{"not_types":["*"]}}}"#
-);
+/// The filter of a sync from a saved position: a short timeline.
+const FILTER: &str = filter!(20);
+
+/// The first sync's filter: one timeline event a room (the first sync's
+/// messages are history, which it does not show).
+const INITIAL_FILTER: &str = filter!(1);
 
 /// How long a resumed session waits for the core's first command (the
 /// rejoin of its stored rooms) before its first sync.

@@ -192,19 +192,7 @@ impl Session {
                 new_nick,
                 own,
             },
-            MemberChange::Left {
-                banned,
-                kicked_by,
-                reason,
-            } => {
-                let reason = match (banned, kicked_by) {
-                    (true, _) => LeaveReason::Banned { reason },
-                    (false, Some(by)) => LeaveReason::Kicked {
-                        by: Some(by),
-                        reason,
-                    },
-                    (false, None) => LeaveReason::Part(reason),
-                };
+            MemberChange::Left(reason) => {
                 if own {
                     self.forget(room_id);
                     Event::RoomLeft { room, reason }
@@ -233,20 +221,8 @@ impl Session {
         let mut reason = LeaveReason::Part(None);
         for event in left.state.events.iter().chain(&left.timeline.events) {
             if event.state_key.as_deref() == Some(own.as_str()) {
-                if let MemberChange::Left {
-                    banned,
-                    kicked_by,
-                    reason: why,
-                } = room.apply_state(event)
-                {
-                    reason = match (banned, kicked_by) {
-                        (true, _) => LeaveReason::Banned { reason: why },
-                        (false, Some(by)) => LeaveReason::Kicked {
-                            by: Some(by),
-                            reason: why,
-                        },
-                        (false, None) => LeaveReason::Part(why),
-                    };
+                if let MemberChange::Left(why) = room.apply_state(event) {
+                    reason = why;
                 }
             }
         }

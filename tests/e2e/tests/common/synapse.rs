@@ -218,27 +218,13 @@ impl MatrixUser {
     /// The size in bytes of an initial `/sync` with no filter, as a naive
     /// client makes it.
     pub async fn naive_initial_sync_bytes(&self) -> usize {
-        let response = self
-            .http
-            .get(format!("{}/_matrix/client/v3/sync", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        response.bytes().await.unwrap().len()
+        self.get_bytes("sync").await.len()
     }
 
     /// The ids of a room's joined members.
     pub async fn joined_members(&self, room_id: &str) -> Vec<String> {
         let path = format!("rooms/{}/joined_members", encode(room_id));
-        let response = self
-            .http
-            .get(format!("{}/_matrix/client/v3/{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        let answer: Value = response.json().await.unwrap();
+        let answer = self.get(&path).await;
         let mut members: Vec<String> = answer["joined"]
             .as_object()
             .map(|o| o.keys().cloned().collect())
@@ -251,6 +237,23 @@ impl MatrixUser {
     pub async fn log_out_everywhere(&self) {
         self.call(reqwest::Method::POST, "logout/all", json!({}))
             .await;
+    }
+
+    /// A `GET` of the client API, as JSON.
+    async fn get(&self, path: &str) -> Value {
+        serde_json::from_slice(&self.get_bytes(path).await).unwrap()
+    }
+
+    /// A `GET` of the client API, its body as it came.
+    async fn get_bytes(&self, path: &str) -> Vec<u8> {
+        let response = self
+            .http
+            .get(format!("{}/_matrix/client/v3/{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        response.bytes().await.unwrap().to_vec()
     }
 
     /// Creates a public room with this alias localpart; its room id.
@@ -276,14 +279,7 @@ impl MatrixUser {
     /// The newest message events of a room, oldest first: (sender, body, event id).
     pub async fn messages(&self, room_id: &str, limit: usize) -> Vec<(String, String, String)> {
         let path = format!("rooms/{}/messages?dir=b&limit={limit}", encode(room_id));
-        let response = self
-            .http
-            .get(format!("{}/_matrix/client/v3/{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        let answer: Value = response.json().await.unwrap();
+        let answer = self.get(&path).await;
         let mut out: Vec<(String, String, String)> = answer["chunk"]
             .as_array()
             .unwrap()
