@@ -309,6 +309,27 @@ async fn a_restart_while_matrix_talks_loses_and_repeats_nothing() {
     }
 }
 
+/// An encrypted room says so when joined, and a message that cannot be
+/// read shows as a placeholder, never as silence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_room_says_it_cannot_be_read() {
+    let setup = Setup::start();
+    let mut alice = setup.xmpp_alice().await;
+    let done = register(&mut alice, &setup.register_command(ALICE_PASSWORD)).await;
+    assert!(done.contains("You are registered"), "{done}");
+    let mut bob = MatrixUser::login(&setup.synapse, "bob", "bob-pw").await;
+    let alias = format!("#secret:{SERVER_NAME}");
+    let room_id = bob.create_encrypted_room("secret").await;
+    let room = room_jid(&alias);
+    join_at(&mut alice, &room, "alice").await;
+    let told = alice.reply_from(GW).await;
+    assert!(told.contains("is end-to-end encrypted"), "{told}");
+    bob.send_encrypted(&room_id).await;
+    let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
+    let (body, _) = groupchat_from(&mut alice, &bob_occupant).await;
+    assert_eq!(body, "[an encrypted message Switchboard cannot read]");
+}
+
 /// The resident memory of the gateway process whose config is in `dir`, in kB.
 fn gateway_rss_kb(gateway: &Gateway) -> u64 {
     let config = gateway.database().with_file_name("switchboard.toml");
