@@ -17,6 +17,8 @@ type Build = fn(&str, &toml::Table) -> Result<Arc<dyn Bridge>, Vec<ConfigError>>
 const KINDS: &[(&str, Build)] = &[
     #[cfg(feature = "irc")]
     ("irc", irc),
+    #[cfg(feature = "matrix")]
+    (switchboard_matrix::NAME, matrix),
     #[cfg(feature = "test-network")]
     (switchboard_testnet::NAME, testnet),
 ];
@@ -74,6 +76,20 @@ fn irc(prefix: &str, settings: &toml::Table) -> Result<Arc<dyn Bridge>, Vec<Conf
         }]
     })?;
     Ok(Arc::new(switchboard_irc::IrcBridge::new(config)))
+}
+
+/// Matrix homeservers, as an ordinary client of each (`bridges/matrix`).
+#[cfg(feature = "matrix")]
+fn matrix(prefix: &str, settings: &toml::Table) -> Result<Arc<dyn Bridge>, Vec<ConfigError>> {
+    let settings: switchboard_matrix::MatrixSettings =
+        crate::bridge_settings::read(prefix, settings)?;
+    let bridge = switchboard_matrix::MatrixBridge::new(settings).map_err(|e| {
+        vec![ConfigError {
+            key: prefix.to_owned(),
+            reason: e.to_string(),
+        }]
+    })?;
+    Ok(Arc::new(bridge))
 }
 
 /// The in-memory network of the tests (`bridges/testnet`).

@@ -269,7 +269,7 @@ mod tests {
     fn unknown_kinds_names_and_bridge_settings_are_named_by_their_full_key() {
         let errors = parse(
             "[networks.icq]\njid = \"icq.example.org\"\nsecret = \"s\"\n\
-             [networks.chat]\nkind = \"matrix\"\njid = \"chat.example.org\"\nsecret = \"s\"\n\
+             [networks.chat]\nkind = \"telegram\"\njid = \"chat.example.org\"\nsecret = \"s\"\n\
              [networks.Irc-2]\nkind = \"irc\"\n\
              [networks.later]\nkind = \"discord\"\nenabled = false\njid = \"d.example.org\"\nsecret = \"s\"\n\
              [networks.irc2]\nkind = \"irc\"\njid = \"irc2.example.org\"\nsecret = \"s\"\n\
@@ -281,7 +281,7 @@ mod tests {
         .unwrap_err();
         for want in [
             "networks.icq: unknown network kind \"icq\"",
-            "networks.chat.kind: unknown network kind \"matrix\"; this build has: irc",
+            "networks.chat.kind: unknown network kind \"telegram\"; this build has: irc, matrix",
             "networks.Irc-2: a network's name is lower-case letters",
             "networks.irc2.settings.alowed_servers: unknown key",
             "networks.irc2.settings.servers.a.example.adress: unknown key",

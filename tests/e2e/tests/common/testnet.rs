@@ -139,7 +139,7 @@ pub struct Gateway {
 
 impl Gateway {
     /// Starts the binary and waits until its component has connected.
-    fn start(config: &str) -> Self {
+    pub fn start(config: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("switchboard.toml"), config).unwrap();
         let mut gateway = Self { dir, child: None };
@@ -149,15 +149,21 @@ impl Gateway {
 
     /// Stops the process and starts it again (same config, database, key).
     pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    /// Stops the process (SIGTERM, a clean shutdown); [`Gateway::launch`]
+    /// starts it again.
+    pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             stop_child(&mut child, Duration::from_secs(10));
         }
-        self.launch();
     }
 
     /// Runs the binary, its log appended to the file, and waits until its
     /// component has connected.
-    fn launch(&mut self) {
+    pub fn launch(&mut self) {
         let connected = |log: &str| log.matches("component connected").count();
         let before = connected(&self.log());
         let log = std::fs::OpenOptions::new()

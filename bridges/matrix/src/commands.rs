@@ -1,0 +1,267 @@
+//! The core's commands as client-server API calls: send a text (with a
+//! transaction id that carries the command's token to the echo), join by
+//! alias or id, leave, set a topic. Failures come back as `Event::Error`
+//! on the command's token or the room.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::json;
+use switchboard_bridge_api::{
+    Command, ErrorContext, ErrorKind, Event, LeaveReason, MessageKind, RoomId, Target,
+};
+use tracing::debug;
+
+use crate::api::{JoinResponse, SendResponse, TextContent};
+use crate::client::ApiError;
+use crate::messages::txn_for;
+use crate::session::{Session, ROOM_PREFIX};
+
+/// How long a command's request may take.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Session {
+    /// Carries out one command.
+    pub(crate) async fn command(&mut self, command: Command) {
+        match command {
+            Command::SendText {
+                target,
+                text,
+                kind,
+                token,
+                ..
+            } => {
+                let sent = self.send_text(&target, &text, kind, &token).await;
+                self.report(ErrorContext::Command(token), sent).await;
+            }
+            Command::Join { room, nick, .. } => self.join(room, &nick).await,
+            Command::Leave { room, reason } => self.leave(room, reason).await,
+            Command::SetTopic { room, topic } => {
+                let set = self.set_topic(&room, &topic).await;
+                self.report(ErrorContext::Room(room), set).await;
+            }
+            Command::ListRooms { token, .. } => {
+                let rooms = Vec::new();
+                self.emit(Event::RoomList {
+                    token,
+                    rooms,
+                    next: None,
+                })
+                .await;
+            }
+            Command::FetchHistory { token, room, .. } => {
+                let messages = Vec::new();
+                self.emit(Event::History {
+                    token,
+                    room,
+                    messages,
+                })
+                .await;
+            }
+            other => debug!(command = ?std::mem::discriminant(&other), "not bridged to Matrix yet"),
+        }
+    }
+
+    /// Tells the core of a command that failed.
+    async fn report(&mut self, context: ErrorContext, outcome: Result<(), (ErrorKind, String)>) {
+        if let Err((kind, text)) = outcome {
+            self.emit(Event::Error {
+                context,
+                kind,
+                text,
+            })
+            .await;
+        }
+    }
+
+    /// The Matrix room id of a room the core names (an id, or an alias
+    /// the user joined by).
+    fn room_id_of(&self, room: &RoomId) -> Option<String> {
+        if let Some(id) = self.by_alias.get(room) {
+            return Some(id.clone());
+        }
+        room.as_str().starts_with('!').then(|| room.0.clone())
+    }
+
+    async fn send_text(
+        &mut self,
+        target: &Target,
+        text: &str,
+        kind: MessageKind,
+        token: &String,
+    ) -> Result<(), (ErrorKind, String)> {
+        let Target::Room(room) = target else {
+            return Err((
+                ErrorKind::NotFound,
+                "Direct chats with Matrix users are not bridged yet.".into(),
+            ));
+        };
+        let room_id = self.room_id_of(room).ok_or_else(not_joined)?;
+        self.txn_serial += 1;
+        let txn = txn_for(&self.txn_prefix, self.txn_serial, token);
+        let content = TextContent {
+            msgtype: match kind {
+                MessageKind::Normal => "m.text",
+                MessageKind::Action => "m.emote",
+                MessageKind::Notice => "m.notice",
+            },
+            body: text,
+        };
+        let url = self
+            .client
+            .v3(&["rooms", &room_id, "send", "m.room.message", &txn], &[]);
+        let sent: SendResponse = self
+            .client
+            .call(Method::PUT, url, Some(&content), TIMEOUT)
+            .await
+            .map_err(|e| refusal(&e))?;
+        debug!(event = %sent.event_id, "sent to Matrix");
+        Ok(())
+    }
+
+    /// Joins a room by alias or id (joining one the user is in answers at
+    /// once) and announces it under the name the core used.
+    async fn join(&mut self, room: RoomId, nick: &str) {
+        let target = room.as_str();
+        // Aliases name their server; room ids do from room version 12 on
+        // no longer (`!hash`), only before it (`!opaque:server`).
+        let alias = target.starts_with('#') && target.contains(':');
+        if !(alias || (target.starts_with('!') && target.len() > 1)) {
+            let text =
+                "A Matrix room is joined by its alias (#room:server) or id (!id).".to_owned();
+            let refused = Err((ErrorKind::BadRequest, text));
+            return self.report(ErrorContext::Room(room), refused).await;
+        }
+        let known = self
+            .room_id_of(&room)
+            .filter(|id| self.rooms.get(id).is_some_and(|r| r.announced));
+        let room_id = match known {
+            Some(id) => id,
+            None => {
+                let url = self.client.v3(&["join", target], &[]);
+                let joined: Result<JoinResponse, _> = self
+                    .client
+                    .call(Method::POST, url, Some(&json!({})), TIMEOUT)
+                    .await;
+                match joined {
+                    Ok(joined) => joined.room_id,
+                    Err(e) => {
+                        return self
+                            .report(ErrorContext::Room(room), Err(refusal(&e)))
+                            .await;
+                    }
+                }
+            }
+        };
+        if room.as_str() != room_id {
+            self.by_alias.insert(room.clone(), room_id.clone());
+            self.emit(Event::SaveState {
+                key: format!("{ROOM_PREFIX}{room_id}"),
+                value: room.0.clone(),
+                secret: false,
+            })
+            .await;
+        }
+        let fresh = !self.rooms.get(&room_id).is_some_and(|r| r.announced);
+        self.rooms.entry(room_id.clone()).or_default().core_id = Some(room.clone());
+        if fresh {
+            self.fetch_state(&room_id).await;
+        }
+        self.announce(&room_id, Some(nick)).await;
+    }
+
+    /// The few state events a room is shown with (name, alias, topic, the
+    /// user's own membership), for a room no sync described yet.
+    async fn fetch_state(&mut self, room_id: &str) {
+        let own = self.own.clone();
+        for (kind, key) in [
+            ("m.room.name", ""),
+            ("m.room.canonical_alias", ""),
+            ("m.room.topic", ""),
+            ("m.room.encryption", ""),
+            ("m.room.member", own.as_str()),
+        ] {
+            let url = self.client.v3(&["rooms", room_id, "state", kind, key], &[]);
+            let Ok(content) = self.client.get::<serde_json::Value>(url, TIMEOUT).await else {
+                continue;
+            };
+            let event = crate::api::RoomEvent {
+                kind: kind.to_owned(),
+                sender: own.clone(),
+                event_id: String::new(),
+                state_key: Some(key.to_owned()),
+                origin_server_ts: None,
+                content,
+                unsigned: Default::default(),
+            };
+            if let Some(room) = self.rooms.get_mut(room_id) {
+                room.apply_state(&event);
+            }
+        }
+    }
+
+    /// Leaves a room; the core is told at once.
+    async fn leave(&mut self, room: RoomId, reason: Option<String>) {
+        if let Some(room_id) = self.room_id_of(&room) {
+            let url = self.client.v3(&["rooms", &room_id, "leave"], &[]);
+            let body = match &reason {
+                Some(r) => json!({ "reason": r }),
+                None => json!({}),
+            };
+            let left: Result<serde_json::Value, _> = self
+                .client
+                .call(Method::POST, url, Some(&body), TIMEOUT)
+                .await;
+            if let Err(e) = left {
+                debug!(error = %e, "leaving a Matrix room failed");
+            }
+            if room.as_str() != room_id {
+                self.emit(Event::SaveState {
+                    key: format!("{ROOM_PREFIX}{room_id}"),
+                    value: String::new(),
+                    secret: false,
+                })
+                .await;
+            }
+            self.forget(&room_id);
+        }
+        self.emit(Event::RoomLeft {
+            room,
+            reason: LeaveReason::Part(reason),
+        })
+        .await;
+    }
+
+    async fn set_topic(&mut self, room: &RoomId, topic: &str) -> Result<(), (ErrorKind, String)> {
+        let room_id = self.room_id_of(room).ok_or_else(not_joined)?;
+        let url = self
+            .client
+            .v3(&["rooms", &room_id, "state", "m.room.topic", ""], &[]);
+        let body = json!({ "topic": topic });
+        self.client
+            .call::<serde_json::Value>(Method::PUT, url, Some(&body), TIMEOUT)
+            .await
+            .map(|_| ())
+            .map_err(|e| refusal(&e))
+    }
+}
+
+fn not_joined() -> (ErrorKind, String) {
+    (
+        ErrorKind::NotFound,
+        "You are not in this Matrix room.".to_owned(),
+    )
+}
+
+/// A failed request as an error kind and words for the user.
+fn refusal(e: &ApiError) -> (ErrorKind, String) {
+    let kind = match e.errcode() {
+        None => ErrorKind::Unavailable,
+        Some("M_NOT_FOUND") => ErrorKind::NotFound,
+        Some("M_FORBIDDEN") => ErrorKind::Forbidden,
+        Some("M_LIMIT_EXCEEDED") => ErrorKind::Unavailable,
+        Some("M_UNKNOWN_TOKEN") | Some("M_MISSING_TOKEN") => ErrorKind::NotAuthorized,
+        Some(_) => ErrorKind::Other,
+    };
+    (kind, e.to_string())
+}

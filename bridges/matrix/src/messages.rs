@@ -1,0 +1,183 @@
+//! Room messages both ways: a timeline event as the contract's
+//! [`Message`], and the transaction ids that carry a command's token to
+//! its echo (`unsigned.transaction_id`), so the echo is known after a
+//! restart too.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use switchboard_bridge_api::{Message, MessageId, MessageKind, RoomId, Target, Token, UserId};
+
+use crate::api::{text_field, RoomEvent};
+use crate::rooms::Room;
+
+/// What stands for a message that cannot be read (encrypted).
+const ENCRYPTED: &str = "[an encrypted message Switchboard cannot read]";
+
+/// The contract's message for a timeline event, if it is one: `m.text`,
+/// `m.notice` and `m.emote` (others by their text body); an encrypted one
+/// as a short placeholder. Edits (`m.replace`) are not messages of their own.
+pub fn message_of(event: &RoomEvent, room: &Room, core: RoomId, own: &str) -> Option<Message> {
+    let content = &event.content;
+    let (text, kind, reply_to) = match event.kind.as_str() {
+        "m.room.message" => {
+            let relation = content.get("m.relates_to");
+            if relation.and_then(|r| text_field(r, "rel_type")) == Some("m.replace") {
+                return None;
+            }
+            let body = text_field(content, "body")?;
+            let kind = match text_field(content, "msgtype") {
+                Some("m.emote") => MessageKind::Action,
+                Some("m.notice") => MessageKind::Notice,
+                _ => MessageKind::Normal,
+            };
+            let reply_to = relation
+                .and_then(|r| r.get("m.in_reply_to"))
+                .and_then(|r| text_field(r, "event_id"))
+                .map(MessageId::from);
+            let text = if reply_to.is_some() {
+                strip_reply_fallback(body)
+            } else {
+                body
+            };
+            (text.to_owned(), kind, reply_to)
+        }
+        "m.room.encrypted" => (ENCRYPTED.to_owned(), MessageKind::Notice, None),
+        _ => return None,
+    };
+    let is_own = event.sender == own;
+    let token = if is_own {
+        event
+            .unsigned
+            .transaction_id
+            .as_deref()
+            .and_then(token_of_txn)
+    } else {
+        None
+    };
+    let id = MessageId::from(event.event_id.as_str());
+    Some(Message {
+        parts: if token.is_some() {
+            vec![id.clone()]
+        } else {
+            vec![]
+        },
+        id,
+        target: Target::Room(core),
+        author: UserId::from(event.sender.as_str()),
+        author_nick: room.nick_of(&event.sender).to_owned(),
+        text,
+        kind,
+        reply_to,
+        attachments: vec![],
+        timestamp: event
+            .origin_server_ts
+            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms)),
+        own: is_own,
+        token,
+    })
+}
+
+/// A reply's body without its quoted fallback (`> <@bob:hs> …` lines and
+/// the blank line after them).
+fn strip_reply_fallback(body: &str) -> &str {
+    if !body.starts_with("> ") {
+        return body;
+    }
+    let mut rest = body;
+    while rest.starts_with('>') {
+        match rest.find('\n') {
+            Some(end) => rest = &rest[end + 1..],
+            None => return body,
+        }
+    }
+    rest.strip_prefix('\n').unwrap_or(rest)
+}
+
+/// A transaction id for a command's token: unique in the session by
+/// `prefix` and `serial`, the token after the dot in hex.
+pub fn txn_for(prefix: &str, serial: u64, token: &Token) -> String {
+    let mut txn = format!("{prefix}-{serial}.");
+    for byte in token.as_bytes() {
+        txn.push_str(&format!("{byte:02x}"));
+    }
+    txn
+}
+
+/// The token a transaction id of [`txn_for`] carries.
+pub fn token_of_txn(txn: &str) -> Option<Token> {
+    let hex = txn.strip_prefix("sb")?.split_once('.')?.1;
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(value: serde_json::Value) -> RoomEvent {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn tokens_survive_the_transaction_id() {
+        let token = "msg/1 é".to_owned();
+        let txn = txn_for("sb1700000000000", 7, &token);
+        assert!(txn.is_ascii() && !txn.contains('/'), "{txn}");
+        assert_eq!(token_of_txn(&txn), Some(token));
+        assert_eq!(token_of_txn("m1234.5678"), None);
+        assert_eq!(token_of_txn("sb1-2.4"), None);
+    }
+
+    #[test]
+    fn texts_notices_and_emotes_become_messages_and_echoes_carry_the_token() {
+        let room = Room::default();
+        let core = RoomId::from("#r:hs");
+        let txn = txn_for("sb1", 1, &"c1".to_owned());
+        let own = event(json!({
+            "type": "m.room.message", "sender": "@me:hs", "event_id": "$1",
+            "origin_server_ts": 1000,
+            "content": {"msgtype": "m.emote", "body": "waves"},
+            "unsigned": {"transaction_id": txn}
+        }));
+        let m = message_of(&own, &room, core.clone(), "@me:hs").unwrap();
+        assert_eq!(m.kind, MessageKind::Action);
+        assert!(m.own);
+        assert_eq!(m.token.as_deref(), Some("c1"));
+        assert_eq!(m.parts, vec![MessageId::from("$1")]);
+        assert_eq!(m.author_nick, "me");
+
+        let notice = event(json!({
+            "type": "m.room.message", "sender": "@bot:hs", "event_id": "$2",
+            "content": {"msgtype": "m.notice", "body": "beep"}
+        }));
+        let m = message_of(&notice, &room, core.clone(), "@me:hs").unwrap();
+        assert_eq!((m.kind, m.own, m.token), (MessageKind::Notice, false, None));
+
+        let edit = event(json!({
+            "type": "m.room.message", "sender": "@bob:hs", "event_id": "$3",
+            "content": {"msgtype": "m.text", "body": "* fixed",
+                        "m.relates_to": {"rel_type": "m.replace", "event_id": "$2"}}
+        }));
+        assert!(message_of(&edit, &room, core.clone(), "@me:hs").is_none());
+        let member = event(
+            json!({"type": "m.room.member", "sender": "@b:hs", "state_key": "@b:hs",
+                                  "content": {"membership": "join"}}),
+        );
+        assert!(message_of(&member, &room, core, "@me:hs").is_none());
+    }
+
+    #[test]
+    fn replies_lose_their_quoted_fallback() {
+        let body = "> <@bob:hs> the question\n> second line\n\nthe answer";
+        assert_eq!(strip_reply_fallback(body), "the answer");
+        assert_eq!(strip_reply_fallback("plain"), "plain");
+        assert_eq!(strip_reply_fallback("> only a quote"), "> only a quote");
+    }
+}

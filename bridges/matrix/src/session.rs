@@ -1,0 +1,304 @@
+//! One user's session: a loop that long-polls `/sync` and takes the core's
+//! commands in between. The sync position is saved (`Event::SaveState`)
+//! after each answer's events, so a new session resumes where the last one
+//! stopped. Errors back off (doubling to a minute; a 429's
+//! `retry_after_ms` as the server asks); a revoked token ends the session
+//! with a message to the user instead of retrying.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use switchboard_bridge_api::{
+    channel, session_channels, Command, ErrorContext, ErrorKind, Event, Login, RoomId, SessionEnd,
+    SessionHandle, UserId,
+};
+use tracing::{debug, info, warn};
+
+use crate::api::SyncResponse;
+use crate::client::{ApiError, Client};
+use crate::register::keys;
+use crate::rooms::{localpart, Room};
+
+/// The state key of the sync position.
+pub(crate) const SINCE: &str = "since";
+/// The prefix of the state keys that map a room id to the alias the core
+/// knows it by (`room.!id:hs` = `#alias:hs`).
+pub(crate) const ROOM_PREFIX: &str = "room.";
+
+/// A sync filter with this timeline limit: no presence, no account data,
+/// no typing or receipts; only the state the session reads (name, alias,
+/// topic, members, encryption), members loaded lazily (the timeline's
+/// senders only).
+macro_rules! filter {
+    ($limit:literal) => {
+        concat!(
+            r#"{"presence":{"not_types":["*"]},"account_data":{"not_types":["*"]},"#,
+            r#""room":{"state":{"lazy_load_members":true,"types":"#,
+            r#"["m.room.name","m.room.canonical_alias","m.room.topic","m.room.member","#,
+            r#""m.room.encryption"]},"#,
+            r#""timeline":{"limit":"#,
+            $limit,
+            r#","lazy_load_members":true},"#,
+            r#""ephemeral":{"not_types":["*"]},"account_data":{"not_types":["*"]}}}"#
+        )
+    };
+}
+
+/// The filter of a sync from a saved position: a short timeline.
+const FILTER: &str = filter!(20);
+
+/// The first sync's filter: one timeline event a room (the first sync's
+/// messages are history, which it does not show).
+const INITIAL_FILTER: &str = filter!(1);
+
+/// How long a resumed session waits for the core's first command (the
+/// rejoin of its stored rooms) before its first sync.
+const REJOIN_WAIT: Duration = Duration::from_millis(500);
+
+/// The longest wait between two failed syncs.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+type SyncFuture = Pin<Box<dyn Future<Output = Result<SyncResponse, ApiError>> + Send>>;
+
+/// A running session's state.
+pub(crate) struct Session {
+    pub(crate) client: Client,
+    /// The user's id (`@me:hs`).
+    pub(crate) own: String,
+    pub(crate) events: channel::Sender<Event>,
+    /// Rooms by Matrix room id.
+    pub(crate) rooms: HashMap<String, Room>,
+    /// Room ids by the alias the core knows them by.
+    pub(crate) by_alias: HashMap<RoomId, String>,
+    /// The sync position.
+    pub(crate) since: Option<String>,
+    /// How long the server may hold a sync open.
+    sync_timeout: Duration,
+    /// Makes this session's transaction ids unique.
+    pub(crate) txn_prefix: String,
+    pub(crate) txn_serial: u64,
+    /// `false` once the core is gone.
+    pub(crate) open: bool,
+}
+
+/// Starts a session with the stored login.
+pub(crate) fn start(http: reqwest::Client, sync_timeout: Duration, login: Login) -> SessionHandle {
+    let (handle, end) = session_channels();
+    tokio::spawn(run(http, sync_timeout, login, end));
+    handle
+}
+
+async fn run(http: reqwest::Client, sync_timeout: Duration, login: Login, end: SessionEnd) {
+    let SessionEnd {
+        mut commands,
+        events,
+    } = end;
+    let credentials = &login.credentials;
+    let (Some(base), Some(own), Some(token)) = (
+        credentials.get(keys::HOMESERVER),
+        credentials.get(keys::USER_ID),
+        credentials.get(keys::ACCESS_TOKEN),
+    ) else {
+        let _ = events
+            .send(Event::Error {
+                context: ErrorContext::Session,
+                kind: ErrorKind::NotAuthorized,
+                text: "This Matrix registration has no access token: register again.".into(),
+            })
+            .await;
+        return;
+    };
+    let Ok(base) = reqwest::Url::parse(base) else {
+        warn!("a stored homeserver URL that does not parse");
+        return;
+    };
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let mut session = Session {
+        client: Client::new(http, base, Some(token.to_owned())),
+        own: own.to_owned(),
+        events,
+        rooms: HashMap::new(),
+        by_alias: HashMap::new(),
+        since: login.state.get(SINCE).filter(|s| !s.is_empty()).cloned(),
+        sync_timeout,
+        txn_prefix: format!("sb{started}"),
+        txn_serial: 0,
+        open: true,
+    };
+    session.restore_aliases(&login);
+    session
+        .emit(Event::Connected {
+            own_id: UserId::from(own),
+            nick: localpart(own).to_owned(),
+        })
+        .await;
+    session.run(&mut commands).await;
+    debug!(account = %login.account, "Matrix session ended");
+}
+
+impl Session {
+    /// The room aliases saved earlier, so that a resumed sync's events
+    /// reach the rooms the core knows.
+    fn restore_aliases(&mut self, login: &Login) {
+        for (key, alias) in &login.state {
+            let Some(room_id) = key.strip_prefix(ROOM_PREFIX) else {
+                continue;
+            };
+            if alias.is_empty() {
+                continue;
+            }
+            let core = RoomId::from(alias.as_str());
+            self.by_alias.insert(core.clone(), room_id.to_owned());
+            self.rooms.entry(room_id.to_owned()).or_default().core_id = Some(core);
+        }
+    }
+
+    /// Sends an event to the core; remembers when the core is gone.
+    pub(crate) async fn emit(&mut self, event: Event) {
+        if self.open && self.events.send(event).await.is_err() {
+            self.open = false;
+        }
+    }
+
+    /// Syncs and takes commands until told to stop, the core is gone, or
+    /// the token is revoked. Commands waiting go first.
+    async fn run(&mut self, commands: &mut channel::Receiver<Command>) {
+        // A resumed session's first sync may bring news of rooms the core
+        // is about to join again (its stored rooms, sent right after the
+        // start): those joins go first, so that the news reaches rooms the
+        // core set up as its own.
+        if self.since.is_some() {
+            match tokio::time::timeout(REJOIN_WAIT, commands.recv()).await {
+                Ok(None) | Ok(Some(Command::Shutdown)) => return,
+                Ok(Some(command)) => self.command(command).await,
+                Err(_) => {}
+            }
+        }
+        let mut sync = self.sync_after(Duration::ZERO);
+        let mut failures: u32 = 0;
+        let mut down = false;
+        while self.open {
+            tokio::select! {
+                biased;
+                command = commands.recv() => {
+                    match command {
+                        None | Some(Command::Shutdown) => break,
+                        Some(command) => self.command(command).await,
+                    }
+                }
+                result = &mut sync => {
+                    let delay = match result {
+                        Ok(response) => {
+                            if down {
+                                down = false;
+                                let own_id = UserId::from(self.own.as_str());
+                                let nick = localpart(&self.own).to_owned();
+                                self.emit(Event::Connected { own_id, nick }).await;
+                            }
+                            failures = 0;
+                            self.synced(response).await;
+                            Duration::ZERO
+                        }
+                        Err(e) if e.token_revoked() => {
+                            self.revoked().await;
+                            break;
+                        }
+                        Err(e) => {
+                            failures = failures.saturating_add(1);
+                            let delay = e.rate_limited().unwrap_or_else(|| backoff(failures));
+                            warn!(error = %e, retry_in = ?delay, "Matrix sync failed");
+                            if !down && e.rate_limited().is_none() {
+                                down = true;
+                                let reason = e.to_string();
+                                self.emit(Event::Disconnected { reason, retrying: true }).await;
+                            }
+                            delay
+                        }
+                    };
+                    sync = self.sync_after(delay);
+                }
+            }
+        }
+    }
+
+    /// The token no longer works: the user is told, the session stops.
+    async fn revoked(&mut self) {
+        info!("Matrix access token revoked; session stopped");
+        self.emit(Event::Error {
+            context: ErrorContext::Session,
+            kind: ErrorKind::NotAuthorized,
+            text: "Your Matrix session was logged out (the access token was revoked). \
+                   Register again to reconnect."
+                .into(),
+        })
+        .await;
+        self.emit(Event::Disconnected {
+            reason: "the access token was revoked".into(),
+            retrying: false,
+        })
+        .await;
+    }
+
+    /// The next sync, after `delay`: a long poll from the saved position,
+    /// or an initial sync with no wait.
+    fn sync_after(&self, delay: Duration) -> SyncFuture {
+        let client = self.client.clone();
+        let since = self.since.clone();
+        let poll = if since.is_some() {
+            self.sync_timeout
+        } else {
+            Duration::ZERO
+        };
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            let ms = poll.as_millis().to_string();
+            let filter = if since.is_some() {
+                FILTER
+            } else {
+                INITIAL_FILTER
+            };
+            let mut query = vec![
+                ("filter", filter),
+                ("timeout", ms.as_str()),
+                ("set_presence", "offline"),
+            ];
+            if let Some(since) = &since {
+                query.push(("since", since.as_str()));
+            }
+            let url = client.v3(&["sync"], &query);
+            client.get(url, poll + Duration::from_secs(30)).await
+        })
+    }
+}
+
+/// The wait after `failures` failures in a row: 1 s, doubling, at most a minute.
+fn backoff(failures: u32) -> Duration {
+    let secs = 1u64 << failures.saturating_sub(1).min(6);
+    Duration::from_secs(secs).min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_minute() {
+        let waits: Vec<u64> = (1..=9).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    }
+
+    #[test]
+    fn the_filter_is_json_with_lazy_members_and_no_presence() {
+        for (text, limit) in [(FILTER, 20), (INITIAL_FILTER, 1)] {
+            let filter: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(filter["room"]["state"]["lazy_load_members"], true);
+            assert_eq!(filter["presence"]["not_types"][0], "*");
+            assert_eq!(filter["room"]["timeline"]["limit"], limit);
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! A sync's answer turned into the contract's events, room by room: a room
+//! the core was not told of is announced (`RoomJoined`, the members seen,
+//! the topic), then its state changes and its new messages, in order. A
+//! gap (a limited timeline) is filled with one bounded page of
+//! `/messages` back to the previous position. The position is saved last.
+
+use std::time::Duration;
+
+use switchboard_bridge_api::{Event, LeaveReason, RoomId, UserId};
+use tracing::{debug, info};
+
+use crate::api::{JoinedRoom, LeftRoom, MessagesResponse, RoomEvent, SyncResponse};
+use crate::messages::message_of;
+use crate::rooms::{member, MemberChange};
+use crate::session::{Session, SINCE};
+
+/// The most events fetched to fill one room's gap.
+pub(crate) const GAP_LIMIT: usize = 100;
+
+impl Session {
+    /// Emits what a sync brought, then saves its position.
+    pub(crate) async fn synced(&mut self, response: SyncResponse) {
+        let initial = self.since.is_none();
+        let SyncResponse { next_batch, rooms } = response;
+        let joined = rooms.join.len();
+        for (room_id, room) in rooms.join {
+            self.joined_room(&room_id, room, initial).await;
+        }
+        for (room_id, room) in rooms.leave {
+            self.left_room(&room_id, room).await;
+        }
+        if initial {
+            info!(
+                bytes = self.client.received(),
+                rooms = joined,
+                "Matrix initial sync done"
+            );
+        }
+        self.since = Some(next_batch.clone());
+        self.emit(Event::SaveState {
+            key: SINCE.into(),
+            value: next_batch,
+            secret: false,
+        })
+        .await;
+    }
+
+    /// The id the core knows a room by.
+    pub(crate) fn core_id(&self, room_id: &str) -> RoomId {
+        self.rooms
+            .get(room_id)
+            .and_then(|r| r.core_id.clone())
+            .unwrap_or_else(|| RoomId::from(room_id))
+    }
+
+    /// A joined room's news. On the first sync of a registration its
+    /// messages are history, not news: only its state is taken.
+    async fn joined_room(&mut self, room_id: &str, joined: JoinedRoom, initial: bool) {
+        let JoinedRoom {
+            summary,
+            state,
+            mut timeline,
+        } = joined;
+        let room = self.rooms.entry(room_id.to_owned()).or_default();
+        if !summary.heroes.is_empty() {
+            room.heroes = summary.heroes;
+        }
+        let announced = room.announced;
+        let mut changes = Vec::new();
+        for event in &state.events {
+            let change = room.apply_state(event);
+            if announced {
+                changes.push((event.state_key.clone().unwrap_or_default(), change));
+            }
+        }
+        if !announced {
+            self.announce(room_id, None).await;
+        }
+        for (user, change) in changes {
+            self.member_change(room_id, &user, change).await;
+        }
+        if initial {
+            for event in timeline.events.iter().filter(|e| e.state_key.is_some()) {
+                if let Some(room) = self.rooms.get_mut(room_id) {
+                    room.apply_state(event);
+                }
+            }
+            return;
+        }
+        if timeline.limited {
+            if let Some(from) = timeline.prev_batch.take() {
+                let mut missed = self.fill_gap(room_id, &from).await;
+                missed.append(&mut timeline.events);
+                timeline.events = missed;
+            }
+        }
+        for event in timeline.events {
+            self.timeline_event(room_id, event).await;
+        }
+    }
+
+    /// The events between the previous sync position and `from` (a
+    /// limited timeline's start), oldest first, at most [`GAP_LIMIT`].
+    async fn fill_gap(&mut self, room_id: &str, from: &str) -> Vec<RoomEvent> {
+        let Some(to) = self.since.clone() else {
+            return Vec::new();
+        };
+        let limit = GAP_LIMIT.to_string();
+        let query = [
+            ("dir", "b"),
+            ("from", from),
+            ("to", to.as_str()),
+            ("limit", limit.as_str()),
+        ];
+        let url = self.client.v3(&["rooms", room_id, "messages"], &query);
+        match self
+            .client
+            .get::<MessagesResponse>(url, Duration::from_secs(30))
+            .await
+        {
+            Ok(page) => {
+                if page.chunk.len() >= GAP_LIMIT && page.end.is_some() {
+                    let core = self.core_id(room_id);
+                    let text = format!(
+                        "More than {GAP_LIMIT} events were missed in {core}: only the last \
+                         {GAP_LIMIT} are shown."
+                    );
+                    self.emit(Event::Notice { text, server: None }).await;
+                }
+                let mut events = page.chunk;
+                events.reverse();
+                info!(events = events.len(), "Matrix sync gap filled");
+                events
+            }
+            Err(e) => {
+                debug!(error = %e, "cannot fill a sync gap");
+                Vec::new()
+            }
+        }
+    }
+
+    /// One timeline event: a state change or a message.
+    async fn timeline_event(&mut self, room_id: &str, event: RoomEvent) {
+        let Some(room) = self.rooms.get_mut(room_id) else {
+            return;
+        };
+        if event.state_key.is_some() {
+            let user = event.state_key.clone().unwrap_or_default();
+            let topic_before = room.topic.clone();
+            let change = room.apply_state(&event);
+            let topic = (room.topic != topic_before).then(|| room.topic.clone());
+            self.member_change(room_id, &user, change).await;
+            if let Some(topic) = topic {
+                let room = self.core_id(room_id);
+                let by = Some(event.sender.clone());
+                let topic = topic.unwrap_or_default();
+                self.emit(Event::Topic { room, topic, by }).await;
+            }
+            return;
+        }
+        // A sender the lazy members did not bring is a member first.
+        if !event.sender.is_empty() && !room.members.contains_key(&event.sender) {
+            let nick = room.nick_of(&event.sender).to_owned();
+            room.members.insert(event.sender.clone(), nick);
+            let change = MemberChange::Joined(room.nick_of(&event.sender).to_owned());
+            self.member_change(room_id, &event.sender.clone(), change)
+                .await;
+        }
+        let core = self.core_id(room_id);
+        let Some(room) = self.rooms.get(room_id) else {
+            return;
+        };
+        if let Some(message) = message_of(&event, room, core, &self.own) {
+            self.emit(Event::Message(message)).await;
+        }
+    }
+
+    /// Tells the core of a member's change.
+    async fn member_change(&mut self, room_id: &str, user: &str, change: MemberChange) {
+        let room = self.core_id(room_id);
+        let own = user == self.own;
+        let event = match change {
+            MemberChange::None => return,
+            MemberChange::Joined(nick) => Event::MemberJoined {
+                room,
+                member: member(user, &nick),
+            },
+            MemberChange::Renamed(new_nick) => Event::MemberRenamed {
+                room: Some(room),
+                user: UserId::from(user),
+                new_user: None,
+                new_nick,
+                own,
+            },
+            MemberChange::Left(reason) => {
+                if own {
+                    self.forget(room_id);
+                    Event::RoomLeft { room, reason }
+                } else {
+                    Event::MemberLeft {
+                        room,
+                        user: UserId::from(user),
+                        reason,
+                    }
+                }
+            }
+        };
+        self.emit(event).await;
+    }
+
+    /// A room the user left, was kicked or banned from (elsewhere).
+    async fn left_room(&mut self, room_id: &str, left: LeftRoom) {
+        let Some(room) = self.rooms.get_mut(room_id) else {
+            return;
+        };
+        if !room.announced {
+            self.forget(room_id);
+            return;
+        }
+        let own = self.own.clone();
+        let mut reason = LeaveReason::Part(None);
+        for event in left.state.events.iter().chain(&left.timeline.events) {
+            if event.state_key.as_deref() == Some(own.as_str()) {
+                if let MemberChange::Left(why) = room.apply_state(event) {
+                    reason = why;
+                }
+            }
+        }
+        let core = self.core_id(room_id);
+        self.forget(room_id);
+        self.emit(Event::RoomLeft { room: core, reason }).await;
+    }
+
+    /// Tells the core the user is in a room: its name, the user's nick
+    /// (`nick_changed` when it differs from the one asked for), the members
+    /// seen so far with the user among them, its topic.
+    pub(crate) async fn announce(&mut self, room_id: &str, asked_nick: Option<&str>) {
+        let own = self.own.clone();
+        let core = self.core_id(room_id);
+        let Some(room) = self.rooms.get_mut(room_id) else {
+            return;
+        };
+        room.announced = true;
+        let own_nick = room.nick_of(&own).to_owned();
+        room.members.insert(own.clone(), own_nick.clone());
+        let name = room.display_name(room_id, &own);
+        let members = room.member_list();
+        let topic = room.topic.clone();
+        let encrypted = room.encrypted;
+        self.emit(Event::RoomJoined {
+            room: core.clone(),
+            name,
+            own_user: UserId::from(own.as_str()),
+            nick_changed: asked_nick.is_some_and(|n| n != own_nick),
+            own_nick,
+        })
+        .await;
+        self.emit(Event::Members {
+            room: core.clone(),
+            members,
+            complete: true,
+        })
+        .await;
+        if let Some(topic) = topic {
+            self.emit(Event::Topic {
+                room: core.clone(),
+                topic,
+                by: None,
+            })
+            .await;
+        }
+        if encrypted {
+            self.emit(encrypted_notice(core)).await;
+        }
+    }
+
+    /// Drops what the session knows of a room.
+    pub(crate) fn forget(&mut self, room_id: &str) {
+        if let Some(room) = self.rooms.remove(room_id) {
+            if let Some(alias) = room.core_id {
+                self.by_alias.remove(&alias);
+            }
+        }
+    }
+}
+
+/// The notice that a room's messages cannot be read here, said once per join.
+fn encrypted_notice(room: RoomId) -> Event {
+    Event::Notice {
+        text: format!("{room} is end-to-end encrypted: Switchboard cannot read its messages yet."),
+        server: None,
+    }
+}

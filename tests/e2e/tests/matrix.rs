@@ -1,0 +1,394 @@
+//! The Matrix bridge end to end: a real Synapse (SQLite, loopback), a
+//! real Prosody and a real XMPP client; the far side is a second Matrix
+//! user over plain HTTP. The gateway must be built with `cargo build --bin
+//! switchboard --features test-network` (the `matrix` feature is on by
+//! default); Synapse comes from `scripts/install-test-deps`.
+
+mod common;
+#[path = "common/testnet.rs"]
+mod harness;
+#[path = "common/synapse.rs"]
+mod synapse;
+
+use common::history::{join_history, join_with_history};
+use common::support::prosody::{Prosody, DOMAIN};
+use common::Client;
+use harness::{join_at, Gateway};
+use synapse::{MatrixUser, Synapse, SERVER_NAME};
+use tokio_xmpp::Stanza;
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::message::{Id, Lang, Message, MessageType};
+use xmpp_parsers::minidom::Element;
+
+/// The Matrix gateway's component domain in these tests.
+const GW: &str = "matrix.localhost";
+const SECRET: &str = "matrix-secret";
+const ALICE_PASSWORD: &str = "alice-Matrix-pw-7341";
+
+/// Prosody, Synapse with alice and bob, and the gateway.
+struct Setup {
+    gateway: Gateway,
+    synapse: Synapse,
+    prosody: Prosody,
+}
+
+impl Setup {
+    fn start() -> Self {
+        let prosody = Prosody::start(&[(GW, SECRET)]);
+        let synapse = Synapse::start();
+        synapse.register("alice", ALICE_PASSWORD);
+        synapse.register("bob", "bob-pw");
+        let config = format!(
+            "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
+             [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
+             [log]\nlevel = \"debug\"\n\
+             [networks.matrix]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
+             [networks.matrix.settings]\nallow_private_addresses = true\nsync_timeout_secs = 5\n",
+            prosody.component_port,
+        );
+        let gateway = Gateway::start(&config);
+        Self {
+            gateway,
+            synapse,
+            prosody,
+        }
+    }
+
+    /// alice's XMPP account, logged in.
+    async fn xmpp_alice(&self) -> Client {
+        self.prosody.register("alice", DOMAIN, "pass");
+        Client::login(&format!("alice@{DOMAIN}"), "pass", self.prosody.c2s_port).await
+    }
+
+    /// The chat command that registers alice with this password.
+    fn register_command(&self, password: &str) -> String {
+        format!(
+            "register homeserver={} user=alice password={password}",
+            self.synapse.url()
+        )
+    }
+}
+
+/// The room JID of a Matrix alias or id, escaped as the gateway does
+/// (`:` is `\3a`, a capital is `\` and its code in lower-case hex).
+/// Synapse's default room version (12) makes ids without a server part.
+fn room_jid(id: &str) -> String {
+    let node: String = id
+        .chars()
+        .map(|c| match c {
+            ':' => "\\3a".to_owned(),
+            c if c.is_ascii_uppercase() => format!("\\{:02x}", c as u32),
+            c => c.to_string(),
+        })
+        .collect();
+    format!("{node}@{GW}")
+}
+
+/// Registers alice by chat command and returns the gateway's answer.
+async fn register(client: &mut Client, command: &str) -> String {
+    client.say(GW, command).await;
+    client.reply_from(GW).await
+}
+
+/// The next groupchat message from this occupant: (body, id).
+async fn groupchat_from(client: &mut Client, from: &Jid) -> (String, Option<String>) {
+    client
+        .wait_for(|s| match s {
+            Stanza::Message(m)
+                if m.from.as_ref() == Some(from) && m.type_ == MessageType::Groupchat =>
+            {
+                let body = m.get_best_body(vec![]).map(|(_, b)| b.clone())?;
+                Some((body, m.id.as_ref().map(|i| i.0.clone())))
+            }
+            _ => None,
+        })
+        .await
+}
+
+/// Registration with a password (a wrong one first, and an unknown
+/// server), a join by alias, messages both ways (the echo keeps the XMPP
+/// id), a revoked token that stops the session with a word to the user,
+/// a registration with a pasted token and a join by room id, and the
+/// password nowhere in the gateway's database or log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_join_by_alias_and_talk_both_ways() {
+    let mut setup = Setup::start();
+    let mut alice = setup.xmpp_alice().await;
+
+    let refused = register(&mut alice, &setup.register_command("not-her-password")).await;
+    assert!(
+        refused.contains("Registration refused: password: wrong user name or password"),
+        "{refused}"
+    );
+    let unknown = register(
+        &mut alice,
+        "register homeserver=http://127.0.0.1:1 user=alice password=x",
+    )
+    .await;
+    assert!(
+        unknown.contains("Registration refused: homeserver:"),
+        "{unknown}"
+    );
+    let done = register(&mut alice, &setup.register_command(ALICE_PASSWORD)).await;
+    assert!(done.contains("You are registered"), "{done}");
+
+    let mut bob = MatrixUser::login(&setup.synapse, "bob", "bob-pw").await;
+    let alias = format!("#chat:{SERVER_NAME}");
+    let room_id = bob.create_room("chat", "Chat room").await;
+    let room = room_jid(&alias);
+    join_at(&mut alice, &room, "alice").await;
+
+    // Matrix → XMPP.
+    bob.send(&room_id, "hello from matrix").await;
+    let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
+    let (body, id) = groupchat_from(&mut alice, &bob_occupant).await;
+    assert_eq!(body, "hello from matrix");
+    assert!(
+        id.is_some_and(|id| id.starts_with('$')),
+        "the event id is the message id"
+    );
+
+    // XMPP → Matrix, and the echo comes back with the XMPP id.
+    let mut m = Message::groupchat(Some(room.parse::<Jid>().unwrap()))
+        .with_body(Lang::new(), "hello from xmpp".into());
+    m.id = Some(Id("x-1".into()));
+    alice.send(m).await;
+    let alice_id = format!("@alice:{SERVER_NAME}");
+    bob.wait_for_message(&room_id, &alice_id, "hello from xmpp")
+        .await;
+    let me: Jid = format!("{room}/alice").parse().unwrap();
+    let (body, id) = groupchat_from(&mut alice, &me).await;
+    assert_eq!(
+        (body.as_str(), id.as_deref()),
+        ("hello from xmpp", Some("x-1"))
+    );
+
+    // Alice logs out every session from another client: the gateway's
+    // token is revoked, she is told once, and the session stops syncing.
+    MatrixUser::login(&setup.synapse, "alice", ALICE_PASSWORD)
+        .await
+        .log_out_everywhere()
+        .await;
+    let told = alice.reply_from(GW).await;
+    assert!(told.contains("access token was revoked"), "{told}");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let log = setup.gateway.log();
+    assert_eq!(
+        log.matches("Matrix access token revoked").count(),
+        1,
+        "{log}"
+    );
+    assert!(!log.contains("Matrix sync failed"), "a retry loop: {log}");
+
+    // A pasted access token registers too; a room joined by its id.
+    let again = MatrixUser::login(&setup.synapse, "alice", ALICE_PASSWORD).await;
+    let command = format!(
+        "register homeserver={} token={}",
+        setup.synapse.url(),
+        again.token()
+    );
+    let done = register(&mut alice, &command).await;
+    assert!(done.contains("You are registered"), "{done}");
+    let second_id = bob.create_room("second", "Second room").await;
+    let second = room_jid(&second_id);
+    join_at(&mut alice, &second, "alice").await;
+    bob.send(&second_id, "in the second room").await;
+    let bob_there: Jid = format!("{second}/bob").parse().unwrap();
+    let (body, _) = groupchat_from(&mut alice, &bob_there).await;
+    assert_eq!(body, "in the second room");
+
+    // The password never reached the gateway's database or log.
+    setup.gateway.restart();
+    let log = setup.gateway.log();
+    assert!(
+        log.contains("Matrix initial sync done"),
+        "the log is the gateway's"
+    );
+    assert!(!log.contains(ALICE_PASSWORD), "the password is in the log");
+    let dir = setup.gateway.database().parent().unwrap().to_owned();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().contains("switchboard.db") {
+            let bytes = std::fs::read(&path).unwrap();
+            let found = bytes
+                .windows(ALICE_PASSWORD.len())
+                .any(|w| w == ALICE_PASSWORD.as_bytes());
+            assert!(!found, "the password is in {}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no database file was checked");
+}
+
+/// Switchboard stops while bob posts and starts again while he goes on:
+/// every message reaches the room's history once, in order, after the
+/// restart, those of the downtime beyond the sync's timeline through the
+/// gap fill. The room's `leave` command then leaves the Matrix room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_while_matrix_talks_loses_and_repeats_nothing() {
+    let mut setup = Setup::start();
+    let mut alice = setup.xmpp_alice().await;
+    let done = register(&mut alice, &setup.register_command(ALICE_PASSWORD)).await;
+    assert!(done.contains("You are registered"), "{done}");
+    let mut bob = MatrixUser::login(&setup.synapse, "bob", "bob-pw").await;
+    let alias = format!("#lounge:{SERVER_NAME}");
+    let room_id = bob.create_room("lounge", "Lounge").await;
+    let room = room_jid(&alias);
+    join_at(&mut alice, &room, "alice").await;
+
+    const N: usize = 60;
+    let text = |i: usize| format!("restart {i}");
+    // Five seen live, thirty while the gateway is down (more than the
+    // sync's timeline of 20), the rest while it starts again.
+    let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
+    for i in 1..=5 {
+        bob.send(&room_id, &text(i)).await;
+    }
+    for i in 1..=5 {
+        assert_eq!(groupchat_from(&mut alice, &bob_occupant).await.0, text(i));
+    }
+    tokio::task::block_in_place(|| setup.gateway.stop());
+    for i in 6..=35 {
+        bob.send(&room_id, &text(i)).await;
+    }
+    let poster = {
+        let room_id = room_id.clone();
+        tokio::spawn(async move {
+            for i in 36..=N {
+                bob.send(&room_id, &text(i)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+            }
+            bob
+        })
+    };
+    tokio::task::block_in_place(|| setup.gateway.launch());
+    let bob = poster.await.unwrap();
+    bob.wait_for_message(&room_id, &bob.user_id, &text(N)).await;
+
+    // Rejoin until the resumed session has taken the last one.
+    let me: Jid = format!("{room}/alice").parse().unwrap();
+    let mut history = Vec::new();
+    for _ in 0..20 {
+        join_with_history(&mut alice, me.clone(), 200).await;
+        history = join_history(&mut alice, &room.parse().unwrap()).await;
+        if history.iter().any(|h| h.0 == text(N)) {
+            break;
+        }
+        common::history::leave_cleanly(&mut alice, me.clone()).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let got: Vec<String> = history
+        .into_iter()
+        .map(|h| h.0)
+        .filter(|b| b.starts_with("restart "))
+        .collect();
+    let expected: Vec<String> = (1..=N).map(text).collect();
+    assert_eq!(got, expected);
+    assert!(
+        setup.gateway.log().contains("Matrix sync gap filled"),
+        "the downtime should have left a gap"
+    );
+
+    // Leaving is explicit: the room's `leave` command leaves the Matrix room.
+    let alice_id = format!("@alice:{SERVER_NAME}");
+    assert!(bob.joined_members(&room_id).await.contains(&alice_id));
+    let leave: Element = "<command xmlns='http://jabber.org/protocol/commands' \
+                          node='leave' action='execute'/>"
+        .parse()
+        .unwrap();
+    let done = common::result_payload(alice.iq(&room, true, leave).await).unwrap();
+    assert_eq!(done.attr("status"), Some("completed"));
+    let deadline = std::time::Instant::now() + common::ANSWER;
+    while bob.joined_members(&room_id).await.contains(&alice_id) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alice is still in the Matrix room"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// An encrypted room says so when joined, and a message that cannot be
+/// read shows as a placeholder, never as silence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_room_says_it_cannot_be_read() {
+    let setup = Setup::start();
+    let mut alice = setup.xmpp_alice().await;
+    let done = register(&mut alice, &setup.register_command(ALICE_PASSWORD)).await;
+    assert!(done.contains("You are registered"), "{done}");
+    let mut bob = MatrixUser::login(&setup.synapse, "bob", "bob-pw").await;
+    let alias = format!("#secret:{SERVER_NAME}");
+    let room_id = bob.create_encrypted_room("secret").await;
+    let room = room_jid(&alias);
+    join_at(&mut alice, &room, "alice").await;
+    let told = alice.reply_from(GW).await;
+    assert!(told.contains("is end-to-end encrypted"), "{told}");
+    bob.send_encrypted(&room_id).await;
+    let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
+    let (body, _) = groupchat_from(&mut alice, &bob_occupant).await;
+    assert_eq!(body, "[an encrypted message Switchboard cannot read]");
+}
+
+/// The resident memory of the gateway process whose config is in `dir`, in kB.
+fn gateway_rss_kb(gateway: &Gateway) -> u64 {
+    let config = gateway.database().with_file_name("switchboard.toml");
+    let pids = std::process::Command::new("pgrep")
+        .args(["-f", &config.to_string_lossy()])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&pids.stdout)
+        .split_whitespace()
+        .next()
+        .expect("the gateway's pid")
+        .to_owned();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// Figures, not a check: the gateway's RSS before and after one Matrix
+/// user registers and joins a room with 50 messages of history, and the
+/// bytes of the gateway's initial sync next to a naive client's unfiltered
+/// one. `cargo nextest run -p switchboard-e2e --test matrix measure
+/// --run-ignored only --no-capture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run it by name"]
+async fn measure_one_user() {
+    let setup = Setup::start();
+    let mut bob = MatrixUser::login(&setup.synapse, "bob", "bob-pw").await;
+    let alias = format!("#measure:{SERVER_NAME}");
+    let room_id = bob.create_room("measure", "Measure").await;
+    let matrix_alice = MatrixUser::login(&setup.synapse, "alice", ALICE_PASSWORD).await;
+    matrix_alice.join(&alias).await;
+    for i in 1..=50 {
+        bob.send(&room_id, &format!("history {i} {}", "x".repeat(80)))
+            .await;
+    }
+    let naive = matrix_alice.naive_initial_sync_bytes().await;
+
+    let mut alice = setup.xmpp_alice().await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let idle = gateway_rss_kb(&setup.gateway);
+    let done = register(&mut alice, &setup.register_command(ALICE_PASSWORD)).await;
+    assert!(done.contains("You are registered"), "{done}");
+    let room = room_jid(&alias);
+    join_at(&mut alice, &room, "alice").await;
+    bob.send(&room_id, "live").await;
+    let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
+    assert_eq!(groupchat_from(&mut alice, &bob_occupant).await.0, "live");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let joined = gateway_rss_kb(&setup.gateway);
+    let log = setup.gateway.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("Matrix initial sync done"))
+        .unwrap_or_default();
+    println!("gateway RSS: {idle} kB with no user, {joined} kB with one Matrix user in one room");
+    println!("initial sync: {line}");
+    println!("naive unfiltered initial /sync of the same account: {naive} bytes");
+}
