@@ -73,6 +73,17 @@ impl Gateway {
             });
             return;
         }
+        if !to_domain && is_set && payload.is("query", ns::MAM) && self.archive.enabled() {
+            // It waits for the archive's writer and reads the database:
+            // off the router too. Its results and its answer stay in order.
+            let this = Arc::clone(self);
+            tokio::spawn(async move {
+                let room = to.as_ref().unwrap();
+                let reply = this.mam_query(&from, room, &payload).await;
+                this.answer_iq(from, to, id, reply).await;
+            });
+            return;
+        }
         let reply = if to_domain {
             self.domain_iq(&from, &payload, is_set).await
         } else if is_set && payload.is("command", adhoc::NS) {
@@ -93,8 +104,6 @@ impl Gateway {
         } else if is_set && payload.is("moderate", crate::xmpp::rich::MODERATE) {
             self.moderate(&from, to.as_ref().unwrap(), &id, &payload)
                 .await
-        } else if is_set && payload.is("query", ns::MAM) && self.archive.enabled() {
-            self.mam_query(&from, to.as_ref().unwrap(), &payload).await
         } else {
             self.room_iq(&from, to.as_ref().unwrap(), &payload)
         };
