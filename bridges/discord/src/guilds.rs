@@ -1,0 +1,167 @@
+//! What the session knows of its guilds, from READY and GUILD_CREATE: the
+//! channels that become rooms, the members' names, the roles' names.
+//! Nothing else of serenity's models is kept.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serenity::model::channel::{ChannelType, GuildChannel};
+use serenity::model::gateway::Ready;
+use serenity::model::guild::Guild;
+use switchboard_bridge_api::RoomListing;
+
+/// A text or announcement channel: a room.
+#[derive(Debug, Clone)]
+pub(crate) struct Channel {
+    pub guild: u64,
+    pub name: String,
+    pub topic: Option<String>,
+    pub position: u16,
+}
+
+/// One guild's names.
+#[derive(Debug, Default)]
+struct GuildInfo {
+    name: String,
+    /// Display names (nick, else global name, else username) by user id.
+    members: HashMap<u64, String>,
+    roles: HashMap<u64, String>,
+}
+
+/// The session's guilds.
+#[derive(Debug, Default)]
+pub(crate) struct Guilds {
+    guilds: HashMap<u64, GuildInfo>,
+    channels: BTreeMap<u64, Channel>,
+    /// Guilds READY announced whose GUILD_CREATE has not come yet.
+    pending: HashSet<u64>,
+    ready: bool,
+}
+
+/// Whether a channel of this type is a room: text and announcement channels.
+fn is_room(channel: &GuildChannel) -> bool {
+    matches!(channel.kind, ChannelType::Text | ChannelType::News)
+}
+
+impl Guilds {
+    /// READY: the guilds to wait for.
+    pub fn ready(&mut self, ready: &Ready) {
+        self.ready = true;
+        self.pending = ready.guilds.iter().map(|g| g.id.get()).collect();
+    }
+
+    /// Whether READY came and every guild it named has been created.
+    pub fn loaded(&self) -> bool {
+        self.ready && self.pending.is_empty()
+    }
+
+    /// GUILD_CREATE: the guild's rooms, members and roles (again).
+    pub fn create(&mut self, guild: &Guild) {
+        let id = guild.id.get();
+        self.pending.remove(&id);
+        self.channels.retain(|_, c| c.guild != id);
+        for channel in guild.channels.values().filter(|c| is_room(c)) {
+            self.channels.insert(
+                channel.id.get(),
+                Channel {
+                    guild: id,
+                    name: channel.name.clone(),
+                    topic: channel.topic.clone().filter(|t| !t.is_empty()),
+                    position: channel.position,
+                },
+            );
+        }
+        let info = GuildInfo {
+            name: guild.name.clone(),
+            members: guild
+                .members
+                .values()
+                .map(|m| (m.user.id.get(), m.display_name().to_owned()))
+                .collect(),
+            roles: guild
+                .roles
+                .values()
+                .map(|r| (r.id.get(), r.name.clone()))
+                .collect(),
+        };
+        self.guilds.insert(id, info);
+    }
+
+    /// A room's channel.
+    pub fn channel(&self, id: u64) -> Option<&Channel> {
+        self.channels.get(&id)
+    }
+
+    /// A channel's name, for `<#id>`.
+    pub fn channel_name(&self, id: u64) -> Option<&str> {
+        self.channels.get(&id).map(|c| c.name.as_str())
+    }
+
+    /// A room's display name: `Guild / #channel`.
+    pub fn room_name(&self, id: u64) -> Option<String> {
+        let channel = self.channels.get(&id)?;
+        let guild = self.guilds.get(&channel.guild)?;
+        Some(format!("{} / #{}", guild.name, channel.name))
+    }
+
+    /// A member's display name in a guild, if the guild listed them.
+    pub fn member_name(&self, guild: u64, user: u64) -> Option<&str> {
+        self.guilds
+            .get(&guild)?
+            .members
+            .get(&user)
+            .map(String::as_str)
+    }
+
+    /// Remembers a member's display name (they spoke).
+    pub fn note_member(&mut self, guild: u64, user: u64, name: &str) {
+        if let Some(info) = self.guilds.get_mut(&guild) {
+            if info.members.get(&user).map(String::as_str) != Some(name) {
+                info.members.insert(user, name.to_owned());
+            }
+        }
+    }
+
+    /// The members a guild listed, by id.
+    pub fn members(&self, guild: u64) -> impl Iterator<Item = (u64, &str)> {
+        self.guilds
+            .get(&guild)
+            .into_iter()
+            .flat_map(|g| g.members.iter().map(|(id, name)| (*id, name.as_str())))
+    }
+
+    /// A role's name, for `<@&id>`.
+    pub fn role_name(&self, guild: u64, role: u64) -> Option<&str> {
+        self.guilds
+            .get(&guild)?
+            .roles
+            .get(&role)
+            .map(String::as_str)
+    }
+
+    /// The rooms, guild by guild and in each by position, after the
+    /// channel id `after` (the page cursor), at most `limit`.
+    pub fn listing(&self, after: Option<u64>, limit: usize) -> Vec<RoomListing> {
+        let mut rooms: Vec<(&str, u16, u64)> = self
+            .channels
+            .iter()
+            .filter_map(|(id, c)| Some((self.guilds.get(&c.guild)?.name.as_str(), c.position, *id)))
+            .collect();
+        rooms.sort();
+        let skip = after
+            .and_then(|a| rooms.iter().position(|r| r.2 == a).map(|p| p + 1))
+            .unwrap_or(0);
+        rooms
+            .into_iter()
+            .skip(skip)
+            .take(limit)
+            .filter_map(|(_, _, id)| {
+                Some(RoomListing {
+                    room: id.to_string().into(),
+                    name: self.room_name(id)?,
+                    members: None,
+                    topic: self.channels.get(&id)?.topic.clone(),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,421 @@
+//! One user's session: serenity's gateway client feeding an actor that
+//! takes the core's commands and answers with events.
+//!
+//! The gateway's dispatches reach the actor through a raw event handler
+//! (serenity's connection, heartbeats and resume stay serenity's). Room
+//! listings and joins wait until READY and every guild it named have come
+//! (at most [`LOAD_WAIT`]), so that the first disco query already sees
+//! the guilds' channels.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serenity::all::{ChannelId, ClientBuilder, Context, GatewayIntents, RawEventHandler};
+use serenity::http::Http;
+use serenity::model::channel::Nonce;
+use serenity::model::event::Event as Dispatch;
+use switchboard_bridge_api::{
+    channel, session_channels, Command, ErrorContext, ErrorKind, Event, LeaveReason, Login, Member,
+    Role, SessionEnd, SessionHandle, Target, Token,
+};
+use tokio::sync::mpsc;
+
+use crate::guilds::Guilds;
+use crate::register::{self, TOKEN};
+use crate::{incoming, outgoing, Config};
+
+/// How long listings and joins wait for the guilds after the session starts.
+const LOAD_WAIT: Duration = Duration::from_secs(15);
+
+/// What the session asks of the gateway: guilds and their channels,
+/// messages with their text, direct messages, reactions and typing.
+fn intents() -> GatewayIntents {
+    GatewayIntents::GUILDS
+        | GatewayIntents::GUILD_MESSAGES
+        | GatewayIntents::MESSAGE_CONTENT
+        | GatewayIntents::DIRECT_MESSAGES
+        | GatewayIntents::GUILD_MESSAGE_REACTIONS
+        | GatewayIntents::DIRECT_MESSAGE_REACTIONS
+        | GatewayIntents::GUILD_MESSAGE_TYPING
+        | GatewayIntents::DIRECT_MESSAGE_TYPING
+}
+
+/// Starts a session with the stored bot token.
+pub(crate) fn start(config: Arc<Config>, login: Login) -> SessionHandle {
+    let (handle, end) = session_channels();
+    let token = login.credentials.get(TOKEN).unwrap_or_default().to_owned();
+    tokio::spawn(run(config, login.account, token, end));
+    handle
+}
+
+/// Hands each dispatch to the actor.
+struct Forward(mpsc::Sender<Dispatch>);
+
+#[serenity::async_trait]
+impl RawEventHandler for Forward {
+    async fn raw_event(&self, _ctx: Context, event: Dispatch) {
+        let _ = self.0.send(event).await;
+    }
+}
+
+/// The actor's state.
+struct Session {
+    account: String,
+    http: Arc<Http>,
+    events: channel::Sender<Event>,
+    guilds: Guilds,
+    own_id: Option<u64>,
+    own_name: String,
+    joined: BTreeSet<u64>,
+    /// Nonces of messages sent and not yet echoed, with their tokens.
+    pending: HashMap<String, Token>,
+    /// Makes nonces unique: the session's start time, then a counter.
+    nonce_prefix: String,
+    sent: u64,
+}
+
+async fn run(config: Arc<Config>, account: String, token: String, end: SessionEnd) {
+    let SessionEnd {
+        mut commands,
+        events,
+    } = end;
+    let (tx, mut dispatches) = mpsc::channel(256);
+    let http = register::http(&config, &token);
+    drop(token);
+    let client = ClientBuilder::new_with_http(http, intents())
+        .raw_event_handler(Forward(tx))
+        .await;
+    let mut client = match client {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::warn!(%account, error = %e, "Discord client not built");
+            return;
+        }
+    };
+    let shards = Arc::clone(&client.shard_manager);
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let mut session = Session {
+        account,
+        http: Arc::clone(&client.http),
+        events,
+        guilds: Guilds::default(),
+        own_id: None,
+        own_name: String::new(),
+        joined: BTreeSet::new(),
+        pending: HashMap::new(),
+        nonce_prefix: format!("{started:x}"),
+        sent: 0,
+    };
+    let mut gateway = tokio::spawn(async move { client.start().await });
+    let mut waiting: VecDeque<Command> = VecDeque::new();
+    let load_deadline = tokio::time::Instant::now() + LOAD_WAIT;
+    let mut open = true;
+    while open {
+        tokio::select! {
+            command = commands.recv() => {
+                let Some(command) = command else { break };
+                if matches!(command, Command::Shutdown) {
+                    break;
+                }
+                if needs_guilds(&command) && (!waiting.is_empty() || !session.guilds.loaded()) && tokio::time::Instant::now() < load_deadline {
+                    waiting.push_back(command);
+                } else {
+                    open = session.command(command).await;
+                }
+            }
+            Some(dispatch) = dispatches.recv() => {
+                open = session.dispatch(dispatch).await;
+                if session.guilds.loaded() {
+                    while let Some(command) = waiting.pop_front() {
+                        open = open && session.command(command).await;
+                    }
+                }
+            }
+            () = tokio::time::sleep_until(load_deadline), if !waiting.is_empty() => {
+                while let Some(command) = waiting.pop_front() {
+                    open = open && session.command(command).await;
+                }
+            }
+            ended = &mut gateway => {
+                let reason = match ended {
+                    Ok(Ok(())) => "the gateway connection ended".to_owned(),
+                    Ok(Err(e)) => format!("the gateway connection failed: {e}"),
+                    Err(_) => "the gateway task stopped".to_owned(),
+                };
+                tracing::info!(account = %session.account, %reason, "Discord session ends");
+                session.emit(Event::Disconnected { reason, retrying: false }).await;
+                return;
+            }
+        }
+    }
+    shards.shutdown_all().await;
+    gateway.abort();
+}
+
+/// Commands that need the guilds' channels.
+fn needs_guilds(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::ListRooms { .. } | Command::Join { .. } | Command::SendText { .. }
+    )
+}
+
+/// A room id as a channel id.
+fn channel_of(room: &str) -> Option<u64> {
+    room.parse().ok().filter(|id| *id != 0)
+}
+
+impl Session {
+    /// Sends an event to the core; `false` once the core is gone.
+    async fn emit(&self, event: Event) -> bool {
+        self.events.send(event).await.is_ok()
+    }
+
+    async fn error(&self, context: ErrorContext, kind: ErrorKind, text: &str) -> bool {
+        self.emit(Event::Error {
+            context,
+            kind,
+            text: text.to_owned(),
+        })
+        .await
+    }
+
+    /// One gateway dispatch.
+    async fn dispatch(&mut self, dispatch: Dispatch) -> bool {
+        match dispatch {
+            Dispatch::Ready(ready) => {
+                let user = &ready.ready.user;
+                self.own_id = Some(user.id.get());
+                self.own_name = user.display_name().to_owned();
+                self.guilds.ready(&ready.ready);
+                tracing::info!(account = %self.account, guilds = ready.ready.guilds.len(), "Discord gateway ready");
+                self.emit(Event::Connected {
+                    own_id: user.id.to_string().into(),
+                    nick: self.own_name.clone(),
+                })
+                .await
+            }
+            Dispatch::GuildCreate(created) => {
+                self.guilds.create(&created.guild);
+                true
+            }
+            Dispatch::MessageCreate(created) => self.message(created.message).await,
+            _ => true,
+        }
+    }
+
+    /// MESSAGE_CREATE in a joined room.
+    async fn message(&mut self, message: serenity::model::channel::Message) -> bool {
+        let channel = message.channel_id.get();
+        if !self.joined.contains(&channel) {
+            return true;
+        }
+        if let Some(guild) = message.guild_id {
+            let name = incoming::author_name(&message);
+            self.guilds
+                .note_member(guild.get(), message.author.id.get(), &name);
+        }
+        let own = Some(message.author.id.get()) == self.own_id;
+        let token = match (&message.nonce, own) {
+            (Some(Nonce::String(nonce)), true) => self.pending.remove(nonce),
+            (Some(Nonce::Number(nonce)), true) => self.pending.remove(&nonce.to_string()),
+            _ => None,
+        };
+        let target = Target::Room(channel.to_string().into());
+        let event = incoming::message(&message, target, &self.guilds, own, token);
+        self.emit(Event::Message(event)).await
+    }
+
+    /// One command from the core.
+    async fn command(&mut self, command: Command) -> bool {
+        match command {
+            Command::ListRooms {
+                token,
+                after,
+                limit,
+                ..
+            } => {
+                let after = after.and_then(|a| a.parse().ok());
+                let rooms = self.guilds.listing(after, limit.max(1));
+                let next = (rooms.len() == limit.max(1))
+                    .then(|| rooms.last().map(|r| r.room.to_string()))
+                    .flatten();
+                self.emit(Event::RoomList { token, rooms, next }).await
+            }
+            Command::Join { room, .. } => self.join(room.as_str()).await,
+            Command::Leave { room, .. } => {
+                if let Some(id) = channel_of(room.as_str()) {
+                    self.joined.remove(&id);
+                }
+                self.emit(Event::RoomLeft {
+                    room,
+                    reason: LeaveReason::Part(None),
+                })
+                .await
+            }
+            Command::SendText {
+                target,
+                text,
+                kind,
+                reply_to,
+                token,
+            } => self.send(target, &text, kind, reply_to, token).await,
+            Command::FetchHistory { token, room, .. } => {
+                self.emit(Event::History {
+                    token,
+                    room,
+                    messages: vec![],
+                })
+                .await
+            }
+            Command::Typing { .. } | Command::MarkRead { .. } | Command::ConfigureServer { .. } => {
+                true
+            }
+            Command::Edit { token, .. }
+            | Command::Retract { token, .. }
+            | Command::React { token, .. } => {
+                self.error(
+                    ErrorContext::Command(token),
+                    ErrorKind::Other,
+                    "the Discord bridge does not do this yet",
+                )
+                .await
+            }
+            Command::SetNick { .. } | Command::SetTopic { .. } => {
+                self.error(
+                    ErrorContext::Session,
+                    ErrorKind::Other,
+                    "the Discord bridge does not do this yet",
+                )
+                .await
+            }
+            Command::Shutdown => false,
+        }
+    }
+
+    /// Join: a known channel is joined at once (the bot is in the guild);
+    /// its guild's listed members follow, the bot among them.
+    async fn join(&mut self, room: &str) -> bool {
+        let (Some(id), Some(own_id)) = (channel_of(room), self.own_id) else {
+            return self
+                .error(
+                    ErrorContext::Room(room.into()),
+                    ErrorKind::NotFound,
+                    "no such Discord channel",
+                )
+                .await;
+        };
+        let (Some(channel), Some(name)) = (self.guilds.channel(id), self.guilds.room_name(id))
+        else {
+            return self
+                .error(
+                    ErrorContext::Room(room.into()),
+                    ErrorKind::NotFound,
+                    "no such channel in the bot's guilds",
+                )
+                .await;
+        };
+        let guild = channel.guild;
+        let topic = channel.topic.clone();
+        self.joined.insert(id);
+        let own_nick = self
+            .guilds
+            .member_name(guild, own_id)
+            .unwrap_or(&self.own_name)
+            .to_owned();
+        let mut members: Vec<Member> = self
+            .guilds
+            .members(guild)
+            .filter(|(user, _)| *user != own_id)
+            .map(|(user, nick)| Member {
+                user: user.to_string().into(),
+                nick: nick.to_owned(),
+                role: Role::Member,
+                away: None,
+            })
+            .collect();
+        members.sort_by(|a, b| a.nick.cmp(&b.nick));
+        members.push(Member {
+            user: own_id.to_string().into(),
+            nick: own_nick.clone(),
+            role: Role::Member,
+            away: None,
+        });
+        let joined = Event::RoomJoined {
+            room: room.into(),
+            name,
+            own_user: own_id.to_string().into(),
+            own_nick,
+            nick_changed: false,
+        };
+        let mut open = self.emit(joined).await
+            && self
+                .emit(Event::Members {
+                    room: room.into(),
+                    members,
+                    complete: true,
+                })
+                .await;
+        if let Some(topic) = topic {
+            open = open
+                && self
+                    .emit(Event::Topic {
+                        room: room.into(),
+                        topic,
+                        by: None,
+                    })
+                    .await;
+        }
+        open
+    }
+
+    /// SendText to a room: `POST /channels/{id}/messages` with a nonce; the
+    /// echo comes back through the gateway and carries the token.
+    async fn send(
+        &mut self,
+        target: Target,
+        text: &str,
+        kind: switchboard_bridge_api::MessageKind,
+        reply_to: Option<switchboard_bridge_api::MessageId>,
+        token: Token,
+    ) -> bool {
+        let channel = match &target {
+            Target::Room(room) => channel_of(room.as_str()).filter(|id| self.joined.contains(id)),
+            Target::User(_) => None,
+        };
+        let Some(channel) = channel else {
+            return self
+                .error(
+                    ErrorContext::Command(token),
+                    ErrorKind::NotFound,
+                    "not a joined Discord channel",
+                )
+                .await;
+        };
+        self.sent += 1;
+        let nonce = format!("{}{:x}", self.nonce_prefix, self.sent);
+        let body = outgoing::body(text, kind, &nonce, reply_to.as_ref().map(|m| m.as_str()));
+        self.pending.insert(nonce.clone(), token.clone());
+        match self
+            .http
+            .send_message(ChannelId::new(channel), vec![], &body)
+            .await
+        {
+            Ok(_) => true,
+            Err(e) => {
+                self.pending.remove(&nonce);
+                tracing::warn!(account = %self.account, %channel, error = %e, "Discord refused a message");
+                self.error(
+                    ErrorContext::Command(token),
+                    ErrorKind::Other,
+                    &format!("Discord did not take the message: {e}"),
+                )
+                .await
+            }
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! The bridge against the Discord double: registration, the guild's rooms,
+//! a join, messages both ways, a resumed gateway.
+
+use std::time::Duration;
+
+use switchboard_bridge_api::{
+    Bridge, Command, Credentials, Event, Login, MessageKind, Registered, RegistrationStep,
+    SessionHandle, Target,
+};
+use switchboard_discord::{DiscordBridge, Settings};
+use switchboard_discord_double::{self as double, Double};
+
+fn bridge(double: &Double) -> DiscordBridge {
+    DiscordBridge::new(Settings {
+        api: Some(double.api_url()),
+    })
+    .unwrap()
+}
+
+fn token_form(token: &str) -> Credentials {
+    let mut c = Credentials::new();
+    c.set("token", token);
+    c
+}
+
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+async fn next(session: &mut SessionHandle) -> Event {
+    tokio::time::timeout(Duration::from_secs(20), session.events.recv())
+        .await
+        .expect("an event within 20 s")
+        .expect("the session is running")
+}
+
+/// The next event `pick` accepts, skipping others.
+async fn until<T>(session: &mut SessionHandle, pick: impl Fn(&Event) -> Option<T>) -> T {
+    loop {
+        let event = next(session).await;
+        if let Some(found) = pick(&event) {
+            return found;
+        }
+    }
+}
+
+async fn session(double: &Double) -> SessionHandle {
+    let login = Login {
+        account: "tester".into(),
+        credentials: token_form(double::BOT_TOKEN),
+        state: Default::default(),
+        server_settings: Default::default(),
+    };
+    let mut session = bridge(double).start(login);
+    let nick = until(&mut session, |e| match e {
+        Event::Connected { own_id, nick } if own_id.as_str() == double::BOT_ID => {
+            Some(nick.clone())
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(nick, "switchbot");
+    session
+}
+
+#[tokio::test]
+async fn a_good_token_is_stored_and_a_bad_one_named() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let bridge = bridge(&double);
+    let step = |token: &str| RegistrationStep {
+        account: "tester".into(),
+        answers: token_form(token),
+        state: None,
+    };
+    match bridge.register(step(double::BOT_TOKEN)).await {
+        Ok(Registered::Done { store }) => assert_eq!(store.get("token"), Some(double::BOT_TOKEN)),
+        other => panic!("{other:?}"),
+    }
+    let refused = bridge.register(step("not-a-token")).await.unwrap_err();
+    assert_eq!(refused.field, "token");
+    assert!(refused.reason.contains("refused"), "{refused}");
+    assert!(double
+        .requests()
+        .iter()
+        .any(|r| r.method == "GET" && r.path.ends_with("/users/@me")));
+}
+
+#[tokio::test]
+async fn rooms_join_and_messages_both_ways() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    s.commands
+        .send(Command::ListRooms {
+            token: "list".into(),
+            server: None,
+            after: None,
+            limit: 50,
+        })
+        .await
+        .unwrap();
+    let rooms = until(&mut s, |e| match e {
+        Event::RoomList { rooms, .. } => Some(rooms.clone()),
+        _ => None,
+    })
+    .await;
+    let names: Vec<_> = rooms.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Ferris Guild / #general",
+            "Ferris Guild / #announcements",
+            "Ferris Guild / #random"
+        ]
+    );
+    assert_eq!(rooms[0].room.as_str(), double::GENERAL_ID);
+    assert_eq!(rooms[0].topic.as_deref(), Some("Talk about Ferris"));
+
+    s.commands
+        .send(Command::Join {
+            room: double::GENERAL_ID.into(),
+            nick: "me".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    let name = until(&mut s, |e| match e {
+        Event::RoomJoined { name, .. } => Some(name.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(name, "Ferris Guild / #general");
+    let members = until(&mut s, |e| match e {
+        Event::Members { members, .. } => Some(members.clone()),
+        _ => None,
+    })
+    .await;
+    let nicks: Vec<_> = members.iter().map(|m| m.nick.as_str()).collect();
+    assert_eq!(nicks, ["Alice Liddell", "switchbot"]);
+
+    double.say(
+        double::GENERAL_ID,
+        double::ALICE_ID,
+        "**hi** <@1000>, see <#3004>",
+    );
+    let message = until(&mut s, |e| match e {
+        Event::Message(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(message.text, "*hi* @switchbot, see #random");
+    assert_eq!(message.author.as_str(), double::ALICE_ID);
+    assert_eq!(message.author_nick, "Alice Liddell");
+    assert!(!message.own);
+
+    s.commands
+        .send(Command::SendText {
+            target: Target::Room(double::GENERAL_ID.into()),
+            text: "@everyone _look_".into(),
+            kind: MessageKind::Normal,
+            reply_to: None,
+            token: "xmpp-id-1".into(),
+        })
+        .await
+        .unwrap();
+    let echo = until(&mut s, |e| match e {
+        Event::Message(m) if m.own => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(echo.token.as_deref(), Some("xmpp-id-1"));
+    assert_eq!(echo.text, "@everyone _look_");
+    assert_eq!(echo.parts, [echo.id.clone()]);
+    let post = double
+        .wait_request(|r| r.method == "POST" && r.path.ends_with("/channels/3001/messages"))
+        .await;
+    assert_eq!(post.body["content"], "@everyone *look*");
+    assert_eq!(
+        post.body["allowed_mentions"]["parse"],
+        serde_json::json!([])
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_gateway_resumes_and_replays() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    s.commands
+        .send(Command::Join {
+            room: double::GENERAL_ID.into(),
+            nick: "me".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    until(&mut s, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    double.drop_connections();
+    double.say(double::GENERAL_ID, double::ALICE_ID, "while you were away");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    double.release();
+    let message = until(&mut s, |e| match e {
+        Event::Message(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(message.text, "while you were away");
+    assert_eq!(double.resumes(), 1);
+    assert_eq!(double.identifies(), 1, "resumed, not identified again");
+    double.say(double::GENERAL_ID, double::ALICE_ID, "and now");
+    let message = until(&mut s, |e| match e {
+        Event::Message(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(message.text, "and now", "the missed message came once");
+}
+
+/// The double's payloads are ones serenity reads (a field it lacks or
+/// mistypes would make serenity drop the whole dispatch as unknown).
+#[test]
+fn the_doubles_payloads_are_read_by_serenity() {
+    use serenity::model::prelude::{CurrentUser, Guild, Message, Ready};
+    let fixture = double::fixture::guild();
+    serde_json::from_value::<Guild>(fixture).unwrap();
+    serde_json::from_value::<Ready>(double::fixture::ready("s", "ws://x")).unwrap();
+    serde_json::from_value::<CurrentUser>(double::fixture::user(double::BOT_ID)).unwrap();
+    let alice = double::fixture::user(double::ALICE_ID);
+    serde_json::from_value::<Message>(double::fixture::message("1", "3001", &alice, "hi", None))
+        .unwrap();
+}

@@ -1,0 +1,159 @@
+//! The double's one guild, its people and its payloads, with the fields of
+//! Discord's v10 objects (user, guild, channel, message) as documented.
+
+use serde_json::{json, Value};
+
+/// The bot's user id.
+pub const BOT_ID: &str = "1000";
+/// The other member.
+pub const ALICE_ID: &str = "4001";
+/// The guild.
+pub const GUILD_ID: &str = "2000";
+/// The guild's name.
+pub const GUILD_NAME: &str = "Ferris Guild";
+/// A text channel, `#general`, with a topic.
+pub const GENERAL_ID: &str = "3001";
+/// An announcement channel, `#announcements`.
+pub const ANNOUNCEMENTS_ID: &str = "3002";
+/// A voice channel: no room.
+pub const VOICE_ID: &str = "3003";
+/// A text channel, `#random`, without a topic.
+pub const RANDOM_ID: &str = "3004";
+
+/// A user object (`alice` or the bot).
+pub fn user(id: &str) -> Value {
+    let (name, bot) = if id == BOT_ID {
+        ("switchbot", true)
+    } else {
+        ("alice", false)
+    };
+    json!({
+        "id": id,
+        "username": name,
+        "discriminator": "0",
+        "global_name": if bot { Value::Null } else { json!("Alice Liddell") },
+        "avatar": null,
+        "bot": bot,
+        "public_flags": 0
+    })
+}
+
+/// A guild channel object.
+fn channel(id: &str, kind: u8, name: &str, position: u16, topic: Option<&str>) -> Value {
+    json!({
+        "id": id,
+        "type": kind,
+        "guild_id": GUILD_ID,
+        "position": position,
+        "permission_overwrites": [],
+        "name": name,
+        "topic": topic,
+        "nsfw": false,
+        "last_message_id": null,
+        "parent_id": null,
+        "rate_limit_per_user": 0,
+        "flags": 0
+    })
+}
+
+/// The READY dispatch's data.
+pub fn ready(session_id: &str, resume_url: &str) -> Value {
+    json!({
+        "v": 10,
+        "user": user(BOT_ID),
+        "guilds": [{ "id": GUILD_ID, "unavailable": true }],
+        "session_id": session_id,
+        "resume_gateway_url": resume_url,
+        "shard": [0, 1],
+        "application": { "id": BOT_ID, "flags": 0 }
+    })
+}
+
+/// The GUILD_CREATE dispatch's data: the guild with its channels and members.
+pub fn guild() -> Value {
+    json!({
+        "id": GUILD_ID,
+        "name": GUILD_NAME,
+        "icon": null,
+        "splash": null,
+        "discovery_splash": null,
+        "owner_id": ALICE_ID,
+        "afk_channel_id": null,
+        "afk_timeout": 300,
+        "verification_level": 0,
+        "default_message_notifications": 1,
+        "explicit_content_filter": 0,
+        "roles": [{
+            "id": GUILD_ID, "name": "@everyone", "color": 0,
+            "colors": { "primary_color": 0, "secondary_color": null, "tertiary_color": null },
+            "hoist": false, "icon": null,
+            "unicode_emoji": null, "position": 0, "permissions": "1071698660928",
+            "managed": false, "mentionable": false, "flags": 0
+        }],
+        "emojis": [],
+        "features": [],
+        "mfa_level": 0,
+        "application_id": null,
+        "system_channel_id": GENERAL_ID,
+        "system_channel_flags": 0,
+        "rules_channel_id": null,
+        "vanity_url_code": null,
+        "description": null,
+        "banner": null,
+        "premium_tier": 0,
+        "preferred_locale": "en-US",
+        "public_updates_channel_id": null,
+        "nsfw_level": 0,
+        "stickers": [],
+        "premium_progress_bar_enabled": false,
+        "safety_alerts_channel_id": null,
+        "joined_at": "2026-01-01T00:00:00.000000+00:00",
+        "large": false,
+        "unavailable": false,
+        "member_count": 2,
+        "voice_states": [],
+        "members": [
+            { "user": user(ALICE_ID), "nick": null, "roles": [], "joined_at": "2025-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0 },
+            { "user": user(BOT_ID), "nick": null, "roles": [], "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0 }
+        ],
+        "channels": [
+            channel(GENERAL_ID, 0, "general", 0, Some("Talk about Ferris")),
+            channel(ANNOUNCEMENTS_ID, 5, "announcements", 1, None),
+            channel(VOICE_ID, 2, "Lounge", 2, None),
+            channel(RANDOM_ID, 0, "random", 3, None)
+        ],
+        "threads": [],
+        "presences": [],
+        "stage_instances": [],
+        "guild_scheduled_events": []
+    })
+}
+
+/// A message object (MESSAGE_CREATE's data, a POST's answer).
+pub fn message(
+    id: &str,
+    channel: &str,
+    author: &Value,
+    content: &str,
+    nonce: Option<&Value>,
+) -> Value {
+    json!({
+        "id": id,
+        "channel_id": channel,
+        "guild_id": GUILD_ID,
+        "author": author,
+        "content": content,
+        "timestamp": "2026-12-02T13:00:00.000000+00:00",
+        "edited_timestamp": null,
+        "tts": false,
+        "mention_everyone": false,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "nonce": nonce,
+        "pinned": false,
+        "type": 0,
+        "flags": 0
+    })
+}

@@ -1,0 +1,127 @@
+//! The REST API: a small HTTP/1.1 server (keep-alive, `Content-Length`
+//! bodies) answering the routes the bridge calls, under `/api/v10`.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::{dispatch, fixture, next_id, Request, Shared, BOT_TOKEN};
+
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    while let Ok((stream, _)) = listener.accept().await {
+        tokio::spawn(connection(stream, Arc::clone(&shared)));
+    }
+}
+
+async fn connection(stream: TcpStream, shared: Arc<Shared>) {
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (Some(method), Some(path)) = (parts.next(), parts.next()) else {
+            return;
+        };
+        let (method, path) = (method.to_owned(), path.to_owned());
+        let mut length = 0usize;
+        let mut authorization = String::new();
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                let value = value.trim();
+                match name.to_ascii_lowercase().as_str() {
+                    "content-length" => length = value.parse().unwrap_or(0),
+                    "authorization" => authorization = value.to_owned(),
+                    _ => {}
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let (status, answer) = route(&shared, &method, &path, &authorization, body);
+        let text = answer.to_string();
+        let response = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{text}",
+            text.len()
+        );
+        if reader
+            .get_mut()
+            .write_all(response.as_bytes())
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Answers one request, recording it.
+fn route(
+    shared: &Shared,
+    method: &str,
+    path: &str,
+    authorization: &str,
+    body: Value,
+) -> (&'static str, Value) {
+    let mut state = shared.state.lock().unwrap();
+    state.requests.push(Request {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        body: body.clone(),
+    });
+    let route = path.split('?').next().unwrap_or_default();
+    let route = route.strip_prefix("/api/v10").unwrap_or(route);
+    if route == "/gateway" {
+        return ("200 OK", json!({ "url": shared.gateway_url }));
+    }
+    if authorization != format!("Bot {BOT_TOKEN}") {
+        return (
+            "401 Unauthorized",
+            json!({ "message": "401: Unauthorized", "code": 0 }),
+        );
+    }
+    let segments: Vec<&str> = route.trim_start_matches('/').split('/').collect();
+    match (method, segments.as_slice()) {
+        ("GET", ["gateway", "bot"]) => (
+            "200 OK",
+            json!({
+                "url": shared.gateway_url,
+                "shards": 1,
+                "session_start_limit": { "total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1 }
+            }),
+        ),
+        ("GET", ["users", "@me"]) => ("200 OK", fixture::user(fixture::BOT_ID)),
+        ("POST", ["channels", channel, "messages"]) => {
+            let id = next_id(&mut state);
+            let content = body["content"].as_str().unwrap_or_default();
+            let nonce = body.get("nonce");
+            let message = fixture::message(
+                &id,
+                channel,
+                &fixture::user(fixture::BOT_ID),
+                content,
+                nonce,
+            );
+            dispatch(shared, &mut state, "MESSAGE_CREATE", message.clone());
+            ("200 OK", message)
+        }
+        _ => (
+            "404 Not Found",
+            json!({ "message": "404: Not Found", "code": 0 }),
+        ),
+    }
+}

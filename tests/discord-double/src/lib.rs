@@ -1,0 +1,196 @@
+//! A stand-in for Discord, on loopback, for the tests: the v10 gateway over
+//! a websocket and the REST routes the bridge calls, with the payloads'
+//! fields as Discord's public API documentation lists them.
+//!
+//! One bot ([`BOT_TOKEN`]) in one guild ([`fixture`]): two text channels,
+//! an announcement channel and a voice channel, and one other member
+//! (`alice`). The gateway says HELLO, takes IDENTIFY (READY, then
+//! GUILD_CREATE) or RESUME (the missed dispatches replayed, then RESUMED),
+//! acknowledges heartbeats, and sends every dispatch with the next sequence
+//! number. REST answers `GET /gateway`, `GET /gateway/bot`, `GET /users/@me`
+//! and `POST /channels/{id}/messages` (which also dispatches the message's
+//! MESSAGE_CREATE, as Discord does), and records each request for the test.
+
+#![recursion_limit = "256"]
+
+pub mod fixture;
+mod gateway;
+mod http;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, Notify};
+
+pub use fixture::{
+    ALICE_ID, ANNOUNCEMENTS_ID, BOT_ID, GENERAL_ID, GUILD_ID, GUILD_NAME, RANDOM_ID, VOICE_ID,
+};
+
+/// The bot token the double accepts; every other token is refused.
+pub const BOT_TOKEN: &str = "MTAwMA.double.bot-token";
+
+/// A REST request the double received.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The path, from `/api/v10/…` (query included).
+    pub path: String,
+    /// The JSON body, `Null` when there was none.
+    pub body: Value,
+}
+
+/// What the gateway and REST share: the dispatch log of the one session.
+pub(crate) struct State {
+    /// Every dispatch so far, by sequence number (1-based): (event name, data).
+    pub log: Vec<(String, Value)>,
+    /// The REST requests, in order.
+    pub requests: Vec<Request>,
+    /// The next snowflake the double hands out.
+    pub next_id: u64,
+    /// How many IDENTIFY and RESUME the gateway took.
+    pub identifies: usize,
+    /// How many RESUME the gateway took.
+    pub resumes: usize,
+    /// New connections wait before HELLO while this is set.
+    pub held: bool,
+    /// Bumped by each [`Double::drop_connections`]: a connection of an
+    /// older generation sends nothing more.
+    pub generation: u64,
+}
+
+pub(crate) struct Shared {
+    pub state: Mutex<State>,
+    /// Wakes the connections when the log grows.
+    pub dispatched: broadcast::Sender<()>,
+    /// Tells every connection to drop, without a close frame.
+    pub drop_all: broadcast::Sender<()>,
+    /// Wakes connections waiting while held.
+    pub released: Notify,
+    /// The gateway's URL (`ws://127.0.0.1:PORT`).
+    pub gateway_url: String,
+}
+
+/// A running double; it stops when dropped (its tasks end with the runtime).
+pub struct Double {
+    shared: Arc<Shared>,
+    api: SocketAddr,
+}
+
+impl Double {
+    /// Starts the gateway and REST listeners on loopback.
+    pub async fn start() -> std::io::Result<Self> {
+        let gateway = TcpListener::bind("127.0.0.1:0").await?;
+        let api = TcpListener::bind("127.0.0.1:0").await?;
+        let api_addr = api.local_addr()?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                log: Vec::new(),
+                requests: Vec::new(),
+                next_id: 1_300_000_000_000_000_000,
+                identifies: 0,
+                resumes: 0,
+                held: false,
+                generation: 0,
+            }),
+            dispatched: broadcast::channel(1024).0,
+            drop_all: broadcast::channel(16).0,
+            released: Notify::new(),
+            gateway_url: format!("ws://{}", gateway.local_addr()?),
+        });
+        tokio::spawn(gateway::serve(gateway, Arc::clone(&shared)));
+        tokio::spawn(http::serve(api, Arc::clone(&shared)));
+        Ok(Self {
+            shared,
+            api: api_addr,
+        })
+    }
+
+    /// The base URL to give serenity's `HttpBuilder::proxy` (and the
+    /// bridge's `api` setting): `http://127.0.0.1:PORT`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.api)
+    }
+
+    /// Dispatches MESSAGE_CREATE for a message `author` (a fixture user id)
+    /// writes in `channel`; returns its id.
+    pub fn say(&self, channel: &str, author: &str, content: &str) -> String {
+        let mut state = self.shared.state.lock().unwrap();
+        let id = next_id(&mut state);
+        let message = fixture::message(&id, channel, &fixture::user(author), content, None);
+        dispatch(&self.shared, &mut state, "MESSAGE_CREATE", message);
+        id
+    }
+
+    /// Every REST request so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.shared.state.lock().unwrap().requests.clone()
+    }
+
+    /// Waits (up to 20 s) for a REST request `pick` accepts, and returns it.
+    pub async fn wait_request(&self, pick: impl Fn(&Request) -> bool) -> Request {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(found) = self.requests().into_iter().find(&pick) {
+                return found;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no such request; got {:#?}",
+                self.requests()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// How many IDENTIFY the gateway took so far.
+    pub fn identifies(&self) -> usize {
+        self.shared.state.lock().unwrap().identifies
+    }
+
+    /// How many RESUME the gateway took so far.
+    pub fn resumes(&self) -> usize {
+        self.shared.state.lock().unwrap().resumes
+    }
+
+    /// Whether a gateway connection is identified or resumed and reading
+    /// dispatches (waits up to 20 s for one).
+    pub async fn wait_identified(&self) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        while self.identifies() == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "nobody identified");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Drops every gateway connection at the TCP level (no close frame, as
+    /// a network failure does) and holds new ones before HELLO until
+    /// [`Double::release`].
+    pub fn drop_connections(&self) {
+        let mut state = self.shared.state.lock().unwrap();
+        state.held = true;
+        state.generation += 1;
+        drop(state);
+        let _ = self.shared.drop_all.send(());
+    }
+
+    /// Lets held connections go on.
+    pub fn release(&self) {
+        self.shared.state.lock().unwrap().held = false;
+        self.shared.released.notify_waiters();
+    }
+}
+
+/// A new snowflake.
+pub(crate) fn next_id(state: &mut State) -> String {
+    state.next_id += 1;
+    state.next_id.to_string()
+}
+
+/// Appends a dispatch to the log and wakes the connections.
+pub(crate) fn dispatch(shared: &Shared, state: &mut State, name: &str, data: Value) {
+    state.log.push((name.to_owned(), data));
+    let _ = shared.dispatched.send(());
+}
