@@ -138,12 +138,18 @@ impl Guilds {
             .map(String::as_str)
     }
 
-    /// The rooms, guild by guild and in each by position, after the
-    /// channel id `after` (the page cursor), at most `limit`.
-    pub fn listing(&self, after: Option<u64>, limit: usize) -> Vec<RoomListing> {
+    /// The rooms of one guild (or of all, guild by guild), by position,
+    /// after the channel id `after` (the page cursor), at most `limit`.
+    pub fn listing(
+        &self,
+        guild: Option<u64>,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Vec<RoomListing> {
         let mut rooms: Vec<(&str, u16, u64)> = self
             .channels
             .iter()
+            .filter(|(_, c)| guild.is_none_or(|g| g == c.guild))
             .filter_map(|(id, c)| Some((self.guilds.get(&c.guild)?.name.as_str(), c.position, *id)))
             .collect();
         rooms.sort();

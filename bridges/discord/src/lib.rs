@@ -121,4 +121,22 @@ impl Bridge for DiscordBridge {
     fn start(&self, login: Login) -> SessionHandle {
         session::start(Arc::clone(&self.config), login)
     }
+
+    /// A guild is a server of the network: `guild-<id>`, whose disco items
+    /// are its rooms.
+    fn is_server(&self, id: &str) -> bool {
+        guild_of_server(id).is_some()
+    }
 }
+
+/// The guild a server id (`guild-<id>`) names.
+pub(crate) fn guild_of_server(id: &str) -> Option<u64> {
+    let digits = id.strip_prefix(GUILD_PREFIX)?;
+    if digits.starts_with('0') {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// How a guild's server id starts: `guild-2000`.
+pub const GUILD_PREFIX: &str = "guild-";

@@ -235,12 +235,13 @@ impl Session {
         match command {
             Command::ListRooms {
                 token,
+                server,
                 after,
                 limit,
-                ..
             } => {
+                let guild = server.as_deref().and_then(crate::guild_of_server);
                 let after = after.and_then(|a| a.parse().ok());
-                let rooms = self.guilds.listing(after, limit.max(1));
+                let rooms = self.guilds.listing(guild, after, limit.max(1));
                 let next = (rooms.len() == limit.max(1))
                     .then(|| rooms.last().map(|r| r.room.to_string()))
                     .flatten();

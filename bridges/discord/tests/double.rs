@@ -97,7 +97,7 @@ async fn rooms_join_and_messages_both_ways() {
     s.commands
         .send(Command::ListRooms {
             token: "list".into(),
-            server: None,
+            server: Some("guild-2000".into()),
             after: None,
             limit: 50,
         })

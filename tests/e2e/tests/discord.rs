@@ -1,0 +1,244 @@
+//! The Discord bridge end to end: a real Prosody and a real XMPP client on
+//! one side, the Discord double (v10 gateway and REST on loopback) on the
+//! other, the gateway in between pointed at the double's API.
+
+mod common;
+
+use std::time::Duration;
+
+use common::room::muc_info;
+use common::support::prosody::{Prosody, DOMAIN};
+use common::{result_payload, Client, Switchboard};
+use switchboard_discord_double::{self as discord, Double};
+use tokio_xmpp::Stanza;
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::message::{Lang, Message, MessageType};
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::presence::{Presence, Type};
+
+const GW: &str = "discord.localhost";
+const SECRET: &str = "discord-secret";
+
+/// Prosody, the double and the gateway between them.
+struct Setup {
+    double: Double,
+    prosody: Prosody,
+    _gateway: Switchboard,
+}
+
+async fn setup() -> Setup {
+    let double = Double::start().await.unwrap();
+    let prosody = Prosody::start(&[(GW, SECRET)]);
+    let config = format!(
+        "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
+         [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
+         [log]\nlevel = \"info\"\n\
+         [networks.discord]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
+         [networks.discord.settings]\napi = \"{}\"\n",
+        prosody.component_port,
+        double.api_url(),
+    );
+    let gateway = Switchboard::start(&config);
+    Setup {
+        double,
+        prosody,
+        _gateway: gateway,
+    }
+}
+
+/// A logged-in client registered with the double's bot token.
+async fn registered(setup: &Setup, name: &str) -> Client {
+    setup.prosody.register(name, DOMAIN, "pass");
+    let mut client =
+        Client::login(&format!("{name}@{DOMAIN}"), "pass", setup.prosody.c2s_port).await;
+    client
+        .register_by_chat(GW, &format!("token={}", discord::BOT_TOKEN))
+        .await;
+    client
+}
+
+fn room_jid(channel: &str) -> String {
+    format!("{channel}@{GW}")
+}
+
+/// Joins a channel's room; returns the self-presence's JID.
+async fn join(client: &mut Client, channel: &str, nick: &str) -> Jid {
+    let to: Jid = format!("{}/{nick}", room_jid(channel)).parse().unwrap();
+    let mut p = Presence::available().with_to(to);
+    p.payloads
+        .push(Element::builder("x", "http://jabber.org/protocol/muc").build());
+    client.send(p).await;
+    client
+        .wait_for(|s| match s {
+            Stanza::Presence(p)
+                if p.type_ == Type::None && muc_info(p).0.contains(&"110".to_owned()) =>
+            {
+                p.from.clone()
+            }
+            _ => None,
+        })
+        .await
+}
+
+/// The next groupchat message from this room: (sender's nick, body, id).
+async fn groupchat_from(client: &mut Client, channel: &str) -> (String, String, Option<String>) {
+    let room: Jid = room_jid(channel).parse().unwrap();
+    client
+        .wait_for(|s| match s {
+            Stanza::Message(m)
+                if m.type_ == MessageType::Groupchat
+                    && m.from.as_ref().map(|f| f.to_bare()) == Some(room.to_bare())
+                    && !m.bodies.is_empty() =>
+            {
+                let nick = m.from.as_ref()?.resource()?.to_string();
+                let body = m.get_best_body(vec![])?.1.clone();
+                Some((nick, body, m.id.as_ref().map(|i| i.0.clone())))
+            }
+            _ => None,
+        })
+        .await
+}
+
+/// A bad token is refused on its field; the good one registers (checked
+/// with `GET /users/@me` at the double).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_checks_the_bot_token() {
+    let setup = setup().await;
+    setup.prosody.register("alice", DOMAIN, "pass");
+    let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", setup.prosody.c2s_port).await;
+    // The component may still be connecting: ask until it answers.
+    let mut refusal = None;
+    for _ in 0..40 {
+        alice.say(GW, "register token=not-the-token").await;
+        let from: Jid = GW.parse().unwrap();
+        refusal = alice
+            .maybe(Duration::from_secs(2), |s| match s {
+                Stanza::Message(m) if m.from.as_ref() == Some(&from) => {
+                    m.get_best_body(vec![]).map(|(_, b)| b.clone())
+                }
+                _ => None,
+            })
+            .await;
+        if refusal.is_some() {
+            break;
+        }
+    }
+    let refusal = refusal.expect("an answer to the registration");
+    assert!(
+        refusal.contains("token") && refusal.contains("Discord refused this bot token"),
+        "{refusal}"
+    );
+    alice
+        .register_by_chat(GW, &format!("token={}", discord::BOT_TOKEN))
+        .await;
+    let checks: Vec<_> = setup
+        .double
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/users/@me"))
+        .collect();
+    assert_eq!(checks.len(), 2, "both tokens checked: {checks:?}");
+    // The session starts with the stored token: the bot identifies.
+    setup.double.wait_identified().await;
+}
+
+/// The guild's text and announcement channels are the disco items of its
+/// server JID; a join, messages both ways with markdown and mentions, and
+/// `@everyone` from XMPP pinging nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guild_channels_join_and_messages_both_ways() {
+    let setup = setup().await;
+    let mut alice = registered(&setup, "alice").await;
+
+    let guild = format!("guild-{}@{GW}", discord::GUILD_ID);
+    let query = Element::builder("query", "http://jabber.org/protocol/disco#items").build();
+    let items = result_payload(alice.iq(&guild, false, query).await).unwrap();
+    let listed: Vec<(&str, &str)> = items
+        .children()
+        .filter_map(|i| Some((i.attr("jid")?, i.attr("name")?)))
+        .collect();
+    let general = room_jid(discord::GENERAL_ID);
+    let announcements = room_jid(discord::ANNOUNCEMENTS_ID);
+    let random = room_jid(discord::RANDOM_ID);
+    assert_eq!(
+        listed,
+        [
+            (general.as_str(), "Ferris Guild / #general"),
+            (announcements.as_str(), "Ferris Guild / #announcements"),
+            (random.as_str(), "Ferris Guild / #random"),
+        ],
+        "text and announcement channels, no voice channel"
+    );
+
+    let own = join(&mut alice, discord::GENERAL_ID, "alice").await;
+    assert_eq!(
+        own.resource().map(|r| r.to_string()).as_deref(),
+        Some("switchbot")
+    );
+
+    // Discord → XMPP: markdown as XEP-0393, mentions as names.
+    setup.double.say(
+        discord::GENERAL_ID,
+        discord::ALICE_ID,
+        "**hello** <@1000>, see <#3004>",
+    );
+    let (nick, body, _) = groupchat_from(&mut alice, discord::GENERAL_ID).await;
+    assert_eq!(nick, "Alice Liddell");
+    assert_eq!(body, "*hello* @switchbot, see #random");
+
+    // XMPP → Discord: markdown, no ping for @everyone, the echo reflected
+    // with the client's id.
+    let mut m = Message::groupchat(Some(general.parse::<Jid>().unwrap()))
+        .with_body(Lang::new(), "@everyone _look_ at *this*".into());
+    m.id = Some(xmpp_parsers::message::Id("xmpp-1".into()));
+    alice.send(m).await;
+    let post = setup
+        .double
+        .wait_request(|r| {
+            r.method == "POST"
+                && r.path
+                    .ends_with(&format!("/channels/{}/messages", discord::GENERAL_ID))
+        })
+        .await;
+    assert_eq!(post.body["content"], "@everyone *look* at **this**");
+    assert_eq!(
+        post.body["allowed_mentions"],
+        serde_json::json!({ "parse": [], "replied_user": false }),
+        "neither @everyone, @here, roles nor users may be pinged"
+    );
+    let (nick, body, id) = groupchat_from(&mut alice, discord::GENERAL_ID).await;
+    assert_eq!(
+        (nick.as_str(), body.as_str(), id.as_deref()),
+        ("switchbot", "@everyone _look_ at *this*", Some("xmpp-1")),
+        "the reflection of the client's own message"
+    );
+}
+
+/// A gateway connection dropped at the TCP level is resumed (RESUME, not
+/// a new IDENTIFY), and the message sent meanwhile is replayed, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_gateway_connection_resumes_with_the_missed_messages() {
+    let setup = setup().await;
+    let mut alice = registered(&setup, "alice").await;
+    join(&mut alice, discord::GENERAL_ID, "alice").await;
+    setup.double.wait_identified().await;
+
+    setup.double.drop_connections();
+    setup.double.say(
+        discord::GENERAL_ID,
+        discord::ALICE_ID,
+        "while you were away",
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    setup.double.release();
+    let (_, body, _) = groupchat_from(&mut alice, discord::GENERAL_ID).await;
+    assert_eq!(body, "while you were away");
+    assert_eq!(setup.double.resumes(), 1, "the session was resumed");
+    assert_eq!(setup.double.identifies(), 1, "and not identified anew");
+
+    setup
+        .double
+        .say(discord::GENERAL_ID, discord::ALICE_ID, "and now");
+    let (_, body, _) = groupchat_from(&mut alice, discord::GENERAL_ID).await;
+    assert_eq!(body, "and now", "the missed message came once");
+}
