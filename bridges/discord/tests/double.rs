@@ -174,7 +174,7 @@ async fn rooms_join_and_messages_both_ways() {
     .await;
     assert_eq!(echo.token.as_deref(), Some("xmpp-id-1"));
     assert_eq!(echo.text, "@everyone _look_");
-    assert_eq!(echo.parts, [echo.id.clone()]);
+    assert_eq!(echo.parts, std::slice::from_ref(&echo.id));
     let post = double
         .wait_request(|r| r.method == "POST" && r.path.ends_with("/channels/3001/messages"))
         .await;
@@ -235,4 +235,93 @@ fn the_doubles_payloads_are_read_by_serenity() {
     let alice = double::fixture::user(double::ALICE_ID);
     serde_json::from_value::<Message>(double::fixture::message("1", "3001", &alice, "hi", None))
         .unwrap();
+}
+
+/// Waits up to 10 s for `done`.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The gateway's own heartbeat request (op 1 with `s: null`) is answered
+/// at once, not at the next interval (41 s here).
+#[tokio::test]
+async fn a_heartbeat_the_gateway_asks_for_is_sent_at_once() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let _s = session(&double).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = double.heartbeats();
+    double.request_heartbeat();
+    eventually("a heartbeat after the request", || {
+        double.heartbeats() > before
+    })
+    .await;
+}
+
+/// RECONNECT (op 7): the session reconnects and resumes; messages go on.
+#[tokio::test]
+async fn reconnect_resumes() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    s.commands
+        .send(Command::Join {
+            room: double::GENERAL_ID.into(),
+            nick: "me".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    until(&mut s, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    double.ask_reconnect();
+    eventually("a RESUME after op 7", || double.resumes() == 1).await;
+    double.say(double::GENERAL_ID, double::ALICE_ID, "after the reconnect");
+    let message = until(&mut s, |e| match e {
+        Event::Message(m) => Some(m.text.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(message, "after the reconnect");
+    assert_eq!(double.identifies(), 1);
+}
+
+/// INVALID_SESSION (op 9, not resumable): the session identifies again and
+/// says it is connected again; its joined rooms still get messages.
+#[tokio::test]
+async fn an_invalidated_session_identifies_again() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    s.commands
+        .send(Command::Join {
+            room: double::GENERAL_ID.into(),
+            nick: "me".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    until(&mut s, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    double.invalidate_sessions();
+    until(&mut s, |e| {
+        matches!(e, Event::Connected { .. }).then_some(())
+    })
+    .await;
+    assert_eq!(double.identifies(), 2);
+    double.say(double::GENERAL_ID, double::ALICE_ID, "in the new session");
+    let message = until(&mut s, |e| match e {
+        Event::Message(m) => Some(m.text.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(message, "in the new session");
 }

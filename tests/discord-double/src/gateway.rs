@@ -7,8 +7,7 @@
 //! what came after it, then RESUMED; an unknown session gets
 //! INVALID_SESSION (`d: false`).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -19,12 +18,6 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::{fixture, Shared, BOT_TOKEN};
-
-/// Where each session's dispatches start in the shared log, by session id.
-fn sessions() -> &'static Mutex<HashMap<String, usize>> {
-    static SESSIONS: OnceLock<Mutex<HashMap<String, usize>>> = OnceLock::new();
-    SESSIONS.get_or_init(Default::default)
-}
 
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     while let Ok((stream, _)) = listener.accept().await {
@@ -60,83 +53,120 @@ async fn connection(mut ws: WebSocketStream<TcpStream>, shared: Arc<Shared>) {
     }
     let generation = shared.state.lock().unwrap().generation;
     let mut woken = shared.dispatched.subscribe();
+    let mut ops = shared.ops.subscribe();
     let mut following: Option<Following> = None;
     loop {
-        tokio::select! {
-            _ = dropped.recv() => return,
-            _ = woken.recv(), if following.is_some() => {
-                let Some(f) = following.as_mut() else { continue };
-                if flush(&mut ws, &shared, f).await.is_err() {
-                    return;
-                }
-            }
-            frame = ws.next() => {
-                let text = match frame {
-                    Some(Ok(Message::Text(text))) => text,
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                    Some(Ok(_)) => continue,
-                };
-                let Ok(payload) = serde_json::from_str::<Value>(&text) else { return };
-                match payload["op"].as_u64() {
-                    // Heartbeat: acknowledged.
-                    Some(1) => {
-                        if send(&mut ws, &json!({ "op": 11, "d": null, "s": null, "t": null })).await.is_err() {
-                            return;
-                        }
+        let step = tokio::select! {
+            _ = dropped.recv() => Err(()),
+            op = ops.recv() => match op {
+                Ok(op) => send(&mut ws, &op).await,
+                Err(_) => Ok(()),
+            },
+            _ = woken.recv(), if following.is_some() => match following.as_mut() {
+                Some(f) => flush(&mut ws, &shared, f).await,
+                None => Ok(()),
+            },
+            frame = ws.next() => match frame {
+                Some(Ok(Message::Text(text))) => match serde_json::from_str::<Value>(&text) {
+                    Ok(payload) => {
+                        receive(&mut ws, &shared, generation, &payload, &mut following).await
                     }
-                    // Identify.
-                    Some(2) => {
-                        if !token_ok(&payload["d"]["token"]) {
-                            let _ = ws.close(Some(CloseFrame {
-                                code: CloseCode::from(4004),
-                                reason: "Authentication failed.".into(),
-                            })).await;
-                            return;
-                        }
-                        let (session_id, start) = {
-                            let mut state = shared.state.lock().unwrap();
-                            state.identifies += 1;
-                            (format!("session-{}", state.identifies), state.log.len())
-                        };
-                        sessions().lock().unwrap().insert(session_id.clone(), start);
-                        let ready = fixture::ready(&session_id, &shared.gateway_url);
-                        if send(&mut ws, &dispatch_payload(1, "READY", &ready)).await.is_err()
-                            || send(&mut ws, &dispatch_payload(2, "GUILD_CREATE", &fixture::guild())).await.is_err()
-                        {
-                            return;
-                        }
-                        let f = following.insert(Following { start, sent: start, generation });
-                        if flush(&mut ws, &shared, f).await.is_err() {
-                            return;
-                        }
-                    }
-                    // Resume.
-                    Some(6) => {
-                        let d = &payload["d"];
-                        let known = d["session_id"].as_str().and_then(|s| sessions().lock().unwrap().get(s).copied());
-                        let (Some(start), Some(seq), true) = (known, d["seq"].as_u64(), token_ok(&d["token"])) else {
-                            if send(&mut ws, &json!({ "op": 9, "d": false, "s": null, "t": null })).await.is_err() {
-                                return;
-                            }
-                            continue;
-                        };
-                        shared.state.lock().unwrap().resumes += 1;
-                        // Sequence numbers 1 and 2 were READY and GUILD_CREATE.
-                        let sent = start + (seq as usize).saturating_sub(2);
-                        let f = following.insert(Following { start, sent, generation });
-                        if flush(&mut ws, &shared, f).await.is_err() {
-                            return;
-                        }
-                        let seq = 2 + (f.sent - f.start) as u64;
-                        if send(&mut ws, &dispatch_payload(seq, "RESUMED", &Value::Null)).await.is_err() {
-                            return;
-                        }
-                    }
-                    _ => {}
-                }
-            }
+                    Err(_) => Err(()),
+                },
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Err(()),
+                Some(Ok(_)) => Ok(()),
+            },
+        };
+        if step.is_err() {
+            return;
         }
     }
+}
+
+/// One payload from the client: a heartbeat, IDENTIFY or RESUME.
+async fn receive(
+    ws: &mut WebSocketStream<TcpStream>,
+    shared: &Shared,
+    generation: u64,
+    payload: &Value,
+    following: &mut Option<Following>,
+) -> Result<(), ()> {
+    match payload["op"].as_u64() {
+        Some(1) => {
+            shared.state.lock().unwrap().heartbeats += 1;
+            send(ws, &json!({ "op": 11, "d": null, "s": null, "t": null })).await
+        }
+        Some(2) => identify(ws, shared, generation, &payload["d"], following).await,
+        Some(6) => resume(ws, shared, generation, &payload["d"], following).await,
+        _ => Ok(()),
+    }
+}
+
+/// IDENTIFY: a new session, READY and GUILD_CREATE, then the log from now.
+async fn identify(
+    ws: &mut WebSocketStream<TcpStream>,
+    shared: &Shared,
+    generation: u64,
+    d: &Value,
+    following: &mut Option<Following>,
+) -> Result<(), ()> {
+    if !token_ok(&d["token"]) {
+        let _ = ws
+            .close(Some(CloseFrame {
+                code: CloseCode::from(4004),
+                reason: "Authentication failed.".into(),
+            }))
+            .await;
+        return Err(());
+    }
+    let (session_id, start) = {
+        let mut state = shared.state.lock().unwrap();
+        state.identifies += 1;
+        (format!("session-{}", state.identifies), state.log.len())
+    };
+    shared
+        .state
+        .lock()
+        .unwrap()
+        .sessions
+        .insert(session_id.clone(), start);
+    let ready = fixture::ready(&session_id, &shared.gateway_url);
+    send(ws, &dispatch_payload(1, "READY", &ready)).await?;
+    send(ws, &dispatch_payload(2, "GUILD_CREATE", &fixture::guild())).await?;
+    let f = following.insert(Following {
+        start,
+        sent: start,
+        generation,
+    });
+    flush(ws, shared, f).await
+}
+
+/// RESUME: a known session's dispatches after `seq`, then RESUMED; an
+/// unknown session (or token) gets INVALID_SESSION, not resumable.
+async fn resume(
+    ws: &mut WebSocketStream<TcpStream>,
+    shared: &Shared,
+    generation: u64,
+    d: &Value,
+    following: &mut Option<Following>,
+) -> Result<(), ()> {
+    let known = d["session_id"]
+        .as_str()
+        .and_then(|s| shared.state.lock().unwrap().sessions.get(s).copied());
+    let (Some(start), Some(seq), true) = (known, d["seq"].as_u64(), token_ok(&d["token"])) else {
+        return send(ws, &json!({ "op": 9, "d": false, "s": null, "t": null })).await;
+    };
+    shared.state.lock().unwrap().resumes += 1;
+    // Sequence numbers 1 and 2 were READY and GUILD_CREATE.
+    let sent = start + (seq as usize).saturating_sub(2);
+    let f = following.insert(Following {
+        start,
+        sent,
+        generation,
+    });
+    flush(ws, shared, f).await?;
+    let seq = 2 + (f.sent - f.start) as u64;
+    send(ws, &dispatch_payload(seq, "RESUMED", &Value::Null)).await
 }
 
 /// Whether an IDENTIFY or RESUME carries the bot's token (with or without

@@ -59,6 +59,10 @@ pub(crate) struct State {
     /// Bumped by each [`Double::drop_connections`]: a connection of an
     /// older generation sends nothing more.
     pub generation: u64,
+    /// How many heartbeats (op 1) the gateway received.
+    pub heartbeats: usize,
+    /// Where each session's dispatches start in the log, by session id.
+    pub sessions: std::collections::HashMap<String, usize>,
 }
 
 pub(crate) struct Shared {
@@ -69,6 +73,8 @@ pub(crate) struct Shared {
     pub drop_all: broadcast::Sender<()>,
     /// Wakes connections waiting while held.
     pub released: Notify,
+    /// Payloads for every live connection (op 1, 7, 9 on the test's word).
+    pub ops: broadcast::Sender<Value>,
     /// The gateway's URL (`ws://127.0.0.1:PORT`).
     pub gateway_url: String,
 }
@@ -94,10 +100,13 @@ impl Double {
                 resumes: 0,
                 held: false,
                 generation: 0,
+                heartbeats: 0,
+                sessions: Default::default(),
             }),
             dispatched: broadcast::channel(1024).0,
             drop_all: broadcast::channel(16).0,
             released: Notify::new(),
+            ops: broadcast::channel(16).0,
             gateway_url: format!("ws://{}", gateway.local_addr()?),
         });
         tokio::spawn(gateway::serve(gateway, Arc::clone(&shared)));
@@ -174,6 +183,38 @@ impl Double {
         state.generation += 1;
         drop(state);
         let _ = self.shared.drop_all.send(());
+    }
+
+    /// How many heartbeats (op 1) the gateway received so far.
+    pub fn heartbeats(&self) -> usize {
+        self.shared.state.lock().unwrap().heartbeats
+    }
+
+    /// Asks every connection for a heartbeat now (op 1, `d` and `s` null,
+    /// as the gateway sends it).
+    pub fn request_heartbeat(&self) {
+        let _ = self
+            .shared
+            .ops
+            .send(serde_json::json!({ "op": 1, "d": null, "s": null, "t": null }));
+    }
+
+    /// Tells every connection to reconnect and resume (op 7).
+    pub fn ask_reconnect(&self) {
+        let _ = self
+            .shared
+            .ops
+            .send(serde_json::json!({ "op": 7, "d": null, "s": null, "t": null }));
+    }
+
+    /// Invalidates every session (op 9, not resumable): the client must
+    /// identify again; a later RESUME of those sessions is refused too.
+    pub fn invalidate_sessions(&self) {
+        self.shared.state.lock().unwrap().sessions.clear();
+        let _ = self
+            .shared
+            .ops
+            .send(serde_json::json!({ "op": 9, "d": false, "s": null, "t": null }));
     }
 
     /// Lets held connections go on.
