@@ -7,7 +7,7 @@
 //! (at most [`LOAD_WAIT`]), so that the first disco query already sees
 //! the guilds' channels.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,7 +67,9 @@ struct Session {
     guilds: Guilds,
     own_id: Option<u64>,
     own_name: String,
-    joined: BTreeSet<u64>,
+    /// Joined channels, each with the members the core was told of: the
+    /// guild's listed members at the join, and each author as they speak.
+    joined: HashMap<u64, HashSet<u64>>,
     /// Nonces of messages sent and not yet echoed, with their tokens.
     pending: HashMap<String, Token>,
     /// Makes nonces unique: the session's start time, then a counter.
@@ -105,7 +107,7 @@ async fn run(config: Arc<Config>, account: String, token: String, end: SessionEn
         guilds: Guilds::default(),
         own_id: None,
         own_name: String::new(),
-        joined: BTreeSet::new(),
+        joined: HashMap::new(),
         pending: HashMap::new(),
         nonce_prefix: format!("{started:x}"),
         sent: 0,
@@ -211,15 +213,28 @@ impl Session {
     /// MESSAGE_CREATE in a joined room.
     async fn message(&mut self, message: serenity::model::channel::Message) -> bool {
         let channel = message.channel_id.get();
-        if !self.joined.contains(&channel) {
+        let author = message.author.id.get();
+        let Some(told) = self.joined.get_mut(&channel) else {
             return true;
-        }
+        };
+        let name = incoming::author_name(&message);
+        let new_speaker = told.insert(author);
         if let Some(guild) = message.guild_id {
-            let name = incoming::author_name(&message);
-            self.guilds
-                .note_member(guild.get(), message.author.id.get(), &name);
+            self.guilds.note_member(guild.get(), author, &name);
         }
-        let own = Some(message.author.id.get()) == self.own_id;
+        let room = switchboard_bridge_api::RoomId(channel.to_string());
+        if new_speaker {
+            let member = Member {
+                user: author.to_string().into(),
+                nick: name,
+                role: Role::Member,
+                away: None,
+            };
+            if !self.emit(Event::MemberJoined { room, member }).await {
+                return false;
+            }
+        }
+        let own = Some(author) == self.own_id;
         let token = match (&message.nonce, own) {
             (Some(Nonce::String(nonce)), true) => self.pending.remove(nonce),
             (Some(Nonce::Number(nonce)), true) => self.pending.remove(&nonce.to_string()),
@@ -322,7 +337,6 @@ impl Session {
         };
         let guild = channel.guild;
         let topic = channel.topic.clone();
-        self.joined.insert(id);
         let own_nick = self
             .guilds
             .member_name(guild, own_id)
@@ -346,6 +360,11 @@ impl Session {
             role: Role::Member,
             away: None,
         });
+        let told = members
+            .iter()
+            .filter_map(|m| m.user.as_str().parse().ok())
+            .collect();
+        self.joined.insert(id, told);
         let joined = Event::RoomJoined {
             room: room.into(),
             name,
@@ -385,7 +404,9 @@ impl Session {
         token: Token,
     ) -> bool {
         let channel = match &target {
-            Target::Room(room) => channel_of(room.as_str()).filter(|id| self.joined.contains(id)),
+            Target::Room(room) => {
+                channel_of(room.as_str()).filter(|id| self.joined.contains_key(id))
+            }
             Target::User(_) => None,
         };
         let Some(channel) = channel else {

@@ -157,6 +157,22 @@ async fn rooms_join_and_messages_both_ways() {
     assert_eq!(message.author_nick, "Alice Liddell");
     assert!(!message.own);
 
+    // A member the guild did not list appears as she speaks, before her words.
+    double.say(double::GENERAL_ID, double::CAROL_ID, "hello all");
+    let event = next(&mut s).await;
+    let Event::MemberJoined { member, .. } = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(
+        (member.user.as_str(), member.nick.as_str()),
+        (double::CAROL_ID, "carol")
+    );
+    let event = next(&mut s).await;
+    assert!(
+        matches!(&event, Event::Message(m) if m.text == "hello all"),
+        "{event:?}"
+    );
+
     s.commands
         .send(Command::SendText {
             target: Target::Room(double::GENERAL_ID.into()),

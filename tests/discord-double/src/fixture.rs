@@ -5,8 +5,11 @@ use serde_json::{json, Value};
 
 /// The bot's user id.
 pub const BOT_ID: &str = "1000";
-/// The other member.
+/// The other member GUILD_CREATE lists.
 pub const ALICE_ID: &str = "4001";
+/// A member GUILD_CREATE does not list (as in a large guild): she appears
+/// as she speaks.
+pub const CAROL_ID: &str = "4002";
 /// The guild.
 pub const GUILD_ID: &str = "2000";
 /// The guild's name.
@@ -20,18 +23,19 @@ pub const VOICE_ID: &str = "3003";
 /// A text channel, `#random`, without a topic.
 pub const RANDOM_ID: &str = "3004";
 
-/// A user object (`alice` or the bot).
+/// A user object: the bot, `alice` (global name `Alice Liddell`) or
+/// `carol` (none).
 pub fn user(id: &str) -> Value {
-    let (name, bot) = if id == BOT_ID {
-        ("switchbot", true)
-    } else {
-        ("alice", false)
+    let (name, global, bot) = match id {
+        BOT_ID => ("switchbot", None, true),
+        CAROL_ID => ("carol", None, false),
+        _ => ("alice", Some("Alice Liddell"), false),
     };
     json!({
         "id": id,
         "username": name,
         "discriminator": "0",
-        "global_name": if bot { Value::Null } else { json!("Alice Liddell") },
+        "global_name": global,
         "avatar": null,
         "bot": bot,
         "public_flags": 0

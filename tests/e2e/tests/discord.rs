@@ -242,3 +242,43 @@ async fn a_dropped_gateway_connection_resumes_with_the_missed_messages() {
     let (_, body, _) = groupchat_from(&mut alice, discord::GENERAL_ID).await;
     assert_eq!(body, "and now", "the missed message came once");
 }
+
+/// The gateway's resident memory (`VmRSS`, `RssAnon` in kB).
+fn rss(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap()
+    };
+    (field("VmRSS:"), field("RssAnon:"))
+}
+
+/// A measurement, not a check (run on demand, on a release build):
+/// the gateway's RSS idle, then with one Discord user registered, their
+/// bot in the double's guild and one channel joined.
+/// `cargo build --release --bin switchboard && SWITCHBOARD_BIN=target/release/switchboard
+/// cargo nextest run -p switchboard-e2e --test discord --run-ignored only --no-capture measure_rss`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run it on a release build"]
+async fn measure_rss() {
+    let setup = setup().await;
+    let pid = setup._gateway.pid().unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = rss(pid);
+    let mut alice = registered(&setup, "alice").await;
+    join(&mut alice, discord::GENERAL_ID, "alice").await;
+    setup
+        .double
+        .say(discord::GENERAL_ID, discord::ALICE_ID, "hello");
+    groupchat_from(&mut alice, discord::GENERAL_ID).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let one = rss(pid);
+    println!(
+        "idle: RSS {} kB, anonymous {} kB; one Discord user in a guild, a channel joined: RSS {} kB, anonymous {} kB",
+        idle.0, idle.1, one.0, one.1
+    );
+}
