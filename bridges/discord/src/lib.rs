@@ -12,6 +12,7 @@
 //! The operator may point the bridge at another API base
 //! ([`Settings::api`]); the tests do, at their Discord double.
 
+mod direct;
 mod guilds;
 mod incoming;
 pub mod markdown;
@@ -100,6 +101,7 @@ fn info() -> BridgeInfo {
             // false is the safe side.
             case_insensitive_ids: false,
             persistent_rooms: true,
+            direct_messages: true,
             ..Capabilities::default()
         },
         server_settings: vec![],

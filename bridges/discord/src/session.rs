@@ -21,6 +21,7 @@ use switchboard_bridge_api::{
 };
 use tokio::sync::mpsc;
 
+use crate::direct::Direct;
 use crate::guilds::Guilds;
 use crate::register::{self, TOKEN};
 use crate::{incoming, outgoing, Config};
@@ -70,6 +71,8 @@ struct Session {
     /// Joined channels, each with the members the core was told of: the
     /// guild's listed members at the join, and each author as they speak.
     joined: HashMap<u64, HashSet<u64>>,
+    /// Direct-message channels and contacts.
+    direct: Direct,
     /// Nonces of messages sent and not yet echoed, with their tokens.
     pending: HashMap<String, Token>,
     /// Makes nonces unique: the session's start time, then a counter.
@@ -108,6 +111,7 @@ async fn run(config: Arc<Config>, account: String, token: String, end: SessionEn
         own_id: None,
         own_name: String::new(),
         joined: HashMap::new(),
+        direct: Direct::default(),
         pending: HashMap::new(),
         nonce_prefix: format!("{started:x}"),
         sent: 0,
@@ -210,8 +214,50 @@ impl Session {
         }
     }
 
-    /// MESSAGE_CREATE in a joined room.
+    /// The token of the user's own message, found by its nonce.
+    fn token_of(&mut self, message: &serenity::model::channel::Message) -> Option<Token> {
+        match &message.nonce {
+            Some(Nonce::String(nonce)) => self.pending.remove(nonce),
+            Some(Nonce::Number(nonce)) => self.pending.remove(&nonce.to_string()),
+            None => None,
+        }
+    }
+
+    /// MESSAGE_CREATE in a DM channel: from a contact (told as one the
+    /// first time), or the bot's own in a channel whose other end is known.
+    async fn direct_message(&mut self, message: serenity::model::channel::Message) -> bool {
+        let channel = message.channel_id.get();
+        let author = message.author.id.get();
+        let own = Some(author) == self.own_id;
+        let user = if own {
+            match self.direct.user_in(channel) {
+                Some(user) => user,
+                None => return true,
+            }
+        } else {
+            self.direct.note(channel, author);
+            if self.direct.is_new_contact(author) {
+                let added = Event::ContactAdded {
+                    user: author.to_string().into(),
+                    name: message.author.display_name().to_owned(),
+                };
+                if !self.emit(added).await {
+                    return false;
+                }
+            }
+            author
+        };
+        let token = if own { self.token_of(&message) } else { None };
+        let target = Target::User(user.to_string().into());
+        let event = incoming::message(&message, target, &self.guilds, own, token);
+        self.emit(Event::Message(event)).await
+    }
+
+    /// MESSAGE_CREATE: in a joined room, or a direct message.
     async fn message(&mut self, message: serenity::model::channel::Message) -> bool {
+        if message.guild_id.is_none() {
+            return self.direct_message(message).await;
+        }
         let channel = message.channel_id.get();
         let author = message.author.id.get();
         let Some(told) = self.joined.get_mut(&channel) else {
@@ -235,11 +281,7 @@ impl Session {
             }
         }
         let own = Some(author) == self.own_id;
-        let token = match (&message.nonce, own) {
-            (Some(Nonce::String(nonce)), true) => self.pending.remove(nonce),
-            (Some(Nonce::Number(nonce)), true) => self.pending.remove(&nonce.to_string()),
-            _ => None,
-        };
+        let token = if own { self.token_of(&message) } else { None };
         let target = Target::Room(channel.to_string().into());
         let event = incoming::message(&message, target, &self.guilds, own, token);
         self.emit(Event::Message(event)).await
@@ -393,8 +435,27 @@ impl Session {
         open
     }
 
-    /// SendText to a room: `POST /channels/{id}/messages` with a nonce; the
-    /// echo comes back through the gateway and carries the token.
+    /// The DM channel with a user, opened (`POST /users/@me/channels`) the
+    /// first time.
+    async fn open_direct(&mut self, user: u64) -> Option<u64> {
+        if let Some(channel) = self.direct.channel_with(user) {
+            return Some(channel);
+        }
+        let body = serde_json::json!({ "recipient_id": user.to_string() });
+        match self.http.create_private_channel(&body).await {
+            Ok(channel) => {
+                self.direct.note(channel.id.get(), user);
+                Some(channel.id.get())
+            }
+            Err(e) => {
+                tracing::info!(account = %self.account, %user, error = %e, "no DM channel");
+                None
+            }
+        }
+    }
+
+    /// SendText to a joined room or a person: `POST /channels/{id}/messages`
+    /// with a nonce; the echo comes back through the gateway with the token.
     async fn send(
         &mut self,
         target: Target,
@@ -407,15 +468,18 @@ impl Session {
             Target::Room(room) => {
                 channel_of(room.as_str()).filter(|id| self.joined.contains_key(id))
             }
-            Target::User(_) => None,
+            Target::User(user) => match channel_of(user.as_str()) {
+                Some(user) => self.open_direct(user).await,
+                None => None,
+            },
         };
         let Some(channel) = channel else {
+            let text = match target {
+                Target::Room(_) => "not a joined Discord channel",
+                Target::User(_) => "this Discord user cannot be written to",
+            };
             return self
-                .error(
-                    ErrorContext::Command(token),
-                    ErrorKind::NotFound,
-                    "not a joined Discord channel",
-                )
+                .error(ErrorContext::Command(token), ErrorKind::NotFound, text)
                 .await;
         };
         self.sent += 1;

@@ -341,3 +341,55 @@ async fn an_invalidated_session_identifies_again() {
     .await;
     assert_eq!(message, "in the new session");
 }
+
+/// A direct message to the bot makes its author a contact; the answer
+/// opens the DM channel and comes back as the user's own, with its token.
+#[tokio::test]
+async fn direct_messages_both_ways() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    double.say_directly(double::ALICE_ID, "psst *here*");
+    let event = next(&mut s).await;
+    let Event::ContactAdded { user, name } = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(
+        (user.as_str(), name.as_str()),
+        (double::ALICE_ID, "Alice Liddell")
+    );
+    let message = until(&mut s, |e| match e {
+        Event::Message(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(message.target, Target::User(double::ALICE_ID.into()));
+    assert_eq!(message.text, "psst _here_");
+
+    // To carol, who never wrote: the DM channel is opened first.
+    s.commands
+        .send(Command::SendText {
+            target: Target::User(double::CAROL_ID.into()),
+            text: "hi carol".into(),
+            kind: MessageKind::Normal,
+            reply_to: None,
+            token: "dm-1".into(),
+        })
+        .await
+        .unwrap();
+    let echo = until(&mut s, |e| match e {
+        Event::Message(m) if m.own => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(echo.target, Target::User(double::CAROL_ID.into()));
+    assert_eq!(echo.token.as_deref(), Some("dm-1"));
+    let opened = double
+        .wait_request(|r| r.method == "POST" && r.path.ends_with("/users/@me/channels"))
+        .await;
+    assert_eq!(opened.body["recipient_id"], double::CAROL_ID);
+    let sent = double
+        .wait_request(|r| r.method == "POST" && r.path.ends_with("/channels/54002/messages"))
+        .await;
+    assert_eq!(sent.body["content"], "hi carol");
+}

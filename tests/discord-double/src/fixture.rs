@@ -133,7 +133,28 @@ pub fn guild() -> Value {
     })
 }
 
-/// A message object (MESSAGE_CREATE's data, a POST's answer).
+/// The direct-message channel of the bot with this user (type 1).
+pub fn dm_channel_id(user: &str) -> String {
+    format!("5{user}")
+}
+
+/// The user a direct-message channel is with, if it is one.
+pub fn dm_user(channel: &str) -> Option<&str> {
+    channel.strip_prefix('5').filter(|_| channel.len() == 5)
+}
+
+/// A DM channel object, as `POST /users/@me/channels` answers.
+pub fn dm_channel(user: &str) -> Value {
+    json!({
+        "id": dm_channel_id(user),
+        "type": 1,
+        "last_message_id": null,
+        "recipients": [crate::fixture::user(user)]
+    })
+}
+
+/// A message object (MESSAGE_CREATE's data, a POST's answer); in a
+/// direct-message channel it has no `guild_id`.
 pub fn message(
     id: &str,
     channel: &str,
@@ -141,7 +162,7 @@ pub fn message(
     content: &str,
     nonce: Option<&Value>,
 ) -> Value {
-    json!({
+    let mut message = json!({
         "id": id,
         "channel_id": channel,
         "guild_id": GUILD_ID,
@@ -159,5 +180,9 @@ pub fn message(
         "pinned": false,
         "type": 0,
         "flags": 0
-    })
+    });
+    if dm_user(channel).is_some() {
+        message.as_object_mut().unwrap().remove("guild_id");
+    }
+    message
 }

@@ -105,6 +105,15 @@ fn route(
             }),
         ),
         ("GET", ["users", "@me"]) => ("200 OK", fixture::user(fixture::BOT_ID)),
+        ("POST", ["users", "@me", "channels"]) => match body["recipient_id"].as_str() {
+            Some(user @ (fixture::ALICE_ID | fixture::CAROL_ID)) => {
+                ("200 OK", fixture::dm_channel(user))
+            }
+            _ => (
+                "400 Bad Request",
+                json!({ "message": "Invalid Recipient(s)", "code": 50033 }),
+            ),
+        },
         ("POST", ["channels", channel, "messages"]) => {
             let id = next_id(&mut state);
             let content = body["content"].as_str().unwrap_or_default();

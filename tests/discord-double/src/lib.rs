@@ -134,6 +134,12 @@ impl Double {
         id
     }
 
+    /// Dispatches MESSAGE_CREATE for a direct message `author` writes to
+    /// the bot; returns its id.
+    pub fn say_directly(&self, author: &str, content: &str) -> String {
+        self.say(&fixture::dm_channel_id(author), author, content)
+    }
+
     /// Every REST request so far.
     pub fn requests(&self) -> Vec<Request> {
         self.shared.state.lock().unwrap().requests.clone()

@@ -282,3 +282,34 @@ async fn measure_rss() {
         idle.0, idle.1, one.0, one.1
     );
 }
+
+/// A Discord user's direct message to the bot reaches the XMPP user from
+/// that person's contact JID, and the answer goes back in the DM channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_messages_both_ways() {
+    let setup = setup().await;
+    let mut alice = registered(&setup, "alice").await;
+    setup.double.wait_identified().await;
+    let contact = format!("{}@{GW}", discord::ALICE_ID);
+    // Dispatched after IDENTIFY: the session's gateway connection gets it.
+    setup
+        .double
+        .say_directly(discord::ALICE_ID, "are you there? **ping**");
+    assert_eq!(alice.reply_from(&contact).await, "are you there? *ping*");
+    alice.say(&contact, "_yes_, here").await;
+    let post = setup
+        .double
+        .wait_request(|r| {
+            r.method == "POST"
+                && r.path.ends_with(&format!(
+                    "/channels/{}/messages",
+                    discord::fixture::dm_channel_id(discord::ALICE_ID)
+                ))
+        })
+        .await;
+    assert_eq!(post.body["content"], "*yes*, here");
+    assert_eq!(
+        post.body["allowed_mentions"]["parse"],
+        serde_json::json!([])
+    );
+}
