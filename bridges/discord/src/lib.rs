@@ -17,6 +17,7 @@ mod guilds;
 mod incoming;
 pub mod markdown;
 mod outgoing;
+mod positions;
 mod register;
 mod session;
 

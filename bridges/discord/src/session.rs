@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use serenity::all::{ChannelId, ClientBuilder, Context, GatewayIntents, RawEventHandler};
 use serenity::http::Http;
-use serenity::model::channel::Nonce;
 use serenity::model::event::Event as Dispatch;
 use switchboard_bridge_api::{
     channel, session_channels, Command, ErrorContext, ErrorKind, Event, LeaveReason, Login, Member,
@@ -23,8 +22,11 @@ use tokio::sync::mpsc;
 
 use crate::direct::Direct;
 use crate::guilds::Guilds;
+use crate::positions::{Positions, SAVE_EVERY};
+
+mod messages;
 use crate::register::{self, TOKEN};
-use crate::{incoming, outgoing, Config};
+use crate::{outgoing, Config};
 
 /// How long listings and joins wait for the guilds after the session starts.
 const LOAD_WAIT: Duration = Duration::from_secs(15);
@@ -46,7 +48,8 @@ fn intents() -> GatewayIntents {
 pub(crate) fn start(config: Arc<Config>, login: Login) -> SessionHandle {
     let (handle, end) = session_channels();
     let token = login.credentials.get(TOKEN).unwrap_or_default().to_owned();
-    tokio::spawn(run(config, login.account, token, end));
+    let positions = Positions::from_state(&login.state);
+    tokio::spawn(run(config, login.account, token, positions, end));
     handle
 }
 
@@ -73,6 +76,10 @@ struct Session {
     joined: HashMap<u64, HashSet<u64>>,
     /// Direct-message channels and contacts.
     direct: Direct,
+    /// The last message passed on per joined channel (saved as state).
+    positions: Positions,
+    /// Channels caught up in this session (once each).
+    caught_up: HashSet<u64>,
     /// Nonces of messages sent and not yet echoed, with their tokens.
     pending: HashMap<String, Token>,
     /// Makes nonces unique: the session's start time, then a counter.
@@ -80,7 +87,13 @@ struct Session {
     sent: u64,
 }
 
-async fn run(config: Arc<Config>, account: String, token: String, end: SessionEnd) {
+async fn run(
+    config: Arc<Config>,
+    account: String,
+    token: String,
+    positions: Positions,
+    end: SessionEnd,
+) {
     let SessionEnd {
         mut commands,
         events,
@@ -112,6 +125,8 @@ async fn run(config: Arc<Config>, account: String, token: String, end: SessionEn
         own_name: String::new(),
         joined: HashMap::new(),
         direct: Direct::default(),
+        positions,
+        caught_up: HashSet::new(),
         pending: HashMap::new(),
         nonce_prefix: format!("{started:x}"),
         sent: 0,
@@ -120,11 +135,14 @@ async fn run(config: Arc<Config>, account: String, token: String, end: SessionEn
     let mut waiting: VecDeque<Command> = VecDeque::new();
     let load_deadline = tokio::time::Instant::now() + LOAD_WAIT;
     let mut open = true;
+    let mut save = tokio::time::interval(SAVE_EVERY);
     while open {
         tokio::select! {
+            _ = save.tick() => open = session.save_positions().await,
             command = commands.recv() => {
                 let Some(command) = command else { break };
                 if matches!(command, Command::Shutdown) {
+                    session.save_positions().await;
                     break;
                 }
                 if needs_guilds(&command) && (!waiting.is_empty() || !session.guilds.loaded()) && tokio::time::Instant::now() < load_deadline {
@@ -153,6 +171,7 @@ async fn run(config: Arc<Config>, account: String, token: String, end: SessionEn
                     Err(_) => "the gateway task stopped".to_owned(),
                 };
                 tracing::info!(account = %session.account, %reason, "Discord session ends");
+                session.save_positions().await;
                 session.emit(Event::Disconnected { reason, retrying: false }).await;
                 return;
             }
@@ -190,6 +209,21 @@ impl Session {
         .await
     }
 
+    /// Saves the positions that changed; `false` once the core is gone.
+    async fn save_positions(&mut self) -> bool {
+        for (key, value) in self.positions.take_changed() {
+            let save = Event::SaveState {
+                key,
+                value,
+                secret: false,
+            };
+            if !self.emit(save).await {
+                return false;
+            }
+        }
+        true
+    }
+
     /// One gateway dispatch.
     async fn dispatch(&mut self, dispatch: Dispatch) -> bool {
         match dispatch {
@@ -212,79 +246,6 @@ impl Session {
             Dispatch::MessageCreate(created) => self.message(created.message).await,
             _ => true,
         }
-    }
-
-    /// The token of the user's own message, found by its nonce.
-    fn token_of(&mut self, message: &serenity::model::channel::Message) -> Option<Token> {
-        match &message.nonce {
-            Some(Nonce::String(nonce)) => self.pending.remove(nonce),
-            Some(Nonce::Number(nonce)) => self.pending.remove(&nonce.to_string()),
-            None => None,
-        }
-    }
-
-    /// MESSAGE_CREATE in a DM channel: from a contact (told as one the
-    /// first time), or the bot's own in a channel whose other end is known.
-    async fn direct_message(&mut self, message: serenity::model::channel::Message) -> bool {
-        let channel = message.channel_id.get();
-        let author = message.author.id.get();
-        let own = Some(author) == self.own_id;
-        let user = if own {
-            match self.direct.user_in(channel) {
-                Some(user) => user,
-                None => return true,
-            }
-        } else {
-            self.direct.note(channel, author);
-            if self.direct.is_new_contact(author) {
-                let added = Event::ContactAdded {
-                    user: author.to_string().into(),
-                    name: message.author.display_name().to_owned(),
-                };
-                if !self.emit(added).await {
-                    return false;
-                }
-            }
-            author
-        };
-        let token = if own { self.token_of(&message) } else { None };
-        let target = Target::User(user.to_string().into());
-        let event = incoming::message(&message, target, &self.guilds, own, token);
-        self.emit(Event::Message(event)).await
-    }
-
-    /// MESSAGE_CREATE: in a joined room, or a direct message.
-    async fn message(&mut self, message: serenity::model::channel::Message) -> bool {
-        if message.guild_id.is_none() {
-            return self.direct_message(message).await;
-        }
-        let channel = message.channel_id.get();
-        let author = message.author.id.get();
-        let Some(told) = self.joined.get_mut(&channel) else {
-            return true;
-        };
-        let name = incoming::author_name(&message);
-        let new_speaker = told.insert(author);
-        if let Some(guild) = message.guild_id {
-            self.guilds.note_member(guild.get(), author, &name);
-        }
-        let room = switchboard_bridge_api::RoomId(channel.to_string());
-        if new_speaker {
-            let member = Member {
-                user: author.to_string().into(),
-                nick: name,
-                role: Role::Member,
-                away: None,
-            };
-            if !self.emit(Event::MemberJoined { room, member }).await {
-                return false;
-            }
-        }
-        let own = Some(author) == self.own_id;
-        let token = if own { self.token_of(&message) } else { None };
-        let target = Target::Room(channel.to_string().into());
-        let event = incoming::message(&message, target, &self.guilds, own, token);
-        self.emit(Event::Message(event)).await
     }
 
     /// One command from the core.
@@ -432,7 +393,7 @@ impl Session {
                     })
                     .await;
         }
-        open
+        open && self.catch_up(id).await
     }
 
     /// The DM channel with a user, opened (`POST /users/@me/channels`) the

@@ -393,3 +393,71 @@ async fn direct_messages_both_ways() {
         .await;
     assert_eq!(sent.body["content"], "hi carol");
 }
+
+/// A new session with a saved position in a channel fetches what was said
+/// after it when it joins: oldest first, each once, live ones after; and
+/// it saves its new position.
+#[tokio::test]
+async fn a_new_session_catches_up_from_its_saved_position() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let before = double.say(double::GENERAL_ID, double::ALICE_ID, "seen before");
+    for i in 1..=120 {
+        double.say(double::GENERAL_ID, double::ALICE_ID, &format!("missed {i}"));
+    }
+    let login = Login {
+        account: "tester".into(),
+        credentials: token_form(double::BOT_TOKEN),
+        state: [(format!("last:{}", double::GENERAL_ID), before)].into(),
+        server_settings: Default::default(),
+    };
+    let mut s = bridge(&double).start(login);
+    s.commands
+        .send(Command::Join {
+            room: double::GENERAL_ID.into(),
+            nick: "me".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    let mut texts = Vec::new();
+    while texts.len() < 100 {
+        if let Event::Message(m) = next(&mut s).await {
+            texts.push(m.text);
+        }
+    }
+    let expected: Vec<String> = (1..=100).map(|i| format!("missed {i}")).collect();
+    assert_eq!(texts, expected, "the oldest 100 missed, in order");
+    double.say(double::GENERAL_ID, double::ALICE_ID, "live");
+    let (next_text, saved) = loop {
+        match next(&mut s).await {
+            Event::Message(m) => break (m.text, None),
+            Event::SaveState { key, value, secret } => {
+                assert!(!secret);
+                assert_eq!(key, format!("last:{}", double::GENERAL_ID));
+                break (String::new(), Some(value));
+            }
+            _ => {}
+        }
+    };
+    // Whichever came first, the live message comes once, and a position is saved.
+    let mut live_seen = next_text == "live";
+    let mut saved = saved;
+    while !(live_seen && saved.is_some()) {
+        match next(&mut s).await {
+            Event::Message(m) => {
+                assert!(!live_seen, "the live message came twice");
+                assert_eq!(m.text, "live");
+                live_seen = true;
+            }
+            Event::SaveState { value, .. } => saved = Some(value),
+            _ => {}
+        }
+    }
+    let history = double
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/channels/3001/messages"))
+        .count();
+    assert_eq!(history, 1, "one page fetched");
+}

@@ -114,6 +114,9 @@ fn route(
                 json!({ "message": "Invalid Recipient(s)", "code": 50033 }),
             ),
         },
+        ("GET", ["channels", channel, "messages"]) => {
+            ("200 OK", history(&state.log, channel, query(path)))
+        }
         ("POST", ["channels", channel, "messages"]) => {
             let id = next_id(&mut state);
             let content = body["content"].as_str().unwrap_or_default();
@@ -133,4 +136,39 @@ fn route(
             json!({ "message": "404: Not Found", "code": 0 }),
         ),
     }
+}
+
+/// A query string's pairs.
+fn query(path: &str) -> Vec<(&str, &str)> {
+    path.split_once('?')
+        .map(|(_, q)| q.split('&').filter_map(|p| p.split_once('=')).collect())
+        .unwrap_or_default()
+}
+
+/// `GET /channels/{id}/messages`: with `after`, the `limit` (default 50,
+/// at most 100) messages right after that id; without, the newest; newest
+/// first either way, as Discord answers.
+fn history(log: &[(String, Value)], channel: &str, query: Vec<(&str, &str)>) -> Value {
+    let param = |name: &str| query.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+    let limit = param("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(50usize)
+        .min(100);
+    let after: Option<u64> = param("after").and_then(|a| a.parse().ok());
+    let id = |m: &Value| m["id"].as_str().and_then(|i| i.parse::<u64>().ok());
+    let mut messages: Vec<&Value> = log
+        .iter()
+        .filter(|(name, m)| name == "MESSAGE_CREATE" && m["channel_id"] == channel)
+        .map(|(_, m)| m)
+        .filter(|m| after.is_none_or(|a| id(m) > Some(a)))
+        .collect();
+    messages.sort_by_key(|m| id(m));
+    let page: Vec<&Value> = match after {
+        Some(_) => messages.into_iter().take(limit).collect(),
+        None => {
+            let skip = messages.len().saturating_sub(limit);
+            messages.into_iter().skip(skip).collect()
+        }
+    };
+    Value::Array(page.into_iter().rev().cloned().collect())
 }
