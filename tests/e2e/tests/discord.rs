@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::history::{join_with_history, mam_all};
 use common::room::muc_info;
 use common::support::prosody::{Prosody, DOMAIN};
 use common::{result_payload, Client, Switchboard};
@@ -23,7 +24,7 @@ const SECRET: &str = "discord-secret";
 struct Setup {
     double: Double,
     prosody: Prosody,
-    _gateway: Switchboard,
+    gateway: Switchboard,
 }
 
 async fn setup() -> Setup {
@@ -42,7 +43,7 @@ async fn setup() -> Setup {
     Setup {
         double,
         prosody,
-        _gateway: gateway,
+        gateway,
     }
 }
 
@@ -266,7 +267,7 @@ fn rss(pid: u32) -> (u64, u64) {
 #[ignore = "a measurement: run it on a release build"]
 async fn measure_rss() {
     let setup = setup().await;
-    let pid = setup._gateway.pid().unwrap();
+    let pid = setup.gateway.pid().unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle = rss(pid);
     let mut alice = registered(&setup, "alice").await;
@@ -312,4 +313,69 @@ async fn direct_messages_both_ways() {
         post.body["allowed_mentions"]["parse"],
         serde_json::json!([])
     );
+}
+
+/// Asks the gateway for a ping until it answers (its component is back).
+async fn gateway_answers(client: &mut Client) {
+    for _ in 0..60 {
+        let ping = Element::builder("ping", "urn:xmpp:ping").build();
+        if matches!(
+            client.iq(GW, false, ping).await,
+            xmpp_parsers::iq::Iq::Result { .. }
+        ) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("the gateway did not come back");
+}
+
+/// After a restart of the gateway, the 100 messages said in a joined
+/// channel while it was down are fetched from Discord and archived, each
+/// once, after the one seen before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_catches_up_the_missed_messages_once() {
+    let mut setup = setup().await;
+    let mut alice = registered(&setup, "alice").await;
+    let own = join(&mut alice, discord::GENERAL_ID, "switchbot").await;
+    setup
+        .double
+        .say(discord::GENERAL_ID, discord::ALICE_ID, "seen before");
+    groupchat_from(&mut alice, discord::GENERAL_ID).await;
+    // The position is saved every 5 s.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+
+    setup.gateway.stop();
+    for i in 1..=100 {
+        setup.double.say(
+            discord::GENERAL_ID,
+            discord::ALICE_ID,
+            &format!("missed {i}"),
+        );
+    }
+    setup.gateway.restart();
+    setup
+        .double
+        .wait_request(|r| r.method == "GET" && r.path.contains("/channels/3001/messages?"))
+        .await;
+    gateway_answers(&mut alice).await;
+    join_with_history(&mut alice, own, 0).await;
+
+    let expected: Vec<String> = std::iter::once("seen before".to_owned())
+        .chain((1..=100).map(|i| format!("missed {i}")))
+        .collect();
+    let room = room_jid(discord::GENERAL_ID);
+    let mut bodies = Vec::new();
+    for _ in 0..40 {
+        bodies = mam_all(&mut alice, &room, 500)
+            .await
+            .into_iter()
+            .map(|ids| ids.0)
+            .collect();
+        if bodies.len() >= expected.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(bodies, expected);
 }
