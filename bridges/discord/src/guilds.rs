@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serenity::model::channel::{ChannelType, GuildChannel};
 use serenity::model::gateway::Ready;
 use serenity::model::guild::Guild;
-use switchboard_bridge_api::RoomListing;
+use serenity::model::id::RoleId;
+use serenity::model::Permissions;
+use switchboard_bridge_api::{Role, RoomListing};
 
 /// A text or announcement channel: a room.
 #[derive(Debug, Clone)]
@@ -25,6 +27,12 @@ struct GuildInfo {
     /// Display names (nick, else global name, else username) by user id.
     members: HashMap<u64, String>,
     roles: HashMap<u64, String>,
+    /// Roles that may manage messages (or administer): their holders are
+    /// the rooms' moderators.
+    moderator_roles: HashSet<u64>,
+    /// Listed members holding one of them.
+    moderators: HashSet<u64>,
+    owner: u64,
 }
 
 /// The session's guilds.
@@ -70,7 +78,24 @@ impl Guilds {
                 },
             );
         }
+        let moderator_roles: HashSet<u64> = guild
+            .roles
+            .values()
+            .filter(|r| {
+                r.permissions
+                    .intersects(Permissions::MANAGE_MESSAGES | Permissions::ADMINISTRATOR)
+            })
+            .map(|r| r.id.get())
+            .collect();
         let info = GuildInfo {
+            moderators: guild
+                .members
+                .values()
+                .filter(|m| m.roles.iter().any(|r| moderator_roles.contains(&r.get())))
+                .map(|m| m.user.id.get())
+                .collect(),
+            moderator_roles,
+            owner: guild.owner_id.get(),
             name: guild.name.clone(),
             members: guild
                 .members
@@ -127,6 +152,61 @@ impl Guilds {
             .get(&guild)
             .into_iter()
             .flat_map(|g| g.members.iter().map(|(id, name)| (*id, name.as_str())))
+    }
+
+    /// A member's standing in the guild's rooms: the owner, moderators
+    /// (a role that manages messages or administers: the listed member's,
+    /// or `roles` when given), everyone else a member. Channel overwrites
+    /// are not read.
+    pub fn role_of(&self, guild: u64, user: u64, roles: Option<&[RoleId]>) -> Role {
+        let Some(info) = self.guilds.get(&guild) else {
+            return Role::Member;
+        };
+        let moderator = match roles {
+            Some(roles) => roles
+                .iter()
+                .any(|r| info.moderator_roles.contains(&r.get())),
+            None => info.moderators.contains(&user),
+        };
+        if user == info.owner {
+            Role::Owner
+        } else if moderator {
+            Role::Operator
+        } else {
+            Role::Member
+        }
+    }
+
+    /// CHANNEL_UPDATE: a room's new name and topic; the topic when it changed.
+    pub fn update(&mut self, channel: &GuildChannel) -> Option<String> {
+        if !is_room(channel) {
+            self.channels.remove(&channel.id.get());
+            return None;
+        }
+        let topic = channel.topic.clone().filter(|t| !t.is_empty());
+        let known = self.channels.get_mut(&channel.id.get());
+        match known {
+            Some(known) => {
+                known.name = channel.name.clone();
+                known.position = channel.position;
+                (known.topic != topic).then(|| {
+                    known.topic = topic.clone();
+                    topic.unwrap_or_default()
+                })
+            }
+            None => {
+                self.channels.insert(
+                    channel.id.get(),
+                    Channel {
+                        guild: channel.guild_id.get(),
+                        name: channel.name.clone(),
+                        topic,
+                        position: channel.position,
+                    },
+                );
+                None
+            }
+        }
     }
 
     /// A role's name, for `<@&id>`.

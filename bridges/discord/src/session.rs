@@ -16,7 +16,7 @@ use serenity::http::Http;
 use serenity::model::event::Event as Dispatch;
 use switchboard_bridge_api::{
     channel, session_channels, Command, ErrorContext, ErrorKind, Event, LeaveReason, Login, Member,
-    Role, SessionEnd, SessionHandle, Target, Token,
+    SessionEnd, SessionHandle, Target, Token,
 };
 use tokio::sync::mpsc;
 
@@ -244,6 +244,20 @@ impl Session {
                 true
             }
             Dispatch::MessageCreate(created) => self.message(created.message).await,
+            Dispatch::ChannelUpdate(updated) => {
+                let channel = updated.channel.id.get();
+                match self.guilds.update(&updated.channel) {
+                    Some(topic) if self.joined.contains_key(&channel) => {
+                        self.emit(Event::Topic {
+                            room: channel.to_string().into(),
+                            topic,
+                            by: None,
+                        })
+                        .await
+                    }
+                    _ => true,
+                }
+            }
             _ => true,
         }
     }
@@ -352,7 +366,7 @@ impl Session {
             .map(|(user, nick)| Member {
                 user: user.to_string().into(),
                 nick: nick.to_owned(),
-                role: Role::Member,
+                role: self.guilds.role_of(guild, user, None),
                 away: None,
             })
             .collect();
@@ -360,7 +374,7 @@ impl Session {
         members.push(Member {
             user: own_id.to_string().into(),
             nick: own_nick.clone(),
-            role: Role::Member,
+            role: self.guilds.role_of(guild, own_id, None),
             away: None,
         });
         let told = members

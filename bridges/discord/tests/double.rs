@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use switchboard_bridge_api::{
-    Bridge, Command, Credentials, Event, Login, MessageKind, Registered, RegistrationStep,
+    Bridge, Command, Credentials, Event, Login, MessageKind, Registered, RegistrationStep, Role,
     SessionHandle, Target,
 };
 use switchboard_discord::{DiscordBridge, Settings};
@@ -139,8 +139,21 @@ async fn rooms_join_and_messages_both_ways() {
         _ => None,
     })
     .await;
-    let nicks: Vec<_> = members.iter().map(|m| m.nick.as_str()).collect();
-    assert_eq!(nicks, ["Alice Liddell", "switchbot"]);
+    let nicks: Vec<_> = members.iter().map(|m| (m.nick.as_str(), m.role)).collect();
+    assert_eq!(
+        nicks,
+        [
+            ("Alice Liddell", Role::Operator),
+            ("switchbot", Role::Member)
+        ],
+        "a role that manages messages makes a moderator"
+    );
+    let topic = until(&mut s, |e| match e {
+        Event::Topic { topic, .. } => Some(topic.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(topic, "Talk about Ferris");
 
     double.say(
         double::GENERAL_ID,

@@ -7,6 +7,10 @@ use serde_json::{json, Value};
 pub const BOT_ID: &str = "1000";
 /// The other member GUILD_CREATE lists.
 pub const ALICE_ID: &str = "4001";
+/// The guild's owner (not listed among the members).
+pub const OWNER_ID: &str = "4000";
+/// A role that may manage messages (alice has it).
+pub const MODS_ROLE_ID: &str = "2100";
 /// A member GUILD_CREATE does not list (as in a large guild): she appears
 /// as she speaks.
 pub const CAROL_ID: &str = "4002";
@@ -40,6 +44,21 @@ pub fn user(id: &str) -> Value {
         "bot": bot,
         "public_flags": 0
     })
+}
+
+/// A role object.
+fn role(id: &str, name: &str, permissions: &str) -> Value {
+    json!({
+        "id": id, "name": name, "color": 0,
+        "colors": { "primary_color": 0, "secondary_color": null, "tertiary_color": null },
+        "hoist": false, "icon": null, "unicode_emoji": null, "position": 0,
+        "permissions": permissions, "managed": false, "mentionable": false, "flags": 0
+    })
+}
+
+/// The `#general` channel with another topic (CHANNEL_UPDATE's data).
+pub fn general_with_topic(topic: &str) -> Value {
+    channel(GENERAL_ID, 0, "general", 0, Some(topic))
 }
 
 /// A guild channel object.
@@ -81,19 +100,17 @@ pub fn guild() -> Value {
         "icon": null,
         "splash": null,
         "discovery_splash": null,
-        "owner_id": ALICE_ID,
+        "owner_id": OWNER_ID,
         "afk_channel_id": null,
         "afk_timeout": 300,
         "verification_level": 0,
         "default_message_notifications": 1,
         "explicit_content_filter": 0,
-        "roles": [{
-            "id": GUILD_ID, "name": "@everyone", "color": 0,
-            "colors": { "primary_color": 0, "secondary_color": null, "tertiary_color": null },
-            "hoist": false, "icon": null,
-            "unicode_emoji": null, "position": 0, "permissions": "1071698660928",
-            "managed": false, "mentionable": false, "flags": 0
-        }],
+        "roles": [
+            role(GUILD_ID, "@everyone", "1071698660928"),
+            // MANAGE_MESSAGES (1 << 13) among others.
+            role(MODS_ROLE_ID, "Mods", "1071698669120")
+        ],
         "emojis": [],
         "features": [],
         "mfa_level": 0,
@@ -117,7 +134,7 @@ pub fn guild() -> Value {
         "member_count": 2,
         "voice_states": [],
         "members": [
-            { "user": user(ALICE_ID), "nick": null, "roles": [], "joined_at": "2025-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0 },
+            { "user": user(ALICE_ID), "nick": null, "roles": [MODS_ROLE_ID], "joined_at": "2025-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0 },
             { "user": user(BOT_ID), "nick": null, "roles": [], "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0 }
         ],
         "channels": [

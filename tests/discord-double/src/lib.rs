@@ -134,6 +134,17 @@ impl Double {
         id
     }
 
+    /// Dispatches CHANNEL_UPDATE: `#general` gets a new topic.
+    pub fn set_general_topic(&self, topic: &str) {
+        let mut state = self.shared.state.lock().unwrap();
+        dispatch(
+            &self.shared,
+            &mut state,
+            "CHANNEL_UPDATE",
+            fixture::general_with_topic(topic),
+        );
+    }
+
     /// Dispatches MESSAGE_CREATE for a direct message `author` writes to
     /// the bot; returns its id.
     pub fn say_directly(&self, author: &str, content: &str) -> String {

@@ -100,10 +100,15 @@ impl Session {
         }
         let room = RoomId(channel.to_string());
         if new_speaker {
+            let roles = message.member.as_ref().map(|m| m.roles.as_slice());
+            let role = match message.guild_id {
+                Some(guild) => self.guilds.role_of(guild.get(), author, roles),
+                None => Role::Member,
+            };
             let member = Member {
                 user: author.to_string().into(),
                 nick: name,
-                role: Role::Member,
+                role,
                 away: None,
             };
             if !self.emit(Event::MemberJoined { room, member }).await {
