@@ -20,6 +20,7 @@ mod outgoing;
 mod positions;
 mod register;
 mod session;
+mod webhooks;
 
 use std::sync::Arc;
 

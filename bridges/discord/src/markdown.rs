@@ -129,6 +129,18 @@ pub fn to_styling(markdown: &str) -> String {
 /// The characters Discord reads as markdown when they are not ours.
 const DISCORD_SPECIAL: &[char] = &['*', '_', '~', '`', '|', '\\', '<', '#', '[', ']', '>', '-'];
 
+/// Plain text with every character Discord would read as markdown escaped.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 4);
+    for c in text.chars() {
+        if DISCORD_SPECIAL.contains(&c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// XEP-0393 styled text → Discord markdown.
 pub fn from_styling(styled: &str) -> String {
     let mut out = String::with_capacity(styled.len() + 8);

@@ -11,22 +11,24 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serenity::all::{ChannelId, ClientBuilder, Context, GatewayIntents, RawEventHandler};
+use serenity::all::{ClientBuilder, Context, GatewayIntents, RawEventHandler};
 use serenity::http::Http;
 use serenity::model::event::Event as Dispatch;
 use switchboard_bridge_api::{
     channel, session_channels, Command, ErrorContext, ErrorKind, Event, LeaveReason, Login, Member,
-    SessionEnd, SessionHandle, Target, Token,
+    SessionEnd, SessionHandle, Token,
 };
 use tokio::sync::mpsc;
 
 use crate::direct::Direct;
 use crate::guilds::Guilds;
 use crate::positions::{Positions, SAVE_EVERY};
+use crate::webhooks::Webhooks;
 
 mod messages;
+mod send;
 use crate::register::{self, TOKEN};
-use crate::{outgoing, Config};
+use crate::Config;
 
 /// How long listings and joins wait for the guilds after the session starts.
 const LOAD_WAIT: Duration = Duration::from_secs(15);
@@ -80,6 +82,13 @@ struct Session {
     positions: Positions,
     /// Channels caught up in this session (once each).
     caught_up: HashSet<u64>,
+    /// The nick the user joined each channel with (the webhook's name).
+    nicks: HashMap<u64, String>,
+    /// Each channel's webhook, or the bot.
+    webhooks: Webhooks,
+    /// Ids of messages sent through a webhook and not yet echoed, with
+    /// their tokens.
+    sent_ids: HashMap<u64, Token>,
     /// Nonces of messages sent and not yet echoed, with their tokens.
     pending: HashMap<String, Token>,
     /// Makes nonces unique: the session's start time, then a counter.
@@ -124,6 +133,9 @@ async fn run(
         own_id: None,
         own_name: String::new(),
         joined: HashMap::new(),
+        nicks: HashMap::new(),
+        webhooks: Webhooks::default(),
+        sent_ids: HashMap::new(),
         direct: Direct::default(),
         positions,
         caught_up: HashSet::new(),
@@ -279,7 +291,12 @@ impl Session {
                     .flatten();
                 self.emit(Event::RoomList { token, rooms, next }).await
             }
-            Command::Join { room, .. } => self.join(room.as_str()).await,
+            Command::Join { room, nick, .. } => {
+                if let Some(id) = channel_of(room.as_str()) {
+                    self.nicks.insert(id, nick);
+                }
+                self.join(room.as_str()).await
+            }
             Command::Leave { room, .. } => {
                 if let Some(id) = channel_of(room.as_str()) {
                     self.joined.remove(&id);
@@ -408,75 +425,5 @@ impl Session {
                     .await;
         }
         open && self.catch_up(id).await
-    }
-
-    /// The DM channel with a user, opened (`POST /users/@me/channels`) the
-    /// first time.
-    async fn open_direct(&mut self, user: u64) -> Option<u64> {
-        if let Some(channel) = self.direct.channel_with(user) {
-            return Some(channel);
-        }
-        let body = serde_json::json!({ "recipient_id": user.to_string() });
-        match self.http.create_private_channel(&body).await {
-            Ok(channel) => {
-                self.direct.note(channel.id.get(), user);
-                Some(channel.id.get())
-            }
-            Err(e) => {
-                tracing::info!(account = %self.account, %user, error = %e, "no DM channel");
-                None
-            }
-        }
-    }
-
-    /// SendText to a joined room or a person: `POST /channels/{id}/messages`
-    /// with a nonce; the echo comes back through the gateway with the token.
-    async fn send(
-        &mut self,
-        target: Target,
-        text: &str,
-        kind: switchboard_bridge_api::MessageKind,
-        reply_to: Option<switchboard_bridge_api::MessageId>,
-        token: Token,
-    ) -> bool {
-        let channel = match &target {
-            Target::Room(room) => {
-                channel_of(room.as_str()).filter(|id| self.joined.contains_key(id))
-            }
-            Target::User(user) => match channel_of(user.as_str()) {
-                Some(user) => self.open_direct(user).await,
-                None => None,
-            },
-        };
-        let Some(channel) = channel else {
-            let text = match target {
-                Target::Room(_) => "not a joined Discord channel",
-                Target::User(_) => "this Discord user cannot be written to",
-            };
-            return self
-                .error(ErrorContext::Command(token), ErrorKind::NotFound, text)
-                .await;
-        };
-        self.sent += 1;
-        let nonce = format!("{}{:x}", self.nonce_prefix, self.sent);
-        let body = outgoing::body(text, kind, &nonce, reply_to.as_ref().map(|m| m.as_str()));
-        self.pending.insert(nonce.clone(), token.clone());
-        match self
-            .http
-            .send_message(ChannelId::new(channel), vec![], &body)
-            .await
-        {
-            Ok(_) => true,
-            Err(e) => {
-                self.pending.remove(&nonce);
-                tracing::warn!(account = %self.account, %channel, error = %e, "Discord refused a message");
-                self.error(
-                    ErrorContext::Command(token),
-                    ErrorKind::Other,
-                    &format!("Discord did not take the message: {e}"),
-                )
-                .await
-            }
-        }
     }
 }

@@ -204,13 +204,25 @@ async fn rooms_join_and_messages_both_ways() {
     assert_eq!(echo.token.as_deref(), Some("xmpp-id-1"));
     assert_eq!(echo.text, "@everyone _look_");
     assert_eq!(echo.parts, std::slice::from_ref(&echo.id));
-    let post = double
-        .wait_request(|r| r.method == "POST" && r.path.ends_with("/channels/3001/messages"))
+    // Through a webhook the bot made, under the nick the user joined with.
+    let made = double
+        .wait_request(|r| r.method == "POST" && r.path.ends_with("/channels/3001/webhooks"))
         .await;
+    assert_eq!(made.body["name"], "Switchboard");
+    let post = double
+        .wait_request(|r| r.method == "POST" && r.path.contains("/webhooks/"))
+        .await;
+    assert!(post.path.contains("wait=true"), "{}", post.path);
+    assert_eq!(post.body["username"], "me");
     assert_eq!(post.body["content"], "@everyone *look*");
     assert_eq!(
         post.body["allowed_mentions"]["parse"],
         serde_json::json!([])
+    );
+    assert_eq!(
+        echo.author.as_str(),
+        double::BOT_ID,
+        "the echo is the user's"
     );
 }
 
@@ -473,4 +485,58 @@ async fn a_new_session_catches_up_from_its_saved_position() {
         .filter(|r| r.method == "GET" && r.path.contains("/channels/3001/messages"))
         .count();
     assert_eq!(history, 1, "one page fetched");
+}
+
+/// Without the Manage Webhooks permission, a message goes through the bot
+/// with the nick in bold in front; the webhook is not asked for again.
+#[tokio::test]
+async fn without_webhooks_the_bot_speaks_with_the_nick_in_front() {
+    logs();
+    let double = Double::start().await.unwrap();
+    double.forbid_webhooks(true);
+    let mut s = session(&double).await;
+    s.commands
+        .send(Command::Join {
+            room: double::RANDOM_ID.into(),
+            nick: "x_men".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    until(&mut s, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    for (n, text) in ["one", "two"].into_iter().enumerate() {
+        s.commands
+            .send(Command::SendText {
+                target: Target::Room(double::RANDOM_ID.into()),
+                text: text.into(),
+                kind: MessageKind::Normal,
+                reply_to: None,
+                token: format!("t{n}"),
+            })
+            .await
+            .unwrap();
+        let echo = until(&mut s, |e| match e {
+            Event::Message(m) if m.own => Some(m.clone()),
+            _ => None,
+        })
+        .await;
+        assert_eq!(echo.token, Some(format!("t{n}")));
+        assert_eq!(echo.text, text, "the echo without the nick");
+    }
+    let sent: Vec<String> = double
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/channels/3004/messages"))
+        .map(|r| r.body["content"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(sent, ["**x\\_men**: one", "**x\\_men**: two"]);
+    let asked = double
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/webhooks"))
+        .count();
+    assert_eq!(asked, 1, "the refusal is remembered");
 }

@@ -88,13 +88,17 @@ fn route(
     if route == "/gateway" {
         return ("200 OK", json!({ "url": shared.gateway_url }));
     }
+    let segments: Vec<&str> = route.trim_start_matches('/').split('/').collect();
+    // Executing a webhook takes its token in the path, no authorization.
+    if let ("POST", ["webhooks", id, token]) = (method, segments.as_slice()) {
+        return execute_webhook(shared, &mut state, id, token, &body);
+    }
     if authorization != format!("Bot {BOT_TOKEN}") {
         return (
             "401 Unauthorized",
             json!({ "message": "401: Unauthorized", "code": 0 }),
         );
     }
-    let segments: Vec<&str> = route.trim_start_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
         ("GET", ["gateway", "bot"]) => (
             "200 OK",
@@ -114,6 +118,35 @@ fn route(
                 json!({ "message": "Invalid Recipient(s)", "code": 50033 }),
             ),
         },
+        ("GET", ["channels", channel, "webhooks"]) => {
+            let made = state
+                .webhooks
+                .iter()
+                .filter(|w| w["channel_id"] == *channel);
+            ("200 OK", Value::Array(made.cloned().collect()))
+        }
+        ("POST", ["channels", channel, "webhooks"]) => {
+            if state.webhooks_forbidden {
+                return (
+                    "403 Forbidden",
+                    json!({ "message": "Missing Permissions", "code": 50013 }),
+                );
+            }
+            let id = next_id(&mut state);
+            let webhook = json!({
+                "id": id,
+                "type": 1,
+                "guild_id": fixture::GUILD_ID,
+                "channel_id": channel,
+                "user": fixture::user(fixture::BOT_ID),
+                "name": body["name"],
+                "avatar": null,
+                "token": format!("webhook-token-{id}"),
+                "application_id": fixture::BOT_ID
+            });
+            state.webhooks.push(webhook.clone());
+            ("200 OK", webhook)
+        }
         ("GET", ["channels", channel, "messages"]) => {
             ("200 OK", history(&state.log, channel, query(path)))
         }
@@ -171,4 +204,45 @@ fn history(log: &[(String, Value)], channel: &str, query: Vec<(&str, &str)>) -> 
         }
     };
     Value::Array(page.into_iter().rev().cloned().collect())
+}
+
+/// `POST /webhooks/{id}/{token}?wait=true`: the message, by the webhook
+/// under the name given, dispatched and answered.
+fn execute_webhook(
+    shared: &Shared,
+    state: &mut crate::State,
+    id: &str,
+    token: &str,
+    body: &Value,
+) -> (&'static str, Value) {
+    let webhook = state
+        .webhooks
+        .iter()
+        .find(|w| w["id"] == id && w["token"] == token)
+        .cloned();
+    let Some(webhook) = webhook else {
+        return (
+            "404 Not Found",
+            json!({ "message": "Unknown Webhook", "code": 10015 }),
+        );
+    };
+    let channel = webhook["channel_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let author = json!({
+        "id": id,
+        "username": body["username"].as_str().unwrap_or("Switchboard"),
+        "discriminator": "0000",
+        "global_name": null,
+        "avatar": null,
+        "bot": true
+    });
+    let message_id = next_id(state);
+    let content = body["content"].as_str().unwrap_or_default();
+    let mut message = fixture::message(&message_id, &channel, &author, content, None);
+    message["webhook_id"] = json!(id);
+    message["application_id"] = json!(fixture::BOT_ID);
+    dispatch(shared, state, "MESSAGE_CREATE", message.clone());
+    ("200 OK", message)
 }

@@ -64,6 +64,11 @@ pub(crate) struct State {
     pub heartbeats: usize,
     /// Where each session's dispatches start in the log, by session id.
     pub sessions: std::collections::HashMap<String, usize>,
+    /// The webhooks made, as webhook objects.
+    pub webhooks: Vec<Value>,
+    /// The bot may not manage webhooks (`POST /channels/{id}/webhooks`
+    /// answers 403 Missing Permissions).
+    pub webhooks_forbidden: bool,
 }
 
 pub(crate) struct Shared {
@@ -103,6 +108,8 @@ impl Double {
                 generation: 0,
                 heartbeats: 0,
                 sessions: Default::default(),
+                webhooks: Vec::new(),
+                webhooks_forbidden: false,
             }),
             dispatched: broadcast::channel(1024).0,
             drop_all: broadcast::channel(16).0,
@@ -132,6 +139,11 @@ impl Double {
         let message = fixture::message(&id, channel, &fixture::user(author), content, None);
         dispatch(&self.shared, &mut state, "MESSAGE_CREATE", message);
         id
+    }
+
+    /// Takes the Manage Webhooks permission from the bot (or gives it back).
+    pub fn forbid_webhooks(&self, forbidden: bool) {
+        self.shared.state.lock().unwrap().webhooks_forbidden = forbidden;
     }
 
     /// Dispatches CHANNEL_UPDATE: `#general` gets a new topic.

@@ -144,8 +144,9 @@ async fn registration_checks_the_bot_token() {
 }
 
 /// The guild's text and announcement channels are the disco items of its
-/// server JID; a join, messages both ways with markdown and mentions, and
-/// `@everyone` from XMPP pinging nobody.
+/// server JID; a join, messages both ways with markdown and mentions, the
+/// user's through a webhook under their nick, and `@everyone` from XMPP
+/// pinging nobody.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guild_channels_join_and_messages_both_ways() {
     let setup = setup().await;
@@ -193,14 +194,12 @@ async fn guild_channels_join_and_messages_both_ways() {
         .with_body(Lang::new(), "@everyone _look_ at *this*".into());
     m.id = Some(xmpp_parsers::message::Id("xmpp-1".into()));
     alice.send(m).await;
+    // Through the bot's webhook, under the nick the user joined with.
     let post = setup
         .double
-        .wait_request(|r| {
-            r.method == "POST"
-                && r.path
-                    .ends_with(&format!("/channels/{}/messages", discord::GENERAL_ID))
-        })
+        .wait_request(|r| r.method == "POST" && r.path.contains("/webhooks/"))
         .await;
+    assert_eq!(post.body["username"], "alice");
     assert_eq!(post.body["content"], "@everyone *look* at **this**");
     assert_eq!(
         post.body["allowed_mentions"],
@@ -378,4 +377,33 @@ async fn a_restart_catches_up_the_missed_messages_once() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(bodies, expected);
+}
+
+/// Where the bot may not manage webhooks, the user's message goes through
+/// the bot with their nick in bold in front, and still reflects once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_webhook_permission_the_bot_speaks_with_the_nick() {
+    let setup = setup().await;
+    setup.double.forbid_webhooks(true);
+    let mut alice = registered(&setup, "alice").await;
+    join(&mut alice, discord::RANDOM_ID, "alice").await;
+    let room = room_jid(discord::RANDOM_ID);
+    let mut m = Message::groupchat(Some(room.parse::<Jid>().unwrap()))
+        .with_body(Lang::new(), "hello *there*".into());
+    m.id = Some(xmpp_parsers::message::Id("xmpp-2".into()));
+    alice.send(m).await;
+    let post = setup
+        .double
+        .wait_request(|r| {
+            r.method == "POST"
+                && r.path
+                    .ends_with(&format!("/channels/{}/messages", discord::RANDOM_ID))
+        })
+        .await;
+    assert_eq!(post.body["content"], "**alice**: hello **there**");
+    let (_, body, id) = groupchat_from(&mut alice, discord::RANDOM_ID).await;
+    assert_eq!(
+        (body.as_str(), id.as_deref()),
+        ("hello *there*", Some("xmpp-2"))
+    );
 }

@@ -3,11 +3,11 @@
 
 use serenity::all::ChannelId;
 use serenity::model::channel::{Message as DiscordMessage, Nonce};
-use switchboard_bridge_api::{Event, Member, Role, RoomId, Target, Token};
+use switchboard_bridge_api::{Event, Member, RoomId, Target, Token};
 
 use super::Session;
-use crate::incoming;
 use crate::positions::CATCH_UP;
+use crate::{incoming, outgoing};
 
 impl Session {
     /// The first join of a channel with a saved position in this session:
@@ -41,13 +41,22 @@ impl Session {
         true
     }
 
-    /// The token of the user's own message, found by its nonce.
+    /// The token of the user's own message, found by its nonce (through
+    /// the bot) or its id (through a webhook).
     fn token_of(&mut self, message: &DiscordMessage) -> Option<Token> {
         match &message.nonce {
             Some(Nonce::String(nonce)) => self.pending.remove(nonce),
             Some(Nonce::Number(nonce)) => self.pending.remove(&nonce.to_string()),
-            None => None,
+            None => self.sent_ids.remove(&message.id.get()),
         }
+    }
+
+    /// Whether the user wrote it: the bot, or the bot's webhook.
+    fn is_own(&self, message: &DiscordMessage) -> bool {
+        Some(message.author.id.get()) == self.own_id
+            || message
+                .webhook_id
+                .is_some_and(|w| self.webhooks.is_ours(w.get()))
     }
 
     /// MESSAGE_CREATE in a DM channel: from a contact (told as one the
@@ -81,44 +90,51 @@ impl Session {
     }
 
     /// MESSAGE_CREATE: in a joined room, or a direct message.
-    pub(super) async fn message(&mut self, message: DiscordMessage) -> bool {
+    pub(super) async fn message(&mut self, mut message: DiscordMessage) -> bool {
         if message.guild_id.is_none() {
             return self.direct_message(message).await;
         }
         let channel = message.channel_id.get();
         let author = message.author.id.get();
+        let own = self.is_own(&message);
         let Some(told) = self.joined.get_mut(&channel) else {
             return true;
         };
         if !self.positions.advance(channel, message.id.get()) {
             return true;
         }
-        let name = incoming::author_name(&message);
-        let new_speaker = told.insert(author);
-        if let Some(guild) = message.guild_id {
-            self.guilds.note_member(guild.get(), author, &name);
-        }
-        let room = RoomId(channel.to_string());
-        if new_speaker {
+        // Others appear as they speak; the user (the bot or its webhook) is
+        // in the room already.
+        if !own && told.insert(author) {
+            let name = incoming::author_name(&message);
             let roles = message.member.as_ref().map(|m| m.roles.as_slice());
-            let role = match message.guild_id {
-                Some(guild) => self.guilds.role_of(guild.get(), author, roles),
-                None => Role::Member,
-            };
+            let guild = message.guild_id.map(|g| g.get()).unwrap_or_default();
+            self.guilds.note_member(guild, author, &name);
             let member = Member {
                 user: author.to_string().into(),
                 nick: name,
-                role,
+                role: self.guilds.role_of(guild, author, roles),
                 away: None,
             };
+            let room = RoomId(channel.to_string());
             if !self.emit(Event::MemberJoined { room, member }).await {
                 return false;
             }
         }
-        let own = Some(author) == self.own_id;
         let token = if own { self.token_of(&message) } else { None };
+        if let (true, Some(nick)) = (own, self.nicks.get(&channel)) {
+            // The bot spoke for the user: their words without the nick.
+            let prefix = outgoing::nick_prefix(nick);
+            if let Some(rest) = message.content.strip_prefix(&prefix) {
+                message.content = rest.to_owned();
+            }
+        }
         let target = Target::Room(channel.to_string().into());
-        let event = incoming::message(&message, target, &self.guilds, own, token);
+        let mut event = incoming::message(&message, target, &self.guilds, own, token);
+        if let (true, Some(me)) = (own, self.own_id) {
+            // Through the webhook the author is the webhook: the user it is.
+            event.author = me.to_string().into();
+        }
         self.emit(Event::Message(event)).await
     }
 }

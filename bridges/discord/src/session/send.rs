@@ -1,0 +1,117 @@
+//! Messages from XMPP to Discord: to a joined channel through the bot's
+//! webhook there under the user's nick (or through the bot, the nick in
+//! front), to a person through the DM channel (opened when needed).
+
+use serenity::all::{ChannelId, WebhookId};
+use switchboard_bridge_api::{ErrorContext, ErrorKind, MessageId, MessageKind, Target, Token};
+
+use super::{channel_of, Session};
+use crate::outgoing;
+use crate::webhooks::{usable_name, Route};
+
+impl Session {
+    /// The DM channel with a user, opened (`POST /users/@me/channels`) the
+    /// first time.
+    async fn open_direct(&mut self, user: u64) -> Option<u64> {
+        if let Some(channel) = self.direct.channel_with(user) {
+            return Some(channel);
+        }
+        let body = serde_json::json!({ "recipient_id": user.to_string() });
+        match self.http.create_private_channel(&body).await {
+            Ok(channel) => {
+                self.direct.note(channel.id.get(), user);
+                Some(channel.id.get())
+            }
+            Err(e) => {
+                tracing::info!(account = %self.account, %user, error = %e, "no DM channel");
+                None
+            }
+        }
+    }
+
+    /// SendText to a joined room or a person; the echo comes back through
+    /// the gateway with the token (matched by the nonce, or by the id a
+    /// webhook answered with).
+    pub(super) async fn send(
+        &mut self,
+        target: Target,
+        text: &str,
+        kind: MessageKind,
+        reply_to: Option<MessageId>,
+        token: Token,
+    ) -> bool {
+        let channel = match &target {
+            Target::Room(room) => {
+                channel_of(room.as_str()).filter(|id| self.joined.contains_key(id))
+            }
+            Target::User(user) => match channel_of(user.as_str()) {
+                Some(user) => self.open_direct(user).await,
+                None => None,
+            },
+        };
+        let Some(channel) = channel else {
+            let text = match target {
+                Target::Room(_) => "not a joined Discord channel",
+                Target::User(_) => "this Discord user cannot be written to",
+            };
+            return self
+                .error(ErrorContext::Command(token), ErrorKind::NotFound, text)
+                .await;
+        };
+        let nick = match &target {
+            Target::Room(_) => self.nicks.get(&channel).cloned(),
+            Target::User(_) => None,
+        };
+        let route = match (&nick, self.own_id) {
+            (Some(_), Some(bot)) if reply_to.is_none() => {
+                self.webhooks.route(&self.http, channel, bot).await
+            }
+            _ => Route::Bot,
+        };
+        let webhook_name = nick.as_deref().and_then(usable_name);
+        let sent = match (route, webhook_name) {
+            (Route::Webhook { id, token: secret }, Some(name)) => {
+                let body = outgoing::webhook_body(text, kind, &name);
+                let result = self
+                    .http
+                    .execute_webhook(WebhookId::new(id), None, &secret, true, vec![], &body)
+                    .await;
+                match result {
+                    Ok(Some(message)) => {
+                        self.sent_ids.insert(message.id.get(), token.clone());
+                        Ok(())
+                    }
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+            _ => {
+                self.sent += 1;
+                let nonce = format!("{}{:x}", self.nonce_prefix, self.sent);
+                let reply_to = reply_to.as_ref().map(|m| m.as_str());
+                let body = outgoing::body(text, kind, &nonce, reply_to, nick.as_deref());
+                self.pending.insert(nonce.clone(), token.clone());
+                let result = self
+                    .http
+                    .send_message(ChannelId::new(channel), vec![], &body)
+                    .await;
+                if result.is_err() {
+                    self.pending.remove(&nonce);
+                }
+                result.map(|_| ())
+            }
+        };
+        match sent {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(account = %self.account, %channel, error = %e, "Discord refused a message");
+                self.error(
+                    ErrorContext::Command(token),
+                    ErrorKind::Other,
+                    &format!("Discord did not take the message: {e}"),
+                )
+                .await
+            }
+        }
+    }
+}
