@@ -428,6 +428,11 @@ async fn a_new_session_catches_up_from_its_saved_position() {
     let double = Double::start().await.unwrap();
     let before = double.say(double::GENERAL_ID, double::ALICE_ID, "seen before");
     for i in 1..=120 {
+        if i == 50 {
+            // The user's own, through the bot's webhook, before the restart.
+            double.say_through_bot_webhook(double::GENERAL_ID, "me", "missed 50");
+            continue;
+        }
         double.say(double::GENERAL_ID, double::ALICE_ID, &format!("missed {i}"));
     }
     let login = Login {
@@ -447,8 +452,19 @@ async fn a_new_session_catches_up_from_its_saved_position() {
         .unwrap();
     let mut texts = Vec::new();
     while texts.len() < 100 {
-        if let Event::Message(m) = next(&mut s).await {
-            texts.push(m.text);
+        match next(&mut s).await {
+            Event::Message(m) => {
+                let own = m.text == "missed 50";
+                assert_eq!(m.own, own, "{}", m.text);
+                if own {
+                    assert_eq!(m.author.as_str(), double::BOT_ID);
+                }
+                texts.push(m.text);
+            }
+            Event::MemberJoined { member, .. } => {
+                assert_ne!(member.nick, "me", "the user's webhook is not a member")
+            }
+            _ => {}
         }
     }
     let expected: Vec<String> = (1..=100).map(|i| format!("missed {i}")).collect();

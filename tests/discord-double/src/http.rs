@@ -208,7 +208,7 @@ fn history(log: &[(String, Value)], channel: &str, query: Vec<(&str, &str)>) -> 
 
 /// `POST /webhooks/{id}/{token}?wait=true`: the message, by the webhook
 /// under the name given, dispatched and answered.
-fn execute_webhook(
+pub(crate) fn execute_webhook(
     shared: &Shared,
     state: &mut crate::State,
     id: &str,

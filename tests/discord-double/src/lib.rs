@@ -141,6 +141,23 @@ impl Double {
         id
     }
 
+    /// A message by the bot's webhook in `channel` under `name` (as a
+    /// session of the bot sent it earlier); returns its id.
+    pub fn say_through_bot_webhook(&self, channel: &str, name: &str, content: &str) -> String {
+        let mut state = self.shared.state.lock().unwrap();
+        let id = next_id(&mut state);
+        let webhook = serde_json::json!({
+            "id": id, "type": 1, "guild_id": GUILD_ID, "channel_id": channel,
+            "user": fixture::user(BOT_ID), "name": "Switchboard", "avatar": null,
+            "token": format!("webhook-token-{id}"), "application_id": BOT_ID
+        });
+        state.webhooks.push(webhook);
+        let body = serde_json::json!({ "username": name, "content": content });
+        let token = format!("webhook-token-{id}");
+        let (_, message) = http::execute_webhook(&self.shared, &mut state, &id, &token, &body);
+        message["id"].as_str().unwrap_or_default().to_owned()
+    }
+
     /// Takes the Manage Webhooks permission from the bot (or gives it back).
     pub fn forbid_webhooks(&self, forbidden: bool) {
         self.shared.state.lock().unwrap().webhooks_forbidden = forbidden;

@@ -51,12 +51,15 @@ impl Session {
         }
     }
 
-    /// Whether the user wrote it: the bot, or the bot's webhook.
+    /// Whether the user wrote it: the bot, or a webhook of the bot's (one
+    /// this session uses, or any the bot's application made: a message
+    /// caught up after a restart, before this session used one).
     fn is_own(&self, message: &DiscordMessage) -> bool {
+        let by_bot_app = message.application_id.map(|a| a.get()) == self.own_id;
         Some(message.author.id.get()) == self.own_id
             || message
                 .webhook_id
-                .is_some_and(|w| self.webhooks.is_ours(w.get()))
+                .is_some_and(|w| self.webhooks.is_ours(w.get()) || by_bot_app)
     }
 
     /// MESSAGE_CREATE in a DM channel: from a contact (told as one the
