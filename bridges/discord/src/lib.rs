@@ -13,6 +13,7 @@
 //! ([`Settings::api`]); the tests do, at their Discord double.
 
 mod direct;
+mod errors;
 mod guilds;
 mod incoming;
 pub mod markdown;

@@ -48,11 +48,12 @@ pub(crate) async fn step(
             store.set(TOKEN, token);
             Ok(Registered::Done { store })
         }
-        Err(serenity::Error::Http(e)) if e.status_code().is_some_and(|s| s.as_u16() == 401) => {
+        Err(e) if crate::errors::status(&e) == Some(401) => {
             Err(FieldError::new(TOKEN, "Discord refused this bot token"))
         }
         Err(e) => {
-            tracing::warn!(account = %step.account, error = ?e, "Discord token check failed");
+            let error = crate::errors::describe(&e);
+            tracing::warn!(account = %step.account, %error, "Discord token check failed");
             Err(FieldError::new(
                 TOKEN,
                 "the token could not be checked: Discord did not answer; try again later",

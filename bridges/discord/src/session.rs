@@ -116,7 +116,7 @@ async fn run(
     let mut client = match client {
         Ok(client) => client,
         Err(e) => {
-            tracing::warn!(%account, error = %e, "Discord client not built");
+            tracing::warn!(%account, error = %crate::errors::describe(&e), "Discord client not built");
             return;
         }
     };
@@ -179,7 +179,7 @@ async fn run(
             ended = &mut gateway => {
                 let reason = match ended {
                     Ok(Ok(())) => "the gateway connection ended".to_owned(),
-                    Ok(Err(e)) => format!("the gateway connection failed: {e}"),
+                    Ok(Err(e)) => format!("the gateway connection failed: {}", crate::errors::describe(&e)),
                     Err(_) => "the gateway task stopped".to_owned(),
                 };
                 tracing::info!(account = %session.account, %reason, "Discord session ends");

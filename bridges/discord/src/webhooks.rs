@@ -57,7 +57,7 @@ impl Webhooks {
             }
             Ok(None) => Route::Bot,
             Err(e) => {
-                tracing::info!(%channel, error = %e, "no webhook: messages go through the bot");
+                tracing::info!(%channel, error = %crate::errors::describe(&e), "no webhook: messages go through the bot");
                 Route::Bot
             }
         };

@@ -556,3 +556,51 @@ async fn without_webhooks_the_bot_speaks_with_the_nick_in_front() {
         .count();
     assert_eq!(asked, 1, "the refusal is remembered");
 }
+
+/// A 429 is waited out: the message is sent again and echoed, once.
+#[tokio::test]
+async fn a_rate_limited_message_is_sent_after_the_wait() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    s.commands
+        .send(Command::Join {
+            room: double::GENERAL_ID.into(),
+            nick: "me".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    until(&mut s, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    double.rate_limit_next(2);
+    s.commands
+        .send(Command::SendText {
+            target: Target::Room(double::GENERAL_ID.into()),
+            text: "patience".into(),
+            kind: MessageKind::Normal,
+            reply_to: None,
+            token: "t429".into(),
+        })
+        .await
+        .unwrap();
+    let event = until(&mut s, |e| match e {
+        Event::Message(m) if m.own => Some(Ok(m.clone())),
+        Event::Error { text, .. } => Some(Err(text.clone())),
+        _ => None,
+    })
+    .await;
+    let echo = event.expect("sent after the waits, no error");
+    assert_eq!(
+        (echo.text.as_str(), echo.token.as_deref()),
+        ("patience", Some("t429"))
+    );
+    let tries = double
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.contains("/webhooks/"))
+        .count();
+    assert_eq!(tries, 3, "two refused, the third taken");
+}

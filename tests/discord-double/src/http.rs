@@ -54,8 +54,13 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
         let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let (status, answer) = route(&shared, &method, &path, &authorization, body);
         let text = answer.to_string();
+        let retry = if status.starts_with("429") {
+            "retry-after: 1\r\n"
+        } else {
+            ""
+        };
         let response = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{text}",
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{retry}content-length: {}\r\n\r\n{text}",
             text.len()
         );
         if reader
@@ -89,6 +94,18 @@ fn route(
         return ("200 OK", json!({ "url": shared.gateway_url }));
     }
     let segments: Vec<&str> = route.trim_start_matches('/').split('/').collect();
+    let posts_message = method == "POST"
+        && matches!(
+            segments.as_slice(),
+            ["webhooks", _, _] | ["channels", _, "messages"]
+        );
+    if posts_message && state.rate_limited > 0 {
+        state.rate_limited -= 1;
+        return (
+            "429 Too Many Requests",
+            json!({ "message": "You are being rate limited.", "retry_after": 0.5, "global": false }),
+        );
+    }
     // Executing a webhook takes its token in the path, no authorization.
     if let ("POST", ["webhooks", id, token]) = (method, segments.as_slice()) {
         return execute_webhook(shared, &mut state, id, token, &body);

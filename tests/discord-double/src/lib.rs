@@ -64,6 +64,8 @@ pub(crate) struct State {
     pub heartbeats: usize,
     /// Where each session's dispatches start in the log, by session id.
     pub sessions: std::collections::HashMap<String, usize>,
+    /// How many of the next message posts (bot or webhook) get 429.
+    pub rate_limited: usize,
     /// The webhooks made, as webhook objects.
     pub webhooks: Vec<Value>,
     /// The bot may not manage webhooks (`POST /channels/{id}/webhooks`
@@ -108,6 +110,7 @@ impl Double {
                 generation: 0,
                 heartbeats: 0,
                 sessions: Default::default(),
+                rate_limited: 0,
                 webhooks: Vec::new(),
                 webhooks_forbidden: false,
             }),
@@ -156,6 +159,12 @@ impl Double {
         let token = format!("webhook-token-{id}");
         let (_, message) = http::execute_webhook(&self.shared, &mut state, &id, &token, &body);
         message["id"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The next `n` message posts are answered 429 Too Many Requests (as
+    /// Discord documents it: `retry_after` in seconds, `Retry-After`).
+    pub fn rate_limit_next(&self, n: usize) {
+        self.shared.state.lock().unwrap().rate_limited = n;
     }
 
     /// Takes the Manage Webhooks permission from the bot (or gives it back).

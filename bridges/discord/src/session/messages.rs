@@ -27,7 +27,7 @@ impl Session {
         {
             Ok(missed) => missed,
             Err(e) => {
-                tracing::info!(account = %self.account, %channel, error = %e, "no catch-up");
+                tracing::info!(account = %self.account, %channel, error = %crate::errors::describe(&e), "no catch-up");
                 return true;
             }
         };

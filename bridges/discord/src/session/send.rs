@@ -2,12 +2,20 @@
 //! webhook there under the user's nick (or through the bot, the nick in
 //! front), to a person through the DM channel (opened when needed).
 
+use std::time::Duration;
+
 use serenity::all::{ChannelId, WebhookId};
 use switchboard_bridge_api::{ErrorContext, ErrorKind, MessageId, MessageKind, Target, Token};
 
 use super::{channel_of, Session};
-use crate::outgoing;
 use crate::webhooks::{usable_name, Route};
+use crate::{errors, outgoing};
+
+/// How many times a message is tried when Discord answers 429.
+const RATE_LIMITED_TRIES: u32 = 4;
+/// The wait after the first 429 (then twice, three times as long): a 429
+/// body's `retry_after` does not reach us through serenity.
+const RATE_LIMITED_WAIT: Duration = Duration::from_secs(1);
 
 impl Session {
     /// The DM channel with a user, opened (`POST /users/@me/channels`) the
@@ -23,7 +31,7 @@ impl Session {
                 Some(channel.id.get())
             }
             Err(e) => {
-                tracing::info!(account = %self.account, %user, error = %e, "no DM channel");
+                tracing::info!(account = %self.account, %user, error = %errors::describe(&e), "no DM channel");
                 None
             }
         }
@@ -69,46 +77,56 @@ impl Session {
             _ => Route::Bot,
         };
         let webhook_name = nick.as_deref().and_then(usable_name);
-        let sent = match (route, webhook_name) {
-            (Route::Webhook { id, token: secret }, Some(name)) => {
-                let body = outgoing::webhook_body(text, kind, &name);
-                let result = self
-                    .http
-                    .execute_webhook(WebhookId::new(id), None, &secret, true, vec![], &body)
-                    .await;
-                match result {
-                    Ok(Some(message)) => {
-                        self.sent_ids.insert(message.id.get(), token.clone());
-                        Ok(())
+        let reply_to = reply_to.as_ref().map(|m| m.as_str());
+        let mut attempt = 1;
+        let sent = loop {
+            let sent = match (&route, &webhook_name) {
+                (Route::Webhook { id, token: secret }, Some(name)) => {
+                    let body = outgoing::webhook_body(text, kind, name);
+                    let result = self
+                        .http
+                        .execute_webhook(WebhookId::new(*id), None, secret, true, vec![], &body)
+                        .await;
+                    result.map(|message| {
+                        if let Some(message) = message {
+                            self.sent_ids.insert(message.id.get(), token.clone());
+                        }
+                    })
+                }
+                _ => {
+                    self.sent += 1;
+                    let nonce = format!("{}{:x}", self.nonce_prefix, self.sent);
+                    let body = outgoing::body(text, kind, &nonce, reply_to, nick.as_deref());
+                    self.pending.insert(nonce.clone(), token.clone());
+                    let result = self
+                        .http
+                        .send_message(ChannelId::new(channel), vec![], &body)
+                        .await;
+                    if result.is_err() {
+                        self.pending.remove(&nonce);
                     }
-                    Ok(None) => Ok(()),
-                    Err(e) => Err(e),
+                    result.map(|_| ())
                 }
-            }
-            _ => {
-                self.sent += 1;
-                let nonce = format!("{}{:x}", self.nonce_prefix, self.sent);
-                let reply_to = reply_to.as_ref().map(|m| m.as_str());
-                let body = outgoing::body(text, kind, &nonce, reply_to, nick.as_deref());
-                self.pending.insert(nonce.clone(), token.clone());
-                let result = self
-                    .http
-                    .send_message(ChannelId::new(channel), vec![], &body)
-                    .await;
-                if result.is_err() {
-                    self.pending.remove(&nonce);
+            };
+            // serenity's rate limiter waits out 429s itself; with another
+            // API base it is off, and a 429 is waited out here.
+            match sent {
+                Err(e) if errors::status(&e) == Some(429) && attempt < RATE_LIMITED_TRIES => {
+                    tracing::info!(account = %self.account, %channel, attempt, "rate limited: waiting");
+                    tokio::time::sleep(RATE_LIMITED_WAIT * attempt).await;
+                    attempt += 1;
                 }
-                result.map(|_| ())
+                sent => break sent,
             }
         };
         match sent {
             Ok(()) => true,
             Err(e) => {
-                tracing::warn!(account = %self.account, %channel, error = %e, "Discord refused a message");
+                tracing::warn!(account = %self.account, %channel, error = %errors::describe(&e), "Discord refused a message");
                 self.error(
                     ErrorContext::Command(token),
                     ErrorKind::Other,
-                    &format!("Discord did not take the message: {e}"),
+                    &format!("Discord did not take the message: {}", errors::describe(&e)),
                 )
                 .await
             }
