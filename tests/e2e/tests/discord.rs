@@ -30,21 +30,25 @@ struct Setup {
 async fn setup() -> Setup {
     let double = Double::start().await.unwrap();
     let prosody = Prosody::start(&[(GW, SECRET)]);
-    let config = format!(
-        "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
-         [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
-         [log]\nlevel = \"info\"\n\
-         [networks.discord]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
-         [networks.discord.settings]\napi = \"{}\"\n",
-        prosody.component_port,
-        double.api_url(),
-    );
-    let gateway = Switchboard::start(&config);
+    let gateway = Switchboard::start(&config(&prosody, &double, "info"));
     Setup {
         double,
         prosody,
         gateway,
     }
+}
+
+/// The gateway's config for the double, logging at `level`.
+fn config(prosody: &Prosody, double: &Double, level: &str) -> String {
+    format!(
+        "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
+         [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
+         [log]\nlevel = \"{level}\"\n\
+         [networks.discord]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
+         [networks.discord.settings]\napi = \"{}\"\n",
+        prosody.component_port,
+        double.api_url(),
+    )
 }
 
 /// A logged-in client registered with the double's bot token.
@@ -405,5 +409,48 @@ async fn without_the_webhook_permission_the_bot_speaks_with_the_nick() {
     assert_eq!(
         (body.as_str(), id.as_deref()),
         ("hello *there*", Some("xmpp-2"))
+    );
+}
+
+/// Neither the bot token nor a webhook's token reaches the log, even at
+/// `debug` (serenity's request span records a webhook's route, token and
+/// all: the gateway keeps serenity at `warn`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_reaches_the_log_at_debug() {
+    let double = Double::start().await.unwrap();
+    let prosody = Prosody::start(&[(GW, SECRET)]);
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("switchboard.toml");
+    std::fs::write(&config_path, config(&prosody, &double, "debug")).unwrap();
+    let log_path = dir.path().join("gateway.log");
+    let mut child = std::process::Command::new(common::switchboard_bin())
+        .arg("--config")
+        .arg(&config_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let setup_prosody = &prosody;
+    setup_prosody.register("alice", DOMAIN, "pass");
+    let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", prosody.c2s_port).await;
+    alice
+        .register_by_chat(GW, &format!("token={}", discord::BOT_TOKEN))
+        .await;
+    join(&mut alice, discord::GENERAL_ID, "alice").await;
+    let mut m = Message::groupchat(Some(room_jid(discord::GENERAL_ID).parse::<Jid>().unwrap()))
+        .with_body(Lang::new(), "through the webhook".into());
+    m.id = Some(xmpp_parsers::message::Id("xmpp-3".into()));
+    alice.send(m).await;
+    groupchat_from(&mut alice, discord::GENERAL_ID).await;
+    common::support::stop_child(&mut child, Duration::from_secs(10));
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("DEBUG"), "the log is at debug");
+    assert!(
+        !log.contains(discord::BOT_TOKEN),
+        "the bot token is in the log"
+    );
+    assert!(
+        !log.contains("webhook-token-"),
+        "a webhook token is in the log"
     );
 }
