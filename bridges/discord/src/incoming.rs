@@ -21,7 +21,8 @@ pub(crate) fn author_name(message: &DiscordMessage) -> String {
 }
 
 /// `<@id>`, `<@!id>`, `<@&id>` and `<#id>` written as `@name`, `@role` and
-/// `#channel`; unknown ones are left as they are.
+/// `#channel`, custom emoji `<:name:id>` (`<a:name:id>` animated) as
+/// `:name:`; unknown ones are left as they are.
 pub(crate) fn names_for_mentions(message: &DiscordMessage, guilds: &Guilds) -> String {
     let guild = message.guild_id.map(|g| g.get());
     let text = &message.content;
@@ -65,6 +66,13 @@ fn mention_name(
             .find(|u| u.id.get() == user)
             .map(|u| u.display_name());
         return Some(format!("@{}", listed.or(mentioned)?));
+    }
+    if let Some(emoji) = inner.strip_prefix("a:").or_else(|| inner.strip_prefix(':')) {
+        let (name, id) = emoji.split_once(':')?;
+        let plausible = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && id.parse::<u64>().is_ok();
+        return plausible.then(|| format!(":{name}:"));
     }
     if let Some(channel) = inner.strip_prefix('#') {
         let channel: u64 = channel.parse().ok()?;

@@ -158,14 +158,14 @@ async fn rooms_join_and_messages_both_ways() {
     double.say(
         double::GENERAL_ID,
         double::ALICE_ID,
-        "**hi** <@1000>, see <#3004>",
+        "**hi** <@1000>, see <#3004> <:ferris:123456> <a:wave:42> <b:x>",
     );
     let message = until(&mut s, |e| match e {
         Event::Message(m) => Some(m.clone()),
         _ => None,
     })
     .await;
-    assert_eq!(message.text, "*hi* @switchbot, see #random");
+    assert_eq!(message.text, "*hi* @switchbot, see #random :ferris: :wave: <b:x>");
     assert_eq!(message.author.as_str(), double::ALICE_ID);
     assert_eq!(message.author_nick, "Alice Liddell");
     assert!(!message.own);
