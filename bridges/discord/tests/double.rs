@@ -165,7 +165,10 @@ async fn rooms_join_and_messages_both_ways() {
         _ => None,
     })
     .await;
-    assert_eq!(message.text, "*hi* @switchbot, see #random :ferris: :wave: <b:x>");
+    assert_eq!(
+        message.text,
+        "*hi* @switchbot, see #random :ferris: :wave: <b:x>"
+    );
     assert_eq!(message.author.as_str(), double::ALICE_ID);
     assert_eq!(message.author_nick, "Alice Liddell");
     assert!(!message.own);

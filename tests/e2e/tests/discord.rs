@@ -194,8 +194,10 @@ async fn guild_channels_join_and_messages_both_ways() {
 
     // XMPP → Discord: markdown, no ping for @everyone, the echo reflected
     // with the client's id.
-    let mut m = Message::groupchat(Some(general.parse::<Jid>().unwrap()))
-        .with_body(Lang::new(), "@everyone _look_ at *this*".into());
+    let mut m = Message::groupchat(Some(general.parse::<Jid>().unwrap())).with_body(
+        Lang::new(),
+        "@everyone _look_ at *this*, @Alice Liddell".into(),
+    );
     m.id = Some(xmpp_parsers::message::Id("xmpp-1".into()));
     alice.send(m).await;
     // Through the bot's webhook, under the nick the user joined with.
@@ -204,16 +206,23 @@ async fn guild_channels_join_and_messages_both_ways() {
         .wait_request(|r| r.method == "POST" && r.path.contains("/webhooks/"))
         .await;
     assert_eq!(post.body["username"], "alice");
-    assert_eq!(post.body["content"], "@everyone *look* at **this**");
+    assert_eq!(
+        post.body["content"],
+        "@everyone *look* at **this**, <@4001>"
+    );
     assert_eq!(
         post.body["allowed_mentions"],
-        serde_json::json!({ "parse": [], "replied_user": false }),
-        "neither @everyone, @here, roles nor users may be pinged"
+        serde_json::json!({ "parse": [], "users": ["4001"], "replied_user": false }),
+        "neither @everyone, @here nor roles may be pinged: only the member named"
     );
     let (nick, body, id) = groupchat_from(&mut alice, discord::GENERAL_ID).await;
     assert_eq!(
         (nick.as_str(), body.as_str(), id.as_deref()),
-        ("switchbot", "@everyone _look_ at *this*", Some("xmpp-1")),
+        (
+            "switchbot",
+            "@everyone _look_ at *this*, @Alice Liddell",
+            Some("xmpp-1")
+        ),
         "the reflection of the client's own message"
     );
 }

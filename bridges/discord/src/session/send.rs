@@ -77,12 +77,19 @@ impl Session {
             _ => Route::Bot,
         };
         let webhook_name = nick.as_deref().and_then(usable_name);
+        let text = match (&target, self.guilds.channel(channel)) {
+            (Target::Room(_), Some(room)) => {
+                let members: Vec<(u64, &str)> = self.guilds.members(room.guild).collect();
+                outgoing::Outgoing::new(text, &members)
+            }
+            _ => outgoing::Outgoing::plain(text),
+        };
         let reply_to = reply_to.as_ref().map(|m| m.as_str());
         let mut attempt = 1;
         let sent = loop {
             let sent = match (&route, &webhook_name) {
                 (Route::Webhook { id, token: secret }, Some(name)) => {
-                    let body = outgoing::webhook_body(text, kind, name);
+                    let body = outgoing::webhook_body(&text, kind, name);
                     let result = self
                         .http
                         .execute_webhook(WebhookId::new(*id), None, secret, true, vec![], &body)
@@ -96,7 +103,7 @@ impl Session {
                 _ => {
                     self.sent += 1;
                     let nonce = format!("{}{:x}", self.nonce_prefix, self.sent);
-                    let body = outgoing::body(text, kind, &nonce, reply_to, nick.as_deref());
+                    let body = outgoing::body(&text, kind, &nonce, reply_to, nick.as_deref());
                     self.pending.insert(nonce.clone(), token.clone());
                     let result = self
                         .http
