@@ -56,7 +56,10 @@ impl Outgoing {
                 after_space = false;
                 continue;
             }
-            out.text.push(c);
+            // The markers are the bridge's: one the user typed is dropped.
+            if c != MENTION_OPEN && c != MENTION_CLOSE {
+                out.text.push(c);
+            }
             after_space = c.is_whitespace() || matches!(c, '(' | '[' | '*' | '_' | '~' | '>');
             rest = tail;
         }

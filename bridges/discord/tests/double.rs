@@ -274,6 +274,8 @@ fn the_doubles_payloads_are_read_by_serenity() {
     use serenity::model::prelude::{CurrentUser, Guild, Message, Ready};
     let fixture = double::fixture::guild();
     serde_json::from_value::<Guild>(fixture).unwrap();
+    let large = double::fixture::large_guild(2, 2, 5000);
+    serde_json::from_value::<Guild>(large).unwrap();
     serde_json::from_value::<Ready>(double::fixture::ready("s", "ws://x")).unwrap();
     serde_json::from_value::<CurrentUser>(double::fixture::user(double::BOT_ID)).unwrap();
     let alice = double::fixture::user(double::ALICE_ID);

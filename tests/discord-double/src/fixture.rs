@@ -79,6 +79,38 @@ fn channel(id: &str, kind: u8, name: &str, position: u16, topic: Option<&str>) -
     })
 }
 
+/// The guild made large: `channels` more text channels (`#chan-N`), `listed`
+/// more members in GUILD_CREATE (Discord lists at most the identify's
+/// `large_threshold`, 250, of a large guild), `total` members in all.
+pub fn large_guild(channels: usize, listed: usize, total: u64) -> Value {
+    let mut guild = guild();
+    let list = guild["channels"].as_array_mut().unwrap();
+    for i in 0..channels {
+        let id = (10_000 + i).to_string();
+        let topic = format!("Topic of channel {i}");
+        list.push(channel(
+            &id,
+            0,
+            &format!("chan-{i}"),
+            10 + i as u16,
+            Some(&topic),
+        ));
+    }
+    let members = guild["members"].as_array_mut().unwrap();
+    for i in 0..listed {
+        let id = (20_000 + i).to_string();
+        members.push(json!({
+            "user": { "id": id, "username": format!("user{i}"), "discriminator": "0",
+                      "global_name": format!("User {i}"), "avatar": null, "public_flags": 0 },
+            "nick": null, "roles": [], "joined_at": "2025-01-01T00:00:00.000000+00:00",
+            "deaf": false, "mute": false, "flags": 0
+        }));
+    }
+    guild["member_count"] = json!(total);
+    guild["large"] = json!(true);
+    guild
+}
+
 /// The READY dispatch's data.
 pub fn ready(session_id: &str, resume_url: &str) -> Value {
     json!({

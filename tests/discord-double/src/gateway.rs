@@ -132,7 +132,7 @@ async fn identify(
         .insert(session_id.clone(), start);
     let ready = fixture::ready(&session_id, &shared.gateway_url);
     send(ws, &dispatch_payload(1, "READY", &ready)).await?;
-    send(ws, &dispatch_payload(2, "GUILD_CREATE", &fixture::guild())).await?;
+    send(ws, &dispatch_payload(2, "GUILD_CREATE", &shared.guild)).await?;
     let f = following.insert(Following {
         start,
         sent: start,

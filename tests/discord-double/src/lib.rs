@@ -85,6 +85,8 @@ pub(crate) struct Shared {
     pub ops: broadcast::Sender<Value>,
     /// The gateway's URL (`ws://127.0.0.1:PORT`).
     pub gateway_url: String,
+    /// GUILD_CREATE's data.
+    pub guild: Value,
 }
 
 /// A running double; it stops when dropped (its tasks end with the runtime).
@@ -96,6 +98,15 @@ pub struct Double {
 impl Double {
     /// Starts the gateway and REST listeners on loopback.
     pub async fn start() -> std::io::Result<Self> {
+        Self::start_with(fixture::guild()).await
+    }
+
+    /// Starts with the guild made large ([`fixture::large_guild`]).
+    pub async fn start_large(channels: usize, listed: usize, total: u64) -> std::io::Result<Self> {
+        Self::start_with(fixture::large_guild(channels, listed, total)).await
+    }
+
+    async fn start_with(guild: Value) -> std::io::Result<Self> {
         let gateway = TcpListener::bind("127.0.0.1:0").await?;
         let api = TcpListener::bind("127.0.0.1:0").await?;
         let api_addr = api.local_addr()?;
@@ -119,6 +130,7 @@ impl Double {
             released: Notify::new(),
             ops: broadcast::channel(16).0,
             gateway_url: format!("ws://{}", gateway.local_addr()?),
+            guild,
         });
         tokio::spawn(gateway::serve(gateway, Arc::clone(&shared)));
         tokio::spawn(http::serve(api, Arc::clone(&shared)));

@@ -28,7 +28,10 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let double = Double::start().await.unwrap();
+    setup_with(Double::start().await.unwrap())
+}
+
+fn setup_with(double: Double) -> Setup {
     let prosody = Prosody::start(&[(GW, SECRET)]);
     let gateway = Switchboard::start(&config(&prosody, &double, "info"));
     Setup {
@@ -272,13 +275,14 @@ fn rss(pid: u32) -> (u64, u64) {
 
 /// A measurement, not a check (run on demand, on a release build):
 /// the gateway's RSS idle, then with one Discord user registered, their
-/// bot in the double's guild and one channel joined.
+/// bot in a guild of 5,000 members (250 listed, as Discord lists a large
+/// guild's) and 204 channels, one channel joined.
 /// `cargo build --release --bin switchboard && SWITCHBOARD_BIN=target/release/switchboard
 /// cargo nextest run -p switchboard-e2e --test discord --run-ignored only --no-capture measure_rss`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: run it on a release build"]
 async fn measure_rss() {
-    let setup = setup().await;
+    let setup = setup_with(Double::start_large(200, 248, 5000).await.unwrap());
     let pid = setup.gateway.pid().unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle = rss(pid);
