@@ -11,13 +11,15 @@ use serenity::model::id::RoleId;
 use serenity::model::Permissions;
 use switchboard_bridge_api::{Role, RoomListing};
 
-/// A text or announcement channel: a room.
+/// A text or announcement channel, or a thread in one: a room.
 #[derive(Debug, Clone)]
 pub(crate) struct Channel {
     pub guild: u64,
     pub name: String,
     pub topic: Option<String>,
     pub position: u16,
+    /// A thread's channel.
+    pub parent: Option<u64>,
 }
 
 /// One guild's names.
@@ -45,9 +47,23 @@ pub(crate) struct Guilds {
     ready: bool,
 }
 
-/// Whether a channel of this type is a room: text and announcement channels.
-fn is_room(channel: &GuildChannel) -> bool {
-    matches!(channel.kind, ChannelType::Text | ChannelType::News)
+/// The room a channel is: text and announcement channels, and threads
+/// (public, private, announcement) with their parent.
+fn room_of(channel: &GuildChannel) -> Option<Channel> {
+    let parent = match channel.kind {
+        ChannelType::Text | ChannelType::News => None,
+        ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread => {
+            Some(channel.parent_id?.get())
+        }
+        _ => return None,
+    };
+    Some(Channel {
+        guild: channel.guild_id.get(),
+        name: channel.name.clone(),
+        topic: channel.topic.clone().filter(|t| !t.is_empty()),
+        position: channel.position,
+        parent,
+    })
 }
 
 impl Guilds {
@@ -67,16 +83,11 @@ impl Guilds {
         let id = guild.id.get();
         self.pending.remove(&id);
         self.channels.retain(|_, c| c.guild != id);
-        for channel in guild.channels.values().filter(|c| is_room(c)) {
-            self.channels.insert(
-                channel.id.get(),
-                Channel {
-                    guild: id,
-                    name: channel.name.clone(),
-                    topic: channel.topic.clone().filter(|t| !t.is_empty()),
-                    position: channel.position,
-                },
-            );
+        for channel in guild.channels.values().chain(&guild.threads) {
+            if let Some(mut room) = room_of(channel) {
+                room.guild = id;
+                self.channels.insert(channel.id.get(), room);
+            }
         }
         let moderator_roles: HashSet<u64> = guild
             .roles
@@ -121,11 +132,15 @@ impl Guilds {
         self.channels.get(&id).map(|c| c.name.as_str())
     }
 
-    /// A room's display name: `Guild / #channel`.
+    /// A room's display name: `Guild / #channel`, a thread's
+    /// `Guild / #channel / thread`.
     pub fn room_name(&self, id: u64) -> Option<String> {
         let channel = self.channels.get(&id)?;
         let guild = self.guilds.get(&channel.guild)?;
-        Some(format!("{} / #{}", guild.name, channel.name))
+        Some(match channel.parent.and_then(|p| self.channels.get(&p)) {
+            Some(parent) => format!("{} / #{} / {}", guild.name, parent.name, channel.name),
+            None => format!("{} / #{}", guild.name, channel.name),
+        })
     }
 
     /// A member's display name in a guild, if the guild listed them.
@@ -177,36 +192,23 @@ impl Guilds {
         }
     }
 
-    /// CHANNEL_UPDATE: a room's new name and topic; the topic when it changed.
+    /// CHANNEL_UPDATE, THREAD_CREATE, THREAD_UPDATE: a room's new name and
+    /// topic; the topic when it changed.
     pub fn update(&mut self, channel: &GuildChannel) -> Option<String> {
-        if !is_room(channel) {
+        let Some(room) = room_of(channel) else {
             self.channels.remove(&channel.id.get());
             return None;
+        };
+        let before = self.channels.insert(channel.id.get(), room.clone());
+        match before {
+            Some(before) if before.topic != room.topic => Some(room.topic.unwrap_or_default()),
+            _ => None,
         }
-        let topic = channel.topic.clone().filter(|t| !t.is_empty());
-        let known = self.channels.get_mut(&channel.id.get());
-        match known {
-            Some(known) => {
-                known.name = channel.name.clone();
-                known.position = channel.position;
-                (known.topic != topic).then(|| {
-                    known.topic = topic.clone();
-                    topic.unwrap_or_default()
-                })
-            }
-            None => {
-                self.channels.insert(
-                    channel.id.get(),
-                    Channel {
-                        guild: channel.guild_id.get(),
-                        name: channel.name.clone(),
-                        topic,
-                        position: channel.position,
-                    },
-                );
-                None
-            }
-        }
+    }
+
+    /// THREAD_DELETE (or a channel deleted): no longer a room.
+    pub fn remove(&mut self, channel: u64) {
+        self.channels.remove(&channel);
     }
 
     /// A role's name, for `<@&id>`.
@@ -226,21 +228,30 @@ impl Guilds {
         after: Option<u64>,
         limit: usize,
     ) -> Vec<RoomListing> {
-        let mut rooms: Vec<(&str, u16, u64)> = self
+        // Guild, then the channel's position (a thread's parent's), the
+        // channel, its threads after it.
+        type Key<'a> = (&'a str, u16, u64, bool, u64);
+        let mut rooms: Vec<Key> = self
             .channels
             .iter()
             .filter(|(_, c)| guild.is_none_or(|g| g == c.guild))
-            .filter_map(|(id, c)| Some((self.guilds.get(&c.guild)?.name.as_str(), c.position, *id)))
+            .filter_map(|(id, c)| {
+                let guild = self.guilds.get(&c.guild)?.name.as_str();
+                Some(match c.parent {
+                    Some(p) => (guild, self.channels.get(&p)?.position, p, true, *id),
+                    None => (guild, c.position, *id, false, *id),
+                })
+            })
             .collect();
         rooms.sort();
         let skip = after
-            .and_then(|a| rooms.iter().position(|r| r.2 == a).map(|p| p + 1))
+            .and_then(|a| rooms.iter().position(|r| r.4 == a).map(|p| p + 1))
             .unwrap_or(0);
         rooms
             .into_iter()
             .skip(skip)
             .take(limit)
-            .filter_map(|(_, _, id)| {
+            .filter_map(|(_, _, _, _, id)| {
                 Some(RoomListing {
                     room: id.to_string().into(),
                     name: self.room_name(id)?,

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serenity::all::{ClientBuilder, Context, GatewayIntents, RawEventHandler};
+use serenity::all::{ChannelId, ClientBuilder, Context, GatewayIntents, RawEventHandler};
 use serenity::http::Http;
 use serenity::model::event::Event as Dispatch;
 use switchboard_bridge_api::{
@@ -236,6 +236,35 @@ impl Session {
         true
     }
 
+    /// A channel or thread was made or changed: a joined room's new topic.
+    async fn channel_changed(&mut self, channel: &serenity::model::channel::GuildChannel) -> bool {
+        let id = channel.id.get();
+        match self.guilds.update(channel) {
+            Some(topic) if self.joined.contains_key(&id) => {
+                self.emit(Event::Topic {
+                    room: id.to_string().into(),
+                    topic,
+                    by: None,
+                })
+                .await
+            }
+            _ => true,
+        }
+    }
+
+    /// A channel or thread was deleted: a joined room is left.
+    async fn channel_gone(&mut self, id: u64) -> bool {
+        self.guilds.remove(id);
+        if self.joined.remove(&id).is_none() {
+            return true;
+        }
+        self.emit(Event::RoomLeft {
+            room: id.to_string().into(),
+            reason: LeaveReason::Part(Some("the channel was deleted".into())),
+        })
+        .await
+    }
+
     /// One gateway dispatch.
     async fn dispatch(&mut self, dispatch: Dispatch) -> bool {
         match dispatch {
@@ -256,20 +285,11 @@ impl Session {
                 true
             }
             Dispatch::MessageCreate(created) => self.message(created.message).await,
-            Dispatch::ChannelUpdate(updated) => {
-                let channel = updated.channel.id.get();
-                match self.guilds.update(&updated.channel) {
-                    Some(topic) if self.joined.contains_key(&channel) => {
-                        self.emit(Event::Topic {
-                            room: channel.to_string().into(),
-                            topic,
-                            by: None,
-                        })
-                        .await
-                    }
-                    _ => true,
-                }
-            }
+            Dispatch::ChannelUpdate(updated) => self.channel_changed(&updated.channel).await,
+            Dispatch::ThreadCreate(created) => self.channel_changed(&created.thread).await,
+            Dispatch::ThreadUpdate(updated) => self.channel_changed(&updated.thread).await,
+            Dispatch::ThreadDelete(deleted) => self.channel_gone(deleted.thread.id.get()).await,
+            Dispatch::ChannelDelete(deleted) => self.channel_gone(deleted.channel.id.get()).await,
             _ => true,
         }
     }
@@ -371,6 +391,15 @@ impl Session {
         };
         let guild = channel.guild;
         let topic = channel.topic.clone();
+        if channel.parent.is_some() {
+            // A thread is joined by the bot to get its messages.
+            if let Err(e) = self.http.join_thread_channel(ChannelId::new(id)).await {
+                let text = format!("cannot join the thread: {}", crate::errors::describe(&e));
+                return self
+                    .error(ErrorContext::Room(room.into()), ErrorKind::Forbidden, &text)
+                    .await;
+            }
+        }
         let own_nick = self
             .guilds
             .member_name(guild, own_id)

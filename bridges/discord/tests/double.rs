@@ -113,9 +113,11 @@ async fn rooms_join_and_messages_both_ways() {
         names,
         [
             "Ferris Guild / #general",
+            "Ferris Guild / #general / ideas",
             "Ferris Guild / #announcements",
             "Ferris Guild / #random"
-        ]
+        ],
+        "text and announcement channels, each thread after its channel, no voice"
     );
     assert_eq!(rooms[0].room.as_str(), double::GENERAL_ID);
     assert_eq!(rooms[0].topic.as_deref(), Some("Talk about Ferris"));
@@ -608,4 +610,69 @@ async fn a_rate_limited_message_is_sent_after_the_wait() {
         .filter(|r| r.method == "POST" && r.path.contains("/webhooks/"))
         .count();
     assert_eq!(tries, 3, "two refused, the third taken");
+}
+
+/// A thread is a room of its own: joining it joins the bot to the thread
+/// (PUT thread-members/@me), its messages come in, and the user's go
+/// through the channel's webhook into the thread.
+#[tokio::test]
+async fn a_thread_is_a_room() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    s.commands
+        .send(Command::Join {
+            room: double::THREAD_ID.into(),
+            nick: "me".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    let name = until(&mut s, |e| match e {
+        Event::RoomJoined { name, .. } => Some(name.clone()),
+        Event::Error { text, .. } => panic!("{text}"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(name, "Ferris Guild / #general / ideas");
+    double
+        .wait_request(|r| {
+            r.method == "PUT" && r.path.ends_with("/channels/3101/thread-members/@me")
+        })
+        .await;
+    double.say(double::THREAD_ID, double::ALICE_ID, "in the thread");
+    let message = until(&mut s, |e| match e {
+        Event::Message(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(message.target, Target::Room(double::THREAD_ID.into()));
+    s.commands
+        .send(Command::SendText {
+            target: Target::Room(double::THREAD_ID.into()),
+            text: "me too".into(),
+            kind: MessageKind::Normal,
+            reply_to: None,
+            token: "th-1".into(),
+        })
+        .await
+        .unwrap();
+    let echo = until(&mut s, |e| match e {
+        Event::Message(m) if m.own => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(echo.target, Target::Room(double::THREAD_ID.into()));
+    assert_eq!(echo.token.as_deref(), Some("th-1"));
+    let made = double
+        .wait_request(|r| r.method == "POST" && r.path.ends_with("/webhooks"))
+        .await;
+    assert!(
+        made.path.ends_with("/channels/3001/webhooks"),
+        "the channel's webhook"
+    );
+    let post = double
+        .wait_request(|r| r.method == "POST" && r.path.contains("/webhooks/"))
+        .await;
+    assert!(post.path.contains("thread_id=3101"), "{}", post.path);
 }

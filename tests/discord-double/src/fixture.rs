@@ -22,6 +22,8 @@ pub const GUILD_NAME: &str = "Ferris Guild";
 pub const GENERAL_ID: &str = "3001";
 /// An announcement channel, `#announcements`.
 pub const ANNOUNCEMENTS_ID: &str = "3002";
+/// A public thread in `#general`, `ideas`.
+pub const THREAD_ID: &str = "3101";
 /// A voice channel: no room.
 pub const VOICE_ID: &str = "3003";
 /// A text channel, `#random`, without a topic.
@@ -59,6 +61,29 @@ fn role(id: &str, name: &str, permissions: &str) -> Value {
 /// The `#general` channel with another topic (CHANNEL_UPDATE's data).
 pub fn general_with_topic(topic: &str) -> Value {
     channel(GENERAL_ID, 0, "general", 0, Some(topic))
+}
+
+/// A public thread object (type 11) in `parent`.
+fn thread(id: &str, parent: &str, name: &str) -> Value {
+    json!({
+        "id": id,
+        "type": 11,
+        "guild_id": GUILD_ID,
+        "parent_id": parent,
+        "owner_id": ALICE_ID,
+        "name": name,
+        "last_message_id": null,
+        "rate_limit_per_user": 0,
+        "message_count": 0,
+        "member_count": 1,
+        "thread_metadata": {
+            "archived": false,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": "2026-12-01T00:00:00.000000+00:00",
+            "locked": false
+        },
+        "flags": 0
+    })
 }
 
 /// A guild channel object.
@@ -175,7 +200,7 @@ pub fn guild() -> Value {
             channel(VOICE_ID, 2, "Lounge", 2, None),
             channel(RANDOM_ID, 0, "random", 3, None)
         ],
-        "threads": [],
+        "threads": [thread(THREAD_ID, GENERAL_ID, "ideas")],
         "presences": [],
         "stage_instances": [],
         "guild_scheduled_events": []

@@ -53,7 +53,12 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
         }
         let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let (status, answer) = route(&shared, &method, &path, &authorization, body);
-        let text = answer.to_string();
+        // 204 No Content has no body.
+        let text = if status.starts_with("204") {
+            String::new()
+        } else {
+            answer.to_string()
+        };
         let retry = if status.starts_with("429") {
             "retry-after: 1\r\n"
         } else {
@@ -108,7 +113,11 @@ fn route(
     }
     // Executing a webhook takes its token in the path, no authorization.
     if let ("POST", ["webhooks", id, token]) = (method, segments.as_slice()) {
-        return execute_webhook(shared, &mut state, id, token, &body);
+        let thread = query(path)
+            .into_iter()
+            .find(|(k, _)| *k == "thread_id")
+            .map(|(_, v)| v.to_owned());
+        return execute_webhook(shared, &mut state, id, token, thread.as_deref(), &body);
     }
     if authorization != format!("Bot {BOT_TOKEN}") {
         return (
@@ -135,6 +144,16 @@ fn route(
                 json!({ "message": "Invalid Recipient(s)", "code": 50033 }),
             ),
         },
+        ("PUT", ["channels", channel, "thread-members", "@me"]) => {
+            if *channel == fixture::THREAD_ID {
+                ("204 No Content", Value::Null)
+            } else {
+                (
+                    "404 Not Found",
+                    json!({ "message": "Unknown Channel", "code": 10003 }),
+                )
+            }
+        }
         ("GET", ["channels", channel, "webhooks"]) => {
             let made = state
                 .webhooks
@@ -230,6 +249,7 @@ pub(crate) fn execute_webhook(
     state: &mut crate::State,
     id: &str,
     token: &str,
+    thread: Option<&str>,
     body: &Value,
 ) -> (&'static str, Value) {
     let webhook = state
@@ -243,10 +263,14 @@ pub(crate) fn execute_webhook(
             json!({ "message": "Unknown Webhook", "code": 10015 }),
         );
     };
-    let channel = webhook["channel_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    // With `thread_id`, in that thread of the webhook's channel.
+    let channel = match thread {
+        Some(thread) => thread.to_owned(),
+        None => webhook["channel_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    };
     let author = json!({
         "id": id,
         "username": body["username"].as_str().unwrap_or("Switchboard"),

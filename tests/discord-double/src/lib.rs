@@ -26,7 +26,7 @@ use tokio::sync::{broadcast, Notify};
 
 pub use fixture::{
     ALICE_ID, ANNOUNCEMENTS_ID, BOT_ID, CAROL_ID, GENERAL_ID, GUILD_ID, GUILD_NAME, RANDOM_ID,
-    VOICE_ID,
+    THREAD_ID, VOICE_ID,
 };
 
 /// The bot token the double accepts; every other token is refused.
@@ -169,7 +169,8 @@ impl Double {
         state.webhooks.push(webhook);
         let body = serde_json::json!({ "username": name, "content": content });
         let token = format!("webhook-token-{id}");
-        let (_, message) = http::execute_webhook(&self.shared, &mut state, &id, &token, &body);
+        let (_, message) =
+            http::execute_webhook(&self.shared, &mut state, &id, &token, None, &body);
         message["id"].as_str().unwrap_or_default().to_owned()
     }
 

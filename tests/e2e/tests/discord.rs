@@ -169,14 +169,16 @@ async fn guild_channels_join_and_messages_both_ways() {
     let general = room_jid(discord::GENERAL_ID);
     let announcements = room_jid(discord::ANNOUNCEMENTS_ID);
     let random = room_jid(discord::RANDOM_ID);
+    let thread = room_jid(discord::THREAD_ID);
     assert_eq!(
         listed,
         [
             (general.as_str(), "Ferris Guild / #general"),
+            (thread.as_str(), "Ferris Guild / #general / ideas"),
             (announcements.as_str(), "Ferris Guild / #announcements"),
             (random.as_str(), "Ferris Guild / #random"),
         ],
-        "text and announcement channels, no voice channel"
+        "text and announcement channels, a thread after its channel, no voice channel"
     );
 
     let own = join(&mut alice, discord::GENERAL_ID, "alice").await;

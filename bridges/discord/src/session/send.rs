@@ -70,9 +70,14 @@ impl Session {
             Target::Room(_) => self.nicks.get(&channel).cloned(),
             Target::User(_) => None,
         };
+        // A thread's messages go through its channel's webhook.
+        let (hook_channel, thread) = match self.guilds.channel(channel).and_then(|c| c.parent) {
+            Some(parent) => (parent, Some(ChannelId::new(channel))),
+            None => (channel, None),
+        };
         let route = match (&nick, self.own_id) {
             (Some(_), Some(bot)) if reply_to.is_none() => {
-                self.webhooks.route(&self.http, channel, bot).await
+                self.webhooks.route(&self.http, hook_channel, bot).await
             }
             _ => Route::Bot,
         };
@@ -92,7 +97,7 @@ impl Session {
                     let body = outgoing::webhook_body(&text, kind, name);
                     let result = self
                         .http
-                        .execute_webhook(WebhookId::new(*id), None, secret, true, vec![], &body)
+                        .execute_webhook(WebhookId::new(*id), thread, secret, true, vec![], &body)
                         .await;
                     result.map(|message| {
                         if let Some(message) = message {
