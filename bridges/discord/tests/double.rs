@@ -675,4 +675,28 @@ async fn a_thread_is_a_room() {
         .wait_request(|r| r.method == "POST" && r.path.contains("/webhooks/"))
         .await;
     assert!(post.path.contains("thread_id=3101"), "{}", post.path);
+
+    // Deleted: the room is left, and no longer listed.
+    double.delete_thread();
+    let left = until(&mut s, |e| match e {
+        Event::RoomLeft { room, .. } => Some(room.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(left.as_str(), double::THREAD_ID);
+    s.commands
+        .send(Command::ListRooms {
+            token: "l".into(),
+            server: None,
+            after: None,
+            limit: 50,
+        })
+        .await
+        .unwrap();
+    let rooms = until(&mut s, |e| match e {
+        Event::RoomList { rooms, .. } => Some(rooms.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(!rooms.iter().any(|r| r.room.as_str() == double::THREAD_ID));
 }

@@ -196,6 +196,15 @@ impl Double {
         );
     }
 
+    /// Dispatches THREAD_DELETE for the thread `ideas`.
+    pub fn delete_thread(&self) {
+        let mut state = self.shared.state.lock().unwrap();
+        let data = serde_json::json!({
+            "id": THREAD_ID, "guild_id": GUILD_ID, "parent_id": GENERAL_ID, "type": 11
+        });
+        dispatch(&self.shared, &mut state, "THREAD_DELETE", data);
+    }
+
     /// Dispatches MESSAGE_CREATE for a direct message `author` writes to
     /// the bot; returns its id.
     pub fn say_directly(&self, author: &str, content: &str) -> String {
