@@ -49,13 +49,19 @@ pub enum SettingsError {
     /// `api` is not an http(s) URL.
     #[error("api: {0:?} is not an http:// or https:// URL")]
     NotAnUrl(String),
+    /// The HTTP client could not be made (no TLS backend).
+    #[error("the HTTP client could not be made: {0}")]
+    Client(String),
 }
 
 /// What a session needs from the operator's settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Config {
     /// The API base, if not Discord's.
     pub api: Option<String>,
+    /// One HTTP client (connection pool, TLS settings and roots) for every
+    /// user's REST requests: each user's own cost ~100 kB otherwise.
+    pub client: reqwest::Client,
 }
 
 /// The Discord bridge.
@@ -76,6 +82,10 @@ impl DiscordBridge {
             info: info(),
             config: Arc::new(Config {
                 api: settings.api.map(|a| a.trim_end_matches('/').to_owned()),
+                client: reqwest::Client::builder()
+                    .use_rustls_tls()
+                    .build()
+                    .map_err(|e| SettingsError::Client(e.to_string()))?,
             }),
         })
     }

@@ -296,9 +296,19 @@ async fn measure_rss() {
     groupchat_from(&mut alice, discord::GENERAL_ID).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let one = rss(pid);
+    // A second user (their own session and gateway connection; the double
+    // has one bot, so the same token).
+    let mut bob = registered(&setup, "bob").await;
+    join(&mut bob, discord::GENERAL_ID, "bob").await;
+    setup
+        .double
+        .say(discord::GENERAL_ID, discord::ALICE_ID, "hello again");
+    groupchat_from(&mut bob, discord::GENERAL_ID).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let two = rss(pid);
     println!(
-        "idle: RSS {} kB, anonymous {} kB; one Discord user in a guild, a channel joined: RSS {} kB, anonymous {} kB",
-        idle.0, idle.1, one.0, one.1
+        "idle: RSS {} kB, anonymous {} kB; one Discord user in the guild, a channel joined: RSS {} kB, anonymous {} kB; two users: RSS {} kB, anonymous {} kB",
+        idle.0, idle.1, one.0, one.1, two.0, two.1
     );
 }
 
