@@ -49,19 +49,33 @@ pub enum SettingsError {
     /// `api` is not an http(s) URL.
     #[error("api: {0:?} is not an http:// or https:// URL")]
     NotAnUrl(String),
-    /// The HTTP client could not be made (no TLS backend).
-    #[error("the HTTP client could not be made: {0}")]
-    Client(String),
 }
 
 /// What a session needs from the operator's settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Default)]
 pub(crate) struct Config {
     /// The API base, if not Discord's.
     pub api: Option<String>,
     /// One HTTP client (connection pool, TLS settings and roots) for every
-    /// user's REST requests: each user's own cost ~100 kB otherwise.
-    pub client: reqwest::Client,
+    /// user's REST requests, made when the first needs it: one each cost
+    /// some 60 kB per user, and made at start it costs 1 MB with no user.
+    client: std::sync::OnceLock<reqwest::Client>,
+}
+
+impl Config {
+    /// The shared HTTP client.
+    pub fn client(&self) -> reqwest::Client {
+        self.client
+            .get_or_init(|| {
+                // As serenity makes its own: only a TLS backend that cannot
+                // start fails here.
+                reqwest::Client::builder()
+                    .use_rustls_tls()
+                    .build()
+                    .expect("an HTTP client with rustls")
+            })
+            .clone()
+    }
 }
 
 /// The Discord bridge.
@@ -82,10 +96,7 @@ impl DiscordBridge {
             info: info(),
             config: Arc::new(Config {
                 api: settings.api.map(|a| a.trim_end_matches('/').to_owned()),
-                client: reqwest::Client::builder()
-                    .use_rustls_tls()
-                    .build()
-                    .map_err(|e| SettingsError::Client(e.to_string()))?,
+                client: Default::default(),
             }),
         })
     }

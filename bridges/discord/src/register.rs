@@ -16,7 +16,7 @@ pub(crate) const TOKEN: &str = "token";
 /// with another API base it is off: that base is a proxy that keeps the
 /// limits itself, or the tests' double.
 pub(crate) fn http(config: &Config, token: &str) -> Http {
-    let builder = HttpBuilder::new(token).client(config.client.clone());
+    let builder = HttpBuilder::new(token).client(config.client());
     match &config.api {
         Some(api) => builder
             .proxy(api.as_str())
