@@ -2,14 +2,20 @@
 //! a websocket and the REST routes the bridge calls, with the payloads'
 //! fields as Discord's public API documentation lists them.
 //!
-//! One bot ([`BOT_TOKEN`]) in one guild ([`fixture`]): two text channels,
-//! an announcement channel and a voice channel, and one other member
-//! (`alice`). The gateway says HELLO, takes IDENTIFY (READY, then
-//! GUILD_CREATE) or RESUME (the missed dispatches replayed, then RESUMED),
-//! acknowledges heartbeats, and sends every dispatch with the next sequence
-//! number. REST answers `GET /gateway`, `GET /gateway/bot`, `GET /users/@me`
-//! and `POST /channels/{id}/messages` (which also dispatches the message's
-//! MESSAGE_CREATE, as Discord does), and records each request for the test.
+//! One bot ([`BOT_TOKEN`]) in one guild ([`fixture`]): two text channels
+//! (a thread in one), an announcement channel and a voice channel, a
+//! member with a moderator role (`alice`) and one not listed (`carol`);
+//! [`Double::start_large`] adds channels and members. The gateway says
+//! HELLO, takes IDENTIFY (READY, then GUILD_CREATE) or RESUME (the missed
+//! dispatches replayed, then RESUMED; an unknown session gets
+//! INVALID_SESSION), acknowledges heartbeats, sends every dispatch with the
+//! next sequence number, and on the test's word drops its connections,
+//! asks for a heartbeat, RECONNECT or INVALID_SESSION. REST answers
+//! `GET /gateway`, `GET /gateway/bot`, `GET /users/@me`, DM channels,
+//! channel history, webhooks (made, listed, executed), thread joins and
+//! `POST /channels/{id}/messages` (a post also dispatches its
+//! MESSAGE_CREATE, as Discord does), 429 on demand, and records each
+//! request for the test.
 
 #![recursion_limit = "256"]
 
