@@ -17,6 +17,8 @@ type Build = fn(&str, &toml::Table) -> Result<Arc<dyn Bridge>, Vec<ConfigError>>
 const KINDS: &[(&str, Build)] = &[
     #[cfg(feature = "irc")]
     ("irc", irc),
+    #[cfg(feature = "discord")]
+    (switchboard_discord::NAME, discord),
     #[cfg(feature = "matrix")]
     (switchboard_matrix::NAME, matrix),
     #[cfg(feature = "test-network")]
@@ -76,6 +78,19 @@ fn irc(prefix: &str, settings: &toml::Table) -> Result<Arc<dyn Bridge>, Vec<Conf
         }]
     })?;
     Ok(Arc::new(switchboard_irc::IrcBridge::new(config)))
+}
+
+/// Discord, through each user's bot (`bridges/discord`).
+#[cfg(feature = "discord")]
+fn discord(prefix: &str, settings: &toml::Table) -> Result<Arc<dyn Bridge>, Vec<ConfigError>> {
+    let settings: switchboard_discord::Settings = crate::bridge_settings::read(prefix, settings)?;
+    let bridge = switchboard_discord::DiscordBridge::new(settings).map_err(|e| {
+        vec![ConfigError {
+            key: prefix.to_owned(),
+            reason: e.to_string(),
+        }]
+    })?;
+    Ok(Arc::new(bridge))
 }
 
 /// Matrix homeservers, as an ordinary client of each (`bridges/matrix`).

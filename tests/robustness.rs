@@ -364,7 +364,7 @@ fn check_config_names_bridge_settings_and_kinds() {
         "networks.irc2.settings.servers.irc.localhost.port: unknown key",
         "networks.irc2.settings.servers.irc.localhost: \"nowhere\": the address must be \"host:port\"",
         "networks.icq: unknown network kind \"icq\"",
-        "networks.chat.kind: unknown network kind \"ircv3\"; this build has: irc, matrix",
+        "networks.chat.kind: unknown network kind \"ircv3\"; this build has: irc, discord, matrix",
     ] {
         assert!(
             text.lines().any(|l| l.starts_with(&format!("{at}: {line}"))),

@@ -281,7 +281,7 @@ mod tests {
         .unwrap_err();
         for want in [
             "networks.icq: unknown network kind \"icq\"",
-            "networks.chat.kind: unknown network kind \"telegram\"; this build has: irc, matrix",
+            "networks.chat.kind: unknown network kind \"telegram\"; this build has: irc, discord, matrix",
             "networks.Irc-2: a network's name is lower-case letters",
             "networks.irc2.settings.alowed_servers: unknown key",
             "networks.irc2.settings.servers.a.example.adress: unknown key",

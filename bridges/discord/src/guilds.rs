@@ -1,0 +1,264 @@
+//! What the session knows of its guilds, from READY and GUILD_CREATE: the
+//! channels that become rooms, the members' names, the roles' names.
+//! Nothing else of serenity's models is kept.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serenity::model::channel::{ChannelType, GuildChannel};
+use serenity::model::gateway::Ready;
+use serenity::model::guild::Guild;
+use serenity::model::id::RoleId;
+use serenity::model::Permissions;
+use switchboard_bridge_api::{Role, RoomListing};
+
+/// A text or announcement channel, or a thread in one: a room.
+#[derive(Debug, Clone)]
+pub(crate) struct Channel {
+    pub guild: u64,
+    pub name: String,
+    pub topic: Option<String>,
+    pub position: u16,
+    /// A thread's channel.
+    pub parent: Option<u64>,
+}
+
+/// One guild's names.
+#[derive(Debug, Default)]
+struct GuildInfo {
+    name: String,
+    /// Display names (nick, else global name, else username) by user id.
+    members: HashMap<u64, String>,
+    roles: HashMap<u64, String>,
+    /// Roles that may manage messages (or administer): their holders are
+    /// the rooms' moderators.
+    moderator_roles: HashSet<u64>,
+    /// Listed members holding one of them.
+    moderators: HashSet<u64>,
+    owner: u64,
+}
+
+/// The session's guilds.
+#[derive(Debug, Default)]
+pub(crate) struct Guilds {
+    guilds: HashMap<u64, GuildInfo>,
+    channels: BTreeMap<u64, Channel>,
+    /// Guilds READY announced whose GUILD_CREATE has not come yet.
+    pending: HashSet<u64>,
+    ready: bool,
+}
+
+/// The room a channel is: text and announcement channels, and threads
+/// (public, private, announcement) with their parent.
+fn room_of(channel: &GuildChannel) -> Option<Channel> {
+    let parent = match channel.kind {
+        ChannelType::Text | ChannelType::News => None,
+        ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread => {
+            Some(channel.parent_id?.get())
+        }
+        _ => return None,
+    };
+    Some(Channel {
+        guild: channel.guild_id.get(),
+        name: channel.name.clone(),
+        topic: channel.topic.clone().filter(|t| !t.is_empty()),
+        position: channel.position,
+        parent,
+    })
+}
+
+impl Guilds {
+    /// READY: the guilds to wait for.
+    pub fn ready(&mut self, ready: &Ready) {
+        self.ready = true;
+        self.pending = ready.guilds.iter().map(|g| g.id.get()).collect();
+    }
+
+    /// Whether READY came and every guild it named has been created.
+    pub fn loaded(&self) -> bool {
+        self.ready && self.pending.is_empty()
+    }
+
+    /// GUILD_CREATE: the guild's rooms, members and roles (again).
+    pub fn create(&mut self, guild: &Guild) {
+        let id = guild.id.get();
+        self.pending.remove(&id);
+        self.channels.retain(|_, c| c.guild != id);
+        for channel in guild.channels.values().chain(&guild.threads) {
+            if let Some(mut room) = room_of(channel) {
+                room.guild = id;
+                self.channels.insert(channel.id.get(), room);
+            }
+        }
+        let moderator_roles: HashSet<u64> = guild
+            .roles
+            .values()
+            .filter(|r| {
+                r.permissions
+                    .intersects(Permissions::MANAGE_MESSAGES | Permissions::ADMINISTRATOR)
+            })
+            .map(|r| r.id.get())
+            .collect();
+        let info = GuildInfo {
+            moderators: guild
+                .members
+                .values()
+                .filter(|m| m.roles.iter().any(|r| moderator_roles.contains(&r.get())))
+                .map(|m| m.user.id.get())
+                .collect(),
+            moderator_roles,
+            owner: guild.owner_id.get(),
+            name: guild.name.clone(),
+            members: guild
+                .members
+                .values()
+                .map(|m| (m.user.id.get(), m.display_name().to_owned()))
+                .collect(),
+            roles: guild
+                .roles
+                .values()
+                .map(|r| (r.id.get(), r.name.clone()))
+                .collect(),
+        };
+        self.guilds.insert(id, info);
+    }
+
+    /// A room's channel.
+    pub fn channel(&self, id: u64) -> Option<&Channel> {
+        self.channels.get(&id)
+    }
+
+    /// A channel's name, for `<#id>`.
+    pub fn channel_name(&self, id: u64) -> Option<&str> {
+        self.channels.get(&id).map(|c| c.name.as_str())
+    }
+
+    /// A room's display name: `Guild / #channel`, a thread's
+    /// `Guild / #channel / thread`.
+    pub fn room_name(&self, id: u64) -> Option<String> {
+        let channel = self.channels.get(&id)?;
+        let guild = self.guilds.get(&channel.guild)?;
+        Some(match channel.parent.and_then(|p| self.channels.get(&p)) {
+            Some(parent) => format!("{} / #{} / {}", guild.name, parent.name, channel.name),
+            None => format!("{} / #{}", guild.name, channel.name),
+        })
+    }
+
+    /// A member's display name in a guild, if the guild listed them.
+    pub fn member_name(&self, guild: u64, user: u64) -> Option<&str> {
+        self.guilds
+            .get(&guild)?
+            .members
+            .get(&user)
+            .map(String::as_str)
+    }
+
+    /// Remembers a member's display name (they spoke).
+    pub fn note_member(&mut self, guild: u64, user: u64, name: &str) {
+        if let Some(info) = self.guilds.get_mut(&guild) {
+            if info.members.get(&user).map(String::as_str) != Some(name) {
+                info.members.insert(user, name.to_owned());
+            }
+        }
+    }
+
+    /// The members a guild listed, by id.
+    pub fn members(&self, guild: u64) -> impl Iterator<Item = (u64, &str)> {
+        self.guilds
+            .get(&guild)
+            .into_iter()
+            .flat_map(|g| g.members.iter().map(|(id, name)| (*id, name.as_str())))
+    }
+
+    /// A member's standing in the guild's rooms: the owner, moderators
+    /// (a role that manages messages or administers: the listed member's,
+    /// or `roles` when given), everyone else a member. Channel overwrites
+    /// are not read.
+    pub fn role_of(&self, guild: u64, user: u64, roles: Option<&[RoleId]>) -> Role {
+        let Some(info) = self.guilds.get(&guild) else {
+            return Role::Member;
+        };
+        let moderator = match roles {
+            Some(roles) => roles
+                .iter()
+                .any(|r| info.moderator_roles.contains(&r.get())),
+            None => info.moderators.contains(&user),
+        };
+        if user == info.owner {
+            Role::Owner
+        } else if moderator {
+            Role::Operator
+        } else {
+            Role::Member
+        }
+    }
+
+    /// CHANNEL_UPDATE, THREAD_CREATE, THREAD_UPDATE: a room's new name and
+    /// topic; the topic when it changed.
+    pub fn update(&mut self, channel: &GuildChannel) -> Option<String> {
+        let Some(room) = room_of(channel) else {
+            self.channels.remove(&channel.id.get());
+            return None;
+        };
+        let before = self.channels.insert(channel.id.get(), room.clone());
+        match before {
+            Some(before) if before.topic != room.topic => Some(room.topic.unwrap_or_default()),
+            _ => None,
+        }
+    }
+
+    /// THREAD_DELETE (or a channel deleted): no longer a room.
+    pub fn remove(&mut self, channel: u64) {
+        self.channels.remove(&channel);
+    }
+
+    /// A role's name, for `<@&id>`.
+    pub fn role_name(&self, guild: u64, role: u64) -> Option<&str> {
+        self.guilds
+            .get(&guild)?
+            .roles
+            .get(&role)
+            .map(String::as_str)
+    }
+
+    /// The rooms of one guild (or of all, guild by guild), by position,
+    /// after the channel id `after` (the page cursor), at most `limit`.
+    pub fn listing(
+        &self,
+        guild: Option<u64>,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Vec<RoomListing> {
+        // Guild, then the channel's position (a thread's parent's), the
+        // channel, its threads after it.
+        type Key<'a> = (&'a str, u16, u64, bool, u64);
+        let mut rooms: Vec<Key> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| guild.is_none_or(|g| g == c.guild))
+            .filter_map(|(id, c)| {
+                let guild = self.guilds.get(&c.guild)?.name.as_str();
+                Some(match c.parent {
+                    Some(p) => (guild, self.channels.get(&p)?.position, p, true, *id),
+                    None => (guild, c.position, *id, false, *id),
+                })
+            })
+            .collect();
+        rooms.sort();
+        let skip = after
+            .and_then(|a| rooms.iter().position(|r| r.4 == a).map(|p| p + 1))
+            .unwrap_or(0);
+        rooms
+            .into_iter()
+            .skip(skip)
+            .take(limit)
+            .filter_map(|(_, _, _, _, id)| {
+                Some(RoomListing {
+                    room: id.to_string().into(),
+                    name: self.room_name(id)?,
+                    members: None,
+                    topic: self.channels.get(&id)?.topic.clone(),
+                })
+            })
+            .collect()
+    }
+}

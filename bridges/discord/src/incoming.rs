@@ -1,0 +1,132 @@
+//! A Discord message as the core's [`Message`]: mentions as names, markdown
+//! as XEP-0393, the user's own echo matched by its nonce.
+
+use std::time::{Duration, SystemTime};
+
+use serenity::model::channel::Message as DiscordMessage;
+use serenity::model::channel::MessageType;
+use switchboard_bridge_api::{Attachment, Message, MessageKind, Target, Token};
+
+use crate::guilds::Guilds;
+use crate::markdown;
+
+/// The display name of a message's author: their guild nick, else their
+/// global name, else their username.
+pub(crate) fn author_name(message: &DiscordMessage) -> String {
+    message
+        .member
+        .as_ref()
+        .and_then(|m| m.nick.clone())
+        .unwrap_or_else(|| message.author.display_name().to_owned())
+}
+
+/// `<@id>`, `<@!id>`, `<@&id>` and `<#id>` written as `@name`, `@role` and
+/// `#channel`, custom emoji `<:name:id>` (`<a:name:id>` animated) as
+/// `:name:`; unknown ones are left as they are.
+pub(crate) fn names_for_mentions(message: &DiscordMessage, guilds: &Guilds) -> String {
+    let guild = message.guild_id.map(|g| g.get());
+    let text = &message.content;
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let Some(end) = tail.find('>') else {
+            out.push_str(tail);
+            return out;
+        };
+        let inner = &tail[1..end];
+        let name = mention_name(inner, message, guild, guilds);
+        match name {
+            Some(name) => out.push_str(&name),
+            None => out.push_str(&tail[..=end]),
+        }
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn mention_name(
+    inner: &str,
+    message: &DiscordMessage,
+    guild: Option<u64>,
+    guilds: &Guilds,
+) -> Option<String> {
+    if let Some(role) = inner.strip_prefix("@&") {
+        let role: u64 = role.parse().ok()?;
+        return Some(format!("@{}", guilds.role_name(guild?, role)?));
+    }
+    if let Some(user) = inner.strip_prefix('@') {
+        let user: u64 = user.trim_start_matches('!').parse().ok()?;
+        let listed = guild.and_then(|g| guilds.member_name(g, user));
+        let mentioned = message
+            .mentions
+            .iter()
+            .find(|u| u.id.get() == user)
+            .map(|u| u.display_name());
+        return Some(format!("@{}", listed.or(mentioned)?));
+    }
+    if let Some(emoji) = inner.strip_prefix("a:").or_else(|| inner.strip_prefix(':')) {
+        let (name, id) = emoji.split_once(':')?;
+        let plausible = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && id.parse::<u64>().is_ok();
+        return plausible.then(|| format!(":{name}:"));
+    }
+    if let Some(channel) = inner.strip_prefix('#') {
+        let channel: u64 = channel.parse().ok()?;
+        return Some(format!("#{}", guilds.channel_name(channel)?));
+    }
+    None
+}
+
+/// The core's message for a Discord one in `target`; `token` is set on the
+/// user's own echo (matched by nonce), `own` when the bot wrote it.
+pub(crate) fn message(
+    message: &DiscordMessage,
+    target: Target,
+    guilds: &Guilds,
+    own: bool,
+    token: Option<Token>,
+) -> Message {
+    let text = markdown::to_styling(&names_for_mentions(message, guilds));
+    let timestamp = SystemTime::UNIX_EPOCH
+        + Duration::from_secs(message.timestamp.unix_timestamp().max(0) as u64);
+    let id = message.id.to_string();
+    Message {
+        id: id.clone().into(),
+        target,
+        author: message.author.id.to_string().into(),
+        author_nick: author_name(message),
+        text,
+        kind: if message.kind == MessageType::Regular || message.kind == MessageType::InlineReply {
+            MessageKind::Normal
+        } else {
+            MessageKind::Notice
+        },
+        reply_to: message
+            .message_reference
+            .as_ref()
+            .and_then(|r| r.message_id)
+            .map(|m| m.to_string().into()),
+        attachments: message
+            .attachments
+            .iter()
+            .map(|a| Attachment {
+                url: a.url.clone(),
+                name: Some(a.filename.clone()),
+                media_type: a.content_type.clone(),
+                size: Some(u64::from(a.size)),
+            })
+            .collect(),
+        timestamp: Some(timestamp),
+        own,
+        parts: if token.is_some() {
+            vec![id.into()]
+        } else {
+            vec![]
+        },
+        token,
+    }
+}

@@ -1,0 +1,168 @@
+//! Switchboard's Discord bridge: a user's own bot, its guilds' text and
+//! announcement channels as persistent rooms.
+//!
+//! A user registers with a bot token ([`register`]), checked with
+//! `GET /users/@me`; the core stores it sealed. A session ([`session`])
+//! runs serenity's gateway client (no cache: the bridge keeps the few
+//! things it uses) and its REST client. Room ids are channel ids, user ids
+//! are Discord user ids, message ids are Discord message ids. Text is
+//! converted between Discord markdown and XEP-0393 ([`markdown`]); what
+//! the gateway sends becomes events ([`incoming`]).
+//!
+//! The operator may point the bridge at another API base
+//! ([`Settings::api`]); the tests do, at their Discord double.
+
+mod direct;
+mod errors;
+mod guilds;
+mod incoming;
+pub mod markdown;
+mod outgoing;
+mod positions;
+mod register;
+mod session;
+mod webhooks;
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use switchboard_bridge_api::{
+    BoxFuture, Bridge, BridgeInfo, Capabilities, FieldError, FieldKind, Login, LoginField,
+    Registered, RegistrationStep, SessionHandle,
+};
+
+/// The network kind's name (`kind = "discord"`).
+pub const NAME: &str = "discord";
+
+/// The operator's settings, `[networks.NAME.settings]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Settings {
+    /// Where Discord's REST API is, instead of `https://discord.com`:
+    /// `http://127.0.0.1:PORT` for a test double. The gateway's address
+    /// comes from this API (`GET /gateway`).
+    pub api: Option<String>,
+}
+
+/// Settings the bridge cannot run with.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// `api` is not an http(s) URL.
+    #[error("api: {0:?} is not an http:// or https:// URL")]
+    NotAnUrl(String),
+}
+
+/// What a session needs from the operator's settings.
+#[derive(Debug, Default)]
+pub(crate) struct Config {
+    /// The API base, if not Discord's.
+    pub api: Option<String>,
+    /// One HTTP client (connection pool, TLS settings and roots) for every
+    /// user's REST requests, made when the first needs it: one each cost
+    /// some 60 kB per user, and made at start it costs 1 MB with no user.
+    client: std::sync::OnceLock<reqwest::Client>,
+}
+
+impl Config {
+    /// The shared HTTP client.
+    pub fn client(&self) -> reqwest::Client {
+        self.client
+            .get_or_init(|| {
+                // As serenity makes its own: only a TLS backend that cannot
+                // start fails here.
+                reqwest::Client::builder()
+                    .use_rustls_tls()
+                    .build()
+                    .expect("an HTTP client with rustls")
+            })
+            .clone()
+    }
+}
+
+/// The Discord bridge.
+pub struct DiscordBridge {
+    info: BridgeInfo,
+    config: Arc<Config>,
+}
+
+impl DiscordBridge {
+    /// A bridge with these settings.
+    pub fn new(settings: Settings) -> Result<Self, SettingsError> {
+        if let Some(api) = &settings.api {
+            if !(api.starts_with("http://") || api.starts_with("https://")) {
+                return Err(SettingsError::NotAnUrl(api.clone()));
+            }
+        }
+        Ok(Self {
+            info: info(),
+            config: Arc::new(Config {
+                api: settings.api.map(|a| a.trim_end_matches('/').to_owned()),
+                client: Default::default(),
+            }),
+        })
+    }
+}
+
+/// The registration form's instructions: how to make the bot.
+const INSTRUCTIONS: &str = "1. At discord.com/developers/applications, create an application; under Bot, reset and copy its token.\n\
+2. On the same page, turn on the Message Content intent.\n\
+3. Under OAuth2, invite it (scope bot) to your server with: View Channels, Send Messages, Manage Webhooks, Add Reactions, Attach Files, Read Message History.";
+
+fn info() -> BridgeInfo {
+    BridgeInfo {
+        name: NAME,
+        display_name: "Discord",
+        instructions: INSTRUCTIONS,
+        fields: vec![LoginField {
+            name: register::TOKEN,
+            label: "Bot token",
+            description: "The token of your Discord bot (Bot page of your application).",
+            kind: FieldKind::Password,
+            required: true,
+            default: None,
+        }],
+        capabilities: Capabilities {
+            // Ids are snowflakes (digits): the case question never arises;
+            // false is the safe side.
+            case_insensitive_ids: false,
+            persistent_rooms: true,
+            direct_messages: true,
+            ..Capabilities::default()
+        },
+        server_settings: vec![],
+    }
+}
+
+impl Bridge for DiscordBridge {
+    fn info(&self) -> &BridgeInfo {
+        &self.info
+    }
+
+    fn register(
+        &self,
+        step: RegistrationStep,
+    ) -> BoxFuture<'static, Result<Registered, FieldError>> {
+        Box::pin(register::step(Arc::clone(&self.config), step))
+    }
+
+    fn start(&self, login: Login) -> SessionHandle {
+        session::start(Arc::clone(&self.config), login)
+    }
+
+    /// A guild is a server of the network: `guild-<id>`, whose disco items
+    /// are its rooms.
+    fn is_server(&self, id: &str) -> bool {
+        guild_of_server(id).is_some()
+    }
+}
+
+/// The guild a server id (`guild-<id>`) names.
+pub(crate) fn guild_of_server(id: &str) -> Option<u64> {
+    let digits = id.strip_prefix(GUILD_PREFIX)?;
+    if digits.starts_with('0') {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// How a guild's server id starts: `guild-2000`.
+pub const GUILD_PREFIX: &str = "guild-";

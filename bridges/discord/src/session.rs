@@ -1,0 +1,458 @@
+//! One user's session: serenity's gateway client feeding an actor that
+//! takes the core's commands and answers with events.
+//!
+//! The gateway's dispatches reach the actor through a raw event handler
+//! (serenity's connection, heartbeats and resume stay serenity's). Room
+//! listings and joins wait until READY and every guild it named have come
+//! (at most [`LOAD_WAIT`]), so that the first disco query already sees
+//! the guilds' channels.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serenity::all::{ChannelId, ClientBuilder, Context, GatewayIntents, RawEventHandler};
+use serenity::http::Http;
+use serenity::model::event::Event as Dispatch;
+use switchboard_bridge_api::{
+    channel, session_channels, Command, ErrorContext, ErrorKind, Event, LeaveReason, Login, Member,
+    SessionEnd, SessionHandle, Token,
+};
+use tokio::sync::mpsc;
+
+use crate::direct::Direct;
+use crate::guilds::Guilds;
+use crate::positions::{Positions, SAVE_EVERY};
+use crate::webhooks::Webhooks;
+
+mod messages;
+mod send;
+use crate::register::{self, TOKEN};
+use crate::Config;
+
+/// How long listings and joins wait for the guilds after the session starts.
+const LOAD_WAIT: Duration = Duration::from_secs(15);
+
+/// What the session asks of the gateway: guilds and their channels,
+/// messages with their text, direct messages, reactions and typing.
+fn intents() -> GatewayIntents {
+    GatewayIntents::GUILDS
+        | GatewayIntents::GUILD_MESSAGES
+        | GatewayIntents::MESSAGE_CONTENT
+        | GatewayIntents::DIRECT_MESSAGES
+        | GatewayIntents::GUILD_MESSAGE_REACTIONS
+        | GatewayIntents::DIRECT_MESSAGE_REACTIONS
+        | GatewayIntents::GUILD_MESSAGE_TYPING
+        | GatewayIntents::DIRECT_MESSAGE_TYPING
+}
+
+/// Starts a session with the stored bot token.
+pub(crate) fn start(config: Arc<Config>, login: Login) -> SessionHandle {
+    let (handle, end) = session_channels();
+    let token = login.credentials.get(TOKEN).unwrap_or_default().to_owned();
+    let positions = Positions::from_state(&login.state);
+    tokio::spawn(run(config, login.account, token, positions, end));
+    handle
+}
+
+/// Hands each dispatch to the actor.
+struct Forward(mpsc::Sender<Dispatch>);
+
+#[serenity::async_trait]
+impl RawEventHandler for Forward {
+    async fn raw_event(&self, _ctx: Context, event: Dispatch) {
+        let _ = self.0.send(event).await;
+    }
+}
+
+/// The actor's state.
+struct Session {
+    account: String,
+    http: Arc<Http>,
+    events: channel::Sender<Event>,
+    guilds: Guilds,
+    own_id: Option<u64>,
+    own_name: String,
+    /// Joined channels, each with the members the core was told of: the
+    /// guild's listed members at the join, and each author as they speak.
+    joined: HashMap<u64, HashSet<u64>>,
+    /// Direct-message channels and contacts.
+    direct: Direct,
+    /// The last message passed on per joined channel (saved as state).
+    positions: Positions,
+    /// Channels caught up in this session (once each).
+    caught_up: HashSet<u64>,
+    /// The nick the user joined each channel with (the webhook's name).
+    nicks: HashMap<u64, String>,
+    /// Each channel's webhook, or the bot.
+    webhooks: Webhooks,
+    /// Ids of messages sent through a webhook and not yet echoed, with
+    /// their tokens.
+    sent_ids: HashMap<u64, Token>,
+    /// Nonces of messages sent and not yet echoed, with their tokens.
+    pending: HashMap<String, Token>,
+    /// Makes nonces unique: the session's start time, then a counter.
+    nonce_prefix: String,
+    sent: u64,
+}
+
+async fn run(
+    config: Arc<Config>,
+    account: String,
+    token: String,
+    positions: Positions,
+    end: SessionEnd,
+) {
+    let SessionEnd {
+        mut commands,
+        events,
+    } = end;
+    let (tx, mut dispatches) = mpsc::channel(256);
+    let http = register::http(&config, &token);
+    drop(token);
+    let client = ClientBuilder::new_with_http(http, intents())
+        .raw_event_handler(Forward(tx))
+        .await;
+    let mut client = match client {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::warn!(%account, error = %crate::errors::describe(&e), "Discord client not built");
+            return;
+        }
+    };
+    let shards = Arc::clone(&client.shard_manager);
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let mut session = Session {
+        account,
+        http: Arc::clone(&client.http),
+        events,
+        guilds: Guilds::default(),
+        own_id: None,
+        own_name: String::new(),
+        joined: HashMap::new(),
+        nicks: HashMap::new(),
+        webhooks: Webhooks::default(),
+        sent_ids: HashMap::new(),
+        direct: Direct::default(),
+        positions,
+        caught_up: HashSet::new(),
+        pending: HashMap::new(),
+        nonce_prefix: format!("{started:x}"),
+        sent: 0,
+    };
+    let mut gateway = tokio::spawn(async move { client.start().await });
+    let mut waiting: VecDeque<Command> = VecDeque::new();
+    let load_deadline = tokio::time::Instant::now() + LOAD_WAIT;
+    let mut open = true;
+    let mut save = tokio::time::interval(SAVE_EVERY);
+    while open {
+        tokio::select! {
+            _ = save.tick() => open = session.save_positions().await,
+            command = commands.recv() => {
+                let Some(command) = command else { break };
+                if matches!(command, Command::Shutdown) {
+                    session.save_positions().await;
+                    break;
+                }
+                if needs_guilds(&command) && (!waiting.is_empty() || !session.guilds.loaded()) && tokio::time::Instant::now() < load_deadline {
+                    waiting.push_back(command);
+                } else {
+                    open = session.command(command).await;
+                }
+            }
+            Some(dispatch) = dispatches.recv() => {
+                open = session.dispatch(dispatch).await;
+                if session.guilds.loaded() {
+                    while let Some(command) = waiting.pop_front() {
+                        open = open && session.command(command).await;
+                    }
+                }
+            }
+            () = tokio::time::sleep_until(load_deadline), if !waiting.is_empty() => {
+                while let Some(command) = waiting.pop_front() {
+                    open = open && session.command(command).await;
+                }
+            }
+            ended = &mut gateway => {
+                let reason = match ended {
+                    Ok(Ok(())) => "the gateway connection ended".to_owned(),
+                    Ok(Err(e)) => format!("the gateway connection failed: {}", crate::errors::describe(&e)),
+                    Err(_) => "the gateway task stopped".to_owned(),
+                };
+                tracing::info!(account = %session.account, %reason, "Discord session ends");
+                session.save_positions().await;
+                session.emit(Event::Disconnected { reason, retrying: false }).await;
+                return;
+            }
+        }
+    }
+    shards.shutdown_all().await;
+    gateway.abort();
+}
+
+/// Commands that need the guilds' channels.
+fn needs_guilds(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::ListRooms { .. } | Command::Join { .. } | Command::SendText { .. }
+    )
+}
+
+/// A room id as a channel id.
+fn channel_of(room: &str) -> Option<u64> {
+    room.parse().ok().filter(|id| *id != 0)
+}
+
+impl Session {
+    /// Sends an event to the core; `false` once the core is gone.
+    async fn emit(&self, event: Event) -> bool {
+        self.events.send(event).await.is_ok()
+    }
+
+    async fn error(&self, context: ErrorContext, kind: ErrorKind, text: &str) -> bool {
+        self.emit(Event::Error {
+            context,
+            kind,
+            text: text.to_owned(),
+        })
+        .await
+    }
+
+    /// Saves the positions that changed; `false` once the core is gone.
+    async fn save_positions(&mut self) -> bool {
+        for (key, value) in self.positions.take_changed() {
+            let save = Event::SaveState {
+                key,
+                value,
+                secret: false,
+            };
+            if !self.emit(save).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// A channel or thread was made or changed: a joined room's new topic.
+    async fn channel_changed(&mut self, channel: &serenity::model::channel::GuildChannel) -> bool {
+        let id = channel.id.get();
+        match self.guilds.update(channel) {
+            Some(topic) if self.joined.contains_key(&id) => {
+                self.emit(Event::Topic {
+                    room: id.to_string().into(),
+                    topic,
+                    by: None,
+                })
+                .await
+            }
+            _ => true,
+        }
+    }
+
+    /// A channel or thread was deleted: a joined room is left.
+    async fn channel_gone(&mut self, id: u64) -> bool {
+        self.guilds.remove(id);
+        if self.joined.remove(&id).is_none() {
+            return true;
+        }
+        self.emit(Event::RoomLeft {
+            room: id.to_string().into(),
+            reason: LeaveReason::Part(Some("the channel was deleted".into())),
+        })
+        .await
+    }
+
+    /// One gateway dispatch.
+    async fn dispatch(&mut self, dispatch: Dispatch) -> bool {
+        match dispatch {
+            Dispatch::Ready(ready) => {
+                let user = &ready.ready.user;
+                self.own_id = Some(user.id.get());
+                self.own_name = user.display_name().to_owned();
+                self.guilds.ready(&ready.ready);
+                tracing::info!(account = %self.account, guilds = ready.ready.guilds.len(), "Discord gateway ready");
+                self.emit(Event::Connected {
+                    own_id: user.id.to_string().into(),
+                    nick: self.own_name.clone(),
+                })
+                .await
+            }
+            Dispatch::GuildCreate(created) => {
+                self.guilds.create(&created.guild);
+                true
+            }
+            Dispatch::MessageCreate(created) => self.message(created.message).await,
+            Dispatch::ChannelUpdate(updated) => self.channel_changed(&updated.channel).await,
+            Dispatch::ThreadCreate(created) => self.channel_changed(&created.thread).await,
+            Dispatch::ThreadUpdate(updated) => self.channel_changed(&updated.thread).await,
+            Dispatch::ThreadDelete(deleted) => self.channel_gone(deleted.thread.id.get()).await,
+            Dispatch::ChannelDelete(deleted) => self.channel_gone(deleted.channel.id.get()).await,
+            _ => true,
+        }
+    }
+
+    /// One command from the core.
+    async fn command(&mut self, command: Command) -> bool {
+        match command {
+            Command::ListRooms {
+                token,
+                server,
+                after,
+                limit,
+            } => {
+                let guild = server.as_deref().and_then(crate::guild_of_server);
+                let after = after.and_then(|a| a.parse().ok());
+                let rooms = self.guilds.listing(guild, after, limit.max(1));
+                let next = (rooms.len() == limit.max(1))
+                    .then(|| rooms.last().map(|r| r.room.to_string()))
+                    .flatten();
+                self.emit(Event::RoomList { token, rooms, next }).await
+            }
+            Command::Join { room, nick, .. } => {
+                if let Some(id) = channel_of(room.as_str()) {
+                    self.nicks.insert(id, nick);
+                }
+                self.join(room.as_str()).await
+            }
+            Command::Leave { room, .. } => {
+                if let Some(id) = channel_of(room.as_str()) {
+                    self.joined.remove(&id);
+                }
+                self.emit(Event::RoomLeft {
+                    room,
+                    reason: LeaveReason::Part(None),
+                })
+                .await
+            }
+            Command::SendText {
+                target,
+                text,
+                kind,
+                reply_to,
+                token,
+            } => self.send(target, &text, kind, reply_to, token).await,
+            Command::FetchHistory { token, room, .. } => {
+                self.emit(Event::History {
+                    token,
+                    room,
+                    messages: vec![],
+                })
+                .await
+            }
+            Command::Typing { .. } | Command::MarkRead { .. } | Command::ConfigureServer { .. } => {
+                true
+            }
+            Command::Edit { token, .. }
+            | Command::Retract { token, .. }
+            | Command::React { token, .. } => {
+                self.error(
+                    ErrorContext::Command(token),
+                    ErrorKind::Other,
+                    "the Discord bridge does not do this yet",
+                )
+                .await
+            }
+            Command::SetNick { .. } | Command::SetTopic { .. } => {
+                self.error(
+                    ErrorContext::Session,
+                    ErrorKind::Other,
+                    "the Discord bridge does not do this yet",
+                )
+                .await
+            }
+            Command::Shutdown => false,
+        }
+    }
+
+    /// Join: a known channel is joined at once (the bot is in the guild);
+    /// its guild's listed members follow, the bot among them.
+    async fn join(&mut self, room: &str) -> bool {
+        let (Some(id), Some(own_id)) = (channel_of(room), self.own_id) else {
+            return self
+                .error(
+                    ErrorContext::Room(room.into()),
+                    ErrorKind::NotFound,
+                    "no such Discord channel",
+                )
+                .await;
+        };
+        let (Some(channel), Some(name)) = (self.guilds.channel(id), self.guilds.room_name(id))
+        else {
+            return self
+                .error(
+                    ErrorContext::Room(room.into()),
+                    ErrorKind::NotFound,
+                    "no such channel in the bot's guilds",
+                )
+                .await;
+        };
+        let guild = channel.guild;
+        let topic = channel.topic.clone();
+        if channel.parent.is_some() {
+            // A thread is joined by the bot to get its messages.
+            if let Err(e) = self.http.join_thread_channel(ChannelId::new(id)).await {
+                let text = format!("cannot join the thread: {}", crate::errors::describe(&e));
+                return self
+                    .error(ErrorContext::Room(room.into()), ErrorKind::Forbidden, &text)
+                    .await;
+            }
+        }
+        let own_nick = self
+            .guilds
+            .member_name(guild, own_id)
+            .unwrap_or(&self.own_name)
+            .to_owned();
+        let mut members: Vec<Member> = self
+            .guilds
+            .members(guild)
+            .filter(|(user, _)| *user != own_id)
+            .map(|(user, nick)| Member {
+                user: user.to_string().into(),
+                nick: nick.to_owned(),
+                role: self.guilds.role_of(guild, user, None),
+                away: None,
+            })
+            .collect();
+        members.sort_by(|a, b| a.nick.cmp(&b.nick));
+        members.push(Member {
+            user: own_id.to_string().into(),
+            nick: own_nick.clone(),
+            role: self.guilds.role_of(guild, own_id, None),
+            away: None,
+        });
+        let told = members
+            .iter()
+            .filter_map(|m| m.user.as_str().parse().ok())
+            .collect();
+        self.joined.insert(id, told);
+        let joined = Event::RoomJoined {
+            room: room.into(),
+            name,
+            own_user: own_id.to_string().into(),
+            own_nick,
+            nick_changed: false,
+        };
+        let mut open = self.emit(joined).await
+            && self
+                .emit(Event::Members {
+                    room: room.into(),
+                    members,
+                    complete: true,
+                })
+                .await;
+        if let Some(topic) = topic {
+            open = open
+                && self
+                    .emit(Event::Topic {
+                        room: room.into(),
+                        topic,
+                        by: None,
+                    })
+                    .await;
+        }
+        open && self.catch_up(id).await
+    }
+}

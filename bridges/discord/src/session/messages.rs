@@ -1,0 +1,143 @@
+//! Messages from the gateway (and from a catch-up) as events: room
+//! messages in joined channels, direct messages, the user's own echoes.
+
+use serenity::all::ChannelId;
+use serenity::model::channel::{Message as DiscordMessage, Nonce};
+use switchboard_bridge_api::{Event, Member, RoomId, Target, Token};
+
+use super::Session;
+use crate::positions::CATCH_UP;
+use crate::{incoming, outgoing};
+
+impl Session {
+    /// The first join of a channel with a saved position in this session:
+    /// what was said after it, oldest first (at most [`CATCH_UP`]).
+    pub(super) async fn catch_up(&mut self, channel: u64) -> bool {
+        let Some(last) = self.positions.last(channel) else {
+            return true;
+        };
+        if !self.caught_up.insert(channel) {
+            return true;
+        }
+        let after = serenity::http::MessagePagination::After(last.into());
+        let mut missed = match self
+            .http
+            .get_messages(ChannelId::new(channel), Some(after), Some(CATCH_UP))
+            .await
+        {
+            Ok(missed) => missed,
+            Err(e) => {
+                tracing::info!(account = %self.account, %channel, error = %crate::errors::describe(&e), "no catch-up");
+                return true;
+            }
+        };
+        missed.sort_by_key(|m| m.id);
+        tracing::debug!(account = %self.account, %channel, count = missed.len(), "caught up");
+        for message in missed {
+            if !self.message(message).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The token of the user's own message, found by its nonce (through
+    /// the bot) or its id (through a webhook).
+    fn token_of(&mut self, message: &DiscordMessage) -> Option<Token> {
+        match &message.nonce {
+            Some(Nonce::String(nonce)) => self.pending.remove(nonce),
+            Some(Nonce::Number(nonce)) => self.pending.remove(&nonce.to_string()),
+            None => self.sent_ids.remove(&message.id.get()),
+        }
+    }
+
+    /// Whether the user wrote it: the bot, or a webhook of the bot's (one
+    /// this session uses, or any the bot's application made: a message
+    /// caught up after a restart, before this session used one).
+    fn is_own(&self, message: &DiscordMessage) -> bool {
+        let by_bot_app = message.application_id.map(|a| a.get()) == self.own_id;
+        Some(message.author.id.get()) == self.own_id
+            || message
+                .webhook_id
+                .is_some_and(|w| self.webhooks.is_ours(w.get()) || by_bot_app)
+    }
+
+    /// MESSAGE_CREATE in a DM channel: from a contact (told as one the
+    /// first time), or the bot's own in a channel whose other end is known.
+    async fn direct_message(&mut self, message: DiscordMessage) -> bool {
+        let channel = message.channel_id.get();
+        let author = message.author.id.get();
+        let own = Some(author) == self.own_id;
+        let user = if own {
+            match self.direct.user_in(channel) {
+                Some(user) => user,
+                None => return true,
+            }
+        } else {
+            self.direct.note(channel, author);
+            if self.direct.is_new_contact(author) {
+                let added = Event::ContactAdded {
+                    user: author.to_string().into(),
+                    name: message.author.display_name().to_owned(),
+                };
+                if !self.emit(added).await {
+                    return false;
+                }
+            }
+            author
+        };
+        let token = if own { self.token_of(&message) } else { None };
+        let target = Target::User(user.to_string().into());
+        let event = incoming::message(&message, target, &self.guilds, own, token);
+        self.emit(Event::Message(event)).await
+    }
+
+    /// MESSAGE_CREATE: in a joined room, or a direct message.
+    pub(super) async fn message(&mut self, mut message: DiscordMessage) -> bool {
+        if message.guild_id.is_none() {
+            return self.direct_message(message).await;
+        }
+        let channel = message.channel_id.get();
+        let author = message.author.id.get();
+        let own = self.is_own(&message);
+        let Some(told) = self.joined.get_mut(&channel) else {
+            return true;
+        };
+        if !self.positions.advance(channel, message.id.get()) {
+            return true;
+        }
+        // Others appear as they speak; the user (the bot or its webhook) is
+        // in the room already.
+        if !own && told.insert(author) {
+            let name = incoming::author_name(&message);
+            let roles = message.member.as_ref().map(|m| m.roles.as_slice());
+            let guild = message.guild_id.map(|g| g.get()).unwrap_or_default();
+            self.guilds.note_member(guild, author, &name);
+            let member = Member {
+                user: author.to_string().into(),
+                nick: name,
+                role: self.guilds.role_of(guild, author, roles),
+                away: None,
+            };
+            let room = RoomId(channel.to_string());
+            if !self.emit(Event::MemberJoined { room, member }).await {
+                return false;
+            }
+        }
+        let token = if own { self.token_of(&message) } else { None };
+        if let (true, Some(nick)) = (own, self.nicks.get(&channel)) {
+            // The bot spoke for the user: their words without the nick.
+            let prefix = outgoing::nick_prefix(nick);
+            if let Some(rest) = message.content.strip_prefix(&prefix) {
+                message.content = rest.to_owned();
+            }
+        }
+        let target = Target::Room(channel.to_string().into());
+        let mut event = incoming::message(&message, target, &self.guilds, own, token);
+        if let (true, Some(me)) = (own, self.own_id) {
+            // Through the webhook the author is the webhook: the user it is.
+            event.author = me.to_string().into();
+        }
+        self.emit(Event::Message(event)).await
+    }
+}

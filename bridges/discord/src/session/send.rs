@@ -1,0 +1,147 @@
+//! Messages from XMPP to Discord: to a joined channel through the bot's
+//! webhook there under the user's nick (or through the bot, the nick in
+//! front), to a person through the DM channel (opened when needed).
+
+use std::time::Duration;
+
+use serenity::all::{ChannelId, WebhookId};
+use switchboard_bridge_api::{ErrorContext, ErrorKind, MessageId, MessageKind, Target, Token};
+
+use super::{channel_of, Session};
+use crate::webhooks::{usable_name, Route};
+use crate::{errors, outgoing};
+
+/// How many times a message is tried when Discord answers 429.
+const RATE_LIMITED_TRIES: u32 = 4;
+/// The wait after the first 429 (then twice, three times as long): a 429
+/// body's `retry_after` does not reach us through serenity.
+const RATE_LIMITED_WAIT: Duration = Duration::from_secs(1);
+
+impl Session {
+    /// The DM channel with a user, opened (`POST /users/@me/channels`) the
+    /// first time.
+    async fn open_direct(&mut self, user: u64) -> Option<u64> {
+        if let Some(channel) = self.direct.channel_with(user) {
+            return Some(channel);
+        }
+        let body = serde_json::json!({ "recipient_id": user.to_string() });
+        match self.http.create_private_channel(&body).await {
+            Ok(channel) => {
+                self.direct.note(channel.id.get(), user);
+                Some(channel.id.get())
+            }
+            Err(e) => {
+                tracing::info!(account = %self.account, %user, error = %errors::describe(&e), "no DM channel");
+                None
+            }
+        }
+    }
+
+    /// SendText to a joined room or a person; the echo comes back through
+    /// the gateway with the token (matched by the nonce, or by the id a
+    /// webhook answered with).
+    pub(super) async fn send(
+        &mut self,
+        target: Target,
+        text: &str,
+        kind: MessageKind,
+        reply_to: Option<MessageId>,
+        token: Token,
+    ) -> bool {
+        let channel = match &target {
+            Target::Room(room) => {
+                channel_of(room.as_str()).filter(|id| self.joined.contains_key(id))
+            }
+            Target::User(user) => match channel_of(user.as_str()) {
+                Some(user) => self.open_direct(user).await,
+                None => None,
+            },
+        };
+        let Some(channel) = channel else {
+            let text = match target {
+                Target::Room(_) => "not a joined Discord channel",
+                Target::User(_) => "this Discord user cannot be written to",
+            };
+            return self
+                .error(ErrorContext::Command(token), ErrorKind::NotFound, text)
+                .await;
+        };
+        let nick = match &target {
+            Target::Room(_) => self.nicks.get(&channel).cloned(),
+            Target::User(_) => None,
+        };
+        // A thread's messages go through its channel's webhook.
+        let (hook_channel, thread) = match self.guilds.channel(channel).and_then(|c| c.parent) {
+            Some(parent) => (parent, Some(ChannelId::new(channel))),
+            None => (channel, None),
+        };
+        let route = match (&nick, self.own_id) {
+            (Some(_), Some(bot)) if reply_to.is_none() => {
+                self.webhooks.route(&self.http, hook_channel, bot).await
+            }
+            _ => Route::Bot,
+        };
+        let webhook_name = nick.as_deref().and_then(usable_name);
+        let text = match (&target, self.guilds.channel(channel)) {
+            (Target::Room(_), Some(room)) => {
+                let members: Vec<(u64, &str)> = self.guilds.members(room.guild).collect();
+                outgoing::Outgoing::new(text, &members)
+            }
+            _ => outgoing::Outgoing::plain(text),
+        };
+        let reply_to = reply_to.as_ref().map(|m| m.as_str());
+        let mut attempt = 1;
+        let sent = loop {
+            let sent = match (&route, &webhook_name) {
+                (Route::Webhook { id, token: secret }, Some(name)) => {
+                    let body = outgoing::webhook_body(&text, kind, name);
+                    let result = self
+                        .http
+                        .execute_webhook(WebhookId::new(*id), thread, secret, true, vec![], &body)
+                        .await;
+                    result.map(|message| {
+                        if let Some(message) = message {
+                            self.sent_ids.insert(message.id.get(), token.clone());
+                        }
+                    })
+                }
+                _ => {
+                    self.sent += 1;
+                    let nonce = format!("{}{:x}", self.nonce_prefix, self.sent);
+                    let body = outgoing::body(&text, kind, &nonce, reply_to, nick.as_deref());
+                    self.pending.insert(nonce.clone(), token.clone());
+                    let result = self
+                        .http
+                        .send_message(ChannelId::new(channel), vec![], &body)
+                        .await;
+                    if result.is_err() {
+                        self.pending.remove(&nonce);
+                    }
+                    result.map(|_| ())
+                }
+            };
+            // serenity's rate limiter waits out 429s itself; with another
+            // API base it is off, and a 429 is waited out here.
+            match sent {
+                Err(e) if errors::status(&e) == Some(429) && attempt < RATE_LIMITED_TRIES => {
+                    tracing::info!(account = %self.account, %channel, attempt, "rate limited: waiting");
+                    tokio::time::sleep(RATE_LIMITED_WAIT * attempt).await;
+                    attempt += 1;
+                }
+                sent => break sent,
+            }
+        };
+        match sent {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(account = %self.account, %channel, error = %errors::describe(&e), "Discord refused a message");
+                self.error(
+                    ErrorContext::Command(token),
+                    ErrorKind::Other,
+                    &format!("Discord did not take the message: {}", errors::describe(&e)),
+                )
+                .await
+            }
+        }
+    }
+}

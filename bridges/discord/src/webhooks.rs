@@ -1,0 +1,120 @@
+//! Messages from XMPP go through a channel webhook the bot owns, with the
+//! XMPP user's nick as the author's name, so that Discord users see a
+//! person rather than the bot. Where the bot may not manage webhooks, or
+//! the nick is one Discord refuses for a webhook, they go through the bot
+//! with the nick as a bold prefix.
+
+use std::collections::{HashMap, HashSet};
+
+use secrecy::ExposeSecret;
+use serenity::all::ChannelId;
+use serenity::http::Http;
+
+/// The name the bot gives the webhooks it makes.
+const NAME: &str = "Switchboard";
+
+/// How a channel's messages from XMPP are sent.
+#[derive(Debug, Clone)]
+pub(crate) enum Route {
+    /// Through the bot's webhook in the channel.
+    Webhook {
+        /// Its id.
+        id: u64,
+        /// Its token (a secret: never logged).
+        token: String,
+    },
+    /// Through the bot, the nick as a prefix.
+    Bot,
+}
+
+/// The route of each channel, found once.
+#[derive(Default)]
+pub(crate) struct Webhooks {
+    routes: HashMap<u64, Route>,
+    ours: HashSet<u64>,
+}
+
+impl std::fmt::Debug for Webhooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhooks")
+            .field("ours", &self.ours)
+            .finish()
+    }
+}
+
+impl Webhooks {
+    /// The channel's route: the bot's webhook there (found with `GET
+    /// /channels/{id}/webhooks`, else made with `POST`), or the bot when
+    /// it may not.
+    pub async fn route(&mut self, http: &Http, channel: u64, bot: u64) -> Route {
+        if let Some(route) = self.routes.get(&channel) {
+            return route.clone();
+        }
+        let route = match find_or_make(http, channel, bot).await {
+            Ok(Some((id, token))) => {
+                self.ours.insert(id);
+                Route::Webhook { id, token }
+            }
+            Ok(None) => Route::Bot,
+            Err(e) => {
+                tracing::info!(%channel, error = %crate::errors::describe(&e), "no webhook: messages go through the bot");
+                Route::Bot
+            }
+        };
+        self.routes.insert(channel, route.clone());
+        route
+    }
+
+    /// Whether a message's webhook is one of the bot's.
+    pub fn is_ours(&self, webhook: u64) -> bool {
+        self.ours.contains(&webhook)
+    }
+}
+
+async fn find_or_make(
+    http: &Http,
+    channel: u64,
+    bot: u64,
+) -> serenity::Result<Option<(u64, String)>> {
+    let id = ChannelId::new(channel);
+    let existing = http.get_channel_webhooks(id).await?;
+    let ours = existing
+        .into_iter()
+        .find(|w| w.user.as_ref().is_some_and(|u| u.id.get() == bot) && w.token.is_some());
+    let webhook = match ours {
+        Some(webhook) => webhook,
+        None => {
+            let body = serde_json::json!({ "name": NAME });
+            http.create_webhook(id, &body, None).await?
+        }
+    };
+    Ok(webhook
+        .token
+        .as_ref()
+        .map(|t| (webhook.id.get(), t.expose_secret().clone())))
+}
+
+/// A nick Discord takes as a webhook's author name: 1 to 80 characters,
+/// without "discord" or "clyde" and not "everyone" or "here".
+pub(crate) fn usable_name(nick: &str) -> Option<String> {
+    let name: String = nick.trim().chars().take(80).collect();
+    let lower = name.to_lowercase();
+    let refused = name.is_empty()
+        || lower.contains("discord")
+        || lower.contains("clyde")
+        || matches!(lower.as_str(), "everyone" | "here");
+    (!refused).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_discord_refuses_are_not_used() {
+        assert_eq!(usable_name(" alice ").as_deref(), Some("alice"));
+        assert_eq!(usable_name("my Discord self"), None);
+        assert_eq!(usable_name("everyone"), None);
+        assert_eq!(usable_name(&"x".repeat(100)).map(|n| n.len()), Some(80));
+    }
+}

@@ -1,0 +1,702 @@
+//! The bridge against the Discord double: registration, the guild's rooms,
+//! a join, messages both ways, a resumed gateway.
+
+use std::time::Duration;
+
+use switchboard_bridge_api::{
+    Bridge, Command, Credentials, Event, Login, MessageKind, Registered, RegistrationStep, Role,
+    SessionHandle, Target,
+};
+use switchboard_discord::{DiscordBridge, Settings};
+use switchboard_discord_double::{self as double, Double};
+
+fn bridge(double: &Double) -> DiscordBridge {
+    DiscordBridge::new(Settings {
+        api: Some(double.api_url()),
+    })
+    .unwrap()
+}
+
+fn token_form(token: &str) -> Credentials {
+    let mut c = Credentials::new();
+    c.set("token", token);
+    c
+}
+
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+async fn next(session: &mut SessionHandle) -> Event {
+    tokio::time::timeout(Duration::from_secs(20), session.events.recv())
+        .await
+        .expect("an event within 20 s")
+        .expect("the session is running")
+}
+
+/// The next event `pick` accepts, skipping others.
+async fn until<T>(session: &mut SessionHandle, pick: impl Fn(&Event) -> Option<T>) -> T {
+    loop {
+        let event = next(session).await;
+        if let Some(found) = pick(&event) {
+            return found;
+        }
+    }
+}
+
+async fn session(double: &Double) -> SessionHandle {
+    let login = Login {
+        account: "tester".into(),
+        credentials: token_form(double::BOT_TOKEN),
+        state: Default::default(),
+        server_settings: Default::default(),
+    };
+    let mut session = bridge(double).start(login);
+    let nick = until(&mut session, |e| match e {
+        Event::Connected { own_id, nick } if own_id.as_str() == double::BOT_ID => {
+            Some(nick.clone())
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(nick, "switchbot");
+    session
+}
+
+#[tokio::test]
+async fn a_good_token_is_stored_and_a_bad_one_named() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let bridge = bridge(&double);
+    let step = |token: &str| RegistrationStep {
+        account: "tester".into(),
+        answers: token_form(token),
+        state: None,
+    };
+    match bridge.register(step(double::BOT_TOKEN)).await {
+        Ok(Registered::Done { store }) => assert_eq!(store.get("token"), Some(double::BOT_TOKEN)),
+        other => panic!("{other:?}"),
+    }
+    let refused = bridge.register(step("not-a-token")).await.unwrap_err();
+    assert_eq!(refused.field, "token");
+    assert!(refused.reason.contains("refused"), "{refused}");
+    assert!(double
+        .requests()
+        .iter()
+        .any(|r| r.method == "GET" && r.path.ends_with("/users/@me")));
+}
+
+#[tokio::test]
+async fn rooms_join_and_messages_both_ways() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    s.commands
+        .send(Command::ListRooms {
+            token: "list".into(),
+            server: Some("guild-2000".into()),
+            after: None,
+            limit: 50,
+        })
+        .await
+        .unwrap();
+    let rooms = until(&mut s, |e| match e {
+        Event::RoomList { rooms, .. } => Some(rooms.clone()),
+        _ => None,
+    })
+    .await;
+    let names: Vec<_> = rooms.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Ferris Guild / #general",
+            "Ferris Guild / #general / ideas",
+            "Ferris Guild / #announcements",
+            "Ferris Guild / #random"
+        ],
+        "text and announcement channels, each thread after its channel, no voice"
+    );
+    assert_eq!(rooms[0].room.as_str(), double::GENERAL_ID);
+    assert_eq!(rooms[0].topic.as_deref(), Some("Talk about Ferris"));
+
+    s.commands
+        .send(Command::Join {
+            room: double::GENERAL_ID.into(),
+            nick: "me".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    let name = until(&mut s, |e| match e {
+        Event::RoomJoined { name, .. } => Some(name.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(name, "Ferris Guild / #general");
+    let members = until(&mut s, |e| match e {
+        Event::Members { members, .. } => Some(members.clone()),
+        _ => None,
+    })
+    .await;
+    let nicks: Vec<_> = members.iter().map(|m| (m.nick.as_str(), m.role)).collect();
+    assert_eq!(
+        nicks,
+        [
+            ("Alice Liddell", Role::Operator),
+            ("switchbot", Role::Member)
+        ],
+        "a role that manages messages makes a moderator"
+    );
+    let topic = until(&mut s, |e| match e {
+        Event::Topic { topic, .. } => Some(topic.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(topic, "Talk about Ferris");
+
+    double.say(
+        double::GENERAL_ID,
+        double::ALICE_ID,
+        "**hi** <@1000>, see <#3004> <:ferris:123456> <a:wave:42> <b:x>",
+    );
+    let message = until(&mut s, |e| match e {
+        Event::Message(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        message.text,
+        "*hi* @switchbot, see #random :ferris: :wave: <b:x>"
+    );
+    assert_eq!(message.author.as_str(), double::ALICE_ID);
+    assert_eq!(message.author_nick, "Alice Liddell");
+    assert!(!message.own);
+
+    // A member the guild did not list appears as she speaks, before her words.
+    double.say(double::GENERAL_ID, double::CAROL_ID, "hello all");
+    let event = next(&mut s).await;
+    let Event::MemberJoined { member, .. } = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(
+        (member.user.as_str(), member.nick.as_str()),
+        (double::CAROL_ID, "carol")
+    );
+    let event = next(&mut s).await;
+    assert!(
+        matches!(&event, Event::Message(m) if m.text == "hello all"),
+        "{event:?}"
+    );
+
+    s.commands
+        .send(Command::SendText {
+            target: Target::Room(double::GENERAL_ID.into()),
+            text: "@everyone _look_".into(),
+            kind: MessageKind::Normal,
+            reply_to: None,
+            token: "xmpp-id-1".into(),
+        })
+        .await
+        .unwrap();
+    let echo = until(&mut s, |e| match e {
+        Event::Message(m) if m.own => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(echo.token.as_deref(), Some("xmpp-id-1"));
+    assert_eq!(echo.text, "@everyone _look_");
+    assert_eq!(echo.parts, std::slice::from_ref(&echo.id));
+    // Through a webhook the bot made, under the nick the user joined with.
+    let made = double
+        .wait_request(|r| r.method == "POST" && r.path.ends_with("/channels/3001/webhooks"))
+        .await;
+    assert_eq!(made.body["name"], "Switchboard");
+    let post = double
+        .wait_request(|r| r.method == "POST" && r.path.contains("/webhooks/"))
+        .await;
+    assert!(post.path.contains("wait=true"), "{}", post.path);
+    assert_eq!(post.body["username"], "me");
+    assert_eq!(post.body["content"], "@everyone *look*");
+    assert_eq!(
+        post.body["allowed_mentions"]["parse"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        echo.author.as_str(),
+        double::BOT_ID,
+        "the echo is the user's"
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_gateway_resumes_and_replays() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    s.commands
+        .send(Command::Join {
+            room: double::GENERAL_ID.into(),
+            nick: "me".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    until(&mut s, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    double.drop_connections();
+    double.say(double::GENERAL_ID, double::ALICE_ID, "while you were away");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    double.release();
+    let message = until(&mut s, |e| match e {
+        Event::Message(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(message.text, "while you were away");
+    assert_eq!(double.resumes(), 1);
+    assert_eq!(double.identifies(), 1, "resumed, not identified again");
+    double.say(double::GENERAL_ID, double::ALICE_ID, "and now");
+    let message = until(&mut s, |e| match e {
+        Event::Message(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(message.text, "and now", "the missed message came once");
+}
+
+/// The double's payloads are ones serenity reads (a field it lacks or
+/// mistypes would make serenity drop the whole dispatch as unknown).
+#[test]
+fn the_doubles_payloads_are_read_by_serenity() {
+    use serenity::model::prelude::{CurrentUser, Guild, Message, Ready};
+    let fixture = double::fixture::guild();
+    serde_json::from_value::<Guild>(fixture).unwrap();
+    let large = double::fixture::large_guild(2, 2, 5000);
+    serde_json::from_value::<Guild>(large).unwrap();
+    serde_json::from_value::<Ready>(double::fixture::ready("s", "ws://x")).unwrap();
+    serde_json::from_value::<CurrentUser>(double::fixture::user(double::BOT_ID)).unwrap();
+    let alice = double::fixture::user(double::ALICE_ID);
+    serde_json::from_value::<Message>(double::fixture::message("1", "3001", &alice, "hi", None))
+        .unwrap();
+}
+
+/// Waits up to 10 s for `done`.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The gateway's own heartbeat request (op 1 with `s: null`) is answered
+/// at once, not at the next interval (41 s here).
+#[tokio::test]
+async fn a_heartbeat_the_gateway_asks_for_is_sent_at_once() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let _s = session(&double).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = double.heartbeats();
+    double.request_heartbeat();
+    eventually("a heartbeat after the request", || {
+        double.heartbeats() > before
+    })
+    .await;
+}
+
+/// RECONNECT (op 7): the session reconnects and resumes; messages go on.
+#[tokio::test]
+async fn reconnect_resumes() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    s.commands
+        .send(Command::Join {
+            room: double::GENERAL_ID.into(),
+            nick: "me".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    until(&mut s, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    double.ask_reconnect();
+    eventually("a RESUME after op 7", || double.resumes() == 1).await;
+    double.say(double::GENERAL_ID, double::ALICE_ID, "after the reconnect");
+    let message = until(&mut s, |e| match e {
+        Event::Message(m) => Some(m.text.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(message, "after the reconnect");
+    assert_eq!(double.identifies(), 1);
+}
+
+/// INVALID_SESSION (op 9, not resumable): the session identifies again and
+/// says it is connected again; its joined rooms still get messages.
+#[tokio::test]
+async fn an_invalidated_session_identifies_again() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    s.commands
+        .send(Command::Join {
+            room: double::GENERAL_ID.into(),
+            nick: "me".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    until(&mut s, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    double.invalidate_sessions();
+    until(&mut s, |e| {
+        matches!(e, Event::Connected { .. }).then_some(())
+    })
+    .await;
+    assert_eq!(double.identifies(), 2);
+    double.say(double::GENERAL_ID, double::ALICE_ID, "in the new session");
+    let message = until(&mut s, |e| match e {
+        Event::Message(m) => Some(m.text.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(message, "in the new session");
+}
+
+/// A direct message to the bot makes its author a contact; the answer
+/// opens the DM channel and comes back as the user's own, with its token.
+#[tokio::test]
+async fn direct_messages_both_ways() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    double.say_directly(double::ALICE_ID, "psst *here*");
+    let event = next(&mut s).await;
+    let Event::ContactAdded { user, name } = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(
+        (user.as_str(), name.as_str()),
+        (double::ALICE_ID, "Alice Liddell")
+    );
+    let message = until(&mut s, |e| match e {
+        Event::Message(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(message.target, Target::User(double::ALICE_ID.into()));
+    assert_eq!(message.text, "psst _here_");
+
+    // To carol, who never wrote: the DM channel is opened first.
+    s.commands
+        .send(Command::SendText {
+            target: Target::User(double::CAROL_ID.into()),
+            text: "hi carol".into(),
+            kind: MessageKind::Normal,
+            reply_to: None,
+            token: "dm-1".into(),
+        })
+        .await
+        .unwrap();
+    let echo = until(&mut s, |e| match e {
+        Event::Message(m) if m.own => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(echo.target, Target::User(double::CAROL_ID.into()));
+    assert_eq!(echo.token.as_deref(), Some("dm-1"));
+    let opened = double
+        .wait_request(|r| r.method == "POST" && r.path.ends_with("/users/@me/channels"))
+        .await;
+    assert_eq!(opened.body["recipient_id"], double::CAROL_ID);
+    let sent = double
+        .wait_request(|r| r.method == "POST" && r.path.ends_with("/channels/54002/messages"))
+        .await;
+    assert_eq!(sent.body["content"], "hi carol");
+}
+
+/// A new session with a saved position in a channel fetches what was said
+/// after it when it joins: oldest first, each once, live ones after; and
+/// it saves its new position.
+#[tokio::test]
+async fn a_new_session_catches_up_from_its_saved_position() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let before = double.say(double::GENERAL_ID, double::ALICE_ID, "seen before");
+    for i in 1..=120 {
+        if i == 50 {
+            // The user's own, through the bot's webhook, before the restart.
+            double.say_through_bot_webhook(double::GENERAL_ID, "me", "missed 50");
+            continue;
+        }
+        double.say(double::GENERAL_ID, double::ALICE_ID, &format!("missed {i}"));
+    }
+    let login = Login {
+        account: "tester".into(),
+        credentials: token_form(double::BOT_TOKEN),
+        state: [(format!("last:{}", double::GENERAL_ID), before)].into(),
+        server_settings: Default::default(),
+    };
+    let mut s = bridge(&double).start(login);
+    s.commands
+        .send(Command::Join {
+            room: double::GENERAL_ID.into(),
+            nick: "me".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    let mut texts = Vec::new();
+    while texts.len() < 100 {
+        match next(&mut s).await {
+            Event::Message(m) => {
+                let own = m.text == "missed 50";
+                assert_eq!(m.own, own, "{}", m.text);
+                if own {
+                    assert_eq!(m.author.as_str(), double::BOT_ID);
+                }
+                texts.push(m.text);
+            }
+            Event::MemberJoined { member, .. } => {
+                assert_ne!(member.nick, "me", "the user's webhook is not a member")
+            }
+            _ => {}
+        }
+    }
+    let expected: Vec<String> = (1..=100).map(|i| format!("missed {i}")).collect();
+    assert_eq!(texts, expected, "the oldest 100 missed, in order");
+    double.say(double::GENERAL_ID, double::ALICE_ID, "live");
+    let (next_text, saved) = loop {
+        match next(&mut s).await {
+            Event::Message(m) => break (m.text, None),
+            Event::SaveState { key, value, secret } => {
+                assert!(!secret);
+                assert_eq!(key, format!("last:{}", double::GENERAL_ID));
+                break (String::new(), Some(value));
+            }
+            _ => {}
+        }
+    };
+    // Whichever came first, the live message comes once, and a position is saved.
+    let mut live_seen = next_text == "live";
+    let mut saved = saved;
+    while !(live_seen && saved.is_some()) {
+        match next(&mut s).await {
+            Event::Message(m) => {
+                assert!(!live_seen, "the live message came twice");
+                assert_eq!(m.text, "live");
+                live_seen = true;
+            }
+            Event::SaveState { value, .. } => saved = Some(value),
+            _ => {}
+        }
+    }
+    let history = double
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/channels/3001/messages"))
+        .count();
+    assert_eq!(history, 1, "one page fetched");
+}
+
+/// Without the Manage Webhooks permission, a message goes through the bot
+/// with the nick in bold in front; the webhook is not asked for again.
+#[tokio::test]
+async fn without_webhooks_the_bot_speaks_with_the_nick_in_front() {
+    logs();
+    let double = Double::start().await.unwrap();
+    double.forbid_webhooks(true);
+    let mut s = session(&double).await;
+    s.commands
+        .send(Command::Join {
+            room: double::RANDOM_ID.into(),
+            nick: "x_men".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    until(&mut s, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    for (n, text) in ["one", "two"].into_iter().enumerate() {
+        s.commands
+            .send(Command::SendText {
+                target: Target::Room(double::RANDOM_ID.into()),
+                text: text.into(),
+                kind: MessageKind::Normal,
+                reply_to: None,
+                token: format!("t{n}"),
+            })
+            .await
+            .unwrap();
+        let echo = until(&mut s, |e| match e {
+            Event::Message(m) if m.own => Some(m.clone()),
+            _ => None,
+        })
+        .await;
+        assert_eq!(echo.token, Some(format!("t{n}")));
+        assert_eq!(echo.text, text, "the echo without the nick");
+    }
+    let sent: Vec<String> = double
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/channels/3004/messages"))
+        .map(|r| r.body["content"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(sent, ["**x\\_men**: one", "**x\\_men**: two"]);
+    let asked = double
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/webhooks"))
+        .count();
+    assert_eq!(asked, 1, "the refusal is remembered");
+}
+
+/// A 429 is waited out: the message is sent again and echoed, once.
+#[tokio::test]
+async fn a_rate_limited_message_is_sent_after_the_wait() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    s.commands
+        .send(Command::Join {
+            room: double::GENERAL_ID.into(),
+            nick: "me".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    until(&mut s, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    double.rate_limit_next(2);
+    s.commands
+        .send(Command::SendText {
+            target: Target::Room(double::GENERAL_ID.into()),
+            text: "patience".into(),
+            kind: MessageKind::Normal,
+            reply_to: None,
+            token: "t429".into(),
+        })
+        .await
+        .unwrap();
+    let event = until(&mut s, |e| match e {
+        Event::Message(m) if m.own => Some(Ok(m.clone())),
+        Event::Error { text, .. } => Some(Err(text.clone())),
+        _ => None,
+    })
+    .await;
+    let echo = event.expect("sent after the waits, no error");
+    assert_eq!(
+        (echo.text.as_str(), echo.token.as_deref()),
+        ("patience", Some("t429"))
+    );
+    let tries = double
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.contains("/webhooks/"))
+        .count();
+    assert_eq!(tries, 3, "two refused, the third taken");
+}
+
+/// A thread is a room of its own: joining it joins the bot to the thread
+/// (PUT thread-members/@me), its messages come in, and the user's go
+/// through the channel's webhook into the thread.
+#[tokio::test]
+async fn a_thread_is_a_room() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    s.commands
+        .send(Command::Join {
+            room: double::THREAD_ID.into(),
+            nick: "me".into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    let name = until(&mut s, |e| match e {
+        Event::RoomJoined { name, .. } => Some(name.clone()),
+        Event::Error { text, .. } => panic!("{text}"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(name, "Ferris Guild / #general / ideas");
+    double
+        .wait_request(|r| {
+            r.method == "PUT" && r.path.ends_with("/channels/3101/thread-members/@me")
+        })
+        .await;
+    double.say(double::THREAD_ID, double::ALICE_ID, "in the thread");
+    let message = until(&mut s, |e| match e {
+        Event::Message(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(message.target, Target::Room(double::THREAD_ID.into()));
+    s.commands
+        .send(Command::SendText {
+            target: Target::Room(double::THREAD_ID.into()),
+            text: "me too".into(),
+            kind: MessageKind::Normal,
+            reply_to: None,
+            token: "th-1".into(),
+        })
+        .await
+        .unwrap();
+    let echo = until(&mut s, |e| match e {
+        Event::Message(m) if m.own => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(echo.target, Target::Room(double::THREAD_ID.into()));
+    assert_eq!(echo.token.as_deref(), Some("th-1"));
+    let made = double
+        .wait_request(|r| r.method == "POST" && r.path.ends_with("/webhooks"))
+        .await;
+    assert!(
+        made.path.ends_with("/channels/3001/webhooks"),
+        "the channel's webhook"
+    );
+    let post = double
+        .wait_request(|r| r.method == "POST" && r.path.contains("/webhooks/"))
+        .await;
+    assert!(post.path.contains("thread_id=3101"), "{}", post.path);
+
+    // Deleted: the room is left, and no longer listed.
+    double.delete_thread();
+    let left = until(&mut s, |e| match e {
+        Event::RoomLeft { room, .. } => Some(room.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(left.as_str(), double::THREAD_ID);
+    s.commands
+        .send(Command::ListRooms {
+            token: "l".into(),
+            server: None,
+            after: None,
+            limit: 50,
+        })
+        .await
+        .unwrap();
+    let rooms = until(&mut s, |e| match e {
+        Event::RoomList { rooms, .. } => Some(rooms.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(!rooms.iter().any(|r| r.room.as_str() == double::THREAD_ID));
+}

@@ -1,0 +1,262 @@
+//! The double's one guild, its people and its payloads, with the fields of
+//! Discord's v10 objects (user, guild, channel, message) as documented.
+
+use serde_json::{json, Value};
+
+/// The bot's user id.
+pub const BOT_ID: &str = "1000";
+/// The other member GUILD_CREATE lists.
+pub const ALICE_ID: &str = "4001";
+/// The guild's owner (not listed among the members).
+pub const OWNER_ID: &str = "4000";
+/// A role that may manage messages (alice has it).
+pub const MODS_ROLE_ID: &str = "2100";
+/// A member GUILD_CREATE does not list (as in a large guild): she appears
+/// as she speaks.
+pub const CAROL_ID: &str = "4002";
+/// The guild.
+pub const GUILD_ID: &str = "2000";
+/// The guild's name.
+pub const GUILD_NAME: &str = "Ferris Guild";
+/// A text channel, `#general`, with a topic.
+pub const GENERAL_ID: &str = "3001";
+/// An announcement channel, `#announcements`.
+pub const ANNOUNCEMENTS_ID: &str = "3002";
+/// A public thread in `#general`, `ideas`.
+pub const THREAD_ID: &str = "3101";
+/// A voice channel: no room.
+pub const VOICE_ID: &str = "3003";
+/// A text channel, `#random`, without a topic.
+pub const RANDOM_ID: &str = "3004";
+
+/// A user object: the bot, `alice` (global name `Alice Liddell`) or
+/// `carol` (none).
+pub fn user(id: &str) -> Value {
+    let (name, global, bot) = match id {
+        BOT_ID => ("switchbot", None, true),
+        CAROL_ID => ("carol", None, false),
+        _ => ("alice", Some("Alice Liddell"), false),
+    };
+    json!({
+        "id": id,
+        "username": name,
+        "discriminator": "0",
+        "global_name": global,
+        "avatar": null,
+        "bot": bot,
+        "public_flags": 0
+    })
+}
+
+/// A role object.
+fn role(id: &str, name: &str, permissions: &str) -> Value {
+    json!({
+        "id": id, "name": name, "color": 0,
+        "colors": { "primary_color": 0, "secondary_color": null, "tertiary_color": null },
+        "hoist": false, "icon": null, "unicode_emoji": null, "position": 0,
+        "permissions": permissions, "managed": false, "mentionable": false, "flags": 0
+    })
+}
+
+/// The `#general` channel with another topic (CHANNEL_UPDATE's data).
+pub fn general_with_topic(topic: &str) -> Value {
+    channel(GENERAL_ID, 0, "general", 0, Some(topic))
+}
+
+/// A public thread object (type 11) in `parent`.
+fn thread(id: &str, parent: &str, name: &str) -> Value {
+    json!({
+        "id": id,
+        "type": 11,
+        "guild_id": GUILD_ID,
+        "parent_id": parent,
+        "owner_id": ALICE_ID,
+        "name": name,
+        "last_message_id": null,
+        "rate_limit_per_user": 0,
+        "message_count": 0,
+        "member_count": 1,
+        "thread_metadata": {
+            "archived": false,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": "2026-12-01T00:00:00.000000+00:00",
+            "locked": false
+        },
+        "flags": 0
+    })
+}
+
+/// A guild channel object.
+fn channel(id: &str, kind: u8, name: &str, position: u16, topic: Option<&str>) -> Value {
+    json!({
+        "id": id,
+        "type": kind,
+        "guild_id": GUILD_ID,
+        "position": position,
+        "permission_overwrites": [],
+        "name": name,
+        "topic": topic,
+        "nsfw": false,
+        "last_message_id": null,
+        "parent_id": null,
+        "rate_limit_per_user": 0,
+        "flags": 0
+    })
+}
+
+/// The guild made large: `channels` more text channels (`#chan-N`), `listed`
+/// more members in GUILD_CREATE (Discord lists at most the identify's
+/// `large_threshold`, 250, of a large guild), `total` members in all.
+pub fn large_guild(channels: usize, listed: usize, total: u64) -> Value {
+    let mut guild = guild();
+    let list = guild["channels"].as_array_mut().unwrap();
+    for i in 0..channels {
+        let id = (10_000 + i).to_string();
+        let topic = format!("Topic of channel {i}");
+        list.push(channel(
+            &id,
+            0,
+            &format!("chan-{i}"),
+            10 + i as u16,
+            Some(&topic),
+        ));
+    }
+    let members = guild["members"].as_array_mut().unwrap();
+    for i in 0..listed {
+        let id = (20_000 + i).to_string();
+        members.push(json!({
+            "user": { "id": id, "username": format!("user{i}"), "discriminator": "0",
+                      "global_name": format!("User {i}"), "avatar": null, "public_flags": 0 },
+            "nick": null, "roles": [], "joined_at": "2025-01-01T00:00:00.000000+00:00",
+            "deaf": false, "mute": false, "flags": 0
+        }));
+    }
+    guild["member_count"] = json!(total);
+    guild["large"] = json!(true);
+    guild
+}
+
+/// The READY dispatch's data.
+pub fn ready(session_id: &str, resume_url: &str) -> Value {
+    json!({
+        "v": 10,
+        "user": user(BOT_ID),
+        "guilds": [{ "id": GUILD_ID, "unavailable": true }],
+        "session_id": session_id,
+        "resume_gateway_url": resume_url,
+        "shard": [0, 1],
+        "application": { "id": BOT_ID, "flags": 0 }
+    })
+}
+
+/// The GUILD_CREATE dispatch's data: the guild with its channels and members.
+pub fn guild() -> Value {
+    json!({
+        "id": GUILD_ID,
+        "name": GUILD_NAME,
+        "icon": null,
+        "splash": null,
+        "discovery_splash": null,
+        "owner_id": OWNER_ID,
+        "afk_channel_id": null,
+        "afk_timeout": 300,
+        "verification_level": 0,
+        "default_message_notifications": 1,
+        "explicit_content_filter": 0,
+        "roles": [
+            role(GUILD_ID, "@everyone", "1071698660928"),
+            // MANAGE_MESSAGES (1 << 13) among others.
+            role(MODS_ROLE_ID, "Mods", "1071698669120")
+        ],
+        "emojis": [],
+        "features": [],
+        "mfa_level": 0,
+        "application_id": null,
+        "system_channel_id": GENERAL_ID,
+        "system_channel_flags": 0,
+        "rules_channel_id": null,
+        "vanity_url_code": null,
+        "description": null,
+        "banner": null,
+        "premium_tier": 0,
+        "preferred_locale": "en-US",
+        "public_updates_channel_id": null,
+        "nsfw_level": 0,
+        "stickers": [],
+        "premium_progress_bar_enabled": false,
+        "safety_alerts_channel_id": null,
+        "joined_at": "2026-01-01T00:00:00.000000+00:00",
+        "large": false,
+        "unavailable": false,
+        "member_count": 2,
+        "voice_states": [],
+        "members": [
+            { "user": user(ALICE_ID), "nick": null, "roles": [MODS_ROLE_ID], "joined_at": "2025-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0 },
+            { "user": user(BOT_ID), "nick": null, "roles": [], "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0 }
+        ],
+        "channels": [
+            channel(GENERAL_ID, 0, "general", 0, Some("Talk about Ferris")),
+            channel(ANNOUNCEMENTS_ID, 5, "announcements", 1, None),
+            channel(VOICE_ID, 2, "Lounge", 2, None),
+            channel(RANDOM_ID, 0, "random", 3, None)
+        ],
+        "threads": [thread(THREAD_ID, GENERAL_ID, "ideas")],
+        "presences": [],
+        "stage_instances": [],
+        "guild_scheduled_events": []
+    })
+}
+
+/// The direct-message channel of the bot with this user (type 1).
+pub fn dm_channel_id(user: &str) -> String {
+    format!("5{user}")
+}
+
+/// The user a direct-message channel is with, if it is one.
+pub fn dm_user(channel: &str) -> Option<&str> {
+    channel.strip_prefix('5').filter(|_| channel.len() == 5)
+}
+
+/// A DM channel object, as `POST /users/@me/channels` answers.
+pub fn dm_channel(user: &str) -> Value {
+    json!({
+        "id": dm_channel_id(user),
+        "type": 1,
+        "last_message_id": null,
+        "recipients": [crate::fixture::user(user)]
+    })
+}
+
+/// A message object (MESSAGE_CREATE's data, a POST's answer); in a
+/// direct-message channel it has no `guild_id`.
+pub fn message(
+    id: &str,
+    channel: &str,
+    author: &Value,
+    content: &str,
+    nonce: Option<&Value>,
+) -> Value {
+    let mut message = json!({
+        "id": id,
+        "channel_id": channel,
+        "guild_id": GUILD_ID,
+        "author": author,
+        "content": content,
+        "timestamp": "2026-12-02T13:00:00.000000+00:00",
+        "edited_timestamp": null,
+        "tts": false,
+        "mention_everyone": false,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "nonce": nonce,
+        "pinned": false,
+        "type": 0,
+        "flags": 0
+    });
+    if dm_user(channel).is_some() {
+        message.as_object_mut().unwrap().remove("guild_id");
+    }
+    message
+}
