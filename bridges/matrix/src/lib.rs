@@ -28,7 +28,10 @@ mod client;
 mod commands;
 mod discover;
 mod messages;
+mod reactions;
 pub mod register;
+mod relations;
+mod rich;
 mod rooms;
 mod session;
 mod sync;
@@ -153,6 +156,10 @@ fn info() -> BridgeInfo {
             // Matrix ids are case-sensitive: `@Bob:hs` and `@bob:hs` are two people.
             case_insensitive_ids: false,
             persistent_rooms: true,
+            edits: true,
+            retractions: true,
+            reactions: true,
+            replies: true,
             ..Capabilities::default()
         },
         server_settings: vec![],

@@ -18,6 +18,7 @@ use tracing::{debug, info, warn};
 
 use crate::api::SyncResponse;
 use crate::client::{ApiError, Client};
+use crate::reactions::Reactions;
 use crate::register::keys;
 use crate::rooms::{localpart, Room};
 
@@ -79,6 +80,8 @@ pub(crate) struct Session {
     /// Makes this session's transaction ids unique.
     pub(crate) txn_prefix: String,
     pub(crate) txn_serial: u64,
+    /// Reaction sets seen and sent, bounded.
+    pub(crate) reactions: Reactions,
     /// `false` once the core is gone.
     pub(crate) open: bool,
 }
@@ -128,6 +131,7 @@ async fn run(http: reqwest::Client, sync_timeout: Duration, login: Login, end: S
         sync_timeout,
         txn_prefix: format!("sb{started}"),
         txn_serial: 0,
+        reactions: Reactions::default(),
         open: true,
     };
     session.restore_aliases(&login);

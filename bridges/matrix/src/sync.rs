@@ -166,6 +166,9 @@ impl Session {
             self.member_change(room_id, &event.sender.clone(), change)
                 .await;
         }
+        if self.relation_event(room_id, &event).await {
+            return;
+        }
         let core = self.core_id(room_id);
         let Some(room) = self.rooms.get(room_id) else {
             return;

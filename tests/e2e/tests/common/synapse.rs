@@ -305,6 +305,56 @@ impl MatrixUser {
         answer["event_id"].as_str().unwrap().to_owned()
     }
 
+    /// Sends an event of any type with this content; its event id.
+    pub async fn send_event(&mut self, room_id: &str, kind: &str, content: Value) -> String {
+        self.txn += 1;
+        let path = format!("rooms/{}/send/{kind}/t{}", encode(room_id), self.txn);
+        let answer = self.call(reqwest::Method::PUT, &path, content).await;
+        answer["event_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Redacts an event; the redaction's event id.
+    pub async fn redact(&mut self, room_id: &str, event_id: &str) -> String {
+        self.txn += 1;
+        let path = format!(
+            "rooms/{}/redact/{}/t{}",
+            encode(room_id),
+            event_id.replace('$', "%24"),
+            self.txn
+        );
+        let answer = self.call(reqwest::Method::PUT, &path, json!({})).await;
+        answer["event_id"].as_str().unwrap().to_owned()
+    }
+
+    /// One event of a room, as the server has it now.
+    pub async fn event(&self, room_id: &str, event_id: &str) -> Value {
+        let path = format!(
+            "rooms/{}/event/{}",
+            encode(room_id),
+            event_id.replace('$', "%24")
+        );
+        self.get(&path).await
+    }
+
+    /// Waits until the room's newest events hold one `found` picks; what it picked.
+    pub async fn wait_for_event<T>(&self, room_id: &str, found: impl Fn(&Value) -> Option<T>) -> T {
+        let deadline = Instant::now() + crate::common::ANSWER;
+        loop {
+            let path = format!("rooms/{}/messages?dir=b&limit=50", encode(room_id));
+            let answer = self.get(&path).await;
+            let picked = answer["chunk"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find_map(&found);
+            if let Some(picked) = picked {
+                return picked;
+            }
+            assert!(Instant::now() < deadline, "the event never reached Matrix");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// The newest message events of a room, oldest first: (sender, body, event id).
     pub async fn messages(&self, room_id: &str, limit: usize) -> Vec<(String, String, String)> {
         let path = format!("rooms/{}/messages?dir=b&limit={limit}", encode(room_id));
