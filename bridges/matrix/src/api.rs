@@ -127,6 +127,9 @@ pub struct JoinedRoom {
     /// New events.
     #[serde(default)]
     pub timeline: Timeline,
+    /// Typing and read receipts (`m.typing`, `m.receipt`).
+    #[serde(default)]
+    pub ephemeral: EventList,
 }
 
 /// A left room's last events.

@@ -64,6 +64,18 @@ impl Session {
                 let sent = self.react(&target, &message, &reactions, &token).await;
                 self.report(ErrorContext::Command(token), sent).await;
             }
+            // A typing notice or receipt that failed is not worth a word
+            // to the user.
+            Command::Typing { target, state } => {
+                if let Err((_, e)) = self.typing(&target, state).await {
+                    debug!(error = %e, "typing notice not sent");
+                }
+            }
+            Command::MarkRead { target, message } => {
+                if let Err((_, e)) = self.mark_read(&target, &message).await {
+                    debug!(error = %e, "read receipt not sent");
+                }
+            }
             Command::Join { room, nick, .. } => self.join(room, &nick).await,
             Command::Leave { room, reason } => self.leave(room, reason).await,
             Command::SetTopic { room, topic } => {

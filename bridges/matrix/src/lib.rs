@@ -34,6 +34,7 @@ mod relations;
 mod rich;
 mod rooms;
 mod session;
+mod signals;
 mod sync;
 
 use std::time::Duration;
@@ -160,6 +161,8 @@ fn info() -> BridgeInfo {
             retractions: true,
             reactions: true,
             replies: true,
+            typing: true,
+            read_markers: true,
             ..Capabilities::default()
         },
         server_settings: vec![],

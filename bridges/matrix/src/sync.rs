@@ -60,6 +60,7 @@ impl Session {
             summary,
             state,
             mut timeline,
+            ephemeral,
         } = joined;
         let room = self.rooms.entry(room_id.to_owned()).or_default();
         if !summary.heroes.is_empty() {
@@ -96,6 +97,9 @@ impl Session {
         }
         for event in timeline.events {
             self.timeline_event(room_id, event).await;
+        }
+        for event in ephemeral.events {
+            self.ephemeral_event(room_id, event).await;
         }
     }
 

@@ -653,3 +653,82 @@ async fn replies_both_ways() {
         .await;
     assert_eq!(replied_to, question.as_str());
 }
+
+const CHAT_STATES: &str = "http://jabber.org/protocol/chatstates";
+const MARKERS: &str = "urn:xmpp:chat-markers:0";
+
+/// The next live groupchat message from `from` with a child `name` in `ns`.
+async fn signal_from(client: &mut Client, from: &Jid, name: &str, ns: &str) -> Element {
+    loop {
+        let m = element_from(client, from).await;
+        if m.has_child(name, ns) {
+            return m;
+        }
+    }
+}
+
+/// Typing and read receipts both ways: bob's typing is `composing` then
+/// `active` (XEP-0085) from his occupant, his read receipt on alice's
+/// message a displayed marker (XEP-0333) naming its stanza-id; alice's
+/// `composing` is an `m.typing` with her in it, her displayed marker on
+/// bob's message an `m.read` receipt on its event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_and_read_receipts_both_ways() {
+    let setup = Setup::start();
+    let mut alice = setup.xmpp_alice().await;
+    let done = register(&mut alice, &setup.register_command(ALICE_PASSWORD)).await;
+    assert!(done.contains("You are registered"), "{done}");
+    let mut bob = MatrixUser::login(&setup.synapse, "bob", "bob-pw").await;
+    let room_id = bob.create_room("signals", "Signals").await;
+    let room = room_jid(&room_id);
+    join_at(&mut alice, &room, "alice").await;
+    let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
+    let me: Jid = format!("{room}/alice").parse().unwrap();
+
+    let look = bob.send(&room_id, "look").await;
+    let first = element_from(&mut alice, &bob_occupant).await;
+    assert!(first.has_child("markable", MARKERS), "{first:?}");
+    let sid = child_attr(&first, "stanza-id", SID, "id").expect("a stanza-id");
+
+    // Matrix → XMPP.
+    bob.typing(&room_id, true).await;
+    signal_from(&mut alice, &bob_occupant, "composing", CHAT_STATES).await;
+    bob.typing(&room_id, false).await;
+    signal_from(&mut alice, &bob_occupant, "active", CHAT_STATES).await;
+
+    alice
+        .send(groupchat_to(&room, "x-1", Some("mine"), &[]))
+        .await;
+    let alice_id = format!("@alice:{SERVER_NAME}");
+    let mine = bob.wait_for_message(&room_id, &alice_id, "mine").await;
+    let echo = element_from(&mut alice, &me).await;
+    let my_sid = child_attr(&echo, "stanza-id", SID, "id").expect("a stanza-id");
+    bob.read_up_to(&room_id, &mine).await;
+    let marker = signal_from(&mut alice, &bob_occupant, "displayed", MARKERS).await;
+    assert_eq!(
+        child_attr(&marker, "displayed", MARKERS, "id").as_deref(),
+        Some(my_sid.as_str())
+    );
+
+    // XMPP → Matrix.
+    let composing = format!("<composing xmlns='{CHAT_STATES}'/>");
+    alice
+        .send(groupchat_to(&room, "s-1", None, &[composing]))
+        .await;
+    bob.wait_for_ephemeral(&room_id, |e| {
+        e["type"] == "m.typing"
+            && e["content"]["user_ids"]
+                .as_array()
+                .is_some_and(|ids| ids.iter().any(|id| id == alice_id.as_str()))
+    })
+    .await;
+    let displayed = format!("<displayed xmlns='{MARKERS}' id='{sid}'/>");
+    alice
+        .send(groupchat_to(&room, "s-2", None, &[displayed]))
+        .await;
+    bob.wait_for_ephemeral(&room_id, |e| {
+        e["type"] == "m.receipt"
+            && e["content"][look.as_str()]["m.read"][alice_id.as_str()].is_object()
+    })
+    .await;
+}
