@@ -43,6 +43,12 @@ impl Reactions {
             .unwrap_or_default()
     }
 
+    /// Whether a set of `author`'s on `message` is kept (it may be empty).
+    pub(crate) fn has_set(&self, message: &str, author: &str) -> bool {
+        self.sets
+            .contains_key(&(message.to_owned(), author.to_owned()))
+    }
+
     /// Whether this reaction event is known (added here already).
     pub(crate) fn knows(&self, reaction: &str) -> bool {
         self.by_event.contains_key(reaction)

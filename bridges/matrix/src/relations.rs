@@ -5,9 +5,13 @@
 //! the author's whole set; a redaction (`m.room.redaction`) of a known
 //! reaction → `Reacted` with the set left, of anything else → `Retracted`.
 //! The echoes of reactions and of their redactions this session sent
-//! itself are not told again: the command told them already.
+//! itself are not told again: the command told them already. The first
+//! reaction of someone on a message seen here reads their earlier ones
+//! (`/relations`), so the set told is whole; the redaction of a reaction
+//! from before the session (the event's type says so) is not told.
 
 use switchboard_bridge_api::{Event, MessageId, Target, UserId};
+use tracing::debug;
 
 use crate::api::{text_field, RoomEvent};
 use crate::session::Session;
@@ -86,20 +90,18 @@ impl Session {
                 author_nick: nick(),
                 text: text.to_owned(),
             }),
+            Relation::Reaction { .. } if self.reactions.knows(&event.event_id) => None,
             Relation::Reaction { message, key } => {
-                if self.reactions.knows(&event.event_id) {
-                    None
-                } else {
-                    let author_nick = nick();
-                    let reactions = self.reactions.add(message, sender, key, &event.event_id);
-                    Some(Event::Reacted {
-                        target,
-                        message: MessageId::from(message),
-                        author: UserId::from(sender),
-                        author_nick,
-                        reactions,
-                    })
-                }
+                let author_nick = nick();
+                self.learn_reactions(room_id, message, sender).await;
+                let reactions = self.reactions.add(message, sender, key, &event.event_id);
+                Some(Event::Reacted {
+                    target,
+                    message: MessageId::from(message),
+                    author: UserId::from(sender),
+                    author_nick,
+                    reactions,
+                })
             }
             Relation::Redaction { .. } if self.reactions.sent_redaction(&event.event_id) => None,
             Relation::Redaction { target: redacted } => match self.reactions.remove(redacted) {
@@ -116,6 +118,12 @@ impl Session {
                         author_nick,
                         reactions,
                     })
+                }
+                // A reaction from before this session: which key it took
+                // away is gone with its content.
+                None if self.was_reaction(room_id, redacted).await => {
+                    debug!(event = %redacted, "an unknown reaction was redacted");
+                    None
                 }
                 None => Some(Event::Retracted {
                     target,

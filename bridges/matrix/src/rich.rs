@@ -133,8 +133,8 @@ impl Session {
     ) -> Result<(), Refused> {
         let room_id = self.room_of(target)?;
         let message = message.as_str();
-        self.learn_own_reactions(&room_id, message).await;
         let own = self.own.clone();
+        self.learn_reactions(&room_id, message, &own).await;
         let had = self.reactions.keys(message, &own);
         let mut outcome = Ok(());
         for key in had.iter().filter(|k| !wanted.contains(k)) {
@@ -190,10 +190,14 @@ impl Session {
         outcome
     }
 
-    /// Reads the user's own reactions on a message from the server (some
-    /// may come from before this session or from another client), so that
-    /// a key taken away is found to redact.
-    async fn learn_own_reactions(&mut self, room_id: &str, message: &str) {
+    /// Reads `author`'s reactions on a message from the server when this
+    /// session has none of theirs on it yet (some may come from before
+    /// the session, or from another client), so that the set told is
+    /// whole and a key taken away is found to redact.
+    pub(crate) async fn learn_reactions(&mut self, room_id: &str, message: &str, author: &str) {
+        if self.reactions.has_set(message, author) {
+            return;
+        }
         let url = self.client.url(
             &[
                 "_matrix",
@@ -212,10 +216,10 @@ impl Session {
             debug!("cannot read a message's reactions");
             return;
         };
-        let own = self.own.clone();
         let chunk = page.get("chunk").and_then(Value::as_array);
-        for event in chunk.into_iter().flatten() {
-            if event.get("sender").and_then(Value::as_str) != Some(own.as_str()) {
+        // The server lists them newest first.
+        for event in chunk.into_iter().flatten().rev() {
+            if event.get("sender").and_then(Value::as_str) != Some(author) {
                 continue;
             }
             let key = event
@@ -224,9 +228,19 @@ impl Session {
             let id = event.get("event_id").and_then(Value::as_str);
             if let (Some(key), Some(id)) = (key, id) {
                 if !self.reactions.knows(id) {
-                    self.reactions.add(message, &own, key, id);
+                    self.reactions.add(message, author, key, id);
                 }
             }
+        }
+    }
+
+    /// Whether a redacted event no longer known here was a reaction (its
+    /// type survives the redaction, its key does not).
+    pub(crate) async fn was_reaction(&self, room_id: &str, event: &str) -> bool {
+        let url = self.client.v3(&["rooms", room_id, "event", event], &[]);
+        match self.client.get::<Value>(url, TIMEOUT).await {
+            Ok(found) => found.get("type").and_then(Value::as_str) == Some("m.reaction"),
+            Err(_) => false,
         }
     }
 }

@@ -468,19 +468,30 @@ async fn wait_redacted(user: &MatrixUser, room_id: &str, event_id: &str) {
 
 /// Edits, reactions and redactions both ways between a Matrix user and
 /// an XMPP client: bob's edit is an XEP-0308 correction of his message,
-/// his reactions one by one are alice's full sets (XEP-0444) and the
-/// redaction of one shrinks the set, his redaction retracts (XEP-0424);
+/// his reactions one by one are alice's full sets (XEP-0444: with those
+/// from before the gateway saw the room) and the redaction of one shrinks
+/// the set, his redaction retracts (XEP-0424);
 /// alice's correction is an `m.replace` with `m.new_content`, her
 /// reaction an `m.annotation`, taking it back redacts it, and her
 /// retraction redacts her message; each reflected with her own id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_reactions_and_redactions_both_ways() {
     let setup = Setup::start();
+    let mut bob = MatrixUser::login(&setup.synapse, "bob", "bob-pw").await;
+    let room_id = bob.create_room("rich", "Rich").await;
+    // A reaction from before alice's registration (she is in the room
+    // already, from another client), which the gateway never saw.
+    MatrixUser::login(&setup.synapse, "alice", ALICE_PASSWORD)
+        .await
+        .join(&room_id)
+        .await;
+    let early = bob.send(&room_id, "early").await;
+    let annotate = |event: &str, key: &str| json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": event, "key": key}});
+    bob.send_event(&room_id, "m.reaction", annotate(&early, "🚀"))
+        .await;
     let mut alice = setup.xmpp_alice().await;
     let done = register(&mut alice, &setup.register_command(ALICE_PASSWORD)).await;
     assert!(done.contains("You are registered"), "{done}");
-    let mut bob = MatrixUser::login(&setup.synapse, "bob", "bob-pw").await;
-    let room_id = bob.create_room("rich", "Rich").await;
     let room = room_jid(&room_id);
     join_at(&mut alice, &room, "alice").await;
     let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
@@ -503,7 +514,7 @@ async fn edits_reactions_and_redactions_both_ways() {
     );
     assert_eq!(body_of(&corrected).as_deref(), Some("hello"));
 
-    let annotation = |key: &str| json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": original, "key": key}});
+    let annotation = |key: &str| annotate(&original, key);
     let thumbs = bob
         .send_event(&room_id, "m.reaction", annotation("👍"))
         .await;
@@ -516,6 +527,15 @@ async fn edits_reactions_and_redactions_both_ways() {
     bob.redact(&room_id, &thumbs).await;
     let set = reactions_of(&element_from(&mut alice, &bob_occupant).await);
     assert_eq!(set, Some((sid.clone(), vec!["🎉".to_owned()])));
+
+    // bob's set on a message from before is whole: the earlier key too.
+    bob.send_event(&room_id, "m.reaction", annotate(&early, "👀"))
+        .await;
+    let set = reactions_of(&element_from(&mut alice, &bob_occupant).await);
+    assert_eq!(
+        set.map(|(_, keys)| keys),
+        Some(vec!["🚀".to_owned(), "👀".to_owned()])
+    );
 
     bob.redact(&room_id, &original).await;
     let retracted = element_from(&mut alice, &bob_occupant).await;
