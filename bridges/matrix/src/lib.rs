@@ -19,6 +19,9 @@
 //! heroes), their members as they are seen, their topic; `m.text`,
 //! `m.notice` and `m.emote` become messages. Sent texts carry the command's
 //! token in the transaction id, so their echo is known as the user's own.
+//! Edits, redactions and reactions (`relations` in, `rich` out, sets
+//! kept in `reactions`), replies, typing and read receipts (`signals`)
+//! go both ways in rooms.
 //!
 //! The client-server API's JSON is written out by hand ([`api`]) for the
 //! subset used; see the README for why not ruma.
