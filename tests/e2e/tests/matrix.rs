@@ -61,6 +61,19 @@ impl Setup {
         Client::login(&format!("alice@{DOMAIN}"), "pass", self.prosody.c2s_port).await
     }
 
+    /// alice registered, in a room bob made with this alias localpart
+    /// (joined by its id): her client, bob, the room id and its JID.
+    async fn bob_and_alice_in(&self, alias: &str) -> (Client, MatrixUser, String, String) {
+        let mut alice = self.xmpp_alice().await;
+        let done = register(&mut alice, &self.register_command(ALICE_PASSWORD)).await;
+        assert!(done.contains("You are registered"), "{done}");
+        let bob = MatrixUser::login(&self.synapse, "bob", "bob-pw").await;
+        let room_id = bob.create_room(alias, alias).await;
+        let room = room_jid(&room_id);
+        join_at(&mut alice, &room, "alice").await;
+        (alice, bob, room_id, room)
+    }
+
     /// The chat command that registers alice with this password.
     fn register_command(&self, password: &str) -> String {
         format!(
@@ -629,13 +642,7 @@ async fn edits_reactions_and_redactions_both_ways() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_both_ways() {
     let setup = Setup::start();
-    let mut alice = setup.xmpp_alice().await;
-    let done = register(&mut alice, &setup.register_command(ALICE_PASSWORD)).await;
-    assert!(done.contains("You are registered"), "{done}");
-    let mut bob = MatrixUser::login(&setup.synapse, "bob", "bob-pw").await;
-    let room_id = bob.create_room("replies", "Replies").await;
-    let room = room_jid(&room_id);
-    join_at(&mut alice, &room, "alice").await;
+    let (mut alice, mut bob, room_id, room) = setup.bob_and_alice_in("replies").await;
     let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
 
     let question = bob.send(&room_id, "the question").await;
@@ -695,13 +702,7 @@ async fn signal_from(client: &mut Client, from: &Jid, name: &str, ns: &str) -> E
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typing_and_read_receipts_both_ways() {
     let setup = Setup::start();
-    let mut alice = setup.xmpp_alice().await;
-    let done = register(&mut alice, &setup.register_command(ALICE_PASSWORD)).await;
-    assert!(done.contains("You are registered"), "{done}");
-    let mut bob = MatrixUser::login(&setup.synapse, "bob", "bob-pw").await;
-    let room_id = bob.create_room("signals", "Signals").await;
-    let room = room_jid(&room_id);
-    join_at(&mut alice, &room, "alice").await;
+    let (mut alice, mut bob, room_id, room) = setup.bob_and_alice_in("signals").await;
     let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
     let me: Jid = format!("{room}/alice").parse().unwrap();
 
