@@ -127,6 +127,9 @@ pub struct JoinedRoom {
     /// New events.
     #[serde(default)]
     pub timeline: Timeline,
+    /// Typing and read receipts (`m.typing`, `m.receipt`).
+    #[serde(default)]
+    pub ephemeral: EventList,
 }
 
 /// A left room's last events.
@@ -198,6 +201,9 @@ pub struct RoomEvent {
     /// The body.
     #[serde(default)]
     pub content: Value,
+    /// A redaction's target, where room versions before 11 put it (later
+    /// ones: in `content`).
+    pub redacts: Option<String>,
     /// What the server adds.
     #[serde(default)]
     pub unsigned: Unsigned,
@@ -217,6 +223,46 @@ pub struct TextContent<'a> {
     pub msgtype: &'static str,
     /// The text.
     pub body: &'a str,
+    /// An edit's new content (the body then is a fallback, `* text`).
+    #[serde(rename = "m.new_content", skip_serializing_if = "Option::is_none")]
+    pub new_content: Option<NewContent<'a>>,
+    /// What it relates to (edit or reply).
+    #[serde(rename = "m.relates_to", skip_serializing_if = "Option::is_none")]
+    pub relates_to: Option<RelatesTo<'a>>,
+}
+
+/// An edit's replacement content.
+#[derive(Debug, Serialize)]
+pub struct NewContent<'a> {
+    /// As the original's.
+    pub msgtype: &'static str,
+    /// The new text.
+    pub body: &'a str,
+}
+
+/// A relation (`m.relates_to`) to send: an edit (`rel_type` `m.replace`),
+/// a reaction (`m.annotation` with its `key`) or a reply (`m.in_reply_to`).
+#[derive(Debug, Default, Serialize)]
+pub struct RelatesTo<'a> {
+    /// `m.replace` or `m.annotation`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rel_type: Option<&'static str>,
+    /// The event related to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<&'a str>,
+    /// A reaction's key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<&'a str>,
+    /// The event a reply answers.
+    #[serde(rename = "m.in_reply_to", skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<InReplyTo<'a>>,
+}
+
+/// The event a reply answers.
+#[derive(Debug, Serialize)]
+pub struct InReplyTo<'a> {
+    /// Its id.
+    pub event_id: &'a str,
 }
 
 /// A content field as text, if present.

@@ -1,5 +1,8 @@
 //! The core's commands as client-server API calls: send a text (with a
-//! transaction id that carries the command's token to the echo), join by
+//! transaction id that carries the command's token to the echo; a reply
+//! names its original in `m.relates_to.m.in_reply_to`, without the
+//! quoted fallback, which the spec no longer asks for), edits, retractions
+//! and reactions (`rich.rs`), join by
 //! alias or id, leave, set a topic. Failures come back as `Event::Error`
 //! on the command's token or the room.
 
@@ -8,17 +11,16 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::json;
 use switchboard_bridge_api::{
-    Command, ErrorContext, ErrorKind, Event, LeaveReason, MessageKind, RoomId, Target,
+    Command, ErrorContext, ErrorKind, Event, LeaveReason, MessageId, MessageKind, RoomId, Target,
 };
 use tracing::debug;
 
-use crate::api::{JoinResponse, SendResponse, TextContent};
+use crate::api::{InReplyTo, JoinResponse, RelatesTo, SendResponse, TextContent};
 use crate::client::ApiError;
-use crate::messages::txn_for;
 use crate::session::{Session, ROOM_PREFIX};
 
 /// How long a command's request may take.
-const TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Session {
     /// Carries out one command.
@@ -29,10 +31,50 @@ impl Session {
                 text,
                 kind,
                 token,
-                ..
+                reply_to,
             } => {
-                let sent = self.send_text(&target, &text, kind, &token).await;
+                let sent = self
+                    .send_text(&target, &text, kind, reply_to.as_ref(), &token)
+                    .await;
                 self.report(ErrorContext::Command(token), sent).await;
+            }
+            Command::Edit {
+                target,
+                message,
+                text,
+                token,
+            } => {
+                let sent = self.edit(&target, &message, &text, &token).await;
+                self.report(ErrorContext::Command(token), sent).await;
+            }
+            Command::Retract {
+                target,
+                message,
+                token,
+            } => {
+                let sent = self.retract(&target, &message, &token).await;
+                self.report(ErrorContext::Command(token), sent).await;
+            }
+            Command::React {
+                target,
+                message,
+                reactions,
+                token,
+            } => {
+                let sent = self.react(&target, &message, &reactions, &token).await;
+                self.report(ErrorContext::Command(token), sent).await;
+            }
+            // A typing notice or receipt that failed is not worth a word
+            // to the user.
+            Command::Typing { target, state } => {
+                if let Err((_, e)) = self.typing(&target, state).await {
+                    debug!(error = %e, "typing notice not sent");
+                }
+            }
+            Command::MarkRead { target, message } => {
+                if let Err((_, e)) = self.mark_read(&target, &message).await {
+                    debug!(error = %e, "read receipt not sent");
+                }
             }
             Command::Join { room, nick, .. } => self.join(room, &nick).await,
             Command::Leave { room, reason } => self.leave(room, reason).await,
@@ -76,7 +118,7 @@ impl Session {
 
     /// The Matrix room id of a room the core names (an id, or an alias
     /// the user joined by).
-    fn room_id_of(&self, room: &RoomId) -> Option<String> {
+    pub(crate) fn room_id_of(&self, room: &RoomId) -> Option<String> {
         if let Some(id) = self.by_alias.get(room) {
             return Some(id.clone());
         }
@@ -88,6 +130,7 @@ impl Session {
         target: &Target,
         text: &str,
         kind: MessageKind,
+        reply_to: Option<&MessageId>,
         token: &String,
     ) -> Result<(), (ErrorKind, String)> {
         let Target::Room(room) = target else {
@@ -97,8 +140,7 @@ impl Session {
             ));
         };
         let room_id = self.room_id_of(room).ok_or_else(not_joined)?;
-        self.txn_serial += 1;
-        let txn = txn_for(&self.txn_prefix, self.txn_serial, token);
+        let txn = self.next_txn(token);
         let content = TextContent {
             msgtype: match kind {
                 MessageKind::Normal => "m.text",
@@ -106,6 +148,13 @@ impl Session {
                 MessageKind::Notice => "m.notice",
             },
             body: text,
+            new_content: None,
+            relates_to: reply_to.map(|original| RelatesTo {
+                in_reply_to: Some(InReplyTo {
+                    event_id: original.as_str(),
+                }),
+                ..RelatesTo::default()
+            }),
         };
         let url = self
             .client
@@ -192,6 +241,7 @@ impl Session {
                 state_key: Some(key.to_owned()),
                 origin_server_ts: None,
                 content,
+                redacts: None,
                 unsigned: Default::default(),
             };
             if let Some(room) = self.rooms.get_mut(room_id) {
@@ -246,7 +296,7 @@ impl Session {
     }
 }
 
-fn not_joined() -> (ErrorKind, String) {
+pub(crate) fn not_joined() -> (ErrorKind, String) {
     (
         ErrorKind::NotFound,
         "You are not in this Matrix room.".to_owned(),
@@ -254,7 +304,7 @@ fn not_joined() -> (ErrorKind, String) {
 }
 
 /// A failed request as an error kind and words for the user.
-fn refusal(e: &ApiError) -> (ErrorKind, String) {
+pub(crate) fn refusal(e: &ApiError) -> (ErrorKind, String) {
     let kind = match e.errcode() {
         None => ErrorKind::Unavailable,
         Some("M_NOT_FOUND") => ErrorKind::NotFound,

@@ -19,6 +19,9 @@
 //! heroes), their members as they are seen, their topic; `m.text`,
 //! `m.notice` and `m.emote` become messages. Sent texts carry the command's
 //! token in the transaction id, so their echo is known as the user's own.
+//! Edits, redactions and reactions (`relations` in, `rich` out, sets
+//! kept in `reactions`), replies, typing and read receipts (`signals`)
+//! go both ways in rooms.
 //!
 //! The client-server API's JSON is written out by hand ([`api`]) for the
 //! subset used; see the README for why not ruma.
@@ -28,9 +31,13 @@ mod client;
 mod commands;
 mod discover;
 mod messages;
+mod reactions;
 pub mod register;
+mod relations;
+mod rich;
 mod rooms;
 mod session;
+mod signals;
 mod sync;
 
 use std::time::Duration;
@@ -153,6 +160,12 @@ fn info() -> BridgeInfo {
             // Matrix ids are case-sensitive: `@Bob:hs` and `@bob:hs` are two people.
             case_insensitive_ids: false,
             persistent_rooms: true,
+            edits: true,
+            retractions: true,
+            reactions: true,
+            replies: true,
+            typing: true,
+            read_markers: true,
             ..Capabilities::default()
         },
         server_settings: vec![],

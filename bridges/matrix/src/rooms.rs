@@ -29,6 +29,8 @@ pub struct Room {
     pub announced: bool,
     /// The room is encrypted (its messages cannot be read here).
     pub encrypted: bool,
+    /// Who else is typing now (the last `m.typing`).
+    pub typing: Vec<String>,
 }
 
 /// What a member event did.

@@ -18,6 +18,7 @@ use tracing::{debug, info, warn};
 
 use crate::api::SyncResponse;
 use crate::client::{ApiError, Client};
+use crate::reactions::Reactions;
 use crate::register::keys;
 use crate::rooms::{localpart, Room};
 
@@ -27,12 +28,13 @@ pub(crate) const SINCE: &str = "since";
 /// knows it by (`room.!id:hs` = `#alias:hs`).
 pub(crate) const ROOM_PREFIX: &str = "room.";
 
-/// A sync filter with this timeline limit: no presence, no account data,
-/// no typing or receipts; only the state the session reads (name, alias,
-/// topic, members, encryption), members loaded lazily (the timeline's
-/// senders only).
+/// A sync filter with this timeline limit and these ephemeral events
+/// (typing, receipts: not on the first sync, which shows no news): no
+/// presence, no account data; only the state the session reads (name,
+/// alias, topic, members, encryption), members loaded lazily (the
+/// timeline's senders only).
 macro_rules! filter {
-    ($limit:literal) => {
+    ($limit:literal, $ephemeral:literal) => {
         concat!(
             r#"{"presence":{"not_types":["*"]},"account_data":{"not_types":["*"]},"#,
             r#""room":{"state":{"lazy_load_members":true,"types":"#,
@@ -41,17 +43,19 @@ macro_rules! filter {
             r#""timeline":{"limit":"#,
             $limit,
             r#","lazy_load_members":true},"#,
-            r#""ephemeral":{"not_types":["*"]},"account_data":{"not_types":["*"]}}}"#
+            r#""ephemeral":"#,
+            $ephemeral,
+            r#","account_data":{"not_types":["*"]}}}"#
         )
     };
 }
 
 /// The filter of a sync from a saved position: a short timeline.
-const FILTER: &str = filter!(20);
+const FILTER: &str = filter!(20, r#"{"types":["m.typing","m.receipt"]}"#);
 
 /// The first sync's filter: one timeline event a room (the first sync's
 /// messages are history, which it does not show).
-const INITIAL_FILTER: &str = filter!(1);
+const INITIAL_FILTER: &str = filter!(1, r#"{"not_types":["*"]}"#);
 
 /// How long a resumed session waits for the core's first command (the
 /// rejoin of its stored rooms) before its first sync.
@@ -79,6 +83,8 @@ pub(crate) struct Session {
     /// Makes this session's transaction ids unique.
     pub(crate) txn_prefix: String,
     pub(crate) txn_serial: u64,
+    /// Reaction sets seen and sent, bounded.
+    pub(crate) reactions: Reactions,
     /// `false` once the core is gone.
     pub(crate) open: bool,
 }
@@ -128,6 +134,7 @@ async fn run(http: reqwest::Client, sync_timeout: Duration, login: Login, end: S
         sync_timeout,
         txn_prefix: format!("sb{started}"),
         txn_serial: 0,
+        reactions: Reactions::default(),
         open: true,
     };
     session.restore_aliases(&login);
@@ -300,5 +307,9 @@ mod tests {
             assert_eq!(filter["presence"]["not_types"][0], "*");
             assert_eq!(filter["room"]["timeline"]["limit"], limit);
         }
+        let later: serde_json::Value = serde_json::from_str(FILTER).unwrap();
+        assert_eq!(later["room"]["ephemeral"]["types"][1], "m.receipt");
+        let first: serde_json::Value = serde_json::from_str(INITIAL_FILTER).unwrap();
+        assert_eq!(first["room"]["ephemeral"]["not_types"][0], "*");
     }
 }

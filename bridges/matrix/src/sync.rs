@@ -60,6 +60,7 @@ impl Session {
             summary,
             state,
             mut timeline,
+            ephemeral,
         } = joined;
         let room = self.rooms.entry(room_id.to_owned()).or_default();
         if !summary.heroes.is_empty() {
@@ -96,6 +97,9 @@ impl Session {
         }
         for event in timeline.events {
             self.timeline_event(room_id, event).await;
+        }
+        for event in ephemeral.events {
+            self.ephemeral_event(room_id, event).await;
         }
     }
 
@@ -165,6 +169,9 @@ impl Session {
             let change = MemberChange::Joined(room.nick_of(&event.sender).to_owned());
             self.member_change(room_id, &event.sender.clone(), change)
                 .await;
+        }
+        if self.relation_event(room_id, &event).await {
+            return;
         }
         let core = self.core_id(room_id);
         let Some(room) = self.rooms.get(room_id) else {

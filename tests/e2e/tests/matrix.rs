@@ -14,6 +14,7 @@ use common::history::{join_history, join_with_history};
 use common::support::prosody::{Prosody, DOMAIN};
 use common::Client;
 use harness::{join_at, Gateway};
+use serde_json::json;
 use synapse::{MatrixUser, Synapse, SERVER_NAME};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
@@ -58,6 +59,19 @@ impl Setup {
     async fn xmpp_alice(&self) -> Client {
         self.prosody.register("alice", DOMAIN, "pass");
         Client::login(&format!("alice@{DOMAIN}"), "pass", self.prosody.c2s_port).await
+    }
+
+    /// alice registered, in a room bob made with this alias localpart
+    /// (joined by its id): her client, bob, the room id and its JID.
+    async fn bob_and_alice_in(&self, alias: &str) -> (Client, MatrixUser, String, String) {
+        let mut alice = self.xmpp_alice().await;
+        let done = register(&mut alice, &self.register_command(ALICE_PASSWORD)).await;
+        assert!(done.contains("You are registered"), "{done}");
+        let bob = MatrixUser::login(&self.synapse, "bob", "bob-pw").await;
+        let room_id = bob.create_room(alias, alias).await;
+        let room = room_jid(&room_id);
+        join_at(&mut alice, &room, "alice").await;
+        (alice, bob, room_id, room)
     }
 
     /// The chat command that registers alice with this password.
@@ -391,4 +405,351 @@ async fn measure_one_user() {
     println!("gateway RSS: {idle} kB with no user, {joined} kB with one Matrix user in one room");
     println!("initial sync: {line}");
     println!("naive unfiltered initial /sync of the same account: {naive} bytes");
+}
+
+const SID: &str = "urn:xmpp:sid:0";
+const CORRECT: &str = "urn:xmpp:message-correct:0";
+const RETRACT: &str = "urn:xmpp:message-retract:1";
+const REACTIONS: &str = "urn:xmpp:reactions:0";
+const REPLY: &str = "urn:xmpp:reply:0";
+
+/// The next live groupchat message from `from`, as an element.
+async fn element_from(client: &mut Client, from: &Jid) -> Element {
+    client
+        .wait_for(|s| match s {
+            Stanza::Message(m)
+                if m.from.as_ref() == Some(from)
+                    && m.type_ == MessageType::Groupchat
+                    && !m.payloads.iter().any(|p| p.name() == "delay") =>
+            {
+                Some(Element::from(m.clone()))
+            }
+            _ => None,
+        })
+        .await
+}
+
+/// A child's attribute.
+fn child_attr(m: &Element, name: &str, ns: &str, attr: &str) -> Option<String> {
+    m.get_child(name, ns)
+        .and_then(|c| c.attr(attr))
+        .map(str::to_owned)
+}
+
+/// A message's body, if any.
+fn body_of(m: &Element) -> Option<String> {
+    m.get_child("body", "jabber:client").map(Element::text)
+}
+
+/// The `<reactions/>` of a message: the id it names and the keys.
+fn reactions_of(m: &Element) -> Option<(String, Vec<String>)> {
+    m.get_child("reactions", REACTIONS).map(|r| {
+        (
+            r.attr("id").unwrap_or_default().to_owned(),
+            r.children().map(Element::text).collect(),
+        )
+    })
+}
+
+/// A groupchat message to `room` with this id, body and payloads (XML).
+fn groupchat_to(room: &str, id: &str, body: Option<&str>, payloads: &[String]) -> Message {
+    let mut m = Message::groupchat(Some(room.parse::<Jid>().unwrap()));
+    if let Some(body) = body {
+        m.bodies.insert(Lang::new(), body.to_owned());
+    }
+    m.id = Some(Id(id.to_owned()));
+    m.payloads
+        .extend(payloads.iter().map(|p| p.parse::<Element>().unwrap()));
+    m
+}
+
+/// Waits until the server has redacted this event (its content emptied).
+async fn wait_redacted(user: &MatrixUser, room_id: &str, event_id: &str) {
+    let deadline = std::time::Instant::now() + common::ANSWER;
+    loop {
+        let event = user.event(room_id, event_id).await;
+        if event["unsigned"]["redacted_because"].is_object() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{event_id} was never redacted: {event}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Edits, reactions and redactions both ways between a Matrix user and
+/// an XMPP client: bob's edit is an XEP-0308 correction of his message,
+/// his reactions one by one are alice's full sets (XEP-0444: with those
+/// from before the gateway saw the room) and the redaction of one shrinks
+/// the set, his redaction retracts (XEP-0424);
+/// alice's correction is an `m.replace` with `m.new_content`, her
+/// reaction an `m.annotation`, taking it back redacts it, and her
+/// retraction redacts her message; each reflected with her own id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_reactions_and_redactions_both_ways() {
+    let setup = Setup::start();
+    let mut bob = MatrixUser::login(&setup.synapse, "bob", "bob-pw").await;
+    let room_id = bob.create_room("rich", "Rich").await;
+    // A reaction from before alice's registration (she is in the room
+    // already, from another client), which the gateway never saw.
+    MatrixUser::login(&setup.synapse, "alice", ALICE_PASSWORD)
+        .await
+        .join(&room_id)
+        .await;
+    let early = bob.send(&room_id, "early").await;
+    let annotate = |event: &str, key: &str| json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": event, "key": key}});
+    bob.send_event(&room_id, "m.reaction", annotate(&early, "🚀"))
+        .await;
+    let mut alice = setup.xmpp_alice().await;
+    let done = register(&mut alice, &setup.register_command(ALICE_PASSWORD)).await;
+    assert!(done.contains("You are registered"), "{done}");
+    let room = room_jid(&room_id);
+    join_at(&mut alice, &room, "alice").await;
+    let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
+
+    // Matrix → XMPP.
+    let original = bob.send(&room_id, "helo").await;
+    let first = element_from(&mut alice, &bob_occupant).await;
+    assert_eq!(first.attr("id"), Some(original.as_str()));
+    let sid = child_attr(&first, "stanza-id", SID, "id").expect("a stanza-id");
+    let edit = json!({
+        "msgtype": "m.text", "body": "* hello",
+        "m.new_content": {"msgtype": "m.text", "body": "hello"},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": original},
+    });
+    bob.send_event(&room_id, "m.room.message", edit).await;
+    let corrected = element_from(&mut alice, &bob_occupant).await;
+    assert_eq!(
+        child_attr(&corrected, "replace", CORRECT, "id").as_deref(),
+        Some(original.as_str())
+    );
+    assert_eq!(body_of(&corrected).as_deref(), Some("hello"));
+
+    let annotation = |key: &str| annotate(&original, key);
+    let thumbs = bob
+        .send_event(&room_id, "m.reaction", annotation("👍"))
+        .await;
+    let set = reactions_of(&element_from(&mut alice, &bob_occupant).await);
+    assert_eq!(set, Some((sid.clone(), vec!["👍".to_owned()])));
+    bob.send_event(&room_id, "m.reaction", annotation("🎉"))
+        .await;
+    let set = reactions_of(&element_from(&mut alice, &bob_occupant).await);
+    assert_eq!(set, Some((sid.clone(), vec!["👍".into(), "🎉".into()])));
+    bob.redact(&room_id, &thumbs).await;
+    let set = reactions_of(&element_from(&mut alice, &bob_occupant).await);
+    assert_eq!(set, Some((sid.clone(), vec!["🎉".to_owned()])));
+
+    // bob's set on a message from before is whole: the earlier key too.
+    bob.send_event(&room_id, "m.reaction", annotate(&early, "👀"))
+        .await;
+    let set = reactions_of(&element_from(&mut alice, &bob_occupant).await);
+    assert_eq!(
+        set.map(|(_, keys)| keys),
+        Some(vec!["🚀".to_owned(), "👀".to_owned()])
+    );
+
+    bob.redact(&room_id, &original).await;
+    let retracted = element_from(&mut alice, &bob_occupant).await;
+    assert_eq!(
+        child_attr(&retracted, "retract", RETRACT, "id").as_deref(),
+        Some(sid.as_str())
+    );
+
+    // XMPP → Matrix.
+    let alice_id = format!("@alice:{SERVER_NAME}");
+    let me: Jid = format!("{room}/alice").parse().unwrap();
+    alice
+        .send(groupchat_to(&room, "x-1", Some("tpyo"), &[]))
+        .await;
+    let mine = bob.wait_for_message(&room_id, &alice_id, "tpyo").await;
+    let echo = element_from(&mut alice, &me).await;
+    let my_sid = child_attr(&echo, "stanza-id", SID, "id").expect("a stanza-id");
+
+    let replace = format!("<replace xmlns='{CORRECT}' id='x-1'/>");
+    alice
+        .send(groupchat_to(&room, "x-2", Some("typo"), &[replace]))
+        .await;
+    let new_text = bob
+        .wait_for_event(&room_id, |e| {
+            let relation = &e["content"]["m.relates_to"];
+            (relation["rel_type"] == "m.replace" && relation["event_id"] == mine.as_str())
+                .then(|| e["content"]["m.new_content"]["body"].clone())
+        })
+        .await;
+    assert_eq!(new_text, "typo");
+    let reflected = element_from(&mut alice, &me).await;
+    assert_eq!(reflected.attr("id"), Some("x-2"));
+    assert_eq!(
+        child_attr(&reflected, "replace", CORRECT, "id").as_deref(),
+        Some("x-1")
+    );
+
+    let react = |keys: &str| {
+        vec![format!(
+            "<reactions xmlns='{REACTIONS}' id='{my_sid}'>{keys}</reactions>"
+        )]
+    };
+    alice
+        .send(groupchat_to(
+            &room,
+            "x-3",
+            None,
+            &react("<reaction>👍</reaction>"),
+        ))
+        .await;
+    let reaction = bob
+        .wait_for_event(&room_id, |e| {
+            let relation = &e["content"]["m.relates_to"];
+            (e["type"] == "m.reaction"
+                && e["sender"] == alice_id.as_str()
+                && relation["rel_type"] == "m.annotation"
+                && relation["event_id"] == mine.as_str()
+                && relation["key"] == "👍")
+                .then(|| e["event_id"].as_str().unwrap().to_owned())
+        })
+        .await;
+    let reflected = element_from(&mut alice, &me).await;
+    assert_eq!(reflected.attr("id"), Some("x-3"));
+    assert_eq!(
+        reactions_of(&reflected),
+        Some((my_sid.clone(), vec!["👍".to_owned()]))
+    );
+    alice
+        .send(groupchat_to(&room, "x-4", None, &react("")))
+        .await;
+    let reflected = element_from(&mut alice, &me).await;
+    assert_eq!(reactions_of(&reflected), Some((my_sid.clone(), vec![])));
+    wait_redacted(&bob, &room_id, &reaction).await;
+
+    let retract = format!("<retract xmlns='{RETRACT}' id='{my_sid}'/>");
+    alice
+        .send(groupchat_to(&room, "x-5", None, &[retract]))
+        .await;
+    wait_redacted(&bob, &room_id, &mine).await;
+    let reflected = element_from(&mut alice, &me).await;
+    assert_eq!(reflected.attr("id"), Some("x-5"));
+    assert_eq!(
+        child_attr(&reflected, "retract", RETRACT, "id").as_deref(),
+        Some(my_sid.as_str())
+    );
+}
+
+/// Replies both ways: bob's Matrix reply (with the quoted fallback of
+/// older clients) reaches alice as an XEP-0461 reply to his message,
+/// without the Matrix quote; alice's reply is an `m.in_reply_to` to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_both_ways() {
+    let setup = Setup::start();
+    let (mut alice, mut bob, room_id, room) = setup.bob_and_alice_in("replies").await;
+    let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
+
+    let question = bob.send(&room_id, "the question").await;
+    let first = element_from(&mut alice, &bob_occupant).await;
+    let sid = child_attr(&first, "stanza-id", SID, "id").expect("a stanza-id");
+    let reply = json!({
+        "msgtype": "m.text",
+        "body": format!("> <{}> the question\n\nthe answer", bob.user_id),
+        "m.relates_to": {"m.in_reply_to": {"event_id": question}},
+    });
+    bob.send_event(&room_id, "m.room.message", reply).await;
+    let answer = element_from(&mut alice, &bob_occupant).await;
+    assert_eq!(
+        child_attr(&answer, "reply", REPLY, "id").as_deref(),
+        Some(sid.as_str())
+    );
+    let body = body_of(&answer).unwrap_or_default();
+    assert!(body.ends_with("the answer"), "{body}");
+    assert!(
+        !body.contains(&bob.user_id),
+        "the Matrix quote stayed: {body}"
+    );
+
+    let to = format!("{room}/bob");
+    let payload = format!("<reply xmlns='{REPLY}' to='{to}' id='{sid}'/>");
+    alice
+        .send(groupchat_to(&room, "r-1", Some("agreed"), &[payload]))
+        .await;
+    let alice_id = format!("@alice:{SERVER_NAME}");
+    let replied_to = bob
+        .wait_for_event(&room_id, |e| {
+            (e["sender"] == alice_id.as_str() && e["content"]["body"] == "agreed")
+                .then(|| e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"].clone())
+        })
+        .await;
+    assert_eq!(replied_to, question.as_str());
+}
+
+const CHAT_STATES: &str = "http://jabber.org/protocol/chatstates";
+const MARKERS: &str = "urn:xmpp:chat-markers:0";
+
+/// The next live groupchat message from `from` with a child `name` in `ns`.
+async fn signal_from(client: &mut Client, from: &Jid, name: &str, ns: &str) -> Element {
+    loop {
+        let m = element_from(client, from).await;
+        if m.has_child(name, ns) {
+            return m;
+        }
+    }
+}
+
+/// Typing and read receipts both ways: bob's typing is `composing` then
+/// `active` (XEP-0085) from his occupant, his read receipt on alice's
+/// message a displayed marker (XEP-0333) naming its stanza-id; alice's
+/// `composing` is an `m.typing` with her in it, her displayed marker on
+/// bob's message an `m.read` receipt on its event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_and_read_receipts_both_ways() {
+    let setup = Setup::start();
+    let (mut alice, mut bob, room_id, room) = setup.bob_and_alice_in("signals").await;
+    let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
+    let me: Jid = format!("{room}/alice").parse().unwrap();
+
+    let look = bob.send(&room_id, "look").await;
+    let first = element_from(&mut alice, &bob_occupant).await;
+    assert!(first.has_child("markable", MARKERS), "{first:?}");
+    let sid = child_attr(&first, "stanza-id", SID, "id").expect("a stanza-id");
+
+    // Matrix → XMPP.
+    bob.typing(&room_id, true).await;
+    signal_from(&mut alice, &bob_occupant, "composing", CHAT_STATES).await;
+    bob.typing(&room_id, false).await;
+    signal_from(&mut alice, &bob_occupant, "active", CHAT_STATES).await;
+
+    alice
+        .send(groupchat_to(&room, "x-1", Some("mine"), &[]))
+        .await;
+    let alice_id = format!("@alice:{SERVER_NAME}");
+    let mine = bob.wait_for_message(&room_id, &alice_id, "mine").await;
+    let echo = element_from(&mut alice, &me).await;
+    let my_sid = child_attr(&echo, "stanza-id", SID, "id").expect("a stanza-id");
+    bob.read_up_to(&room_id, &mine).await;
+    let marker = signal_from(&mut alice, &bob_occupant, "displayed", MARKERS).await;
+    assert_eq!(
+        child_attr(&marker, "displayed", MARKERS, "id").as_deref(),
+        Some(my_sid.as_str())
+    );
+
+    // XMPP → Matrix.
+    let composing = format!("<composing xmlns='{CHAT_STATES}'/>");
+    alice
+        .send(groupchat_to(&room, "s-1", None, &[composing]))
+        .await;
+    bob.wait_for_ephemeral(&room_id, |e| {
+        e["type"] == "m.typing"
+            && e["content"]["user_ids"]
+                .as_array()
+                .is_some_and(|ids| ids.iter().any(|id| id == alice_id.as_str()))
+    })
+    .await;
+    let displayed = format!("<displayed xmlns='{MARKERS}' id='{sid}'/>");
+    alice
+        .send(groupchat_to(&room, "s-2", None, &[displayed]))
+        .await;
+    bob.wait_for_ephemeral(&room_id, |e| {
+        e["type"] == "m.receipt"
+            && e["content"][look.as_str()]["m.read"][alice_id.as_str()].is_object()
+    })
+    .await;
 }

@@ -305,6 +305,96 @@ impl MatrixUser {
         answer["event_id"].as_str().unwrap().to_owned()
     }
 
+    /// Sends an event of any type with this content; its event id.
+    pub async fn send_event(&mut self, room_id: &str, kind: &str, content: Value) -> String {
+        self.txn += 1;
+        let path = format!("rooms/{}/send/{kind}/t{}", encode(room_id), self.txn);
+        let answer = self.call(reqwest::Method::PUT, &path, content).await;
+        answer["event_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Redacts an event; the redaction's event id.
+    pub async fn redact(&mut self, room_id: &str, event_id: &str) -> String {
+        self.txn += 1;
+        let path = format!(
+            "rooms/{}/redact/{}/t{}",
+            encode(room_id),
+            event_id.replace('$', "%24"),
+            self.txn
+        );
+        let answer = self.call(reqwest::Method::PUT, &path, json!({})).await;
+        answer["event_id"].as_str().unwrap().to_owned()
+    }
+
+    /// One event of a room, as the server has it now.
+    pub async fn event(&self, room_id: &str, event_id: &str) -> Value {
+        let path = format!(
+            "rooms/{}/event/{}",
+            encode(room_id),
+            event_id.replace('$', "%24")
+        );
+        self.get(&path).await
+    }
+
+    /// Waits until the room's newest events hold one `found` picks; what it picked.
+    pub async fn wait_for_event<T>(&self, room_id: &str, found: impl Fn(&Value) -> Option<T>) -> T {
+        let deadline = Instant::now() + crate::common::ANSWER;
+        loop {
+            let path = format!("rooms/{}/messages?dir=b&limit=50", encode(room_id));
+            let answer = self.get(&path).await;
+            let picked = answer["chunk"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find_map(&found);
+            if let Some(picked) = picked {
+                return picked;
+            }
+            assert!(Instant::now() < deadline, "the event never reached Matrix");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Says this user types in a room, or stopped.
+    pub async fn typing(&self, room_id: &str, typing: bool) {
+        let path = format!("rooms/{}/typing/{}", encode(room_id), encode(&self.user_id));
+        let body = json!({"typing": typing, "timeout": 30000});
+        self.call(reqwest::Method::PUT, &path, body).await;
+    }
+
+    /// Posts a public read receipt for an event.
+    pub async fn read_up_to(&self, room_id: &str, event_id: &str) {
+        let path = format!(
+            "rooms/{}/receipt/m.read/{}",
+            encode(room_id),
+            event_id.replace('$', "%24")
+        );
+        self.call(reqwest::Method::POST, &path, json!({})).await;
+    }
+
+    /// Waits until a room's ephemeral events (typing, receipts, in a fresh
+    /// sync) hold one `found` accepts.
+    pub async fn wait_for_ephemeral(&self, room_id: &str, found: impl Fn(&Value) -> bool) {
+        let deadline = Instant::now() + crate::common::ANSWER;
+        for poll in 0.. {
+            // Synapse answers a repeated sync from its cache for a while:
+            // each poll's filter differs (in a type no room has).
+            let filter = format!(
+                r#"{{"room":{{"timeline":{{"limit":0,"not_types":["t.{poll}"]}},"state":{{"types":[]}},"ephemeral":{{"types":["m.typing","m.receipt"]}}}}}}"#
+            );
+            let answer = self.get(&format!("sync?filter={filter}")).await;
+            let events = &answer["rooms"]["join"][room_id]["ephemeral"]["events"];
+            if events.as_array().into_iter().flatten().any(&found) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never seen in {room_id}: {events}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// The newest message events of a room, oldest first: (sender, body, event id).
     pub async fn messages(&self, room_id: &str, limit: usize) -> Vec<(String, String, String)> {
         let path = format!("rooms/{}/messages?dir=b&limit={limit}", encode(room_id));
