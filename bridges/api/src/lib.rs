@@ -17,6 +17,7 @@
 //! (`switchboard-testnet`) turns it on, to carry them over its control
 //! channel; the gateway's own build does not.
 
+pub mod address;
 mod bridge;
 pub mod channel;
 mod command;

@@ -5,7 +5,9 @@
 //! `/_matrix/client/versions`.
 
 use std::net::IpAddr;
+
 use std::time::Duration;
+use switchboard_bridge_api::address::non_public;
 
 use reqwest::Url;
 
@@ -68,9 +70,10 @@ fn parse_base(text: &str) -> Result<Url, DiscoveryError> {
     Ok(url)
 }
 
-/// Refuses a loopback, private or link-local address literal (and
-/// `localhost`) unless the operator allowed them. Names are not resolved
-/// here: a public name that resolves to a private address is not caught.
+/// Refuses a non-public address literal (loopback, private, link-local,
+/// CGNAT, …, as for IRC servers) and `localhost` unless the operator
+/// allowed them, with a clear word at registration. Names are checked
+/// again where they are resolved (`resolve.rs`), at every connection.
 fn check_address(url: &Url, allow_private: bool) -> Result<(), DiscoveryError> {
     if allow_private {
         return Ok(());
@@ -78,19 +81,7 @@ fn check_address(url: &Url, allow_private: bool) -> Result<(), DiscoveryError> {
     let host = url.host_str().unwrap_or_default();
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let private = match bare.parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) => {
-            ip.is_loopback()
-                || ip.is_private()
-                || ip.is_link_local()
-                || ip.is_unspecified()
-                || ip.is_broadcast()
-        }
-        Ok(IpAddr::V6(ip)) => {
-            ip.is_loopback()
-                || ip.is_unspecified()
-                || (ip.segments()[0] & 0xfe00) == 0xfc00
-                || (ip.segments()[0] & 0xffc0) == 0xfe80
-        }
+        Ok(ip) => non_public(ip).is_some(),
         Err(_) => bare.eq_ignore_ascii_case("localhost") || bare.ends_with(".localhost"),
     };
     if private {

@@ -34,6 +34,7 @@ mod messages;
 mod reactions;
 pub mod register;
 mod relations;
+mod resolve;
 mod rich;
 mod rooms;
 mod session;
@@ -103,6 +104,12 @@ impl MatrixBridge {
             .connect_timeout(Duration::from_secs(15))
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(2)
+            // Public addresses only, whatever a name resolves to or a
+            // redirect names, unless the operator allowed private ones.
+            .dns_resolver(std::sync::Arc::new(resolve::PublicOnly {
+                allow_private: settings.allow_private_addresses,
+            }))
+            .redirect(resolve::redirects(settings.allow_private_addresses))
             .build()
             .map_err(|e| SettingsError::Http(e.to_string()))?;
         Ok(Self {
