@@ -2,7 +2,9 @@
 //! the core was not told of is announced (`RoomJoined`, the members seen,
 //! the topic), then its state changes and its new messages, in order. A
 //! gap (a limited timeline) is filled with one bounded page of
-//! `/messages` back to the previous position. The position is saved last.
+//! `/messages` back to the previous position. A room just joined by the
+//! core's command shows nothing from before the user's own join. The
+//! position is saved last.
 
 use std::collections::HashSet;
 use std::time::Duration;
