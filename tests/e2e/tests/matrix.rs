@@ -755,8 +755,8 @@ async fn typing_and_read_receipts_both_ways() {
 }
 
 /// A room alice joins from XMPP does not replay what was said in it
-/// before: bob's message from before her join never reaches her, his
-/// message after it does, live.
+/// before: bob's message from before her join never reaches her, bob
+/// is an occupant, and his message after the join reaches her, live.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_joined_room_does_not_replay_its_past_as_new() {
     let setup = Setup::start();
@@ -769,8 +769,17 @@ async fn a_joined_room_does_not_replay_its_past_as_new() {
     let room = room_jid(&room_id);
     join_at(&mut alice, &room, "alice").await;
 
-    bob.send(&room_id, "later").await;
     let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
+    let available = alice
+        .wait_for(|s| match s {
+            Stanza::Presence(p) if p.from.as_ref() == Some(&bob_occupant) => {
+                Some(p.type_ == xmpp_parsers::presence::Type::None)
+            }
+            _ => None,
+        })
+        .await;
+    assert!(available, "bob's occupant presence is not available");
+    bob.send(&room_id, "later").await;
     let (body, _) = groupchat_from(&mut alice, &bob_occupant).await;
     assert_eq!(body, "later", "a message from before the join came as new");
 }
