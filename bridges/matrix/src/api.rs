@@ -214,6 +214,8 @@ pub struct RoomEvent {
 pub struct Unsigned {
     /// On the sender's own device: the transaction id it sent with.
     pub transaction_id: Option<String>,
+    /// For state events: the content this one replaced.
+    pub prev_content: Option<Value>,
 }
 
 /// `m.room.message` content.

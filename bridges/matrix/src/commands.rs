@@ -212,7 +212,9 @@ impl Session {
             .await;
         }
         let fresh = !self.rooms.get(&room_id).is_some_and(|r| r.announced);
-        self.rooms.entry(room_id.clone()).or_default().core_id = Some(room.clone());
+        let entry = self.rooms.entry(room_id.clone()).or_default();
+        entry.core_id = Some(room.clone());
+        entry.joining |= fresh;
         if fresh {
             self.fetch_state(&room_id).await;
         }

@@ -27,6 +27,9 @@ pub struct Room {
     pub members: HashMap<String, String>,
     /// The core was told of it (`RoomJoined`) in this session.
     pub announced: bool,
+    /// Joined by the core's command and not yet in a sync: the timeline
+    /// that first brings it is history up to the user's own join.
+    pub joining: bool,
     /// The room is encrypted (its messages cannot be read here).
     pub encrypted: bool,
     /// Who else is typing now (the last `m.typing`).

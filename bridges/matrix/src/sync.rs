@@ -2,8 +2,11 @@
 //! the core was not told of is announced (`RoomJoined`, the members seen,
 //! the topic), then its state changes and its new messages, in order. A
 //! gap (a limited timeline) is filled with one bounded page of
-//! `/messages` back to the previous position. The position is saved last.
+//! `/messages` back to the previous position. A room just joined by the
+//! core's command shows nothing from before the user's own join. The
+//! position is saved last.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use switchboard_bridge_api::{Event, LeaveReason, RoomId, UserId};
@@ -67,6 +70,7 @@ impl Session {
             room.heroes = summary.heroes;
         }
         let announced = room.announced;
+        let joining = std::mem::take(&mut room.joining);
         let mut changes = Vec::new();
         for event in &state.events {
             let change = room.apply_state(event);
@@ -88,11 +92,19 @@ impl Session {
             }
             return;
         }
-        if timeline.limited {
+        // A room just joined by command: what its first timeline holds
+        // up to the user's own join is history, not news (and no gap
+        // before it is filled); without that join (a room the user was
+        // already in), it is news as usual.
+        let cut = joining && self.skip_past(room_id, &mut timeline.events).await;
+        if timeline.limited && !cut {
             if let Some(from) = timeline.prev_batch.take() {
                 let mut missed = self.fill_gap(room_id, &from).await;
                 missed.append(&mut timeline.events);
                 timeline.events = missed;
+                if joining {
+                    self.skip_past(room_id, &mut timeline.events).await;
+                }
             }
         }
         for event in timeline.events {
@@ -101,6 +113,39 @@ impl Session {
         for event in ephemeral.events {
             self.ephemeral_event(room_id, event).await;
         }
+    }
+
+    /// Drops the events up to and including the user's last own join,
+    /// taking their state (the core is told of the members it added);
+    /// says whether there was one.
+    async fn skip_past(&mut self, room_id: &str, events: &mut Vec<RoomEvent>) -> bool {
+        let Some(at) = events.iter().rposition(|e| is_join_of(e, &self.own)) else {
+            return false;
+        };
+        let past: Vec<RoomEvent> = events.drain(..=at).collect();
+        let Some(room) = self.rooms.get_mut(room_id) else {
+            return true;
+        };
+        let before: HashSet<String> = room.members.keys().cloned().collect();
+        for event in past.iter().filter(|e| e.state_key.is_some()) {
+            room.apply_state(event);
+        }
+        let mut joined: Vec<(String, String)> = room
+            .members
+            .iter()
+            .filter(|(user, _)| !before.contains(*user))
+            .map(|(user, nick)| (user.clone(), nick.clone()))
+            .collect();
+        joined.sort();
+        for (user, nick) in joined {
+            self.member_change(room_id, &user, MemberChange::Joined(nick))
+                .await;
+        }
+        debug!(
+            events = past.len(),
+            "Matrix history before the join skipped"
+        );
+        true
     }
 
     /// The events between the previous sync position and `from` (a
@@ -291,10 +336,53 @@ impl Session {
     }
 }
 
+/// Whether an event is `user` joining (not a member already changing
+/// their display name).
+fn is_join_of(event: &RoomEvent, user: &str) -> bool {
+    let membership =
+        |content: &serde_json::Value| crate::api::text_field(content, "membership") == Some("join");
+    event.kind == "m.room.member"
+        && event.state_key.as_deref() == Some(user)
+        && membership(&event.content)
+        && !event.unsigned.prev_content.as_ref().is_some_and(membership)
+}
+
 /// The notice that a room's messages cannot be read here, said once per join.
 fn encrypted_notice(room: RoomId) -> Event {
     Event::Notice {
         text: format!("{room} is end-to-end encrypted: Switchboard cannot read its messages yet."),
         server: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn member(user: &str, membership: &str, prev: Option<&str>) -> RoomEvent {
+        let mut event = json!({
+            "type": "m.room.member", "sender": user, "state_key": user,
+            "content": {"membership": membership}, "event_id": "$m"
+        });
+        if let Some(prev) = prev {
+            event["unsigned"] = json!({"prev_content": {"membership": prev}});
+        }
+        serde_json::from_value(event).unwrap()
+    }
+
+    #[test]
+    fn a_join_is_a_membership_that_was_not_join_before() {
+        assert!(is_join_of(&member("@me:hs", "join", None), "@me:hs"));
+        assert!(is_join_of(
+            &member("@me:hs", "join", Some("leave")),
+            "@me:hs"
+        ));
+        assert!(!is_join_of(
+            &member("@me:hs", "join", Some("join")),
+            "@me:hs"
+        ));
+        assert!(!is_join_of(&member("@bob:hs", "join", None), "@me:hs"));
+        assert!(!is_join_of(&member("@me:hs", "leave", None), "@me:hs"));
     }
 }

@@ -753,3 +753,33 @@ async fn typing_and_read_receipts_both_ways() {
     })
     .await;
 }
+
+/// A room alice joins from XMPP does not replay what was said in it
+/// before: bob's message from before her join never reaches her, bob
+/// is an occupant, and his message after the join reaches her, live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joined_room_does_not_replay_its_past_as_new() {
+    let setup = Setup::start();
+    let mut alice = setup.xmpp_alice().await;
+    let done = register(&mut alice, &setup.register_command(ALICE_PASSWORD)).await;
+    assert!(done.contains("You are registered"), "{done}");
+    let mut bob = MatrixUser::login(&setup.synapse, "bob", "bob-pw").await;
+    let room_id = bob.create_room("busy", "Busy room").await;
+    bob.send(&room_id, "early").await;
+    let room = room_jid(&room_id);
+    join_at(&mut alice, &room, "alice").await;
+
+    let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
+    let available = alice
+        .wait_for(|s| match s {
+            Stanza::Presence(p) if p.from.as_ref() == Some(&bob_occupant) => {
+                Some(p.type_ == xmpp_parsers::presence::Type::None)
+            }
+            _ => None,
+        })
+        .await;
+    assert!(available, "bob's occupant presence is not available");
+    bob.send(&room_id, "later").await;
+    let (body, _) = groupchat_from(&mut alice, &bob_occupant).await;
+    assert_eq!(body, "later", "a message from before the join came as new");
+}
