@@ -46,10 +46,11 @@ impl Demo {
         let (tx, rx) = mpsc::channel();
         let out = BufReader::new(child.stdout.take().unwrap());
         std::thread::spawn(move || {
+            // Read to the end, even once nobody listens: a closed pipe
+            // would kill the script with SIGPIPE at its next line (its
+            // "stopping" on SIGTERM), before it stops what it started.
             for line in out.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
+                let _ = tx.send(line);
             }
         });
         let mut printed = Vec::new();
