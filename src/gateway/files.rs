@@ -30,6 +30,19 @@ pub(super) fn files_out(text: &str, attachments: &[Attachment]) -> (String, Vec<
     (lines, payloads)
 }
 
+/// The archive's `extra` for a message's files (`None` without files, or
+/// for a URL or name no line can hold).
+pub(crate) fn files_extra(attachments: &[Attachment]) -> Option<String> {
+    if attachments.is_empty() {
+        return None;
+    }
+    let files = attachments
+        .iter()
+        .map(|f| (f.url.clone(), f.name.clone()))
+        .collect();
+    crate::xmpp::rich::Extra::Files(files).encode()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +73,23 @@ mod tests {
         );
         assert_eq!(lines, "\nhttps://h/a\nhttps://h/b");
         assert_eq!(payloads.len(), 2);
+    }
+
+    #[test]
+    fn files_survive_the_archive_column() {
+        use crate::xmpp::rich::Extra;
+        let files = [
+            file("https://h/a", Some("a.png")),
+            file("https://h/b", None),
+        ];
+        let extra = files_extra(&files).unwrap();
+        assert_eq!(
+            Extra::decode(&extra),
+            Some(Extra::Files(vec![
+                ("https://h/a".into(), Some("a.png".into())),
+                ("https://h/b".into(), None),
+            ]))
+        );
+        assert_eq!(files_extra(&[]), None);
     }
 }

@@ -8,11 +8,13 @@ mod common;
 #[path = "common/testnet.rs"]
 mod harness;
 
+use common::result_payload;
 use common::room::body;
-use harness::{contact_jid, from_network, join, lobby, occupant_jid, Testnet};
+use harness::{contact_jid, from_network, join, lobby, occupant_jid, room_jid, Testnet};
 use switchboard_bridge_api::{Attachment, Command, Event, Target, UserId};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::message::{Message, MessageType};
+use xmpp_parsers::minidom::Element;
 use xmpp_parsers::oob::Oob;
 
 const PHOTO: &str = "https://cdn.example/attachments/1/photo.jpg";
@@ -36,8 +38,12 @@ fn with_files(mut event: Event, urls: &[(&str, &str)]) -> Event {
 
 /// The message's out-of-band data, as (URL, description) pairs.
 fn oob(m: &Message) -> Vec<(String, Option<String>)> {
-    m.payloads
-        .iter()
+    oob_of(m.payloads.iter())
+}
+
+/// The out-of-band data among these elements.
+fn oob_of<'a>(payloads: impl Iterator<Item = &'a Element>) -> Vec<(String, Option<String>)> {
+    payloads
         .filter_map(|p| Oob::try_from(p.clone()).ok())
         .map(|o| (o.url, o.desc))
         .collect()
@@ -46,7 +52,7 @@ fn oob(m: &Message) -> Vec<(String, Option<String>)> {
 /// A photo alone in a room is a message whose whole body is its URL (what
 /// clients need to show it inline) with that URL as OOB data; a direct
 /// message's text keeps its words, each file's URL on a line after them,
-/// every file in OOB data.
+/// every file in OOB data. MAM replays the room's file with its OOB data.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_files_reach_the_client_as_out_of_band_urls() {
     let mut net = Testnet::start().await;
@@ -73,6 +79,35 @@ async fn network_files_reach_the_client_as_out_of_band_urls() {
         .await;
     assert_eq!(body(&m), PHOTO);
     assert_eq!(oob(&m), [(PHOTO.to_owned(), Some("photo.jpg".to_owned()))]);
+
+    // MAM replays it with its file.
+    let query: Element = "<query xmlns='urn:xmpp:mam:2' queryid='files'/>"
+        .parse()
+        .unwrap();
+    let fin = result_payload(alice.iq(&room_jid("lobby"), true, query).await);
+    assert!(fin.is_some_and(|f| f.attr("complete") == Some("true")));
+    let archived = alice
+        .wait_for(|s| match s {
+            Stanza::Message(m) => m
+                .payloads
+                .iter()
+                .find(|p| p.is("result", "urn:xmpp:mam:2"))
+                .and_then(|r| r.get_child("forwarded", "urn:xmpp:forward:0"))
+                .and_then(|f| f.get_child("message", "jabber:client"))
+                .cloned(),
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        archived
+            .get_child("body", "jabber:client")
+            .map(Element::text),
+        Some(PHOTO.to_owned())
+    );
+    assert_eq!(
+        oob_of(archived.children()),
+        [(PHOTO.to_owned(), Some("photo.jpg".to_owned()))]
+    );
 
     let dm = with_files(
         from_network("f-2", Target::User(UserId::from("bob")), "bob", "two files"),
