@@ -8,7 +8,7 @@ mod common;
 #[path = "common/testnet.rs"]
 mod harness;
 
-use common::result_payload;
+use common::history::mam_messages;
 use common::room::body;
 use harness::{contact_jid, from_network, join, lobby, occupant_jid, room_jid, Testnet};
 use switchboard_bridge_api::{Attachment, Command, Event, Target, UserId};
@@ -81,23 +81,10 @@ async fn network_files_reach_the_client_as_out_of_band_urls() {
     assert_eq!(oob(&m), [(PHOTO.to_owned(), Some("photo.jpg".to_owned()))]);
 
     // MAM replays it with its file.
-    let query: Element = "<query xmlns='urn:xmpp:mam:2' queryid='files'/>"
-        .parse()
-        .unwrap();
-    let fin = result_payload(alice.iq(&room_jid("lobby"), true, query).await);
-    assert!(fin.is_some_and(|f| f.attr("complete") == Some("true")));
-    let archived = alice
-        .wait_for(|s| match s {
-            Stanza::Message(m) => m
-                .payloads
-                .iter()
-                .find(|p| p.is("result", "urn:xmpp:mam:2"))
-                .and_then(|r| r.get_child("forwarded", "urn:xmpp:forward:0"))
-                .and_then(|f| f.get_child("message", "jabber:client"))
-                .cloned(),
-            _ => None,
-        })
-        .await;
+    let archive = mam_messages(&mut alice, &room_jid("lobby"), 10).await;
+    let [archived] = &archive[..] else {
+        panic!("{archive:?}")
+    };
     assert_eq!(
         archived
             .get_child("body", "jabber:client")
