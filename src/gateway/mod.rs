@@ -5,6 +5,7 @@ mod action;
 mod chat_commands;
 mod chat_states;
 mod direct;
+mod files;
 mod history;
 mod ids;
 mod iq;

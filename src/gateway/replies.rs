@@ -25,24 +25,29 @@ use super::Gateway;
 use crate::xmpp::reply;
 
 /// What a network message's stanza gets besides its body and ids: a
-/// reply's quote and `<reply/>` (here), a `<markable/>` (`signals.rs`).
+/// reply's quote and `<reply/>` (here), a `<markable/>` (`signals.rs`),
+/// files' URLs and `<x xmlns='jabber:x:oob'/>` (`files.rs`).
 #[derive(Debug, Default)]
 pub(super) struct Extras {
     /// The quote the body starts with (may be empty).
     pub quote: String,
+    /// The files' URLs the body ends with, one a line (may be empty).
+    pub files: String,
     /// `<reply/>` and, with a quote, its `<fallback/>`; `<markable/>`.
     pub payloads: Vec<Element>,
 }
 
 impl Extras {
-    /// The body: the quote, then the text (the text itself without a quote).
+    /// The body: the quote, then the text, then the files' URLs (the text
+    /// itself without either).
     pub(super) fn body(&self, text: String) -> String {
-        if self.quote.is_empty() {
+        if self.quote.is_empty() && self.files.is_empty() {
             return text;
         }
-        let mut body = String::with_capacity(self.quote.len() + text.len());
+        let mut body = String::with_capacity(self.quote.len() + text.len() + self.files.len());
         body.push_str(&self.quote);
         body.push_str(&text);
+        body.push_str(&self.files);
         body
     }
 }
@@ -106,6 +111,7 @@ impl Gateway {
         let id = seen.client_id(target);
         let mut out = Extras {
             quote: String::new(),
+            files: String::new(),
             payloads: vec![reply::reply_element(&id, to.as_deref())],
         };
         if let Some(text) = seen.text.as_deref() {

@@ -86,11 +86,15 @@ impl Gateway {
     }
 
     /// What a network message's stanza gets besides its body and ids: its
-    /// reply (`replies.rs`), and `<markable/>` on others' messages where the
+    /// reply (`replies.rs`), its files (`files.rs`), and `<markable/>` on others' messages where the
     /// network has read markers (clients send displayed markers only for
     /// markable messages, XEP-0333 §4).
     pub(super) async fn extras_out(&self, user: &BareJid, m: &NetMessage) -> Extras {
         let mut extras = self.reply_out(user, &m.target, m.reply_to.as_ref()).await;
+        // XEP-0066: the files' URLs, passed through (`files.rs`).
+        let (files, oob) = super::files::files_out(&m.text, &m.attachments);
+        extras.files = files;
+        extras.payloads.extend(oob);
         if !m.own && self.bridge.info().capabilities.read_markers {
             extras
                 .payloads

@@ -228,6 +228,8 @@ pub enum Extra {
     Reactions(String, Vec<String>),
     /// This message was retracted at this time (µs): a tombstone.
     Retracted(i64),
+    /// This message's files (XEP-0066): their URLs and names, in order.
+    Files(Vec<(String, Option<String>)>),
 }
 
 impl Extra {
@@ -247,6 +249,17 @@ impl Extra {
                 s
             }
             Extra::Retracted(ts) => format!("retracted\n{ts}"),
+            // A URL, then its name (empty for none), for each file.
+            Extra::Files(files) => {
+                let mut s = String::from("files");
+                for (url, name) in files {
+                    s.push('\n');
+                    s.push_str(&line(url)?);
+                    s.push('\n');
+                    s.push_str(&line(name.as_deref().unwrap_or(""))?);
+                }
+                s
+            }
         })
     }
 
@@ -261,6 +274,16 @@ impl Extra {
             "moderated" => Extra::Moderated(id, lines.next()?.to_owned()),
             "reactions" => Extra::Reactions(id, lines.map(str::to_owned).collect()),
             "retracted" => Extra::Retracted(id.parse().ok()?),
+            "files" => {
+                let mut files = Vec::new();
+                let mut url = Some(id);
+                while let Some(u) = url {
+                    let name = lines.next()?;
+                    files.push((u, (!name.is_empty()).then(|| name.to_owned())));
+                    url = lines.next().map(str::to_owned);
+                }
+                Extra::Files(files)
+            }
             _ => return None,
         })
     }
@@ -277,6 +300,16 @@ impl Extra {
             Extra::Moderated(id, by) => moderated(id, by, None).into(),
             Extra::Reactions(id, list) => vec![reactions(id, list), store_hint()],
             Extra::Retracted(ts) => vec![tombstone(&stamp(*ts))],
+            Extra::Files(files) => files
+                .iter()
+                .map(|(url, desc)| {
+                    xmpp_parsers::oob::Oob {
+                        url: url.clone(),
+                        desc: desc.clone(),
+                    }
+                    .into()
+                })
+                .collect(),
         }
     }
 }

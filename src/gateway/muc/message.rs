@@ -94,7 +94,8 @@ impl Gateway {
                 origin_id: origin,
                 network_id: Some(m.id.0),
                 author_id: Some(m.author.0),
-                extra: None,
+                // XEP-0066: the files, for join history and MAM.
+                extra: crate::gateway::files::files_extra(&m.attachments),
             })
             .await;
     }

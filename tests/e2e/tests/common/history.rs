@@ -88,6 +88,16 @@ pub async fn join_history(client: &mut Client, room: &Jid) -> Vec<Ids> {
 
 /// The room's whole archive through MAM, oldest first, in one page of `max`.
 pub async fn mam_all(client: &mut Client, room: &str, max: usize) -> Vec<Ids> {
+    mam_messages(client, room, max)
+        .await
+        .iter()
+        .map(ids_of)
+        .collect()
+}
+
+/// The room's whole archive through MAM, oldest first, in one page of
+/// `max`, as the forwarded `<message/>` elements.
+pub async fn mam_messages(client: &mut Client, room: &str, max: usize) -> Vec<Element> {
     let query: Element = format!(
         "<query xmlns='urn:xmpp:mam:2' queryid='all'>\
          <set xmlns='http://jabber.org/protocol/rsm'><max>{max}</max></set></query>"
@@ -98,7 +108,7 @@ pub async fn mam_all(client: &mut Client, room: &str, max: usize) -> Vec<Ids> {
     assert_eq!(fin.attr("complete"), Some("true"), "one page holds it all");
     // The results came before the <fin/>, and wait in the client's backlog.
     let mut out = Vec::new();
-    while let Some(ids) = client
+    while let Some(m) = client
         .maybe(Duration::from_millis(200), |s| match s {
             Stanza::Message(m) => m
                 .payloads
@@ -106,12 +116,12 @@ pub async fn mam_all(client: &mut Client, room: &str, max: usize) -> Vec<Ids> {
                 .find(|p| p.is("result", "urn:xmpp:mam:2"))
                 .and_then(|r| r.get_child("forwarded", "urn:xmpp:forward:0"))
                 .and_then(|f| f.get_child("message", "jabber:client"))
-                .map(ids_of),
+                .cloned(),
             _ => None,
         })
         .await
     {
-        out.push(ids);
+        out.push(m);
     }
     out
 }
