@@ -285,6 +285,7 @@ impl Session {
                 true
             }
             Dispatch::MessageCreate(created) => self.message(created.message).await,
+            Dispatch::MessageUpdate(updated) => self.message_update(updated).await,
             Dispatch::ChannelUpdate(updated) => self.channel_changed(&updated.channel).await,
             Dispatch::ThreadCreate(created) => self.channel_changed(&created.thread).await,
             Dispatch::ThreadUpdate(updated) => self.channel_changed(&updated.thread).await,

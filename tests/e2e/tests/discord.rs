@@ -479,3 +479,55 @@ async fn no_token_reaches_the_log_at_debug() {
         "a webhook token is in the log"
     );
 }
+
+/// A message edited on Discord (MESSAGE_UPDATE) reaches the client as a
+/// correction (XEP-0308) of the message it had, from the same occupant,
+/// with the new text converted as the first was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_on_discord_is_a_correction() {
+    let setup = setup().await;
+    let mut alice = registered(&setup, "alice").await;
+    join(&mut alice, discord::GENERAL_ID, "alice").await;
+
+    let id = setup
+        .double
+        .say(discord::GENERAL_ID, discord::ALICE_ID, "helo <@1000>");
+    let (nick, body, first) = groupchat_from(&mut alice, discord::GENERAL_ID).await;
+    assert_eq!(
+        (nick.as_str(), body.as_str()),
+        ("Alice Liddell", "helo @switchbot")
+    );
+    let first = first.expect("the message has an id");
+
+    setup.double.edit(
+        discord::GENERAL_ID,
+        &id,
+        discord::ALICE_ID,
+        "**hello** <@1000>",
+    );
+    let room: Jid = room_jid(discord::GENERAL_ID).parse().unwrap();
+    let (nick, body, replaces) = alice
+        .wait_for(|s| match s {
+            Stanza::Message(m)
+                if m.type_ == MessageType::Groupchat
+                    && m.from.as_ref().map(|f| f.to_bare()) == Some(room.to_bare()) =>
+            {
+                let replace = m
+                    .payloads
+                    .iter()
+                    .find(|p| p.is("replace", "urn:xmpp:message-correct:0"))?;
+                Some((
+                    m.from.as_ref()?.resource()?.to_string(),
+                    m.get_best_body(vec![])?.1.clone(),
+                    replace.attr("id")?.to_owned(),
+                ))
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        (nick.as_str(), body.as_str(), replaces.as_str()),
+        ("Alice Liddell", "*hello* @switchbot", first.as_str()),
+        "the edit corrects the message the client had, from its author"
+    );
+}

@@ -3,6 +3,7 @@
 
 use serenity::all::ChannelId;
 use serenity::model::channel::{Message as DiscordMessage, Nonce};
+use serenity::model::event::MessageUpdateEvent;
 use switchboard_bridge_api::{Event, Member, RoomId, Target, Token};
 
 use super::Session;
@@ -139,5 +140,35 @@ impl Session {
             event.author = me.to_string().into();
         }
         self.emit(Event::Message(event)).await
+    }
+
+    /// MESSAGE_UPDATE with new text: an edit in a joined room, or in a
+    /// direct conversation with a contact. The user's own messages (the
+    /// bot's, its webhooks') are told with the user as author.
+    pub(super) async fn message_update(&mut self, update: MessageUpdateEvent) -> bool {
+        let channel = update.channel_id.get();
+        let Some(author) = update.author.as_ref().map(|a| a.id.get()) else {
+            return true;
+        };
+        let webhook = update.webhook_id.flatten().map(|w| w.get());
+        let own = Some(author) == self.own_id || webhook.is_some_and(|w| self.webhooks.is_ours(w));
+        let target = if update.guild_id.is_some() {
+            if !self.joined.contains_key(&channel) {
+                return true;
+            }
+            Target::Room(channel.to_string().into())
+        } else {
+            match self.direct.user_in(channel) {
+                Some(user) => Target::User(user.to_string().into()),
+                None => return true,
+            }
+        };
+        let Some(mut event) = incoming::edit(&update, target, &self.guilds) else {
+            return true;
+        };
+        if let (true, Some(me), Event::Edited { author, .. }) = (own, self.own_id, &mut event) {
+            *author = me.to_string().into();
+        }
+        self.emit(event).await
     }
 }
