@@ -172,6 +172,14 @@ impl Double {
         dispatch(&self.shared, &mut state, "MESSAGE_UPDATE", message);
     }
 
+    /// Dispatches MESSAGE_DELETE of message `id` in `channel` (its id,
+    /// channel and guild only, as Discord sends it).
+    pub fn delete(&self, channel: &str, id: &str) {
+        let mut state = self.shared.state.lock().unwrap();
+        let data = serde_json::json!({ "id": id, "channel_id": channel, "guild_id": GUILD_ID });
+        dispatch(&self.shared, &mut state, "MESSAGE_DELETE", data);
+    }
+
     /// A message by the bot's webhook in `channel` under `name` (as a
     /// session of the bot sent it earlier); returns its id.
     pub fn say_through_bot_webhook(&self, channel: &str, name: &str, content: &str) -> String {

@@ -3,7 +3,7 @@
 
 use serenity::all::ChannelId;
 use serenity::model::channel::{Message as DiscordMessage, Nonce};
-use serenity::model::event::MessageUpdateEvent;
+use serenity::model::event::{MessageDeleteEvent, MessageUpdateEvent};
 use switchboard_bridge_api::{Event, Member, RoomId, Target, Token};
 
 use super::Session;
@@ -88,6 +88,7 @@ impl Session {
             author
         };
         let token = if own { self.token_of(&message) } else { None };
+        self.authors.note(message.id.get(), author);
         let target = Target::User(user.to_string().into());
         let event = incoming::message(&message, target, &self.guilds, own, token);
         self.emit(Event::Message(event)).await
@@ -139,6 +140,9 @@ impl Session {
             // Through the webhook the author is the webhook: the user it is.
             event.author = me.to_string().into();
         }
+        if let Ok(author) = event.author.as_str().parse() {
+            self.authors.note(message.id.get(), author);
+        }
         self.emit(Event::Message(event)).await
     }
 
@@ -170,5 +174,33 @@ impl Session {
             *author = me.to_string().into();
         }
         self.emit(event).await
+    }
+
+    /// MESSAGE_DELETE of a message passed on lately: a retraction by its
+    /// author (Discord does not say who deleted it; a moderator's delete
+    /// reads as the author's). Others are not told (see [`crate::authors`]).
+    pub(super) async fn message_delete(&mut self, deleted: MessageDeleteEvent) -> bool {
+        let channel = deleted.channel_id.get();
+        let target = if deleted.guild_id.is_some() {
+            if !self.joined.contains_key(&channel) {
+                return true;
+            }
+            Target::Room(channel.to_string().into())
+        } else {
+            match self.direct.user_in(channel) {
+                Some(user) => Target::User(user.to_string().into()),
+                None => return true,
+            }
+        };
+        let Some(author) = self.authors.take(deleted.message_id.get()) else {
+            tracing::debug!(account = %self.account, %channel, "a delete of a message not seen lately");
+            return true;
+        };
+        self.emit(Event::Retracted {
+            target,
+            message: deleted.message_id.to_string().into(),
+            by: author.to_string().into(),
+        })
+        .await
     }
 }
