@@ -5,7 +5,9 @@ use std::time::{Duration, SystemTime};
 
 use serenity::model::channel::Message as DiscordMessage;
 use serenity::model::channel::MessageType;
-use switchboard_bridge_api::{Attachment, Message, MessageKind, Target, Token};
+use serenity::model::event::MessageUpdateEvent;
+use serenity::model::user::User;
+use switchboard_bridge_api::{Attachment, Event, Message, MessageKind, Target, Token};
 
 use crate::guilds::Guilds;
 use crate::markdown;
@@ -23,11 +25,14 @@ pub(crate) fn author_name(message: &DiscordMessage) -> String {
 /// `<@id>`, `<@!id>`, `<@&id>` and `<#id>` written as `@name`, `@role` and
 /// `#channel`, custom emoji `<:name:id>` (`<a:name:id>` animated) as
 /// `:name:`; unknown ones are left as they are.
-pub(crate) fn names_for_mentions(message: &DiscordMessage, guilds: &Guilds) -> String {
-    let guild = message.guild_id.map(|g| g.get());
-    let text = &message.content;
+pub(crate) fn names_for_mentions(
+    text: &str,
+    guild: Option<u64>,
+    mentions: &[User],
+    guilds: &Guilds,
+) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text.as_str();
+    let mut rest = text;
     while let Some(start) = rest.find('<') {
         out.push_str(&rest[..start]);
         let tail = &rest[start..];
@@ -36,7 +41,7 @@ pub(crate) fn names_for_mentions(message: &DiscordMessage, guilds: &Guilds) -> S
             return out;
         };
         let inner = &tail[1..end];
-        let name = mention_name(inner, message, guild, guilds);
+        let name = mention_name(inner, mentions, guild, guilds);
         match name {
             Some(name) => out.push_str(&name),
             None => out.push_str(&tail[..=end]),
@@ -49,7 +54,7 @@ pub(crate) fn names_for_mentions(message: &DiscordMessage, guilds: &Guilds) -> S
 
 fn mention_name(
     inner: &str,
-    message: &DiscordMessage,
+    mentions: &[User],
     guild: Option<u64>,
     guilds: &Guilds,
 ) -> Option<String> {
@@ -60,8 +65,7 @@ fn mention_name(
     if let Some(user) = inner.strip_prefix('@') {
         let user: u64 = user.trim_start_matches('!').parse().ok()?;
         let listed = guild.and_then(|g| guilds.member_name(g, user));
-        let mentioned = message
-            .mentions
+        let mentioned = mentions
             .iter()
             .find(|u| u.id.get() == user)
             .map(|u| u.display_name());
@@ -90,7 +94,9 @@ pub(crate) fn message(
     own: bool,
     token: Option<Token>,
 ) -> Message {
-    let text = markdown::to_styling(&names_for_mentions(message, guilds));
+    let guild = message.guild_id.map(|g| g.get());
+    let text = names_for_mentions(&message.content, guild, &message.mentions, guilds);
+    let text = markdown::to_styling(&text);
     let timestamp = SystemTime::UNIX_EPOCH
         + Duration::from_secs(message.timestamp.unix_timestamp().max(0) as u64);
     let id = message.id.to_string();
@@ -129,4 +135,30 @@ pub(crate) fn message(
         },
         token,
     }
+}
+
+/// MESSAGE_UPDATE as an edit in `target`: the new text (mentions as names,
+/// markdown as XEP-0393) with its author, or `None` when the update carries
+/// no text or no author (Discord sends one when it adds a link's embed).
+pub(crate) fn edit(update: &MessageUpdateEvent, target: Target, guilds: &Guilds) -> Option<Event> {
+    let (Some(content), Some(author)) = (&update.content, &update.author) else {
+        return None;
+    };
+    let guild = update.guild_id.map(|g| g.get());
+    let mentions = update.mentions.as_deref().unwrap_or_default();
+    let text = markdown::to_styling(&names_for_mentions(content, guild, mentions, guilds));
+    let author_nick = update
+        .member
+        .as_ref()
+        .and_then(|m| m.as_ref())
+        .and_then(|m| m.nick.clone())
+        .or_else(|| guild.and_then(|g| guilds.member_name(g, author.id.get()).map(str::to_owned)))
+        .unwrap_or_else(|| author.display_name().to_owned());
+    Some(Event::Edited {
+        target,
+        message: update.id.to_string().into(),
+        author: author.id.to_string().into(),
+        author_nick,
+        text,
+    })
 }

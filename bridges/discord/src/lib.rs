@@ -12,6 +12,7 @@
 //! The operator may point the bridge at another API base
 //! ([`Settings::api`]); the tests do, at their Discord double.
 
+mod authors;
 mod direct;
 mod errors;
 mod guilds;

@@ -20,6 +20,7 @@ use switchboard_bridge_api::{
 };
 use tokio::sync::mpsc;
 
+use crate::authors::Authors;
 use crate::direct::Direct;
 use crate::guilds::Guilds;
 use crate::positions::{Positions, SAVE_EVERY};
@@ -78,6 +79,8 @@ struct Session {
     joined: HashMap<u64, HashSet<u64>>,
     /// Direct-message channels and contacts.
     direct: Direct,
+    /// Who wrote the recent messages, for deletes.
+    authors: Authors,
     /// The last message passed on per joined channel (saved as state).
     positions: Positions,
     /// Channels caught up in this session (once each).
@@ -137,6 +140,7 @@ async fn run(
         webhooks: Webhooks::default(),
         sent_ids: HashMap::new(),
         direct: Direct::default(),
+        authors: Authors::default(),
         positions,
         caught_up: HashSet::new(),
         pending: HashMap::new(),
@@ -285,6 +289,8 @@ impl Session {
                 true
             }
             Dispatch::MessageCreate(created) => self.message(created.message).await,
+            Dispatch::MessageUpdate(updated) => self.message_update(updated).await,
+            Dispatch::MessageDelete(deleted) => self.message_delete(deleted).await,
             Dispatch::ChannelUpdate(updated) => self.channel_changed(&updated.channel).await,
             Dispatch::ThreadCreate(created) => self.channel_changed(&created.thread).await,
             Dispatch::ThreadUpdate(updated) => self.channel_changed(&updated.thread).await,

@@ -162,6 +162,24 @@ impl Double {
         id
     }
 
+    /// Dispatches MESSAGE_UPDATE: `author` edits their message `id` in
+    /// `channel` to `content` (the whole message, `edited_timestamp` set,
+    /// as Discord sends it).
+    pub fn edit(&self, channel: &str, id: &str, author: &str, content: &str) {
+        let mut state = self.shared.state.lock().unwrap();
+        let mut message = fixture::message(id, channel, &fixture::user(author), content, None);
+        message["edited_timestamp"] = "2026-12-02T13:05:00.000000+00:00".into();
+        dispatch(&self.shared, &mut state, "MESSAGE_UPDATE", message);
+    }
+
+    /// Dispatches MESSAGE_DELETE of message `id` in `channel` (its id,
+    /// channel and guild only, as Discord sends it).
+    pub fn delete(&self, channel: &str, id: &str) {
+        let mut state = self.shared.state.lock().unwrap();
+        let data = serde_json::json!({ "id": id, "channel_id": channel, "guild_id": GUILD_ID });
+        dispatch(&self.shared, &mut state, "MESSAGE_DELETE", data);
+    }
+
     /// A message by the bot's webhook in `channel` under `name` (as a
     /// session of the bot sent it earlier); returns its id.
     pub fn say_through_bot_webhook(&self, channel: &str, name: &str, content: &str) -> String {

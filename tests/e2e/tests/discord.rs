@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::history::{join_with_history, mam_all};
+use common::history::{join_with_history, mam_all, message_ids};
 use common::room::muc_info;
 use common::support::prosody::{Prosody, DOMAIN};
 use common::{result_payload, Client, Switchboard};
@@ -477,5 +477,107 @@ async fn no_token_reaches_the_log_at_debug() {
     assert!(
         !log.contains("webhook-token-"),
         "a webhook token is in the log"
+    );
+}
+
+/// A message edited on Discord (MESSAGE_UPDATE) reaches the client as a
+/// correction (XEP-0308) of the message it had, from the same occupant,
+/// with the new text converted as the first was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_on_discord_is_a_correction() {
+    let setup = setup().await;
+    let mut alice = registered(&setup, "alice").await;
+    join(&mut alice, discord::GENERAL_ID, "alice").await;
+
+    let id = setup
+        .double
+        .say(discord::GENERAL_ID, discord::ALICE_ID, "helo <@1000>");
+    let (nick, body, first) = groupchat_from(&mut alice, discord::GENERAL_ID).await;
+    assert_eq!(
+        (nick.as_str(), body.as_str()),
+        ("Alice Liddell", "helo @switchbot")
+    );
+    let first = first.expect("the message has an id");
+
+    setup.double.edit(
+        discord::GENERAL_ID,
+        &id,
+        discord::ALICE_ID,
+        "**hello** <@1000>",
+    );
+    let room: Jid = room_jid(discord::GENERAL_ID).parse().unwrap();
+    let (nick, body, replaces) = alice
+        .wait_for(|s| match s {
+            Stanza::Message(m)
+                if m.type_ == MessageType::Groupchat
+                    && m.from.as_ref().map(|f| f.to_bare()) == Some(room.to_bare()) =>
+            {
+                let replace = m
+                    .payloads
+                    .iter()
+                    .find(|p| p.is("replace", "urn:xmpp:message-correct:0"))?;
+                Some((
+                    m.from.as_ref()?.resource()?.to_string(),
+                    m.get_best_body(vec![])?.1.clone(),
+                    replace.attr("id")?.to_owned(),
+                ))
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        (nick.as_str(), body.as_str(), replaces.as_str()),
+        ("Alice Liddell", "*hello* @switchbot", first.as_str()),
+        "the edit corrects the message the client had, from its author"
+    );
+}
+
+/// A message deleted on Discord (MESSAGE_DELETE, which names only the
+/// message) reaches the client as its author's retraction (XEP-0424) of
+/// the message by its stanza-id; a delete of a message the gateway never
+/// passed on tells nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_on_discord_is_a_retraction() {
+    let setup = setup().await;
+    let mut alice = registered(&setup, "alice").await;
+    join(&mut alice, discord::GENERAL_ID, "alice").await;
+    let room: Jid = room_jid(discord::GENERAL_ID).parse().unwrap();
+
+    let id = setup
+        .double
+        .say(discord::GENERAL_ID, discord::ALICE_ID, "oops");
+    let stanza_id = alice
+        .wait_for(|s| match s {
+            Stanza::Message(m) if m.get_best_body(vec![]).map(|b| b.1.as_str()) == Some("oops") => {
+                message_ids(m).2.map(|(id, _)| id)
+            }
+            _ => None,
+        })
+        .await;
+
+    setup.double.delete(discord::GENERAL_ID, "999999");
+    setup.double.delete(discord::GENERAL_ID, &id);
+    let (nick, retracted) = alice
+        .wait_for(|s| match s {
+            Stanza::Message(m)
+                if m.type_ == MessageType::Groupchat
+                    && m.from.as_ref().map(|f| f.to_bare()) == Some(room.to_bare()) =>
+            {
+                let retract = m
+                    .payloads
+                    .iter()
+                    .find(|p| p.is("retract", "urn:xmpp:message-retract:1"))?;
+                Some((
+                    m.from.as_ref()?.resource()?.to_string(),
+                    retract.attr("id")?.to_owned(),
+                ))
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        (nick.as_str(), retracted.as_str()),
+        ("Alice Liddell", stanza_id.as_str()),
+        "the first retraction is the known message's, by its author (the unknown one told nothing)"
     );
 }

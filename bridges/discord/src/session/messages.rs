@@ -3,6 +3,7 @@
 
 use serenity::all::ChannelId;
 use serenity::model::channel::{Message as DiscordMessage, Nonce};
+use serenity::model::event::{MessageDeleteEvent, MessageUpdateEvent};
 use switchboard_bridge_api::{Event, Member, RoomId, Target, Token};
 
 use super::Session;
@@ -87,6 +88,7 @@ impl Session {
             author
         };
         let token = if own { self.token_of(&message) } else { None };
+        self.authors.note(message.id.get(), author);
         let target = Target::User(user.to_string().into());
         let event = incoming::message(&message, target, &self.guilds, own, token);
         self.emit(Event::Message(event)).await
@@ -138,6 +140,67 @@ impl Session {
             // Through the webhook the author is the webhook: the user it is.
             event.author = me.to_string().into();
         }
+        if let Ok(author) = event.author.as_str().parse() {
+            self.authors.note(message.id.get(), author);
+        }
         self.emit(Event::Message(event)).await
+    }
+
+    /// MESSAGE_UPDATE with new text: an edit in a joined room, or in a
+    /// direct conversation with a contact. The user's own messages (the
+    /// bot's, its webhooks') are told with the user as author.
+    pub(super) async fn message_update(&mut self, update: MessageUpdateEvent) -> bool {
+        let channel = update.channel_id.get();
+        let Some(author) = update.author.as_ref().map(|a| a.id.get()) else {
+            return true;
+        };
+        let webhook = update.webhook_id.flatten().map(|w| w.get());
+        let own = Some(author) == self.own_id || webhook.is_some_and(|w| self.webhooks.is_ours(w));
+        let target = if update.guild_id.is_some() {
+            if !self.joined.contains_key(&channel) {
+                return true;
+            }
+            Target::Room(channel.to_string().into())
+        } else {
+            match self.direct.user_in(channel) {
+                Some(user) => Target::User(user.to_string().into()),
+                None => return true,
+            }
+        };
+        let Some(mut event) = incoming::edit(&update, target, &self.guilds) else {
+            return true;
+        };
+        if let (true, Some(me), Event::Edited { author, .. }) = (own, self.own_id, &mut event) {
+            *author = me.to_string().into();
+        }
+        self.emit(event).await
+    }
+
+    /// MESSAGE_DELETE of a message passed on lately: a retraction by its
+    /// author (Discord does not say who deleted it; a moderator's delete
+    /// reads as the author's). Others are not told (see [`crate::authors`]).
+    pub(super) async fn message_delete(&mut self, deleted: MessageDeleteEvent) -> bool {
+        let channel = deleted.channel_id.get();
+        let target = if deleted.guild_id.is_some() {
+            if !self.joined.contains_key(&channel) {
+                return true;
+            }
+            Target::Room(channel.to_string().into())
+        } else {
+            match self.direct.user_in(channel) {
+                Some(user) => Target::User(user.to_string().into()),
+                None => return true,
+            }
+        };
+        let Some(author) = self.authors.take(deleted.message_id.get()) else {
+            tracing::debug!(account = %self.account, %channel, "a delete of a message not seen lately");
+            return true;
+        };
+        self.emit(Event::Retracted {
+            target,
+            message: deleted.message_id.to_string().into(),
+            by: author.to_string().into(),
+        })
+        .await
     }
 }
