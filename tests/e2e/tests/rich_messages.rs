@@ -138,27 +138,7 @@ async fn features(client: &mut Client, jid: &str) -> Vec<String> {
 
 /// The room's whole archive through MAM, oldest first, as messages.
 async fn mam(client: &mut Client, room: &str) -> Vec<Element> {
-    let query = xml("<query xmlns='urn:xmpp:mam:2' queryid='rich'>\
-         <set xmlns='http://jabber.org/protocol/rsm'><max>100</max></set></query>");
-    let fin = result_payload(client.iq(room, true, query).await).expect("a <fin/>");
-    assert_eq!(fin.attr("complete"), Some("true"));
-    let mut out = Vec::new();
-    while let Some(m) = client
-        .maybe(Duration::from_millis(200), |s| match s {
-            Stanza::Message(m) => m
-                .payloads
-                .iter()
-                .find(|p| p.is("result", "urn:xmpp:mam:2"))
-                .and_then(|r| r.get_child("forwarded", "urn:xmpp:forward:0"))
-                .and_then(|f| f.get_child("message", "jabber:client"))
-                .cloned(),
-            _ => None,
-        })
-        .await
-    {
-        out.push(m);
-    }
-    out
+    common::history::mam_messages(client, room, 100).await
 }
 
 /// In a room of the test network, both ways: the network's edit,
