@@ -47,6 +47,34 @@ async fn until<T>(session: &mut SessionHandle, pick: impl Fn(&Event) -> Option<T
     }
 }
 
+/// Asks the session to join `room` with `nick`.
+async fn join(session: &mut SessionHandle, room: &str, nick: &str) {
+    session
+        .commands
+        .send(Command::Join {
+            room: room.into(),
+            nick: nick.into(),
+            password: None,
+        })
+        .await
+        .unwrap();
+}
+
+/// Asks the session to send `text` to `target`, named by `token`.
+async fn say(session: &mut SessionHandle, target: Target, text: &str, token: &str) {
+    session
+        .commands
+        .send(Command::SendText {
+            target,
+            text: text.into(),
+            kind: MessageKind::Normal,
+            reply_to: None,
+            token: token.into(),
+        })
+        .await
+        .unwrap();
+}
+
 async fn session(double: &Double) -> SessionHandle {
     let login = Login {
         account: "tester".into(),
@@ -122,14 +150,7 @@ async fn rooms_join_and_messages_both_ways() {
     assert_eq!(rooms[0].room.as_str(), double::GENERAL_ID);
     assert_eq!(rooms[0].topic.as_deref(), Some("Talk about Ferris"));
 
-    s.commands
-        .send(Command::Join {
-            room: double::GENERAL_ID.into(),
-            nick: "me".into(),
-            password: None,
-        })
-        .await
-        .unwrap();
+    join(&mut s, double::GENERAL_ID, "me").await;
     let name = until(&mut s, |e| match e {
         Event::RoomJoined { name, .. } => Some(name.clone()),
         _ => None,
@@ -191,16 +212,13 @@ async fn rooms_join_and_messages_both_ways() {
         "{event:?}"
     );
 
-    s.commands
-        .send(Command::SendText {
-            target: Target::Room(double::GENERAL_ID.into()),
-            text: "@everyone _look_".into(),
-            kind: MessageKind::Normal,
-            reply_to: None,
-            token: "xmpp-id-1".into(),
-        })
-        .await
-        .unwrap();
+    say(
+        &mut s,
+        Target::Room(double::GENERAL_ID.into()),
+        "@everyone _look_",
+        "xmpp-id-1",
+    )
+    .await;
     let echo = until(&mut s, |e| match e {
         Event::Message(m) if m.own => Some(m.clone()),
         _ => None,
@@ -236,14 +254,7 @@ async fn a_dropped_gateway_resumes_and_replays() {
     logs();
     let double = Double::start().await.unwrap();
     let mut s = session(&double).await;
-    s.commands
-        .send(Command::Join {
-            room: double::GENERAL_ID.into(),
-            nick: "me".into(),
-            password: None,
-        })
-        .await
-        .unwrap();
+    join(&mut s, double::GENERAL_ID, "me").await;
     until(&mut s, |e| {
         matches!(e, Event::RoomJoined { .. }).then_some(())
     })
@@ -316,14 +327,7 @@ async fn reconnect_resumes() {
     logs();
     let double = Double::start().await.unwrap();
     let mut s = session(&double).await;
-    s.commands
-        .send(Command::Join {
-            room: double::GENERAL_ID.into(),
-            nick: "me".into(),
-            password: None,
-        })
-        .await
-        .unwrap();
+    join(&mut s, double::GENERAL_ID, "me").await;
     until(&mut s, |e| {
         matches!(e, Event::RoomJoined { .. }).then_some(())
     })
@@ -347,14 +351,7 @@ async fn an_invalidated_session_identifies_again() {
     logs();
     let double = Double::start().await.unwrap();
     let mut s = session(&double).await;
-    s.commands
-        .send(Command::Join {
-            room: double::GENERAL_ID.into(),
-            nick: "me".into(),
-            password: None,
-        })
-        .await
-        .unwrap();
+    join(&mut s, double::GENERAL_ID, "me").await;
     until(&mut s, |e| {
         matches!(e, Event::RoomJoined { .. }).then_some(())
     })
@@ -399,16 +396,13 @@ async fn direct_messages_both_ways() {
     assert_eq!(message.text, "psst _here_");
 
     // To carol, who never wrote: the DM channel is opened first.
-    s.commands
-        .send(Command::SendText {
-            target: Target::User(double::CAROL_ID.into()),
-            text: "hi carol".into(),
-            kind: MessageKind::Normal,
-            reply_to: None,
-            token: "dm-1".into(),
-        })
-        .await
-        .unwrap();
+    say(
+        &mut s,
+        Target::User(double::CAROL_ID.into()),
+        "hi carol",
+        "dm-1",
+    )
+    .await;
     let echo = until(&mut s, |e| match e {
         Event::Message(m) if m.own => Some(m.clone()),
         _ => None,
@@ -449,14 +443,7 @@ async fn a_new_session_catches_up_from_its_saved_position() {
         server_settings: Default::default(),
     };
     let mut s = bridge(&double).start(login);
-    s.commands
-        .send(Command::Join {
-            room: double::GENERAL_ID.into(),
-            nick: "me".into(),
-            password: None,
-        })
-        .await
-        .unwrap();
+    join(&mut s, double::GENERAL_ID, "me").await;
     let mut texts = Vec::new();
     while texts.len() < 100 {
         match next(&mut s).await {
@@ -518,14 +505,7 @@ async fn without_webhooks_the_bot_speaks_with_the_nick_in_front() {
     let double = Double::start().await.unwrap();
     double.forbid_webhooks(true);
     let mut s = session(&double).await;
-    s.commands
-        .send(Command::Join {
-            room: double::RANDOM_ID.into(),
-            nick: "x_men".into(),
-            password: None,
-        })
-        .await
-        .unwrap();
+    join(&mut s, double::RANDOM_ID, "x_men").await;
     until(&mut s, |e| {
         matches!(e, Event::RoomJoined { .. }).then_some(())
     })
@@ -570,29 +550,19 @@ async fn a_rate_limited_message_is_sent_after_the_wait() {
     logs();
     let double = Double::start().await.unwrap();
     let mut s = session(&double).await;
-    s.commands
-        .send(Command::Join {
-            room: double::GENERAL_ID.into(),
-            nick: "me".into(),
-            password: None,
-        })
-        .await
-        .unwrap();
+    join(&mut s, double::GENERAL_ID, "me").await;
     until(&mut s, |e| {
         matches!(e, Event::RoomJoined { .. }).then_some(())
     })
     .await;
     double.rate_limit_next(2);
-    s.commands
-        .send(Command::SendText {
-            target: Target::Room(double::GENERAL_ID.into()),
-            text: "patience".into(),
-            kind: MessageKind::Normal,
-            reply_to: None,
-            token: "t429".into(),
-        })
-        .await
-        .unwrap();
+    say(
+        &mut s,
+        Target::Room(double::GENERAL_ID.into()),
+        "patience",
+        "t429",
+    )
+    .await;
     let event = until(&mut s, |e| match e {
         Event::Message(m) if m.own => Some(Ok(m.clone())),
         Event::Error { text, .. } => Some(Err(text.clone())),
@@ -620,14 +590,7 @@ async fn a_thread_is_a_room() {
     logs();
     let double = Double::start().await.unwrap();
     let mut s = session(&double).await;
-    s.commands
-        .send(Command::Join {
-            room: double::THREAD_ID.into(),
-            nick: "me".into(),
-            password: None,
-        })
-        .await
-        .unwrap();
+    join(&mut s, double::THREAD_ID, "me").await;
     let name = until(&mut s, |e| match e {
         Event::RoomJoined { name, .. } => Some(name.clone()),
         Event::Error { text, .. } => panic!("{text}"),
@@ -647,16 +610,13 @@ async fn a_thread_is_a_room() {
     })
     .await;
     assert_eq!(message.target, Target::Room(double::THREAD_ID.into()));
-    s.commands
-        .send(Command::SendText {
-            target: Target::Room(double::THREAD_ID.into()),
-            text: "me too".into(),
-            kind: MessageKind::Normal,
-            reply_to: None,
-            token: "th-1".into(),
-        })
-        .await
-        .unwrap();
+    say(
+        &mut s,
+        Target::Room(double::THREAD_ID.into()),
+        "me too",
+        "th-1",
+    )
+    .await;
     let echo = until(&mut s, |e| match e {
         Event::Message(m) if m.own => Some(m.clone()),
         _ => None,
