@@ -25,6 +25,27 @@ const KINDS: &[(&str, Build)] = &[
     (switchboard_testnet::NAME, testnet),
 ];
 
+/// Log directives the compiled bridges ask for: crates whose logs could
+/// hold a secret, kept quiet (see each bridge's `LOG_DIRECTIVE`).
+const LOG_DIRECTIVES: &[&str] = &[
+    #[cfg(feature = "discord")]
+    switchboard_discord::LOG_DIRECTIVE,
+];
+
+/// The operator's log filter with each bridge's directive added, unless
+/// the filter names that directive's crate itself.
+pub fn log_filter(level: &str) -> String {
+    let mut filter = level.to_owned();
+    for directive in LOG_DIRECTIVES {
+        let target = directive.split('=').next().unwrap_or(directive);
+        if !level.contains(target) {
+            filter.push(',');
+            filter.push_str(directive);
+        }
+    }
+    filter
+}
+
 /// The names of the kinds this build has (`irc`, …).
 pub fn kinds() -> impl Iterator<Item = &'static str> {
     KINDS.iter().map(|(name, _)| *name)

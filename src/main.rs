@@ -62,27 +62,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// The operator's log filter, with serenity (the Discord bridge's client)
-/// at `warn` unless the filter names it: serenity's HTTP request span
-/// records the request's route, and a webhook's route holds its token;
-/// any event inside that span (hyper's, at debug) would print it.
-fn log_filter(level: &str) -> String {
-    if level.contains("serenity") {
-        level.to_owned()
-    } else {
-        format!("{level},serenity=warn")
-    }
-}
-
 fn run(path: PathBuf) -> anyhow::Result<()> {
     let config = Config::load(&path, |k| std::env::var(k).ok())
         .map_err(|e| anyhow::anyhow!("{}:\n{e}", path.display()))?;
     // Colours only on a terminal: a log file or the journal gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(log_filter(
-            &config.log_level,
-        )))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            switchboard::bridges::log_filter(&config.log_level),
+        ))
         .with_target(false)
         .with_ansi(ansi)
         .with_writer(std::io::stderr)

@@ -35,6 +35,12 @@ use switchboard_bridge_api::{
 /// The network kind's name (`kind = "discord"`).
 pub const NAME: &str = "discord";
 
+/// A log directive the gateway adds unless the operator's filter names
+/// serenity: serenity's HTTP request span records the request's route, a
+/// webhook's route holds its token, and any event inside that span
+/// (hyper's, at debug) would print it.
+pub const LOG_DIRECTIVE: &str = "serenity=warn";
+
 /// The operator's settings, `[networks.NAME.settings]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Settings {
