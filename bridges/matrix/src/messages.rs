@@ -8,6 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use switchboard_bridge_api::{Message, MessageId, MessageKind, RoomId, Target, Token, UserId};
 
 use crate::api::{text_field, RoomEvent};
+use crate::html::formatted_text;
 use crate::rooms::Room;
 
 /// What stands for a message that cannot be read (encrypted).
@@ -34,12 +35,17 @@ pub fn message_of(event: &RoomEvent, room: &Room, core: RoomId, own: &str) -> Op
                 .and_then(|r| r.get("m.in_reply_to"))
                 .and_then(|r| text_field(r, "event_id"))
                 .map(MessageId::from);
-            let text = if reply_to.is_some() {
-                strip_reply_fallback(body)
-            } else {
-                body
-            };
-            (text.to_owned(), kind, reply_to)
+            // The HTML says more (styling, pills) and its reply fallback
+            // (`<mx-reply>`) is dropped with it.
+            let text = formatted_text(content, room).unwrap_or_else(|| {
+                let text = if reply_to.is_some() {
+                    strip_reply_fallback(body)
+                } else {
+                    body
+                };
+                text.to_owned()
+            });
+            (text, kind, reply_to)
         }
         "m.room.encrypted" => (ENCRYPTED.to_owned(), MessageKind::Notice, None),
         _ => return None,
@@ -171,6 +177,24 @@ mod tests {
                                   "content": {"membership": "join"}}),
         );
         assert!(message_of(&member, &room, core, "@me:hs").is_none());
+    }
+
+    #[test]
+    fn html_bodies_are_read_as_styled_text_with_nicks() {
+        let mut room = Room::default();
+        room.members.insert("@me:hs".into(), "Me Myself".into());
+        let reply = event(json!({
+            "type": "m.room.message", "sender": "@bob:hs", "event_id": "$4",
+            "content": {"msgtype": "m.text",
+                        "body": "> <@x:hs> q\n\n**yes** me",
+                        "format": "org.matrix.custom.html",
+                        "formatted_body": "<mx-reply><blockquote>q</blockquote></mx-reply>\
+                            <strong>yes</strong> <a href=\"https://matrix.to/#/@me:hs\">me</a>",
+                        "m.relates_to": {"m.in_reply_to": {"event_id": "$1"}}}
+        }));
+        let m = message_of(&reply, &room, RoomId::from("#r:hs"), "@me:hs").unwrap();
+        assert_eq!(m.text, "*yes* Me Myself");
+        assert_eq!(m.reply_to, Some(MessageId::from("$1")));
     }
 
     #[test]

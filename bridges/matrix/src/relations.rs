@@ -14,6 +14,7 @@ use switchboard_bridge_api::{Event, MessageId, Target, UserId};
 use tracing::debug;
 
 use crate::api::{text_field, RoomEvent};
+use crate::html::formatted_text;
 use crate::session::Session;
 
 /// What a relation event is about.
@@ -88,7 +89,12 @@ impl Session {
                 message: MessageId::from(original),
                 author: UserId::from(sender),
                 author_nick: nick(),
-                text: text.to_owned(),
+                text: event
+                    .content
+                    .get("m.new_content")
+                    .zip(self.rooms.get(room_id))
+                    .and_then(|(content, room)| formatted_text(content, room))
+                    .unwrap_or_else(|| text.to_owned()),
             }),
             Relation::Reaction { .. } if self.reactions.knows(&event.event_id) => None,
             Relation::Reaction { message, key } => {
