@@ -355,6 +355,18 @@ impl MatrixUser {
         }
     }
 
+    /// A room's state event of this type (empty state key), its content.
+    pub async fn state(&self, room_id: &str, kind: &str) -> Value {
+        self.get(&format!("rooms/{}/state/{kind}/", encode(room_id)))
+            .await
+    }
+
+    /// Sets a room's state event of this type (empty state key).
+    pub async fn set_state(&self, room_id: &str, kind: &str, content: Value) {
+        let path = format!("rooms/{}/state/{kind}/", encode(room_id));
+        self.call(reqwest::Method::PUT, &path, content).await;
+    }
+
     /// Says this user types in a room, or stopped.
     pub async fn typing(&self, room_id: &str, typing: bool) {
         let path = format!("rooms/{}/typing/{}", encode(room_id), encode(&self.user_id));
