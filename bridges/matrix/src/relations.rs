@@ -15,6 +15,7 @@ use tracing::debug;
 
 use crate::api::{text_field, RoomEvent};
 use crate::html::formatted_text;
+use crate::messages::own_token;
 use crate::session::Session;
 
 /// What a relation event is about.
@@ -89,9 +90,11 @@ impl Session {
                 message: MessageId::from(original),
                 author: UserId::from(sender),
                 author_nick: nick(),
+                // The echo of the user's own edit keeps their text.
                 text: event
                     .content
                     .get("m.new_content")
+                    .filter(|_| !(sender == self.own && own_token(event).is_some()))
                     .zip(self.rooms.get(room_id))
                     .and_then(|(content, room)| formatted_text(content, room))
                     .unwrap_or_else(|| text.to_owned()),

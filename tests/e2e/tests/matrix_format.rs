@@ -128,8 +128,8 @@ async fn groupchat_from(client: &mut Client, from: &Jid) -> String {
 
 /// bob's HTML (bold, code, a link, a pill naming alice's Matrix account)
 /// reaches alice as XEP-0393 text with her nick; alice's `*bold*` and
-/// `bob:` reach Matrix as `formatted_body` with a pill and
-/// `m.mentions.user_ids`; a plain text goes without HTML, and `@room`
+/// `@bob` reach Matrix as `formatted_body` with a pill and
+/// `m.mentions.user_ids` (and come back to her as she wrote them); a plain text goes without HTML, and `@room`
 /// mentions nobody.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn formatting_and_mentions_both_ways() {
@@ -162,17 +162,21 @@ async fn formatting_and_mentions_both_ways() {
         "*bold* `x < y` the docs (https://example.org/docs) alice: hi"
     );
 
-    s.say("bob: this is *bold* & <b>not</b>").await;
-    let content = s.on_matrix("bob: this is *bold* & <b>not</b>").await;
+    let sent = "@bob this is *bold* & <b>not</b>";
+    s.say(sent).await;
+    let content = s.on_matrix(sent).await;
     assert_eq!(content["format"], "org.matrix.custom.html", "{content}");
     assert_eq!(
         content["formatted_body"],
         format!(
-            "<a href=\"https://matrix.to/#/{bob_id}\">bob</a>: this is \
+            "<a href=\"https://matrix.to/#/{bob_id}\">bob</a> this is \
              <strong>bold</strong> &amp; &lt;b&gt;not&lt;/b&gt;"
         )
     );
     assert_eq!(content["m.mentions"], json!({"user_ids": [bob_id]}));
+    // Her own message comes back to her as she wrote it.
+    let me = s.occupant("alice");
+    assert_eq!(groupchat_from(&mut s.alice, &me).await, sent);
 
     s.say("plain words for @room").await;
     let content = s.on_matrix("plain words for @room").await;
