@@ -1,4 +1,5 @@
-//! The Matrix bridge's formatting, mentions and power levels end to end:
+//! The Matrix bridge's formatting, mentions and power levels end to end,
+//! and a homeserver outage:
 //! a real Synapse, a real Prosody and a real XMPP client (alice); bob and
 //! carol are Matrix users over plain HTTP. Build the gateway first with
 //! `cargo build --bin switchboard --features test-network`.
@@ -20,6 +21,8 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Lang, Message, MessageType};
 use xmpp_parsers::presence::Type;
 
+use std::time::{Duration, Instant};
+
 const GW: &str = "matrix.localhost";
 const SECRET: &str = "matrix-secret";
 const ALICE_PASSWORD: &str = "alice-Matrix-pw-7341";
@@ -27,7 +30,7 @@ const ALICE_PASSWORD: &str = "alice-Matrix-pw-7341";
 /// Prosody, Synapse with alice, bob and carol, the gateway; alice's XMPP
 /// client registered and in a room bob made (joined by its id).
 struct Setup {
-    _gateway: Gateway,
+    gateway: Gateway,
     synapse: Synapse,
     _prosody: Prosody,
     alice: Client,
@@ -66,7 +69,7 @@ impl Setup {
         let room = room_jid(&room_id);
         join_at(&mut alice, &room, "alice").await;
         Self {
-            _gateway: gateway,
+            gateway: gateway,
             synapse,
             _prosody: prosody,
             alice,
@@ -227,4 +230,81 @@ async fn power_levels_are_muc_roles() {
             "at power {level}"
         );
     }
+}
+
+/// The next message from the room itself (the gateway's notices).
+async fn room_notice(s: &mut Setup, within: Duration) -> String {
+    let room: Jid = s.room.parse().unwrap();
+    s.alice
+        .maybe(within, |st| match st {
+            Stanza::Message(m) if m.from.as_ref() == Some(&room) => {
+                m.get_best_body(vec![]).map(|(_, b)| b.clone())
+            }
+            _ => None,
+        })
+        .await
+        .expect("no notice from the room")
+}
+
+/// Synapse stops (the test's own process, by PID) for 30 s while alice's
+/// session runs: she is told the connection is lost, the session retries
+/// with back-off and says when it is back, and what bob posts as soon as
+/// the server is up again reaches her once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_homeserver_outage_is_told_and_loses_nothing() {
+    let mut s = Setup::start("outage").await;
+    let room_id = s.room_id.clone();
+    s.bob.send(&room_id, "before").await;
+    let bob = s.occupant("bob");
+    assert_eq!(groupchat_from(&mut s.alice, &bob).await, "before");
+
+    let down = Instant::now();
+    s.synapse.stop();
+    let lost = room_notice(&mut s, Duration::from_secs(30)).await;
+    assert!(
+        lost.contains("Connection lost") && lost.contains("cannot reach the homeserver"),
+        "{lost}"
+    );
+    tokio::time::sleep(Duration::from_secs(30).saturating_sub(down.elapsed())).await;
+    s.synapse.start_again();
+    let sent: Vec<String> = (1..=5).map(|n| format!("after {n}")).collect();
+    for text in &sent {
+        s.bob.send(&room_id, text).await;
+    }
+
+    // Back-off doubles to 32 s: the session is back within about that.
+    let up = Instant::now();
+    let back = room_notice(&mut s, Duration::from_secs(60)).await;
+    assert_eq!(back, "Connection restored.");
+    println!("told: {lost:?}; back {:?} after the restart", up.elapsed());
+    let mut got = Vec::new();
+    while got.len() < sent.len() {
+        let next = s
+            .alice
+            .maybe(Duration::from_secs(30), |st| match st {
+                Stanza::Message(m)
+                    if m.from.as_ref() == Some(&bob) && m.type_ == MessageType::Groupchat =>
+                {
+                    m.get_best_body(vec![]).map(|(_, b)| b.clone())
+                }
+                _ => None,
+            })
+            .await;
+        got.push(next.unwrap_or_else(|| panic!("missing after {got:?}")));
+    }
+    assert_eq!(got, sent);
+    let again = s
+        .alice
+        .maybe(Duration::from_secs(8), |st| match st {
+            Stanza::Message(m) if m.from.as_ref() == Some(&bob) => {
+                m.get_best_body(vec![]).map(|(_, b)| b.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(again, None, "a message came twice");
+    // Retried with back-off: a few failures in 30 s, not a loop.
+    let failures = s.gateway.log().matches("Matrix sync failed").count();
+    println!("{failures} failed syncs while Synapse was down");
+    assert!((2..=8).contains(&failures), "{failures} failed syncs");
 }
