@@ -75,7 +75,7 @@ pub(crate) fn find_mentions(text: &str, members: &[(String, String)]) -> Vec<Men
         .iter()
         .filter(|(_, nick)| !nick.is_empty())
         .collect();
-    by_length.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
+    by_length.sort_by_key(|(_, nick)| std::cmp::Reverse(nick.len()));
     let mut found = Vec::new();
     let mut at = 0;
     while at < text.len() {

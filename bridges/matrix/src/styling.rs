@@ -75,14 +75,14 @@ impl Html<'_> {
         while i < lines.len() {
             let (start, end) = lines[i];
             let line = &self.src[start..end];
-            if line.starts_with("```") {
+            if let Some(language) = line.strip_prefix("```") {
                 let close = lines[i + 1..]
                     .iter()
                     .position(|&(s, e)| self.src[s..e].trim_end() == "```")
                     .map(|p| i + 1 + p);
                 let inner = &lines[i + 1..close.unwrap_or(lines.len())];
                 let body: Vec<&str> = inner.iter().map(|&(s, e)| &self.src[s..e]).collect();
-                let language = line[3..].trim();
+                let language = language.trim();
                 if language.is_empty() || language.contains(char::is_whitespace) {
                     self.out.push_str("<pre><code>");
                 } else {

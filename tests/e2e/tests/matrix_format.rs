@@ -69,7 +69,7 @@ impl Setup {
         let room = room_jid(&room_id);
         join_at(&mut alice, &room, "alice").await;
         Self {
-            gateway: gateway,
+            gateway,
             synapse,
             _prosody: prosody,
             alice,
