@@ -74,6 +74,12 @@ struct Writer<'a> {
     nick_of: &'a dyn Fn(&str) -> Option<String>,
 }
 
+/// The most elements open at once that are followed; deeper ones are
+/// read as text only (a hostile event cannot make the work quadratic).
+const MAX_DEPTH: usize = 64;
+/// The most quote levels written as `>`.
+const MAX_QUOTE: usize = 8;
+
 /// Elements without content or end tag.
 fn is_void(tag: &str) -> bool {
     matches!(
@@ -128,10 +134,8 @@ impl Writer<'_> {
     }
 
     fn quote_depth(&self) -> usize {
-        self.stack
-            .iter()
-            .filter(|f| matches!(f.kind, Kind::Quote))
-            .count()
+        let depth = self.stack.iter().filter(|f| matches!(f.kind, Kind::Quote));
+        depth.count().min(MAX_QUOTE)
     }
 
     /// Asks for at least `n` line breaks before the next text.
@@ -243,6 +247,9 @@ impl Writer<'_> {
     }
 
     fn start(&mut self, tag: String, attr: &dyn Fn(&str) -> Option<String>, closed: bool) {
+        if self.stack.len() >= MAX_DEPTH && !is_void(&tag) {
+            return;
+        }
         if self.skipping() {
             if !is_void(&tag) && !closed {
                 self.stack.push(Frame {
@@ -494,6 +501,16 @@ mod tests {
             text("<a href=\"https://matrix.to/#/#rust:hs?via=hs\">#rust:hs</a>"),
             "#rust:hs"
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_bounded() {
+        let html = "<blockquote><b>".repeat(5_000) + "deep" + &"<br>x".repeat(5_000);
+        let started = std::time::Instant::now();
+        let out = text(&html);
+        assert!(out.starts_with(&"> ".repeat(MAX_QUOTE)), "{}", &out[..40]);
+        assert!(out.len() < 200_000, "{}", out.len());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]

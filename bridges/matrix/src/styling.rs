@@ -125,23 +125,33 @@ impl Html<'_> {
     /// The spans of `src[start..end]` (within one line).
     fn spans(&mut self, start: usize, end: usize) {
         let bytes = self.src.as_bytes();
+        let after_space = |k: usize| self.src[..k].ends_with(char::is_whitespace);
+        // Where each directive may close (not after whitespace), found
+        // once: an opening looks up its first closing after it.
+        let closings: Vec<Vec<usize>> = DIRECTIVES
+            .iter()
+            .map(|&d| {
+                (start..end)
+                    .filter(|&k| bytes[k] == d && !after_space(k))
+                    .collect()
+            })
+            .collect();
         let mut plain_from = start;
         let mut at = start;
         let mut after_opening = true;
         while at < end {
             let c = bytes[at];
-            let opens = DIRECTIVES.contains(&c)
-                && (after_opening || self.src[..at].ends_with(char::is_whitespace))
+            let directive = DIRECTIVES.iter().position(|&d| d == c);
+            let opens = directive.is_some()
+                && (after_opening || after_space(at))
                 && self.src[at + 1..end]
                     .chars()
                     .next()
                     .is_some_and(|n| !n.is_whitespace());
-            let close = if opens {
-                (at + 2..end)
-                    .find(|&k| bytes[k] == c && !self.src[..k].ends_with(char::is_whitespace))
-            } else {
-                None
-            };
+            let close = directive.filter(|_| opens).and_then(|d| {
+                let list = &closings[d];
+                list.get(list.partition_point(|&k| k < at + 2)).copied()
+            });
             let Some(close) = close else {
                 after_opening = false;
                 at += 1;
@@ -172,8 +182,12 @@ impl Html<'_> {
     /// Plain text, escaped, its mentions as pills.
     fn plain(&mut self, start: usize, end: usize) {
         let mut from = start;
-        for mention in self.mentions {
-            if mention.start < from || mention.end > end {
+        let first = self.mentions.partition_point(|m| m.start < start);
+        for mention in &self.mentions[first..] {
+            if mention.start >= end {
+                break;
+            }
+            if mention.end > end {
                 continue;
             }
             self.out.push_str(&escape(&self.src[from..mention.start]));
@@ -248,6 +262,14 @@ mod tests {
             html("look:\n```rust\nlet a = *b*;\n```\ndone").as_deref(),
             Some("look:<pre><code class=\"language-rust\">let a = *b*;</code></pre>done")
         );
+    }
+
+    #[test]
+    fn unmatched_directives_cost_linear_time() {
+        let text = "*a _b ~c `d ".repeat(20_000);
+        let started = std::time::Instant::now();
+        assert_eq!(html(&text), None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]
