@@ -201,12 +201,21 @@ async fn standing_of(client: &mut Client, from: &Jid) -> (String, String) {
         .await
 }
 
-/// carol joins as a participant; bob (the room's creator) raises her to
+/// bob, the room's creator, is its owner; carol joins as a participant;
+/// bob raises her to
 /// power 50: she is a moderator (admin affiliation) in alice's room; to
 /// 100: an owner.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn power_levels_are_muc_roles() {
     let mut s = Setup::start("power").await;
+    // The join's occupant presences: bob made the room (version 12), so
+    // he is its owner.
+    let bob = s.occupant("bob");
+    let creator = standing_of(&mut s.alice, &bob).await;
+    assert_eq!(
+        (creator.0.as_str(), creator.1.as_str()),
+        ("owner", "moderator")
+    );
     let carol = MatrixUser::login(&s.synapse, "carol", "carol-pw").await;
     carol.join(&s.room_id).await;
     let occupant = s.occupant("carol");
