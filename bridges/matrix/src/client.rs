@@ -16,7 +16,7 @@ use crate::api::ErrorBody;
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The server could not be reached, or the answer was cut.
-    #[error("cannot reach the homeserver: {0}")]
+    #[error("cannot reach the homeserver: {}", with_cause(.0))]
     Network(#[source] reqwest::Error),
     /// The server answered with an error.
     #[error("the homeserver says {errcode} ({status}): {message}")]
@@ -33,6 +33,21 @@ pub enum ApiError {
     /// The answer was not the JSON expected.
     #[error("the homeserver's answer is not understood: {0}")]
     Decode(String),
+}
+
+/// An HTTP error and its innermost cause ("error sending request:
+/// Connection refused"), the words a user can act on.
+fn with_cause(e: &reqwest::Error) -> String {
+    let mut cause = std::error::Error::source(e);
+    let mut last = None;
+    while let Some(inner) = cause {
+        last = Some(inner);
+        cause = inner.source();
+    }
+    match last {
+        Some(inner) => format!("{e}: {inner}"),
+        None => e.to_string(),
+    }
 }
 
 impl ApiError {

@@ -18,6 +18,7 @@ use tracing::debug;
 use crate::api::{InReplyTo, JoinResponse, RelatesTo, SendResponse, TextContent};
 use crate::client::ApiError;
 use crate::session::{Session, ROOM_PREFIX};
+use crate::styling::rich_fields;
 
 /// How long a command's request may take.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
@@ -125,6 +126,18 @@ impl Session {
         room.as_str().starts_with('!').then(|| room.0.clone())
     }
 
+    /// A room's members but the user: (Matrix id, nick) pairs.
+    pub(crate) fn others_in(&self, room_id: &str) -> Vec<(String, String)> {
+        let Some(room) = self.rooms.get(room_id) else {
+            return Vec::new();
+        };
+        room.members
+            .iter()
+            .filter(|(user, _)| **user != self.own)
+            .map(|(user, nick)| (user.clone(), nick.clone()))
+            .collect()
+    }
+
     async fn send_text(
         &mut self,
         target: &Target,
@@ -156,6 +169,10 @@ impl Session {
                 ..RelatesTo::default()
             }),
         };
+        let mut content = serde_json::to_value(&content).unwrap_or_default();
+        if let Some(fields) = content.as_object_mut() {
+            fields.extend(rich_fields(text, &self.others_in(&room_id)));
+        }
         let url = self
             .client
             .v3(&["rooms", &room_id, "send", "m.room.message", &txn], &[]);
@@ -221,8 +238,10 @@ impl Session {
         self.announce(&room_id, Some(nick)).await;
     }
 
-    /// The few state events a room is shown with (name, alias, topic, the
-    /// user's own membership), for a room no sync described yet.
+    /// The few state events a room is shown with (name, alias, topic,
+    /// power levels, creation, the user's own membership), for a room no
+    /// sync described yet. The creation is asked for as a whole event: its
+    /// sender is a creator.
     async fn fetch_state(&mut self, room_id: &str) {
         let own = self.own.clone();
         for (kind, key) in [
@@ -230,15 +249,29 @@ impl Session {
             ("m.room.canonical_alias", ""),
             ("m.room.topic", ""),
             ("m.room.encryption", ""),
+            ("m.room.power_levels", ""),
+            ("m.room.create", ""),
             ("m.room.member", own.as_str()),
         ] {
-            let url = self.client.v3(&["rooms", room_id, "state", kind, key], &[]);
-            let Ok(content) = self.client.get::<serde_json::Value>(url, TIMEOUT).await else {
+            let whole = kind == "m.room.create";
+            let query: &[(&str, &str)] = if whole { &[("format", "event")] } else { &[] };
+            let url = self
+                .client
+                .v3(&["rooms", room_id, "state", kind, key], query);
+            let Ok(mut content) = self.client.get::<serde_json::Value>(url, TIMEOUT).await else {
                 continue;
             };
+            // A server that ignores `format` names no creator.
+            let mut sender = if whole { String::new() } else { own.clone() };
+            if whole && content.get("type").and_then(|t| t.as_str()) == Some(kind) {
+                sender = crate::api::text_field(&content, "sender")
+                    .unwrap_or_default()
+                    .to_owned();
+                content = content["content"].take();
+            }
             let event = crate::api::RoomEvent {
                 kind: kind.to_owned(),
-                sender: own.clone(),
+                sender,
                 event_id: String::new(),
                 state_key: Some(key.to_owned()),
                 origin_server_ts: None,

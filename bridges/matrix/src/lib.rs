@@ -30,7 +30,10 @@ pub mod api;
 mod client;
 mod commands;
 mod discover;
+mod html;
+mod mentions;
 mod messages;
+mod power;
 mod reactions;
 pub mod register;
 mod relations;
@@ -39,6 +42,7 @@ mod rich;
 mod rooms;
 mod session;
 mod signals;
+mod styling;
 mod sync;
 
 use std::time::Duration;

@@ -8,6 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use switchboard_bridge_api::{Message, MessageId, MessageKind, RoomId, Target, Token, UserId};
 
 use crate::api::{text_field, RoomEvent};
+use crate::html::formatted_text;
 use crate::rooms::Room;
 
 /// What stands for a message that cannot be read (encrypted).
@@ -18,6 +19,8 @@ const ENCRYPTED: &str = "[an encrypted message Switchboard cannot read]";
 /// as a short placeholder. Edits (`m.replace`) are not messages of their own.
 pub fn message_of(event: &RoomEvent, room: &Room, core: RoomId, own: &str) -> Option<Message> {
     let content = &event.content;
+    let is_own = event.sender == own;
+    let token = if is_own { own_token(event) } else { None };
     let (text, kind, reply_to) = match event.kind.as_str() {
         "m.room.message" => {
             let relation = content.get("m.relates_to");
@@ -34,25 +37,22 @@ pub fn message_of(event: &RoomEvent, room: &Room, core: RoomId, own: &str) -> Op
                 .and_then(|r| r.get("m.in_reply_to"))
                 .and_then(|r| text_field(r, "event_id"))
                 .map(MessageId::from);
-            let text = if reply_to.is_some() {
-                strip_reply_fallback(body)
-            } else {
-                body
-            };
-            (text.to_owned(), kind, reply_to)
+            // The HTML says more (styling, pills) and its reply fallback
+            // (`<mx-reply>`) is dropped with it; the echo of what the user
+            // sent from XMPP keeps the text as they wrote it.
+            let html = token.is_none().then(|| formatted_text(content, room));
+            let text = html.flatten().unwrap_or_else(|| {
+                let text = if reply_to.is_some() {
+                    strip_reply_fallback(body)
+                } else {
+                    body
+                };
+                text.to_owned()
+            });
+            (text, kind, reply_to)
         }
         "m.room.encrypted" => (ENCRYPTED.to_owned(), MessageKind::Notice, None),
         _ => return None,
-    };
-    let is_own = event.sender == own;
-    let token = if is_own {
-        event
-            .unsigned
-            .transaction_id
-            .as_deref()
-            .and_then(token_of_txn)
-    } else {
-        None
     };
     let id = MessageId::from(event.event_id.as_str());
     Some(Message {
@@ -75,6 +75,15 @@ pub fn message_of(event: &RoomEvent, room: &Room, core: RoomId, own: &str) -> Op
         own: is_own,
         token,
     })
+}
+
+/// The token of an event this session sent (its transaction id carries one).
+pub(crate) fn own_token(event: &RoomEvent) -> Option<Token> {
+    event
+        .unsigned
+        .transaction_id
+        .as_deref()
+        .and_then(token_of_txn)
 }
 
 /// A reply's body without its quoted fallback (`> <@bob:hs> …` lines and
@@ -171,6 +180,35 @@ mod tests {
                                   "content": {"membership": "join"}}),
         );
         assert!(message_of(&member, &room, core, "@me:hs").is_none());
+    }
+
+    #[test]
+    fn html_bodies_are_read_as_styled_text_with_nicks() {
+        let mut room = Room::default();
+        room.members.insert("@me:hs".into(), "Me Myself".into());
+        let reply = event(json!({
+            "type": "m.room.message", "sender": "@bob:hs", "event_id": "$4",
+            "content": {"msgtype": "m.text",
+                        "body": "> <@x:hs> q\n\n**yes** me",
+                        "format": "org.matrix.custom.html",
+                        "formatted_body": "<mx-reply><blockquote>q</blockquote></mx-reply>\
+                            <strong>yes</strong> <a href=\"https://matrix.to/#/@me:hs\">me</a>",
+                        "m.relates_to": {"m.in_reply_to": {"event_id": "$1"}}}
+        }));
+        let m = message_of(&reply, &room, RoomId::from("#r:hs"), "@me:hs").unwrap();
+        assert_eq!(m.text, "*yes* Me Myself");
+        assert_eq!(m.reply_to, Some(MessageId::from("$1")));
+        // The echo of a text sent from XMPP is shown as it was written.
+        let echo = event(json!({
+            "type": "m.room.message", "sender": "@me:hs", "event_id": "$5",
+            "content": {"msgtype": "m.text", "body": "@bob *hi*",
+                        "format": "org.matrix.custom.html",
+                        "formatted_body": "<a href=\"https://matrix.to/#/@bob:hs\">bob</a> \
+                            <strong>hi</strong>"},
+            "unsigned": {"transaction_id": txn_for("sb1", 2, &"c2".to_owned())}
+        }));
+        let m = message_of(&echo, &room, RoomId::from("#r:hs"), "@me:hs").unwrap();
+        assert_eq!(m.text, "@bob *hi*");
     }
 
     #[test]

@@ -14,6 +14,8 @@ use switchboard_bridge_api::{Event, MessageId, Target, UserId};
 use tracing::debug;
 
 use crate::api::{text_field, RoomEvent};
+use crate::html::formatted_text;
+use crate::messages::own_token;
 use crate::session::Session;
 
 /// What a relation event is about.
@@ -88,7 +90,14 @@ impl Session {
                 message: MessageId::from(original),
                 author: UserId::from(sender),
                 author_nick: nick(),
-                text: text.to_owned(),
+                // The echo of the user's own edit keeps their text.
+                text: event
+                    .content
+                    .get("m.new_content")
+                    .filter(|_| !(sender == self.own && own_token(event).is_some()))
+                    .zip(self.rooms.get(room_id))
+                    .and_then(|(content, room)| formatted_text(content, room))
+                    .unwrap_or_else(|| text.to_owned()),
             }),
             Relation::Reaction { .. } if self.reactions.knows(&event.event_id) => None,
             Relation::Reaction { message, key } => {

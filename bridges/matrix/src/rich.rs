@@ -16,6 +16,7 @@ use crate::api::{NewContent, RelatesTo, SendResponse, TextContent};
 use crate::commands::{not_joined, refusal, TIMEOUT};
 use crate::messages::txn_for;
 use crate::session::Session;
+use crate::styling::rich_fields;
 
 /// A failure in words for the user.
 type Refused = (ErrorKind, String);
@@ -101,6 +102,18 @@ impl Session {
                 ..RelatesTo::default()
             }),
         };
+        let mut content = serde_json::to_value(&content).unwrap_or_default();
+        let fields = rich_fields(text, &self.others_in(&room_id));
+        if let Some(html) = fields.get("formatted_body").and_then(Value::as_str) {
+            // The fallback for clients without edits, styled too; nobody
+            // is notified again by it.
+            content["format"] = fields["format"].clone();
+            content["formatted_body"] = json!(format!("* {html}"));
+        }
+        content["m.mentions"] = json!({});
+        if let Some(new) = content["m.new_content"].as_object_mut() {
+            new.extend(fields);
+        }
         let id = self
             .send_event(&room_id, "m.room.message", token, &content)
             .await?;

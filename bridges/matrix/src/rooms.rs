@@ -9,6 +9,7 @@ use serde_json::Value;
 use switchboard_bridge_api::{LeaveReason, Member, Role, RoomId, UserId};
 
 use crate::api::{text_field, RoomEvent};
+use crate::power::Powers;
 
 /// One room as the session knows it.
 #[derive(Debug, Default)]
@@ -34,6 +35,8 @@ pub struct Room {
     pub encrypted: bool,
     /// Who else is typing now (the last `m.typing`).
     pub typing: Vec<String>,
+    /// Power levels and creators: the members' roles.
+    pub powers: Powers,
 }
 
 /// What a member event did.
@@ -47,6 +50,8 @@ pub enum MemberChange {
     Renamed(String),
     /// A member left: on their own, kicked (by someone else) or banned.
     Left(LeaveReason),
+    /// Power levels changed these members' roles (as they are now).
+    Roles(Vec<Member>),
 }
 
 /// The localpart of a user id (`@bob:hs` → `bob`): the name of a member
@@ -66,9 +71,43 @@ impl Room {
             "m.room.topic" => self.topic = text_field(content, "topic").map(str::to_owned),
             "m.room.encryption" => self.encrypted = true,
             "m.room.member" => return self.apply_member(event),
+            "m.room.power_levels" => return self.apply_powers(|p| p.set_levels(content)),
+            "m.room.create" => {
+                return self.apply_powers(|p| p.set_creation(&event.sender, content));
+            }
             _ => {}
         }
         MemberChange::None
+    }
+
+    /// Changes the powers; the members whose role changed.
+    fn apply_powers(&mut self, change: impl FnOnce(&mut Powers)) -> MemberChange {
+        let before: Vec<Role> = self
+            .members
+            .keys()
+            .map(|u| self.powers.role_of(u))
+            .collect();
+        change(&mut self.powers);
+        let mut changed: Vec<Member> = self
+            .members
+            .iter()
+            .zip(before)
+            .filter(|((user, _), was)| self.powers.role_of(user) != *was)
+            .map(|((user, nick), _)| self.member(user, nick))
+            .collect();
+        if changed.is_empty() {
+            return MemberChange::None;
+        }
+        changed.sort_by(|a, b| a.user.cmp(&b.user));
+        MemberChange::Roles(changed)
+    }
+
+    /// A member as the contract's, with their role here.
+    pub fn member(&self, user: &str, nick: &str) -> Member {
+        Member {
+            role: self.powers.role_of(user),
+            ..member(user, nick)
+        }
     }
 
     fn apply_member(&mut self, event: &RoomEvent) -> MemberChange {
@@ -136,14 +175,14 @@ impl Room {
         let mut members: Vec<Member> = self
             .members
             .iter()
-            .map(|(user, nick)| member(user, nick))
+            .map(|(user, nick)| self.member(user, nick))
             .collect();
         members.sort_by(|a, b| a.user.cmp(&b.user));
         members
     }
 }
 
-/// A member of the contract.
+/// A member of the contract, with no power.
 pub fn member(user: &str, nick: &str) -> Member {
     Member {
         user: UserId::from(user),
@@ -205,6 +244,36 @@ mod tests {
         ));
         assert_eq!(room.display_name("!r:hs", "@me:hs"), "Rust");
         assert_eq!(Room::default().display_name("!r:hs", "@me:hs"), "!r:hs");
+    }
+
+    #[test]
+    fn power_levels_change_the_roles_of_known_members() {
+        let mut room = Room::default();
+        for user in ["@bob:hs", "@carol:hs"] {
+            room.apply_state(&state(
+                "m.room.member",
+                user,
+                user,
+                json!({"membership": "join"}),
+            ));
+        }
+        let levels = |carol: i64| {
+            state(
+                "m.room.power_levels",
+                "@bob:hs",
+                "",
+                json!({"users": {"@carol:hs": carol, "@gone:hs": 100}}),
+            )
+        };
+        let MemberChange::Roles(changed) = room.apply_state(&levels(50)) else {
+            panic!("no role changed");
+        };
+        let changed: Vec<(&str, Role)> =
+            changed.iter().map(|m| (m.user.as_str(), m.role)).collect();
+        assert_eq!(changed, [("@carol:hs", Role::Operator)]);
+        assert_eq!(room.apply_state(&levels(50)), MemberChange::None);
+        assert_eq!(room.member_list()[1].role, Role::Operator);
+        assert_eq!(room.member_list()[0].role, Role::Member);
     }
 
     #[test]

@@ -31,7 +31,8 @@ pub(crate) const ROOM_PREFIX: &str = "room.";
 /// A sync filter with this timeline limit and these ephemeral events
 /// (typing, receipts: not on the first sync, which shows no news): no
 /// presence, no account data; only the state the session reads (name,
-/// alias, topic, members, encryption), members loaded lazily (the
+/// alias, topic, members, encryption, power levels and creators), members
+/// loaded lazily (the
 /// timeline's senders only).
 macro_rules! filter {
     ($limit:literal, $ephemeral:literal) => {
@@ -39,7 +40,7 @@ macro_rules! filter {
             r#"{"presence":{"not_types":["*"]},"account_data":{"not_types":["*"]},"#,
             r#""room":{"state":{"lazy_load_members":true,"types":"#,
             r#"["m.room.name","m.room.canonical_alias","m.room.topic","m.room.member","#,
-            r#""m.room.encryption"]},"#,
+            r#""m.room.encryption","m.room.power_levels","m.room.create"]},"#,
             r#""timeline":{"limit":"#,
             $limit,
             r#","lazy_load_members":true},"#,

@@ -235,8 +235,18 @@ impl Session {
             MemberChange::None => return,
             MemberChange::Joined(nick) => Event::MemberJoined {
                 room,
-                member: member(user, &nick),
+                member: match self.rooms.get(room_id) {
+                    Some(r) => r.member(user, &nick),
+                    None => member(user, &nick),
+                },
             },
+            MemberChange::Roles(members) => {
+                for member in members {
+                    let room = room.clone();
+                    self.emit(Event::MemberChanged { room, member }).await;
+                }
+                return;
+            }
             MemberChange::Renamed(new_nick) => Event::MemberRenamed {
                 room: Some(room),
                 user: UserId::from(user),

@@ -80,21 +80,45 @@ impl Synapse {
             .status()
             .unwrap();
         assert!(keys.success(), "synapse could not make its signing key");
-        let log = std::fs::File::create(dir.path().join("synapse.log")).unwrap();
-        let child = Command::new(&python)
+        let mut synapse = Synapse {
+            port,
+            dir,
+            child: None,
+        };
+        synapse.spawn();
+        synapse
+    }
+
+    /// Starts the server on its config and waits until it answers; its
+    /// log is appended to.
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("synapse.log"))
+            .unwrap();
+        let child = Command::new(venv().join("bin/python"))
             .args(["-m", "synapse.app.homeserver", "-c"])
-            .arg(&config_path)
+            .arg(self.dir.path().join("homeserver.yaml"))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .unwrap();
-        let mut synapse = Synapse {
-            port,
-            dir,
-            child: Some(child),
-        };
-        synapse.wait_ready();
-        synapse
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    /// Stops the server this test started (by its PID); its data stays.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            stop_child(&mut child, Duration::from_secs(10));
+        }
+    }
+
+    /// Starts the stopped server again, on the same port and data.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "synapse is still running");
+        self.spawn();
     }
 
     fn wait_ready(&mut self) {
@@ -353,6 +377,18 @@ impl MatrixUser {
             assert!(Instant::now() < deadline, "the event never reached Matrix");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// A room's state event of this type (empty state key), its content.
+    pub async fn state(&self, room_id: &str, kind: &str) -> Value {
+        self.get(&format!("rooms/{}/state/{kind}/", encode(room_id)))
+            .await
+    }
+
+    /// Sets a room's state event of this type (empty state key).
+    pub async fn set_state(&self, room_id: &str, kind: &str, content: Value) {
+        let path = format!("rooms/{}/state/{kind}/", encode(room_id));
+        self.call(reqwest::Method::PUT, &path, content).await;
     }
 
     /// Says this user types in a room, or stopped.
