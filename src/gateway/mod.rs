@@ -22,6 +22,7 @@ mod rich;
 mod servers;
 mod session;
 mod session_state;
+mod shared_files;
 mod signals;
 mod unbridged;
 

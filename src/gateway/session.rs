@@ -534,11 +534,13 @@ impl Gateway {
         };
         let (body, reply_to) = self.reply_in(&user, &target, &message, body).await;
         let (text, kind) = super::action::text_of(&body);
+        let (text, attachments) = self.files_in(&message, text);
         let command = Command::SendText {
             target,
             text,
             kind,
             reply_to,
+            attachments,
             token: message.id.as_ref().map(|i| i.0.clone()).unwrap_or_default(),
         };
         self.command_or_error(&user, command, &message).await;
@@ -593,6 +595,7 @@ pub(super) fn condition_for(kind: ErrorKind) -> DefinedCondition {
         ErrorKind::NotAuthorized => DefinedCondition::NotAuthorized,
         ErrorKind::BadRequest => DefinedCondition::BadRequest,
         ErrorKind::Unavailable => DefinedCondition::RecipientUnavailable,
+        ErrorKind::TooLarge => DefinedCondition::PolicyViolation,
         ErrorKind::Other => DefinedCondition::UndefinedCondition,
     }
 }

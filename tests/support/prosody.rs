@@ -9,6 +9,10 @@ use std::time::Duration;
 pub const DOMAIN: &str = "localhost";
 /// A second domain, not allowed to register.
 pub const OTHER_DOMAIN: &str = "other.localhost";
+/// The XEP-0363 upload service of [`Prosody::start_with_upload`].
+pub const UPLOAD: &str = "upload.localhost";
+/// The largest file its upload service takes.
+pub const UPLOAD_LIMIT: u64 = 1 << 20;
 
 /// A running Prosody.
 pub struct Prosody {
@@ -31,6 +35,17 @@ impl Prosody {
     /// at `"debug"` Prosody writes each stanza to its log twice, which costs
     /// more than routing it.
     pub fn start_logging(components: &[(&str, &str)], level: &str) -> Self {
+        Self::start_full(components, level, false)
+    }
+
+    /// Starts Prosody with an HTTP upload service too (XEP-0363,
+    /// `mod_http_file_share` as [`UPLOAD`], on a loopback HTTP port, files
+    /// up to [`UPLOAD_LIMIT`]).
+    pub fn start_with_upload(components: &[(&str, &str)]) -> Self {
+        Self::start_full(components, "debug", true)
+    }
+
+    fn start_full(components: &[(&str, &str)], level: &str, upload: bool) -> Self {
         let dir = shared_tempdir();
         let c2s_port = free_port();
         let component_port = free_port();
@@ -63,6 +78,20 @@ VirtualHost "{OTHER_DOMAIN}"
             dir = dir.path().display(),
             data = data.display(),
         );
+        if upload {
+            let http_port = free_port();
+            cfg = cfg.replace(
+                "http_ports = { }\n",
+                &format!(
+                    "http_ports = {{ {http_port} }}\nhttp_interfaces = {{ \"127.0.0.1\" }}\n\
+                     http_external_url = \"http://127.0.0.1:{http_port}/\"\n"
+                ),
+            );
+            cfg.push_str(&format!(
+                "Component \"{UPLOAD}\" \"http_file_share\"\n    \
+                 http_file_share_size_limit = {UPLOAD_LIMIT}\n"
+            ));
+        }
         for (domain, secret) in components {
             cfg.push_str(&format!(
                 "Component \"{domain}\"\n    component_secret = \"{secret}\"\n"

@@ -33,10 +33,15 @@ impl Session {
                 kind,
                 token,
                 reply_to,
+                attachments,
             } => {
-                let sent = self
-                    .send_text(&target, &text, kind, reply_to.as_ref(), &token)
-                    .await;
+                // Files first (a message that was only a file has no text).
+                let mut sent = self.send_files(&target, &attachments, &token).await;
+                if sent.is_ok() && !(text.is_empty() && !attachments.is_empty()) {
+                    sent = self
+                        .send_text(&target, &text, kind, reply_to.as_ref(), &token)
+                        .await;
+                }
                 self.report(ErrorContext::Command(token), sent).await;
             }
             Command::Edit {

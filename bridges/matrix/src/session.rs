@@ -14,6 +14,7 @@ use switchboard_bridge_api::{
     channel, session_channels, Command, ErrorContext, ErrorKind, Event, Login, RoomId, SessionEnd,
     SessionHandle, UserId,
 };
+use switchboard_bridge_api::download::Limits;
 use tracing::{debug, info, warn};
 
 use crate::api::SyncResponse;
@@ -86,18 +87,31 @@ pub(crate) struct Session {
     pub(crate) txn_serial: u64,
     /// Reaction sets seen and sent, bounded.
     pub(crate) reactions: Reactions,
+    /// What files the user's messages may carry.
+    pub(crate) file_limits: Limits,
     /// `false` once the core is gone.
     pub(crate) open: bool,
 }
 
 /// Starts a session with the stored login.
-pub(crate) fn start(http: reqwest::Client, sync_timeout: Duration, login: Login) -> SessionHandle {
+pub(crate) fn start(
+    http: reqwest::Client,
+    sync_timeout: Duration,
+    file_limits: Limits,
+    login: Login,
+) -> SessionHandle {
     let (handle, end) = session_channels();
-    tokio::spawn(run(http, sync_timeout, login, end));
+    tokio::spawn(run(http, sync_timeout, file_limits, login, end));
     handle
 }
 
-async fn run(http: reqwest::Client, sync_timeout: Duration, login: Login, end: SessionEnd) {
+async fn run(
+    http: reqwest::Client,
+    sync_timeout: Duration,
+    file_limits: Limits,
+    login: Login,
+    end: SessionEnd,
+) {
     let SessionEnd {
         mut commands,
         events,
@@ -136,6 +150,7 @@ async fn run(http: reqwest::Client, sync_timeout: Duration, login: Login, end: S
         txn_prefix: format!("sb{started}"),
         txn_serial: 0,
         reactions: Reactions::default(),
+        file_limits,
         open: true,
     };
     session.restore_aliases(&login);

@@ -10,11 +10,12 @@ use switchboard_bridge_api::{
     SessionEnd, SessionHandle, Target, UserId,
 };
 
+use crate::files::Files;
 use crate::hub::Hub;
 use crate::wire::Report;
 
 /// Starts a session for the login's `username`.
-pub(crate) fn start(hub: Arc<Hub>, login: Login) -> SessionHandle {
+pub(crate) fn start(hub: Arc<Hub>, files: Arc<Files>, login: Login) -> SessionHandle {
     let (handle, end) = session_channels();
     let user = login
         .credentials
@@ -26,7 +27,7 @@ pub(crate) fn start(hub: Arc<Hub>, login: Login) -> SessionHandle {
         .iter()
         .map(|(name, _)| name.to_owned())
         .collect();
-    tokio::spawn(run(hub, user, credentials, end));
+    tokio::spawn(run(hub, files, user, credentials, end));
     handle
 }
 
@@ -39,7 +40,13 @@ struct Session {
     events: channel::Sender<Event>,
 }
 
-async fn run(hub: Arc<Hub>, user: String, credentials: Vec<String>, end: SessionEnd) {
+async fn run(
+    hub: Arc<Hub>,
+    files: Arc<Files>,
+    user: String,
+    credentials: Vec<String>,
+    end: SessionEnd,
+) {
     let SessionEnd {
         mut commands,
         events,
@@ -84,6 +91,12 @@ async fn run(hub: Arc<Hub>, user: String, credentials: Vec<String>, end: Session
                 hub.report(&Report::Command { user: user.clone(), command: command.clone() });
                 if matches!(command, Command::Shutdown) {
                     break;
+                }
+                if let Command::SendText { token, attachments, .. } = &command {
+                    if let Err(error) = files.fetch_all(&hub, &user, token, attachments).await {
+                        open = session.emit(error).await;
+                        continue;
+                    }
                 }
                 for event in session.answer(command) {
                     open = open && session.emit(event).await;
@@ -137,6 +150,7 @@ impl Session {
                 text,
                 kind,
                 reply_to,
+                attachments,
                 token,
             } => {
                 let id = self.hub.message_id();
@@ -149,7 +163,7 @@ impl Session {
                     text,
                     kind,
                     reply_to,
-                    attachments: vec![],
+                    attachments,
                     timestamp: None,
                     own: true,
                     token: Some(token),

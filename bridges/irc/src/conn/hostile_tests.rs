@@ -29,6 +29,7 @@ fn every_command() -> Vec<Command> {
         text: EVIL.into(),
         kind: MessageKind::Normal,
         reply_to: None,
+        attachments: vec![],
         token: EVIL.into(),
     };
     vec![
@@ -50,24 +51,28 @@ fn every_command() -> Vec<Command> {
             text: EVIL.into(),
             kind: MessageKind::Action,
             reply_to: None,
+            attachments: vec![],
             token: "t".into(),
         },
         Command::Edit {
             target: Target::Room(room.clone()),
             message: switchboard_bridge_api::MessageId(EVIL.into()),
             text: EVIL.into(),
-            token: EVIL.into(),
+            attachments: vec![],
+        token: EVIL.into(),
         },
         Command::Retract {
             target: Target::Room(room.clone()),
             message: switchboard_bridge_api::MessageId(EVIL.into()),
-            token: EVIL.into(),
+            attachments: vec![],
+        token: EVIL.into(),
         },
         Command::React {
             target: Target::Room(room.clone()),
             message: switchboard_bridge_api::MessageId(EVIL.into()),
             reactions: vec![EVIL.into()],
-            token: EVIL.into(),
+            attachments: vec![],
+        token: EVIL.into(),
         },
         Command::SetNick {
             room: None,
@@ -86,13 +91,15 @@ fn every_command() -> Vec<Command> {
             message: switchboard_bridge_api::MessageId(EVIL.into()),
         },
         Command::ListRooms {
-            token: EVIL.into(),
+            attachments: vec![],
+        token: EVIL.into(),
             server: Some(EVIL.into()),
             after: Some(EVIL.into()),
             limit: 10,
         },
         Command::FetchHistory {
-            token: EVIL.into(),
+            attachments: vec![],
+        token: EVIL.into(),
             room: room.clone(),
             before: None,
             limit: 10,

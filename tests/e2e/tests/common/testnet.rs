@@ -69,14 +69,27 @@ impl Testnet {
 
     /// Starts Prosody and the gateway, and waits for the component to connect.
     pub async fn start() -> Self {
-        let prosody = Prosody::start(&[(TESTNET, SECRET)]);
+        Self::start_with(Prosody::start(&[(TESTNET, SECRET)]), "").await
+    }
+
+    /// Starts Prosody with its upload service (XEP-0363) and the gateway,
+    /// whose network fetches the files users send, up to `max_file_size`
+    /// bytes, from loopback too.
+    pub async fn start_with_uploads(max_file_size: u64) -> Self {
+        let prosody = Prosody::start_with_upload(&[(TESTNET, SECRET)]);
+        let settings =
+            format!("max_file_size = {max_file_size}\nallow_private_addresses = true\n");
+        Self::start_with(prosody, &settings).await
+    }
+
+    async fn start_with(prosody: Prosody, settings: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let config = format!(
             "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
              [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
              [log]\nlevel = \"info\"\n\
              [networks.testnet]\njid = \"{TESTNET}\"\nsecret = \"{SECRET}\"\n\
-             [networks.testnet.settings]\ncontrol = \"{}\"\n",
+             [networks.testnet.settings]\ncontrol = \"{}\"\n{settings}",
             prosody.component_port,
             listener.local_addr().unwrap(),
         );
@@ -316,6 +329,27 @@ impl Control {
     pub fn relink(&mut self) {
         self.link = None;
         self.unclaimed.clear();
+    }
+
+    /// The next file `user`'s session fetched from a message: (token,
+    /// name, media type, bytes).
+    pub async fn file(&mut self, user: &str) -> (String, String, String, Vec<u8>) {
+        self.claim(&format!("file from {user}"), |r| match r {
+            Report::File {
+                user: u,
+                token,
+                name,
+                media_type,
+                bytes,
+            } if u == user => Some((
+                token.clone(),
+                name.clone(),
+                media_type.clone(),
+                bytes.clone(),
+            )),
+            _ => None,
+        })
+        .await
     }
 
     /// The next command `user`'s session got.
