@@ -81,6 +81,8 @@ pub struct Gateway {
     recent: Mutex<recent::Recent>,
     /// The typing states the network was told.
     typing: Mutex<chat_states::SentTyping>,
+    /// Where the user's messages with files came from, for their errors.
+    file_senders: Mutex<shared_files::Senders>,
 }
 
 /// What every gateway of the process shares.
@@ -125,6 +127,7 @@ impl Gateway {
             rich_pending: Mutex::default(),
             recent: Mutex::default(),
             typing: Mutex::default(),
+            file_senders: Mutex::default(),
         })
     }
 

@@ -11,7 +11,7 @@ use switchboard_bridge_api::{
 use tokio::task::JoinHandle;
 use tracing::{debug, warn, Instrument};
 use xmpp_parsers::jid::{BareJid, Jid};
-use xmpp_parsers::message::{Lang, Message, MessageType};
+use xmpp_parsers::message::{Lang, Message};
 use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza_error::DefinedCondition;
 
@@ -460,13 +460,7 @@ impl Gateway {
                 text,
             } => match context {
                 ErrorContext::Command(token) => {
-                    let mut msg = Message::new(Some(Jid::from(user.clone())));
-                    msg.type_ = MessageType::Error;
-                    msg.from = Some(Jid::from(self.domain.clone()));
-                    msg.id = Some(xmpp_parsers::message::Id(token));
-                    msg.payloads
-                        .push(errors::stanza_error(condition_for(kind), &text).into());
-                    self.send(msg).await;
+                    self.command_error(user, token, kind, &text).await
                 }
                 ErrorContext::Session if kind == ErrorKind::Conflict => {
                     if !self.nick_conflict(user, &text).await {

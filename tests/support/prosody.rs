@@ -84,7 +84,8 @@ VirtualHost "{OTHER_DOMAIN}"
                 "http_ports = { }\n",
                 &format!(
                     "http_ports = {{ {http_port} }}\nhttp_interfaces = {{ \"127.0.0.1\" }}\n\
-                     http_external_url = \"http://127.0.0.1:{http_port}/\"\n"
+                     http_external_url = \"http://127.0.0.1:{http_port}/\"\n\
+                     http_default_host = \"{UPLOAD}\"\n"
                 ),
             );
             cfg.push_str(&format!(

@@ -77,3 +77,24 @@ pub fn image_bytes(len: usize) -> Vec<u8> {
     bytes.truncate(len);
     bytes
 }
+
+/// Waits for the error the message with this id got: who said it, its
+/// condition (as its element name) and text.
+pub async fn message_error(client: &mut Client, id: &str) -> (Option<Jid>, String, String) {
+    client
+        .wait_for(|s| match s {
+            tokio_xmpp::Stanza::Message(m)
+                if m.type_ == MessageType::Error
+                    && m.id.as_ref().is_some_and(|i| i.0 == id) =>
+            {
+                let e = m.payloads.iter().find_map(|e| {
+                    xmpp_parsers::stanza_error::StanzaError::try_from(e.clone()).ok()
+                })?;
+                let condition = Element::from(e.defined_condition).name().to_owned();
+                let text = e.texts.values().next().cloned().unwrap_or_default();
+                Some((m.from.clone(), condition, text))
+            }
+            _ => None,
+        })
+        .await
+}
