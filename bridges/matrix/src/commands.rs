@@ -350,6 +350,7 @@ pub(crate) fn refusal(e: &ApiError) -> (ErrorKind, String) {
         Some("M_NOT_FOUND") => ErrorKind::NotFound,
         Some("M_FORBIDDEN") => ErrorKind::Forbidden,
         Some("M_LIMIT_EXCEEDED") => ErrorKind::Unavailable,
+        Some("M_TOO_LARGE") => ErrorKind::TooLarge,
         Some("M_UNKNOWN_TOKEN") | Some("M_MISSING_TOKEN") => ErrorKind::NotAuthorized,
         Some(_) => ErrorKind::Other,
     };
