@@ -69,12 +69,13 @@ struct Link {
     shared: Arc<Mutex<SessionShared>>,
 }
 
-/// Why [`Link::send`] did not send a command; the command comes back.
+/// Why [`Link::send`] did not send a command; the command comes back
+/// (boxed: a `Result` stays small).
 enum Refused {
     /// The session has ended (as idle, or its task is gone).
-    Ended(Command),
+    Ended(Box<Command>),
     /// The user's commands waiting for the session reached the limit.
-    Full(Command),
+    Full(Box<Command>),
 }
 
 impl Link {
@@ -84,18 +85,18 @@ impl Link {
     fn send(&self, command: Command, limit: usize) -> Result<(), Refused> {
         let mut shared = self.shared.lock().unwrap();
         if shared.stopped {
-            return Err(Refused::Ended(command));
+            return Err(Refused::Ended(Box::new(command)));
         }
         if self.commands.waiting() >= limit {
-            return Err(Refused::Full(command));
+            return Err(Refused::Full(Box::new(command)));
         }
         match self.commands.try_send(command) {
             Ok(()) => {
                 shared.sent += 1;
                 Ok(())
             }
-            Err(channel::TrySendError::Full(c)) => Err(Refused::Full(c)),
-            Err(channel::TrySendError::Closed(c)) => Err(Refused::Ended(c)),
+            Err(channel::TrySendError::Full(c)) => Err(Refused::Full(Box::new(c))),
+            Err(channel::TrySendError::Closed(c)) => Err(Refused::Ended(Box::new(c))),
         }
     }
 }
@@ -266,7 +267,7 @@ impl Gateway {
                 Ok(()) => return Ok(()),
                 Err(Refused::Full(_)) => return Err(Unsent::Full),
                 Err(Refused::Ended(c)) => {
-                    command = c;
+                    command = *c;
                     self.forget_session(user, &session.shared);
                 }
             }
@@ -301,7 +302,7 @@ impl Gateway {
             Err(refused) => refused,
         };
         if let Refused::Full(c) = refused {
-            let what = match c {
+            let what = match *c {
                 // Passing signals (XEP-0085, XEP-0333): not worth a notice.
                 Command::Typing { .. } | Command::MarkRead { .. } => return false,
                 Command::Leave { room, .. } => format!("leaving {room}"),
@@ -459,9 +460,7 @@ impl Gateway {
                 kind,
                 text,
             } => match context {
-                ErrorContext::Command(token) => {
-                    self.command_error(user, token, kind, &text).await
-                }
+                ErrorContext::Command(token) => self.command_error(user, token, kind, &text).await,
                 ErrorContext::Session if kind == ErrorKind::Conflict => {
                     if !self.nick_conflict(user, &text).await {
                         self.tell(user, &text).await;

@@ -84,7 +84,10 @@ impl Gateway {
     ) {
         let sender = {
             let mut senders = self.file_senders.lock().unwrap();
-            let found = senders.0.iter().rposition(|(u, t, ..)| u == user && *t == token);
+            let found = senders
+                .0
+                .iter()
+                .rposition(|(u, t, ..)| u == user && *t == token);
             found.and_then(|i| senders.0.remove(i))
         };
         let (to, from) = match sender {

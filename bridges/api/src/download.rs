@@ -141,7 +141,10 @@ pub async fn fetch(
         .host_str()
         .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
         .and_then(|h| h.parse::<std::net::IpAddr>().ok());
-    if let Some(why) = literal.and_then(non_public).filter(|_| !limits.allow_private) {
+    if let Some(why) = literal
+        .and_then(non_public)
+        .filter(|_| !limits.allow_private)
+    {
         return Err(DownloadError::NonPublic { name, why });
     }
     if file.size.is_some_and(|s| s > limits.max_bytes) {
@@ -294,11 +297,20 @@ mod tests {
         let error = fetch(&client, &file("http://127.0.0.1:9/a"), closed)
             .await
             .unwrap_err();
-        assert!(matches!(error, DownloadError::NonPublic { why: "loopback", .. }));
+        assert!(matches!(
+            error,
+            DownloadError::NonPublic {
+                why: "loopback",
+                ..
+            }
+        ));
         let error = fetch(&client, &file("http://[::ffff:10.0.0.1]/a"), closed)
             .await
             .unwrap_err();
-        assert!(matches!(error, DownloadError::NonPublic { why: "private", .. }));
+        assert!(matches!(
+            error,
+            DownloadError::NonPublic { why: "private", .. }
+        ));
         let error = fetch(&client, &file("file:///etc/passwd"), OPEN)
             .await
             .unwrap_err();

@@ -167,10 +167,7 @@ impl Client {
         name: &str,
         timeout: Duration,
     ) -> Result<String, ApiError> {
-        let url = self.url(
-            &["_matrix", "media", "v3", "upload"],
-            &[("filename", name)],
-        );
+        let url = self.url(&["_matrix", "media", "v3", "upload"], &[("filename", name)]);
         let request = self
             .http
             .post(url)

@@ -37,7 +37,7 @@ impl Session {
             } => {
                 // Files first (a message that was only a file has no text).
                 let mut sent = self.send_files(&target, &attachments, &token).await;
-                if sent.is_ok() && !(text.is_empty() && !attachments.is_empty()) {
+                if sent.is_ok() && (attachments.is_empty() || !text.is_empty()) {
                     sent = self
                         .send_text(&target, &text, kind, reply_to.as_ref(), &token)
                         .await;

@@ -10,11 +10,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use switchboard_bridge_api::download::Limits;
 use switchboard_bridge_api::{
     channel, session_channels, Command, ErrorContext, ErrorKind, Event, Login, RoomId, SessionEnd,
     SessionHandle, UserId,
 };
-use switchboard_bridge_api::download::Limits;
 use tracing::{debug, info, warn};
 
 use crate::api::SyncResponse;

@@ -12,13 +12,15 @@ mod common;
 mod harness;
 #[path = "common/synapse.rs"]
 mod synapse;
+#[path = "common/upload.rs"]
+mod upload;
 
 use common::support::prosody::{Prosody, DOMAIN};
-use common::upload::{file_message, image_bytes, message_error, upload};
 use common::Client;
 use harness::{join_at, Gateway};
 use serde_json::Value;
 use synapse::{MatrixUser, Synapse, SERVER_NAME};
+use upload::{file_message, image_bytes, message_error, upload};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::MessageType;
 
@@ -103,7 +105,11 @@ async fn an_xmpp_upload_arrives_in_matrix_as_an_image_byte_identical() {
     assert_eq!(content["info"]["size"], photo.len(), "{content}");
     let mxc = content["url"].as_str().expect("an mxc URL");
     let fetched = bob.download(mxc).await;
-    assert!(fetched == photo, "the bytes differ ({} bytes)", fetched.len());
+    assert!(
+        fetched == photo,
+        "the bytes differ ({} bytes)",
+        fetched.len()
+    );
 
     // Over the limit: refused with the reason, nothing reaches Matrix.
     let big = image_bytes(LIMIT + 1);
@@ -119,5 +125,8 @@ async fn an_xmpp_upload_arrives_in_matrix_as_an_image_byte_identical() {
     let (from, condition, text) = message_error(&mut alice, "img-2").await;
     assert_eq!(from, Some(room));
     assert_eq!(condition, "policy-violation");
-    assert_eq!(text, "huge.png is too large: files up to 256 KiB can be sent");
+    assert_eq!(
+        text,
+        "huge.png is too large: files up to 256 KiB can be sent"
+    );
 }

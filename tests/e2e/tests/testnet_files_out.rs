@@ -9,12 +9,14 @@
 mod common;
 #[path = "common/testnet.rs"]
 mod harness;
+#[path = "common/upload.rs"]
+mod upload;
 
 use common::room::body;
-use common::upload::{file_message, image_bytes, message_error, upload};
 use harness::{contact_jid, join, occupant_jid, room_jid, Testnet};
 use switchboard_bridge_api::{Attachment, Command, Target, UserId};
 use tokio_xmpp::Stanza;
+use upload::{file_message, image_bytes, message_error, upload};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Id, Lang, Message, MessageType};
 use xmpp_parsers::oob::Oob;
@@ -101,13 +103,12 @@ async fn a_shared_file_reaches_the_network_byte_identical() {
         .filter_map(|p| Oob::try_from(p.clone()).ok())
         .map(|o| o.url)
         .collect();
-    assert_eq!(oob, [url.clone()]);
+    assert_eq!(oob, std::slice::from_ref(&url));
 
     // To a contact, OOB alone.
     let notes = b"notes, line one\nline two\n".repeat(100);
     let url = upload(&mut alice, "notes.txt", "text/plain", &notes).await;
-    let mut dm =
-        Message::chat(Some(contact_jid("bob"))).with_body(Lang::new(), url.clone());
+    let mut dm = Message::chat(Some(contact_jid("bob"))).with_body(Lang::new(), url.clone());
     dm.id = Some(Id("f-2".into()));
     dm.payloads.push(
         Oob {

@@ -7,7 +7,6 @@ pub mod support;
 pub mod history;
 pub mod relay;
 pub mod room;
-pub mod upload;
 
 use futures::StreamExt;
 use std::path::{Path, PathBuf};

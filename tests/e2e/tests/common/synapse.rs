@@ -405,7 +405,11 @@ impl MatrixUser {
             .send()
             .await
             .unwrap();
-        assert!(response.status().is_success(), "{mxc}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{mxc}: {}",
+            response.status()
+        );
         response.bytes().await.unwrap().to_vec()
     }
 

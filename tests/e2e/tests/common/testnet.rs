@@ -77,8 +77,7 @@ impl Testnet {
     /// bytes, from loopback too.
     pub async fn start_with_uploads(max_file_size: u64) -> Self {
         let prosody = Prosody::start_with_upload(&[(TESTNET, SECRET)]);
-        let settings =
-            format!("max_file_size = {max_file_size}\nallow_private_addresses = true\n");
+        let settings = format!("max_file_size = {max_file_size}\nallow_private_addresses = true\n");
         Self::start_with(prosody, &settings).await
     }
 

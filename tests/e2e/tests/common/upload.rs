@@ -3,9 +3,12 @@
 //! bytes, then a message whose body is the URL with XEP-0066 out-of-band
 //! data and XEP-0447 stateless file sharing metadata (as Conversations and
 //! Dino send them).
+//!
+//! A test file takes it beside `common` (the bench shares `common`
+//! without reqwest): `#[path = "common/upload.rs"] mod upload;`.
 
-use super::support::prosody::UPLOAD;
-use super::{result_payload, Client};
+use crate::common::support::prosody::UPLOAD;
+use crate::common::{result_payload, Client};
 use xmpp_parsers::http_upload::{SlotRequest, SlotResult};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Id, Lang, Message, MessageType};
@@ -19,8 +22,8 @@ pub async fn upload(client: &mut Client, name: &str, media_type: &str, bytes: &[
         size: bytes.len() as u64,
         content_type: Some(media_type.to_owned()),
     };
-    let slot = result_payload(client.iq(UPLOAD, false, request.into()).await)
-        .expect("an upload slot");
+    let slot =
+        result_payload(client.iq(UPLOAD, false, request.into()).await).expect("an upload slot");
     let slot = SlotResult::try_from(slot).unwrap();
     let mut put = reqwest::Client::new()
         .put(&slot.put.url)
@@ -84,8 +87,7 @@ pub async fn message_error(client: &mut Client, id: &str) -> (Option<Jid>, Strin
     client
         .wait_for(|s| match s {
             tokio_xmpp::Stanza::Message(m)
-                if m.type_ == MessageType::Error
-                    && m.id.as_ref().is_some_and(|i| i.0 == id) =>
+                if m.type_ == MessageType::Error && m.id.as_ref().is_some_and(|i| i.0 == id) =>
             {
                 let e = m.payloads.iter().find_map(|e| {
                     xmpp_parsers::stanza_error::StanzaError::try_from(e.clone()).ok()
