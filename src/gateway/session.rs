@@ -522,10 +522,10 @@ impl Gateway {
             return self.rich_request(&user, target, request, &message).await;
         }
         self.signals_in(&user, &target, &message).await;
-        let Some((_, body)) = message.get_best_body(vec![]) else {
+        let Some(body) = super::shared_files::body_of(&message) else {
             return;
         };
-        let (body, reply_to) = self.reply_in(&user, &target, &message, body).await;
+        let (body, reply_to) = self.reply_in(&user, &target, &message, &body).await;
         let (text, kind) = super::action::text_of(&body);
         let (text, attachments) = self.files_in(&message, text);
         let command = Command::SendText {

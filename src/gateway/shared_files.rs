@@ -105,6 +105,19 @@ impl Gateway {
     }
 }
 
+/// A message's body; for a message that shares files with no body (XEP-0447
+/// makes it optional), their URLs, a line each, so that nothing is dropped.
+pub(super) fn body_of(message: &Message) -> Option<String> {
+    if let Some((_, body)) = message.get_best_body(vec![]) {
+        return Some(body.clone());
+    }
+    let files = shared(message);
+    (!files.is_empty()).then(|| {
+        let urls: Vec<&str> = files.iter().map(|f| f.url.as_str()).collect();
+        urls.join("\n")
+    })
+}
+
 /// The files a message shares: each XEP-0447 `<file-sharing/>` with an
 /// http(s) source, then each XEP-0066 URL not already among them.
 fn shared(message: &Message) -> Vec<Attachment> {
@@ -227,6 +240,21 @@ mod tests {
             "look",
             "the URL's own line goes"
         );
+    }
+
+    #[test]
+    fn a_file_without_a_body_is_read_as_its_url() {
+        let m = message(&format!(
+            "<message xmlns='jabber:component:accept'>\
+             <file-sharing xmlns='urn:xmpp:sfs:0'><file xmlns='urn:xmpp:file:metadata:0'/>\
+             <sources><url-data xmlns='http://jabber.org/protocol/url-data' target='{URL}'/>\
+             </sources></file-sharing><store xmlns='urn:xmpp:hints'/></message>"
+        ));
+        assert_eq!(body_of(&m).as_deref(), Some(URL));
+        let files = shared(&m);
+        assert_eq!(without_urls(URL, &files), "");
+        let plain = message("<message xmlns='jabber:component:accept'/>");
+        assert_eq!(body_of(&plain), None);
     }
 
     #[test]

@@ -46,7 +46,8 @@ async fn sent(net: &mut Testnet) -> (Target, String, Vec<Attachment>, String) {
 /// reaches the network as one attachment and no text, byte-identical once
 /// fetched, and comes back to the client as its own message with the
 /// URL and OOB; a file sent to a contact with OOB alone (as Conversations
-/// sends it) is named by its URL and arrives the same.
+/// sends it) is named by its URL and arrives the same, and so does one
+/// shared with XEP-0447 alone and no body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_file_reaches_the_network_byte_identical() {
     let mut net = Testnet::start_with_uploads(LIMIT).await;
@@ -128,6 +129,25 @@ async fn a_shared_file_reaches_the_network_byte_identical() {
     assert_eq!(name, "notes.txt", "named by the URL's last segment");
     assert!(media_type.starts_with("text/plain"), "{media_type}");
     assert_eq!(bytes, notes);
+
+    // XEP-0447 alone, with no body (the XEP makes it optional): still a file.
+    let clip = image_bytes(3_000);
+    let url = upload(&mut alice, "clip.png", "image/png", &clip).await;
+    let mut bare = file_message(
+        &contact_jid("bob"),
+        MessageType::Chat,
+        "f-3",
+        &url,
+        ("clip.png", "image/png", clip.len()),
+    );
+    bare.bodies.clear();
+    bare.payloads.retain(|p| Oob::try_from(p.clone()).is_err());
+    alice.send(bare).await;
+    let (_, text, files, _) = sent(&mut net).await;
+    assert_eq!((text.as_str(), files.len()), ("", 1));
+    let (token, name, _, bytes) = net.control.file("alice").await;
+    assert_eq!((token.as_str(), name.as_str()), ("f-3", "clip.png"));
+    assert_eq!(bytes, clip);
 }
 
 /// A file over the network's limit is not sent: the client's message gets
