@@ -183,7 +183,10 @@ pub async fn fetch(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned())
         .filter(|v| !v.is_empty());
-    let mut bytes = Vec::new();
+    // Room for what the server announced (within the limit) at once, so
+    // the buffer does not double past the file's size as it grows.
+    let announced = response.content_length().unwrap_or(0).min(limits.max_bytes);
+    let mut bytes = Vec::with_capacity(announced as usize);
     while let Some(chunk) = response.chunk().await.map_err(failed)? {
         if bytes.len() as u64 + chunk.len() as u64 > limits.max_bytes {
             return Err(too_large());
