@@ -1,0 +1,245 @@
+//! XEP-0363 HTTP File Upload, asked by the component: the service found
+//! (the configured JID, or the first of the XMPP server's disco#items whose
+//! disco#info has `urn:xmpp:http:upload:0`, with its `max-file-size`), a
+//! slot requested from the component's domain, the bytes PUT with the
+//! slot's headers, the GET URL given back.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+use xmpp_parsers::disco::{DiscoInfoQuery, DiscoInfoResult, DiscoItemsQuery, DiscoItemsResult};
+use xmpp_parsers::http_upload::{SlotRequest, SlotResult};
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::minidom::Element;
+
+use crate::config::UploadService;
+use crate::gateway::Gateway;
+
+/// The XEP-0363 namespace (disco feature, form type, payloads).
+pub(super) const NS_UPLOAD: &str = "urn:xmpp:http:upload:0";
+
+/// How long the server has to answer an iq.
+const ANSWER: Duration = Duration::from_secs(30);
+
+/// An upload service and its own size limit.
+#[derive(Debug, Clone)]
+pub(super) struct Service {
+    pub jid: Jid,
+    pub max: Option<u64>,
+}
+
+/// Why an upload failed.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum UploadError {
+    #[error("no answer from {0}")]
+    NoAnswer(Jid),
+    #[error("{0} refused: {1}")]
+    Refused(Jid, String),
+    #[error("the PUT failed: {0}")]
+    Put(String),
+}
+
+/// The iqs the component waits on, and the upload service once known.
+pub(crate) struct Uploads {
+    setting: UploadService,
+    /// The service found (`Some(None)`: there is none); asked once, again
+    /// only after the server did not answer.
+    service: tokio::sync::Mutex<Option<Option<Service>>>,
+    waiting: Mutex<HashMap<String, oneshot::Sender<Iq>>>,
+    next: AtomicU64,
+    /// For the PUT to the XMPP server's own HTTP service.
+    http: reqwest::Client,
+}
+
+impl Uploads {
+    pub(crate) fn new(setting: UploadService) -> Self {
+        Self {
+            setting,
+            service: tokio::sync::Mutex::new(None),
+            waiting: Mutex::default(),
+            next: AtomicU64::new(0),
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(Duration::from_secs(300))
+                .build()
+                .expect("the HTTP client's TLS set-up"),
+        }
+    }
+
+    /// Whether uploads are switched off.
+    pub(super) fn off(&self) -> bool {
+        self.setting == UploadService::Off
+    }
+
+    /// An iq result or error the component waited for; `None` when it was
+    /// (handed over), the iq back otherwise.
+    pub(crate) fn answered(&self, iq: Iq) -> Option<Iq> {
+        let waiter = self.waiting.lock().unwrap().remove(iq.id());
+        match waiter {
+            Some(tx) => {
+                let _ = tx.send(iq);
+                None
+            }
+            None => Some(iq),
+        }
+    }
+}
+
+impl Gateway {
+    /// Sends a get from the component's domain and waits for the answer's
+    /// payload (an error's text as `Refused`).
+    async fn ask(&self, to: &Jid, payload: Element) -> Result<Option<Element>, UploadError> {
+        let uploads = &self.files.uploads;
+        let id = format!("sb-up-{}", uploads.next.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = oneshot::channel();
+        uploads.waiting.lock().unwrap().insert(id.clone(), tx);
+        let iq = Iq::Get {
+            from: Some(Jid::from(self.domain.clone())),
+            to: Some(to.clone()),
+            id: id.clone(),
+            payload,
+        };
+        self.send(iq).await;
+        match tokio::time::timeout(ANSWER, rx).await {
+            Ok(Ok(Iq::Result { payload, .. })) => Ok(payload),
+            Ok(Ok(Iq::Error { error, .. })) => Err(UploadError::Refused(
+                to.clone(),
+                error
+                    .texts
+                    .values()
+                    .next()
+                    .cloned()
+                    .unwrap_or_else(|| format!("{:?}", error.defined_condition)),
+            )),
+            Ok(Ok(_)) | Ok(Err(_)) | Err(_) => {
+                uploads.waiting.lock().unwrap().remove(&id);
+                Err(UploadError::NoAnswer(to.clone()))
+            }
+        }
+    }
+
+    /// The upload service: configured, or found on the XMPP server once.
+    pub(super) async fn upload_service(&self) -> Option<Service> {
+        let mut known = self.files.uploads.service.lock().await;
+        if let Some(service) = &*known {
+            return service.clone();
+        }
+        let found = match &self.files.uploads.setting {
+            UploadService::Off => Ok(None),
+            UploadService::At(jid) => {
+                let jid = Jid::from(jid.clone());
+                let max = match self.upload_info(&jid).await {
+                    Ok(Some(max)) => max,
+                    _ => None,
+                };
+                Ok(Some(Service { jid, max }))
+            }
+            UploadService::Discover => self.discover_upload().await,
+        };
+        match found {
+            Ok(service) => {
+                match &service {
+                    Some(s) => info!(service = %s.jid, max = ?s.max, "XEP-0363 upload service"),
+                    None => {
+                        info!("no XEP-0363 upload service: network file URLs are passed through")
+                    }
+                }
+                *known = Some(service.clone());
+                service
+            }
+            Err(e) => {
+                warn!(error = %e, "could not ask the XMPP server for its upload service");
+                None
+            }
+        }
+    }
+
+    /// The first of the server's items (or the server itself) that is an
+    /// upload service. The server is the component domain's parent.
+    async fn discover_upload(&self) -> Result<Option<Service>, UploadError> {
+        let domain = self.domain.domain().as_str();
+        let server = domain.split_once('.').map_or(domain, |(_, parent)| parent);
+        let Ok(server) = server.parse::<BareJid>() else {
+            return Ok(None);
+        };
+        let server = Jid::from(server);
+        let items = self
+            .ask(
+                &server,
+                DiscoItemsQuery {
+                    node: None,
+                    rsm: None,
+                }
+                .into(),
+            )
+            .await?;
+        let items = items
+            .and_then(|p| DiscoItemsResult::try_from(p).ok())
+            .map(|r| r.items)
+            .unwrap_or_default();
+        for jid in std::iter::once(server).chain(items.into_iter().map(|i| i.jid).take(32)) {
+            if let Ok(Some(max)) = self.upload_info(&jid).await {
+                return Ok(Some(Service { jid, max }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `Some(max file size)` when `jid` is an upload service.
+    async fn upload_info(&self, jid: &Jid) -> Result<Option<Option<u64>>, UploadError> {
+        let info = self.ask(jid, DiscoInfoQuery { node: None }.into()).await?;
+        let Some(info) = info.and_then(|p| DiscoInfoResult::try_from(p).ok()) else {
+            return Ok(None);
+        };
+        if !info.features.iter().any(|f| f == NS_UPLOAD) {
+            return Ok(None);
+        }
+        let max = info
+            .extensions
+            .iter()
+            .filter(|form| form.form_type() == Some(NS_UPLOAD))
+            .flat_map(|form| &form.fields)
+            .filter(|field| field.var.as_deref() == Some("max-file-size"))
+            .find_map(|field| field.values.first()?.parse().ok());
+        Ok(Some(max))
+    }
+
+    /// Asks `service` for a slot and PUTs the bytes; the GET URL.
+    pub(super) async fn upload(
+        &self,
+        service: &Service,
+        name: &str,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<String, UploadError> {
+        let request = SlotRequest {
+            filename: name.to_owned(),
+            size: bytes.len() as u64,
+            content_type: Some(media_type.to_owned()),
+        };
+        let answer = self.ask(&service.jid, request.into()).await?;
+        let slot = answer
+            .and_then(|p| SlotResult::try_from(p).ok())
+            .ok_or_else(|| UploadError::Refused(service.jid.clone(), "no slot".into()))?;
+        let mut put = self
+            .files
+            .uploads
+            .http
+            .put(&slot.put.url)
+            .header(reqwest::header::CONTENT_TYPE, media_type);
+        for header in &slot.put.headers {
+            put = put.header(header.name.as_str(), &header.value);
+        }
+        put.body(bytes)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| UploadError::Put(e.without_url().to_string()))?;
+        Ok(slot.get.url)
+    }
+}
