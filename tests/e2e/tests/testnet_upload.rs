@@ -341,3 +341,84 @@ async fn without_an_upload_service_public_urls_pass_through() {
     assert_eq!(oob(&m), [(public, Some("photo.png".to_owned()))]);
     assert!(sfs(&m).is_empty());
 }
+
+/// The network's own `upload_service` names Prosody's (no discovery), and
+/// the service's own limit (1 MB, from its disco#info) is below the
+/// gateway's: a 512 kB file is uploaded, a 2 MB one whose size the network
+/// did not give is a notice with the service's limit (refused at its
+/// Content-Length, the body unread). `[files] upload_service = "none"` is checked in the next test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_service_and_its_own_limit() {
+    let small = pseudo_random(512 * 1024, 3);
+    let big = pseudo_random(2 * 1024 * 1024, 5);
+    let port = file_server(vec![("/small.png", small.clone()), ("/big.png", big)]).await;
+    let mut net = Testnet::start_with(
+        Some(1024 * 1024),
+        "upload_service = \"upload.localhost\"\n[files]\nallow_private_addresses = true\n",
+    )
+    .await;
+    let mut alice = net.user("alice").await;
+    join(&mut alice, "lobby", "alice").await;
+    net.control.next_command("alice").await;
+    let files = vec![
+        attachment(
+            format!("http://127.0.0.1:{port}/small.png"),
+            "small.png",
+            None,
+            false,
+        ),
+        attachment(
+            format!("http://127.0.0.1:{port}/big.png"),
+            "big.png",
+            None,
+            false,
+        ),
+    ];
+    net.control
+        .inject(
+            "alice",
+            with_files(from_network("c-1", lobby(), "bob", ""), files),
+        )
+        .await;
+    let m = from_bob_in_lobby(&mut alice).await;
+    let text = body(&m);
+    let (notice, url) = text.split_once('\n').expect("a notice, then the URL");
+    assert_eq!(
+        notice,
+        "[file big.png not shown: it is over the 1 MB limit for files]"
+    );
+    let http_port = net.prosody.http_port.unwrap();
+    assert!(
+        url.starts_with(&format!("http://127.0.0.1:{http_port}/")),
+        "{url}"
+    );
+    assert!(
+        get(url).await == small,
+        "the upload differs from the network's file"
+    );
+    assert_eq!(sfs(&m).len(), 1);
+    let log = net.gateway.log();
+    assert!(log.contains("XEP-0363 upload service"), "{log}");
+}
+
+/// `[files] upload_service = "none"` with an upload service on the server:
+/// the network's URL is passed through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_switched_off_pass_urls_through() {
+    let mut net =
+        Testnet::start_with(Some(1024 * 1024), "[files]\nupload_service = \"none\"\n").await;
+    let mut alice = net.user("alice").await;
+    join(&mut alice, "lobby", "alice").await;
+    net.control.next_command("alice").await;
+    let public = "https://cdn.example/a/photo.png".to_owned();
+    let files = vec![attachment(public.clone(), "photo.png", None, false)];
+    net.control
+        .inject(
+            "alice",
+            with_files(from_network("n-1", lobby(), "bob", ""), files),
+        )
+        .await;
+    let m = from_bob_in_lobby(&mut alice).await;
+    assert_eq!(body(&m), public);
+    assert_eq!(oob(&m), [(public, Some("photo.png".to_owned()))]);
+}

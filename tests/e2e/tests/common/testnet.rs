@@ -74,7 +74,8 @@ impl Testnet {
 
     /// [`Testnet::start`], with Prosody's upload service for files up to
     /// `upload` bytes (`Prosody::start_with_upload`) and `extra` lines in
-    /// the gateway's config (before the network's section).
+    /// the gateway's config (after the network's `jid` and `secret`: keys of
+    /// `[networks.testnet]`, then other sections).
     pub async fn start_with(upload: Option<u64>, extra: &str) -> Self {
         let prosody = match upload {
             Some(limit) => Prosody::start_with_upload(&[(TESTNET, SECRET)], limit),
@@ -85,8 +86,8 @@ impl Testnet {
             "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
              [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
              [log]\nlevel = \"info\"\n\
-             {extra}\n\
              [networks.testnet]\njid = \"{TESTNET}\"\nsecret = \"{SECRET}\"\n\
+             {extra}\n\
              [networks.testnet.settings]\ncontrol = \"{}\"\n",
             prosody.component_port,
             listener.local_addr().unwrap(),
