@@ -66,7 +66,7 @@ pub(super) async fn fetch(
     {
         return Err(FetchError::Failed(format!("a {why} address was refused")));
     }
-    let failed = |e: reqwest::Error| FetchError::Failed(e.without_url().to_string());
+    let failed = |e: reqwest::Error| FetchError::Failed(words(e));
     let mut response = client
         .get(parsed)
         .send()
@@ -89,6 +89,19 @@ pub(super) async fn fetch(
         bytes.extend_from_slice(&chunk);
     }
     Ok(Fetched { bytes, media_type })
+}
+
+/// An HTTP error and its causes, without the URL (a URL may hold a token).
+pub(super) fn words(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// A resolver that keeps public addresses only, unless private ones are allowed.

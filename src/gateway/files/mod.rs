@@ -43,7 +43,9 @@ pub(crate) use upload::Uploads;
 /// network files, its limit.
 pub(crate) struct Files {
     uploads: Uploads,
-    network: reqwest::Client,
+    /// Made at the first file (a client holds TLS roots; most gateways of
+    /// IRC users never need one).
+    network: std::sync::OnceLock<reqwest::Client>,
     max: u64,
     allow_private: bool,
     /// Uploads at once, over all of the network's users.
@@ -60,7 +62,7 @@ impl Files {
             .unwrap_or_else(|| config.files.upload_service.clone());
         Self {
             uploads: Uploads::new(setting),
-            network: fetch::client(config.files.allow_private_addresses),
+            network: std::sync::OnceLock::new(),
             max: config.files.max_file_size,
             allow_private: config.files.allow_private_addresses,
             busy: tokio::sync::Semaphore::new(2),
@@ -207,13 +209,12 @@ impl Gateway {
                     media_type: None,
                 })
         } else {
-            fetch::fetch(
-                &self.files.network,
-                &file.url,
-                limit,
-                self.files.allow_private,
-            )
-            .await
+            let allow_private = self.files.allow_private;
+            let client = self
+                .files
+                .network
+                .get_or_init(|| fetch::client(allow_private));
+            fetch::fetch(client, &file.url, limit, allow_private).await
         };
         let fetched = fetched.map_err(|e| match e {
             FetchError::TooLarge { limit } => NotShown::TooLarge(limit),

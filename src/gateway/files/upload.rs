@@ -52,8 +52,8 @@ pub(crate) struct Uploads {
     service: tokio::sync::Mutex<Option<Option<Service>>>,
     waiting: Mutex<HashMap<String, oneshot::Sender<Iq>>>,
     next: AtomicU64,
-    /// For the PUT to the XMPP server's own HTTP service.
-    http: reqwest::Client,
+    /// For the PUT to the XMPP server's own HTTP service (made at the first upload).
+    http: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl Uploads {
@@ -63,11 +63,7 @@ impl Uploads {
             service: tokio::sync::Mutex::new(None),
             waiting: Mutex::default(),
             next: AtomicU64::new(0),
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .timeout(Duration::from_secs(300))
-                .build()
-                .expect("the HTTP client's TLS set-up"),
+            http: std::sync::OnceLock::new(),
         }
     }
 
@@ -230,6 +226,13 @@ impl Gateway {
             .files
             .uploads
             .http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .timeout(Duration::from_secs(300))
+                    .build()
+                    .expect("the HTTP client's TLS set-up")
+            })
             .put(&slot.put.url)
             .header(reqwest::header::CONTENT_TYPE, media_type);
         for header in &slot.put.headers {
@@ -239,7 +242,7 @@ impl Gateway {
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| UploadError::Put(e.without_url().to_string()))?;
+            .map_err(|e| UploadError::Put(super::fetch::words(e)))?;
         Ok(slot.get.url)
     }
 }
