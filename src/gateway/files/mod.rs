@@ -111,6 +111,10 @@ impl Gateway {
             Event::Message(m) if !m.attachments.is_empty() => m,
             other => return Some(other),
         };
+        // The echo of the user's own direct message is not shown (`direct.rs`).
+        if m.own && matches!(m.target, Target::User(_)) {
+            return Some(Event::Message(m));
+        }
         if self.files.uploads.off() {
             return Some(Event::Message(self.without_upload(m)));
         }
