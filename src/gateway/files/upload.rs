@@ -75,6 +75,9 @@ impl Uploads {
     /// An iq result or error the component waited for; `None` when it was
     /// (handed over), the iq back otherwise.
     pub(crate) fn answered(&self, iq: Iq) -> Option<Iq> {
+        if !matches!(iq, Iq::Result { .. } | Iq::Error { .. }) {
+            return Some(iq);
+        }
         let waiter = self.waiting.lock().unwrap().remove(iq.id());
         match waiter {
             Some(tx) => {
@@ -178,7 +181,9 @@ impl Gateway {
             .and_then(|p| DiscoItemsResult::try_from(p).ok())
             .map(|r| r.items)
             .unwrap_or_default();
-        for jid in std::iter::once(server).chain(items.into_iter().map(|i| i.jid).take(32)) {
+        let own = Jid::from(self.domain.clone());
+        let items = items.into_iter().map(|i| i.jid).filter(|j| *j != own);
+        for jid in std::iter::once(server).chain(items.take(32)) {
             if let Ok(Some(max)) = self.upload_info(&jid).await {
                 return Ok(Some(Service { jid, max }));
             }
@@ -244,5 +249,42 @@ impl Gateway {
             .and_then(reqwest::Response::error_for_status)
             .map_err(|e| UploadError::Put(super::fetch::words(e)))?;
         Ok(slot.get.url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_result_or_error_answers_a_question() {
+        let uploads = Uploads::new(UploadService::Discover);
+        let (tx, mut rx) = oneshot::channel();
+        uploads.waiting.lock().unwrap().insert("sb-up-0".into(), tx);
+        // The component's own question coming back to it (disco of its
+        // own domain) is a get with the same id: not an answer.
+        let get = Iq::Get {
+            from: None,
+            to: None,
+            id: "sb-up-0".into(),
+            payload: DiscoInfoQuery { node: None }.into(),
+        };
+        assert!(uploads.answered(get).is_some());
+        assert!(rx.try_recv().is_err());
+        let result = Iq::Result {
+            from: None,
+            to: None,
+            id: "sb-up-0".into(),
+            payload: None,
+        };
+        assert!(uploads.answered(result).is_none());
+        assert!(matches!(rx.try_recv(), Ok(Iq::Result { .. })));
+        let stranger = Iq::Result {
+            from: None,
+            to: None,
+            id: "other".into(),
+            payload: None,
+        };
+        assert!(uploads.answered(stranger).is_some());
     }
 }
