@@ -15,10 +15,32 @@ use reqwest::redirect;
 use switchboard_bridge_api::address::non_public;
 use switchboard_bridge_api::FetchError;
 
-/// A fetched file: its bytes and the type the server gave.
+/// A fetched file: its body and the type the server gave.
 pub(super) struct Fetched {
-    pub bytes: Vec<u8>,
+    pub body: Body,
     pub media_type: Option<String>,
+}
+
+/// A file's bytes: in memory, or still coming, of a length the server
+/// gave (then they go on to the upload as they come, never held whole).
+pub(super) enum Body {
+    /// All of it.
+    Whole(Vec<u8>),
+    /// A response whose `Content-Length` (within the limit) is `size`.
+    Stream {
+        response: reqwest::Response,
+        size: u64,
+    },
+}
+
+impl Body {
+    /// The file's size in bytes.
+    pub(super) fn size(&self) -> u64 {
+        match self {
+            Body::Whole(bytes) => bytes.len() as u64,
+            Body::Stream { size, .. } => *size,
+        }
+    }
 }
 
 /// The HTTP client for network files.
@@ -49,7 +71,9 @@ fn literal(url: &reqwest::Url) -> Option<IpAddr> {
         .ok()
 }
 
-/// Fetches `url`, at most `limit` bytes.
+/// Fetches `url`, at most `limit` bytes: a body of a given length is
+/// handed on unread ([`Body::Stream`]), one of no given length is read
+/// into memory up to the limit.
 pub(super) async fn fetch(
     client: &reqwest::Client,
     url: &str,
@@ -73,14 +97,19 @@ pub(super) async fn fetch(
         .await
         .and_then(reqwest::Response::error_for_status)
         .map_err(failed)?;
-    if response.content_length().is_some_and(|n| n > limit) {
-        return Err(FetchError::TooLarge { limit });
-    }
     let media_type = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    match response.content_length() {
+        Some(n) if n > limit => return Err(FetchError::TooLarge { limit }),
+        Some(size) => {
+            let body = Body::Stream { response, size };
+            return Ok(Fetched { body, media_type });
+        }
+        None => {}
+    }
     let mut bytes = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(failed)? {
         if (bytes.len() + chunk.len()) as u64 > limit {
@@ -88,7 +117,10 @@ pub(super) async fn fetch(
         }
         bytes.extend_from_slice(&chunk);
     }
-    Ok(Fetched { bytes, media_type })
+    Ok(Fetched {
+        body: Body::Whole(bytes),
+        media_type,
+    })
 }
 
 /// An HTTP error and its causes, without the URL (a URL may hold a token).

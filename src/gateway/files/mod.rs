@@ -24,8 +24,6 @@ mod upload;
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use sha2::{Digest, Sha256};
 use switchboard_bridge_api::{
     Attachment, Event, FetchError, FileFetcher, Message as NetMessage, Target,
 };
@@ -209,7 +207,7 @@ impl Gateway {
                 .fetch(file, limit)
                 .await
                 .map(|bytes| fetch::Fetched {
-                    bytes,
+                    body: fetch::Body::Whole(bytes),
                     media_type: None,
                 })
         } else {
@@ -233,11 +231,9 @@ impl Gateway {
             .clone()
             .or(fetched.media_type)
             .unwrap_or_else(|| "application/octet-stream".to_owned());
-        let size = fetched.bytes.len() as u64;
-        let sha256 =
-            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&fetched.bytes));
-        let url = self
-            .upload(service, &name, &media_type, fetched.bytes)
+        let size = fetched.body.size();
+        let (url, sha256) = self
+            .upload(service, &name, &media_type, fetched.body)
             .await
             .map_err(|e| {
                 warn!(error = %e, "could not upload a network file");

@@ -6,8 +6,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use base64::Engine as _;
+use futures::StreamExt as _;
+use sha2::{Digest, Sha256};
 
 use tokio::sync::oneshot;
 use tracing::{info, warn};
@@ -17,6 +21,7 @@ use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::minidom::Element;
 
+use super::fetch::Body;
 use crate::config::UploadService;
 use crate::gateway::Gateway;
 
@@ -210,17 +215,19 @@ impl Gateway {
         Ok(Some(max))
     }
 
-    /// Asks `service` for a slot and PUTs the bytes; the GET URL.
+    /// Asks `service` for a slot and PUTs the body (hashed as it goes);
+    /// the GET URL and the SHA-256 (base64).
     pub(super) async fn upload(
         &self,
         service: &Service,
         name: &str,
         media_type: &str,
-        bytes: Vec<u8>,
-    ) -> Result<String, UploadError> {
+        body: Body,
+    ) -> Result<(String, String), UploadError> {
+        let size = body.size();
         let request = SlotRequest {
             filename: name.to_owned(),
-            size: bytes.len() as u64,
+            size,
             content_type: Some(media_type.to_owned()),
         };
         let answer = self.ask(&service.jid, request.into()).await?;
@@ -239,18 +246,65 @@ impl Gateway {
                     .expect("the HTTP client's TLS set-up")
             })
             .put(&slot.put.url)
-            .header(reqwest::header::CONTENT_TYPE, media_type);
+            .header(reqwest::header::CONTENT_TYPE, media_type)
+            .header(reqwest::header::CONTENT_LENGTH, size);
         for header in &slot.put.headers {
             put = put.header(header.name.as_str(), &header.value);
         }
-        put.body(bytes)
+        let hashing = Arc::new(Mutex::new((Sha256::new(), 0u64)));
+        let put_body = match body {
+            Body::Whole(bytes) => {
+                let mut state = hashing.lock().unwrap();
+                state.0.update(&bytes);
+                state.1 = size;
+                reqwest::Body::from(bytes)
+            }
+            Body::Stream { response, .. } => hashed(response, size, Arc::clone(&hashing)),
+        };
+        put.body(put_body)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
             .map_err(|e| UploadError::Put(super::fetch::words(e)))?;
-        Ok(slot.get.url)
+        let (hasher, read) = std::mem::take(&mut *hashing.lock().unwrap());
+        if read != size {
+            return Err(UploadError::Put(format!("{read} bytes of {size} came")));
+        }
+        let sha256 = base64::engine::general_purpose::STANDARD.encode(hasher.finalize());
+        Ok((slot.get.url, sha256))
     }
 }
+
+/// A response's chunks as the PUT's body, each hashed and counted as
+/// it passes; more than `size` bytes is an error.
+fn hashed(
+    response: reqwest::Response,
+    size: u64,
+    hashing: Arc<Mutex<(Sha256, u64)>>,
+) -> reqwest::Body {
+    let stream = futures::stream::unfold(Some(response), |response| async move {
+        let mut response = response?;
+        match response.chunk().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), Some(response))),
+            Ok(None) => None,
+            Err(e) => Some((Err(BoxError::from(super::fetch::words(e))), None)),
+        }
+    })
+    .map(move |chunk| {
+        let chunk = chunk?;
+        let mut state = hashing.lock().unwrap();
+        state.0.update(&chunk);
+        state.1 += chunk.len() as u64;
+        if state.1 > size {
+            return Err(BoxError::from("the file is longer than its length"));
+        }
+        Ok(chunk)
+    });
+    reqwest::Body::wrap_stream(stream)
+}
+
+/// An error in the PUT's body stream.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[cfg(test)]
 mod tests {
