@@ -6,7 +6,8 @@
 //! (its hash matching); a file that needs the network's credentials is
 //! fetched by the bridge and uploaded the same way; a file over the limit is
 //! a notice; without an upload service, a public URL is passed through and
-//! one that needs credentials is a notice. The gateway must be built with
+//! one that needs credentials is a notice. The upload also goes through
+//! ejabberd's `mod_http_upload`. The gateway must be built with
 //! `cargo build --bin switchboard --features test-network`.
 
 mod common;
@@ -421,4 +422,67 @@ async fn uploads_switched_off_pass_urls_through() {
     let m = from_bob_in_lobby(&mut alice).await;
     assert_eq!(body(&m), public);
     assert_eq!(oob(&m), [(public, Some("photo.png".to_owned()))]);
+}
+
+/// The same upload through ejabberd 23.01's `mod_http_upload` (found by
+/// discovery on ejabberd too; its access rule opened to the component, see
+/// `Ejabberd::start_with_upload`): the client fetches the 2 MB image
+/// byte-identical from ejabberd's HTTP listener, with the hash in its
+/// XEP-0447 metadata.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_ejabberd_too() {
+    use common::support::ejabberd::{Ejabberd, DOMAIN};
+    let image = pseudo_random(2 * 1024 * 1024, 13);
+    let port = file_server(vec![("/photo.png", image.clone())]).await;
+    let secret = "testnet-secret";
+    let (ejabberd, http_port) =
+        Ejabberd::start_with_upload(&[(harness::TESTNET, secret)], 10 * 1024 * 1024);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = format!(
+        "[xmpp]\nserver = \"127.0.0.1:{}\"\n[users]\nallowed_domains = [\"{DOMAIN}\"]\n\
+         [files]\nallow_private_addresses = true\n\
+         [networks.testnet]\njid = \"{}\"\nsecret = \"{secret}\"\n\
+         [networks.testnet.settings]\ncontrol = \"{}\"\n",
+        ejabberd.component_port,
+        harness::TESTNET,
+        listener.local_addr().unwrap(),
+    );
+    let _gateway = harness::Gateway::start(&config);
+    let mut control = harness::Control::new(listener);
+    ejabberd.register("alice", DOMAIN, "pass");
+    let mut alice =
+        common::Client::login(&format!("alice@{DOMAIN}"), "pass", ejabberd.c2s_port).await;
+    alice
+        .register_by_chat(harness::TESTNET, "username=alice")
+        .await;
+    control.started("alice").await;
+    join(&mut alice, "lobby", "alice").await;
+    let joined = control.next_command("alice").await;
+    assert!(matches!(joined, Command::Join { .. }), "{joined:?}");
+    let photo = attachment(
+        format!("http://127.0.0.1:{port}/photo.png"),
+        "photo.png",
+        None,
+        false,
+    );
+    control
+        .inject(
+            "alice",
+            with_files(from_network("e-1", lobby(), "bob", ""), vec![photo]),
+        )
+        .await;
+    let m = from_bob_in_lobby(&mut alice).await;
+    let url = body(&m);
+    assert!(
+        url.starts_with(&format!("http://127.0.0.1:{http_port}/upload/")),
+        "not an upload URL: {url}\n{}",
+        ejabberd.log()
+    );
+    let fetched = get(&url).await;
+    assert!(
+        fetched == image,
+        "the upload differs from the network's file"
+    );
+    assert_eq!(sfs(&m)[0].3, sha256(&image));
+    assert_eq!(oob(&m), [(url, Some("photo.png".to_owned()))]);
 }

@@ -242,7 +242,8 @@ pub struct Control {
 }
 
 impl Control {
-    fn new(listener: TcpListener) -> Self {
+    /// The test's end of the control channel, listening on `listener`.
+    pub fn new(listener: TcpListener) -> Self {
         Self {
             listener,
             link: None,
