@@ -390,7 +390,7 @@ impl Gateway {
         // Messages with files are fetched and uploaded off the pump (`files/`).
         let mut files = super::files::FileQueue::new(files);
         while let Some(event) = events.recv().await {
-            let Some(event) = self.files_first(&user, event, &mut files) else {
+            let Some(event) = self.files_first(&user, event, &mut files).await else {
                 continue;
             };
             // Boxed: the delivery future is large, and a session waits for events most of its life.

@@ -98,13 +98,25 @@ enum NotShown {
 
 impl Gateway {
     /// A session event, unless it is a message with files that takes a
-    /// task of its own (fetch and upload); that task delivers it.
-    pub(super) fn files_first(
+    /// task of its own (fetch and upload); that task delivers it. An event
+    /// that may refer to a message still on its way (a correction,
+    /// retraction or reaction; a reply) waits until it is delivered.
+    pub(super) async fn files_first(
         self: &Arc<Self>,
         user: &BareJid,
         event: Event,
         queue: &mut FileQueue,
     ) -> Option<Event> {
+        let refers = match &event {
+            Event::Edited { .. } | Event::Retracted { .. } | Event::Reacted { .. } => true,
+            Event::Message(m) => m.reply_to.is_some(),
+            _ => false,
+        };
+        if refers {
+            if let Some(before) = queue.last.take() {
+                let _ = before.await;
+            }
+        }
         let m = match event {
             Event::Message(m) if !m.attachments.is_empty() => m,
             other => return Some(other),

@@ -486,3 +486,64 @@ async fn through_ejabberd_too() {
     assert_eq!(sfs(&m)[0].3, sha256(&image));
     assert_eq!(oob(&m), [(url, Some("photo.png".to_owned()))]);
 }
+
+/// A correction the network sends right after a file message waits for
+/// that message's upload: the client sees the file message first, then
+/// the correction naming its id; a plain message meanwhile is not held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_after_a_file_comes_after_it() {
+    let image = pseudo_random(2 * 1024 * 1024, 17);
+    let port = file_server(vec![("/photo.png", image)]).await;
+    let mut net = Testnet::start_with(
+        Some(10 * 1024 * 1024),
+        "[files]\nallow_private_addresses = true\n",
+    )
+    .await;
+    let mut alice = net.user("alice").await;
+    join(&mut alice, "lobby", "alice").await;
+    net.control.next_command("alice").await;
+    let photo = attachment(
+        format!("http://127.0.0.1:{port}/photo.png"),
+        "photo.png",
+        None,
+        false,
+    );
+    net.control
+        .inject(
+            "alice",
+            with_files(from_network("o-1", lobby(), "bob", ""), vec![photo]),
+        )
+        .await;
+    net.control
+        .inject("alice", from_network("o-2", lobby(), "bob", "meanwhile"))
+        .await;
+    let correction = Event::Edited {
+        target: lobby(),
+        message: "o-1".into(),
+        author: UserId::from("bob"),
+        author_nick: "bob".into(),
+        text: "a photo".into(),
+    };
+    net.control.inject("alice", correction).await;
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(from_bob_in_lobby(&mut alice).await);
+    }
+    let replaces = |m: &Message| {
+        m.payloads
+            .iter()
+            .find(|p| p.is("replace", "urn:xmpp:message-correct:0"))
+            .and_then(|p| p.attr("id"))
+            .map(str::to_owned)
+    };
+    assert_eq!(body(&seen[0]), "meanwhile", "a plain message is not held");
+    assert_eq!(
+        oob(&seen[1]).len(),
+        1,
+        "the file message second: {:?}",
+        seen[1]
+    );
+    assert_eq!(seen[1].id.as_ref().map(|i| i.0.as_str()), Some("o-1"));
+    assert_eq!(body(&seen[2]), "a photo");
+    assert_eq!(replaces(&seen[2]).as_deref(), Some("o-1"));
+}
