@@ -80,6 +80,7 @@ pub struct Gateway {
     recent: Mutex<recent::Recent>,
     /// The typing states the network was told.
     typing: Mutex<chat_states::SentTyping>,
+    files: files::Files,
 }
 
 /// What every gateway of the process shares.
@@ -105,6 +106,7 @@ impl Gateway {
         out: mpsc::Sender<Outgoing>,
     ) -> Arc<Self> {
         Arc::new(Self {
+            files: files::Files::new(&shared.config, network),
             network: network.to_owned(),
             domain,
             bridge,

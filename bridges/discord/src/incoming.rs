@@ -124,6 +124,9 @@ pub(crate) fn message(
                 name: Some(a.filename.clone()),
                 media_type: a.content_type.clone(),
                 size: Some(u64::from(a.size)),
+                // Discord's CDN URLs are signed: anyone holding one may fetch it.
+                needs_credentials: false,
+                sha256: None,
             })
             .collect(),
         timestamp: Some(timestamp),

@@ -27,10 +27,13 @@
 //! command's token, an id `tn-N`), edits, retractions, reactions, nick and
 //! topic changes with their echoes, a room list of the rooms any session
 //! joined (rooms persist), an empty history.
+//! An injected attachment marked `needs_credentials` is fetched by the
+//! session ([`files`]) with the header `Authorization: Bearer testnet-<user>`.
 //! Everything else a room or a contact does, the test injects.
 //!
 //! [`Command`]: switchboard_bridge_api::Command
 
+pub mod files;
 mod hub;
 pub mod register;
 mod session;

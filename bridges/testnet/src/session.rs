@@ -15,12 +15,14 @@ use crate::wire::Report;
 
 /// Starts a session for the login's `username`.
 pub(crate) fn start(hub: Arc<Hub>, login: Login) -> SessionHandle {
-    let (handle, end) = session_channels();
+    let (mut handle, end) = session_channels();
     let user = login
         .credentials
         .get("username")
         .unwrap_or(&login.account)
         .to_owned();
+    // Files that need credentials: fetched with the user's token.
+    handle.files = Some(Arc::new(crate::files::Fetcher::new(&user)));
     let credentials = login
         .credentials
         .iter()

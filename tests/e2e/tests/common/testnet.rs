@@ -69,13 +69,25 @@ impl Testnet {
 
     /// Starts Prosody and the gateway, and waits for the component to connect.
     pub async fn start() -> Self {
-        let prosody = Prosody::start(&[(TESTNET, SECRET)]);
+        Self::start_with(None, "").await
+    }
+
+    /// [`Testnet::start`], with Prosody's upload service for files up to
+    /// `upload` bytes (`Prosody::start_with_upload`) and `extra` lines in
+    /// the gateway's config (after the network's `jid` and `secret`: keys of
+    /// `[networks.testnet]`, then other sections).
+    pub async fn start_with(upload: Option<u64>, extra: &str) -> Self {
+        let prosody = match upload {
+            Some(limit) => Prosody::start_with_upload(&[(TESTNET, SECRET)], limit),
+            None => Prosody::start(&[(TESTNET, SECRET)]),
+        };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let config = format!(
             "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
              [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
              [log]\nlevel = \"info\"\n\
              [networks.testnet]\njid = \"{TESTNET}\"\nsecret = \"{SECRET}\"\n\
+             {extra}\n\
              [networks.testnet.settings]\ncontrol = \"{}\"\n",
             prosody.component_port,
             listener.local_addr().unwrap(),
@@ -230,7 +242,8 @@ pub struct Control {
 }
 
 impl Control {
-    fn new(listener: TcpListener) -> Self {
+    /// The test's end of the control channel, listening on `listener`.
+    pub fn new(listener: TcpListener) -> Self {
         Self {
             listener,
             link: None,
