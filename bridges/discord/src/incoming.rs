@@ -111,11 +111,7 @@ pub(crate) fn message(
         } else {
             MessageKind::Notice
         },
-        reply_to: message
-            .message_reference
-            .as_ref()
-            .and_then(|r| r.message_id)
-            .map(|m| m.to_string().into()),
+        reply_to: reply_to(message).map(|m| m.to_string().into()),
         attachments: message
             .attachments
             .iter()
@@ -135,6 +131,21 @@ pub(crate) fn message(
         },
         token,
     }
+}
+
+/// The message a reply (type 19) answers: its `message_reference`, else
+/// its `referenced_message`. Other references (a forward, a pin's notice,
+/// a crosspost) are no replies.
+fn reply_to(message: &DiscordMessage) -> Option<u64> {
+    if message.kind != MessageType::InlineReply {
+        return None;
+    }
+    message
+        .message_reference
+        .as_ref()
+        .and_then(|r| r.message_id)
+        .or_else(|| message.referenced_message.as_ref().map(|m| m.id))
+        .map(|m| m.get())
 }
 
 /// MESSAGE_UPDATE as an edit in `target`: the new text (mentions as names,

@@ -296,6 +296,40 @@ fn the_doubles_payloads_are_read_by_serenity() {
         .unwrap();
 }
 
+/// serenity 0.12 reads MESSAGE_REACTION_REMOVE_EMOJI with its full
+/// reaction model, which wants `burst` and `type`; Discord's documented
+/// payload has neither, and the dispatch reaches the handler as an unknown
+/// event with its raw fields (which the bridge reads). The other reaction
+/// and typing dispatches, and a reply, read as themselves.
+#[test]
+fn reaction_and_typing_dispatches_as_serenity_reads_them() {
+    use serenity::model::event::Event as Dispatch;
+    let read = |t: &str, d: serde_json::Value| -> Dispatch {
+        serde_json::from_value(serde_json::json!({ "t": t, "d": d })).unwrap()
+    };
+    let emoji = serde_json::json!({ "id": null, "name": "👍" });
+    let removed = read(
+        "MESSAGE_REACTION_REMOVE_EMOJI",
+        serde_json::json!({ "channel_id": "3001", "guild_id": "2000", "message_id": "9", "emoji": emoji }),
+    );
+    match removed {
+        Dispatch::Unknown(u) => assert_eq!(u.value["emoji"]["name"], "👍"),
+        other => panic!("serenity reads it now: {other:?}"),
+    }
+    let added = read(
+        "MESSAGE_REACTION_ADD",
+        serde_json::json!({ "user_id": "4001", "channel_id": "3001", "message_id": "9",
+            "guild_id": "2000", "emoji": emoji, "message_author_id": "4001", "burst": false,
+            "burst_colors": [], "type": 0 }),
+    );
+    assert!(matches!(added, Dispatch::ReactionAdd(_)), "{added:?}");
+    let typing = read(
+        "TYPING_START",
+        serde_json::json!({ "channel_id": "3001", "guild_id": "2000", "user_id": "4001", "timestamp": 1 }),
+    );
+    assert!(matches!(typing, Dispatch::TypingStart(_)), "{typing:?}");
+}
+
 /// Waits up to 10 s for `done`.
 async fn eventually(what: &str, done: impl Fn() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
