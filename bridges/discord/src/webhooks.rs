@@ -71,11 +71,6 @@ impl Webhooks {
         route
     }
 
-    /// The channel's route, if it was found already.
-    pub fn known_route(&self, channel: u64) -> Option<&Route> {
-        self.routes.get(&channel)
-    }
-
     /// Notes that `message` went through the bot's webhook.
     pub fn note_sent(&mut self, message: u64) {
         if self.sent.contains(&message) {

@@ -76,14 +76,18 @@ impl Session {
         found
     }
 
-    /// The webhook (id, token) a message went through, if it was the bot's.
-    fn webhook_of(&self, channel: u64, message: u64) -> Option<(u64, String)> {
+    /// The webhook (id, token) a message went through, if it was the
+    /// bot's (its route looked up when this session has not used it yet:
+    /// a message caught up after a restart).
+    async fn webhook_of(&mut self, channel: u64, message: u64) -> Option<(u64, String)> {
         let (hook_channel, _) = self.hook_channel(channel);
-        match self.webhooks.known_route(hook_channel) {
-            Some(Route::Webhook { id, token }) if self.webhooks.sent_through(message) => {
-                Some((*id, token.clone()))
-            }
-            _ => None,
+        let bot = self.own_id?;
+        if !self.webhooks.sent_through(message) {
+            return None;
+        }
+        match self.webhooks.route(&self.http, hook_channel, bot).await {
+            Route::Webhook { id, token } => Some((id, token)),
+            Route::Bot => None,
         }
     }
 
@@ -116,7 +120,7 @@ impl Session {
             return true;
         };
         let text = self.outgoing_text(&target, channel, text);
-        let result = match self.webhook_of(channel, id) {
+        let result = match self.webhook_of(channel, id).await {
             Some((hook, secret)) => {
                 let (_, thread) = self.hook_channel(channel);
                 let body = outgoing::edit_body(&text, None);
@@ -157,7 +161,7 @@ impl Session {
         let Some((channel, id)) = self.command_channel(&target, &message, &token).await else {
             return true;
         };
-        let result = match self.webhook_of(channel, id) {
+        let result = match self.webhook_of(channel, id).await {
             Some((hook, secret)) => {
                 let (_, thread) = self.hook_channel(channel);
                 self.http
