@@ -4,11 +4,13 @@
 //! call, its ids and body) and the exact stanzas the client got.
 
 mod common;
+#[path = "common/discord.rs"]
+mod discord_setup;
 
 use std::time::Duration;
 
-use common::discord::{contact_jid, join, registered, room_jid, setup, Setup};
 use common::Client;
+use discord_setup::{contact_jid, join, registered, room_jid, setup, Setup};
 use switchboard_discord_double::{self as discord, fixture::dm_channel_id, Request};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;

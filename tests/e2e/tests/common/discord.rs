@@ -1,5 +1,7 @@
 //! The Discord tests' setup: Prosody, the Discord double and the gateway
-//! pointed at it; a registered client; joining a channel's room.
+//! pointed at it; a registered client; joining a channel's room. Included
+//! by the Discord test files with `#[path]` (not from `common/mod.rs`,
+//! which the bench crate includes too, without the double).
 #![allow(dead_code)]
 
 use switchboard_discord_double::{self as discord, Double};
@@ -8,9 +10,9 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::{Presence, Type};
 
-use super::room::muc_info;
-use super::support::prosody::{Prosody, DOMAIN};
-use super::{Client, Switchboard};
+use crate::common::room::muc_info;
+use crate::common::support::prosody::{Prosody, DOMAIN};
+use crate::common::{Client, Switchboard};
 
 /// The gateway's component JID.
 pub const GW: &str = "discord.localhost";
