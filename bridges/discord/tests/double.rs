@@ -694,3 +694,71 @@ async fn a_thread_is_a_room() {
     .await;
     assert!(!rooms.iter().any(|r| r.room.as_str() == double::THREAD_ID));
 }
+
+/// A message the bot's webhook sent before this session (as after a
+/// restart) is edited and deleted through that webhook, found with `GET
+/// /channels/{id}/webhooks`: the bot itself may not edit it.
+#[tokio::test]
+async fn an_earlier_webhook_message_is_edited_through_its_webhook() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    join(&mut s, double::GENERAL_ID, "me").await;
+    until(&mut s, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    let id = double.say_through_bot_webhook(double::GENERAL_ID, "me", "helo");
+    let echo = until(&mut s, |e| match e {
+        Event::Message(m) if m.own => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(echo.id.as_str(), id);
+    let room = || Target::Room(double::GENERAL_ID.into());
+    s.commands
+        .send(Command::Edit {
+            target: room(),
+            message: id.as_str().into(),
+            text: "hello".into(),
+            token: "e1".into(),
+        })
+        .await
+        .unwrap();
+    let edited = until(&mut s, |e| match e {
+        Event::Edited { text, author, .. } => Some(Ok((text.clone(), author.clone()))),
+        Event::Error { text, .. } => Some(Err(text.clone())),
+        _ => None,
+    })
+    .await
+    .expect("no error");
+    assert_eq!(
+        (edited.0.as_str(), edited.1.as_str()),
+        ("hello", double::BOT_ID)
+    );
+    let patch = double.wait_request(|r| r.method == "PATCH").await;
+    assert!(
+        patch.path.contains("/webhooks/") && patch.path.ends_with(&format!("/messages/{id}")),
+        "{}",
+        patch.path
+    );
+    s.commands
+        .send(Command::Retract {
+            target: room(),
+            message: id.as_str().into(),
+            token: "r1".into(),
+        })
+        .await
+        .unwrap();
+    let by = until(&mut s, |e| match e {
+        Event::Retracted { message, by, .. } => Some(Ok((message.clone(), by.clone()))),
+        Event::Error { text, .. } => Some(Err(text.clone())),
+        _ => None,
+    })
+    .await
+    .expect("no error");
+    assert_eq!(
+        (by.0.as_str(), by.1.as_str()),
+        (id.as_str(), double::BOT_ID)
+    );
+}
