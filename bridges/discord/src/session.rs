@@ -167,6 +167,9 @@ async fn run(
             () = tokio::time::sleep_until(session.typing.next_end().unwrap_or(load_deadline)), if session.typing.next_end().is_some() => {
                 open = session.typing_ended().await;
             }
+            () = tokio::time::sleep_until(session.typing.next_repeat().unwrap_or(load_deadline)), if session.typing.next_repeat().is_some() => {
+                session.typing_repeats().await;
+            }
             command = commands.recv() => {
                 let Some(command) = command else { break };
                 if matches!(command, Command::Shutdown) {

@@ -5,8 +5,10 @@
 //!   came for [`SHOWN`] (and no message from them), `Typing` inactive.
 //!   A message from them ends it without an event (the message says it).
 //! - XMPP → Discord: `Typing` active is `POST /channels/{id}/typing`, at
-//!   most once per [`REPEAT`] per channel; paused and inactive send
-//!   nothing (Discord's indicator stops by itself, or at the message).
+//!   most once per [`REPEAT`] per channel, and again every [`REPEAT`]
+//!   while the user stays composing (the core tells only changes), for at
+//!   most [`KEEP`]; paused, inactive or a message stop it (Discord's
+//!   indicator then ends by itself, or at the message).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -19,6 +21,10 @@ pub(crate) const SHOWN: Duration = Duration::from_secs(10);
 /// The least time between two typing posts to one channel.
 pub(crate) const REPEAT: Duration = Duration::from_secs(8);
 
+/// How long the user's typing is repeated to Discord without a new
+/// composing state from their client.
+pub(crate) const KEEP: Duration = Duration::from_secs(60);
+
 /// Who is typing where (until when), and when the user last told each
 /// channel they type.
 #[derive(Debug, Default)]
@@ -27,6 +33,8 @@ pub(crate) struct Typing {
     typing: HashMap<(u64, u64), Instant>,
     /// channel → the user's last typing post.
     posted: HashMap<u64, Instant>,
+    /// channel → since when the user composes there.
+    composing: HashMap<u64, Instant>,
 }
 
 impl Typing {
@@ -60,9 +68,40 @@ impl Typing {
         ended
     }
 
+    /// The user composes in `channel` from `now`: whether to post now
+    /// (noted as posted when so).
+    pub fn composing(&mut self, channel: u64, now: Instant) -> bool {
+        self.composing.insert(channel, now);
+        self.should_post(channel, now)
+    }
+
+    /// The user stopped composing in `channel` (paused, inactive, sent).
+    pub fn idle(&mut self, channel: u64) {
+        self.composing.remove(&channel);
+    }
+
+    /// When the next repeated post is due, if the user composes anywhere.
+    pub fn next_repeat(&self) -> Option<Instant> {
+        self.composing
+            .keys()
+            .filter_map(|c| self.posted.get(c).map(|at| *at + REPEAT))
+            .min()
+    }
+
+    /// The channels whose typing is to be posted again at `now` (noted as
+    /// posted); composing longer than [`KEEP`] is let go.
+    pub fn repeats(&mut self, now: Instant) -> Vec<u64> {
+        self.composing
+            .retain(|_, since| now.duration_since(*since) < KEEP);
+        let due: Vec<u64> = self.composing.keys().copied().collect();
+        due.into_iter()
+            .filter(|c| self.should_post(*c, now))
+            .collect()
+    }
+
     /// Whether the user's typing in `channel` should be posted at `now`
     /// (noted as posted when it should).
-    pub fn should_post(&mut self, channel: u64, now: Instant) -> bool {
+    fn should_post(&mut self, channel: u64, now: Instant) -> bool {
         self.posted.retain(|_, at| now.duration_since(*at) < REPEAT);
         if self.posted.contains_key(&channel) {
             return false;
@@ -91,12 +130,22 @@ mod tests {
     }
 
     #[test]
-    fn posts_are_throttled_per_channel() {
+    fn posts_are_throttled_per_channel_and_repeated_while_composing() {
         let mut t = Typing::default();
         let start = Instant::now();
-        assert!(t.should_post(1, start));
-        assert!(t.should_post(2, start));
-        assert!(!t.should_post(1, start + Duration::from_secs(3)));
-        assert!(t.should_post(1, start + REPEAT));
+        assert!(t.composing(1, start));
+        assert!(t.composing(2, start));
+        assert!(!t.composing(1, start + Duration::from_secs(3)));
+        t.idle(2);
+        assert_eq!(t.next_repeat(), Some(start + REPEAT));
+        assert_eq!(t.repeats(start + Duration::from_secs(5)), [] as [u64; 0]);
+        assert_eq!(t.repeats(start + REPEAT), [1], "still composing in 1 only");
+        assert_eq!(t.next_repeat(), Some(start + REPEAT * 2));
+        // Composing since start + 3 s: let go after KEEP.
+        assert_eq!(
+            t.repeats(start + Duration::from_secs(3) + KEEP),
+            [] as [u64; 0]
+        );
+        assert_eq!(t.next_repeat(), None);
     }
 }

@@ -339,7 +339,8 @@ async fn replies_both_ways_in_a_channel() {
 
 /// Someone typing on Discord is `<composing/>` from their occupant, and
 /// `<active/>` once Discord's indicator ran out (10 s); the client's
-/// `<composing/>` is a typing POST, at most one per 8 s.
+/// `<composing/>` is a typing POST, at most one per 8 s, repeated every
+/// 8 s while the client stays composing, and no more once it paused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typing_both_ways_in_a_channel() {
     let setup = setup().await;
@@ -359,6 +360,14 @@ async fn typing_both_ways_in_a_channel() {
     let composing = format!("<composing xmlns='{CHATSTATES}'/>");
     let paused = format!("<paused xmlns='{CHATSTATES}'/>");
     let typing_route = format!("/channels/{}/typing", discord::GENERAL_ID);
+    let posts = || {
+        setup
+            .double
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && route(r) == typing_route)
+            .count()
+    };
     alice
         .send(stanza(&room, true, "t-1", None, &[&composing]))
         .await;
@@ -369,15 +378,23 @@ async fn typing_both_ways_in_a_channel() {
     alice
         .send(stanza(&room, true, "t-3", None, &[&composing]))
         .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(posts(), 1, "typing again within 8 s posts nothing more");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while posts() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no repeat while composing"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    alice
+        .send(stanza(&room, true, "t-4", None, &[&paused]))
+        .await;
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    assert_eq!(posts(), 2, "paused: no more repeats");
 
     next_from(&mut alice, &liddell, |m| m.has_child("active", CHATSTATES)).await;
-    let posts = setup
-        .double
-        .requests()
-        .iter()
-        .filter(|r| route(r) == typing_route)
-        .count();
-    assert_eq!(posts, 1, "typing again within 8 s posts nothing more");
 }
 
 /// In direct messages: the client's correction and retraction go through

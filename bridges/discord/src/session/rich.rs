@@ -215,11 +215,9 @@ impl Session {
         true
     }
 
-    /// Typing: an active state is posted (throttled); Discord has no other.
+    /// Typing: an active state is posted (throttled, repeated while it
+    /// lasts); Discord has no other.
     pub(super) async fn typing(&mut self, target: Target, state: TypingState) -> bool {
-        if state != TypingState::Active {
-            return true;
-        }
         let channel = match &target {
             Target::Room(room) => {
                 channel_of(room.as_str()).filter(|id| self.joined.contains_key(id))
@@ -232,15 +230,25 @@ impl Session {
         let Some(channel) = channel else {
             return true;
         };
-        if self
-            .typing
-            .should_post(channel, tokio::time::Instant::now())
-        {
-            if let Err(e) = self.http.broadcast_typing(ChannelId::new(channel)).await {
-                tracing::debug!(account = %self.account, %channel, error = %errors::describe(&e), "typing not posted");
-            }
+        if state != TypingState::Active {
+            self.typing.idle(channel);
+        } else if self.typing.composing(channel, tokio::time::Instant::now()) {
+            self.post_typing(channel).await;
         }
         true
+    }
+
+    /// The user still composes: typing posted again where due.
+    pub(super) async fn typing_repeats(&mut self) {
+        for channel in self.typing.repeats(tokio::time::Instant::now()) {
+            self.post_typing(channel).await;
+        }
+    }
+
+    async fn post_typing(&self, channel: u64) {
+        if let Err(e) = self.http.broadcast_typing(ChannelId::new(channel)).await {
+            tracing::debug!(account = %self.account, %channel, error = %errors::describe(&e), "typing not posted");
+        }
     }
 
     /// The name a reactor is shown by in a room: the bot's own, a listed

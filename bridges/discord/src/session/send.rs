@@ -91,6 +91,8 @@ impl Session {
                 .error(ErrorContext::Command(token), ErrorKind::NotFound, text)
                 .await;
         };
+        // The message ends the user's typing there.
+        self.typing.idle(channel);
         let nick = match &target {
             Target::Room(_) => self.nicks.get(&channel).cloned(),
             Target::User(_) => None,
