@@ -1,9 +1,9 @@
 //! Reactions as full sets per person: Discord's gateway tells one emoji at
 //! a time (MESSAGE_REACTION_ADD, _REMOVE, _REMOVE_ALL, _REMOVE_EMOJI), the
 //! core wants each person's whole set on a message (XEP-0444). The session
-//! keeps the sets it has seen on the last [`KEPT`] messages; a reaction
-//! made before the session (or on an older message) is not known, so a set
-//! told later may lack it.
+//! keeps the last [`KEPT`] reactions it has seen, one flat list (some 40
+//! bytes each); a reaction made before the session (or forgotten since) is
+//! not known, so a set told later may lack it.
 //!
 //! The user's own set is the bot's: a `React` command is the difference
 //! from what the bot set, as `PUT`s and `DELETE`s of `…/reactions/{emoji}/@me`.
@@ -12,20 +12,13 @@ use std::collections::{HashMap, VecDeque};
 
 use serenity::model::channel::ReactionType;
 
-/// How many messages' reactions a session keeps.
-pub(crate) const KEPT: usize = 1024;
+/// How many reactions a session keeps (at most some 20 kB per user).
+pub(crate) const KEPT: usize = 512;
 
-/// One person's reactions on one message, in the order made.
-#[derive(Debug)]
-struct Set {
-    user: u64,
-    emoji: Vec<String>,
-}
-
-/// The reactions of the last [`KEPT`] messages reacted to, oldest first.
+/// The last [`KEPT`] reactions seen, oldest first: (message, user, emoji).
 #[derive(Debug, Default)]
 pub(crate) struct Reactions {
-    messages: VecDeque<(u64, Vec<Set>)>,
+    seen: VecDeque<(u64, u64, Box<str>)>,
     /// Custom emoji seen, by the text they are shown as (`:name:`), so that
     /// the user's reaction with one goes back as that emoji.
     custom: HashMap<String, ReactionType>,
@@ -41,66 +34,57 @@ pub(crate) struct Change {
 }
 
 impl Reactions {
-    fn sets(&mut self, message: u64) -> &mut Vec<Set> {
-        let at = match self.messages.iter().position(|(m, _)| *m == message) {
-            Some(at) => at,
-            None => {
-                if self.messages.len() == KEPT {
-                    self.messages.pop_front();
-                }
-                self.messages.push_back((message, Vec::new()));
-                self.messages.len() - 1
-            }
-        };
-        &mut self.messages[at].1
+    /// `user`'s set on `message`, in the order made.
+    fn set(&self, message: u64, user: u64) -> Vec<String> {
+        self.seen
+            .iter()
+            .filter(|(m, u, _)| *m == message && *u == user)
+            .map(|(.., e)| e.to_string())
+            .collect()
     }
 
-    fn set(&mut self, message: u64, user: u64) -> &mut Vec<String> {
-        let sets = self.sets(message);
-        let at = match sets.iter().position(|s| s.user == user) {
-            Some(at) => at,
-            None => {
-                sets.push(Set {
-                    user,
-                    emoji: Vec::new(),
-                });
-                sets.len() - 1
-            }
-        };
-        &mut sets[at].emoji
+    fn insert(&mut self, message: u64, user: u64, emoji: &str) {
+        let known = self
+            .seen
+            .iter()
+            .any(|(m, u, e)| *m == message && *u == user && **e == *emoji);
+        if known {
+            return;
+        }
+        if self.seen.len() == KEPT {
+            self.seen.pop_front();
+        }
+        self.seen.push_back((message, user, emoji.into()));
     }
 
     /// `user` added `emoji`: their set now.
     pub fn add(&mut self, message: u64, user: u64, emoji: &str) -> Vec<String> {
-        let set = self.set(message, user);
-        if !set.iter().any(|e| e == emoji) {
-            set.push(emoji.to_owned());
-        }
-        set.clone()
+        self.insert(message, user, emoji);
+        self.set(message, user)
     }
 
     /// `user` took `emoji` off: their set now.
     pub fn remove(&mut self, message: u64, user: u64, emoji: &str) -> Vec<String> {
-        let set = self.set(message, user);
-        set.retain(|e| e != emoji);
-        set.clone()
+        self.seen
+            .retain(|(m, u, e)| !(*m == message && *u == user && **e == *emoji));
+        self.set(message, user)
     }
 
     /// Every reaction (`emoji` none) or every one of `emoji` was taken off:
     /// the people whose sets changed, with their sets now.
     pub fn remove_all(&mut self, message: u64, emoji: Option<&str>) -> Vec<(u64, Vec<String>)> {
-        let mut changed = Vec::new();
-        let Some((_, sets)) = self.messages.iter_mut().find(|(m, _)| *m == message) else {
-            return changed;
-        };
-        for set in sets.iter_mut() {
-            let before = set.emoji.len();
-            set.emoji.retain(|e| emoji.is_some_and(|only| e != only));
-            if set.emoji.len() != before {
-                changed.push((set.user, set.emoji.clone()));
+        let mut users: Vec<u64> = Vec::new();
+        self.seen.retain(|(m, u, e)| {
+            let goes = *m == message && emoji.is_none_or(|only| **e == *only);
+            if goes && !users.contains(u) {
+                users.push(*u);
             }
-        }
-        changed
+            !goes
+        });
+        users
+            .into_iter()
+            .map(|u| (u, self.set(message, u)))
+            .collect()
     }
 
     /// The bot's reactions become `wanted`: what to add and take off (the
@@ -126,7 +110,12 @@ impl Reactions {
                 .cloned()
                 .collect(),
         };
-        *set = wanted_unique;
+        for emoji in &change.remove {
+            self.remove(message, bot, emoji);
+        }
+        for emoji in &change.add {
+            self.insert(message, bot, emoji);
+        }
         change
     }
 }
@@ -210,7 +199,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_last_messages_are_kept() {
+    fn only_the_last_reactions_are_kept() {
         let mut r = Reactions::default();
         for m in 0..=KEPT as u64 {
             r.add(m, 7, "👍");
