@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use xmpp_parsers::jid::{BareJid, Jid};
 
+mod files;
 mod networks;
+pub use files::{FilesConfig, UploadService};
 pub use networks::NetworkConfig;
 
 /// The whole configuration, checked and with defaults filled in.
@@ -33,6 +35,8 @@ pub struct Config {
     pub archive: crate::archive::ArchivePolicy,
     /// What one user may hold (`[limits]`).
     pub limits: Limits,
+    /// Files from the networks: upload service, size limit (`[files]`).
+    pub files: FilesConfig,
     /// The enabled networks, by name (`[networks.NAME]`).
     pub networks: BTreeMap<String, NetworkConfig>,
 }
@@ -101,6 +105,7 @@ struct RawConfig {
     log: RawLog,
     archive: RawArchive,
     limits: RawLimits,
+    files: files::RawFiles,
     networks: BTreeMap<String, toml::Table>,
 }
 
@@ -153,9 +158,10 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
     (
         "",
         &[
-            "xmpp", "database", "users", "log", "archive", "limits", "networks",
+            "xmpp", "database", "users", "log", "archive", "limits", "files", "networks",
         ],
     ),
+    ("files", files::FILES_KEYS),
     (
         "limits",
         &["max_pending_commands", "max_rooms", "max_settings"],
@@ -296,6 +302,7 @@ impl Config {
         }
 
         let limits = check_limits(&raw.limits, &mut errors);
+        let files = files::check_files(raw.files, &mut errors);
 
         let networks = networks::check_networks(raw.networks, &env, &mut errors);
         if networks.is_empty() && errors.is_empty() {
@@ -316,6 +323,7 @@ impl Config {
             log_level,
             archive,
             limits,
+            files,
             networks,
         })
     }

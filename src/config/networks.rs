@@ -23,6 +23,8 @@ pub struct NetworkConfig {
     pub secret: String,
     /// Override of the XMPP server's component address for this network.
     pub xmpp_server: Option<String>,
+    /// This network's XEP-0363 upload service, over `[files]`'s.
+    pub upload_service: Option<super::UploadService>,
     /// Network-specific settings, handed to the bridge as they are.
     pub settings: toml::Table,
 }
@@ -46,6 +48,7 @@ const NETWORK_KEYS: &[&str] = &[
     "jid",
     "secret",
     "xmpp_server",
+    "upload_service",
     "settings",
 ];
 
@@ -128,6 +131,18 @@ pub(super) fn check_networks(
             }
             None => None,
         };
+        let upload_service = match section.get("upload_service") {
+            Some(toml::Value::String(s)) => Some(super::files::upload_service(
+                &key("upload_service"),
+                s,
+                errors,
+            )),
+            Some(_) => {
+                errors.push(err(&key("upload_service"), "must be a string"));
+                None
+            }
+            None => None,
+        };
         let settings = match section.get("settings") {
             Some(toml::Value::Table(t)) => t.clone(),
             Some(_) => {
@@ -148,6 +163,7 @@ pub(super) fn check_networks(
                     jid,
                     secret,
                     xmpp_server: server,
+                    upload_service,
                     settings,
                 },
             );

@@ -44,6 +44,10 @@ fn is_registration(payload: &Element) -> bool {
 
 impl Gateway {
     pub(super) async fn handle_iq(self: &Arc<Self>, iq: Iq) {
+        // An answer to the component's own question (XEP-0363, `files/`).
+        let Some(iq) = self.files.answered(iq) else {
+            return;
+        };
         if let Some(server) = iq.to().and_then(|to| self.server_of(to)) {
             return self.server_iq(server, iq).await;
         }

@@ -83,6 +83,7 @@ pub struct Gateway {
     typing: Mutex<chat_states::SentTyping>,
     /// Where the user's messages with files came from, for their errors.
     file_senders: Mutex<shared_files::Senders>,
+    files: files::Files,
 }
 
 /// What every gateway of the process shares.
@@ -108,6 +109,7 @@ impl Gateway {
         out: mpsc::Sender<Outgoing>,
     ) -> Arc<Self> {
         Arc::new(Self {
+            files: files::Files::new(&shared.config, network),
             network: network.to_owned(),
             domain,
             bridge,

@@ -188,7 +188,12 @@ impl Gateway {
         let span = tracing::info_span!("session", user = %user, network = %self.network);
         let pump = tokio::spawn(
             Arc::clone(self)
-                .pump(user.clone(), handle.events, Arc::clone(&shared))
+                .pump(
+                    user.clone(),
+                    handle.events,
+                    handle.files,
+                    Arc::clone(&shared),
+                )
                 .instrument(span),
         );
         debug!(user = %user, network = %self.network, "session started");
@@ -380,9 +385,15 @@ impl Gateway {
         self: Arc<Self>,
         user: BareJid,
         mut events: channel::Receiver<Event>,
+        files: Option<Arc<dyn switchboard_bridge_api::FileFetcher>>,
         shared: Arc<Mutex<SessionShared>>,
     ) {
+        // Messages with files are fetched and uploaded off the pump (`files/`).
+        let mut files = super::files::FileQueue::new(files);
         while let Some(event) = events.recv().await {
+            let Some(event) = self.files_first(&user, event, &mut files).await else {
+                continue;
+            };
             // Boxed: the delivery future is large, and a session waits for events most of its life.
             Box::pin(self.deliver(&user, event, &shared)).await;
         }

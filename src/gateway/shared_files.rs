@@ -47,6 +47,7 @@ pub(super) struct Senders(VecDeque<(BareJid, Token, Jid, Jid)>);
 const SFS: &str = "urn:xmpp:sfs:0";
 const FILE_METADATA: &str = "urn:xmpp:file:metadata:0";
 const URL_DATA: &str = "http://jabber.org/protocol/url-data";
+const HASHES: &str = "urn:xmpp:hashes:2";
 
 impl Gateway {
     /// The text and the files a user's message sends to the network:
@@ -138,6 +139,8 @@ fn shared(message: &Message) -> Vec<Attachment> {
                 name: None,
                 media_type: None,
                 size: None,
+                needs_credentials: false,
+                sha256: None,
             });
         }
     }
@@ -145,7 +148,7 @@ fn shared(message: &Message) -> Vec<Attachment> {
 }
 
 /// One `<file-sharing/>`: its first http(s) `<url-data/>` source and the
-/// file's name, media type and size.
+/// file's name, media type, size and SHA-256 (XEP-0300), where given.
 fn sfs(sharing: &Element) -> Option<Attachment> {
     let url = sharing
         .get_child("sources", SFS)?
@@ -160,11 +163,19 @@ fn sfs(sharing: &Element) -> Option<Attachment> {
             .map(|e| e.text().trim().to_owned())
             .filter(|t| !t.is_empty())
     };
+    let sha256 = file
+        .into_iter()
+        .flat_map(Element::children)
+        .find(|h| h.is("hash", HASHES) && h.attr("algo") == Some("sha-256"))
+        .map(|h| h.text().trim().to_owned())
+        .filter(|h| !h.is_empty());
     Some(Attachment {
         url,
         name: field("name"),
         media_type: field("media-type"),
         size: field("size").and_then(|s| s.parse().ok()),
+        needs_credentials: false,
+        sha256,
     })
 }
 
@@ -211,7 +222,8 @@ mod tests {
               <file xmlns='urn:xmpp:file:metadata:0'>\
                <media-type>image/jpeg</media-type><name>summit.jpg</name>\
                <size>3032449</size><dimensions>4096x2160</dimensions>\
-               <hash xmlns='urn:xmpp:hashes:2' algo='sha3-256'>2XarmwTlNxDAMkvymloX3S5+VbylNrJt/l5QyPa+YoU=</hash>\
+               <hash xmlns='urn:xmpp:hashes:2' algo='sha3-256'>ignored</hash>\
+               <hash xmlns='urn:xmpp:hashes:2' algo='sha-256'>2XarmwTlNxDAMkvymloX3S5+VbylNrJt/l5QyPa+YoU=</hash>\
                <desc>Photo from the summit.</desc>\
               </file>\
               <sources>\
@@ -230,6 +242,8 @@ mod tests {
                 name: Some("summit.jpg".into()),
                 media_type: Some("image/jpeg".into()),
                 size: Some(3032449),
+                needs_credentials: false,
+                sha256: Some("2XarmwTlNxDAMkvymloX3S5+VbylNrJt/l5QyPa+YoU=".into()),
             }]
         );
         // A caption on the URL's line is the user's words: kept whole.

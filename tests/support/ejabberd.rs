@@ -19,6 +19,28 @@ pub use super::prosody::{DOMAIN, OTHER_DOMAIN};
 /// The system user the Debian package made; `ejabberdctl` runs as no other.
 const EJABBERD_USER: &str = "ejabberd";
 
+/// The modules of Debian's default configuration that need neither TLS
+/// nor HTTP, as lines of `modules:`.
+const MODULES: &str = "  mod_adhoc: {}
+  mod_blocking: {}
+  mod_caps: {}
+  mod_carboncopy: {}
+  mod_client_state: {}
+  mod_disco: {}
+  mod_last: {}
+  mod_muc: {}
+  mod_offline: {}
+  mod_ping: {}
+  mod_privacy: {}
+  mod_private: {}
+  mod_roster:
+    versioning: true
+  mod_stream_mgmt: {}
+  mod_vcard:
+    search: false
+  mod_version: {}
+";
+
 /// A running ejabberd.
 pub struct Ejabberd {
     /// Client port.
@@ -35,6 +57,19 @@ impl Ejabberd {
     /// TLS nor HTTP (mod_muc among them: without it ejabberd 23.01's mod_caps
     /// crashes on every presence with caps, and asks nobody for them).
     pub fn start(components: &[(&str, &str)]) -> Self {
+        Self::start_full(components, None)
+    }
+
+    /// [`Ejabberd::start`] with `mod_http_upload` (XEP-0363) as
+    /// `upload.localhost`, files up to `limit` bytes, on an HTTP port of its
+    /// own on 127.0.0.1, open to every JID (ejabberd's default, `local`,
+    /// refuses a component, which is no local user). Returns the port too.
+    pub fn start_with_upload(components: &[(&str, &str)], limit: u64) -> (Self, u16) {
+        let port = free_port();
+        (Self::start_full(components, Some((port, limit))), port)
+    }
+
+    fn start_full(components: &[(&str, &str)], upload: Option<(u16, u64)>) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("switchboard-ejabberd")
             .tempdir_in("/tmp")
@@ -48,6 +83,25 @@ impl Ejabberd {
                 format!("      \"{domain}\":\n        password: \"{secret}\"\n")
             })
             .collect();
+        let (http_listener, upload_module) = match upload {
+            Some((port, limit)) => (
+                format!(
+                    "  -\n    port: {port}\n    ip: \"127.0.0.1\"\n    module: ejabberd_http\n    \
+                     request_handlers:\n      \"/upload\": mod_http_upload\n"
+                ),
+                // On the first domain only (one `put_url` serves one host);
+                // a host's `modules` replace the global ones, so all of them.
+                format!(
+                    "host_config:\n  \"{DOMAIN}\":\n    modules:\n{}      mod_http_upload:\n        \
+                     host: \"upload.{DOMAIN}\"\n        \
+                     put_url: \"http://127.0.0.1:{port}/upload\"\n        \
+                     docroot: \"{}\"\n        max_size: {limit}\n        access: upload\n",
+                    MODULES.lines().map(|l| format!("    {l}\n")).collect::<String>(),
+                    dir.path().join("upload").display()
+                ),
+            ),
+            None => (String::new(), String::new()),
+        };
         let yml = format!(
             r#"hosts:
   - "{DOMAIN}"
@@ -65,7 +119,7 @@ listen:
     ip: "127.0.0.1"
     module: ejabberd_service
     hosts:
-{hosts}auth_method: internal
+{hosts}{http_listener}auth_method: internal
 auth_password_format: plain
 acl:
   local:
@@ -74,6 +128,8 @@ access_rules:
   local:
     allow: local
   c2s:
+    allow: all
+  upload:
     allow: all
 api_permissions:
   "console commands":
@@ -84,25 +140,7 @@ api_permissions:
 shaper_rules:
   max_user_sessions: 10
 modules:
-  mod_adhoc: {{}}
-  mod_blocking: {{}}
-  mod_caps: {{}}
-  mod_carboncopy: {{}}
-  mod_client_state: {{}}
-  mod_disco: {{}}
-  mod_last: {{}}
-  mod_muc: {{}}
-  mod_offline: {{}}
-  mod_ping: {{}}
-  mod_privacy: {{}}
-  mod_private: {{}}
-  mod_roster:
-    versioning: true
-  mod_stream_mgmt: {{}}
-  mod_vcard:
-    search: false
-  mod_version: {{}}
-"#
+{MODULES}{upload_module}"#
         );
         let path = dir.path();
         std::fs::write(path.join("ejabberd.yml"), yml).unwrap();
@@ -122,7 +160,7 @@ modules:
             "{lookup,[\"file\",\"native\"]}.\n{host,{127,0,0,1},[\"localhost\"]}.\n",
         )
         .unwrap();
-        for sub in ["spool", "logs"] {
+        for sub in ["spool", "logs", "upload"] {
             std::fs::create_dir_all(path.join(sub)).unwrap();
         }
         give_to_ejabberd(path);

@@ -7,12 +7,10 @@ use std::time::Duration;
 
 /// The XMPP domain of test users.
 pub const DOMAIN: &str = "localhost";
+/// The XEP-0363 upload service's JID, with [`Prosody::start_with_upload`].
+pub const UPLOAD: &str = "upload.localhost";
 /// A second domain, not allowed to register.
 pub const OTHER_DOMAIN: &str = "other.localhost";
-/// The XEP-0363 upload service of [`Prosody::start_with_upload`].
-pub const UPLOAD: &str = "upload.localhost";
-/// The largest file its upload service takes.
-pub const UPLOAD_LIMIT: u64 = 1 << 20;
 
 /// A running Prosody.
 pub struct Prosody {
@@ -20,6 +18,9 @@ pub struct Prosody {
     pub c2s_port: u16,
     /// Component port.
     pub component_port: u16,
+    /// HTTP port of the XEP-0363 upload service (`upload.localhost`), when
+    /// started with [`Prosody::start_with_upload`].
+    pub http_port: Option<u16>,
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -35,17 +36,17 @@ impl Prosody {
     /// at `"debug"` Prosody writes each stanza to its log twice, which costs
     /// more than routing it.
     pub fn start_logging(components: &[(&str, &str)], level: &str) -> Self {
-        Self::start_full(components, level, false)
+        Self::start_full(components, level, None)
     }
 
-    /// Starts Prosody with an HTTP upload service too (XEP-0363,
-    /// `mod_http_file_share` as [`UPLOAD`], on a loopback HTTP port, files
-    /// up to [`UPLOAD_LIMIT`]).
-    pub fn start_with_upload(components: &[(&str, &str)]) -> Self {
-        Self::start_full(components, "debug", true)
+    /// Starts Prosody with `mod_http_file_share` as the component
+    /// [`UPLOAD`] (XEP-0363), files up to `limit` bytes, on an HTTP port of
+    /// its own on 127.0.0.1.
+    pub fn start_with_upload(components: &[(&str, &str)], limit: u64) -> Self {
+        Self::start_full(components, "debug", Some(limit))
     }
 
-    fn start_full(components: &[(&str, &str)], level: &str, upload: bool) -> Self {
+    fn start_full(components: &[(&str, &str)], level: &str, upload: Option<u64>) -> Self {
         let dir = shared_tempdir();
         let c2s_port = free_port();
         let component_port = free_port();
@@ -78,21 +79,19 @@ VirtualHost "{OTHER_DOMAIN}"
             dir = dir.path().display(),
             data = data.display(),
         );
-        if upload {
-            let http_port = free_port();
+        let http_port = upload.map(|limit| {
+            let port = free_port();
             cfg = cfg.replace(
-                "http_ports = { }\n",
-                &format!(
-                    "http_ports = {{ {http_port} }}\nhttp_interfaces = {{ \"127.0.0.1\" }}\n\
-                     http_external_url = \"http://127.0.0.1:{http_port}/\"\n\
-                     http_default_host = \"{UPLOAD}\"\n"
-                ),
+                "http_ports = { }",
+                &format!("http_ports = {{ {port} }}\nhttp_interfaces = {{ \"127.0.0.1\" }}"),
             );
             cfg.push_str(&format!(
                 "Component \"{UPLOAD}\" \"http_file_share\"\n    \
-                 http_file_share_size_limit = {UPLOAD_LIMIT}\n"
+                 http_host = \"127.0.0.1\"\n    \
+                 http_file_share_size_limit = {limit}\n"
             ));
-        }
+            port
+        });
         for (domain, secret) in components {
             cfg.push_str(&format!(
                 "Component \"{domain}\"\n    component_secret = \"{secret}\"\n"
@@ -103,6 +102,7 @@ VirtualHost "{OTHER_DOMAIN}"
         let mut p = Prosody {
             c2s_port,
             component_port,
+            http_port,
             dir,
             child: None,
         };

@@ -217,6 +217,8 @@ mod tests {
             name: None,
             media_type: None,
             size: None,
+            needs_credentials: false,
+            sha256: None,
         }
     }
 

@@ -25,6 +25,7 @@ mod credentials;
 #[cfg(feature = "download")]
 pub mod download;
 mod event;
+mod files;
 mod ids;
 mod login;
 mod member;
@@ -36,6 +37,7 @@ pub use bridge::{Bridge, BridgeInfo, Capabilities, Login};
 pub use command::{Command, TypingState};
 pub use credentials::Credentials;
 pub use event::{ErrorContext, ErrorKind, Event, RoomListing};
+pub use files::{FetchError, FileFetcher};
 pub use ids::{MessageId, RoomId, UserId};
 pub use login::{check_required, FieldError, FieldKind, LoginField};
 pub use member::{Availability, LeaveReason, Member, Role};

@@ -43,6 +43,17 @@ pub struct Attachment {
     pub media_type: Option<String>,
     /// Size in bytes.
     pub size: Option<u64>,
+    /// The URL needs the session's credentials: the core gets the bytes
+    /// from the session's [`FileFetcher`](crate::FileFetcher)
+    /// ([`SessionHandle::files`](crate::SessionHandle)) and never shows the
+    /// URL to a client.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub needs_credentials: bool,
+    /// The file's SHA-256, base64 (XEP-0300), where known. The core sets it
+    /// on a file it uploaded to the XMPP server (for XEP-0447 metadata);
+    /// a bridge may leave it `None`.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub sha256: Option<String>,
 }
 
 /// A message seen on the network.

@@ -1,6 +1,8 @@
 //! The two ends of a running session's channels.
 
-use crate::{channel, Command, Event, CHANNEL_BOUND};
+use std::sync::Arc;
+
+use crate::{channel, Command, Event, FileFetcher, CHANNEL_BOUND};
 
 /// The core's end of a running session.
 #[derive(Debug)]
@@ -9,6 +11,12 @@ pub struct SessionHandle {
     pub commands: channel::Sender<Command>,
     /// Events out of the session. The session ends when this closes.
     pub events: channel::Receiver<Event>,
+    /// Where the core gets the bytes of the session's attachments that need
+    /// its credentials ([`Attachment::needs_credentials`](crate::Attachment));
+    /// `None` (what [`session_channels`] makes) for a network whose files
+    /// anyone may fetch. Without one, such a file is announced as a line
+    /// of text, not shown.
+    pub files: Option<Arc<dyn FileFetcher>>,
 }
 
 /// The bridge's end of a running session.
@@ -28,6 +36,7 @@ pub fn session_channels() -> (SessionHandle, SessionEnd) {
         SessionHandle {
             commands: command_tx,
             events: event_rx,
+            files: None,
         },
         SessionEnd {
             commands: command_rx,

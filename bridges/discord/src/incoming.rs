@@ -111,11 +111,7 @@ pub(crate) fn message(
         } else {
             MessageKind::Notice
         },
-        reply_to: message
-            .message_reference
-            .as_ref()
-            .and_then(|r| r.message_id)
-            .map(|m| m.to_string().into()),
+        reply_to: reply_to(message).map(|m| m.to_string().into()),
         attachments: message
             .attachments
             .iter()
@@ -124,6 +120,9 @@ pub(crate) fn message(
                 name: Some(a.filename.clone()),
                 media_type: a.content_type.clone(),
                 size: Some(u64::from(a.size)),
+                // Discord's CDN URLs are signed: anyone holding one may fetch it.
+                needs_credentials: false,
+                sha256: None,
             })
             .collect(),
         timestamp: Some(timestamp),
@@ -135,6 +134,21 @@ pub(crate) fn message(
         },
         token,
     }
+}
+
+/// The message a reply (type 19) answers: its `message_reference`, else
+/// its `referenced_message`. Other references (a forward, a pin's notice,
+/// a crosspost) are no replies.
+fn reply_to(message: &DiscordMessage) -> Option<u64> {
+    if message.kind != MessageType::InlineReply {
+        return None;
+    }
+    message
+        .message_reference
+        .as_ref()
+        .and_then(|r| r.message_id)
+        .or_else(|| message.referenced_message.as_ref().map(|m| m.id))
+        .map(|m| m.get())
 }
 
 /// MESSAGE_UPDATE as an edit in `target`: the new text (mentions as names,
@@ -161,4 +175,33 @@ pub(crate) fn edit(update: &MessageUpdateEvent, target: Target, guilds: &Guilds)
         author_nick,
         text,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A message with a `message_reference` of this `type`, itself of `kind`.
+    fn referencing(kind: u8, reference_type: u8) -> DiscordMessage {
+        serde_json::from_value(json!({
+            "id": "9", "channel_id": "3001", "guild_id": "2000",
+            "author": { "id": "4001", "username": "alice", "discriminator": "0", "global_name": null, "avatar": null },
+            "content": "hi", "timestamp": "2026-12-02T13:00:00.000000+00:00", "edited_timestamp": null,
+            "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+            "attachments": [], "embeds": [], "pinned": false, "type": kind, "flags": 0,
+            "message_reference": { "type": reference_type, "message_id": "8", "channel_id": "3001", "guild_id": "2000" }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_a_reply_replies() {
+        let guilds = Guilds::default();
+        let target = || Target::Room("3001".into());
+        let reply = message(&referencing(19, 0), target(), &guilds, false, None);
+        assert_eq!(reply.reply_to.as_ref().map(|m| m.as_str()), Some("8"));
+        let forward = message(&referencing(0, 1), target(), &guilds, false, None);
+        assert_eq!(forward.reply_to, None, "a forward is no reply");
+    }
 }

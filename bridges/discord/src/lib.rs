@@ -7,7 +7,9 @@
 //! things it uses) and its REST client. Room ids are channel ids, user ids
 //! are Discord user ids, message ids are Discord message ids. Text is
 //! converted between Discord markdown and XEP-0393 ([`markdown`]); what
-//! the gateway sends becomes events ([`incoming`]).
+//! the gateway sends becomes events ([`incoming`]). Edits, deletes,
+//! reactions ([`reactions`]: full sets per person), replies and typing
+//! ([`typing`]) go both ways (`session/rich.rs`).
 //!
 //! The operator may point the bridge at another API base
 //! ([`Settings::api`]); the tests do, at their Discord double.
@@ -20,8 +22,10 @@ mod incoming;
 pub mod markdown;
 mod outgoing;
 mod positions;
+mod reactions;
 mod register;
 mod session;
+mod typing;
 mod webhooks;
 
 use std::sync::Arc;
@@ -133,6 +137,11 @@ fn info() -> BridgeInfo {
             case_insensitive_ids: false,
             persistent_rooms: true,
             direct_messages: true,
+            edits: true,
+            retractions: true,
+            reactions: true,
+            replies: true,
+            typing: true,
             ..Capabilities::default()
         },
         server_settings: vec![],

@@ -150,6 +150,17 @@ pub(crate) fn body(
     body
 }
 
+/// The JSON body of an edit (`PATCH` of a message, the bot's or a
+/// webhook's): the new text (after the nick in bold, when the bot spoke
+/// for it), no pings.
+pub(crate) fn edit_body(text: &Outgoing, prefix: Option<&str>) -> Value {
+    let content = match prefix {
+        Some(nick) => format!("{}{}", nick_prefix(nick), text.content(MessageKind::Normal)),
+        None => text.content(MessageKind::Normal),
+    };
+    json!({ "content": content, "allowed_mentions": text.allowed_mentions() })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,9 +24,12 @@ use crate::authors::Authors;
 use crate::direct::Direct;
 use crate::guilds::Guilds;
 use crate::positions::{Positions, SAVE_EVERY};
+use crate::reactions::Reactions;
+use crate::typing::Typing;
 use crate::webhooks::Webhooks;
 
 mod messages;
+mod rich;
 mod send;
 use crate::register::{self, TOKEN};
 use crate::Config;
@@ -94,6 +97,10 @@ struct Session {
     sent_ids: HashMap<u64, Token>,
     /// Nonces of messages sent and not yet echoed, with their tokens.
     pending: HashMap<String, Token>,
+    /// Reactions seen on recent messages, per person.
+    reactions: Reactions,
+    /// Who types where; the user's last typing posts.
+    typing: Typing,
     /// Makes nonces unique: the session's start time, then a counter.
     nonce_prefix: String,
     sent: u64,
@@ -144,6 +151,8 @@ async fn run(
         positions,
         caught_up: HashSet::new(),
         pending: HashMap::new(),
+        reactions: Reactions::default(),
+        typing: Typing::default(),
         nonce_prefix: format!("{started:x}"),
         sent: 0,
     };
@@ -155,6 +164,12 @@ async fn run(
     while open {
         tokio::select! {
             _ = save.tick() => open = session.save_positions().await,
+            () = tokio::time::sleep_until(session.typing.next_end().unwrap_or(load_deadline)), if session.typing.next_end().is_some() => {
+                open = session.typing_ended().await;
+            }
+            () = tokio::time::sleep_until(session.typing.next_repeat().unwrap_or(load_deadline)), if session.typing.next_repeat().is_some() => {
+                session.typing_repeats().await;
+            }
             command = commands.recv() => {
                 let Some(command) = command else { break };
                 if matches!(command, Command::Shutdown) {
@@ -291,6 +306,24 @@ impl Session {
             Dispatch::MessageCreate(created) => self.message(created.message).await,
             Dispatch::MessageUpdate(updated) => self.message_update(updated).await,
             Dispatch::MessageDelete(deleted) => self.message_delete(deleted).await,
+            Dispatch::ReactionAdd(added) => self.reaction(added.reaction, true).await,
+            Dispatch::ReactionRemove(removed) => self.reaction(removed.reaction, false).await,
+            Dispatch::ReactionRemoveAll(removed) => {
+                let guild = removed.guild_id.map(|g| g.get());
+                let (channel, message) = (removed.channel_id.get(), removed.message_id.get());
+                self.reactions_removed(channel, guild, message, None).await
+            }
+            Dispatch::ReactionRemoveEmoji(removed) => {
+                let r = removed.reaction;
+                let guild = r.guild_id.map(|g| g.get());
+                let (channel, message) = (r.channel_id.get(), r.message_id.get());
+                self.reactions_removed(channel, guild, message, Some(&r.emoji))
+                    .await
+            }
+            Dispatch::Unknown(unknown) if unknown.kind == "MESSAGE_REACTION_REMOVE_EMOJI" => {
+                self.emoji_removed(unknown.value).await
+            }
+            Dispatch::TypingStart(typing) => self.typing_started(typing).await,
             Dispatch::ChannelUpdate(updated) => self.channel_changed(&updated.channel).await,
             Dispatch::ThreadCreate(created) => self.channel_changed(&created.thread).await,
             Dispatch::ThreadUpdate(updated) => self.channel_changed(&updated.thread).await,
@@ -349,19 +382,25 @@ impl Session {
                 })
                 .await
             }
-            Command::Typing { .. } | Command::MarkRead { .. } | Command::ConfigureServer { .. } => {
-                true
-            }
-            Command::Edit { token, .. }
-            | Command::Retract { token, .. }
-            | Command::React { token, .. } => {
-                self.error(
-                    ErrorContext::Command(token),
-                    ErrorKind::Other,
-                    "the Discord bridge does not do this yet",
-                )
-                .await
-            }
+            Command::Typing { target, state } => self.typing(target, state).await,
+            Command::MarkRead { .. } | Command::ConfigureServer { .. } => true,
+            Command::Edit {
+                target,
+                message,
+                text,
+                token,
+            } => self.edit(target, message, &text, token).await,
+            Command::Retract {
+                target,
+                message,
+                token,
+            } => self.retract(target, message, token).await,
+            Command::React {
+                target,
+                message,
+                reactions,
+                token,
+            } => self.react(target, message, reactions, token).await,
             Command::SetNick { .. } | Command::SetTopic { .. } => {
                 self.error(
                     ErrorContext::Session,

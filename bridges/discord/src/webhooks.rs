@@ -4,7 +4,7 @@
 //! the nick is one Discord refuses for a webhook, they go through the bot
 //! with the nick as a bold prefix.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use secrecy::ExposeSecret;
 use serenity::all::ChannelId;
@@ -27,11 +27,17 @@ pub(crate) enum Route {
     Bot,
 }
 
+/// How many messages sent through a webhook are remembered (for their
+/// edits and deletes, which go through the same webhook).
+const SENT_KEPT: usize = 1024;
+
 /// The route of each channel, found once.
 #[derive(Default)]
 pub(crate) struct Webhooks {
     routes: HashMap<u64, Route>,
     ours: HashSet<u64>,
+    /// The last messages sent through a webhook of the bot's, oldest first.
+    sent: VecDeque<u64>,
 }
 
 impl std::fmt::Debug for Webhooks {
@@ -63,6 +69,22 @@ impl Webhooks {
         };
         self.routes.insert(channel, route.clone());
         route
+    }
+
+    /// Notes that `message` went through the bot's webhook.
+    pub fn note_sent(&mut self, message: u64) {
+        if self.sent.contains(&message) {
+            return;
+        }
+        if self.sent.len() == SENT_KEPT {
+            self.sent.pop_front();
+        }
+        self.sent.push_back(message);
+    }
+
+    /// Whether `message` went through the bot's webhook (lately).
+    pub fn sent_through(&self, message: u64) -> bool {
+        self.sent.contains(&message)
     }
 
     /// Whether a message's webhook is one of the bot's.

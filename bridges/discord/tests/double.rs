@@ -297,6 +297,40 @@ fn the_doubles_payloads_are_read_by_serenity() {
         .unwrap();
 }
 
+/// serenity 0.12 reads MESSAGE_REACTION_REMOVE_EMOJI with its full
+/// reaction model, which wants `burst` and `type`; Discord's documented
+/// payload has neither, and the dispatch reaches the handler as an unknown
+/// event with its raw fields (which the bridge reads). The other reaction
+/// and typing dispatches, and a reply, read as themselves.
+#[test]
+fn reaction_and_typing_dispatches_as_serenity_reads_them() {
+    use serenity::model::event::Event as Dispatch;
+    let read = |t: &str, d: serde_json::Value| -> Dispatch {
+        serde_json::from_value(serde_json::json!({ "t": t, "d": d })).unwrap()
+    };
+    let emoji = serde_json::json!({ "id": null, "name": "👍" });
+    let removed = read(
+        "MESSAGE_REACTION_REMOVE_EMOJI",
+        serde_json::json!({ "channel_id": "3001", "guild_id": "2000", "message_id": "9", "emoji": emoji }),
+    );
+    match removed {
+        Dispatch::Unknown(u) => assert_eq!(u.value["emoji"]["name"], "👍"),
+        other => panic!("serenity reads it now: {other:?}"),
+    }
+    let added = read(
+        "MESSAGE_REACTION_ADD",
+        serde_json::json!({ "user_id": "4001", "channel_id": "3001", "message_id": "9",
+            "guild_id": "2000", "emoji": emoji, "message_author_id": "4001", "burst": false,
+            "burst_colors": [], "type": 0 }),
+    );
+    assert!(matches!(added, Dispatch::ReactionAdd(_)), "{added:?}");
+    let typing = read(
+        "TYPING_START",
+        serde_json::json!({ "channel_id": "3001", "guild_id": "2000", "user_id": "4001", "timestamp": 1 }),
+    );
+    assert!(matches!(typing, Dispatch::TypingStart(_)), "{typing:?}");
+}
+
 /// Waits up to 10 s for `done`.
 async fn eventually(what: &str, done: impl Fn() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -661,4 +695,72 @@ async fn a_thread_is_a_room() {
     })
     .await;
     assert!(!rooms.iter().any(|r| r.room.as_str() == double::THREAD_ID));
+}
+
+/// A message the bot's webhook sent before this session (as after a
+/// restart) is edited and deleted through that webhook, found with `GET
+/// /channels/{id}/webhooks`: the bot itself may not edit it.
+#[tokio::test]
+async fn an_earlier_webhook_message_is_edited_through_its_webhook() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    join(&mut s, double::GENERAL_ID, "me").await;
+    until(&mut s, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    let id = double.say_through_bot_webhook(double::GENERAL_ID, "me", "helo");
+    let echo = until(&mut s, |e| match e {
+        Event::Message(m) if m.own => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(echo.id.as_str(), id);
+    let room = || Target::Room(double::GENERAL_ID.into());
+    s.commands
+        .send(Command::Edit {
+            target: room(),
+            message: id.as_str().into(),
+            text: "hello".into(),
+            token: "e1".into(),
+        })
+        .await
+        .unwrap();
+    let edited = until(&mut s, |e| match e {
+        Event::Edited { text, author, .. } => Some(Ok((text.clone(), author.clone()))),
+        Event::Error { text, .. } => Some(Err(text.clone())),
+        _ => None,
+    })
+    .await
+    .expect("no error");
+    assert_eq!(
+        (edited.0.as_str(), edited.1.as_str()),
+        ("hello", double::BOT_ID)
+    );
+    let patch = double.wait_request(|r| r.method == "PATCH").await;
+    assert!(
+        patch.path.contains("/webhooks/") && patch.path.ends_with(&format!("/messages/{id}")),
+        "{}",
+        patch.path
+    );
+    s.commands
+        .send(Command::Retract {
+            target: room(),
+            message: id.as_str().into(),
+            token: "r1".into(),
+        })
+        .await
+        .unwrap();
+    let by = until(&mut s, |e| match e {
+        Event::Retracted { message, by, .. } => Some(Ok((message.clone(), by.clone()))),
+        Event::Error { text, .. } => Some(Err(text.clone())),
+        _ => None,
+    })
+    .await
+    .expect("no error");
+    assert_eq!(
+        (by.0.as_str(), by.1.as_str()),
+        (id.as_str(), double::BOT_ID)
+    );
 }

@@ -1,58 +1,58 @@
-//! Files the user sends: the test network fetches each attachment of a
-//! `SendText` with the shared downloader (`switchboard_bridge_api::download`,
-//! within `max_file_size`), as a network that takes uploads would, and
-//! reports its bytes to the test (`Report::File`). A file that cannot be
-//! fetched fails the whole message: an `Event::Error` naming the command,
-//! no echo.
+//! The test network's files that need credentials
+//! ([`Attachment::needs_credentials`]): fetched with the header
+//! `Authorization: Bearer testnet-<username>`, as a Matrix session fetches
+//! authenticated media with its token. The test serves the file from a
+//! loopback HTTP server that refuses requests without that header.
 
-use std::sync::Arc;
+use switchboard_bridge_api::{Attachment, BoxFuture, FetchError, FileFetcher};
 
-use switchboard_bridge_api::download::{self, Limits};
-use switchboard_bridge_api::{Attachment, ErrorContext, Event, Token};
-
-use crate::hub::Hub;
-use crate::wire::Report;
-
-/// The HTTP client and the operator's limits.
-pub(crate) struct Files {
-    client: reqwest::Client,
-    limits: Limits,
+/// The session's file fetcher: an HTTP client and the user's token.
+#[derive(Debug)]
+pub(crate) struct Fetcher {
+    http: reqwest::Client,
+    token: String,
 }
 
-impl Files {
-    /// Files within these limits.
-    pub(crate) fn new(limits: Limits) -> Self {
+impl Fetcher {
+    /// A fetcher for this username's files.
+    pub(crate) fn new(user: &str) -> Self {
         Self {
-            client: reqwest::Client::new(),
-            limits,
+            http: reqwest::Client::new(),
+            token: token(user),
         }
     }
+}
 
-    /// Fetches every file of a message and reports each; the error event
-    /// for the first that fails.
-    pub(crate) async fn fetch_all(
+/// The bearer token the test network's file server expects from `user`.
+pub fn token(user: &str) -> String {
+    format!("testnet-{user}")
+}
+
+impl FileFetcher for Fetcher {
+    fn fetch(
         &self,
-        hub: &Arc<Hub>,
-        user: &str,
-        token: &Token,
-        files: &[Attachment],
-    ) -> Result<(), Event> {
-        for file in files {
-            let fetched = download::fetch(&self.client, file, self.limits)
+        file: &Attachment,
+        limit: u64,
+    ) -> BoxFuture<'static, Result<Vec<u8>, FetchError>> {
+        let request = self.http.get(&file.url).bearer_auth(&self.token);
+        Box::pin(async move {
+            let failed = |e: reqwest::Error| FetchError::Failed(e.without_url().to_string());
+            let mut response = request
+                .send()
                 .await
-                .map_err(|e| Event::Error {
-                    context: ErrorContext::Command(token.clone()),
-                    kind: e.kind(),
-                    text: e.to_string(),
-                })?;
-            hub.report(&Report::File {
-                user: user.to_owned(),
-                token: token.clone(),
-                name: fetched.name,
-                media_type: fetched.media_type,
-                bytes: fetched.bytes,
-            });
-        }
-        Ok(())
+                .and_then(reqwest::Response::error_for_status)
+                .map_err(failed)?;
+            if response.content_length().is_some_and(|n| n > limit) {
+                return Err(FetchError::TooLarge { limit });
+            }
+            let mut bytes = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(failed)? {
+                if (bytes.len() + chunk.len()) as u64 > limit {
+                    return Err(FetchError::TooLarge { limit });
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(bytes)
+        })
     }
 }

@@ -27,13 +27,16 @@
 //! command's token, an id `tn-N`), edits, retractions, reactions, nick and
 //! topic changes with their echoes, a room list of the rooms any session
 //! joined (rooms persist), an empty history.
+//! An injected attachment marked `needs_credentials` is fetched by the
+//! session ([`files`]) with the header `Authorization: Bearer testnet-<user>`.
 //! Everything else a room or a contact does, the test injects.
 //!
 //! [`Command`]: switchboard_bridge_api::Command
 
-mod files;
+pub mod files;
 mod hub;
 pub mod register;
+mod sent_files;
 mod session;
 pub mod wire;
 
@@ -82,7 +85,7 @@ pub enum SettingsError {
 pub struct TestnetBridge {
     info: BridgeInfo,
     hub: Arc<Hub>,
-    files: Arc<files::Files>,
+    files: Arc<sent_files::Files>,
 }
 
 impl TestnetBridge {
@@ -103,7 +106,7 @@ impl TestnetBridge {
         Ok(Self {
             info: info(),
             hub: Hub::new(control),
-            files: Arc::new(files::Files::new(Limits {
+            files: Arc::new(sent_files::Files::new(Limits {
                 max_bytes: settings
                     .max_file_size
                     .unwrap_or(download::DEFAULT_MAX_BYTES),

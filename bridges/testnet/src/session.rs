@@ -10,18 +10,20 @@ use switchboard_bridge_api::{
     SessionEnd, SessionHandle, Target, UserId,
 };
 
-use crate::files::Files;
 use crate::hub::Hub;
+use crate::sent_files::Files;
 use crate::wire::Report;
 
 /// Starts a session for the login's `username`.
 pub(crate) fn start(hub: Arc<Hub>, files: Arc<Files>, login: Login) -> SessionHandle {
-    let (handle, end) = session_channels();
+    let (mut handle, end) = session_channels();
     let user = login
         .credentials
         .get("username")
         .unwrap_or(&login.account)
         .to_owned();
+    // Files that need credentials: fetched with the user's token.
+    handle.files = Some(Arc::new(crate::files::Fetcher::new(&user)));
     let credentials = login
         .credentials
         .iter()

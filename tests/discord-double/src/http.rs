@@ -111,7 +111,10 @@ fn route(
             json!({ "message": "You are being rate limited.", "retry_after": 0.5, "global": false }),
         );
     }
-    // Executing a webhook takes its token in the path, no authorization.
+    // A webhook's routes take its token in the path, no authorization.
+    if let Some(answer) = crate::rich::webhook_route(shared, &mut state, method, &segments, &body) {
+        return answer;
+    }
     if let ("POST", ["webhooks", id, token]) = (method, segments.as_slice()) {
         let thread = query(path)
             .into_iter()
@@ -124,6 +127,9 @@ fn route(
             "401 Unauthorized",
             json!({ "message": "401: Unauthorized", "code": 0 }),
         );
+    }
+    if let Some(answer) = crate::rich::bot_route(shared, &mut state, method, &segments, &body) {
+        return answer;
     }
     match (method, segments.as_slice()) {
         ("GET", ["gateway", "bot"]) => (
@@ -190,13 +196,19 @@ fn route(
             let id = next_id(&mut state);
             let content = body["content"].as_str().unwrap_or_default();
             let nonce = body.get("nonce");
-            let message = fixture::message(
+            let mut message = fixture::message(
                 &id,
                 channel,
                 &fixture::user(fixture::BOT_ID),
                 content,
                 nonce,
             );
+            let replied = body["message_reference"]["message_id"]
+                .as_str()
+                .and_then(|to| crate::rich::find_message(&state, to));
+            if let Some(original) = replied {
+                crate::rich::make_reply(&mut message, &original);
+            }
             dispatch(shared, &mut state, "MESSAGE_CREATE", message.clone());
             ("200 OK", message)
         }

@@ -14,14 +14,17 @@
 //! `GET /gateway`, `GET /gateway/bot`, `GET /users/@me`, DM channels,
 //! channel history, webhooks (made, listed, executed), thread joins and
 //! `POST /channels/{id}/messages` (a post also dispatches its
-//! MESSAGE_CREATE, as Discord does), 429 on demand, and records each
-//! request for the test.
+//! MESSAGE_CREATE, as Discord does; with `message_reference`, a reply),
+//! edits and deletes by the bot and its webhooks, the bot's reactions and
+//! typing (each followed by its dispatch, see `rich`), 429 on demand, and
+//! records each request for the test.
 
 #![recursion_limit = "256"]
 
 pub mod fixture;
 mod gateway;
 mod http;
+mod rich;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -77,6 +80,8 @@ pub(crate) struct State {
     /// The bot may not manage webhooks (`POST /channels/{id}/webhooks`
     /// answers 403 Missing Permissions).
     pub webhooks_forbidden: bool,
+    /// The reactions on messages: (message id, user id, emoji object as JSON text).
+    pub reactions: std::collections::HashSet<(String, String, String)>,
 }
 
 pub(crate) struct Shared {
@@ -130,6 +135,7 @@ impl Double {
                 rate_limited: 0,
                 webhooks: Vec::new(),
                 webhooks_forbidden: false,
+                reactions: Default::default(),
             }),
             dispatched: broadcast::channel(1024).0,
             drop_all: broadcast::channel(16).0,
@@ -178,6 +184,59 @@ impl Double {
         let mut state = self.shared.state.lock().unwrap();
         let data = serde_json::json!({ "id": id, "channel_id": channel, "guild_id": GUILD_ID });
         dispatch(&self.shared, &mut state, "MESSAGE_DELETE", data);
+    }
+
+    /// Dispatches MESSAGE_CREATE for a reply `author` writes in `channel`
+    /// to the message `to` (type 19, `message_reference` and
+    /// `referenced_message`); returns its id.
+    pub fn reply(&self, channel: &str, author: &str, content: &str, to: &str) -> String {
+        let mut state = self.shared.state.lock().unwrap();
+        let id = next_id(&mut state);
+        let mut message = fixture::message(&id, channel, &fixture::user(author), content, None);
+        let original = rich::find_message(&state, to).expect("the message replied to");
+        rich::make_reply(&mut message, &original);
+        dispatch(&self.shared, &mut state, "MESSAGE_CREATE", message);
+        id
+    }
+
+    /// `user` reacts to message `id` with `emoji` (unicode, or `name:id` of
+    /// a custom emoji): MESSAGE_REACTION_ADD.
+    pub fn react(&self, id: &str, user: &str, emoji: &str) {
+        self.reaction(id, user, emoji, true);
+    }
+
+    /// `user` takes their `emoji` reaction off message `id`:
+    /// MESSAGE_REACTION_REMOVE.
+    pub fn unreact(&self, id: &str, user: &str, emoji: &str) {
+        self.reaction(id, user, emoji, false);
+    }
+
+    fn reaction(&self, id: &str, user: &str, emoji: &str, add: bool) {
+        let mut state = self.shared.state.lock().unwrap();
+        let message = rich::find_message(&state, id).expect("a message");
+        rich::react(
+            &self.shared,
+            &mut state,
+            &message,
+            user,
+            rich::emoji(emoji),
+            add,
+        );
+    }
+
+    /// A moderator removes every reaction of message `id` (`emoji` none:
+    /// MESSAGE_REACTION_REMOVE_ALL) or those of one emoji
+    /// (MESSAGE_REACTION_REMOVE_EMOJI).
+    pub fn remove_reactions(&self, id: &str, emoji: Option<&str>) {
+        let mut state = self.shared.state.lock().unwrap();
+        let message = rich::find_message(&state, id).expect("a message");
+        rich::remove_reactions(&self.shared, &mut state, &message, emoji.map(rich::emoji));
+    }
+
+    /// `user` starts typing in `channel`: TYPING_START.
+    pub fn start_typing(&self, channel: &str, user: &str) {
+        let mut state = self.shared.state.lock().unwrap();
+        rich::start_typing(&self.shared, &mut state, channel, user);
     }
 
     /// A message by the bot's webhook in `channel` under `name` (as a
@@ -233,6 +292,18 @@ impl Double {
     /// the bot; returns its id.
     pub fn say_directly(&self, author: &str, content: &str) -> String {
         self.say(&fixture::dm_channel_id(author), author, content)
+    }
+
+    /// The id of the newest message in `channel` (sent by anyone, deleted
+    /// or not).
+    pub fn last_message_id(&self, channel: &str) -> Option<String> {
+        let state = self.shared.state.lock().unwrap();
+        state
+            .log
+            .iter()
+            .rev()
+            .find(|(name, m)| name == "MESSAGE_CREATE" && m["channel_id"] == channel)
+            .and_then(|(_, m)| m["id"].as_str().map(str::to_owned))
     }
 
     /// Every REST request so far.

@@ -55,7 +55,7 @@ async fn file_event(bob: &MatrixUser, room_id: &str, sender: &str, name: &str) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_xmpp_upload_arrives_in_matrix_as_an_image_byte_identical() {
-    let prosody = Prosody::start_with_upload(&[(GW, SECRET)]);
+    let prosody = Prosody::start_with_upload(&[(GW, SECRET)], 1 << 20);
     let synapse = Synapse::start();
     synapse.register("alice", ALICE_PASSWORD);
     synapse.register("bob", "bob-pw");

@@ -30,6 +30,8 @@ fn with_files(mut event: Event, urls: &[(&str, &str)]) -> Event {
                 name: Some((*name).to_owned()),
                 media_type: None,
                 size: None,
+                needs_credentials: false,
+                sha256: None,
             })
             .collect();
     }

@@ -76,6 +76,8 @@ async fn a_shared_file_reaches_the_network_byte_identical() {
             name: Some("photo.png".into()),
             media_type: Some("image/png".into()),
             size: Some(photo.len() as u64),
+            needs_credentials: false,
+            sha256: None,
         }]
     );
     let (token, name, media_type, bytes) = net.control.file("alice").await;

@@ -89,6 +89,7 @@ impl Session {
         };
         let token = if own { self.token_of(&message) } else { None };
         self.authors.note(message.id.get(), author);
+        self.typing.stopped(channel, author);
         let target = Target::User(user.to_string().into());
         let event = incoming::message(&message, target, &self.guilds, own, token);
         self.emit(Event::Message(event)).await
@@ -127,6 +128,10 @@ impl Session {
             }
         }
         let token = if own { self.token_of(&message) } else { None };
+        self.typing.stopped(channel, author);
+        if own && message.webhook_id.is_some() {
+            self.webhooks.note_sent(message.id.get());
+        }
         if let (true, Some(nick)) = (own, self.nicks.get(&channel)) {
             // The bot spoke for the user: their words without the nick.
             let prefix = outgoing::nick_prefix(nick);
@@ -167,6 +172,19 @@ impl Session {
                 None => return true,
             }
         };
+        let mut update = update;
+        if let (true, None, Some(nick), Some(content)) = (
+            own,
+            webhook,
+            self.nicks.get(&channel),
+            update.content.as_mut(),
+        ) {
+            // The bot's edit of what it said for the user: their words
+            // without the nick in front.
+            if let Some(rest) = content.strip_prefix(&outgoing::nick_prefix(nick)) {
+                *content = rest.to_owned();
+            }
+        }
         let Some(mut event) = incoming::edit(&update, target, &self.guilds) else {
             return true;
         };

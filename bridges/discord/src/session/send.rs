@@ -20,7 +20,7 @@ const RATE_LIMITED_WAIT: Duration = Duration::from_secs(1);
 impl Session {
     /// The DM channel with a user, opened (`POST /users/@me/channels`) the
     /// first time.
-    async fn open_direct(&mut self, user: u64) -> Option<u64> {
+    pub(super) async fn open_direct(&mut self, user: u64) -> Option<u64> {
         if let Some(channel) = self.direct.channel_with(user) {
             return Some(channel);
         }
@@ -34,6 +34,31 @@ impl Session {
                 tracing::info!(account = %self.account, %user, error = %errors::describe(&e), "no DM channel");
                 None
             }
+        }
+    }
+
+    /// The channel whose webhook carries a channel's messages, and the
+    /// thread to name: a thread's messages go through its parent's webhook.
+    pub(super) fn hook_channel(&self, channel: u64) -> (u64, Option<ChannelId>) {
+        match self.guilds.channel(channel).and_then(|c| c.parent) {
+            Some(parent) => (parent, Some(ChannelId::new(channel))),
+            None => (channel, None),
+        }
+    }
+
+    /// A text from XMPP for `channel`: in a room, with its members' `@nick`s found.
+    pub(super) fn outgoing_text(
+        &self,
+        target: &Target,
+        channel: u64,
+        text: &str,
+    ) -> outgoing::Outgoing {
+        match (target, self.guilds.channel(channel)) {
+            (Target::Room(_), Some(room)) => {
+                let members: Vec<(u64, &str)> = self.guilds.members(room.guild).collect();
+                outgoing::Outgoing::new(text, &members)
+            }
+            _ => outgoing::Outgoing::plain(text),
         }
     }
 
@@ -66,15 +91,13 @@ impl Session {
                 .error(ErrorContext::Command(token), ErrorKind::NotFound, text)
                 .await;
         };
+        // The message ends the user's typing there.
+        self.typing.idle(channel);
         let nick = match &target {
             Target::Room(_) => self.nicks.get(&channel).cloned(),
             Target::User(_) => None,
         };
-        // A thread's messages go through its channel's webhook.
-        let (hook_channel, thread) = match self.guilds.channel(channel).and_then(|c| c.parent) {
-            Some(parent) => (parent, Some(ChannelId::new(channel))),
-            None => (channel, None),
-        };
+        let (hook_channel, thread) = self.hook_channel(channel);
         let route = match (&nick, self.own_id) {
             (Some(_), Some(bot)) if reply_to.is_none() => {
                 self.webhooks.route(&self.http, hook_channel, bot).await
@@ -82,13 +105,7 @@ impl Session {
             _ => Route::Bot,
         };
         let webhook_name = nick.as_deref().and_then(usable_name);
-        let text = match (&target, self.guilds.channel(channel)) {
-            (Target::Room(_), Some(room)) => {
-                let members: Vec<(u64, &str)> = self.guilds.members(room.guild).collect();
-                outgoing::Outgoing::new(text, &members)
-            }
-            _ => outgoing::Outgoing::plain(text),
-        };
+        let text = self.outgoing_text(&target, channel, text);
         let reply_to = reply_to.as_ref().map(|m| m.as_str());
         let mut attempt = 1;
         let sent = loop {
@@ -101,6 +118,7 @@ impl Session {
                         .await;
                     result.map(|message| {
                         if let Some(message) = message {
+                            self.webhooks.note_sent(message.id.get());
                             self.sent_ids.insert(message.id.get(), token.clone());
                         }
                     })

@@ -69,25 +69,39 @@ impl Testnet {
 
     /// Starts Prosody and the gateway, and waits for the component to connect.
     pub async fn start() -> Self {
-        Self::start_with(Prosody::start(&[(TESTNET, SECRET)]), "").await
+        Self::start_with(None, "").await
     }
 
-    /// Starts Prosody with its upload service (XEP-0363) and the gateway,
+    /// [`Testnet::start`], with Prosody's upload service for files up to
+    /// `upload` bytes (`Prosody::start_with_upload`) and `extra` lines in
+    /// the gateway's config (after the network's `jid` and `secret`: keys of
+    /// `[networks.testnet]`, then other sections).
+    pub async fn start_with(upload: Option<u64>, extra: &str) -> Self {
+        Self::start_with_settings(upload, extra, "").await
+    }
+
+    /// Prosody with its upload service (files up to 1 MiB) and the gateway,
     /// whose network fetches the files users send, up to `max_file_size`
     /// bytes, from loopback too.
     pub async fn start_with_uploads(max_file_size: u64) -> Self {
-        let prosody = Prosody::start_with_upload(&[(TESTNET, SECRET)]);
         let settings = format!("max_file_size = {max_file_size}\nallow_private_addresses = true\n");
-        Self::start_with(prosody, &settings).await
+        Self::start_with_settings(Some(1 << 20), "", &settings).await
     }
 
-    async fn start_with(prosody: Prosody, settings: &str) -> Self {
+    /// [`Testnet::start_with`], with `settings` lines in
+    /// `[networks.testnet.settings]`.
+    pub async fn start_with_settings(upload: Option<u64>, extra: &str, settings: &str) -> Self {
+        let prosody = match upload {
+            Some(limit) => Prosody::start_with_upload(&[(TESTNET, SECRET)], limit),
+            None => Prosody::start(&[(TESTNET, SECRET)]),
+        };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let config = format!(
             "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
              [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
              [log]\nlevel = \"info\"\n\
              [networks.testnet]\njid = \"{TESTNET}\"\nsecret = \"{SECRET}\"\n\
+             {extra}\n\
              [networks.testnet.settings]\ncontrol = \"{}\"\n{settings}",
             prosody.component_port,
             listener.local_addr().unwrap(),
@@ -242,7 +256,8 @@ pub struct Control {
 }
 
 impl Control {
-    fn new(listener: TcpListener) -> Self {
+    /// The test's end of the control channel, listening on `listener`.
+    pub fn new(listener: TcpListener) -> Self {
         Self {
             listener,
             link: None,
