@@ -60,6 +60,10 @@ impl Gateway {
                 id,
                 payload,
             } => (from, to, id, payload, true),
+            Iq::Error { id, error, .. } if super::roster::is_roster_answer(&id) => {
+                tracing::warn!(condition = ?error.defined_condition, "the server refused a roster set");
+                return;
+            }
             Iq::Result { .. } | Iq::Error { .. } => return,
         };
         let Some(from) = from else { return };

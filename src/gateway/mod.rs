@@ -19,6 +19,7 @@ mod recent;
 mod registration;
 mod replies;
 mod rich;
+mod roster;
 mod servers;
 mod session;
 mod session_state;
@@ -80,6 +81,8 @@ pub struct Gateway {
     recent: Mutex<recent::Recent>,
     /// The typing states the network was told.
     typing: Mutex<chat_states::SentTyping>,
+    /// Users' contacts and the servers' XEP-0356 privileges.
+    contacts: Mutex<roster::Contacts>,
 }
 
 /// What every gateway of the process shares.
@@ -124,6 +127,7 @@ impl Gateway {
             rich_pending: Mutex::default(),
             recent: Mutex::default(),
             typing: Mutex::default(),
+            contacts: Mutex::default(),
         })
     }
 
@@ -155,7 +159,10 @@ impl Gateway {
     pub async fn run(self: Arc<Self>, mut inbound: mpsc::Receiver<LinkEvent>) {
         while let Some(event) = inbound.recv().await {
             match event {
-                LinkEvent::Connected => self.announce().await,
+                LinkEvent::Connected => {
+                    self.forget_privileges();
+                    self.announce().await
+                }
                 LinkEvent::Disconnected => {}
                 LinkEvent::Stanza(stanza) => self.handle(stanza).await,
                 LinkEvent::Invalid { header, error } => self.answer_invalid(header, &error).await,
@@ -189,7 +196,9 @@ impl Gateway {
         }
         let Some(to) = &message.to else { return };
         if to.node().is_none() {
-            self.handle_chat_command(message).await;
+            if !self.note_privileges(&message).await {
+                self.handle_chat_command(message).await;
+            }
         } else if message.type_ == MessageType::Groupchat || to.resource().is_some() {
             self.handle_room_message(message).await;
         } else {

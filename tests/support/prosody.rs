@@ -31,6 +31,18 @@ impl Prosody {
     /// at `"debug"` Prosody writes each stanza to its log twice, which costs
     /// more than routing it.
     pub fn start_logging(components: &[(&str, &str)], level: &str) -> Self {
+        Self::start_config(components, level, None)
+    }
+
+    /// Starts Prosody with mod_privilege (XEP-0356, Debian's
+    /// prosody-modules) granting each component these privileges on the
+    /// users' host, written as its config reads them:
+    /// `roster = "both"; message = "outgoing";`.
+    pub fn start_privileged(components: &[(&str, &str)], privileges: &str) -> Self {
+        Self::start_config(components, "debug", Some(privileges))
+    }
+
+    fn start_config(components: &[(&str, &str)], level: &str, privileges: Option<&str>) -> Self {
         let dir = shared_tempdir();
         let c2s_port = free_port();
         let component_port = free_port();
@@ -55,18 +67,37 @@ c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 authentication = "internal_plain"
 storage = "internal"
-modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "presence"; "posix"; }}
+modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "presence"; "posix"; {privilege}}}
 modules_disabled = {{ "s2s"; "tls"; "offline"; }}
 VirtualHost "{DOMAIN}"
+{granted}
 VirtualHost "{OTHER_DOMAIN}"
 "#,
             dir = dir.path().display(),
             data = data.display(),
+            privilege = if privileges.is_some() {
+                "\"privilege\"; "
+            } else {
+                ""
+            },
+            granted = match privileges {
+                Some(p) => {
+                    let entities: String = components
+                        .iter()
+                        .map(|(domain, _)| format!("[\"{domain}\"] = {{ {p} }}; "))
+                        .collect();
+                    format!("    privileged_entities = {{ {entities}}}")
+                }
+                None => String::new(),
+            },
         );
         for (domain, secret) in components {
             cfg.push_str(&format!(
                 "Component \"{domain}\"\n    component_secret = \"{secret}\"\n"
             ));
+            if privileges.is_some() {
+                cfg.push_str("    modules_enabled = { \"privilege\" }\n");
+            }
         }
         std::fs::write(dir.path().join("prosody.cfg.lua"), cfg).unwrap();
         open_up(dir.path());

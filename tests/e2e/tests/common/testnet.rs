@@ -69,7 +69,16 @@ impl Testnet {
 
     /// Starts Prosody and the gateway, and waits for the component to connect.
     pub async fn start() -> Self {
-        let prosody = Prosody::start(&[(TESTNET, SECRET)]);
+        Self::start_with(Prosody::start(&[(TESTNET, SECRET)])).await
+    }
+
+    /// The same with Prosody granting the component XEP-0356 privileges
+    /// (see [`Prosody::start_privileged`]).
+    pub async fn start_privileged(privileges: &str) -> Self {
+        Self::start_with(Prosody::start_privileged(&[(TESTNET, SECRET)], privileges)).await
+    }
+
+    async fn start_with(prosody: Prosody) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let config = format!(
             "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
