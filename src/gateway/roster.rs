@@ -10,7 +10,7 @@
 //! probes with what the network said; the message from elsewhere comes from
 //! the contact, marked as the user's own. Nothing is dropped silently.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use switchboard_bridge_api::{Message, UserId};
 use tracing::{debug, info, warn};
@@ -37,6 +37,10 @@ const ROSTER_SET_ID: &str = "sb-roster-";
 /// XEP-0172 user nickname, on a subscription request.
 const NS_NICK: &str = "http://jabber.org/protocol/nick";
 
+/// Roster sets awaiting the server's answer, at most (older ones are
+/// forgotten: their refusal is then only logged).
+const MAX_SETS: usize = 256;
+
 /// What the gateway knows of each user's contacts in this process.
 #[derive(Default)]
 pub(super) struct Contacts {
@@ -44,11 +48,8 @@ pub(super) struct Contacts {
     users: HashMap<BareJid, HashMap<String, (String, bool)>>,
     /// What each server (user domain) granted on this link.
     granted: HashMap<String, Privileges>,
-}
-
-/// Whether an iq answer is the server's to one of the gateway's roster sets.
-pub(super) fn is_roster_answer(id: &str) -> bool {
-    id.starts_with(ROSTER_SET_ID)
+    /// Roster sets sent: (iq id, user, contact id, name), oldest first.
+    sets: VecDeque<(String, BareJid, String, String)>,
 }
 
 impl Gateway {
@@ -68,8 +69,12 @@ impl Gateway {
         let Some(from) = &message.from else {
             return true;
         };
-        if from.node().is_some() || from.resource().is_some() || !self.config.may_register(from) {
-            warn!(from = %from, "a <privilege/> not from a server of our users; ignored");
+        if from.node().is_some() || from.resource().is_some() {
+            warn!(from = %from, "a <privilege/> not from a server; ignored");
+            return true;
+        }
+        if !self.config.may_register(from) {
+            debug!(from = %from, "privileges for a domain whose users may not register; ignored");
             return true;
         }
         let domain = from.domain().as_str().to_owned();
@@ -136,22 +141,24 @@ impl Gateway {
         };
         if new && granted.roster_set {
             static NEXT: AtomicU64 = AtomicU64::new(1);
+            let id = format!("{ROSTER_SET_ID}{}", NEXT.fetch_add(1, Ordering::Relaxed));
+            {
+                let mut contacts = self.contacts.lock().unwrap();
+                if contacts.sets.len() >= MAX_SETS {
+                    contacts.sets.pop_front();
+                }
+                let set = (id.clone(), user.clone(), peer.0.clone(), name.clone());
+                contacts.sets.push_back(set);
+            }
             let set = Iq::Set {
                 from: Some(Jid::from(self.domain.clone())),
                 to: Some(Jid::from(user.clone())),
-                id: format!("{ROSTER_SET_ID}{}", NEXT.fetch_add(1, Ordering::Relaxed)),
+                id,
                 payload: privilege::roster_item(&contact, &name, self.bridge.info().display_name),
             };
             self.send(set).await;
         } else if new {
-            let mut ask = Presence::subscribe()
-                .with_from(Jid::from(contact.clone()))
-                .with_to(Jid::from(user.clone()));
-            if !name.is_empty() {
-                ask.payloads
-                    .push(Element::builder("nick", NS_NICK).append(name).build());
-            }
-            self.send(ask).await;
+            self.ask_subscription(user, &contact, name).await;
         }
         self.send(
             Presence::available()
@@ -159,6 +166,62 @@ impl Gateway {
                 .with_to(Jid::from(user.clone())),
         )
         .await;
+    }
+
+    /// The contact asks the user for a subscription (XEP-0100 §4.1, the
+    /// name as XEP-0172 nick).
+    async fn ask_subscription(&self, user: &BareJid, contact: &BareJid, name: String) {
+        let mut ask = Presence::subscribe()
+            .with_from(Jid::from(contact.clone()))
+            .with_to(Jid::from(user.clone()));
+        if !name.is_empty() {
+            ask.payloads
+                .push(Element::builder("nick", NS_NICK).append(name).build());
+        }
+        self.send(ask).await;
+    }
+
+    /// The server's answer to an iq the gateway sent: for a roster set it
+    /// refused (ejabberd 23.01 fails every one, its issue 3942), the
+    /// contact asks for a subscription instead. Other answers need nothing.
+    pub(super) async fn roster_answered(&self, iq: Iq) {
+        let (id, refused) = match &iq {
+            Iq::Result { id, .. } => (id, None),
+            Iq::Error { id, error, .. } => (id, Some(error.defined_condition.clone())),
+            _ => return,
+        };
+        if !id.starts_with(ROSTER_SET_ID) {
+            return;
+        }
+        let set = {
+            let mut contacts = self.contacts.lock().unwrap();
+            let set = contacts
+                .sets
+                .iter()
+                .position(|(i, ..)| i == id)
+                .and_then(|at| contacts.sets.remove(at));
+            if let (Some((_, user, contact, _)), Some(_)) = (&set, &refused) {
+                if let Some((_, pushed)) = contacts
+                    .users
+                    .get_mut(user)
+                    .and_then(|k| k.get_mut(contact))
+                {
+                    *pushed = false;
+                }
+            }
+            set
+        };
+        let Some(condition) = refused else { return };
+        warn!(
+            ?condition,
+            "the server refused a roster set; asking for a subscription instead"
+        );
+        let Some((_, user, contact, name)) = set else {
+            return;
+        };
+        if let Some(jid) = self.id_jid(&contact) {
+            self.ask_subscription(&user, &jid, name).await;
+        }
     }
 
     /// A presence to a contact JID (RFC 6121, XEP-0100 §4.1): a

@@ -35,6 +35,17 @@ impl Ejabberd {
     /// TLS nor HTTP (mod_muc among them: without it ejabberd 23.01's mod_caps
     /// crashes on every presence with caps, and asks nobody for them).
     pub fn start(components: &[(&str, &str)]) -> Self {
+        Self::start_config(components, false)
+    }
+
+    /// The same with mod_privilege (XEP-0356) granting every component
+    /// roster `both` and message `outgoing` (ejabberd 23.01 speaks
+    /// `urn:xmpp:privilege:1`).
+    pub fn start_privileged(components: &[(&str, &str)]) -> Self {
+        Self::start_config(components, true)
+    }
+
+    fn start_config(components: &[(&str, &str)], privileged: bool) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("switchboard-ejabberd")
             .tempdir_in("/tmp")
@@ -48,6 +59,19 @@ impl Ejabberd {
                 format!("      \"{domain}\":\n        password: \"{secret}\"\n")
             })
             .collect();
+        let (privileged_acl, privileged_rule, privilege_module) = if privileged {
+            let servers: String = components
+                .iter()
+                .map(|(domain, _)| format!("      - \"{domain}\"\n"))
+                .collect();
+            (
+                format!("  privileged:\n    server:\n{servers}"),
+                "  privileged:\n    allow: privileged\n",
+                "  mod_privilege:\n    roster:\n      both: privileged\n    message:\n      outgoing: privileged\n",
+            )
+        } else {
+            (String::new(), "", "")
+        };
         let yml = format!(
             r#"hosts:
   - "{DOMAIN}"
@@ -70,10 +94,10 @@ auth_password_format: plain
 acl:
   local:
     user_regexp: ""
-access_rules:
+{privileged_acl}access_rules:
   local:
     allow: local
-  c2s:
+{privileged_rule}  c2s:
     allow: all
 api_permissions:
   "console commands":
@@ -102,7 +126,7 @@ modules:
   mod_vcard:
     search: false
   mod_version: {{}}
-"#
+{privilege_module}"#
         );
         let path = dir.path();
         std::fs::write(path.join("ejabberd.yml"), yml).unwrap();

@@ -11,6 +11,7 @@ mod common;
 #[path = "common/testnet.rs"]
 mod harness;
 
+use common::support::ejabberd::Ejabberd;
 use common::support::prosody::DOMAIN;
 use common::{result_payload, Client};
 use harness::{contact_jid, Testnet, TESTNET};
@@ -202,4 +203,68 @@ async fn without_the_privilege_contacts_ask_to_subscribe_and_own_messages_are_ma
         .await;
     let line = alice.reply_from(&format!("bob@{TESTNET}")).await;
     assert_eq!(line, "[sent by you from elsewhere] sent from my phone");
+}
+
+/// Through ejabberd 23.01 (its mod_privilege, `urn:xmpp:privilege:1`):
+/// ejabberd fails every privileged roster set (its issue 3942: mod_roster
+/// looks up its options under the component's host, fixed after 23.01), so
+/// the contact asks for a subscription instead, never lost; the message
+/// privilege works: an own message from elsewhere is a `<sent/>` carbon.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_ejabberd_a_refused_roster_set_becomes_a_subscription_request() {
+    let ejabberd = Ejabberd::start_privileged(&[(TESTNET, harness::SECRET)]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gateway = harness::Gateway::start(&harness::config(
+        ejabberd.component_port,
+        listener.local_addr().unwrap(),
+    ));
+    let mut control = harness::Control::new(listener);
+    ejabberd.register("alice", DOMAIN, "pass");
+    let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", ejabberd.c2s_port).await;
+    alice.register_by_chat(TESTNET, "username=alice").await;
+    control.started("alice").await;
+    let bob = contact_jid("bob");
+
+    control.inject("alice", bob_reported()).await;
+    let ask = presence_from(&mut alice, &bob, Type::Subscribe).await;
+    let nick = ask
+        .payloads
+        .iter()
+        .find(|p| p.is("nick", "http://jabber.org/protocol/nick"))
+        .map(Element::text);
+    assert_eq!(nick.as_deref(), Some("Bob Builder"));
+    assert_eq!(
+        harness::log_lines(&gateway.log(), &["refused a roster set"]).len(),
+        1,
+        "the roster set was tried first"
+    );
+
+    control
+        .inject("alice", written_elsewhere("sent from my phone"))
+        .await;
+    let carbon = alice
+        .wait_for(|s| match s {
+            Stanza::Message(m) if m.payloads.iter().any(|p| p.is("sent", CARBONS)) => {
+                Some(m.clone())
+            }
+            Stanza::Message(m) if m.from.as_ref() == Some(&bob) => {
+                panic!("the own message was said by the contact: {m:?}")
+            }
+            _ => None,
+        })
+        .await;
+    let own: Jid = format!("alice@{DOMAIN}").parse().unwrap();
+    assert_eq!(carbon.from.as_ref(), Some(&own));
+    let original = carbon
+        .payloads
+        .iter()
+        .find(|p| p.is("sent", CARBONS))
+        .and_then(|s| s.get_child("forwarded", FORWARD))
+        .and_then(|f| f.get_child("message", CLIENT))
+        .expect("a forwarded message in the carbon");
+    assert_eq!(original.attr("to"), Some(bob.to_string().as_str()));
+    assert_eq!(
+        original.get_child("body", CLIENT).map(Element::text),
+        Some("sent from my phone".to_owned())
+    );
 }

@@ -29,7 +29,20 @@ use xmpp_parsers::presence::{Presence, Type};
 
 /// The test network's component domain.
 pub const TESTNET: &str = "testnet.localhost";
-const SECRET: &str = "testnet-secret";
+/// The component's secret.
+pub const SECRET: &str = "testnet-secret";
+
+/// The gateway's config: the test network on an XMPP server's component
+/// port, its control channel at `control`.
+pub fn config(component_port: u16, control: std::net::SocketAddr) -> String {
+    format!(
+        "[xmpp]\nserver = \"127.0.0.1:{component_port}\"\n\
+         [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
+         [log]\nlevel = \"info\"\n\
+         [networks.testnet]\njid = \"{TESTNET}\"\nsecret = \"{SECRET}\"\n\
+         [networks.testnet.settings]\ncontrol = \"{control}\"\n"
+    )
+}
 
 /// The JID of a room whose id needs no escaping (lower case letters,
 /// digits, `-`): the id at the component domain.
@@ -80,15 +93,7 @@ impl Testnet {
 
     async fn start_with(prosody: Prosody) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let config = format!(
-            "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
-             [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
-             [log]\nlevel = \"info\"\n\
-             [networks.testnet]\njid = \"{TESTNET}\"\nsecret = \"{SECRET}\"\n\
-             [networks.testnet.settings]\ncontrol = \"{}\"\n",
-            prosody.component_port,
-            listener.local_addr().unwrap(),
-        );
+        let config = config(prosody.component_port, listener.local_addr().unwrap());
         let gateway = Gateway::start(&config);
         Self {
             control: Control::new(listener),
@@ -239,7 +244,9 @@ pub struct Control {
 }
 
 impl Control {
-    fn new(listener: TcpListener) -> Self {
+    /// The control channel, listening on `listener` (the address the
+    /// gateway's `[networks.testnet.settings] control` names).
+    pub fn new(listener: TcpListener) -> Self {
         Self {
             listener,
             link: None,
