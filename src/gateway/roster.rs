@@ -181,6 +181,41 @@ impl Gateway {
         self.send(ask).await;
     }
 
+    /// The user unregistered: the contacts reported in this process leave
+    /// their roster (a roster remove where it was pushed; otherwise both
+    /// subscriptions cancelled, XEP-0100 §4.3) and are forgotten.
+    pub(super) async fn forget_contacts(&self, user: &BareJid) {
+        let known = self.contacts.lock().unwrap().users.remove(user);
+        let granted = self.privileges(user);
+        for (id, (_, pushed)) in known.into_iter().flatten() {
+            let Some(contact) = self.id_jid(&id) else {
+                continue;
+            };
+            if pushed && granted.roster_set {
+                let remove = privilege::roster_removal(&contact);
+                self.send(Iq::Set {
+                    from: Some(Jid::from(self.domain.clone())),
+                    to: Some(Jid::from(user.clone())),
+                    id: format!("{ROSTER_SET_ID}remove"),
+                    payload: remove,
+                })
+                .await;
+                continue;
+            }
+            for p in [
+                Presence::unsubscribe(),
+                Presence::new(Type::Unsubscribed),
+                Presence::unavailable(),
+            ] {
+                self.send(
+                    p.with_from(Jid::from(contact.clone()))
+                        .with_to(Jid::from(user.clone())),
+                )
+                .await;
+            }
+        }
+    }
+
     /// The server's answer to an iq the gateway sent: for a roster set it
     /// refused (ejabberd 23.01 fails every one, its issue 3942), the
     /// contact asks for a subscription instead. Other answers need nothing.

@@ -93,6 +93,14 @@ pub fn roster_item(contact: &BareJid, name: &str, group: &str) -> Element {
     Element::builder("query", NS_ROSTER).append(item).build()
 }
 
+/// The payload of a roster set taking `contact` out of a user's roster.
+pub fn roster_removal(contact: &BareJid) -> Element {
+    let item = Element::builder("item", NS_ROSTER)
+        .attr(xml_ncname!("jid").into(), contact.to_string())
+        .attr(xml_ncname!("subscription").into(), "remove");
+    Element::builder("query", NS_ROSTER).append(item).build()
+}
+
 /// A message the user wrote from elsewhere, to `contact`, as the payload
 /// of a privileged message to the user's server: the server delivers the
 /// inner carbon to the user's clients, from their own bare JID.

@@ -90,7 +90,8 @@ async fn presence_from(client: &mut Client, from: &Jid, type_: Type) -> Presence
 
 /// With the roster and message privileges: Bob is put in the roster (no
 /// subscription request), named as the network names him, in the group
-/// named after the network; a message the user wrote to Bob from elsewhere
+/// named after the network; the server's probe of Bob (a device logging
+/// in) is answered for him; a message the user wrote to Bob from elsewhere
 /// is a `<sent/>` carbon from the user's own bare JID of a message to Bob.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_privilege_contacts_are_in_the_roster_and_own_messages_are_carbons() {
@@ -122,6 +123,11 @@ async fn with_the_privilege_contacts_are_in_the_roster_and_own_messages_are_carb
         asked, None,
         "no subscription request where the roster has him"
     );
+    // Another device logs in: its server probes Bob, and the gateway answers
+    // for him with what the network said.
+    let mut phone = Client::login(&format!("alice@{DOMAIN}"), "pass", net.prosody.c2s_port).await;
+    presence_from(&mut phone, &bob, Type::None).await;
+    drop(phone);
 
     net.control
         .inject("alice", written_elsewhere("sent from my phone"))
@@ -267,4 +273,35 @@ async fn through_ejabberd_a_refused_roster_set_becomes_a_subscription_request() 
         original.get_child("body", CLIENT).map(Element::text),
         Some("sent from my phone".to_owned())
     );
+}
+
+/// Unregistering takes the contacts out again: with the privilege Bob
+/// leaves the roster; without it both subscriptions are cancelled for him.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unregistering_takes_the_contacts_out_of_the_roster() {
+    let mut net = Testnet::start_privileged(r#"roster = "both";"#).await;
+    let mut alice = net.user("alice").await;
+    let bob = contact_jid("bob");
+    net.control.inject("alice", bob_reported()).await;
+    presence_from(&mut alice, &bob, Type::None).await;
+    assert!(roster_item(&mut alice, &bob).await.is_some());
+
+    alice.say(TESTNET, "unregister").await;
+    presence_from(&mut alice, &TESTNET.parse().unwrap(), Type::Unsubscribe).await;
+    let deadline = std::time::Instant::now() + common::ANSWER;
+    while roster_item(&mut alice, &bob).await.is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Bob is still in the roster"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let mut net = Testnet::start().await;
+    let mut carol = net.user("carol").await;
+    net.control.inject("carol", bob_reported()).await;
+    presence_from(&mut carol, &bob, Type::Subscribe).await;
+    carol.say(TESTNET, "unregister").await;
+    presence_from(&mut carol, &bob, Type::Unsubscribe).await;
+    presence_from(&mut carol, &bob, Type::Unavailable).await;
 }
