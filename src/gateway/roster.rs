@@ -52,6 +52,12 @@ pub(super) struct Contacts {
     sets: VecDeque<(String, BareJid, String, String)>,
 }
 
+/// A fresh id for a roster set.
+fn next_set_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("{ROSTER_SET_ID}{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 impl Gateway {
     /// A new link: what the last one was granted is void until the server
     /// says it again.
@@ -140,8 +146,7 @@ impl Gateway {
             }
         };
         if new && granted.roster_set {
-            static NEXT: AtomicU64 = AtomicU64::new(1);
-            let id = format!("{ROSTER_SET_ID}{}", NEXT.fetch_add(1, Ordering::Relaxed));
+            let id = next_set_id();
             {
                 let mut contacts = self.contacts.lock().unwrap();
                 if contacts.sets.len() >= MAX_SETS {
@@ -196,7 +201,7 @@ impl Gateway {
                 self.send(Iq::Set {
                     from: Some(Jid::from(self.domain.clone())),
                     to: Some(Jid::from(user.clone())),
-                    id: format!("{ROSTER_SET_ID}remove"),
+                    id: next_set_id(),
                     payload: remove,
                 })
                 .await;
@@ -247,13 +252,14 @@ impl Gateway {
             set
         };
         let Some(condition) = refused else { return };
+        let Some((_, user, contact, name)) = set else {
+            warn!(?condition, "the server refused a roster set");
+            return;
+        };
         warn!(
             ?condition,
             "the server refused a roster set; asking for a subscription instead"
         );
-        let Some((_, user, contact, name)) = set else {
-            return;
-        };
         if let Some(jid) = self.id_jid(&contact) {
             self.ask_subscription(&user, &jid, name).await;
         }
