@@ -19,6 +19,7 @@ mod recent;
 mod registration;
 mod replies;
 mod rich;
+mod roster;
 mod servers;
 mod session;
 mod session_state;
@@ -80,7 +81,10 @@ pub struct Gateway {
     recent: Mutex<recent::Recent>,
     /// The typing states the network was told.
     typing: Mutex<chat_states::SentTyping>,
+    /// Files from the network: the HTTP client and the upload service.
     files: files::Files,
+    /// Users' contacts and the servers' XEP-0356 privileges.
+    contacts: Mutex<roster::Contacts>,
 }
 
 /// What every gateway of the process shares.
@@ -126,6 +130,7 @@ impl Gateway {
             rich_pending: Mutex::default(),
             recent: Mutex::default(),
             typing: Mutex::default(),
+            contacts: Mutex::default(),
         })
     }
 
@@ -157,7 +162,10 @@ impl Gateway {
     pub async fn run(self: Arc<Self>, mut inbound: mpsc::Receiver<LinkEvent>) {
         while let Some(event) = inbound.recv().await {
             match event {
-                LinkEvent::Connected => self.announce().await,
+                LinkEvent::Connected => {
+                    self.forget_privileges();
+                    self.announce().await
+                }
                 LinkEvent::Disconnected => {}
                 LinkEvent::Stanza(stanza) => self.handle(stanza).await,
                 LinkEvent::Invalid { header, error } => self.answer_invalid(header, &error).await,
@@ -191,7 +199,9 @@ impl Gateway {
         }
         let Some(to) = &message.to else { return };
         if to.node().is_none() {
-            self.handle_chat_command(message).await;
+            if !self.note_privileges(&message).await {
+                self.handle_chat_command(message).await;
+            }
         } else if message.type_ == MessageType::Groupchat || to.resource().is_some() {
             self.handle_room_message(message).await;
         } else {

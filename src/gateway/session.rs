@@ -12,7 +12,6 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn, Instrument};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Lang, Message, MessageType};
-use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza_error::DefinedCondition;
 
 use super::Gateway;
@@ -458,13 +457,7 @@ impl Gateway {
             Event::Edited { .. } | Event::Retracted { .. } | Event::Reacted { .. } => {
                 self.rich_event(user, event).await
             }
-            Event::ContactAdded { user: peer, .. } => {
-                let Some(from) = self.contact_jid(&peer) else {
-                    return;
-                };
-                self.send(Presence::available().with_from(from).with_to(user.clone()))
-                    .await;
-            }
+            Event::ContactAdded { user: peer, name } => self.contact_added(user, peer, name).await,
             Event::Error {
                 context,
                 kind,

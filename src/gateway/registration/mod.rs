@@ -156,6 +156,7 @@ impl Gateway {
                     .await;
             }
         }
+        self.forget_contacts(user).await;
         Ok(existed)
     }
 
