@@ -29,7 +29,9 @@
 pub mod api;
 mod client;
 mod commands;
+mod direct;
 mod discover;
+mod invites;
 mod messages;
 mod reactions;
 pub mod register;
@@ -45,8 +47,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use switchboard_bridge_api::{
-    BoxFuture, Bridge, BridgeInfo, Capabilities, FieldError, FieldKind, Login, LoginField,
-    Registered, RegistrationStep, SessionHandle,
+    BoxFuture, Bridge, BridgeInfo, Capabilities, Credentials, FieldError, FieldKind, Login,
+    LoginField, Registered, RegistrationStep, SessionHandle,
 };
 
 pub use client::ApiError;
@@ -173,6 +175,7 @@ fn info() -> BridgeInfo {
             replies: true,
             typing: true,
             read_markers: true,
+            direct_messages: true,
             ..Capabilities::default()
         },
         server_settings: vec![],
@@ -191,6 +194,10 @@ impl Bridge for MatrixBridge {
         let http = self.http.clone();
         let allow_private = self.settings.allow_private_addresses;
         Box::pin(register::register(http, step.answers, allow_private))
+    }
+
+    fn unregistered(&self, stored: Credentials) -> BoxFuture<'static, ()> {
+        Box::pin(register::log_out(self.http.clone(), stored))
     }
 
     fn start(&self, login: Login) -> SessionHandle {
