@@ -9,8 +9,9 @@
 //! with `is_direct`, the person invited, preset `trusted_private_chat`) and
 //! adds it to `m.direct`, as Matrix clients do; later messages reuse it.
 //!
-//! In a direct chat, messages go both ways; edits, reactions, typing and
-//! receipts of direct chats are not bridged yet.
+//! In a direct chat, messages, edits, redactions, reactions, typing and
+//! read receipts go both ways, as in rooms (their events carry the
+//! person as `Target::User`: [`Session::target_of`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,7 +21,7 @@ use switchboard_bridge_api::{ErrorKind, Event, Target, UserId};
 use tracing::{debug, info};
 
 use crate::api::{JoinedRoom, RoomEvent};
-use crate::commands::{refusal, TIMEOUT};
+use crate::commands::{not_joined, refusal, TIMEOUT};
 use crate::messages::message_of;
 use crate::session::Session;
 
@@ -140,6 +141,31 @@ impl Session {
         }
     }
 
+    /// The conversation a room's events belong to: the person of a direct
+    /// chat, else the room.
+    pub(crate) fn target_of(&self, room_id: &str) -> Target {
+        match self.direct.peer_of(room_id) {
+            Some(peer) if self.is_direct_room(room_id) => Target::User(UserId::from(peer)),
+            _ => Target::Room(self.core_id(room_id)),
+        }
+    }
+
+    /// The joined room of a conversation: a room's, or the direct room
+    /// with a person (none is made here: only a message makes one).
+    pub(crate) fn conversation_room(&self, target: &Target) -> Result<String, (ErrorKind, String)> {
+        match target {
+            Target::Room(room) => self.room_id_of(room).ok_or_else(not_joined),
+            Target::User(peer) => self
+                .direct
+                .room_with(peer.as_str())
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    let text = format!("You have no direct chat with {peer} on Matrix yet.");
+                    (ErrorKind::NotFound, text)
+                }),
+        }
+    }
+
     /// Whether a joined room's news belong to a direct chat: a direct room
     /// the core has not joined as a group chat.
     pub(crate) fn is_direct_room(&self, room_id: &str) -> bool {
@@ -160,6 +186,7 @@ impl Session {
         let JoinedRoom {
             state,
             mut timeline,
+            ephemeral,
             ..
         } = joined;
         let room = self.rooms.entry(room_id.to_owned()).or_default();
@@ -185,6 +212,10 @@ impl Session {
         }
         let core = self.core_id(room_id);
         for event in timeline.events {
+            // Edits, reactions, redactions: to the contact (`target_of`).
+            if self.relation_event(room_id, &event).await {
+                continue;
+            }
             let Some(room) = self.rooms.get(room_id) else {
                 return;
             };
@@ -194,6 +225,9 @@ impl Session {
             };
             message.target = Target::User(UserId::from(peer.as_str()));
             self.emit(Event::Message(message)).await;
+        }
+        for event in ephemeral.events {
+            self.ephemeral_event(room_id, event).await;
         }
     }
 

@@ -21,7 +21,10 @@
 //! token in the transaction id, so their echo is known as the user's own.
 //! Edits, redactions and reactions (`relations` in, `rich` out, sets
 //! kept in `reactions`), replies, typing and read receipts (`signals`)
-//! go both ways in rooms.
+//! go both ways in rooms. Rooms the account data's `m.direct` lists are
+//! direct chats with their person (`direct.rs`); invitations to other rooms
+//! are told to the core (`invites.rs`). Unregistering logs out the device
+//! a password login made ([`register::log_out`]).
 //!
 //! The client-server API's JSON is written out by hand ([`api`]) for the
 //! subset used; see the README for why not ruma.

@@ -407,3 +407,97 @@ async fn unregister_logs_the_gateways_device_out() {
         .await;
     assert_eq!(status, 200, "the pasted token was logged out");
 }
+
+/// The next message from this JID, as an element.
+async fn element_from(client: &mut Client, from: &str) -> Element {
+    let from: Jid = from.parse().unwrap();
+    client
+        .wait_for(|s| match s {
+            Stanza::Message(m) if m.from.as_ref() == Some(&from) => Some(Element::from(m.clone())),
+            _ => None,
+        })
+        .await
+}
+
+/// In a direct chat as in rooms: bob's edit arrives as a XEP-0308
+/// correction and his typing as a chat state, from his contact JID;
+/// alice's XEP-0444 reaction and XEP-0085 composing reach his room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_chats_carry_edits_reactions_and_typing() {
+    const CORRECT: &str = "urn:xmpp:message-correct:0";
+    const REACTIONS: &str = "urn:xmpp:reactions:0";
+    const CHAT_STATES: &str = "http://jabber.org/protocol/chatstates";
+    let setup = Setup::start();
+    let mut alice = setup.alice().await;
+    let alice_id = format!("@alice:{SERVER_NAME}");
+    let mut bob = MatrixUser::login(&setup.synapse, "bob", "bob-pw").await;
+    let body = json!({"is_direct": true, "invite": [alice_id], "preset": "trusted_private_chat"});
+    let dm = setup.ok(&bob, "POST", "createRoom", body).await;
+    let dm = dm["room_id"].as_str().unwrap().to_owned();
+    let original = bob.send(&dm, "tpyo").await;
+    let bob_jid = jid_of(&bob.user_id);
+    assert_eq!(chat_from(&mut alice, &bob_jid).await, "tpyo");
+
+    // Matrix → XMPP: an edit, typing.
+    let edit = json!({
+        "msgtype": "m.text", "body": "* typo",
+        "m.new_content": {"msgtype": "m.text", "body": "typo"},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": original},
+    });
+    bob.send_event(&dm, "m.room.message", edit).await;
+    let corrected = element_from(&mut alice, &bob_jid).await;
+    let replaces = corrected
+        .get_child("replace", CORRECT)
+        .and_then(|r| r.attr("id"))
+        .map(str::to_owned);
+    assert_eq!(
+        replaces.as_deref(),
+        Some(original.as_str()),
+        "{corrected:?}"
+    );
+    bob.typing(&dm, true).await;
+    alice
+        .wait_for(|s| match s {
+            Stanza::Message(m)
+                if m.from.as_ref().map(|f| f.to_string()) == Some(bob_jid.clone())
+                    && m.payloads.iter().any(|p| p.is("composing", CHAT_STATES)) =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+
+    // XMPP → Matrix: a reaction to bob's message, composing.
+    let mut react = Message::chat(Some(bob_jid.parse::<Jid>().unwrap()));
+    react.payloads.push(
+        format!(
+            "<reactions xmlns='{REACTIONS}' id='{original}'><reaction>👍</reaction></reactions>"
+        )
+        .parse()
+        .unwrap(),
+    );
+    alice.send(react).await;
+    let key = bob
+        .wait_for_event(&dm, |e| {
+            let relation = &e["content"]["m.relates_to"];
+            (e["type"] == "m.reaction" && relation["event_id"] == original.as_str())
+                .then(|| relation["key"].clone())
+        })
+        .await;
+    assert_eq!(key, "👍");
+    let mut composing = Message::chat(Some(bob_jid.parse::<Jid>().unwrap()));
+    composing.payloads.push(
+        format!("<composing xmlns='{CHAT_STATES}'/>")
+            .parse()
+            .unwrap(),
+    );
+    alice.send(composing).await;
+    bob.wait_for_ephemeral(&dm, |e| {
+        e["type"] == "m.typing"
+            && e["content"]["user_ids"]
+                .as_array()
+                .is_some_and(|ids| ids.iter().any(|id| id == alice_id.as_str()))
+    })
+    .await;
+}
