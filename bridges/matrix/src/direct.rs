@@ -9,7 +9,9 @@
 //! with `is_direct`, the person invited, preset `trusted_private_chat`) and
 //! adds it to `m.direct`, as Matrix clients do; later messages reuse it.
 //!
-//! In a direct chat, messages, edits, redactions, reactions, typing and
+//! Only the person and the user speak in a direct chat: events from
+//! anyone else in the room are not shown (they would appear as the
+//! person's). In a direct chat, messages, edits, redactions, reactions, typing and
 //! read receipts go both ways, as in rooms (their events carry the
 //! person as `Target::User`: [`Session::target_of`]).
 
@@ -212,6 +214,14 @@ impl Session {
         }
         let core = self.core_id(room_id);
         for event in timeline.events {
+            // The contact stands for the person: what anyone else says in
+            // the room (a third member) is not shown as theirs.
+            if event.sender != peer && event.sender != self.own {
+                if event.state_key.is_none() {
+                    debug!("a direct room's event from a third person; not shown");
+                }
+                continue;
+            }
             // Edits, reactions, redactions: to the contact (`target_of`).
             if self.relation_event(room_id, &event).await {
                 continue;

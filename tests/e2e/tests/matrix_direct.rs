@@ -215,6 +215,7 @@ async fn invitation(client: &mut Client) -> (String, String, Option<String>) {
 /// room. alice writes to carol, whom she never talked to: a direct room
 /// is made that carol is invited to and reads, listed in alice's
 /// `m.direct`; her next message and carol's answer use the same room.
+/// What a third member says in bob's direct room is not shown as his.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_chats_both_ways_and_with_a_new_contact() {
     let setup = Setup::start();
@@ -239,6 +240,16 @@ async fn direct_chats_both_ways_and_with_a_new_contact() {
     assert_eq!(chat_from(&mut alice, &bob_jid).await, "second from bob");
     let m_direct = setup.alices_m_direct().await;
     assert_eq!(m_direct[&bob.user_id], json!([dm]), "{m_direct}");
+
+    // A third person bob lets into the room is not shown as bob.
+    let mut dave = MatrixUser::login(&setup.synapse, "carol", "carol-pw").await;
+    setup.invite(&bob, &dm, &dave.user_id).await;
+    dave.join(&dm).await;
+    dave.send(&dm, "not bob").await;
+    bob.send(&dm, "bob again").await;
+    assert_eq!(chat_from(&mut alice, &bob_jid).await, "bob again");
+    let path = format!("rooms/{}/leave", enc(&dm));
+    setup.ok(&dave, "POST", &path, json!({})).await;
 
     // A new contact: a direct room is made for the first message.
     let mut carol = MatrixUser::login(&setup.synapse, "carol", "carol-pw").await;
