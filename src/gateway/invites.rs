@@ -27,7 +27,7 @@
 
 use std::sync::Arc;
 
-use switchboard_bridge_api::{Command, RoomId, UserId};
+use switchboard_bridge_api::{Command, Event};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Lang, Message};
 use xmpp_parsers::minidom::rxml::NcName;
@@ -56,16 +56,20 @@ pub(super) fn decline_of(message: &Message) -> Option<Option<String>> {
 }
 
 impl Gateway {
-    /// Shows the user an invitation of their session as XEP-0249.
-    pub(super) async fn invited(
-        &self,
-        user: &BareJid,
-        room: &RoomId,
-        name: &str,
-        by: Option<&UserId>,
-        reason: Option<&str>,
-    ) {
-        let Some(room_jid) = self.room_jid(room) else {
+    /// Shows the user an invitation of their session (`Event::Invited`)
+    /// as XEP-0249.
+    pub(super) async fn invited(&self, user: &BareJid, event: Event) {
+        let Event::Invited {
+            room,
+            name,
+            by,
+            reason,
+        } = event
+        else {
+            return;
+        };
+        let (by, reason) = (by.as_ref(), reason.as_deref());
+        let Some(room_jid) = self.room_jid(&room) else {
             tracing::debug!("an invitation to a room that is no JID; dropped");
             return;
         };

@@ -476,15 +476,7 @@ impl Gateway {
                 ErrorContext::Server(server) => self.tell_from_server(user, &server, &text).await,
                 _ => self.tell(user, &text).await,
             },
-            Event::Invited {
-                room,
-                name,
-                by,
-                reason,
-            } => {
-                self.invited(user, &room, &name, by.as_ref(), reason.as_deref())
-                    .await
-            }
+            Event::Invited { .. } => self.invited(user, event).await,
             Event::RoomList { token, rooms, next } => self.room_list(&token, rooms, next),
             Event::Typing { .. } | Event::ReadUpTo { .. } => self.signal_event(user, event).await,
             Event::SaveState { key, value, secret } => {
