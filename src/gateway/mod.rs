@@ -8,6 +8,7 @@ mod direct;
 mod files;
 mod history;
 mod ids;
+mod invites;
 mod iq;
 mod markers;
 mod message_ids;
@@ -204,6 +205,10 @@ impl Gateway {
             }
         } else if message.type_ == MessageType::Groupchat || to.resource().is_some() {
             self.handle_room_message(message).await;
+        } else if let Some(reason) = invites::decline_of(&message) {
+            if let Some(from) = &message.from {
+                self.decline(&from.to_bare(), to, reason).await;
+            }
         } else {
             self.route_to_session(message).await;
         }

@@ -480,6 +480,7 @@ impl Gateway {
                 ErrorContext::Server(server) => self.tell_from_server(user, &server, &text).await,
                 _ => self.tell(user, &text).await,
             },
+            Event::Invited { .. } => self.invited(user, event).await,
             Event::RoomList { token, rooms, next } => self.room_list(&token, rooms, next),
             Event::Typing { .. } | Event::ReadUpTo { .. } => self.signal_event(user, event).await,
             Event::SaveState { key, value, secret } => {
