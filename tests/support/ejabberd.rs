@@ -66,7 +66,10 @@ impl Ejabberd {
     /// refuses a component, which is no local user). Returns the port too.
     pub fn start_with_upload(components: &[(&str, &str)], limit: u64) -> (Self, u16) {
         let port = free_port();
-        (Self::start_full(components, Some((port, limit)), false), port)
+        (
+            Self::start_full(components, Some((port, limit)), false),
+            port,
+        )
     }
 
     /// The same with mod_privilege (XEP-0356) granting every component

@@ -103,12 +103,20 @@ impl Testnet {
     /// The same with Prosody granting the component XEP-0356 privileges
     /// (see [`Prosody::start_privileged`]).
     pub async fn start_privileged(privileges: &str) -> Self {
-        Self::start_on(Prosody::start_privileged(&[(TESTNET, SECRET)], privileges), "").await
+        Self::start_on(
+            Prosody::start_privileged(&[(TESTNET, SECRET)], privileges),
+            "",
+        )
+        .await
     }
 
     async fn start_on(prosody: Prosody, extra: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let config = config(prosody.component_port, listener.local_addr().unwrap(), extra);
+        let config = config(
+            prosody.component_port,
+            listener.local_addr().unwrap(),
+            extra,
+        );
         let gateway = Gateway::start(&config);
         Self {
             control: Control::new(listener),
