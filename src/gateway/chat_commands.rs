@@ -1,5 +1,6 @@
 //! The gateway's commands as chat messages to its domain, for clients
-//! without ad-hoc commands: `help`, `register`, `status`, `leave`, `unregister`.
+//! without ad-hoc commands: `help`, `register`, `status`, `leave`, `decline`,
+//! `unregister`.
 
 use std::sync::Arc;
 use switchboard_bridge_api::{Credentials, LoginField};
@@ -33,6 +34,7 @@ impl Gateway {
                 return;
             }
             Some("leave") => self.chat_leave(&user, words.next()).await,
+            Some("decline") => self.chat_decline(&user, words.next()).await,
             Some("unregister") => match self.unregister(&user).await {
                 Ok(true) => "You are unregistered; your session has ended.".to_owned(),
                 Ok(false) => "You were not registered.".to_owned(),
@@ -51,6 +53,7 @@ impl Gateway {
              status: your registration and session\n\
              register [field=value ...]: register with the fields:\n{}\n\
              leave ROOM-JID: leave a room on the network (also one that stays joined without a client)\n\
+             decline ROOM-JID: decline an invitation to a room\n\
              unregister: remove your registration\n\
              Your client's ad-hoc commands offer the same as forms.",
             info.display_name,

@@ -1,7 +1,8 @@
 //! Direct messages from the user's session, under the one id policy
 //! ([`super::message_ids`]): from the contact's JID, with the network's id
 //! and the gateway's stanza-id; the echo of one the user sent is not shown
-//! (the user's server carbons it to their other clients), its ids mapped.
+//! (the user's server carbons it to their other clients), its ids mapped;
+//! one the user wrote from another client of the network: `roster.rs`.
 
 use switchboard_bridge_api::{Message, Target};
 use tracing::warn;
@@ -25,9 +26,14 @@ impl Gateway {
             Seen::of(&m, &id, None, &m.author_nick, &text)
         });
         if m.own {
-            // Not said to the user as if the contact wrote it.
+            // Not said to the user as if the contact wrote it: an echo is
+            // mapped (the server carbons the client's own message), one
+            // from another client of the network is carbon-copied
+            // (`roster.rs`).
             if is_echo(&m) {
                 self.map_echo(user, peer.as_str(), &m, &id, None).await;
+            } else {
+                self.own_elsewhere(user, &m, peer).await;
             }
             return;
         }

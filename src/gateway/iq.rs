@@ -64,7 +64,7 @@ impl Gateway {
                 id,
                 payload,
             } => (from, to, id, payload, true),
-            Iq::Result { .. } | Iq::Error { .. } => return,
+            Iq::Result { .. } | Iq::Error { .. } => return self.roster_answered(iq).await,
         };
         let Some(from) = from else { return };
         let to_domain = to.as_ref().is_none_or(|t| t.node().is_none());

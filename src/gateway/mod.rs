@@ -8,6 +8,7 @@ mod direct;
 mod files;
 mod history;
 mod ids;
+mod invites;
 mod iq;
 mod markers;
 mod message_ids;
@@ -19,6 +20,7 @@ mod recent;
 mod registration;
 mod replies;
 mod rich;
+mod roster;
 mod servers;
 mod session;
 mod session_state;
@@ -83,7 +85,10 @@ pub struct Gateway {
     typing: Mutex<chat_states::SentTyping>,
     /// Where the user's messages with files came from, for their errors.
     file_senders: Mutex<shared_files::Senders>,
+    /// Files from the network: the HTTP client and the upload service.
     files: files::Files,
+    /// Users' contacts and the servers' XEP-0356 privileges.
+    contacts: Mutex<roster::Contacts>,
 }
 
 /// What every gateway of the process shares.
@@ -130,6 +135,7 @@ impl Gateway {
             recent: Mutex::default(),
             typing: Mutex::default(),
             file_senders: Mutex::default(),
+            contacts: Mutex::default(),
         })
     }
 
@@ -161,7 +167,10 @@ impl Gateway {
     pub async fn run(self: Arc<Self>, mut inbound: mpsc::Receiver<LinkEvent>) {
         while let Some(event) = inbound.recv().await {
             match event {
-                LinkEvent::Connected => self.announce().await,
+                LinkEvent::Connected => {
+                    self.forget_privileges();
+                    self.announce().await
+                }
                 LinkEvent::Disconnected => {}
                 LinkEvent::Stanza(stanza) => self.handle(stanza).await,
                 LinkEvent::Invalid { header, error } => self.answer_invalid(header, &error).await,
@@ -195,9 +204,15 @@ impl Gateway {
         }
         let Some(to) = &message.to else { return };
         if to.node().is_none() {
-            self.handle_chat_command(message).await;
+            if !self.note_privileges(&message).await {
+                self.handle_chat_command(message).await;
+            }
         } else if message.type_ == MessageType::Groupchat || to.resource().is_some() {
             self.handle_room_message(message).await;
+        } else if let Some(reason) = invites::decline_of(&message) {
+            if let Some(from) = &message.from {
+                self.decline(&from.to_bare(), to, reason).await;
+            }
         } else {
             self.route_to_session(message).await;
         }

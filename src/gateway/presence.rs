@@ -57,6 +57,8 @@ impl Gateway {
         if !to_domain {
             if presence.to.as_ref().is_some_and(|t| t.resource().is_some()) {
                 self.handle_room_presence(presence).await;
+            } else {
+                self.contact_presence(presence).await;
             }
             return;
         }

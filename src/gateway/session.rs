@@ -12,7 +12,6 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn, Instrument};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Lang, Message};
-use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza_error::DefinedCondition;
 
 use super::Gateway;
@@ -459,13 +458,7 @@ impl Gateway {
             Event::Edited { .. } | Event::Retracted { .. } | Event::Reacted { .. } => {
                 self.rich_event(user, event).await
             }
-            Event::ContactAdded { user: peer, .. } => {
-                let Some(from) = self.contact_jid(&peer) else {
-                    return;
-                };
-                self.send(Presence::available().with_from(from).with_to(user.clone()))
-                    .await;
-            }
+            Event::ContactAdded { user: peer, name } => self.contact_added(user, peer, name).await,
             Event::Error {
                 context,
                 kind,
@@ -480,6 +473,7 @@ impl Gateway {
                 ErrorContext::Server(server) => self.tell_from_server(user, &server, &text).await,
                 _ => self.tell(user, &text).await,
             },
+            Event::Invited { .. } => self.invited(user, event).await,
             Event::RoomList { token, rooms, next } => self.room_list(&token, rooms, next),
             Event::Typing { .. } | Event::ReadUpTo { .. } => self.signal_event(user, event).await,
             Event::SaveState { key, value, secret } => {

@@ -8,5 +8,6 @@ pub mod errors;
 pub mod escape;
 pub mod forms;
 pub mod localpart;
+pub mod privilege;
 pub mod reply;
 pub mod rich;

@@ -57,7 +57,7 @@ impl Ejabberd {
     /// TLS nor HTTP (mod_muc among them: without it ejabberd 23.01's mod_caps
     /// crashes on every presence with caps, and asks nobody for them).
     pub fn start(components: &[(&str, &str)]) -> Self {
-        Self::start_full(components, None)
+        Self::start_full(components, None, false)
     }
 
     /// [`Ejabberd::start`] with `mod_http_upload` (XEP-0363) as
@@ -66,10 +66,24 @@ impl Ejabberd {
     /// refuses a component, which is no local user). Returns the port too.
     pub fn start_with_upload(components: &[(&str, &str)], limit: u64) -> (Self, u16) {
         let port = free_port();
-        (Self::start_full(components, Some((port, limit))), port)
+        (
+            Self::start_full(components, Some((port, limit)), false),
+            port,
+        )
     }
 
-    fn start_full(components: &[(&str, &str)], upload: Option<(u16, u64)>) -> Self {
+    /// The same with mod_privilege (XEP-0356) granting every component
+    /// roster `both` and message `outgoing` (ejabberd 23.01 speaks
+    /// `urn:xmpp:privilege:1`).
+    pub fn start_privileged(components: &[(&str, &str)]) -> Self {
+        Self::start_full(components, None, true)
+    }
+
+    fn start_full(
+        components: &[(&str, &str)],
+        upload: Option<(u16, u64)>,
+        privileged: bool,
+    ) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("switchboard-ejabberd")
             .tempdir_in("/tmp")
@@ -83,6 +97,19 @@ impl Ejabberd {
                 format!("      \"{domain}\":\n        password: \"{secret}\"\n")
             })
             .collect();
+        let (privileged_acl, privileged_rule, privilege_module) = if privileged {
+            let servers: String = components
+                .iter()
+                .map(|(domain, _)| format!("      - \"{domain}\"\n"))
+                .collect();
+            (
+                format!("  privileged:\n    server:\n{servers}"),
+                "  privileged:\n    allow: privileged\n",
+                "  mod_privilege:\n    roster:\n      both: privileged\n    message:\n      outgoing: privileged\n",
+            )
+        } else {
+            (String::new(), "", "")
+        };
         let (http_listener, upload_module) = match upload {
             Some((port, limit)) => (
                 format!(
@@ -96,7 +123,7 @@ impl Ejabberd {
                      host: \"upload.{DOMAIN}\"\n        \
                      put_url: \"http://127.0.0.1:{port}/upload\"\n        \
                      docroot: \"{}\"\n        max_size: {limit}\n        access: upload\n",
-                    MODULES.lines().map(|l| format!("    {l}\n")).collect::<String>(),
+                    MODULES.lines().chain(privilege_module.lines()).map(|l| format!("    {l}\n")).collect::<String>(),
                     dir.path().join("upload").display()
                 ),
             ),
@@ -124,10 +151,10 @@ auth_password_format: plain
 acl:
   local:
     user_regexp: ""
-access_rules:
+{privileged_acl}access_rules:
   local:
     allow: local
-  c2s:
+{privileged_rule}  c2s:
     allow: all
   upload:
     allow: all
@@ -140,7 +167,7 @@ api_permissions:
 shaper_rules:
   max_user_sessions: 10
 modules:
-{MODULES}{upload_module}"#
+{MODULES}{privilege_module}{upload_module}"#
         );
         let path = dir.path();
         std::fs::write(path.join("ejabberd.yml"), yml).unwrap();

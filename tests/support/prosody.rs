@@ -36,17 +36,30 @@ impl Prosody {
     /// at `"debug"` Prosody writes each stanza to its log twice, which costs
     /// more than routing it.
     pub fn start_logging(components: &[(&str, &str)], level: &str) -> Self {
-        Self::start_full(components, level, None)
+        Self::start_full(components, level, None, None)
     }
 
     /// Starts Prosody with `mod_http_file_share` as the component
     /// [`UPLOAD`] (XEP-0363), files up to `limit` bytes, on an HTTP port of
     /// its own on 127.0.0.1.
     pub fn start_with_upload(components: &[(&str, &str)], limit: u64) -> Self {
-        Self::start_full(components, "debug", Some(limit))
+        Self::start_full(components, "debug", Some(limit), None)
     }
 
-    fn start_full(components: &[(&str, &str)], level: &str, upload: Option<u64>) -> Self {
+    /// Starts Prosody with mod_privilege (XEP-0356, Debian's
+    /// prosody-modules) granting each component these privileges on the
+    /// users' host, written as its config reads them:
+    /// `roster = "both"; message = "outgoing";`.
+    pub fn start_privileged(components: &[(&str, &str)], privileges: &str) -> Self {
+        Self::start_full(components, "debug", None, Some(privileges))
+    }
+
+    fn start_full(
+        components: &[(&str, &str)],
+        level: &str,
+        upload: Option<u64>,
+        privileges: Option<&str>,
+    ) -> Self {
         let dir = shared_tempdir();
         let c2s_port = free_port();
         let component_port = free_port();
@@ -71,13 +84,29 @@ c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 authentication = "internal_plain"
 storage = "internal"
-modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "presence"; "posix"; }}
+modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "presence"; "posix"; {privilege}}}
 modules_disabled = {{ "s2s"; "tls"; "offline"; }}
 VirtualHost "{DOMAIN}"
+{granted}
 VirtualHost "{OTHER_DOMAIN}"
 "#,
             dir = dir.path().display(),
             data = data.display(),
+            privilege = if privileges.is_some() {
+                "\"privilege\"; "
+            } else {
+                ""
+            },
+            granted = match privileges {
+                Some(p) => {
+                    let entities: String = components
+                        .iter()
+                        .map(|(domain, _)| format!("[\"{domain}\"] = {{ {p} }}; "))
+                        .collect();
+                    format!("    privileged_entities = {{ {entities}}}")
+                }
+                None => String::new(),
+            },
         );
         let http_port = upload.map(|limit| {
             let port = free_port();
@@ -96,6 +125,9 @@ VirtualHost "{OTHER_DOMAIN}"
             cfg.push_str(&format!(
                 "Component \"{domain}\"\n    component_secret = \"{secret}\"\n"
             ));
+            if privileges.is_some() {
+                cfg.push_str("    modules_enabled = { \"privilege\" }\n");
+            }
         }
         std::fs::write(dir.path().join("prosody.cfg.lua"), cfg).unwrap();
         open_up(dir.path());

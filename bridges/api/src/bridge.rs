@@ -95,6 +95,15 @@ pub trait Bridge: Send + Sync + 'static {
     /// command after it ended an idle one ([`Event::Idle`](crate::Event::Idle)).
     fn start(&self, login: Login) -> SessionHandle;
 
+    /// The user unregistered: undo at the network what [`Bridge::register`]
+    /// set up (log out the device it made), given what was stored. The
+    /// core calls it once, after the user's session has ended, off its
+    /// router; failures are the bridge's to log. The default does nothing.
+    fn unregistered(&self, stored: Credentials) -> BoxFuture<'static, ()> {
+        drop(stored);
+        Box::pin(std::future::ready(()))
+    }
+
     /// Whether `id` names one of the network's servers (for per-server
     /// settings and room lists), as opposed to a room or a person.
     fn is_server(&self, id: &str) -> bool {

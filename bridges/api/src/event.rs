@@ -220,6 +220,20 @@ pub enum Event {
         /// Their display name.
         name: String,
     },
+    /// Someone invited the user to a room. Joining the room accepts
+    /// ([`Command::Join`](crate::Command::Join)); leaving it
+    /// ([`Command::Leave`](crate::Command::Leave)) declines. The core
+    /// shows it as a XEP-0249 invitation.
+    Invited {
+        /// The room.
+        room: RoomId,
+        /// Its display name, as far as the invitation tells.
+        name: String,
+        /// Who invited the user, if known.
+        by: Option<UserId>,
+        /// Their words, if any.
+        reason: Option<String>,
+    },
     /// A contact's presence.
     ContactPresence {
         /// Who.

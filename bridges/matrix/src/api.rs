@@ -109,6 +109,9 @@ pub struct SyncResponse {
     /// The rooms that changed.
     #[serde(default)]
     pub rooms: Rooms,
+    /// The account data that changed (the filter keeps `m.direct`).
+    #[serde(default)]
+    pub account_data: EventList,
 }
 
 /// The rooms of a sync, by membership.
@@ -120,6 +123,18 @@ pub struct Rooms {
     /// Rooms the user left or was removed from.
     #[serde(default)]
     pub leave: BTreeMap<String, LeftRoom>,
+    /// Rooms the user is invited to.
+    #[serde(default)]
+    pub invite: BTreeMap<String, InvitedRoom>,
+}
+
+/// An invitation: the room's stripped state (name, the members' events,
+/// the user's own `invite` among them).
+#[derive(Debug, Default, Deserialize)]
+pub struct InvitedRoom {
+    /// The state the inviter's server shares.
+    #[serde(default)]
+    pub invite_state: EventList,
 }
 
 /// A joined room's changes.

@@ -151,13 +151,10 @@ impl Session {
         reply_to: Option<&MessageId>,
         token: &String,
     ) -> Result<(), (ErrorKind, String)> {
-        let Target::Room(room) = target else {
-            return Err((
-                ErrorKind::NotFound,
-                "Direct chats with Matrix users are not bridged yet.".into(),
-            ));
+        let room_id = match target {
+            Target::Room(room) => self.room_id_of(room).ok_or_else(not_joined)?,
+            Target::User(peer) => self.direct_room(peer.as_str()).await?,
         };
-        let room_id = self.room_id_of(room).ok_or_else(not_joined)?;
         let txn = self.next_txn(token);
         let content = TextContent {
             msgtype: match kind {

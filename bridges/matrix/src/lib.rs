@@ -22,7 +22,10 @@
 //! token in the transaction id, so their echo is known as the user's own.
 //! Edits, redactions and reactions (`relations` in, `rich` out, sets
 //! kept in `reactions`), replies, typing and read receipts (`signals`)
-//! go both ways in rooms.
+//! go both ways in rooms. Rooms the account data's `m.direct` lists are
+//! direct chats with their person (`direct.rs`); invitations to other rooms
+//! are told to the core (`invites.rs`). Unregistering logs out the device
+//! a password login made ([`register::log_out`]).
 //!
 //! The client-server API's JSON is written out by hand ([`api`]) for the
 //! subset used; see the README for why not ruma.
@@ -30,8 +33,10 @@
 pub mod api;
 mod client;
 mod commands;
+mod direct;
 mod discover;
 mod html;
+mod invites;
 mod media;
 mod mentions;
 mod messages;
@@ -51,8 +56,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use switchboard_bridge_api::{
-    BoxFuture, Bridge, BridgeInfo, Capabilities, FieldError, FieldKind, Login, LoginField,
-    Registered, RegistrationStep, SessionHandle,
+    BoxFuture, Bridge, BridgeInfo, Capabilities, Credentials, FieldError, FieldKind, Login,
+    LoginField, Registered, RegistrationStep, SessionHandle,
 };
 
 pub use client::ApiError;
@@ -183,6 +188,7 @@ fn info() -> BridgeInfo {
             replies: true,
             typing: true,
             read_markers: true,
+            direct_messages: true,
             // Files the user sends (`media.rs`).
             attachments: true,
             ..Capabilities::default()
@@ -203,6 +209,10 @@ impl Bridge for MatrixBridge {
         let http = self.http.clone();
         let allow_private = self.settings.allow_private_addresses;
         Box::pin(register::register(http, step.answers, allow_private))
+    }
+
+    fn unregistered(&self, stored: Credentials) -> BoxFuture<'static, ()> {
+        Box::pin(register::log_out(self.http.clone(), stored))
     }
 
     fn start(&self, login: Login) -> SessionHandle {

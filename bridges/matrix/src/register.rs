@@ -1,7 +1,9 @@
 //! Registration: the homeserver found, then a password exchanged for an
 //! access token and a device at once (the password is never stored), or a
 //! pasted access token checked with `whoami`. What is stored: the
-//! homeserver's URL, the user id, the device id and the token.
+//! homeserver's URL, the user id, the device id and the token. At
+//! unregistration, [`log_out`] ends the session of the device it made (not
+//! that of a pasted token, which is another client's).
 
 use std::time::Duration;
 
@@ -28,6 +30,9 @@ pub mod keys {
     pub const DEVICE_ID: &str = "device_id";
     /// The access token.
     pub const ACCESS_TOKEN: &str = "access_token";
+    /// `true` when the gateway logged in with the password and so made
+    /// the device itself (a pasted token's device is the user's own).
+    pub const OWN_DEVICE: &str = "own_device";
 }
 
 /// Logs in with the form's answers and says what to store.
@@ -40,6 +45,7 @@ pub async fn register(
     let base = discover::base_url(&http, typed, allow_private)
         .await
         .map_err(|e| FieldError::new("homeserver", e.to_string()))?;
+    let own_device = answers.get("token").is_none();
     let (user_id, device_id, token) = match (answers.get("token"), answers.get("password")) {
         (Some(token), _) => {
             let client = Client::new(http, base.clone(), Some(token.to_owned()));
@@ -90,7 +96,41 @@ pub async fn register(
     store.set(keys::USER_ID, user_id);
     store.set(keys::DEVICE_ID, device_id);
     store.set(keys::ACCESS_TOKEN, token);
+    if own_device {
+        store.set(keys::OWN_DEVICE, "true");
+    }
     Ok(Registered::Done { store })
+}
+
+/// Logs out the device a password registration made (`POST /logout`):
+/// its access token stops working. A pasted token is left alone: its
+/// device is the user's own (their other client's session). Failures are
+/// logged, not retried (the user may remove the device from another
+/// client).
+pub async fn log_out(http: reqwest::Client, stored: Credentials) {
+    if stored.get(keys::OWN_DEVICE) != Some("true") {
+        return tracing::debug!("a pasted Matrix token is not logged out at unregistration");
+    }
+    let (Some(base), Some(token)) = (stored.get(keys::HOMESERVER), stored.get(keys::ACCESS_TOKEN))
+    else {
+        return;
+    };
+    let Ok(base) = reqwest::Url::parse(base) else {
+        return;
+    };
+    let client = Client::new(http, base, Some(token.to_owned()));
+    let url = client.v3(&["logout"], &[]);
+    let done: Result<serde_json::Value, _> = client
+        .call(Method::POST, url, Some(&serde_json::json!({})), TIMEOUT)
+        .await;
+    match done {
+        Ok(_) => tracing::info!("Matrix device logged out at unregistration"),
+        // Already logged out elsewhere: nothing left to do.
+        Err(e) if e.token_revoked() => {
+            tracing::debug!("Matrix device was already logged out")
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot log out the Matrix device"),
+    }
 }
 
 /// A failed login as an error on the field at fault.

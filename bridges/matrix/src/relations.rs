@@ -10,7 +10,7 @@
 //! (`/relations`), so the set told is whole; the redaction of a reaction
 //! from before the session (the event's type says so) is not told.
 
-use switchboard_bridge_api::{Event, MessageId, Target, UserId};
+use switchboard_bridge_api::{Event, MessageId, UserId};
 use tracing::debug;
 
 use crate::api::{text_field, RoomEvent};
@@ -76,7 +76,7 @@ impl Session {
         let Some(relation) = relation_of(event) else {
             return false;
         };
-        let target = Target::Room(self.core_id(room_id));
+        let target = self.target_of(room_id);
         let sender = event.sender.as_str();
         let nick = || {
             self.rooms

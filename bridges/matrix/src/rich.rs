@@ -13,7 +13,7 @@ use switchboard_bridge_api::{ErrorKind, Event, MessageId, Target, Token, UserId}
 use tracing::debug;
 
 use crate::api::{NewContent, RelatesTo, SendResponse, TextContent};
-use crate::commands::{not_joined, refusal, TIMEOUT};
+use crate::commands::{refusal, TIMEOUT};
 use crate::messages::txn_for;
 use crate::session::Session;
 use crate::styling::rich_fields;
@@ -27,13 +27,7 @@ const RELATIONS_PAGE: &str = "100";
 impl Session {
     /// The Matrix room id of a conversation, which must be a joined room.
     pub(crate) fn room_of(&self, target: &Target) -> Result<String, Refused> {
-        match target {
-            Target::Room(room) => self.room_id_of(room).ok_or_else(not_joined),
-            Target::User(_) => Err((
-                ErrorKind::NotFound,
-                "Direct chats with Matrix users are not bridged yet.".into(),
-            )),
-        }
+        self.conversation_room(target)
     }
 
     /// A fresh transaction id carrying `token`.

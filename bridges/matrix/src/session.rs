@@ -19,6 +19,8 @@ use tracing::{debug, info, warn};
 
 use crate::api::SyncResponse;
 use crate::client::{ApiError, Client};
+use crate::direct::Direct;
+use crate::invites::Invites;
 use crate::reactions::Reactions;
 use crate::register::keys;
 use crate::rooms::{localpart, Room};
@@ -31,14 +33,14 @@ pub(crate) const ROOM_PREFIX: &str = "room.";
 
 /// A sync filter with this timeline limit and these ephemeral events
 /// (typing, receipts: not on the first sync, which shows no news): no
-/// presence, no account data; only the state the session reads (name,
-/// alias, topic, members, encryption, power levels and creators), members
-/// loaded lazily (the
+/// presence, of the account data only `m.direct` (`direct.rs`); only the
+/// state the session reads (name, alias, topic, members, encryption, power
+/// levels and creators), members loaded lazily (the
 /// timeline's senders only).
 macro_rules! filter {
     ($limit:literal, $ephemeral:literal) => {
         concat!(
-            r#"{"presence":{"not_types":["*"]},"account_data":{"not_types":["*"]},"#,
+            r#"{"presence":{"not_types":["*"]},"account_data":{"types":["m.direct"]},"#,
             r#""room":{"state":{"lazy_load_members":true,"types":"#,
             r#"["m.room.name","m.room.canonical_alias","m.room.topic","m.room.member","#,
             r#""m.room.encryption","m.room.power_levels","m.room.create"]},"#,
@@ -89,6 +91,10 @@ pub(crate) struct Session {
     pub(crate) reactions: Reactions,
     /// What files the user's messages may carry.
     pub(crate) file_limits: Limits,
+    /// Direct chats: which room is with whom.
+    pub(crate) direct: Direct,
+    /// Invitations told to the core.
+    pub(crate) invites: Invites,
     /// `false` once the core is gone.
     pub(crate) open: bool,
 }
@@ -151,9 +157,12 @@ async fn run(
         txn_serial: 0,
         reactions: Reactions::default(),
         file_limits,
+        direct: Direct::default(),
+        invites: Invites::default(),
         open: true,
     };
     session.restore_aliases(&login);
+    session.direct.restore(&login.state);
     session
         .emit(Event::Connected {
             own_id: UserId::from(own),

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use switchboard_bridge_api::{ErrorKind, Event, MessageId, Target, TypingState, UserId};
 
 use crate::api::RoomEvent;
-use crate::commands::{not_joined, refusal, TIMEOUT};
+use crate::commands::{refusal, TIMEOUT};
 use crate::session::Session;
 
 /// How long a typing notice holds on the server unless renewed.
@@ -48,7 +48,7 @@ fn typing_users(content: &Value) -> Vec<String> {
 impl Session {
     /// One ephemeral event of a joined room.
     pub(crate) async fn ephemeral_event(&mut self, room_id: &str, event: RoomEvent) {
-        let target = Target::Room(self.core_id(room_id));
+        let target = self.target_of(room_id);
         let own = self.own.clone();
         match event.kind.as_str() {
             "m.typing" => {
@@ -100,10 +100,7 @@ impl Session {
         target: &Target,
         state: TypingState,
     ) -> Result<(), (ErrorKind, String)> {
-        let Target::Room(room) = target else {
-            return Ok(());
-        };
-        let room_id = self.room_id_of(room).ok_or_else(not_joined)?;
+        let room_id = self.conversation_room(target)?;
         let body = match state {
             TypingState::Active => json!({"typing": true, "timeout": TYPING_FOR.as_millis()}),
             TypingState::Paused | TypingState::Inactive => json!({"typing": false}),
@@ -124,10 +121,7 @@ impl Session {
         target: &Target,
         message: &MessageId,
     ) -> Result<(), (ErrorKind, String)> {
-        let Target::Room(room) = target else {
-            return Ok(());
-        };
-        let room_id = self.room_id_of(room).ok_or_else(not_joined)?;
+        let room_id = self.conversation_room(target)?;
         let url = self.client.v3(
             &["rooms", &room_id, "receipt", "m.read", message.as_str()],
             &[],

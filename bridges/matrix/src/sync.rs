@@ -24,13 +24,27 @@ impl Session {
     /// Emits what a sync brought, then saves its position.
     pub(crate) async fn synced(&mut self, response: SyncResponse) {
         let initial = self.since.is_none();
-        let SyncResponse { next_batch, rooms } = response;
+        let SyncResponse {
+            next_batch,
+            rooms,
+            account_data,
+        } = response;
+        // `m.direct` first: it says which of the rooms are direct chats.
+        self.account_data(&account_data.events);
         let joined = rooms.join.len();
         for (room_id, room) in rooms.join {
-            self.joined_room(&room_id, room, initial).await;
+            if self.is_direct_room(&room_id) {
+                self.direct_synced(&room_id, room, initial).await;
+            } else {
+                self.joined_room(&room_id, room, initial).await;
+            }
         }
         for (room_id, room) in rooms.leave {
+            self.direct_left(&room_id).await;
             self.left_room(&room_id, room).await;
+        }
+        for (room_id, room) in rooms.invite {
+            self.invite(&room_id, room).await;
         }
         if initial {
             info!(
@@ -150,7 +164,7 @@ impl Session {
 
     /// The events between the previous sync position and `from` (a
     /// limited timeline's start), oldest first, at most [`GAP_LIMIT`].
-    async fn fill_gap(&mut self, room_id: &str, from: &str) -> Vec<RoomEvent> {
+    pub(crate) async fn fill_gap(&mut self, room_id: &str, from: &str) -> Vec<RoomEvent> {
         let Some(to) = self.since.clone() else {
             return Vec::new();
         };

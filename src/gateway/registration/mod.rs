@@ -130,12 +130,21 @@ impl Gateway {
     /// they were registered.
     pub(super) async fn unregister(&self, user: &BareJid) -> anyhow::Result<bool> {
         self.pending.lock().unwrap().cancel(user, None);
+        // What the bridge set up at the network is undone with it (a
+        // Matrix device logged out), once the session has ended.
+        let stored = self.registered(user).await;
         let session = self.sessions.lock().unwrap().remove(user);
-        if let Some(s) = session {
-            // Not awaited: this runs on the router, which serves every user,
-            // and a stuck session may take seconds to end.
-            tokio::spawn(s.stop());
-        }
+        let bridge = Arc::clone(&self.bridge);
+        // Not awaited: this runs on the router, which serves every user,
+        // and a stuck session may take seconds to end.
+        tokio::spawn(async move {
+            if let Some(s) = session {
+                s.stop().await;
+            }
+            if let Some(stored) = stored {
+                bridge.unregistered(stored).await;
+            }
+        });
         self.online.lock().unwrap().remove(user);
         self.rooms.lock().unwrap().remove(user);
         let existed = self
@@ -156,6 +165,7 @@ impl Gateway {
                     .await;
             }
         }
+        self.forget_contacts(user).await;
         Ok(existed)
     }
 

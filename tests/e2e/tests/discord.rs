@@ -3,90 +3,20 @@
 //! other, the gateway in between pointed at the double's API.
 
 mod common;
+#[path = "common/discord.rs"]
+mod discord_setup;
 
 use std::time::Duration;
 
 use common::history::{join_with_history, mam_all, message_ids};
-use common::room::muc_info;
 use common::support::prosody::{Prosody, DOMAIN};
-use common::{result_payload, Client, Switchboard};
+use common::{result_payload, Client};
+use discord_setup::{config, join, registered, room_jid, setup, setup_with, GW, SECRET};
 use switchboard_discord_double::{self as discord, Double};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Lang, Message, MessageType};
 use xmpp_parsers::minidom::Element;
-use xmpp_parsers::presence::{Presence, Type};
-
-const GW: &str = "discord.localhost";
-const SECRET: &str = "discord-secret";
-
-/// Prosody, the double and the gateway between them.
-struct Setup {
-    double: Double,
-    prosody: Prosody,
-    gateway: Switchboard,
-}
-
-async fn setup() -> Setup {
-    setup_with(Double::start().await.unwrap())
-}
-
-fn setup_with(double: Double) -> Setup {
-    let prosody = Prosody::start(&[(GW, SECRET)]);
-    let gateway = Switchboard::start(&config(&prosody, &double, "info"));
-    Setup {
-        double,
-        prosody,
-        gateway,
-    }
-}
-
-/// The gateway's config for the double, logging at `level`.
-fn config(prosody: &Prosody, double: &Double, level: &str) -> String {
-    format!(
-        "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
-         [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
-         [log]\nlevel = \"{level}\"\n\
-         [networks.discord]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
-         [networks.discord.settings]\napi = \"{}\"\n",
-        prosody.component_port,
-        double.api_url(),
-    )
-}
-
-/// A logged-in client registered with the double's bot token.
-async fn registered(setup: &Setup, name: &str) -> Client {
-    setup.prosody.register(name, DOMAIN, "pass");
-    let mut client =
-        Client::login(&format!("{name}@{DOMAIN}"), "pass", setup.prosody.c2s_port).await;
-    client
-        .register_by_chat(GW, &format!("token={}", discord::BOT_TOKEN))
-        .await;
-    client
-}
-
-fn room_jid(channel: &str) -> String {
-    format!("{channel}@{GW}")
-}
-
-/// Joins a channel's room; returns the self-presence's JID.
-async fn join(client: &mut Client, channel: &str, nick: &str) -> Jid {
-    let to: Jid = format!("{}/{nick}", room_jid(channel)).parse().unwrap();
-    let mut p = Presence::available().with_to(to);
-    p.payloads
-        .push(Element::builder("x", "http://jabber.org/protocol/muc").build());
-    client.send(p).await;
-    client
-        .wait_for(|s| match s {
-            Stanza::Presence(p)
-                if p.type_ == Type::None && muc_info(p).0.contains(&"110".to_owned()) =>
-            {
-                p.from.clone()
-            }
-            _ => None,
-        })
-        .await
-}
 
 /// The next groupchat message from this room: (sender's nick, body, id).
 async fn groupchat_from(client: &mut Client, channel: &str) -> (String, String, Option<String>) {

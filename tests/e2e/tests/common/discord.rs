@@ -16,7 +16,8 @@ use crate::common::{Client, Switchboard};
 
 /// The gateway's component JID.
 pub const GW: &str = "discord.localhost";
-const SECRET: &str = "discord-secret";
+/// The component secret.
+pub const SECRET: &str = "discord-secret";
 
 /// Prosody, the double and the gateway between them.
 pub struct Setup {
@@ -27,23 +28,31 @@ pub struct Setup {
 
 /// Starts the three, the double with its small guild.
 pub async fn setup() -> Setup {
-    let double = Double::start().await.unwrap();
+    setup_with(Double::start().await.unwrap())
+}
+
+/// Starts Prosody and the gateway in front of a double already started.
+pub fn setup_with(double: Double) -> Setup {
     let prosody = Prosody::start(&[(GW, SECRET)]);
-    let config = format!(
-        "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
-         [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
-         [log]\nlevel = \"info\"\n\
-         [networks.discord]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
-         [networks.discord.settings]\napi = \"{}\"\n",
-        prosody.component_port,
-        double.api_url(),
-    );
-    let gateway = Switchboard::start(&config);
+    let gateway = Switchboard::start(&config(&prosody, &double, "info"));
     Setup {
         double,
         prosody,
         gateway,
     }
+}
+
+/// The gateway's config for the double, logging at `level`.
+pub fn config(prosody: &Prosody, double: &Double, level: &str) -> String {
+    format!(
+        "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
+         [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
+         [log]\nlevel = \"{level}\"\n\
+         [networks.discord]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
+         [networks.discord.settings]\napi = \"{}\"\n",
+        prosody.component_port,
+        double.api_url(),
+    )
 }
 
 /// A logged-in client registered with the double's bot token.

@@ -29,7 +29,23 @@ use xmpp_parsers::presence::{Presence, Type};
 
 /// The test network's component domain.
 pub const TESTNET: &str = "testnet.localhost";
-const SECRET: &str = "testnet-secret";
+/// The component's secret.
+pub const SECRET: &str = "testnet-secret";
+
+/// The gateway's config: the test network on an XMPP server's component
+/// port, its control channel at `control`, and `extra` lines after the
+/// network's `jid` and `secret` (keys of `[networks.testnet]`, then other
+/// sections).
+pub fn config(component_port: u16, control: std::net::SocketAddr, extra: &str) -> String {
+    format!(
+        "[xmpp]\nserver = \"127.0.0.1:{component_port}\"\n\
+         [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
+         [log]\nlevel = \"info\"\n\
+         [networks.testnet]\njid = \"{TESTNET}\"\nsecret = \"{SECRET}\"\n\
+         {extra}\n\
+         [networks.testnet.settings]\ncontrol = \"{control}\"\n"
+    )
+}
 
 /// The JID of a room whose id needs no escaping (lower case letters,
 /// digits, `-`): the id at the component domain.
@@ -95,17 +111,29 @@ impl Testnet {
             Some(limit) => Prosody::start_with_upload(&[(TESTNET, SECRET)], limit),
             None => Prosody::start(&[(TESTNET, SECRET)]),
         };
+        Self::start_on(prosody, extra, settings).await
+    }
+
+    /// The same with Prosody granting the component XEP-0356 privileges
+    /// (see [`Prosody::start_privileged`]).
+    pub async fn start_privileged(privileges: &str) -> Self {
+        Self::start_on(
+            Prosody::start_privileged(&[(TESTNET, SECRET)], privileges),
+            "",
+            "",
+        )
+        .await
+    }
+
+    /// Prosody given, `extra` lines after the network's keys, `settings`
+    /// lines in `[networks.testnet.settings]`.
+    async fn start_on(prosody: Prosody, extra: &str, settings: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let config = format!(
-            "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
-             [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
-             [log]\nlevel = \"info\"\n\
-             [networks.testnet]\njid = \"{TESTNET}\"\nsecret = \"{SECRET}\"\n\
-             {extra}\n\
-             [networks.testnet.settings]\ncontrol = \"{}\"\n{settings}",
+        let config = config(
             prosody.component_port,
             listener.local_addr().unwrap(),
-        );
+            extra,
+        ) + settings;
         let gateway = Gateway::start(&config);
         Self {
             control: Control::new(listener),
@@ -256,7 +284,9 @@ pub struct Control {
 }
 
 impl Control {
-    /// The test's end of the control channel, listening on `listener`.
+    /// The test's end of the control channel, listening on `listener`
+    /// (the address the gateway's `[networks.testnet.settings] control`
+    /// names).
     pub fn new(listener: TcpListener) -> Self {
         Self {
             listener,
