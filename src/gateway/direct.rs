@@ -32,9 +32,11 @@ impl Gateway {
             // (`roster.rs`).
             if is_echo(&m) {
                 self.map_echo(user, peer.as_str(), &m, &id, None).await;
-            } else {
+            } else if m.token.is_none() {
                 self.own_elsewhere(user, &m, peer).await;
             }
+            // An empty token: the echo of a message the client sent
+            // without an id, which has nothing to map.
             return;
         }
         let Some(from) = self.contact_jid(peer) else {
