@@ -24,6 +24,7 @@ mod roster;
 mod servers;
 mod session;
 mod session_state;
+mod shared_files;
 mod signals;
 mod unbridged;
 
@@ -82,6 +83,8 @@ pub struct Gateway {
     recent: Mutex<recent::Recent>,
     /// The typing states the network was told.
     typing: Mutex<chat_states::SentTyping>,
+    /// Where the user's messages with files came from, for their errors.
+    file_senders: Mutex<shared_files::Senders>,
     /// Files from the network: the HTTP client and the upload service.
     files: files::Files,
     /// Users' contacts and the servers' XEP-0356 privileges.
@@ -131,6 +134,7 @@ impl Gateway {
             rich_pending: Mutex::default(),
             recent: Mutex::default(),
             typing: Mutex::default(),
+            file_senders: Mutex::default(),
             contacts: Mutex::default(),
         })
     }

@@ -11,7 +11,7 @@ use switchboard_bridge_api::{
 use tokio::task::JoinHandle;
 use tracing::{debug, warn, Instrument};
 use xmpp_parsers::jid::{BareJid, Jid};
-use xmpp_parsers::message::{Lang, Message, MessageType};
+use xmpp_parsers::message::{Lang, Message};
 use xmpp_parsers::stanza_error::DefinedCondition;
 
 use super::Gateway;
@@ -68,12 +68,13 @@ struct Link {
     shared: Arc<Mutex<SessionShared>>,
 }
 
-/// Why [`Link::send`] did not send a command; the command comes back.
+/// Why [`Link::send`] did not send a command; the command comes back
+/// (boxed: a `Result` stays small).
 enum Refused {
     /// The session has ended (as idle, or its task is gone).
-    Ended(Command),
+    Ended(Box<Command>),
     /// The user's commands waiting for the session reached the limit.
-    Full(Command),
+    Full(Box<Command>),
 }
 
 impl Link {
@@ -83,18 +84,18 @@ impl Link {
     fn send(&self, command: Command, limit: usize) -> Result<(), Refused> {
         let mut shared = self.shared.lock().unwrap();
         if shared.stopped {
-            return Err(Refused::Ended(command));
+            return Err(Refused::Ended(Box::new(command)));
         }
         if self.commands.waiting() >= limit {
-            return Err(Refused::Full(command));
+            return Err(Refused::Full(Box::new(command)));
         }
         match self.commands.try_send(command) {
             Ok(()) => {
                 shared.sent += 1;
                 Ok(())
             }
-            Err(channel::TrySendError::Full(c)) => Err(Refused::Full(c)),
-            Err(channel::TrySendError::Closed(c)) => Err(Refused::Ended(c)),
+            Err(channel::TrySendError::Full(c)) => Err(Refused::Full(Box::new(c))),
+            Err(channel::TrySendError::Closed(c)) => Err(Refused::Ended(Box::new(c))),
         }
     }
 }
@@ -270,7 +271,7 @@ impl Gateway {
                 Ok(()) => return Ok(()),
                 Err(Refused::Full(_)) => return Err(Unsent::Full),
                 Err(Refused::Ended(c)) => {
-                    command = c;
+                    command = *c;
                     self.forget_session(user, &session.shared);
                 }
             }
@@ -305,7 +306,7 @@ impl Gateway {
             Err(refused) => refused,
         };
         if let Refused::Full(c) = refused {
-            let what = match c {
+            let what = match *c {
                 // Passing signals (XEP-0085, XEP-0333): not worth a notice.
                 Command::Typing { .. } | Command::MarkRead { .. } => return false,
                 Command::Leave { room, .. } => format!("leaving {room}"),
@@ -463,15 +464,7 @@ impl Gateway {
                 kind,
                 text,
             } => match context {
-                ErrorContext::Command(token) => {
-                    let mut msg = Message::new(Some(Jid::from(user.clone())));
-                    msg.type_ = MessageType::Error;
-                    msg.from = Some(Jid::from(self.domain.clone()));
-                    msg.id = Some(xmpp_parsers::message::Id(token));
-                    msg.payloads
-                        .push(errors::stanza_error(condition_for(kind), &text).into());
-                    self.send(msg).await;
-                }
+                ErrorContext::Command(token) => self.command_error(user, token, kind, &text).await,
                 ErrorContext::Session if kind == ErrorKind::Conflict => {
                     if !self.nick_conflict(user, &text).await {
                         self.tell(user, &text).await;
@@ -534,16 +527,18 @@ impl Gateway {
             return self.rich_request(&user, target, request, &message).await;
         }
         self.signals_in(&user, &target, &message).await;
-        let Some((_, body)) = message.get_best_body(vec![]) else {
+        let Some(body) = super::shared_files::body_of(&message) else {
             return;
         };
-        let (body, reply_to) = self.reply_in(&user, &target, &message, body).await;
+        let (body, reply_to) = self.reply_in(&user, &target, &message, &body).await;
         let (text, kind) = super::action::text_of(&body);
+        let (text, attachments) = self.files_in(&message, text);
         let command = Command::SendText {
             target,
             text,
             kind,
             reply_to,
+            attachments,
             token: message.id.as_ref().map(|i| i.0.clone()).unwrap_or_default(),
         };
         self.command_or_error(&user, command, &message).await;
@@ -598,6 +593,7 @@ pub(super) fn condition_for(kind: ErrorKind) -> DefinedCondition {
         ErrorKind::NotAuthorized => DefinedCondition::NotAuthorized,
         ErrorKind::BadRequest => DefinedCondition::BadRequest,
         ErrorKind::Unavailable => DefinedCondition::RecipientUnavailable,
+        ErrorKind::TooLarge => DefinedCondition::PolicyViolation,
         ErrorKind::Other => DefinedCondition::UndefinedCondition,
     }
 }

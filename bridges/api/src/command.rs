@@ -1,6 +1,6 @@
 //! What the core asks a session to do.
 
-use crate::{Credentials, MessageId, MessageKind, RoomId, Target, Token};
+use crate::{Attachment, Credentials, MessageId, MessageKind, RoomId, Target, Token};
 
 /// Typing state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,13 @@ pub enum Command {
         kind: MessageKind,
         /// The message this one replies to, when the network supports replies.
         reply_to: Option<MessageId>,
+        /// Files the user shared (XEP-0066 / XEP-0447: uploaded by their
+        /// client, fetched by the bridge with [`crate::download`] and
+        /// uploaded to the network). Only for networks whose
+        /// [`Capabilities::attachments`](crate::Capabilities::attachments)
+        /// is set; a message that was only a file's URL has `text` empty.
+        #[cfg_attr(feature = "serde", serde(default))]
+        attachments: Vec<Attachment>,
         /// Named again in the echo or error for this message.
         token: Token,
     },

@@ -22,6 +22,8 @@ pub enum ErrorKind {
     BadRequest,
     /// The network cannot be reached now; the command was not carried out.
     Unavailable,
+    /// Too large: a file over the size limit the operator set.
+    TooLarge,
     /// Anything else.
     Other,
 }

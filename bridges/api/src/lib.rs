@@ -22,6 +22,8 @@ mod bridge;
 pub mod channel;
 mod command;
 mod credentials;
+#[cfg(feature = "download")]
+pub mod download;
 mod event;
 mod files;
 mod ids;

@@ -372,6 +372,7 @@ impl Session {
                 kind,
                 reply_to,
                 token,
+                ..
             } => self.send(target, &text, kind, reply_to, token).await,
             Command::FetchHistory { token, room, .. } => {
                 self.emit(Event::History {

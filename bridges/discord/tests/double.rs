@@ -69,6 +69,7 @@ async fn say(session: &mut SessionHandle, target: Target, text: &str, token: &st
             text: text.into(),
             kind: MessageKind::Normal,
             reply_to: None,
+            attachments: vec![],
             token: token.into(),
         })
         .await
@@ -551,6 +552,7 @@ async fn without_webhooks_the_bot_speaks_with_the_nick_in_front() {
                 text: text.into(),
                 kind: MessageKind::Normal,
                 reply_to: None,
+                attachments: vec![],
                 token: format!("t{n}"),
             })
             .await

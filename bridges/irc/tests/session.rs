@@ -82,6 +82,7 @@ async fn a_burst_of_messages_is_sent_whole_and_in_order() {
                 text: format!("line {i}"),
                 kind: MessageKind::Normal,
                 reply_to: None,
+                attachments: vec![],
                 token: format!("t{i}"),
             })
             .await

@@ -94,6 +94,13 @@ pub struct SendResponse {
     pub event_id: String,
 }
 
+/// The media repository's answer to an upload.
+#[derive(Debug, Deserialize)]
+pub struct UploadResponse {
+    /// The file's `mxc://` URI.
+    pub content_uri: String,
+}
+
 /// A `/sync` answer.
 #[derive(Debug, Default, Deserialize)]
 pub struct SyncResponse {

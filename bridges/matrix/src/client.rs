@@ -152,11 +152,45 @@ impl Client {
         timeout: Duration,
     ) -> Result<T, ApiError> {
         let mut request = self.http.request(method, url).timeout(timeout);
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
         if let Some(body) = body {
             request = request.json(body);
+        }
+        self.answer(request).await
+    }
+
+    /// Uploads a file to the media repository (`POST
+    /// /_matrix/media/v3/upload`); its `mxc://` URI.
+    pub async fn upload(
+        &self,
+        bytes: Vec<u8>,
+        media_type: &str,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<String, ApiError> {
+        let url = self.url(&["_matrix", "media", "v3", "upload"], &[("filename", name)]);
+        let request = self
+            .http
+            .post(url)
+            .timeout(timeout)
+            .header(reqwest::header::CONTENT_TYPE, media_type)
+            .body(bytes);
+        let uploaded: crate::api::UploadResponse = self.answer(request).await?;
+        Ok(uploaded.content_uri)
+    }
+
+    /// The HTTP client without the user's token: for fetching what is not
+    /// the homeserver's (a file the XMPP user shared).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Sends a request with the token and reads a JSON answer.
+    async fn answer<T: DeserializeOwned>(
+        &self,
+        mut request: reqwest::RequestBuilder,
+    ) -> Result<T, ApiError> {
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
         }
         let response = request
             .send()

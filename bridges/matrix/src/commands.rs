@@ -33,10 +33,15 @@ impl Session {
                 kind,
                 token,
                 reply_to,
+                attachments,
             } => {
-                let sent = self
-                    .send_text(&target, &text, kind, reply_to.as_ref(), &token)
-                    .await;
+                // Files first (a message that was only a file has no text).
+                let mut sent = self.send_files(&target, &attachments, &token).await;
+                if sent.is_ok() && (attachments.is_empty() || !text.is_empty()) {
+                    sent = self
+                        .send_text(&target, &text, kind, reply_to.as_ref(), &token)
+                        .await;
+                }
                 self.report(ErrorContext::Command(token), sent).await;
             }
             Command::Edit {
@@ -342,6 +347,7 @@ pub(crate) fn refusal(e: &ApiError) -> (ErrorKind, String) {
         Some("M_NOT_FOUND") => ErrorKind::NotFound,
         Some("M_FORBIDDEN") => ErrorKind::Forbidden,
         Some("M_LIMIT_EXCEEDED") => ErrorKind::Unavailable,
+        Some("M_TOO_LARGE") => ErrorKind::TooLarge,
         Some("M_UNKNOWN_TOKEN") | Some("M_MISSING_TOKEN") => ErrorKind::NotAuthorized,
         Some(_) => ErrorKind::Other,
     };

@@ -5,6 +5,7 @@
 //! [networks.matrix.settings]
 //! allow_private_addresses = false   # homeservers on loopback/private addresses
 //! sync_timeout_secs = 30            # how long a /sync long-poll is held open
+//! max_file_size = 20971520          # bytes: the largest file a user may send
 //! ```
 //!
 //! Registration ([`register`]) finds the homeserver (a URL, or a server
@@ -36,6 +37,7 @@ mod direct;
 mod discover;
 mod html;
 mod invites;
+mod media;
 mod mentions;
 mod messages;
 mod power;
@@ -73,6 +75,9 @@ pub struct MatrixSettings {
     pub allow_private_addresses: bool,
     /// How long the server may hold a `/sync` open, in seconds.
     pub sync_timeout_secs: u64,
+    /// The largest file a user's message may carry, in bytes: fetched
+    /// from the user's upload service and uploaded to the homeserver.
+    pub max_file_size: u64,
 }
 
 impl Default for MatrixSettings {
@@ -80,6 +85,7 @@ impl Default for MatrixSettings {
         Self {
             allow_private_addresses: false,
             sync_timeout_secs: 30,
+            max_file_size: switchboard_bridge_api::download::DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -183,6 +189,8 @@ fn info() -> BridgeInfo {
             typing: true,
             read_markers: true,
             direct_messages: true,
+            // Files the user sends (`media.rs`).
+            attachments: true,
             ..Capabilities::default()
         },
         server_settings: vec![],
@@ -209,6 +217,10 @@ impl Bridge for MatrixBridge {
 
     fn start(&self, login: Login) -> SessionHandle {
         let timeout = Duration::from_secs(self.settings.sync_timeout_secs);
-        session::start(self.http.clone(), timeout, login)
+        let files = switchboard_bridge_api::download::Limits {
+            max_bytes: self.settings.max_file_size,
+            allow_private: self.settings.allow_private_addresses,
+        };
+        session::start(self.http.clone(), timeout, files, login)
     }
 }

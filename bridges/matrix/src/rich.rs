@@ -19,14 +19,14 @@ use crate::session::Session;
 use crate::styling::rich_fields;
 
 /// A failure in words for the user.
-type Refused = (ErrorKind, String);
+pub(crate) type Refused = (ErrorKind, String);
 
 /// How many of a message's reactions are read to find the user's own.
 const RELATIONS_PAGE: &str = "100";
 
 impl Session {
     /// The Matrix room id of a conversation, which must be a joined room.
-    fn room_of(&self, target: &Target) -> Result<String, Refused> {
+    pub(crate) fn room_of(&self, target: &Target) -> Result<String, Refused> {
         self.conversation_room(target)
     }
 
@@ -37,7 +37,7 @@ impl Session {
     }
 
     /// Sends an event of `kind` to a room; its event id.
-    async fn send_event(
+    pub(crate) async fn send_event(
         &mut self,
         room_id: &str,
         kind: &str,

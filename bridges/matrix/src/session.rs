@@ -10,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use switchboard_bridge_api::download::Limits;
 use switchboard_bridge_api::{
     channel, session_channels, Command, ErrorContext, ErrorKind, Event, Login, RoomId, SessionEnd,
     SessionHandle, UserId,
@@ -88,6 +89,8 @@ pub(crate) struct Session {
     pub(crate) txn_serial: u64,
     /// Reaction sets seen and sent, bounded.
     pub(crate) reactions: Reactions,
+    /// What files the user's messages may carry.
+    pub(crate) file_limits: Limits,
     /// Direct chats: which room is with whom.
     pub(crate) direct: Direct,
     /// Invitations told to the core.
@@ -97,13 +100,24 @@ pub(crate) struct Session {
 }
 
 /// Starts a session with the stored login.
-pub(crate) fn start(http: reqwest::Client, sync_timeout: Duration, login: Login) -> SessionHandle {
+pub(crate) fn start(
+    http: reqwest::Client,
+    sync_timeout: Duration,
+    file_limits: Limits,
+    login: Login,
+) -> SessionHandle {
     let (handle, end) = session_channels();
-    tokio::spawn(run(http, sync_timeout, login, end));
+    tokio::spawn(run(http, sync_timeout, file_limits, login, end));
     handle
 }
 
-async fn run(http: reqwest::Client, sync_timeout: Duration, login: Login, end: SessionEnd) {
+async fn run(
+    http: reqwest::Client,
+    sync_timeout: Duration,
+    file_limits: Limits,
+    login: Login,
+    end: SessionEnd,
+) {
     let SessionEnd {
         mut commands,
         events,
@@ -142,6 +156,7 @@ async fn run(http: reqwest::Client, sync_timeout: Duration, login: Login, end: S
         txn_prefix: format!("sb{started}"),
         txn_serial: 0,
         reactions: Reactions::default(),
+        file_limits,
         direct: Direct::default(),
         invites: Invites::default(),
         open: true,

@@ -36,6 +36,7 @@
 pub mod files;
 mod hub;
 pub mod register;
+mod sent_files;
 mod session;
 pub mod wire;
 
@@ -43,6 +44,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use serde::Deserialize;
+use switchboard_bridge_api::download::{self, Limits};
 use switchboard_bridge_api::{
     BoxFuture, Bridge, BridgeInfo, Capabilities, FieldError, FieldKind, Login, LoginField,
     Registered, RegistrationStep, SessionHandle,
@@ -59,6 +61,13 @@ pub struct Settings {
     /// The test's control listener (`127.0.0.1:PORT`); without it the
     /// network runs on its own, with nobody to inject events.
     pub control: Option<String>,
+    /// The largest file a user's message may carry, in bytes (fetched and
+    /// reported to the test); default 20 MiB.
+    pub max_file_size: Option<u64>,
+    /// Whether files may be fetched from loopback and private addresses
+    /// (the tests' Prosody serves uploads on loopback).
+    #[serde(default)]
+    pub allow_private_addresses: bool,
 }
 
 /// Settings the bridge cannot run with.
@@ -76,6 +85,7 @@ pub enum SettingsError {
 pub struct TestnetBridge {
     info: BridgeInfo,
     hub: Arc<Hub>,
+    files: Arc<sent_files::Files>,
 }
 
 impl TestnetBridge {
@@ -96,6 +106,12 @@ impl TestnetBridge {
         Ok(Self {
             info: info(),
             hub: Hub::new(control),
+            files: Arc::new(sent_files::Files::new(Limits {
+                max_bytes: settings
+                    .max_file_size
+                    .unwrap_or(download::DEFAULT_MAX_BYTES),
+                allow_private: settings.allow_private_addresses,
+            })),
         })
     }
 }
@@ -158,7 +174,7 @@ impl Bridge for TestnetBridge {
     }
 
     fn start(&self, login: Login) -> SessionHandle {
-        session::start(Arc::clone(&self.hub), login)
+        session::start(Arc::clone(&self.hub), Arc::clone(&self.files), login)
     }
 }
 

@@ -11,10 +11,11 @@ use switchboard_bridge_api::{
 };
 
 use crate::hub::Hub;
+use crate::sent_files::Files;
 use crate::wire::Report;
 
 /// Starts a session for the login's `username`.
-pub(crate) fn start(hub: Arc<Hub>, login: Login) -> SessionHandle {
+pub(crate) fn start(hub: Arc<Hub>, files: Arc<Files>, login: Login) -> SessionHandle {
     let (mut handle, end) = session_channels();
     let user = login
         .credentials
@@ -28,7 +29,7 @@ pub(crate) fn start(hub: Arc<Hub>, login: Login) -> SessionHandle {
         .iter()
         .map(|(name, _)| name.to_owned())
         .collect();
-    tokio::spawn(run(hub, user, credentials, end));
+    tokio::spawn(run(hub, files, user, credentials, end));
     handle
 }
 
@@ -41,7 +42,13 @@ struct Session {
     events: channel::Sender<Event>,
 }
 
-async fn run(hub: Arc<Hub>, user: String, credentials: Vec<String>, end: SessionEnd) {
+async fn run(
+    hub: Arc<Hub>,
+    files: Arc<Files>,
+    user: String,
+    credentials: Vec<String>,
+    end: SessionEnd,
+) {
     let SessionEnd {
         mut commands,
         events,
@@ -86,6 +93,12 @@ async fn run(hub: Arc<Hub>, user: String, credentials: Vec<String>, end: Session
                 hub.report(&Report::Command { user: user.clone(), command: command.clone() });
                 if matches!(command, Command::Shutdown) {
                     break;
+                }
+                if let Command::SendText { token, attachments, .. } = &command {
+                    if let Err(error) = files.fetch_all(&hub, &user, token, attachments).await {
+                        open = session.emit(error).await;
+                        continue;
+                    }
                 }
                 for event in session.answer(command) {
                     open = open && session.emit(event).await;
@@ -139,6 +152,7 @@ impl Session {
                 text,
                 kind,
                 reply_to,
+                attachments,
                 token,
             } => {
                 let id = self.hub.message_id();
@@ -151,7 +165,7 @@ impl Session {
                     text,
                     kind,
                     reply_to,
-                    attachments: vec![],
+                    attachments,
                     timestamp: None,
                     own: true,
                     token: Some(token),

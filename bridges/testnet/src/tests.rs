@@ -26,6 +26,7 @@ async fn bridge() -> (TestnetBridge, TcpListener) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let settings = Settings {
         control: Some(listener.local_addr().unwrap().to_string()),
+        ..Settings::default()
     };
     (TestnetBridge::new(settings).unwrap(), listener)
 }
@@ -106,6 +107,7 @@ async fn a_session_answers_by_itself_reports_commands_and_emits_what_is_injected
             text: "hi".into(),
             kind: MessageKind::Normal,
             reply_to: None,
+            attachments: vec![],
             token: "c1".into(),
         })
         .await
@@ -203,6 +205,7 @@ fn control_must_be_a_loopback_address() {
     ] {
         let e = TestnetBridge::new(Settings {
             control: Some(bad.into()),
+            ..Settings::default()
         })
         .err()
         .unwrap()

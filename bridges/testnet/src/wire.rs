@@ -26,6 +26,19 @@ pub enum Report {
         /// The command, as the session got it.
         command: Command,
     },
+    /// A file a user's message carried, as the network fetched it.
+    File {
+        /// The session's username.
+        user: String,
+        /// The message's token.
+        token: String,
+        /// The file's name.
+        name: String,
+        /// Its media type.
+        media_type: String,
+        /// Its bytes.
+        bytes: Vec<u8>,
+    },
     /// This user's session ended (the core shut it down).
     Ended {
         /// The session's username.

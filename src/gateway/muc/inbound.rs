@@ -53,11 +53,12 @@ impl Gateway {
             }
             let target = Target::Room(room.clone());
             self.signals_in(&user, &target, &message).await;
-            let Some((_, body)) = message.get_best_body(vec![]) else {
+            let Some(body) = crate::gateway::shared_files::body_of(&message) else {
                 return;
             };
-            let (body, reply_to) = self.reply_in(&user, &target, &message, body).await;
+            let (body, reply_to) = self.reply_in(&user, &target, &message, &body).await;
             let (text, kind) = crate::gateway::action::text_of(&body);
+            let (text, attachments) = self.files_in(&message, text);
             if let Some(origin) = origin_id(&message) {
                 self.with_room(&user, &room, |r| {
                     if r.origins.len() >= ORIGINS_KEPT {
@@ -71,6 +72,7 @@ impl Gateway {
                 text,
                 kind,
                 reply_to,
+                attachments,
                 token,
             };
             return self.command_or_error(&user, send, &message).await;
@@ -85,14 +87,16 @@ impl Gateway {
                 errors::message_error(&message, DefinedCondition::ItemNotFound, "no such occupant");
             return self.send(reply).await;
         };
-        let Some((_, body)) = message.get_best_body(vec![]) else {
+        let Some(body) = crate::gateway::shared_files::body_of(&message) else {
             return;
         };
+        let (text, attachments) = self.files_in(&message, body);
         let send = Command::SendText {
             target: Target::User(peer),
-            text: body.clone(),
+            text,
             kind: MessageKind::Normal,
             reply_to: None,
+            attachments,
             token,
         };
         self.command_or_error(&user, send, &message).await;

@@ -163,6 +163,7 @@ async fn a_room_on_the_test_network() {
         kind,
         reply_to,
         token,
+        ..
     } = sent
     else {
         unreachable!()

@@ -148,6 +148,7 @@ async fn next_text(net: &mut Testnet) -> (Target, String, Option<MessageId>, Str
             reply_to,
             token,
             kind,
+            ..
         } => {
             assert_eq!(kind, MessageKind::Normal);
             (target, text, reply_to, token)
@@ -422,6 +423,7 @@ async fn chat_states_both_ways() {
             text: "hi".into(),
             kind: MessageKind::Normal,
             reply_to: None,
+            attachments: vec![],
             token: "c1".into(),
         },
         typing(&lobby(), TypingState::Active),

@@ -29,6 +29,7 @@ fn every_command() -> Vec<Command> {
         text: EVIL.into(),
         kind: MessageKind::Normal,
         reply_to: None,
+        attachments: vec![],
         token: EVIL.into(),
     };
     vec![
@@ -50,6 +51,7 @@ fn every_command() -> Vec<Command> {
             text: EVIL.into(),
             kind: MessageKind::Action,
             reply_to: None,
+            attachments: vec![],
             token: "t".into(),
         },
         Command::Edit {

@@ -92,6 +92,7 @@ fn send_text(text: &str, token: &str) -> Command {
         text: text.into(),
         kind: MessageKind::Normal,
         reply_to: None,
+        attachments: vec![],
         token: token.into(),
     }
 }
@@ -559,6 +560,7 @@ async fn with_echo_message_a_private_message_is_echoed_with_its_ids_to_the_core_
         text: "one\ntwo".into(),
         kind: MessageKind::Normal,
         reply_to: None,
+        attachments: vec![],
         token: "d1".into(),
     };
     assert_eq!(

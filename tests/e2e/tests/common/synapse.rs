@@ -391,6 +391,28 @@ impl MatrixUser {
         self.call(reqwest::Method::PUT, &path, content).await;
     }
 
+    /// The bytes of an `mxc://` URI, through authenticated media
+    /// (`/_matrix/client/v1/media/download`).
+    pub async fn download(&self, mxc: &str) -> Vec<u8> {
+        let path = mxc.strip_prefix("mxc://").expect("an mxc:// URI");
+        let response = self
+            .http
+            .get(format!(
+                "{}/_matrix/client/v1/media/download/{path}",
+                self.base
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{mxc}: {}",
+            response.status()
+        );
+        response.bytes().await.unwrap().to_vec()
+    }
+
     /// Says this user types in a room, or stopped.
     pub async fn typing(&self, room_id: &str, typing: bool) {
         let path = format!("rooms/{}/typing/{}", encode(room_id), encode(&self.user_id));

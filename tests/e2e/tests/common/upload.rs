@@ -1,0 +1,102 @@
+//! Sharing a file as XMPP clients do: a XEP-0363 slot from the server's
+//! upload service (Prosody's `mod_http_file_share`), an HTTP PUT of the
+//! bytes, then a message whose body is the URL with XEP-0066 out-of-band
+//! data and XEP-0447 stateless file sharing metadata (as Conversations and
+//! Dino send them).
+//!
+//! A test file takes it beside `common` (the bench shares `common`
+//! without reqwest): `#[path = "common/upload.rs"] mod upload;`.
+
+use crate::common::support::prosody::UPLOAD;
+use crate::common::{result_payload, Client};
+use xmpp_parsers::http_upload::{SlotRequest, SlotResult};
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::message::{Id, Lang, Message, MessageType};
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::oob::Oob;
+
+/// Uploads `bytes` through the upload service; the URL to fetch them from.
+pub async fn upload(client: &mut Client, name: &str, media_type: &str, bytes: &[u8]) -> String {
+    let request = SlotRequest {
+        filename: name.to_owned(),
+        size: bytes.len() as u64,
+        content_type: Some(media_type.to_owned()),
+    };
+    let slot =
+        result_payload(client.iq(UPLOAD, false, request.into()).await).expect("an upload slot");
+    let slot = SlotResult::try_from(slot).unwrap();
+    let mut put = reqwest::Client::new()
+        .put(&slot.put.url)
+        .header("content-type", media_type)
+        .body(bytes.to_vec());
+    for header in slot.put.headers {
+        put = put.header(header.name.as_str(), header.value);
+    }
+    let response = put.send().await.unwrap();
+    assert!(
+        response.status().is_success(),
+        "the upload's PUT: {}",
+        response.status()
+    );
+    slot.get.url
+}
+
+/// A message sharing the file at `url`: the URL as the body, OOB, and SFS
+/// with the name, media type and size.
+pub fn file_message(
+    to: &Jid,
+    type_: MessageType,
+    id: &str,
+    url: &str,
+    (name, media_type, size): (&str, &str, usize),
+) -> Message {
+    let mut m = Message::new(Some(to.clone())).with_body(Lang::new(), url.to_owned());
+    m.type_ = type_;
+    m.id = Some(Id(id.to_owned()));
+    m.payloads.push(
+        Oob {
+            url: url.to_owned(),
+            desc: None,
+        }
+        .into(),
+    );
+    let sfs: Element = format!(
+        "<file-sharing xmlns='urn:xmpp:sfs:0' disposition='inline'>\
+         <file xmlns='urn:xmpp:file:metadata:0'><media-type>{media_type}</media-type>\
+         <name>{name}</name><size>{size}</size></file>\
+         <sources><url-data xmlns='http://jabber.org/protocol/url-data' target='{url}'/></sources>\
+         </file-sharing>"
+    )
+    .parse()
+    .unwrap();
+    m.payloads.push(sfs);
+    m
+}
+
+/// Bytes that are not all alike (a PNG signature, then a pattern), `len` long.
+pub fn image_bytes(len: usize) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend((0..len.saturating_sub(8)).map(|i| (i * 31 % 251) as u8));
+    bytes.truncate(len);
+    bytes
+}
+
+/// Waits for the error the message with this id got: who said it, its
+/// condition (as its element name) and text.
+pub async fn message_error(client: &mut Client, id: &str) -> (Option<Jid>, String, String) {
+    client
+        .wait_for(|s| match s {
+            tokio_xmpp::Stanza::Message(m)
+                if m.type_ == MessageType::Error && m.id.as_ref().is_some_and(|i| i.0 == id) =>
+            {
+                let e = m.payloads.iter().find_map(|e| {
+                    xmpp_parsers::stanza_error::StanzaError::try_from(e.clone()).ok()
+                })?;
+                let condition = Element::from(e.defined_condition).name().to_owned();
+                let text = e.texts.values().next().cloned().unwrap_or_default();
+                Some((m.from.clone(), condition, text))
+            }
+            _ => None,
+        })
+        .await
+}
