@@ -121,8 +121,12 @@ impl Gateway {
             Event::Message(m) if !m.attachments.is_empty() => m,
             other => return Some(other),
         };
-        // The echo of the user's own direct message is not shown (`direct.rs`).
-        if m.own && matches!(m.target, Target::User(_)) {
+        // The echo of the user's own direct message is not shown
+        // (`direct.rs`); the echo of a file the user sent from XMPP names
+        // the URL they shared (their own upload): shown as it is.
+        let shared =
+            super::message_ids::is_echo(&m) && m.attachments.iter().all(|a| !a.needs_credentials);
+        if (m.own && matches!(m.target, Target::User(_))) || shared {
             return Some(Event::Message(m));
         }
         if self.files.uploads.off() {
