@@ -26,7 +26,7 @@ use common::Client;
 use harness::{join_at, Gateway};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use synapse::{MatrixUser, Synapse};
+use synapse::{MatrixUser, Synapse, SERVER_NAME};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Message, MessageType};
@@ -175,6 +175,30 @@ async fn get(url: &str) -> Vec<u8> {
     response.bytes().await.unwrap().to_vec()
 }
 
+/// The gateway process's (VmRSS, VmHWM) in kB: a figure printed, not checked.
+fn gateway_memory_kb(gateway: &Gateway) -> (u64, u64) {
+    let config = gateway.database().with_file_name("switchboard.toml");
+    let pids = std::process::Command::new("pgrep")
+        .args(["-f", &config.to_string_lossy()])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&pids.stdout)
+        .split_whitespace()
+        .next()
+        .expect("the gateway's pid")
+        .to_owned();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
 /// A payload's attribute.
 fn child_attr(m: &Message, name: &str, ns: &str, attr: &str) -> Option<String> {
     m.payloads
@@ -184,7 +208,7 @@ fn child_attr(m: &Message, name: &str, ns: &str, attr: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// bob's `m.image` (authenticated media on Synapse) reaches alice as an
+/// bob's 2 MiB `m.image` (authenticated media on Synapse) reaches alice as an
 /// upload URL on Prosody that she fetches byte-identical, with OOB and
 /// XEP-0447 (its hash that of the bytes); an `m.file` with a caption gives
 /// the caption, then the URL; bob's reply to the image names its
@@ -208,8 +232,10 @@ async fn matrix_files_arrive_as_uploads_on_the_xmpp_server() {
         }
     };
 
-    let photo = pseudo_random(300 * 1024, 7);
+    let photo = pseudo_random(2 * 1024 * 1024, 7);
     let mxc = bob.upload("summit.png", "image/png", &photo).await;
+    let rss_before = gateway_memory_kb(&gateway);
+    let sent = std::time::Instant::now();
     let image = bob
         .send_event(
             &room_id,
@@ -219,6 +245,13 @@ async fn matrix_files_arrive_as_uploads_on_the_xmpp_server() {
         )
         .await;
     let m = from_occupant(&mut alice, &bob_occupant).await;
+    let took = sent.elapsed();
+    let rss_after = gateway_memory_kb(&gateway);
+    println!(
+        "2 MiB m.image: {} ms from Matrix send to the XMPP message; gateway VmRSS/VmHWM \
+         {rss_before:?} kB before, {rss_after:?} kB after",
+        took.as_millis()
+    );
     clean(&m);
     let url = body(&m);
     assert!(url.starts_with(&uploads), "not an upload URL: {url}");
@@ -330,4 +363,50 @@ async fn without_an_upload_service_the_user_is_told() {
     assert!(oob(&m).is_empty() && sfs(&m).is_empty(), "{m:?}");
     let xml = String::from(&Element::from(m));
     assert!(!xml.contains("_matrix") && !xml.contains("mxc:"), "{xml}");
+}
+
+/// The next chat message from this JID.
+async fn chat_from(client: &mut Client, from: &Jid) -> Message {
+    client
+        .wait_for(|s| match s {
+            Stanza::Message(m) if m.from.as_ref() == Some(from) && m.type_ == MessageType::Chat => {
+                Some(m.clone())
+            }
+            _ => None,
+        })
+        .await
+}
+
+/// In a direct chat bob opens, his `m.image` reaches alice from his
+/// contact JID as an upload URL she fetches byte-identical, with its hash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_in_a_direct_chat_arrives_from_the_contact() {
+    let prosody = Prosody::start_with_upload(&[(GW, SECRET)], 10 << 20);
+    let http_port = prosody.http_port.unwrap();
+    let (mut alice, mut bob, _room_id, _room, _gateway, _synapse) =
+        alice_in_bobs_room(&prosody).await;
+    let dm = bob.create_direct(&format!("@alice:{SERVER_NAME}")).await;
+    bob.send(&dm, "a picture for you").await;
+    let bob_jid: Jid = format!("\\40bob\\3a{SERVER_NAME}@{GW}").parse().unwrap();
+    let m = chat_from(&mut alice, &bob_jid).await;
+    assert_eq!(body(&m), "a picture for you");
+
+    let photo = pseudo_random(120 * 1024, 9);
+    let mxc = bob.upload("beach.jpg", "image/jpeg", &photo).await;
+    bob.send_event(
+        &dm,
+        "m.room.message",
+        json!({"msgtype": "m.image", "body": "beach.jpg", "url": mxc,
+               "info": {"mimetype": "image/jpeg", "size": photo.len()}}),
+    )
+    .await;
+    let m = chat_from(&mut alice, &bob_jid).await;
+    let url = body(&m);
+    assert!(
+        url.starts_with(&format!("http://127.0.0.1:{http_port}/")),
+        "not an upload URL: {url}"
+    );
+    assert!(get(&url).await == photo, "the bytes differ");
+    assert_eq!(sfs(&m)[0].3, sha256(&photo));
+    assert_eq!(oob(&m), [(url, Some("beach.jpg".to_owned()))]);
 }

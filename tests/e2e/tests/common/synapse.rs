@@ -391,6 +391,13 @@ impl MatrixUser {
         self.call(reqwest::Method::PUT, &path, content).await;
     }
 
+    /// Makes a direct chat with `user` (invited, as Element does); its id.
+    pub async fn create_direct(&self, user: &str) -> String {
+        let body = json!({"is_direct": true, "invite": [user], "preset": "trusted_private_chat"});
+        let answer = self.call(reqwest::Method::POST, "createRoom", body).await;
+        answer["room_id"].as_str().unwrap().to_owned()
+    }
+
     /// Uploads a file to the media repository (`POST
     /// /_matrix/media/v3/upload`); its `mxc://` URI.
     pub async fn upload(&self, name: &str, media_type: &str, bytes: &[u8]) -> String {
