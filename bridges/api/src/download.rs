@@ -137,11 +137,7 @@ pub async fn fetch(
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .ok_or_else(|| DownloadError::NotHttp { name: name.clone() })?;
-    let literal = url
-        .host_str()
-        .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
-        .and_then(|h| h.parse::<std::net::IpAddr>().ok());
-    if let Some(why) = literal
+    if let Some(why) = crate::public_http::literal(&url)
         .and_then(non_public)
         .filter(|_| !limits.allow_private)
     {
@@ -156,7 +152,7 @@ pub async fn fetch(
             "it took too long".to_owned()
         } else {
             // Without the URL: it can hold a token.
-            e.without_url().to_string()
+            crate::public_http::words(e)
         },
     };
     let mut response = client

@@ -30,6 +30,8 @@ mod ids;
 mod login;
 mod member;
 mod message;
+#[cfg(feature = "download")]
+pub mod public_http;
 mod register;
 mod session;
 

@@ -44,7 +44,6 @@ mod power;
 mod reactions;
 pub mod register;
 mod relations;
-mod resolve;
 mod rich;
 mod rooms;
 mod session;
@@ -55,6 +54,7 @@ mod sync;
 use std::time::Duration;
 
 use serde::Deserialize;
+use switchboard_bridge_api::public_http;
 use switchboard_bridge_api::{
     BoxFuture, Bridge, BridgeInfo, Capabilities, Credentials, FieldError, FieldKind, Login,
     LoginField, Registered, RegistrationStep, SessionHandle,
@@ -114,17 +114,13 @@ impl MatrixBridge {
         if !(1..=600).contains(&settings.sync_timeout_secs) {
             return Err(SettingsError::SyncTimeout(settings.sync_timeout_secs));
         }
-        let http = reqwest::Client::builder()
+        // Public addresses only, whatever a name resolves to or a redirect
+        // names, unless the operator allowed private ones.
+        let http = public_http::builder(settings.allow_private_addresses)
             .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(15))
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(2)
-            // Public addresses only, whatever a name resolves to or a
-            // redirect names, unless the operator allowed private ones.
-            .dns_resolver(std::sync::Arc::new(resolve::PublicOnly {
-                allow_private: settings.allow_private_addresses,
-            }))
-            .redirect(resolve::redirects(settings.allow_private_addresses))
             .build()
             .map_err(|e| SettingsError::Http(e.to_string()))?;
         Ok(Self {
