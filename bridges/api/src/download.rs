@@ -17,18 +17,7 @@ use crate::{Attachment, ErrorKind};
 /// How long one file may take to arrive.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The default size limit, when the operator set none: 20 MiB.
-pub const DEFAULT_MAX_BYTES: u64 = 20 * 1024 * 1024;
-
-/// What the operator allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// The largest file fetched, in bytes.
-    pub max_bytes: u64,
-    /// Whether address literals that are not public (loopback, private
-    /// networks) may be fetched: tests, a LAN.
-    pub allow_private: bool,
-}
+pub use crate::files::{Limits, DEFAULT_MAX_BYTES};
 
 /// A fetched file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -378,6 +378,7 @@ mod tests {
             credentials,
             state: BTreeMap::new(),
             server_settings: BTreeMap::new(),
+            files: Default::default(),
         }
     }
 

@@ -5,7 +5,6 @@
 //! [networks.matrix.settings]
 //! allow_private_addresses = false   # homeservers on loopback/private addresses
 //! sync_timeout_secs = 30            # how long a /sync long-poll is held open
-//! max_file_size = 20971520          # bytes: the largest file a user may send
 //! ```
 //!
 //! Registration ([`register`]) finds the homeserver (a URL, or a server
@@ -75,9 +74,6 @@ pub struct MatrixSettings {
     pub allow_private_addresses: bool,
     /// How long the server may hold a `/sync` open, in seconds.
     pub sync_timeout_secs: u64,
-    /// The largest file a user's message may carry, in bytes: fetched
-    /// from the user's upload service and uploaded to the homeserver.
-    pub max_file_size: u64,
 }
 
 impl Default for MatrixSettings {
@@ -85,7 +81,6 @@ impl Default for MatrixSettings {
         Self {
             allow_private_addresses: false,
             sync_timeout_secs: 30,
-            max_file_size: switchboard_bridge_api::download::DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -213,10 +208,7 @@ impl Bridge for MatrixBridge {
 
     fn start(&self, login: Login) -> SessionHandle {
         let timeout = Duration::from_secs(self.settings.sync_timeout_secs);
-        let files = switchboard_bridge_api::download::Limits {
-            max_bytes: self.settings.max_file_size,
-            allow_private: self.settings.allow_private_addresses,
-        };
+        let files = login.files;
         session::start(self.http.clone(), timeout, files, login)
     }
 }

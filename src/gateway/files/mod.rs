@@ -33,6 +33,7 @@ use xmpp_parsers::jid::BareJid;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::oob::Oob;
 
+use super::message_ids::is_echo;
 use super::Gateway;
 use crate::config::Config;
 pub(crate) use upload::Uploads;
@@ -123,6 +124,12 @@ impl Gateway {
         };
         // The echo of the user's own direct message is not shown (`direct.rs`).
         if m.own && matches!(m.target, Target::User(_)) {
+            return Some(Event::Message(m));
+        }
+        // The echo of the user's own room message, with files anyone may
+        // fetch (the URLs the client sent, on networks that echo them): its
+        // reflection shows them as they were sent, not a second upload.
+        if is_echo(&m) && m.attachments.iter().all(|a| !a.needs_credentials) {
             return Some(Event::Message(m));
         }
         if self.files.uploads.off() {
