@@ -62,13 +62,11 @@ pub(crate) fn start(bridge: IrcBridge, login: Login) -> SessionHandle {
                     continue;
                 }
             };
-            // In a burst, the commands already waiting are passed on in
-            // this turn, without setting up the wait above for each.
-            for command in end.commands.burst(command, COMMAND_BATCH) {
-                taken += 1;
-                if session.dispatch(command).await.is_break() {
-                    return;
-                }
+            // Boxed: passing commands on is the larger part of the task's
+            // state, and a session waits for commands most of its life.
+            let burst = session.pass_on(&mut end.commands, command, &mut taken);
+            if Box::pin(burst).await.is_break() {
+                return;
             }
         }
     });
@@ -88,6 +86,22 @@ struct Session {
 }
 
 impl Session {
+    /// Passes on `first` and, in a burst, the commands already waiting (in
+    /// this turn, without a wait for each), counting them in `taken`;
+    /// breaks on `Shutdown`.
+    async fn pass_on(
+        &mut self,
+        commands: &mut channel::Receiver<Command>,
+        first: Command,
+        taken: &mut u64,
+    ) -> ControlFlow<()> {
+        for command in commands.burst(first, COMMAND_BATCH) {
+            *taken += 1;
+            self.dispatch(command).await?;
+        }
+        ControlFlow::Continue(())
+    }
+
     /// Passes a command to the connection it is for; breaks on `Shutdown`.
     async fn dispatch(&mut self, command: Command) -> ControlFlow<()> {
         if let Command::Shutdown = command {
