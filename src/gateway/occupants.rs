@@ -2,7 +2,7 @@
 //! once, by the network's user id, under a display nick unique in the room.
 //!
 //! Every user who joins a room keeps its member list, so a member is kept
-//! small (24 bytes, plus 10 for two indexes): the nick and the network's
+//! small (16 bytes, plus 10 for two indexes): the nick and the network's
 //! user id in one string, and one word holding the XEP-0421 occupant key
 //! (48 bits), the role, whether they are away (the away text is not shown
 //! in a MUC presence, so it is not kept) and the nick's length. The strings
@@ -28,7 +28,27 @@ use super::occupant_id::OccupantKey;
 
 /// The member texts in use, each once. A text is only cloned and dropped
 /// under this lock, so its count tells when the last occupant let it go.
-static TEXTS: LazyLock<Mutex<HashSet<Arc<str>>>> = LazyLock::new(Default::default);
+static TEXTS: LazyLock<Mutex<HashSet<Text>>> = LazyLock::new(Default::default);
+
+/// A member's text, shared: a thin pointer (8 bytes, where an `Arc<str>`
+/// is 16), as every user in a room keeps one per member. The extra
+/// allocation is made once per distinct text in the whole gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Text(Arc<Box<str>>);
+
+impl std::borrow::Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
 
 /// Hashes nicks and user ids for the indexes (seeded once per process).
 static HASHER: LazyLock<std::hash::RandomState> = LazyLock::new(Default::default);
@@ -37,19 +57,19 @@ fn hash(text: &str) -> u64 {
     HASHER.hash_one(text)
 }
 
-fn intern(text: &str) -> Arc<str> {
+fn intern(text: &str) -> Text {
     let mut texts = TEXTS.lock().unwrap();
     if let Some(t) = texts.get(text) {
-        return Arc::clone(t);
+        return t.clone();
     }
-    let t: Arc<str> = Arc::from(text);
-    texts.insert(Arc::clone(&t));
+    let t = Text(Arc::new(Box::from(text)));
+    texts.insert(t.clone());
     t
 }
 
-fn release(texts: &mut HashSet<Arc<str>>, text: Arc<str>) {
+fn release(texts: &mut HashSet<Text>, text: Text) {
     // Ours and the table's: the last occupant with this text.
-    if Arc::strong_count(&text) == 2 {
+    if Arc::strong_count(&text.0) == 2 {
         texts.remove(&*text);
     }
 }
@@ -109,7 +129,7 @@ fn shows(nick: &str, name: &str, key: OccupantKey) -> bool {
 /// (bits 12–14) and the nick's length (bits 0–11).
 #[derive(Debug)]
 pub(super) struct Occupant {
-    text: Arc<str>,
+    text: Text,
     meta: u64,
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_bridge_api::channel;
 use switchboard_bridge_api::{
-    Command, Credentials, ErrorContext, ErrorKind, Event, Login, Target, UserId,
+    Command, Credentials, ErrorContext, ErrorKind, Event, Limits, Login, Target, UserId,
 };
 use tokio::task::JoinHandle;
 use tracing::{debug, warn, Instrument};
@@ -174,6 +174,10 @@ impl Gateway {
             credentials,
             state,
             server_settings,
+            files: Limits {
+                max_bytes: self.config.files.max_file_size,
+                allow_private: self.config.files.allow_private_addresses,
+            },
         }
     }
 

@@ -132,6 +132,8 @@ pub struct Login {
     pub state: BTreeMap<String, String>,
     /// Per-server settings the user made, by server id.
     pub server_settings: BTreeMap<String, Credentials>,
+    /// The operator's limits for the files the user sends (`[files]`).
+    pub files: crate::files::Limits,
 }
 
 impl std::fmt::Debug for Login {
@@ -141,6 +143,7 @@ impl std::fmt::Debug for Login {
             .field("credentials", &self.credentials)
             .field("state", &self.state.keys().collect::<Vec<_>>())
             .field("server_settings", &self.server_settings)
+            .field("files", &self.files)
             .finish()
     }
 }
@@ -158,6 +161,7 @@ mod tests {
             credentials,
             state: BTreeMap::from([("refresh".to_owned(), "refresh_secret".to_owned())]),
             server_settings: BTreeMap::new(),
+            files: Default::default(),
         };
         let shown = format!("{login:?}");
         assert!(

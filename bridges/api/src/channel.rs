@@ -1,22 +1,23 @@
 //! Bounded channels between the core and a bridge session whose slots are one
-//! pointer wide.
+//! pointer wide, and which cost little while idle.
 //!
-//! tokio's mpsc allocates its slots 32 at a time, each the size of the item,
-//! as soon as the first item is sent: a channel of [`Event`](crate::Event)s
-//! (over 100 bytes each) costs several kilobytes per session even while idle,
-//! and a gateway keeps a few channels per user. Items here travel boxed, so a
-//! block of slots is a few hundred bytes; the box is one small allocation per
-//! item, which large events (messages) needed anyway.
-
-use tokio::sync::mpsc;
+//! A gateway keeps a few channels per user (core to session, session to
+//! core, and the bridge's own), so an idle channel's size counts. tokio's
+//! mpsc was about 900 bytes each: its state is padded to cache lines (two
+//! 128-byte fields, in a 128-aligned allocation) and it allocates its slots
+//! 32 at a time as soon as the first item is sent. flume's (already in the
+//! build, for sqlx's SQLite driver) is one small allocation of about 150
+//! bytes, with a queue that grows only as items wait. Items travel boxed, so
+//! a slot is a pointer whatever the item's size; the box is one small
+//! allocation per item, which large events (messages) needed anyway.
 
 /// The sending half; cheap to clone.
 #[derive(Debug)]
-pub struct Sender<T>(mpsc::Sender<Box<T>>);
+pub struct Sender<T>(flume::Sender<Box<T>>);
 
 /// The receiving half.
 #[derive(Debug)]
-pub struct Receiver<T>(mpsc::Receiver<Box<T>>);
+pub struct Receiver<T>(flume::Receiver<Box<T>>);
 
 /// The receiver is gone; the item comes back.
 #[derive(Debug, PartialEq, Eq)]
@@ -66,8 +67,12 @@ impl<T> Clone for Sender<T> {
 }
 
 /// A bounded channel: a sender waits while `bound` items are waiting.
+///
+/// # Panics
+/// If `bound` is 0 (a channel holds at least one item).
 pub fn channel<T>(bound: usize) -> (Sender<T>, Receiver<T>) {
-    let (tx, rx) = mpsc::channel(bound);
+    assert!(bound > 0, "a channel holds at least one item");
+    let (tx, rx) = flume::bounded(bound);
     (Sender(tx), Receiver(rx))
 }
 
@@ -88,40 +93,35 @@ impl<T> Sender<T> {
         let item = Box::new(item);
         async move {
             self.0
-                .send(item)
+                .send_async(item)
                 .await
-                .map_err(|mpsc::error::SendError(item)| SendError(*item))
+                .map_err(|flume::SendError(item)| SendError(*item))
         }
     }
 
     /// Sends an item if there is room now; never waits.
     pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
         self.0.try_send(Box::new(item)).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(item) => TrySendError::Full(*item),
-            mpsc::error::TrySendError::Closed(item) => TrySendError::Closed(*item),
+            flume::TrySendError::Full(item) => TrySendError::Full(*item),
+            flume::TrySendError::Disconnected(item) => TrySendError::Closed(*item),
         })
     }
 
     /// How many items are waiting for the receiver.
     pub fn waiting(&self) -> usize {
-        self.0.max_capacity() - self.0.capacity()
-    }
-
-    /// Resolves when the receiver is gone.
-    pub async fn closed(&self) {
-        self.0.closed().await
+        self.0.len()
     }
 
     /// Whether the receiver is gone.
     pub fn is_closed(&self) -> bool {
-        self.0.is_closed()
+        self.0.is_disconnected()
     }
 }
 
 impl<T> Receiver<T> {
     /// The next item; `None` once every sender is gone and nothing waits.
     pub async fn recv(&mut self) -> Option<T> {
-        self.0.recv().await.map(|item| *item)
+        self.0.recv_async().await.ok().map(|item| *item)
     }
 
     /// `first`, then the items waiting as each is asked for, `max` in all

@@ -17,18 +17,7 @@ use crate::{Attachment, ErrorKind};
 /// How long one file may take to arrive.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The default size limit, when the operator set none: 20 MiB.
-pub const DEFAULT_MAX_BYTES: u64 = 20 * 1024 * 1024;
-
-/// What the operator allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// The largest file fetched, in bytes.
-    pub max_bytes: u64,
-    /// Whether address literals that are not public (loopback, private
-    /// networks) may be fetched: tests, a LAN.
-    pub allow_private: bool,
-}
+pub use crate::files::{Limits, DEFAULT_MAX_BYTES};
 
 /// A fetched file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,11 +126,7 @@ pub async fn fetch(
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .ok_or_else(|| DownloadError::NotHttp { name: name.clone() })?;
-    let literal = url
-        .host_str()
-        .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
-        .and_then(|h| h.parse::<std::net::IpAddr>().ok());
-    if let Some(why) = literal
+    if let Some(why) = crate::public_http::literal(&url)
         .and_then(non_public)
         .filter(|_| !limits.allow_private)
     {
@@ -156,7 +141,7 @@ pub async fn fetch(
             "it took too long".to_owned()
         } else {
             // Without the URL: it can hold a token.
-            e.without_url().to_string()
+            crate::public_http::words(e)
         },
     };
     let mut response = client

@@ -10,6 +10,31 @@
 
 use crate::{Attachment, BoxFuture};
 
+/// The default size limit, when the operator set none: 20 MiB.
+pub const DEFAULT_MAX_BYTES: u64 = 20 * 1024 * 1024;
+
+/// What the operator allows for files (`[files]` in the gateway's config),
+/// both ways: the largest file fetched, and whether file URLs may name
+/// non-public addresses. A session has them in [`Login::files`](crate::Login)
+/// for the files its user sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest file fetched, in bytes.
+    pub max_bytes: u64,
+    /// Whether address literals that are not public (loopback, private
+    /// networks) may be fetched: tests, a LAN.
+    pub allow_private: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_bytes: DEFAULT_MAX_BYTES,
+            allow_private: false,
+        }
+    }
+}
+
 /// Fetches a session's files that need its credentials.
 pub trait FileFetcher: Send + Sync + std::fmt::Debug {
     /// The attachment's bytes, at most `limit` of them: a file over the

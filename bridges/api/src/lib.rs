@@ -30,6 +30,8 @@ mod ids;
 mod login;
 mod member;
 mod message;
+#[cfg(feature = "download")]
+pub mod public_http;
 mod register;
 mod session;
 
@@ -37,7 +39,7 @@ pub use bridge::{Bridge, BridgeInfo, Capabilities, Login};
 pub use command::{Command, TypingState};
 pub use credentials::Credentials;
 pub use event::{ErrorContext, ErrorKind, Event, RoomListing};
-pub use files::{FetchError, FileFetcher};
+pub use files::{FetchError, FileFetcher, Limits};
 pub use ids::{MessageId, RoomId, UserId};
 pub use login::{check_required, FieldError, FieldKind, LoginField};
 pub use member::{Availability, LeaveReason, Member, Role};

@@ -82,6 +82,7 @@ async fn session(double: &Double) -> SessionHandle {
         credentials: token_form(double::BOT_TOKEN),
         state: Default::default(),
         server_settings: Default::default(),
+        files: Default::default(),
     };
     let mut session = bridge(double).start(login);
     let nick = until(&mut session, |e| match e {
@@ -476,6 +477,7 @@ async fn a_new_session_catches_up_from_its_saved_position() {
         credentials: token_form(double::BOT_TOKEN),
         state: [(format!("last:{}", double::GENERAL_ID), before)].into(),
         server_settings: Default::default(),
+        files: Default::default(),
     };
     let mut s = bridge(&double).start(login);
     join(&mut s, double::GENERAL_ID, "me").await;

@@ -103,17 +103,25 @@ pub struct Port {
     pub tls: bool,
 }
 
-/// Starts the connection task; returns where to send it commands.
-pub fn spawn(
+/// A running connection task, as its session holds it.
+pub(crate) struct Handle {
+    /// Where to send it commands.
+    pub commands: channel::Sender<Command>,
+    /// Its task: ready once the connection has ended.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the connection task.
+pub(crate) fn spawn(
     host: String,
     settings: ConnSettings,
     events: channel::Sender<Event>,
-) -> channel::Sender<Command> {
-    let (tx, rx) = channel::channel(switchboard_bridge_api::CHANNEL_BOUND);
+) -> Handle {
+    let (commands, rx) = channel::channel(switchboard_bridge_api::CHANNEL_BOUND);
     // Boxed: the task's future would otherwise hold the connection twice
     // (an `async fn`'s argument and its moved-in local, a kilobyte each).
-    tokio::spawn(Box::new(Conn::new(host, settings, events)).run(rx));
-    tx
+    let task = tokio::spawn(Box::new(Conn::new(host, settings, events)).run(rx));
+    Handle { commands, task }
 }
 
 impl Conn {

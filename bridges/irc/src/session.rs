@@ -46,7 +46,7 @@ pub(crate) fn start(bridge: IrcBridge, login: Login) -> SessionHandle {
             // is forgotten at once, so that its channel's memory goes too.
             let next = tokio::select! {
                 command = end.commands.recv() => Ok(command),
-                host = any_closed(&session.conns) => Err(host),
+                host = any_closed(&mut session.conns) => Err(host),
                 _ = tokio::time::sleep(IDLE_AFTER), if idle => {
                     told_idle = Some(taken);
                     let _ = end.events.send(Event::Idle { commands: taken }).await;
@@ -62,13 +62,11 @@ pub(crate) fn start(bridge: IrcBridge, login: Login) -> SessionHandle {
                     continue;
                 }
             };
-            // In a burst, the commands already waiting are passed on in
-            // this turn, without setting up the wait above for each.
-            for command in end.commands.burst(command, COMMAND_BATCH) {
-                taken += 1;
-                if session.dispatch(command).await.is_break() {
-                    return;
-                }
+            // Boxed: passing commands on is the larger part of the task's
+            // state, and a session waits for commands most of its life.
+            let burst = session.pass_on(&mut end.commands, command, &mut taken);
+            if Box::pin(burst).await.is_break() {
+                return;
             }
         }
     });
@@ -81,18 +79,34 @@ struct Session {
     credentials: Credentials,
     server_settings: BTreeMap<String, Credentials>,
     /// Connections by server, in its one spelling ([`crate::host::Host`]).
-    conns: HashMap<String, channel::Sender<Command>>,
+    conns: HashMap<String, conn::Handle>,
     /// Rooms joined or being joined, by server: what the room limit counts.
     rooms: HashMap<String, HashSet<RoomId>>,
     events: channel::Sender<Event>,
 }
 
 impl Session {
+    /// Passes on `first` and, in a burst, the commands already waiting (in
+    /// this turn, without a wait for each), counting them in `taken`;
+    /// breaks on `Shutdown`.
+    async fn pass_on(
+        &mut self,
+        commands: &mut channel::Receiver<Command>,
+        first: Command,
+        taken: &mut u64,
+    ) -> ControlFlow<()> {
+        for command in commands.burst(first, COMMAND_BATCH) {
+            *taken += 1;
+            self.dispatch(command).await?;
+        }
+        ControlFlow::Continue(())
+    }
+
     /// Passes a command to the connection it is for; breaks on `Shutdown`.
     async fn dispatch(&mut self, command: Command) -> ControlFlow<()> {
         if let Command::Shutdown = command {
             for c in self.conns.values() {
-                let _ = c.send(Command::Shutdown).await;
+                let _ = c.commands.send(Command::Shutdown).await;
             }
             return ControlFlow::Break(());
         }
@@ -100,7 +114,7 @@ impl Session {
             let key = normalise(server).map_or_else(|_| server.clone(), |h| h.to_string());
             self.server_settings.insert(key.clone(), settings.clone());
             if let Some(conn) = self.conns.get(&key) {
-                let _ = conn.send(command).await;
+                let _ = conn.commands.send(command).await;
             }
             return ControlFlow::Continue(());
         }
@@ -137,7 +151,10 @@ impl Session {
         let fail = |kind, text: String| error_for(command, kind, text);
         let host = normalise(raw).map_err(|e| fail(ErrorKind::BadRequest, e))?;
         let key = host.to_string();
-        let open = self.conns.get(&key).is_some_and(|c| !c.is_closed());
+        let open = self
+            .conns
+            .get(&key)
+            .is_some_and(|c| !c.commands.is_closed());
         if !open {
             let settings =
                 self.bridge
@@ -177,7 +194,11 @@ impl Session {
             _ => {}
         }
         if !open {
-            let servers = self.conns.values().filter(|c| !c.is_closed()).count();
+            let servers = self
+                .conns
+                .values()
+                .filter(|c| !c.commands.is_closed())
+                .count();
             if servers >= limits.max_servers_per_user {
                 return Err(fail(
                     ErrorKind::Forbidden,
@@ -202,7 +223,7 @@ impl Session {
     async fn send_to_host(&mut self, host: String, command: Command) {
         let mut command = command;
         if let Some(conn) = self.conns.get(&host) {
-            match conn.send(command).await {
+            match conn.commands.send(command).await {
                 Ok(()) => return,
                 Err(channel::SendError(c)) => {
                     self.conns.remove(&host);
@@ -224,7 +245,7 @@ impl Session {
             settings.nick = nick.to_owned();
         }
         let conn = conn::spawn(host.clone(), settings, self.events.clone());
-        let _ = conn.send(command).await;
+        let _ = conn.commands.send(command).await;
         self.conns.insert(host, conn);
     }
 }
@@ -243,21 +264,12 @@ fn first_nick<'a>(command: &'a Command, server: Option<&Credentials>) -> Option<
 }
 
 /// The host of the first connection whose task has ended; never, if none has.
-async fn any_closed(conns: &HashMap<String, channel::Sender<Command>>) -> String {
+async fn any_closed(conns: &mut HashMap<String, conn::Handle>) -> String {
     use std::future::Future;
-    let mut waits: Vec<_> = conns
-        .iter()
-        .map(|(host, conn)| {
-            Box::pin(async move {
-                conn.closed().await;
-                host.clone()
-            })
-        })
-        .collect();
     std::future::poll_fn(|cx| {
-        for wait in waits.iter_mut() {
-            if let std::task::Poll::Ready(host) = wait.as_mut().poll(cx) {
-                return std::task::Poll::Ready(host);
+        for (host, conn) in conns.iter_mut() {
+            if std::pin::Pin::new(&mut conn.task).poll(cx).is_ready() {
+                return std::task::Poll::Ready(host.clone());
             }
         }
         std::task::Poll::Pending
@@ -378,6 +390,7 @@ mod tests {
             credentials,
             state: BTreeMap::new(),
             server_settings: BTreeMap::new(),
+            files: Default::default(),
         }
     }
 

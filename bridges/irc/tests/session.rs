@@ -33,6 +33,7 @@ fn session(ircd: &Ircd, nick: &str) -> SessionHandle {
         credentials,
         state: BTreeMap::new(),
         server_settings: BTreeMap::new(),
+        files: Default::default(),
     })
 }
 

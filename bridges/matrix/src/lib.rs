@@ -5,7 +5,6 @@
 //! [networks.matrix.settings]
 //! allow_private_addresses = false   # homeservers on loopback/private addresses
 //! sync_timeout_secs = 30            # how long a /sync long-poll is held open
-//! max_file_size = 20971520          # bytes: the largest file a user may send
 //! ```
 //!
 //! Registration ([`register`]) finds the homeserver (a URL, or a server
@@ -46,7 +45,6 @@ mod power;
 mod reactions;
 pub mod register;
 mod relations;
-mod resolve;
 mod rich;
 mod rooms;
 mod session;
@@ -57,6 +55,7 @@ mod sync;
 use std::time::Duration;
 
 use serde::Deserialize;
+use switchboard_bridge_api::public_http;
 use switchboard_bridge_api::{
     BoxFuture, Bridge, BridgeInfo, Capabilities, Credentials, FieldError, FieldKind, Login,
     LoginField, Registered, RegistrationStep, SessionHandle,
@@ -77,9 +76,6 @@ pub struct MatrixSettings {
     pub allow_private_addresses: bool,
     /// How long the server may hold a `/sync` open, in seconds.
     pub sync_timeout_secs: u64,
-    /// The largest file a user's message may carry, in bytes: fetched
-    /// from the user's upload service and uploaded to the homeserver.
-    pub max_file_size: u64,
 }
 
 impl Default for MatrixSettings {
@@ -87,7 +83,6 @@ impl Default for MatrixSettings {
         Self {
             allow_private_addresses: false,
             sync_timeout_secs: 30,
-            max_file_size: switchboard_bridge_api::download::DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -116,17 +111,13 @@ impl MatrixBridge {
         if !(1..=600).contains(&settings.sync_timeout_secs) {
             return Err(SettingsError::SyncTimeout(settings.sync_timeout_secs));
         }
-        let http = reqwest::Client::builder()
+        // Public addresses only, whatever a name resolves to or a redirect
+        // names, unless the operator allowed private ones.
+        let http = public_http::builder(settings.allow_private_addresses)
             .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(15))
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(2)
-            // Public addresses only, whatever a name resolves to or a
-            // redirect names, unless the operator allowed private ones.
-            .dns_resolver(std::sync::Arc::new(resolve::PublicOnly {
-                allow_private: settings.allow_private_addresses,
-            }))
-            .redirect(resolve::redirects(settings.allow_private_addresses))
             .build()
             .map_err(|e| SettingsError::Http(e.to_string()))?;
         Ok(Self {
@@ -219,10 +210,7 @@ impl Bridge for MatrixBridge {
 
     fn start(&self, login: Login) -> SessionHandle {
         let timeout = Duration::from_secs(self.settings.sync_timeout_secs);
-        let files = switchboard_bridge_api::download::Limits {
-            max_bytes: self.settings.max_file_size,
-            allow_private: self.settings.allow_private_addresses,
-        };
+        let files = login.files;
         session::start(self.http.clone(), timeout, files, login)
     }
 }

@@ -44,7 +44,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use switchboard_bridge_api::download::{self, Limits};
 use switchboard_bridge_api::{
     BoxFuture, Bridge, BridgeInfo, Capabilities, FieldError, FieldKind, Login, LoginField,
     Registered, RegistrationStep, SessionHandle,
@@ -61,13 +60,6 @@ pub struct Settings {
     /// The test's control listener (`127.0.0.1:PORT`); without it the
     /// network runs on its own, with nobody to inject events.
     pub control: Option<String>,
-    /// The largest file a user's message may carry, in bytes (fetched and
-    /// reported to the test); default 20 MiB.
-    pub max_file_size: Option<u64>,
-    /// Whether files may be fetched from loopback and private addresses
-    /// (the tests' Prosody serves uploads on loopback).
-    #[serde(default)]
-    pub allow_private_addresses: bool,
 }
 
 /// Settings the bridge cannot run with.
@@ -106,12 +98,7 @@ impl TestnetBridge {
         Ok(Self {
             info: info(),
             hub: Hub::new(control),
-            files: Arc::new(sent_files::Files::new(Limits {
-                max_bytes: settings
-                    .max_file_size
-                    .unwrap_or(download::DEFAULT_MAX_BYTES),
-                allow_private: settings.allow_private_addresses,
-            })),
+            files: Arc::new(sent_files::Files::new()),
         })
     }
 }

@@ -1,6 +1,6 @@
 //! Files the user sends (`SendText.attachments`): the test network fetches each attachment of a
 //! `SendText` with the shared downloader (`switchboard_bridge_api::download`,
-//! within `max_file_size`), as a network that takes uploads would, and
+//! within the operator's `[files]` limits, `Login::files`), as a network that takes uploads would, and
 //! reports its bytes to the test (`Report::File`). A file that cannot be
 //! fetched fails the whole message: an `Event::Error` naming the command,
 //! no echo.
@@ -13,18 +13,16 @@ use switchboard_bridge_api::{Attachment, ErrorContext, Event, Token};
 use crate::hub::Hub;
 use crate::wire::Report;
 
-/// The HTTP client and the operator's limits.
+/// The HTTP client.
 pub(crate) struct Files {
     client: reqwest::Client,
-    limits: Limits,
 }
 
 impl Files {
-    /// Files within these limits.
-    pub(crate) fn new(limits: Limits) -> Self {
+    /// A client for the files users send.
+    pub(crate) fn new() -> Self {
         Self {
             client: reqwest::Client::new(),
-            limits,
         }
     }
 
@@ -36,9 +34,10 @@ impl Files {
         user: &str,
         token: &Token,
         files: &[Attachment],
+        limits: Limits,
     ) -> Result<(), Event> {
         for file in files {
-            let fetched = download::fetch(&self.client, file, self.limits)
+            let fetched = download::fetch(&self.client, file, limits)
                 .await
                 .map_err(|e| Event::Error {
                     context: ErrorContext::Command(token.clone()),

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use switchboard_bridge_api::{
-    channel, session_channels, Command, Event, LeaveReason, Login, Member, Message, Role, RoomId,
-    SessionEnd, SessionHandle, Target, UserId,
+    channel, session_channels, Command, Event, LeaveReason, Limits, Login, Member, Message, Role,
+    RoomId, SessionEnd, SessionHandle, Target, UserId,
 };
 
 use crate::hub::Hub;
@@ -29,7 +29,8 @@ pub(crate) fn start(hub: Arc<Hub>, files: Arc<Files>, login: Login) -> SessionHa
         .iter()
         .map(|(name, _)| name.to_owned())
         .collect();
-    tokio::spawn(run(hub, files, user, credentials, end));
+    let limits = login.files;
+    tokio::spawn(run(hub, (files, limits), user, credentials, end));
     handle
 }
 
@@ -44,7 +45,7 @@ struct Session {
 
 async fn run(
     hub: Arc<Hub>,
-    files: Arc<Files>,
+    (files, limits): (Arc<Files>, Limits),
     user: String,
     credentials: Vec<String>,
     end: SessionEnd,
@@ -95,7 +96,7 @@ async fn run(
                     break;
                 }
                 if let Command::SendText { token, attachments, .. } = &command {
-                    if let Err(error) = files.fetch_all(&hub, &user, token, attachments).await {
+                    if let Err(error) = files.fetch_all(&hub, &user, token, attachments, limits).await {
                         open = session.emit(error).await;
                         continue;
                     }

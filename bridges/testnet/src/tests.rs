@@ -19,6 +19,7 @@ fn login(user: &str) -> Login {
         credentials,
         state: BTreeMap::new(),
         server_settings: BTreeMap::new(),
+        files: Default::default(),
     }
 }
 

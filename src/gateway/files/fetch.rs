@@ -7,13 +7,13 @@
 //! that a network user cannot make the gateway fetch from the machine's own
 //! services.
 
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use reqwest::redirect;
 use switchboard_bridge_api::address::non_public;
+use switchboard_bridge_api::public_http::{self, literal};
 use switchboard_bridge_api::FetchError;
+
+pub(super) use switchboard_bridge_api::public_http::words;
 
 /// A fetched file: its body and the type the server gave.
 pub(super) struct Fetched {
@@ -43,32 +43,14 @@ impl Body {
     }
 }
 
-/// The HTTP client for network files.
+/// The HTTP client for network files (public addresses only unless
+/// allowed: `public_http`).
 pub(super) fn client(allow_private: bool) -> reqwest::Client {
-    reqwest::Client::builder()
-        .dns_resolver(std::sync::Arc::new(PublicOnly { allow_private }))
-        .redirect(redirect::Policy::custom(move |attempt| {
-            match literal(attempt.url()).and_then(non_public) {
-                Some(why) if !allow_private => {
-                    attempt.error(format!("a redirect to a {why} address was refused"))
-                }
-                _ if attempt.previous().len() >= 5 => attempt.error("too many redirects"),
-                _ => attempt.follow(),
-            }
-        }))
+    public_http::builder(allow_private)
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(120))
         .build()
         .expect("the HTTP client's TLS set-up")
-}
-
-/// The URL's host when it is an IP literal (which no resolver sees).
-fn literal(url: &reqwest::Url) -> Option<IpAddr> {
-    url.host_str()?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .ok()
 }
 
 /// Fetches `url`, at most `limit` bytes: a body of a given length is
@@ -121,48 +103,6 @@ pub(super) async fn fetch(
         body: Body::Whole(bytes),
         media_type,
     })
-}
-
-/// An HTTP error and its causes, without the URL (a URL may hold a token).
-pub(super) fn words(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// A resolver that keeps public addresses only, unless private ones are allowed.
-struct PublicOnly {
-    allow_private: bool,
-}
-
-impl Resolve for PublicOnly {
-    fn resolve(&self, name: Name) -> Resolving {
-        let allow_private = self.allow_private;
-        Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let kept: Vec<SocketAddr> = all
-                .iter()
-                .copied()
-                .filter(|a| allow_private || non_public(a.ip()).is_none())
-                .collect();
-            if kept.is_empty() {
-                let why = all
-                    .first()
-                    .and_then(|a| non_public(a.ip()))
-                    .unwrap_or("no address");
-                return Err(format!("{host} resolves to no public address ({why})").into());
-            }
-            let addrs: Addrs = Box::new(kept.into_iter());
-            Ok(addrs)
-        })
-    }
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ use xmpp_parsers::jid::BareJid;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::oob::Oob;
 
+use super::message_ids::is_echo;
 use super::Gateway;
 use crate::config::Config;
 pub(crate) use upload::Uploads;
@@ -121,12 +122,14 @@ impl Gateway {
             Event::Message(m) if !m.attachments.is_empty() => m,
             other => return Some(other),
         };
-        // The echo of the user's own direct message is not shown
-        // (`direct.rs`); the echo of a file the user sent from XMPP names
-        // the URL they shared (their own upload): shown as it is.
-        let shared =
-            super::message_ids::is_echo(&m) && m.attachments.iter().all(|a| !a.needs_credentials);
-        if (m.own && matches!(m.target, Target::User(_))) || shared {
+        // The echo of the user's own direct message is not shown (`direct.rs`).
+        if m.own && matches!(m.target, Target::User(_)) {
+            return Some(Event::Message(m));
+        }
+        // The echo of the user's own room message, with files anyone may
+        // fetch (the URLs the client sent, on networks that echo them): its
+        // reflection shows them as they were sent, not a second upload.
+        if is_echo(&m) && m.attachments.iter().all(|a| !a.needs_credentials) {
             return Some(Event::Message(m));
         }
         if self.files.uploads.off() {

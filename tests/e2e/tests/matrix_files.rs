@@ -2,7 +2,7 @@
 //! uploads through Prosody's upload service (XEP-0363) and shares the URL
 //! (XEP-0066 and XEP-0447); the gateway fetches it, uploads it to the real
 //! Synapse's media repository and sends an `m.image` whose content a second
-//! Matrix user downloads byte-identical. A file over `max_file_size` gets a
+//! Matrix user downloads byte-identical. A file over `[files] max_file_size` gets a
 //! clear error. The gateway must be built with `cargo build --bin
 //! switchboard --features test-network`; Synapse comes from
 //! `scripts/install-test-deps`.
@@ -65,7 +65,7 @@ async fn an_xmpp_upload_arrives_in_matrix_as_an_image_byte_identical() {
          [log]\nlevel = \"debug\"\n\
          [networks.matrix]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
          [networks.matrix.settings]\nallow_private_addresses = true\nsync_timeout_secs = 5\n\
-         max_file_size = {LIMIT}\n",
+         [files]\nmax_file_size = {LIMIT}\nallow_private_addresses = true\n",
         prosody.component_port,
     );
     let _gateway = Gateway::start(&config);

@@ -2,7 +2,7 @@
 //! uploads through Prosody's upload service (XEP-0363, `mod_http_file_share`)
 //! and sends the URL with XEP-0066 and XEP-0447 as clients do; the gateway
 //! makes it an attachment of `SendText` (no text when the body was only the
-//! URL), and the test network fetches it within its `max_file_size` and
+//! URL), and the test network fetches it within `[files] max_file_size` and
 //! reports the bytes. The gateway must be built with `cargo build --bin
 //! switchboard --features test-network`.
 

@@ -93,25 +93,20 @@ impl Testnet {
     /// the gateway's config (after the network's `jid` and `secret`: keys of
     /// `[networks.testnet]`, then other sections).
     pub async fn start_with(upload: Option<u64>, extra: &str) -> Self {
-        Self::start_with_settings(upload, extra, "").await
-    }
-
-    /// Prosody with its upload service (files up to 1 MiB) and the gateway,
-    /// whose network fetches the files users send, up to `max_file_size`
-    /// bytes, from loopback too.
-    pub async fn start_with_uploads(max_file_size: u64) -> Self {
-        let settings = format!("max_file_size = {max_file_size}\nallow_private_addresses = true\n");
-        Self::start_with_settings(Some(1 << 20), "", &settings).await
-    }
-
-    /// [`Testnet::start_with`], with `settings` lines in
-    /// `[networks.testnet.settings]`.
-    pub async fn start_with_settings(upload: Option<u64>, extra: &str, settings: &str) -> Self {
         let prosody = match upload {
             Some(limit) => Prosody::start_with_upload(&[(TESTNET, SECRET)], limit),
             None => Prosody::start(&[(TESTNET, SECRET)]),
         };
-        Self::start_on(prosody, extra, settings).await
+        Self::start_on(prosody, extra).await
+    }
+
+    /// Prosody with its upload service (files up to 1 MiB) and the gateway,
+    /// whose network fetches the files users send, up to `[files]
+    /// max_file_size` bytes, from loopback too.
+    pub async fn start_with_uploads(max_file_size: u64) -> Self {
+        let files =
+            format!("[files]\nmax_file_size = {max_file_size}\nallow_private_addresses = true\n");
+        Self::start_with(Some(1 << 20), &files).await
     }
 
     /// The same with Prosody granting the component XEP-0356 privileges
@@ -120,20 +115,19 @@ impl Testnet {
         Self::start_on(
             Prosody::start_privileged(&[(TESTNET, SECRET)], privileges),
             "",
-            "",
         )
         .await
     }
 
     /// Prosody given, `extra` lines after the network's keys, `settings`
     /// lines in `[networks.testnet.settings]`.
-    async fn start_on(prosody: Prosody, extra: &str, settings: &str) -> Self {
+    async fn start_on(prosody: Prosody, extra: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let config = config(
             prosody.component_port,
             listener.local_addr().unwrap(),
             extra,
-        ) + settings;
+        );
         let gateway = Gateway::start(&config);
         Self {
             control: Control::new(listener),

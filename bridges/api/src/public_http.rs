@@ -1,16 +1,18 @@
-//! Names resolved only to public addresses: the HTTP client's resolver
-//! drops loopback, private, link-local and other non-public addresses
-//! (the rule IRC servers are held to, `switchboard_bridge_api::address`),
-//! unless the operator allowed them, and its redirect policy refuses a
-//! redirect to such an address literal. So a homeserver name, a
-//! `.well-known` answer or a redirect cannot make the gateway reach its own
-//! host or network, whatever the name resolves to.
+//! HTTP clients that reach public addresses only, for everything the
+//! gateway fetches on a network's or a user's word (a homeserver name, a
+//! `.well-known` answer, a file's URL, a redirect): the resolver drops
+//! loopback, private, link-local and other non-public addresses (the rule
+//! IRC servers are held to, [`crate::address`]) unless the operator allowed
+//! them, and the redirect policy refuses a redirect to such an address
+//! literal. So no such name or redirect can make the gateway reach its own
+//! host or network, whatever the name resolves to. Used by the core (files
+//! from the networks), the Matrix bridge and [`crate::download`].
 
 use std::net::SocketAddr;
 
+use crate::address::non_public;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::redirect;
-use switchboard_bridge_api::address::non_public;
 
 /// The resolver: the system's, public addresses only unless `allow_private`.
 #[derive(Debug, Clone, Copy)]
@@ -43,16 +45,44 @@ impl Resolve for PublicOnly {
     }
 }
 
+/// A client builder with [`PublicOnly`] and [`redirects`]; the caller adds
+/// its timeouts.
+pub fn builder(allow_private: bool) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .dns_resolver(std::sync::Arc::new(PublicOnly { allow_private }))
+        .redirect(redirects(allow_private))
+}
+
+/// A URL's host when it is an IP literal (which no resolver sees).
+pub fn literal(url: &reqwest::Url) -> Option<std::net::IpAddr> {
+    url.host_str()?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+/// An HTTP error and its causes, without the URL (a URL may hold a token).
+pub fn words(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Follows up to ten redirects, never to a non-public address literal
 /// (names go through [`PublicOnly`]) unless `allow_private`.
 pub fn redirects(allow_private: bool) -> redirect::Policy {
     redirect::Policy::custom(move |attempt| {
-        let literal = attempt
-            .url()
-            .host_str()
-            .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
-            .and_then(|h| h.parse::<std::net::IpAddr>().ok());
-        if let Some(why) = literal.and_then(non_public).filter(|_| !allow_private) {
+        if let Some(why) = literal(attempt.url())
+            .and_then(non_public)
+            .filter(|_| !allow_private)
+        {
             let error = format!("a redirect to a {why} address was refused");
             attempt.error(error)
         } else if attempt.previous().len() >= 10 {
