@@ -2,6 +2,7 @@
 //! right handler or user session, and turns session events into stanzas.
 
 mod action;
+mod bookmarks;
 mod chat_commands;
 mod chat_states;
 mod direct;
@@ -86,6 +87,8 @@ pub struct Gateway {
     files: files::Files,
     /// Users' contacts and the servers' XEP-0356 privileges.
     contacts: Mutex<roster::Contacts>,
+    /// The XEP-0402 bookmark task and its iqs.
+    bookmarks: bookmarks::Bookmarks,
 }
 
 /// What every gateway of the process shares.
@@ -132,6 +135,7 @@ impl Gateway {
             recent: Mutex::default(),
             typing: Mutex::default(),
             contacts: Mutex::default(),
+            bookmarks: bookmarks::Bookmarks::default(),
         })
     }
 
