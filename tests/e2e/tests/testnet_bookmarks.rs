@@ -12,9 +12,10 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use common::{result_payload, Client};
-use harness::{join, room_jid, Testnet};
+use harness::{join, occupant_jid, room_jid, Testnet};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::minidom::Element;
+use xmpp_parsers::presence::Presence;
 
 const PUBSUB: &str = "http://jabber.org/protocol/pubsub";
 const BOOKMARKS: &str = "urn:xmpp:bookmarks:1";
@@ -120,7 +121,7 @@ async fn leave(client: &mut Client, room: &str) {
 }
 
 /// Joining a persistent room bookmarks it, named, joined at login, with the
-/// nick; the explicit leave takes the bookmark away.
+/// nick; a nick change updates it; the explicit leave takes it away.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_persistent_room_is_bookmarked_until_left() {
     let mut net = Testnet::start_privileged(PUBSUB_IQ).await;
@@ -135,6 +136,19 @@ async fn a_persistent_room_is_bookmarked_until_left() {
         Some((Some("lobby".to_owned()), true, Some("ali".to_owned()))),
         "{}",
         net.gateway.log()
+    );
+
+    // A nick change (XEP-0045 §7.6) the network confirms: the gateway's
+    // bookmark follows it.
+    let rename = Presence::available().with_to(occupant_jid("lobby", "ali2"));
+    alice.send(rename).await;
+    let b = bookmark_until(&mut alice, &lobby, |b| {
+        b.as_ref().is_some_and(|b| b.2.as_deref() == Some("ali2"))
+    })
+    .await;
+    assert_eq!(
+        b,
+        Some((Some("lobby".to_owned()), true, Some("ali2".to_owned())))
     );
 
     leave(&mut alice, &lobby).await;
