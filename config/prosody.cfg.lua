@@ -11,7 +11,10 @@ Component "irc.example.org"
 -- Needs mod_privilege (Debian: prosody-modules). Add "privilege" to the
 -- global modules_enabled, and in the users' VirtualHost section:
 --     privileged_entities = {
---         ["irc.example.org"] = { roster = "both"; message = "outgoing"; };
+--         ["irc.example.org"] = { roster = "both"; message = "outgoing";
+--             -- and for the users' persistent rooms in their XEP-0402
+--             -- bookmarks (needs mod_pep):
+--             iq = { ["http://jabber.org/protocol/pubsub"] = "both" }; };
 --     }
 -- and to the Component section above:
 --     modules_enabled = { "privilege" }

@@ -48,6 +48,10 @@ impl Gateway {
         let Some(iq) = self.files.answered(iq) else {
             return;
         };
+        // An answer to a privileged iq of the bookmarks (`bookmarks.rs`).
+        let Some(iq) = self.bookmarks.answered(iq) else {
+            return;
+        };
         if let Some(server) = iq.to().and_then(|to| self.server_of(to)) {
             return self.server_iq(server, iq).await;
         }

@@ -2,6 +2,7 @@
 //! right handler or user session, and turns session events into stanzas.
 
 mod action;
+mod bookmarks;
 mod chat_commands;
 mod chat_states;
 mod direct;
@@ -89,6 +90,8 @@ pub struct Gateway {
     files: files::Files,
     /// Users' contacts and the servers' XEP-0356 privileges.
     contacts: Mutex<roster::Contacts>,
+    /// The XEP-0402 bookmark task and its iqs.
+    bookmarks: bookmarks::Bookmarks,
 }
 
 /// What every gateway of the process shares.
@@ -136,6 +139,7 @@ impl Gateway {
             typing: Mutex::default(),
             file_senders: Mutex::default(),
             contacts: Mutex::default(),
+            bookmarks: bookmarks::Bookmarks::default(),
         })
     }
 

@@ -111,7 +111,7 @@ impl Gateway {
     }
 
     /// What the user's server granted.
-    fn privileges(&self, user: &BareJid) -> Privileges {
+    pub(super) fn privileges(&self, user: &BareJid) -> Privileges {
         let contacts = self.contacts.lock().unwrap();
         contacts
             .granted

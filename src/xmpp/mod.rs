@@ -2,6 +2,7 @@
 //! ids as JID localparts (escaping), disco and error replies.
 
 pub mod adhoc;
+pub mod bookmarks;
 pub mod delay;
 pub mod disco;
 pub mod errors;

@@ -15,6 +15,11 @@
 //! </message>
 //! ```
 //!
+//! With `<perm access='iq'><namespace ns='http://jabber.org/protocol/pubsub'
+//! type='both'/></perm>` (XEP-0356 0.4 §6) the gateway may also send
+//! pubsub iqs as the user, wrapped in `<privileged_iq/>` (`privileged_iq`):
+//! it keeps their XEP-0402 bookmarks (`bookmarks.rs`).
+//!
 //! The inner stanzas are written in `jabber:client`, as XEP-0356 §5 asks
 //! (the component stream's default namespace would not be routed).
 
@@ -32,8 +37,10 @@ pub const NS_FORWARD: &str = "urn:xmpp:forward:0";
 pub const NS_CARBONS: &str = "urn:xmpp:carbons:2";
 /// RFC 6121 roster.
 pub const NS_ROSTER: &str = "jabber:iq:roster";
+/// XEP-0060 pubsub (the iq namespace bookmarks need).
+pub const NS_PUBSUB: &str = "http://jabber.org/protocol/pubsub";
 /// The namespace of stanzas inside a forward.
-const NS_CLIENT: &str = "jabber:client";
+pub(crate) const NS_CLIENT: &str = "jabber:client";
 
 /// What a server granted the component for its users.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -42,6 +49,10 @@ pub struct Privileges {
     pub roster_set: bool,
     /// Messages may be sent on the users' behalf (`outgoing`).
     pub message_outgoing: bool,
+    /// Pubsub iqs (XEP-0060, so PEP) may be sent on the users' behalf, get
+    /// and set (`<perm access='iq'>` with the pubsub namespace `both`,
+    /// XEP-0356 0.4 §6).
+    pub pubsub_iq: bool,
     /// Which namespace the server spoke (the one to answer in).
     pub namespace: &'static str,
 }
@@ -63,6 +74,12 @@ pub fn privileges_of(payloads: &[Element]) -> Option<Privileges> {
         match (perm.attr("access"), perm.attr("type")) {
             (Some("roster"), Some("set" | "both")) => granted.roster_set = true,
             (Some("message"), Some("outgoing")) => granted.message_outgoing = true,
+            (Some("iq"), _) => {
+                granted.pubsub_iq |= perm
+                    .children()
+                    .filter(|n| n.is("namespace", namespace))
+                    .any(|n| n.attr("ns") == Some(NS_PUBSUB) && n.attr("type") == Some("both"));
+            }
             _ => {}
         }
     }
@@ -91,6 +108,45 @@ pub fn roster_item(contact: &BareJid, name: &str, group: &str) -> Element {
         item = item.attr(xml_ncname!("name").into(), name.to_owned());
     }
     Element::builder("query", NS_ROSTER).append(item).build()
+}
+
+/// The payload of an iq to `user` that asks their server to run `inner`
+/// (of type `type_`, `get` or `set`: the outer iq's own) as if `user` sent
+/// it to their own bare JID (XEP-0356 0.4 §6):
+///
+/// ```xml
+/// <privileged_iq xmlns='urn:xmpp:privilege:2'>
+///   <iq xmlns='jabber:client' type='set' from='u@example.org' to='u@example.org' id='sb-bm-1'>
+///     <pubsub xmlns='http://jabber.org/protocol/pubsub'>…</pubsub>
+///   </iq>
+/// </privileged_iq>
+/// ```
+///
+/// The answer's payload (`privileged_answer`) forwards the server's reply.
+pub fn privileged_iq(
+    namespace: &str,
+    user: &BareJid,
+    type_: &str,
+    id: &str,
+    inner: Element,
+) -> Element {
+    let iq = Element::builder("iq", NS_CLIENT)
+        .attr(xml_ncname!("type").into(), type_.to_owned())
+        .attr(xml_ncname!("from").into(), user.to_string())
+        .attr(xml_ncname!("to").into(), user.to_string())
+        .attr(xml_ncname!("id").into(), id.to_owned())
+        .append(inner);
+    Element::builder("privileged_iq", namespace)
+        .append(iq)
+        .build()
+}
+
+/// The iq a privileged iq's answer forwards (under `<privilege/>` as
+/// Prosody answers, or `<privileged_iq/>`), if it has one.
+pub fn privileged_answer(payload: &Element) -> Option<&Element> {
+    payload
+        .get_child("forwarded", NS_FORWARD)
+        .and_then(|f| f.get_child("iq", NS_CLIENT))
 }
 
 /// The payload of a roster set taking `contact` out of a user's roster.
@@ -173,9 +229,21 @@ mod tests {
             Some(Privileges {
                 roster_set: true,
                 message_outgoing: true,
+                pubsub_iq: false,
                 namespace: NS_PRIVILEGE,
             })
         );
+        // XEP-0356 0.4 §6, as Prosody's module writes it.
+        let iq = parse(
+            "<privilege xmlns='urn:xmpp:privilege:2'><perm access='iq'>\
+             <namespace ns='http://jabber.org/protocol/pubsub' type='both'/></perm></privilege>",
+        );
+        assert!(privileges_of(&[iq]).unwrap().pubsub_iq);
+        let get = parse(
+            "<privilege xmlns='urn:xmpp:privilege:2'><perm access='iq'>\
+             <namespace ns='http://jabber.org/protocol/pubsub' type='get'/></perm></privilege>",
+        );
+        assert!(!privileges_of(&[get]).unwrap().pubsub_iq);
         let get_only = parse(
             "<privilege xmlns='urn:xmpp:privilege:1'><perm access='roster' type='get'/></privilege>",
         );

@@ -49,7 +49,8 @@ impl Prosody {
     /// Starts Prosody with mod_privilege (XEP-0356, Debian's
     /// prosody-modules) granting each component these privileges on the
     /// users' host, written as its config reads them:
-    /// `roster = "both"; message = "outgoing";`.
+    /// `roster = "both"; message = "outgoing";`. PEP (`mod_pep`) is on, for
+    /// the `iq` privilege on pubsub (XEP-0402 bookmarks).
     pub fn start_privileged(components: &[(&str, &str)], privileges: &str) -> Self {
         Self::start_full(components, "debug", None, Some(privileges))
     }
@@ -93,7 +94,7 @@ VirtualHost "{OTHER_DOMAIN}"
             dir = dir.path().display(),
             data = data.display(),
             privilege = if privileges.is_some() {
-                "\"privilege\"; "
+                "\"privilege\"; \"pep\"; "
             } else {
                 ""
             },

@@ -49,9 +49,9 @@ impl Gateway {
     /// The network confirmed the user is in a room with this nick (a join,
     /// a rejoin, an own nick change): a persistent room is stored.
     pub(super) async fn room_confirmed(&self, user: &BareJid, room: &RoomId, nick: &str) {
-        let Some((true, password)) =
-            self.with_room(user, room, |r| (r.persistent, r.password.clone()))
-        else {
+        let Some((true, password, name)) = self.with_room(user, room, |r| {
+            (r.persistent, r.password.clone(), r.name.clone())
+        }) else {
             return;
         };
         let sealed = match password.map(|p| self.vault.seal(p.as_bytes())).transpose() {
@@ -68,8 +68,9 @@ impl Gateway {
                 sealed.as_deref(),
             )
             .await;
-        if let Err(e) = saved {
-            warn!(error = %e, "cannot store a joined room");
+        match saved {
+            Ok(()) => self.bookmark_room(user, room, &name, nick),
+            Err(e) => warn!(error = %e, "cannot store a joined room"),
         }
     }
 
@@ -93,15 +94,20 @@ impl Gateway {
     }
 
     /// The user is no longer in the network room (the network says so, or
-    /// they left it): it is not joined again.
+    /// they left it): it is not joined again, nor bookmarked.
     pub(super) async fn forget_stored_room(&self, user: &BareJid, room: &RoomId) -> bool {
-        self.store
+        let forgotten = self
+            .store
             .forget_room(&user.to_string(), &self.network, room.as_str())
             .await
             .unwrap_or_else(|e| {
                 warn!(error = %e, "cannot forget a stored room");
                 false
-            })
+            });
+        if forgotten {
+            self.unbookmark_room(user, room);
+        }
+        forgotten
     }
 
     /// A join (or a rejoin of a stored room) failed. A refusal (banned,
