@@ -12,6 +12,7 @@ use xmpp_parsers::ns;
 use xmpp_parsers::stanza_error::DefinedCondition;
 use xmpp_parsers::version::VersionResult;
 
+use super::avatars::VCARD;
 use super::Gateway;
 use crate::xmpp::adhoc::{self, Command};
 use crate::xmpp::{disco, errors};
@@ -108,6 +109,11 @@ impl Gateway {
         } else if is_set && payload.is("moderate", crate::xmpp::rich::MODERATE) {
             self.moderate(&from, to.as_ref().unwrap(), &id, &payload)
                 .await
+        } else if let Some(card) = (!is_set && payload.is("vCard", VCARD))
+            .then(|| self.person_vcard(&from, to.as_ref().unwrap()))
+            .flatten()
+        {
+            Ok(Some(card))
         } else {
             self.room_iq(&from, to.as_ref().unwrap(), &payload)
         };

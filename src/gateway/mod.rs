@@ -2,6 +2,7 @@
 //! right handler or user session, and turns session events into stanzas.
 
 mod action;
+mod avatars;
 mod chat_commands;
 mod chat_states;
 mod direct;
@@ -86,6 +87,8 @@ pub struct Gateway {
     files: files::Files,
     /// Users' contacts and the servers' XEP-0356 privileges.
     contacts: Mutex<roster::Contacts>,
+    /// People's pictures (XEP-0153).
+    avatars: avatars::Avatars,
 }
 
 /// What every gateway of the process shares.
@@ -132,6 +135,7 @@ impl Gateway {
             recent: Mutex::default(),
             typing: Mutex::default(),
             contacts: Mutex::default(),
+            avatars: avatars::Avatars::default(),
         })
     }
 
