@@ -204,7 +204,8 @@ async fn subscribe_to_bob(net: &mut Testnet, user: &str, client: &mut Client) {
         .await;
 }
 
-/// Bob's picture reaches alice in two rooms and as a contact, and carol as
+/// Bob's picture reaches alice in two rooms (and in the join sequence of a
+/// third) and as a contact, and carol as
 /// a contact: each presence carries its SHA-1, each vCard (occupant JID,
 /// contact JID) the PNG byte-identical, and the picture was fetched once.
 /// A new picture is a new hash in new presences and a new vCard.
@@ -239,6 +240,11 @@ async fn avatars_reach_occupants_and_contacts_fetched_once() {
         "the occupant's PHOTO is the network's picture"
     );
     assert_eq!(sha1_hex(&bytes), hash);
+
+    // A room joined later: bob's presence in its join sequence has it.
+    net.control.inject("alice", bob_joined("hall")).await;
+    join(&mut alice, "hall", "alice").await;
+    presence_with_photo(&mut alice, &occupant_jid("hall", "bob"), &hash).await;
 
     // As a contact: the presence that answers the subscription carries it,
     // and the contact's vCard has the network's name and the picture.
