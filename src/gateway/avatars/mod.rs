@@ -10,13 +10,15 @@
 //! Then every presence of that person carries the hash (occupants in each
 //! of the user's rooms, the contact; `vcard.rs` builds the `<x/>`) and a
 //! new presence is sent where it changed; a vcard-temp get to the
-//! occupant's or the contact's JID is answered with the picture.
+//! occupant's or the contact's JID is answered with the picture, and a
+//! XEP-0084 items get on a contact's JID (`pep.rs`).
 //!
 //! Bounds: pictures [`MAX_BYTES`] in all (oldest dropped first; a person
 //! whose picture was dropped keeps the hash in presence, and their vCard has
 //! no PHOTO until the network tells it again), [`MAX_URLS`] URLs,
 //! [`MAX_PEOPLE`] people per user (past it, one is forgotten).
 
+mod pep;
 mod vcard;
 
 use std::collections::{HashMap, VecDeque};
@@ -30,6 +32,7 @@ use xmpp_parsers::presence::Presence;
 
 use super::Gateway;
 
+pub(super) use pep::{PepAnswer, PUBSUB};
 pub(super) use vcard::{update_element, VCARD};
 
 /// The largest picture fetched, in bytes.

@@ -13,7 +13,7 @@
 
 use base64::Engine as _;
 use switchboard_bridge_api::UserId;
-use xmpp_parsers::jid::Jid;
+use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::minidom::Element;
 
 use super::Image;
@@ -71,18 +71,26 @@ impl Gateway {
                 let person = self.occupant_user(&user, &room, nick)?;
                 (person, nick.to_owned())
             }
-            None => {
-                let person = UserId(self.jid_id(to)?);
-                let name = self.contact_name(&user, &person);
-                let name = match name {
-                    Some(name) => name,
-                    None if self.avatars.hash(&user, &person).is_some() => person.0.clone(),
-                    None => return None,
-                };
-                (person, name)
-            }
+            None => self.contact_person(&user, to)?,
         };
         Some(vcard(&name, self.avatars.image(&user, &person).as_ref()))
+    }
+
+    /// The person a bare JID names, with their name, when the network told
+    /// the user of them (as a contact, or their picture); `None` for any
+    /// other bare JID (a room's).
+    pub(in crate::gateway) fn contact_person(
+        &self,
+        user: &BareJid,
+        to: &Jid,
+    ) -> Option<(UserId, String)> {
+        let person = UserId(self.jid_id(to)?);
+        let name = match self.contact_name(user, &person) {
+            Some(name) => name,
+            None if self.avatars.hash(user, &person).is_some() => person.0.clone(),
+            None => return None,
+        };
+        Some((person, name))
     }
 }
 

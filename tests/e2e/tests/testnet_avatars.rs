@@ -3,7 +3,8 @@
 //! loopback HTTP server serving the pictures (counting its requests). The
 //! network tells `Event::AvatarChanged`; occupant and contact presences
 //! carry the picture's SHA-1, a vcard-temp get to the occupant's or the
-//! contact's JID returns the picture byte-identical, a changed picture is a
+//! contact's JID returns the picture byte-identical, as do XEP-0084 items
+//! gets on the contact's JID, a changed picture is a
 //! new hash in a new presence, and one picture is fetched once however many
 //! rooms and users share it. The gateway must be built with
 //! `cargo build --bin switchboard --features test-network`.
@@ -29,6 +30,9 @@ use xmpp_parsers::presence::{Presence, Type};
 
 const VCARD: &str = "vcard-temp";
 const UPDATE: &str = "vcard-temp:x:update";
+const PUBSUB: &str = "http://jabber.org/protocol/pubsub";
+const METADATA: &str = "urn:xmpp:avatar:metadata";
+const DATA: &str = "urn:xmpp:avatar:data";
 
 /// Requests per path.
 type Counts = Arc<Mutex<HashMap<String, usize>>>;
@@ -174,6 +178,41 @@ async fn vcard(client: &mut Client, to: &Jid) -> (String, String, Vec<u8>) {
     (text(&card, "FN"), text(photo, "TYPE"), bytes)
 }
 
+/// A XEP-0084 items get to `to` for `node` (and that `item`): the one
+/// item's id and payload, or the error condition.
+async fn avatar_item(
+    client: &mut Client,
+    to: &Jid,
+    node: &str,
+    item: Option<&str>,
+) -> Result<(String, Element), String> {
+    let mut items = Element::builder("items", PUBSUB).attr(attr("node"), node);
+    if let Some(id) = item {
+        items = items.append(
+            Element::builder("item", PUBSUB)
+                .attr(attr("id"), id)
+                .build(),
+        );
+    }
+    let get = Element::builder("pubsub", PUBSUB)
+        .append(items.build())
+        .build();
+    let iq = client.iq(&to.to_string(), false, get).await;
+    if let Iq::Error { .. } = iq {
+        return Err(common::error_condition(&iq));
+    }
+    let payload = common::result_payload(iq).expect("a pubsub payload");
+    let items = payload.get_child("items", PUBSUB).expect("<items/>");
+    assert_eq!(items.attr("node"), Some(node));
+    let item = items.get_child("item", PUBSUB).expect("an <item/>");
+    let child = item.children().next().expect("the item's payload").clone();
+    Ok((item.attr("id").unwrap_or_default().to_owned(), child))
+}
+
+fn attr(name: &str) -> xmpp_parsers::minidom::rxml::NcName {
+    xmpp_parsers::minidom::rxml::NcName::try_from(name).unwrap()
+}
+
 /// Bob as a contact, subscribed both ways as clients do without XEP-0356
 /// (the gateway answers the client's subscription with Bob's available
 /// presence).
@@ -255,6 +294,31 @@ async fn avatars_reach_occupants_and_contacts_fetched_once() {
     assert_eq!(name, "Bob Builder");
     assert_eq!(bytes, first, "the contact's PHOTO is the network's picture");
 
+    // XEP-0084 on the contact's JID: metadata and data, the item id the hash.
+    let (id, metadata) = avatar_item(&mut alice, &bob, METADATA, None).await.unwrap();
+    assert_eq!(id, hash);
+    let info = metadata.get_child("info", METADATA).expect("<info/>");
+    let bytes_attr = first.len().to_string();
+    assert_eq!(
+        (info.attr("id"), info.attr("type"), info.attr("bytes")),
+        (
+            Some(hash.as_str()),
+            Some("image/png"),
+            Some(bytes_attr.as_str())
+        )
+    );
+    let (id, data) = avatar_item(&mut alice, &bob, DATA, Some(&hash))
+        .await
+        .unwrap();
+    assert_eq!(id, hash);
+    assert!(data.is("data", DATA));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.text())
+        .unwrap();
+    assert_eq!(bytes, first, "the XEP-0084 data is the network's picture");
+    let old = avatar_item(&mut alice, &bob, DATA, Some("0000")).await;
+    assert_eq!(old.map(|(id, _)| id), Err("item-not-found".to_owned()));
+
     // Another user whose network tells the same picture: the contact's
     // presence carries it, and it was not fetched again.
     let mut carol = net.user("carol").await;
@@ -282,5 +346,7 @@ async fn avatars_reach_occupants_and_contacts_fetched_once() {
     }
     let (_, _, bytes) = vcard(&mut alice, &occupant_jid("den", "bob")).await;
     assert_eq!(bytes, second);
+    let (id, _) = avatar_item(&mut alice, &bob, METADATA, None).await.unwrap();
+    assert_eq!(id, new_hash);
     assert_eq!(counts.lock().unwrap().get("/bob2.png").copied(), Some(1));
 }
