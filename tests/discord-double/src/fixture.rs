@@ -34,6 +34,14 @@ pub const VOICE_ID: &str = "3003";
 /// A text channel, `#random`, without a topic.
 pub const RANDOM_ID: &str = "3004";
 
+/// Dave's avatar as the CDN serves it: a PNG signature and 1,500 bytes
+/// that are not all alike.
+pub fn avatar_png() -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend((0..1500u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    bytes
+}
+
 /// A user object: the bot, `alice` (global name `Alice Liddell`),
 /// `carol` (none) or `dave` (none, and the one with an avatar).
 pub fn user(id: &str) -> Value {
