@@ -386,18 +386,9 @@ impl Gateway {
         files: Option<Arc<dyn switchboard_bridge_api::FileFetcher>>,
         shared: Arc<Mutex<SessionShared>>,
     ) {
-        // Messages with files are fetched and uploaded off the pump (`files/`).
+        // Files and avatars are fetched off the pump (`files/`, `avatars/`).
         let mut files = super::files::FileQueue::new(files);
         while let Some(event) = events.recv().await {
-            // Pictures are fetched off the pump too (`avatars/`).
-            if let Event::AvatarChanged {
-                user: person,
-                avatar,
-            } = event
-            {
-                self.avatar_changed(&user, person, avatar, files.fetcher());
-                continue;
-            }
             let Some(event) = self.files_first(&user, event, &mut files).await else {
                 continue;
             };

@@ -122,11 +122,6 @@ pub(super) struct FileQueue {
 }
 
 impl FileQueue {
-    /// The session's fetcher for files that need its credentials.
-    pub(super) fn fetcher(&self) -> Option<Arc<dyn FileFetcher>> {
-        self.fetcher.clone()
-    }
-
     pub(super) fn new(fetcher: Option<Arc<dyn FileFetcher>>) -> Self {
         Self {
             fetcher,
@@ -143,8 +138,8 @@ enum NotShown {
 
 impl Gateway {
     /// A session event, unless it is a message with files that takes a
-    /// task of its own (fetch and upload); that task delivers it. An event
-    /// that may refer to a message still on its way (a correction,
+    /// task of its own (fetch and upload; an avatar: `avatars/`); that task
+    /// delivers it. An event that may refer to a message still on its way (a correction,
     /// retraction or reaction; a reply) waits until it is delivered.
     pub(super) async fn files_first(
         self: &Arc<Self>,
@@ -152,6 +147,14 @@ impl Gateway {
         event: Event,
         queue: &mut FileQueue,
     ) -> Option<Event> {
+        if let Event::AvatarChanged {
+            user: person,
+            avatar,
+        } = event
+        {
+            self.avatar_changed(user, person, avatar, queue.fetcher.clone());
+            return None;
+        }
         let refers = match &event {
             Event::Edited { .. } | Event::Retracted { .. } | Event::Reacted { .. } => true,
             Event::Message(m) => m.reply_to.is_some(),
