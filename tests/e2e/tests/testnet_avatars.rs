@@ -37,7 +37,8 @@ const DATA: &str = "urn:xmpp:avatar:data";
 /// Requests per path.
 type Counts = Arc<Mutex<HashMap<String, usize>>>;
 
-/// A loopback HTTP server for pictures: path → bytes, as `image/png`;
+/// A loopback HTTP server for pictures: path → bytes, as `image/png`
+/// (a path under `/private/` needs `Authorization: Bearer testnet-alice`);
 /// returns its port and the count of requests per path.
 async fn picture_server(files: Vec<(&'static str, Vec<u8>)>) -> (u16, Counts) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -64,7 +65,11 @@ async fn picture_server(files: Vec<(&'static str, Vec<u8>)>) -> (u16, Counts) {
                 let head = String::from_utf8_lossy(&head).into_owned();
                 let path = head.split(' ').nth(1).unwrap_or("").to_owned();
                 *seen.lock().unwrap().entry(path.clone()).or_default() += 1;
-                match files.iter().find(|(p, _)| *p == path) {
+                let authorised = head
+                    .to_lowercase()
+                    .contains("authorization: bearer testnet-alice");
+                let found = files.iter().find(|(p, _)| *p == path);
+                match found.filter(|_| authorised || !path.starts_with("/private/")) {
                     Some((_, bytes)) => {
                         let head = format!(
                             "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\
@@ -247,14 +252,17 @@ async fn subscribe_to_bob(net: &mut Testnet, user: &str, client: &mut Client) {
 /// third) and as a contact, and carol as
 /// a contact: each presence carries its SHA-1, each vCard (occupant JID,
 /// contact JID) the PNG byte-identical, and the picture was fetched once.
-/// A new picture is a new hash in new presences and a new vCard.
+/// A new picture is a new hash in new presences and a new vCard. A picture
+/// that needs the network's credentials comes through the session's fetcher.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn avatars_reach_occupants_and_contacts_fetched_once() {
     let first = png(3000, 5);
     let second = png(2000, 9);
+    let private = png(1000, 13);
     let (port, counts) = picture_server(vec![
         ("/bob.png", first.clone()),
         ("/bob2.png", second.clone()),
+        ("/private/eve.png", private.clone()),
     ])
     .await;
     let mut net = Testnet::start_with(None, "[files]\nallow_private_addresses = true\n").await;
@@ -349,4 +357,29 @@ async fn avatars_reach_occupants_and_contacts_fetched_once() {
     let (id, _) = avatar_item(&mut alice, &bob, METADATA, None).await.unwrap();
     assert_eq!(id, new_hash);
     assert_eq!(counts.lock().unwrap().get("/bob2.png").copied(), Some(1));
+
+    // A picture that needs the network's credentials: fetched by the
+    // session's fetcher (the server refuses it without them).
+    let eve = Member {
+        user: UserId::from("eve"),
+        nick: "eve".into(),
+        role: Role::Member,
+        away: None,
+    };
+    let room = RoomId::from("lobby");
+    net.control
+        .inject("alice", Event::MemberJoined { room, member: eve })
+        .await;
+    let told = Event::AvatarChanged {
+        user: UserId::from("eve"),
+        avatar: Some(AvatarRef {
+            url: format!("http://127.0.0.1:{port}/private/eve.png"),
+            needs_credentials: true,
+        }),
+    };
+    net.control.inject("alice", told).await;
+    let eve = occupant_jid("lobby", "eve");
+    presence_with_photo(&mut alice, &eve, &sha1_hex(&private)).await;
+    let (_, _, bytes) = vcard(&mut alice, &eve).await;
+    assert_eq!(bytes, private, "the credentialed picture, byte-identical");
 }
