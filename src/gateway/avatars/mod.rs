@@ -16,7 +16,8 @@
 //! Bounds: pictures [`MAX_BYTES`] in all (oldest dropped first; a person
 //! whose picture was dropped keeps the hash in presence, and their vCard has
 //! no PHOTO until the network tells it again), [`MAX_URLS`] URLs,
-//! [`MAX_PEOPLE`] people per user (past it, one is forgotten).
+//! [`MAX_PEOPLE`] people per user (past it, one is forgotten),
+//! [`MAX_WAITING`] changes waiting for their fetch.
 
 mod pep;
 mod vcard;
@@ -43,6 +44,10 @@ const MAX_BYTES: usize = 8 * 1024 * 1024;
 const MAX_URLS: usize = 4096;
 /// People whose avatar is known, per user.
 const MAX_PEOPLE: usize = 4096;
+/// Avatar changes waiting for a fetch, per network: past it, a change is
+/// dropped (logged), so a bridge telling thousands at a join cannot pile
+/// up tasks.
+const MAX_WAITING: usize = 1024;
 
 /// A picture.
 #[derive(Clone)]
@@ -59,6 +64,17 @@ pub(super) struct Avatars {
     state: Mutex<State>,
     /// One fetch at a time (see the module's doc).
     fetching: tokio::sync::Mutex<()>,
+    /// Changes taken and not yet done.
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts a change as waiting while it lives.
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 #[derive(Default)]
@@ -177,9 +193,19 @@ impl Gateway {
         avatar: Option<AvatarRef>,
         fetcher: Option<Arc<dyn FileFetcher>>,
     ) {
+        use std::sync::atomic::Ordering;
+        if self.avatars.waiting.fetch_add(1, Ordering::Relaxed) >= MAX_WAITING {
+            self.avatars.waiting.fetch_sub(1, Ordering::Relaxed);
+            static TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if !TOLD.swap(true, Ordering::Relaxed) {
+                warn!("too many avatar changes waiting: changes are dropped (logged once)");
+            }
+            return;
+        }
         let this = Arc::clone(self);
         let user = user.clone();
         tokio::spawn(async move {
+            let _waiting = Waiting(&this.avatars.waiting);
             let hash = match avatar {
                 None => None,
                 Some(avatar) => match this.avatar_hash(&avatar, fetcher.as_deref()).await {
