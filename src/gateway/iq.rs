@@ -12,6 +12,7 @@ use xmpp_parsers::ns;
 use xmpp_parsers::stanza_error::DefinedCondition;
 use xmpp_parsers::version::VersionResult;
 
+use super::avatars::{PepAnswer, PUBSUB, VCARD};
 use super::Gateway;
 use crate::xmpp::adhoc::{self, Command};
 use crate::xmpp::{disco, errors};
@@ -112,6 +113,19 @@ impl Gateway {
         } else if is_set && payload.is("moderate", crate::xmpp::rich::MODERATE) {
             self.moderate(&from, to.as_ref().unwrap(), &id, &payload)
                 .await
+        } else if let Some(card) = (!is_set && payload.is("vCard", VCARD))
+            .then(|| self.person_vcard(&from, to.as_ref().unwrap()))
+            .flatten()
+        {
+            Ok(Some(card))
+        } else if let Some(answer) = (!is_set && payload.is("pubsub", PUBSUB))
+            .then(|| self.contact_avatar(&from, to.as_ref().unwrap(), &payload))
+            .flatten()
+        {
+            match answer {
+                PepAnswer::Items(items) => Ok(Some(items)),
+                PepAnswer::NotFound => fail(DefinedCondition::ItemNotFound, "no such avatar"),
+            }
         } else {
             self.room_iq(&from, to.as_ref().unwrap(), &payload)
         };

@@ -2,6 +2,7 @@
 //! right handler or user session, and turns session events into stanzas.
 
 mod action;
+mod avatars;
 mod bookmarks;
 mod chat_commands;
 mod chat_states;
@@ -92,6 +93,8 @@ pub struct Gateway {
     contacts: Mutex<roster::Contacts>,
     /// The XEP-0402 bookmark task and its iqs.
     bookmarks: bookmarks::Bookmarks,
+    /// People's pictures (XEP-0153).
+    avatars: avatars::Avatars,
 }
 
 /// What every gateway of the process shares.
@@ -140,6 +143,7 @@ impl Gateway {
             file_senders: Mutex::default(),
             contacts: Mutex::default(),
             bookmarks: bookmarks::Bookmarks::default(),
+            avatars: avatars::Avatars::default(),
         })
     }
 

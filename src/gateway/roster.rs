@@ -166,11 +166,18 @@ impl Gateway {
             self.ask_subscription(user, &contact, name).await;
         }
         self.send(
-            Presence::available()
+            self.contact_available(user, &peer)
                 .with_from(Jid::from(contact))
                 .with_to(Jid::from(user.clone())),
         )
         .await;
+    }
+
+    /// A contact's name as the network reported it, if they are one.
+    pub(super) fn contact_name(&self, user: &BareJid, peer: &UserId) -> Option<String> {
+        let contacts = self.contacts.lock().unwrap();
+        let (name, _) = contacts.users.get(user)?.get(peer.as_str())?;
+        Some(name.clone())
     }
 
     /// The contact asks the user for a subscription (XEP-0100 §4.1, the
@@ -191,6 +198,7 @@ impl Gateway {
     /// subscriptions cancelled, XEP-0100 §4.3) and are forgotten.
     pub(super) async fn forget_contacts(&self, user: &BareJid) {
         let known = self.contacts.lock().unwrap().users.remove(user);
+        self.avatars.forget(user);
         let granted = self.privileges(user);
         for (id, (_, pushed)) in known.into_iter().flatten() {
             let Some(contact) = self.id_jid(&id) else {
@@ -283,7 +291,7 @@ impl Gateway {
                         .with_to(Jid::from(user.clone())),
                 )
                 .await;
-                Presence::available()
+                self.contact_available(&user, &UserId(self.jid_id(&to).unwrap_or_default()))
             }
             Type::Subscribe | Type::Unsubscribe => Presence::new(Type::Unsubscribed),
             Type::Probe => {
@@ -296,7 +304,7 @@ impl Gateway {
                     .get(&user)
                     .is_some_and(|k| k.contains_key(&id));
                 if known && self.is_registered(&user).await {
-                    Presence::available()
+                    self.contact_available(&user, &UserId(id))
                 } else {
                     Presence::unavailable()
                 }

@@ -391,7 +391,7 @@ impl Gateway {
         files: Option<Arc<dyn switchboard_bridge_api::FileFetcher>>,
         shared: Arc<Mutex<SessionShared>>,
     ) {
-        // Messages with files are fetched and uploaded off the pump (`files/`).
+        // Files and avatars are fetched off the pump (`files/`, `avatars/`).
         let mut files = super::files::FileQueue::new(files);
         while let Some(event) = events.recv().await {
             let Some(event) = self.files_first(&user, event, &mut files).await else {

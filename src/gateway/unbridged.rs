@@ -37,6 +37,8 @@ pub(super) fn kind(event: &Event) -> Option<Unbridged> {
         | Event::Typing { .. }
         | Event::ReadUpTo { .. }
         | Event::ContactAdded { .. }
+        // XEP-0153 and XEP-0054: `avatars/`.
+        | Event::AvatarChanged { .. }
         // XEP-0249: `invites.rs`.
         | Event::Invited { .. }
         | Event::Idle { .. }

@@ -1,8 +1,8 @@
 //! What a session tells the core.
 
 use crate::{
-    Availability, LeaveReason, Member, Message, MessageId, RoomId, Target, Token, TypingState,
-    UserId,
+    Availability, AvatarRef, LeaveReason, Member, Message, MessageId, RoomId, Target, Token,
+    TypingState, UserId,
 };
 
 /// What kind of failure an [`Event::Error`](crate::Event::Error) reports; the core turns it into
@@ -233,6 +233,15 @@ pub enum Event {
         by: Option<UserId>,
         /// Their words, if any.
         reason: Option<String>,
+    },
+    /// A person's picture, told when the bridge learns it and when it
+    /// changes: the same person in every room and as a contact. `None`:
+    /// they have none (any more).
+    AvatarChanged {
+        /// Who.
+        user: UserId,
+        /// Where their picture is.
+        avatar: Option<AvatarRef>,
     },
     /// A contact's presence.
     ContactPresence {

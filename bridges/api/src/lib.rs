@@ -18,6 +18,7 @@
 //! channel; the gateway's own build does not.
 
 pub mod address;
+mod avatar;
 mod bridge;
 pub mod channel;
 mod command;
@@ -35,6 +36,7 @@ pub mod public_http;
 mod register;
 mod session;
 
+pub use avatar::AvatarRef;
 pub use bridge::{Bridge, BridgeInfo, Capabilities, Login};
 pub use command::{Command, TypingState};
 pub use credentials::Credentials;

@@ -28,6 +28,8 @@ struct GuildInfo {
     name: String,
     /// Display names (nick, else global name, else username) by user id.
     members: HashMap<u64, String>,
+    /// Avatar hashes of the listed members who have one.
+    avatars: HashMap<u64, String>,
     roles: HashMap<u64, String>,
     /// Roles that may manage messages (or administer): their holders are
     /// the rooms' moderators.
@@ -113,6 +115,11 @@ impl Guilds {
                 .values()
                 .map(|m| (m.user.id.get(), m.display_name().to_owned()))
                 .collect(),
+            avatars: guild
+                .members
+                .values()
+                .filter_map(|m| Some((m.user.id.get(), m.user.avatar?.to_string())))
+                .collect(),
             roles: guild
                 .roles
                 .values()
@@ -159,6 +166,15 @@ impl Guilds {
                 info.members.insert(user, name.to_owned());
             }
         }
+    }
+
+    /// A listed member's avatar hash.
+    pub fn avatar(&self, guild: u64, user: u64) -> Option<&str> {
+        self.guilds
+            .get(&guild)?
+            .avatars
+            .get(&user)
+            .map(String::as_str)
     }
 
     /// The members a guild listed, by id.

@@ -15,6 +15,7 @@
 //! ([`Settings::api`]); the tests do, at their Discord double.
 
 mod authors;
+mod avatars;
 mod direct;
 mod errors;
 mod guilds;

@@ -104,6 +104,8 @@ struct Session {
     /// Makes nonces unique: the session's start time, then a counter.
     nonce_prefix: String,
     sent: u64,
+    /// The avatars told to the core.
+    avatars: crate::avatars::Avatars,
 }
 
 async fn run(
@@ -155,6 +157,7 @@ async fn run(
         typing: Typing::default(),
         nonce_prefix: format!("{started:x}"),
         sent: 0,
+        avatars: crate::avatars::Avatars::new(config.api.as_deref()),
     };
     let mut gateway = tokio::spawn(async move { client.start().await });
     let mut waiting: VecDeque<Command> = VecDeque::new();
@@ -489,6 +492,14 @@ impl Session {
                     complete: true,
                 })
                 .await;
+        // Their avatars, once per change (the core fetches them).
+        let people: Vec<u64> = self.joined[&id].iter().copied().collect();
+        for user in people {
+            let hash = self.guilds.avatar(guild, user).map(str::to_owned);
+            if let Some(event) = self.avatars.changed(user, hash) {
+                open = open && self.emit(event).await;
+            }
+        }
         if let Some(topic) = topic {
             open = open
                 && self

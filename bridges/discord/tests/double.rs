@@ -766,3 +766,43 @@ async fn an_earlier_webhook_message_is_edited_through_its_webhook() {
         (id.as_str(), double::BOT_ID)
     );
 }
+
+/// An author with an avatar, seen as they speak: their avatar is told as
+/// the CDN's URL (on the `api` base here), once.
+#[tokio::test]
+async fn an_authors_avatar_is_told_as_the_cdn_url() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    join(&mut s, double::GENERAL_ID, "me").await;
+    until(&mut s, |e| matches!(e, Event::Members { .. }).then_some(())).await;
+    double.say(double::GENERAL_ID, double::DAVE_ID, "hello");
+    let (user, avatar) = until(&mut s, |e| match e {
+        Event::AvatarChanged { user, avatar } => Some((user.clone(), avatar.clone())),
+        Event::Message(_) => panic!("the message came before the avatar"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(user.as_str(), double::DAVE_ID);
+    let avatar = avatar.expect("an avatar");
+    assert_eq!(
+        avatar.url,
+        format!(
+            "{}/avatars/{}/{}.png?size=128",
+            double.api_url(),
+            double::DAVE_ID,
+            double::DAVE_AVATAR
+        )
+    );
+    assert!(!avatar.needs_credentials);
+    // Said again: the avatar is not told again.
+    double.say(double::GENERAL_ID, double::DAVE_ID, "again");
+    let mut texts = 0;
+    while texts < 2 {
+        match next(&mut s).await {
+            Event::AvatarChanged { .. } => panic!("the avatar was told twice"),
+            Event::Message(_) => texts += 1,
+            _ => {}
+        }
+    }
+}

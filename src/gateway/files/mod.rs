@@ -68,6 +68,46 @@ impl Files {
         }
     }
 
+    /// A small file's bytes in memory (an avatar), at most `limit`: from
+    /// the session's fetcher when it needs credentials, else over HTTP.
+    pub(super) async fn fetch_small(
+        &self,
+        file: &Attachment,
+        fetcher: Option<&dyn FileFetcher>,
+        limit: u64,
+    ) -> Result<Vec<u8>, FetchError> {
+        if file.needs_credentials {
+            let Some(fetcher) = fetcher else {
+                return Err(FetchError::Failed(
+                    "the network gives no way to fetch it".into(),
+                ));
+            };
+            return fetcher.fetch(file, limit).await;
+        }
+        let allow_private = self.allow_private;
+        let client = self.network.get_or_init(|| fetch::client(allow_private));
+        match fetch::fetch(client, &file.url, limit, allow_private)
+            .await?
+            .body
+        {
+            fetch::Body::Whole(bytes) => Ok(bytes),
+            fetch::Body::Stream { mut response, size } => {
+                let mut bytes = Vec::with_capacity(size as usize);
+                while let Some(chunk) = response
+                    .chunk()
+                    .await
+                    .map_err(|e| FetchError::Failed(fetch::words(e)))?
+                {
+                    if (bytes.len() + chunk.len()) as u64 > limit {
+                        return Err(FetchError::TooLarge { limit });
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok(bytes)
+            }
+        }
+    }
+
     /// An iq result or error the component waited for is taken (`None`);
     /// any other comes back.
     pub(crate) fn answered(&self, iq: xmpp_parsers::iq::Iq) -> Option<xmpp_parsers::iq::Iq> {
@@ -99,8 +139,8 @@ enum NotShown {
 
 impl Gateway {
     /// A session event, unless it is a message with files that takes a
-    /// task of its own (fetch and upload); that task delivers it. An event
-    /// that may refer to a message still on its way (a correction,
+    /// task of its own (fetch and upload; an avatar: `avatars/`); that task
+    /// delivers it. An event that may refer to a message still on its way (a correction,
     /// retraction or reaction; a reply) waits until it is delivered.
     pub(super) async fn files_first(
         self: &Arc<Self>,
@@ -108,6 +148,14 @@ impl Gateway {
         event: Event,
         queue: &mut FileQueue,
     ) -> Option<Event> {
+        if let Event::AvatarChanged {
+            user: person,
+            avatar,
+        } = event
+        {
+            self.avatar_changed(user, person, avatar, queue.fetcher.clone());
+            return None;
+        }
         let refers = match &event {
             Event::Edited { .. } | Event::Retracted { .. } | Event::Reacted { .. } => true,
             Event::Message(m) => m.reply_to.is_some(),

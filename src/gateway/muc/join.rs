@@ -7,6 +7,7 @@ use std::sync::Arc;
 use switchboard_bridge_api::{Command, Role as NetRole, RoomId};
 use xmpp_parsers::jid::{BareJid, FullJid, Jid};
 use xmpp_parsers::message::{Lang, Message};
+use xmpp_parsers::minidom::Element;
 use xmpp_parsers::muc::muc::{History, Muc};
 use xmpp_parsers::muc::user::{Affiliation, Item, Role, Status};
 use xmpp_parsers::ns;
@@ -229,11 +230,16 @@ impl Gateway {
                 r.history.shrink_to_fit();
             }
             let own_nick = r.own_nick.clone().unwrap_or_default();
-            let others: Vec<(String, NetRole, bool, OccupantKey)> = r
+            // Their XEP-0153 hashes (`avatars/`), when the network told any.
+            let photos = self.avatars.knows_any(user);
+            let others: Vec<(String, NetRole, bool, OccupantKey, Option<Element>)> = r
                 .members
                 .iter()
                 .filter(|m| m.nick() != own_nick)
-                .map(|m| (m.nick().to_owned(), m.role(), m.away(), m.key()))
+                .map(|m| {
+                    let photo = photos.then(|| self.photo(user, &m.user())).flatten();
+                    (m.nick().to_owned(), m.role(), m.away(), m.key(), photo)
+                })
                 .collect();
             let own_role = r.members.get(&own_nick).map(|o| o.role());
             let own_key = self.own_key(room, r);
@@ -249,8 +255,9 @@ impl Gateway {
         };
         for res in resources {
             let to = Jid::from(res.clone());
-            for (nick, role, away, key) in &others {
-                if let Some(p) = self.occupant_presence(room, nick, *role, *away, *key) {
+            for (nick, role, away, key, photo) in &others {
+                if let Some(mut p) = self.occupant_presence(room, nick, *role, *away, *key) {
+                    p.payloads.extend(photo.clone());
                     self.send(p.with_to(to.clone())).await;
                 }
             }

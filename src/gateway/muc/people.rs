@@ -11,7 +11,7 @@
 //! </presence>
 //! ```
 
-use switchboard_bridge_api::{LeaveReason, Member, RoomId, UserId};
+use switchboard_bridge_api::{LeaveReason, Member, Role as NetRole, RoomId, UserId};
 use xmpp_parsers::jid::BareJid;
 use xmpp_parsers::muc::user::Status;
 use xmpp_parsers::presence::Presence;
@@ -49,9 +49,10 @@ impl Gateway {
         let Some((nick, role, away, key)) = now else {
             return;
         };
-        let Some(p) = self.occupant_presence(room, &nick, role, away, key) else {
+        let Some(mut p) = self.occupant_presence(room, &nick, role, away, key) else {
             return;
         };
+        p.payloads.extend(self.photo(user, &member.user));
         self.to_joined(user, room, |to| Some(p.clone().with_to(to).into()))
             .await;
     }
@@ -162,6 +163,42 @@ impl Gateway {
             self.to_joined(user, room, |to| Some(here.clone().with_to(to).into()))
                 .await;
         }
+    }
+
+    /// A person's occupant presence again (with their picture's hash) in
+    /// each of the user's rooms with them.
+    pub(in crate::gateway) async fn occupant_again(&self, user: &BareJid, person: &UserId) {
+        let occupants: Vec<(RoomId, String, NetRole, bool, OccupantKey)> = {
+            let rooms = self.rooms.lock().unwrap();
+            rooms
+                .get(user)
+                .into_iter()
+                .flat_map(|r| r.iter())
+                .filter_map(|(id, r)| {
+                    let o = r.members.get_user(person)?;
+                    Some((id.clone(), o.nick().to_owned(), o.role(), o.away(), o.key()))
+                })
+                .collect()
+        };
+        for (room, nick, role, away, key) in occupants {
+            let Some(mut p) = self.occupant_presence(&room, &nick, role, away, key) else {
+                continue;
+            };
+            p.payloads.extend(self.photo(user, person));
+            self.to_joined(user, &room, |to| Some(p.clone().with_to(to).into()))
+                .await;
+        }
+    }
+
+    /// The person behind an occupant nick in one of the user's rooms.
+    pub(in crate::gateway) fn occupant_user(
+        &self,
+        user: &BareJid,
+        room: &RoomId,
+        nick: &str,
+    ) -> Option<UserId> {
+        self.with_room(user, room, |r| r.members.get(nick).map(|o| o.user()))
+            .flatten()
     }
 
     /// A message's author as an occupant: their nick in the room (the

@@ -14,6 +14,11 @@ pub const MODS_ROLE_ID: &str = "2100";
 /// A member GUILD_CREATE does not list (as in a large guild): she appears
 /// as she speaks.
 pub const CAROL_ID: &str = "4002";
+/// A member GUILD_CREATE does not list, with an avatar: he appears as he
+/// speaks.
+pub const DAVE_ID: &str = "4005";
+/// Dave's avatar hash.
+pub const DAVE_AVATAR: &str = "0123456789abcdef0123456789abcdef";
 /// The guild.
 pub const GUILD_ID: &str = "2000";
 /// The guild's name.
@@ -29,20 +34,30 @@ pub const VOICE_ID: &str = "3003";
 /// A text channel, `#random`, without a topic.
 pub const RANDOM_ID: &str = "3004";
 
-/// A user object: the bot, `alice` (global name `Alice Liddell`) or
-/// `carol` (none).
+/// Dave's avatar as the CDN serves it: a PNG signature and 1,500 bytes
+/// that are not all alike.
+pub fn avatar_png() -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend((0..1500u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    bytes
+}
+
+/// A user object: the bot, `alice` (global name `Alice Liddell`),
+/// `carol` (none) or `dave` (none, and the one with an avatar).
 pub fn user(id: &str) -> Value {
     let (name, global, bot) = match id {
         BOT_ID => ("switchbot", None, true),
         CAROL_ID => ("carol", None, false),
+        DAVE_ID => ("dave", None, false),
         _ => ("alice", Some("Alice Liddell"), false),
     };
+    let avatar = (id == DAVE_ID).then_some(DAVE_AVATAR);
     json!({
         "id": id,
         "username": name,
         "discriminator": "0",
         "global_name": global,
-        "avatar": null,
+        "avatar": avatar,
         "bot": bot,
         "public_flags": 0
     })

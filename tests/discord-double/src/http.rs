@@ -51,6 +51,12 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
         if reader.read_exact(&mut body).await.is_err() {
             return;
         }
+        if method == "GET" && path.starts_with("/avatars/") {
+            if !cdn(&shared, &path, reader.get_mut()).await {
+                return;
+            }
+            continue;
+        }
         let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let (status, answer) = route(&shared, &method, &path, &authorization, body);
         // 204 No Content has no body.
@@ -77,6 +83,29 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
             return;
         }
     }
+}
+
+/// The CDN's avatar route (recorded as a request): dave's avatar is
+/// [`fixture::avatar_png`], anything else 404. Whether the connection
+/// goes on.
+async fn cdn(shared: &Shared, path: &str, stream: &mut TcpStream) -> bool {
+    shared.state.lock().unwrap().requests.push(Request {
+        method: "GET".to_owned(),
+        path: path.to_owned(),
+        body: Value::Null,
+    });
+    let route = path.split('?').next().unwrap_or_default();
+    let wanted = format!("/avatars/{}/{}.png", fixture::DAVE_ID, fixture::DAVE_AVATAR);
+    let (status, body) = if route == wanted {
+        ("200 OK", fixture::avatar_png())
+    } else {
+        ("404 Not Found", Vec::new())
+    };
+    let head = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: image/png\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.is_ok() && stream.write_all(&body).await.is_ok()
 }
 
 /// Answers one request, recording it.

@@ -34,8 +34,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, Notify};
 
 pub use fixture::{
-    ALICE_ID, ANNOUNCEMENTS_ID, BOT_ID, CAROL_ID, GENERAL_ID, GUILD_ID, GUILD_NAME, RANDOM_ID,
-    THREAD_ID, VOICE_ID,
+    avatar_png, ALICE_ID, ANNOUNCEMENTS_ID, BOT_ID, CAROL_ID, DAVE_AVATAR, DAVE_ID, GENERAL_ID,
+    GUILD_ID, GUILD_NAME, RANDOM_ID, THREAD_ID, VOICE_ID,
 };
 
 /// The bot token the double accepts; every other token is refused.

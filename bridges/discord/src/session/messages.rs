@@ -126,6 +126,12 @@ impl Session {
             if !self.emit(Event::MemberJoined { room, member }).await {
                 return false;
             }
+            let hash = message.author.avatar.map(|h| h.to_string());
+            if let Some(event) = self.avatars.changed(author, hash) {
+                if !self.emit(event).await {
+                    return false;
+                }
+            }
         }
         let token = if own { self.token_of(&message) } else { None };
         self.typing.stopped(channel, author);

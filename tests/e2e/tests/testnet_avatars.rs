@@ -1,0 +1,385 @@
+//! People's avatars from the network (XEP-0153 over XEP-0054), end to end:
+//! Prosody, the gateway with the test network, a real XMPP client, and a
+//! loopback HTTP server serving the pictures (counting its requests). The
+//! network tells `Event::AvatarChanged`; occupant and contact presences
+//! carry the picture's SHA-1, a vcard-temp get to the occupant's or the
+//! contact's JID returns the picture byte-identical, as do XEP-0084 items
+//! gets on the contact's JID, a changed picture is a
+//! new hash in a new presence, and one picture is fetched once however many
+//! rooms and users share it. The gateway must be built with
+//! `cargo build --bin switchboard --features test-network`.
+
+mod common;
+#[path = "common/testnet.rs"]
+mod harness;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use common::Client;
+use harness::{contact_jid, join, occupant_jid, Testnet};
+use sha1::{Digest, Sha1};
+use switchboard_bridge_api::{AvatarRef, Event, Member, Role, RoomId, UserId};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_xmpp::Stanza;
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::presence::{Presence, Type};
+
+const VCARD: &str = "vcard-temp";
+const UPDATE: &str = "vcard-temp:x:update";
+const PUBSUB: &str = "http://jabber.org/protocol/pubsub";
+const METADATA: &str = "urn:xmpp:avatar:metadata";
+const DATA: &str = "urn:xmpp:avatar:data";
+
+/// Requests per path.
+type Counts = Arc<Mutex<HashMap<String, usize>>>;
+
+/// A loopback HTTP server for pictures: path → bytes, as `image/png`
+/// (a path under `/private/` needs `Authorization: Bearer testnet-alice`);
+/// returns its port and the count of requests per path.
+async fn picture_server(files: Vec<(&'static str, Vec<u8>)>) -> (u16, Counts) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let counts: Counts = Arc::default();
+    let seen = Arc::clone(&counts);
+    let files = Arc::new(files);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let files = Arc::clone(&files);
+            let seen = Arc::clone(&seen);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                    if s.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let path = head.split(' ').nth(1).unwrap_or("").to_owned();
+                *seen.lock().unwrap().entry(path.clone()).or_default() += 1;
+                let authorised = head
+                    .to_lowercase()
+                    .contains("authorization: bearer testnet-alice");
+                let found = files.iter().find(|(p, _)| *p == path);
+                match found.filter(|_| authorised || !path.starts_with("/private/")) {
+                    Some((_, bytes)) => {
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\
+                             Connection: close\r\n\r\n",
+                            bytes.len()
+                        );
+                        let _ = s.write_all(head.as_bytes()).await;
+                        let _ = s.write_all(bytes).await;
+                    }
+                    None => {
+                        let _ = s
+                            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                            .await;
+                    }
+                }
+            });
+        }
+    });
+    (port, counts)
+}
+
+/// A PNG signature and bytes that are not all alike.
+fn png(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend((0..len).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x as u8
+    }));
+    bytes
+}
+
+fn sha1_hex(bytes: &[u8]) -> String {
+    Sha1::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn avatar(port: u16, path: &str) -> Event {
+    Event::AvatarChanged {
+        user: UserId::from("bob"),
+        avatar: Some(AvatarRef {
+            url: format!("http://127.0.0.1:{port}{path}"),
+            needs_credentials: false,
+        }),
+    }
+}
+
+fn bob_joined(room: &str) -> Event {
+    Event::MemberJoined {
+        room: RoomId::from(room),
+        member: Member {
+            user: UserId::from("bob"),
+            nick: "bob".into(),
+            role: Role::Member,
+            away: None,
+        },
+    }
+}
+
+/// The XEP-0153 photo hash a presence carries, if any.
+fn photo(p: &Presence) -> Option<String> {
+    p.payloads
+        .iter()
+        .find(|x| x.is("x", UPDATE))
+        .and_then(|x| x.get_child("photo", UPDATE))
+        .map(Element::text)
+}
+
+/// The next available presence from `from` whose photo hash is `hash`.
+async fn presence_with_photo(client: &mut Client, from: &Jid, hash: &str) -> Presence {
+    client
+        .wait_for(|s| match s {
+            Stanza::Presence(p)
+                if p.from.as_ref() == Some(from)
+                    && p.type_ == Type::None
+                    && photo(p).as_deref() == Some(hash) =>
+            {
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .await
+}
+
+/// A vcard-temp get to `to`: (FN, PHOTO TYPE, PHOTO bytes).
+async fn vcard(client: &mut Client, to: &Jid) -> (String, String, Vec<u8>) {
+    let get = Element::builder("vCard", VCARD).build();
+    let iq = client.iq(&to.to_string(), false, get).await;
+    let Iq::Result {
+        payload: Some(card),
+        ..
+    } = iq
+    else {
+        panic!("no vCard from {to}: {iq:?}");
+    };
+    assert!(card.is("vCard", VCARD), "{card:?}");
+    let text = |parent: &Element, name: &str| {
+        parent
+            .get_child(name, VCARD)
+            .map(Element::text)
+            .unwrap_or_default()
+    };
+    let photo = card.get_child("PHOTO", VCARD).expect("a PHOTO");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text(photo, "BINVAL").replace(['\n', '\r', ' '], ""))
+        .unwrap();
+    (text(&card, "FN"), text(photo, "TYPE"), bytes)
+}
+
+/// A XEP-0084 items get to `to` for `node` (and that `item`): the one
+/// item's id and payload, or the error condition.
+async fn avatar_item(
+    client: &mut Client,
+    to: &Jid,
+    node: &str,
+    item: Option<&str>,
+) -> Result<(String, Element), String> {
+    let mut items = Element::builder("items", PUBSUB).attr(attr("node"), node);
+    if let Some(id) = item {
+        items = items.append(
+            Element::builder("item", PUBSUB)
+                .attr(attr("id"), id)
+                .build(),
+        );
+    }
+    let get = Element::builder("pubsub", PUBSUB)
+        .append(items.build())
+        .build();
+    let iq = client.iq(&to.to_string(), false, get).await;
+    if let Iq::Error { .. } = iq {
+        return Err(common::error_condition(&iq));
+    }
+    let payload = common::result_payload(iq).expect("a pubsub payload");
+    let items = payload.get_child("items", PUBSUB).expect("<items/>");
+    assert_eq!(items.attr("node"), Some(node));
+    let item = items.get_child("item", PUBSUB).expect("an <item/>");
+    let child = item.children().next().expect("the item's payload").clone();
+    Ok((item.attr("id").unwrap_or_default().to_owned(), child))
+}
+
+fn attr(name: &str) -> xmpp_parsers::minidom::rxml::NcName {
+    xmpp_parsers::minidom::rxml::NcName::try_from(name).unwrap()
+}
+
+/// Bob as a contact, subscribed both ways as clients do without XEP-0356
+/// (the gateway answers the client's subscription with Bob's available
+/// presence).
+async fn subscribe_to_bob(net: &mut Testnet, user: &str, client: &mut Client) {
+    let bob = contact_jid("bob");
+    net.control
+        .inject(
+            user,
+            Event::ContactAdded {
+                user: UserId::from("bob"),
+                name: "Bob Builder".into(),
+            },
+        )
+        .await;
+    client
+        .wait_for(|s| match s {
+            Stanza::Presence(p) if p.type_ == Type::Subscribe && p.from.as_ref() == Some(&bob) => {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+    client
+        .send(Presence::new(Type::Subscribed).with_to(bob.clone()))
+        .await;
+    client
+        .send(Presence::subscribe().with_to(bob.clone()))
+        .await;
+}
+
+/// Bob's picture reaches alice in two rooms (and in the join sequence of a
+/// third) and as a contact, and carol as
+/// a contact: each presence carries its SHA-1, each vCard (occupant JID,
+/// contact JID) the PNG byte-identical, and the picture was fetched once.
+/// A new picture is a new hash in new presences and a new vCard. A picture
+/// that needs the network's credentials comes through the session's fetcher.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn avatars_reach_occupants_and_contacts_fetched_once() {
+    let first = png(3000, 5);
+    let second = png(2000, 9);
+    let private = png(1000, 13);
+    let (port, counts) = picture_server(vec![
+        ("/bob.png", first.clone()),
+        ("/bob2.png", second.clone()),
+        ("/private/eve.png", private.clone()),
+    ])
+    .await;
+    let mut net = Testnet::start_with(None, "[files]\nallow_private_addresses = true\n").await;
+    let mut alice = net.user("alice").await;
+    for room in ["lobby", "den"] {
+        join(&mut alice, room, "alice").await;
+        net.control.next_command("alice").await;
+        net.control.inject("alice", bob_joined(room)).await;
+    }
+    net.control.inject("alice", avatar(port, "/bob.png")).await;
+
+    // The occupant presences in both rooms carry the hash; the vCard of
+    // the occupant is the picture.
+    let hash = sha1_hex(&first);
+    for room in ["lobby", "den"] {
+        presence_with_photo(&mut alice, &occupant_jid(room, "bob"), &hash).await;
+    }
+    let (name, media_type, bytes) = vcard(&mut alice, &occupant_jid("lobby", "bob")).await;
+    assert_eq!((name.as_str(), media_type.as_str()), ("bob", "image/png"));
+    assert_eq!(
+        bytes, first,
+        "the occupant's PHOTO is the network's picture"
+    );
+    assert_eq!(sha1_hex(&bytes), hash);
+
+    // A room joined later: bob's presence in its join sequence has it.
+    net.control.inject("alice", bob_joined("hall")).await;
+    join(&mut alice, "hall", "alice").await;
+    presence_with_photo(&mut alice, &occupant_jid("hall", "bob"), &hash).await;
+
+    // As a contact: the presence that answers the subscription carries it,
+    // and the contact's vCard has the network's name and the picture.
+    let bob = contact_jid("bob");
+    subscribe_to_bob(&mut net, "alice", &mut alice).await;
+    presence_with_photo(&mut alice, &bob, &hash).await;
+    let (name, _, bytes) = vcard(&mut alice, &bob).await;
+    assert_eq!(name, "Bob Builder");
+    assert_eq!(bytes, first, "the contact's PHOTO is the network's picture");
+
+    // XEP-0084 on the contact's JID: metadata and data, the item id the hash.
+    let (id, metadata) = avatar_item(&mut alice, &bob, METADATA, None).await.unwrap();
+    assert_eq!(id, hash);
+    let info = metadata.get_child("info", METADATA).expect("<info/>");
+    let bytes_attr = first.len().to_string();
+    assert_eq!(
+        (info.attr("id"), info.attr("type"), info.attr("bytes")),
+        (
+            Some(hash.as_str()),
+            Some("image/png"),
+            Some(bytes_attr.as_str())
+        )
+    );
+    let (id, data) = avatar_item(&mut alice, &bob, DATA, Some(&hash))
+        .await
+        .unwrap();
+    assert_eq!(id, hash);
+    assert!(data.is("data", DATA));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.text())
+        .unwrap();
+    assert_eq!(bytes, first, "the XEP-0084 data is the network's picture");
+    let old = avatar_item(&mut alice, &bob, DATA, Some("0000")).await;
+    assert_eq!(old.map(|(id, _)| id), Err("item-not-found".to_owned()));
+
+    // Another user whose network tells the same picture: the contact's
+    // presence carries it, and it was not fetched again.
+    let mut carol = net.user("carol").await;
+    subscribe_to_bob(&mut net, "carol", &mut carol).await;
+    net.control.inject("carol", avatar(port, "/bob.png")).await;
+    presence_with_photo(&mut carol, &bob, &hash).await;
+    let (_, _, bytes) = vcard(&mut carol, &bob).await;
+    assert_eq!(bytes, first);
+    assert_eq!(
+        counts.lock().unwrap().get("/bob.png").copied(),
+        Some(1),
+        "one fetch for two rooms and two users"
+    );
+
+    // A new picture: new presences with the new hash, a new vCard.
+    net.control.inject("alice", avatar(port, "/bob2.png")).await;
+    let new_hash = sha1_hex(&second);
+    assert_ne!(new_hash, hash);
+    for from in [
+        occupant_jid("lobby", "bob"),
+        occupant_jid("den", "bob"),
+        bob.clone(),
+    ] {
+        presence_with_photo(&mut alice, &from, &new_hash).await;
+    }
+    let (_, _, bytes) = vcard(&mut alice, &occupant_jid("den", "bob")).await;
+    assert_eq!(bytes, second);
+    let (id, _) = avatar_item(&mut alice, &bob, METADATA, None).await.unwrap();
+    assert_eq!(id, new_hash);
+    assert_eq!(counts.lock().unwrap().get("/bob2.png").copied(), Some(1));
+
+    // A picture that needs the network's credentials: fetched by the
+    // session's fetcher (the server refuses it without them).
+    let eve = Member {
+        user: UserId::from("eve"),
+        nick: "eve".into(),
+        role: Role::Member,
+        away: None,
+    };
+    let room = RoomId::from("lobby");
+    net.control
+        .inject("alice", Event::MemberJoined { room, member: eve })
+        .await;
+    let told = Event::AvatarChanged {
+        user: UserId::from("eve"),
+        avatar: Some(AvatarRef {
+            url: format!("http://127.0.0.1:{port}/private/eve.png"),
+            needs_credentials: true,
+        }),
+    };
+    net.control.inject("alice", told).await;
+    let eve = occupant_jid("lobby", "eve");
+    presence_with_photo(&mut alice, &eve, &sha1_hex(&private)).await;
+    let (_, _, bytes) = vcard(&mut alice, &eve).await;
+    assert_eq!(bytes, private, "the credentialed picture, byte-identical");
+}
