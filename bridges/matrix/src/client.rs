@@ -184,14 +184,26 @@ impl Client {
         &self.http
     }
 
+    /// The homeserver's base URL.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// A request with the user's token (in a header) added: for requests
+    /// to this homeserver only.
+    pub fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
     /// Sends a request with the token and reads a JSON answer.
     async fn answer<T: DeserializeOwned>(
         &self,
-        mut request: reqwest::RequestBuilder,
+        request: reqwest::RequestBuilder,
     ) -> Result<T, ApiError> {
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
+        let request = self.authorized(request);
         let response = request
             .send()
             .await

@@ -230,10 +230,13 @@ impl Session {
                 return;
             };
             // Messages only: a member event is no news for a contact.
-            let Some(mut message) = message_of(&event, room, core.clone(), &self.own) else {
+            let Some(mut message) =
+                message_of(&event, room, core.clone(), &self.own, self.client.base())
+            else {
                 continue;
             };
             message.target = Target::User(UserId::from(peer.as_str()));
+            self.sent_files.restore(&mut message);
             self.emit(Event::Message(message)).await;
         }
         for event in ephemeral.events {

@@ -37,6 +37,8 @@ mod discover;
 mod html;
 mod invites;
 mod media;
+mod media_fetch;
+mod media_in;
 mod mentions;
 mod messages;
 mod power;

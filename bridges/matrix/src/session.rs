@@ -21,6 +21,8 @@ use crate::api::SyncResponse;
 use crate::client::{ApiError, Client};
 use crate::direct::Direct;
 use crate::invites::Invites;
+use crate::media::SentFiles;
+use crate::media_fetch::MediaFetcher;
 use crate::reactions::Reactions;
 use crate::register::keys;
 use crate::rooms::{localpart, Room};
@@ -91,6 +93,8 @@ pub(crate) struct Session {
     pub(crate) reactions: Reactions,
     /// What files the user's messages may carry.
     pub(crate) file_limits: Limits,
+    /// The files the user sent lately, for their echoes.
+    pub(crate) sent_files: SentFiles,
     /// Direct chats: which room is with whom.
     pub(crate) direct: Direct,
     /// Invitations told to the core.
@@ -106,9 +110,23 @@ pub(crate) fn start(
     file_limits: Limits,
     login: Login,
 ) -> SessionHandle {
-    let (handle, end) = session_channels();
+    let (mut handle, end) = session_channels();
+    handle.files = media_fetcher(&http, &login);
     tokio::spawn(run(http, sync_timeout, file_limits, login, end));
     handle
+}
+
+/// The fetcher of the user's media (authenticated, with their token),
+/// when the login has a homeserver and a token.
+fn media_fetcher(
+    http: &reqwest::Client,
+    login: &Login,
+) -> Option<std::sync::Arc<dyn switchboard_bridge_api::FileFetcher>> {
+    let credentials = &login.credentials;
+    let base = reqwest::Url::parse(credentials.get(keys::HOMESERVER)?).ok()?;
+    let token = credentials.get(keys::ACCESS_TOKEN)?.to_owned();
+    let client = Client::new(http.clone(), base, Some(token));
+    Some(std::sync::Arc::new(MediaFetcher::new(client)))
 }
 
 async fn run(
@@ -157,6 +175,7 @@ async fn run(
         txn_serial: 0,
         reactions: Reactions::default(),
         file_limits,
+        sent_files: SentFiles::default(),
         direct: Direct::default(),
         invites: Invites::default(),
         open: true,

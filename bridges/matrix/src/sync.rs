@@ -236,7 +236,8 @@ impl Session {
         let Some(room) = self.rooms.get(room_id) else {
             return;
         };
-        if let Some(message) = message_of(&event, room, core, &self.own) {
+        if let Some(mut message) = message_of(&event, room, core, &self.own, self.client.base()) {
+            self.sent_files.restore(&mut message);
             self.emit(Event::Message(message)).await;
         }
     }

@@ -391,6 +391,35 @@ impl MatrixUser {
         self.call(reqwest::Method::PUT, &path, content).await;
     }
 
+    /// Makes a direct chat with `user` (invited, as Element does); its id.
+    pub async fn create_direct(&self, user: &str) -> String {
+        let body = json!({"is_direct": true, "invite": [user], "preset": "trusted_private_chat"});
+        let answer = self.call(reqwest::Method::POST, "createRoom", body).await;
+        answer["room_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Uploads a file to the media repository (`POST
+    /// /_matrix/media/v3/upload`); its `mxc://` URI.
+    pub async fn upload(&self, name: &str, media_type: &str, bytes: &[u8]) -> String {
+        let response = self
+            .http
+            .post(format!("{}/_matrix/media/v3/upload", self.base))
+            .query(&[("filename", name)])
+            .bearer_auth(&self.token)
+            .header("content-type", media_type)
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "upload: {status} {value}");
+        value["content_uri"]
+            .as_str()
+            .expect("an mxc URI")
+            .to_owned()
+    }
+
     /// The bytes of an `mxc://` URI, through authenticated media
     /// (`/_matrix/client/v1/media/download`).
     pub async fn download(&self, mxc: &str) -> Vec<u8> {
