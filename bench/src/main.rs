@@ -7,10 +7,10 @@
 //!
 //! `--matrix` runs the Matrix bench instead ([`matrix`]).
 
-#[path = "../../tests/e2e/tests/common/mod.rs"]
-mod common;
 #[path = "../../tests/e2e/tests/common/bigroom.rs"]
 mod bigroom;
+#[path = "../../tests/e2e/tests/common/mod.rs"]
+mod common;
 mod matrix;
 #[path = "../../tests/e2e/tests/common/mxbench.rs"]
 mod mxbench;

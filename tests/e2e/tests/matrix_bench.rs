@@ -6,9 +6,9 @@
 //! lost, and the join's bytes (deterministic) well under the naive
 //! client's. `scripts/bench --matrix` runs the full size.
 
-mod common;
 #[path = "common/bigroom.rs"]
 mod bigroom;
+mod common;
 #[path = "common/mxbench.rs"]
 mod mxbench;
 #[path = "common/mxmeasure.rs"]

@@ -184,7 +184,9 @@ fn member(n: usize) -> String {
 
 /// A message of the history: of varied length, as a chat's are.
 fn history_text(n: usize) -> String {
-    let words = ["hello", "matrix", "bridge", "room", "message", "test", "xmpp"];
+    let words = [
+        "hello", "matrix", "bridge", "room", "message", "test", "xmpp",
+    ];
     let len = 3 + (n * 7919) % 30;
     let text: Vec<&str> = (0..len).map(|i| words[(n + i) % words.len()]).collect();
     format!("history {n}: {}", text.join(" "))
@@ -257,9 +259,7 @@ pub async fn build_room(admin: &Api, spec: &RoomSpec) -> BuiltRoom {
         if t < topics {
             let path = format!("rooms/{}/state/m.room.topic/", encode(&room_id));
             let topic = json!({"topic": format!("Topic number {t}")});
-            admin
-                .client(reqwest::Method::PUT, &path, Some(topic))
-                .await;
+            admin.client(reqwest::Method::PUT, &path, Some(topic)).await;
         }
     }
     let room = room_id.clone();

@@ -64,7 +64,11 @@ async fn idle_rooms(admin: &Api, user: &str, tag: &str) {
             let room_id = room["room_id"].as_str().unwrap().to_owned();
             for i in 0..5 {
                 admin
-                    .send(&room_id, &format!("i{n}-{i}"), &format!("idle room talk {i}"))
+                    .send(
+                        &room_id,
+                        &format!("i{n}-{i}"),
+                        &format!("idle room talk {i}"),
+                    )
                     .await;
             }
             force_join(admin, user, &room_id).await;
@@ -164,7 +168,11 @@ pub async fn run(synapse: &Synapse, rooms: &[BuiltRoom], burst: usize) -> Figure
         .await;
         eprintln!(
             "{} members: Switchboard {} B in {:.0} ms, naive {} B in {:.0} ms",
-            room.spec.members, ours.bytes, ours.first_message_ms, theirs.bytes, theirs.first_message_ms
+            room.spec.members,
+            ours.bytes,
+            ours.first_message_ms,
+            theirs.bytes,
+            theirs.first_message_ms
         );
         f.joins.push((room.spec.members, ours, theirs));
     }
@@ -173,11 +181,16 @@ pub async fn run(synapse: &Synapse, rooms: &[BuiltRoom], burst: usize) -> Figure
     let senders: Vec<Api> = small.senders.iter().map(|(_, t)| api(&admin, t)).collect();
     let jid = mxmeasure::room_jid(&small.alias, GW);
     f.to_xmpp = mxmeasure::matrix_to_xmpp(&mut client, &senders, &small.room_id, burst, pid).await;
-    eprintln!("Matrix→XMPP {:.0}/s, lost {}", f.to_xmpp.per_second, f.to_xmpp.lost);
+    eprintln!(
+        "Matrix→XMPP {:.0}/s, lost {}",
+        f.to_xmpp.per_second, f.to_xmpp.lost
+    );
     f.to_matrix =
-        mxmeasure::xmpp_to_matrix(&mut client, &jid, &senders[0], &small.room_id, burst, pid)
-            .await;
-    eprintln!("XMPP→Matrix {:.0}/s, lost {}", f.to_matrix.per_second, f.to_matrix.lost);
+        mxmeasure::xmpp_to_matrix(&mut client, &jid, &senders[0], &small.room_id, burst, pid).await;
+    eprintln!(
+        "XMPP→Matrix {:.0}/s, lost {}",
+        f.to_matrix.per_second, f.to_matrix.lost
+    );
 
     // The run's users leave the kept rooms again (a kick by their creator).
     for room in rooms {
@@ -204,10 +217,13 @@ fn sender_of(admin: &Api, room: &BuiltRoom) -> Api {
     api(admin, &room.senders[0].1)
 }
 
+/// One row: a figure, Switchboard's value and the naive client's.
+pub type Row = (String, Option<f64>, Option<f64>);
+
 /// The figures as a Markdown table (Switchboard beside the naive client),
 /// and as JSON rows: (figure, Switchboard, naive client).
-pub fn table(f: &Figures) -> (String, Vec<(String, Option<f64>, Option<f64>)>) {
-    let mut rows: Vec<(String, Option<f64>, Option<f64>)> = Vec::new();
+pub fn table(f: &Figures) -> (String, Vec<Row>) {
+    let mut rows: Vec<Row> = Vec::new();
     for (members, ours, theirs) in &f.joins {
         rows.push((
             format!("join a room of {members} members: kB downloaded"),
@@ -229,7 +245,11 @@ pub fn table(f: &Figures) -> (String, Vec<(String, Option<f64>, Option<f64>)>) {
             None,
         ));
     }
-    rows.push(("gateway idle RSS, no user (kB)".into(), Some(f.idle_rss_kb as f64), None));
+    rows.push((
+        "gateway idle RSS, no user (kB)".into(),
+        Some(f.idle_rss_kb as f64),
+        None,
+    ));
     rows.push((
         format!("gateway RSS, one Matrix user in {IDLE_ROOMS} rooms (kB)"),
         Some(f.rooms_rss_kb as f64),
@@ -241,13 +261,21 @@ pub fn table(f: &Figures) -> (String, Vec<(String, Option<f64>, Option<f64>)>) {
         Some(f.naive_initial_sync_bytes as f64 / 1000.0),
     ));
     let n = f.burst_messages;
-    rows.push((format!("Matrix→XMPP messages/s ({n})"), Some(f.to_xmpp.per_second), None));
+    rows.push((
+        format!("Matrix→XMPP messages/s ({n})"),
+        Some(f.to_xmpp.per_second),
+        None,
+    ));
     rows.push((
         "Matrix→XMPP gateway CPU ms / 1000 msgs".into(),
         Some(f.to_xmpp.cpu_ms_per_1000),
         None,
     ));
-    rows.push((format!("XMPP→Matrix messages/s ({n})"), Some(f.to_matrix.per_second), None));
+    rows.push((
+        format!("XMPP→Matrix messages/s ({n})"),
+        Some(f.to_matrix.per_second),
+        None,
+    ));
     rows.push((
         "XMPP→Matrix gateway CPU ms / 1000 msgs".into(),
         Some(f.to_matrix.cpu_ms_per_1000),

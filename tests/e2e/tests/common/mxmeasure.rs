@@ -246,7 +246,11 @@ pub async fn matrix_to_xmpp(
                 .map(|n| {
                     let sender = senders[n % senders.len()].clone();
                     let room_id = room_id.clone();
-                    async move { sender.send(&room_id, &format!("in{n}"), &format!("in {n}")).await }
+                    async move {
+                        sender
+                            .send(&room_id, &format!("in{n}"), &format!("in {n}"))
+                            .await
+                    }
                 })
                 .buffer_unordered(8)
                 .collect::<Vec<String>>()
