@@ -3,7 +3,7 @@
 //! naive client's (`/sync` with no filter, then `/messages`), its RSS,
 //! and 200 messages each way. The figures are printed (`--no-capture`);
 //! the checks are on what does not depend on the machine's speed: nothing
-//! lost, and the join's bytes (deterministic) well under the naive
+//! lost, and the join's bytes (set by the rooms' content) well under the naive
 //! client's. `scripts/bench --matrix` runs the full size.
 
 #[path = "common/bigroom.rs"]
