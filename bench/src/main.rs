@@ -4,9 +4,20 @@
 //! For each gateway, a fresh process: idle memory, one user joined, message
 //! bursts both ways (throughput, latency, CPU, nothing lost), then more users
 //! joined (memory per user) and all of them gone (memory given back?).
+//!
+//! `--matrix` runs the Matrix bench instead ([`matrix`]).
 
+#[path = "../../tests/e2e/tests/common/bigroom.rs"]
+mod bigroom;
 #[path = "../../tests/e2e/tests/common/mod.rs"]
 mod common;
+mod matrix;
+#[path = "../../tests/e2e/tests/common/mxbench.rs"]
+mod mxbench;
+#[path = "../../tests/e2e/tests/common/mxmeasure.rs"]
+mod mxmeasure;
+#[path = "../../tests/e2e/tests/common/synapse.rs"]
+mod synapse;
 
 use common::support::prosody::{Prosody, DOMAIN};
 use common::support::{
@@ -751,6 +762,9 @@ fn stop_children_on_panic() {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     stop_children_on_panic();
+    if std::env::args().nth(1).as_deref() == Some("--matrix") {
+        return matrix::main().await;
+    }
     let a = args();
     // Not at debug level: Prosody would spend more on its log than on routing.
     let prosody = Prosody::start_logging(

@@ -24,7 +24,11 @@ const SHARED_SECRET: &str = "switchboard-test-shared-secret";
 /// A running Synapse.
 pub struct Synapse {
     pub port: u16,
-    dir: tempfile::TempDir,
+    /// Its data: config, signing key, database, media.
+    dir: PathBuf,
+    /// The temporary folder `dir` is in, removed when dropped (none for a
+    /// data dir kept between runs, [`Synapse::start_in`]).
+    _temp: Option<tempfile::TempDir>,
     child: Option<Child>,
 }
 
@@ -38,15 +42,26 @@ impl Synapse {
     /// Writes a config, makes the signing key, starts Synapse and waits
     /// until its client API answers.
     pub fn start() -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let mut synapse = Self::start_in(temp.path());
+        synapse._temp = Some(temp);
+        synapse
+    }
+
+    /// [`Synapse::start`] on the data in `dir`, kept after it stops: a new
+    /// config on a free port, a signing key made only if there is none.
+    pub fn start_in(dir: &std::path::Path) -> Self {
         let python = venv().join("bin/python");
         assert!(
             python.exists(),
             "{} is missing: run scripts/install-test-deps",
             python.display()
         );
-        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir).unwrap();
+        // A run that was killed leaves its pid file behind.
+        let _ = std::fs::remove_file(dir.join("homeserver.pid"));
         let port = free_port();
-        let d = dir.path().display();
+        let d = dir.display();
         let config = format!(
             "server_name: \"{SERVER_NAME}\"\n\
              pid_file: {d}/homeserver.pid\n\
@@ -68,25 +83,35 @@ impl Synapse {
              rc_login:\n  address: {{per_second: 1000, burst_count: 1000}}\n\
              \x20 account: {{per_second: 1000, burst_count: 1000}}\n\
              \x20 failed_attempts: {{per_second: 1000, burst_count: 1000}}\n\
-             rc_joins:\n  local: {{per_second: 1000, burst_count: 1000}}\n"
+             rc_joins:\n  local: {{per_second: 1000, burst_count: 1000}}\n\
+             rc_joins_per_room: {{per_second: 1000, burst_count: 1000}}\n\
+             rc_room_creation: {{per_second: 1000, burst_count: 1000}}\n"
         );
-        let config_path = dir.path().join("homeserver.yaml");
+        let config_path = dir.join("homeserver.yaml");
         std::fs::write(&config_path, config).unwrap();
-        let keys = Command::new(&python)
-            .args(["-m", "synapse.app.homeserver", "--generate-keys", "-c"])
-            .arg(&config_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(keys.success(), "synapse could not make its signing key");
+        if !dir.join("signing.key").exists() {
+            let keys = Command::new(&python)
+                .args(["-m", "synapse.app.homeserver", "--generate-keys", "-c"])
+                .arg(&config_path)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(keys.success(), "synapse could not make its signing key");
+        }
         let mut synapse = Synapse {
             port,
-            dir,
+            dir: dir.to_owned(),
+            _temp: None,
             child: None,
         };
         synapse.spawn();
         synapse
+    }
+
+    /// The process id of the running server.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Starts the server on its config and waits until it answers; its
@@ -95,11 +120,11 @@ impl Synapse {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.path().join("synapse.log"))
+            .open(self.dir.join("synapse.log"))
             .unwrap();
         let child = Command::new(venv().join("bin/python"))
             .args(["-m", "synapse.app.homeserver", "-c"])
-            .arg(self.dir.path().join("homeserver.yaml"))
+            .arg(self.dir.join("homeserver.yaml"))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -140,18 +165,27 @@ impl Synapse {
 
     /// Synapse's log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("synapse.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.join("synapse.log")).unwrap_or_default()
     }
 
     /// Makes a user through the admin shared-secret registration API.
     pub fn register(&self, user: &str, password: &str) {
+        self.register_as(user, password, false);
+    }
+
+    /// Makes a server admin (for the admin API) the same way.
+    pub fn register_admin(&self, user: &str, password: &str) {
+        self.register_as(user, password, true);
+    }
+
+    fn register_as(&self, user: &str, password: &str, admin: bool) {
         let status = Command::new(venv().join("bin/register_new_matrix_user"))
             .args([
                 "-u",
                 user,
                 "-p",
                 password,
-                "--no-admin",
+                if admin { "--admin" } else { "--no-admin" },
                 "-k",
                 SHARED_SECRET,
             ])
@@ -525,7 +559,7 @@ impl MatrixUser {
 }
 
 /// A room id or alias as one path segment.
-fn encode(id: &str) -> String {
+pub fn encode(id: &str) -> String {
     id.replace('#', "%23")
         .replace('!', "%21")
         .replace(':', "%3A")
