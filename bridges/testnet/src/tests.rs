@@ -27,7 +27,6 @@ async fn bridge() -> (TestnetBridge, TcpListener) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let settings = Settings {
         control: Some(listener.local_addr().unwrap().to_string()),
-        ..Settings::default()
     };
     (TestnetBridge::new(settings).unwrap(), listener)
 }
@@ -206,7 +205,6 @@ fn control_must_be_a_loopback_address() {
     ] {
         let e = TestnetBridge::new(Settings {
             control: Some(bad.into()),
-            ..Settings::default()
         })
         .err()
         .unwrap()
