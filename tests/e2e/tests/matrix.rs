@@ -7,6 +7,8 @@
 mod common;
 #[path = "common/testnet.rs"]
 mod harness;
+#[path = "common/matrix_setup.rs"]
+mod mx;
 #[path = "common/synapse.rs"]
 mod synapse;
 
@@ -14,17 +16,13 @@ use common::history::{join_history, join_with_history};
 use common::support::prosody::{Prosody, DOMAIN};
 use common::Client;
 use harness::{join_at, Gateway};
+use mx::{room_jid, ALICE_PASSWORD, GW, SECRET};
 use serde_json::json;
 use synapse::{MatrixUser, Synapse, SERVER_NAME};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Id, Lang, Message, MessageType};
 use xmpp_parsers::minidom::Element;
-
-/// The Matrix gateway's component domain in these tests.
-const GW: &str = "matrix.localhost";
-const SECRET: &str = "matrix-secret";
-const ALICE_PASSWORD: &str = "alice-Matrix-pw-7341";
 
 /// Prosody, Synapse with alice and bob, and the gateway.
 struct Setup {
@@ -39,14 +37,7 @@ impl Setup {
         let synapse = Synapse::start();
         synapse.register("alice", ALICE_PASSWORD);
         synapse.register("bob", "bob-pw");
-        let config = format!(
-            "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
-             [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
-             [log]\nlevel = \"debug\"\n\
-             [networks.matrix]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
-             [networks.matrix.settings]\nallow_private_addresses = true\nsync_timeout_secs = 5\n",
-            prosody.component_port,
-        );
+        let config = mx::config(prosody.component_port, "");
         let gateway = Gateway::start(&config);
         Self {
             gateway,
@@ -76,26 +67,8 @@ impl Setup {
 
     /// The chat command that registers alice with this password.
     fn register_command(&self, password: &str) -> String {
-        format!(
-            "register homeserver={} user=alice password={password}",
-            self.synapse.url()
-        )
+        mx::register_command(&self.synapse, password)
     }
-}
-
-/// The room JID of a Matrix alias or id, escaped as the gateway does
-/// (`:` is `\3a`, a capital is `\` and its code in lower-case hex).
-/// Synapse's default room version (12) makes ids without a server part.
-fn room_jid(id: &str) -> String {
-    let node: String = id
-        .chars()
-        .map(|c| match c {
-            ':' => "\\3a".to_owned(),
-            c if c.is_ascii_uppercase() => format!("\\{:02x}", c as u32),
-            c => c.to_string(),
-        })
-        .collect();
-    format!("{node}@{GW}")
 }
 
 /// Registers alice by chat command and returns the gateway's answer.

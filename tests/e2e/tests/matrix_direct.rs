@@ -7,24 +7,23 @@
 mod common;
 #[path = "common/testnet.rs"]
 mod harness;
+#[path = "common/matrix_setup.rs"]
+mod mx;
 #[path = "common/synapse.rs"]
 mod synapse;
 
 use std::time::{Duration, Instant};
 
-use common::support::prosody::{Prosody, DOMAIN};
+use common::support::prosody::Prosody;
 use common::Client;
 use harness::{join_at, Gateway};
+use mx::{jid_of, ALICE_PASSWORD, GW, SECRET};
 use serde_json::{json, Value};
 use synapse::{MatrixUser, Synapse, SERVER_NAME};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Lang, Message, MessageType};
 use xmpp_parsers::minidom::Element;
-
-const GW: &str = "matrix.localhost";
-const SECRET: &str = "matrix-secret";
-const ALICE_PASSWORD: &str = "alice-Matrix-pw-5521";
 
 /// Prosody, Synapse with alice, bob and carol, and the gateway.
 struct Setup {
@@ -40,14 +39,7 @@ impl Setup {
         synapse.register("alice", ALICE_PASSWORD);
         synapse.register("bob", "bob-pw");
         synapse.register("carol", "carol-pw");
-        let config = format!(
-            "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
-             [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
-             [log]\nlevel = \"debug\"\n\
-             [networks.matrix]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
-             [networks.matrix.settings]\nallow_private_addresses = true\nsync_timeout_secs = 5\n",
-            prosody.component_port,
-        );
+        let config = mx::config(prosody.component_port, "");
         Self {
             _gateway: Gateway::start(&config),
             synapse,
@@ -57,17 +49,7 @@ impl Setup {
 
     /// alice's XMPP account, logged in and registered with her password.
     async fn alice(&self) -> Client {
-        self.prosody.register("alice", DOMAIN, "pass");
-        let mut alice =
-            Client::login(&format!("alice@{DOMAIN}"), "pass", self.prosody.c2s_port).await;
-        let command = format!(
-            "register homeserver={} user=alice password={ALICE_PASSWORD}",
-            self.synapse.url()
-        );
-        alice.say(GW, &command).await;
-        let done = alice.reply_from(GW).await;
-        assert!(done.contains("You are registered"), "{done}");
-        alice
+        mx::registered_alice(&self.prosody, &self.synapse).await
     }
 
     /// A client-server API call with a token; the status and the JSON.
@@ -152,21 +134,6 @@ fn enc(id: &str) -> String {
         .replace('!', "%21")
         .replace(':', "%3A")
         .replace('@', "%40")
-}
-
-/// The JID of a Matrix id at the gateway, XEP-0106-escaped as it does
-/// (`@` is `\40`, `:` is `\3a`, a capital is `\` and its hex code).
-fn jid_of(id: &str) -> String {
-    let node: String = id
-        .chars()
-        .map(|c| match c {
-            '@' => "\\40".to_owned(),
-            ':' => "\\3a".to_owned(),
-            c if c.is_ascii_uppercase() => format!("\\{:02x}", c as u32),
-            c => c.to_string(),
-        })
-        .collect();
-    format!("{node}@{GW}")
 }
 
 /// The next chat message from this JID: its body.

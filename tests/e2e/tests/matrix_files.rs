@@ -10,38 +10,24 @@
 mod common;
 #[path = "common/testnet.rs"]
 mod harness;
+#[path = "common/matrix_setup.rs"]
+mod mx;
 #[path = "common/synapse.rs"]
 mod synapse;
 #[path = "common/upload.rs"]
 mod upload;
 
-use common::support::prosody::{Prosody, DOMAIN};
-use common::Client;
+use common::support::prosody::Prosody;
 use harness::{join_at, Gateway};
+use mx::{room_jid, ALICE_PASSWORD, GW, SECRET};
 use serde_json::Value;
 use synapse::{MatrixUser, Synapse, SERVER_NAME};
 use upload::{file_message, image_bytes, message_error, upload};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::MessageType;
 
-const GW: &str = "matrix.localhost";
-const SECRET: &str = "matrix-secret";
-const ALICE_PASSWORD: &str = "alice-Matrix-pw-7341";
 /// The gateway's limit for files in this test: 256 KiB.
 const LIMIT: usize = 256 * 1024;
-
-/// The room JID of a Matrix room id, escaped as the gateway does.
-fn room_jid(id: &str) -> String {
-    let node: String = id
-        .chars()
-        .map(|c| match c {
-            ':' => "\\3a".to_owned(),
-            c if c.is_ascii_uppercase() => format!("\\{:02x}", c as u32),
-            c => c.to_string(),
-        })
-        .collect();
-    format!("{node}@{GW}")
-}
 
 /// The `m.room.message` from `sender` whose body is `name`, once it is in
 /// the room: its content.
@@ -59,29 +45,12 @@ async fn an_xmpp_upload_arrives_in_matrix_as_an_image_byte_identical() {
     let synapse = Synapse::start();
     synapse.register("alice", ALICE_PASSWORD);
     synapse.register("bob", "bob-pw");
-    let config = format!(
-        "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
-         [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
-         [log]\nlevel = \"debug\"\n\
-         [networks.matrix]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
-         [networks.matrix.settings]\nallow_private_addresses = true\nsync_timeout_secs = 5\n\
-         [files]\nmax_file_size = {LIMIT}\nallow_private_addresses = true\n",
+    let config = mx::config(
         prosody.component_port,
+        &format!("[files]\nmax_file_size = {LIMIT}\nallow_private_addresses = true\n"),
     );
     let _gateway = Gateway::start(&config);
-    prosody.register("alice", DOMAIN, "pass");
-    let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", prosody.c2s_port).await;
-    alice
-        .say(
-            GW,
-            &format!(
-                "register homeserver={} user=alice password={ALICE_PASSWORD}",
-                synapse.url()
-            ),
-        )
-        .await;
-    let done = alice.reply_from(GW).await;
-    assert!(done.contains("You are registered"), "{done}");
+    let mut alice = mx::registered_alice(&prosody, &synapse).await;
     let bob = MatrixUser::login(&synapse, "bob", "bob-pw").await;
     let room_id = bob.create_room("pictures", "Pictures").await;
     let room = room_jid(&room_id);

@@ -7,13 +7,16 @@
 mod common;
 #[path = "common/testnet.rs"]
 mod harness;
+#[path = "common/matrix_setup.rs"]
+mod mx;
 #[path = "common/synapse.rs"]
 mod synapse;
 
 use common::room::muc_info;
-use common::support::prosody::{Prosody, DOMAIN};
+use common::support::prosody::Prosody;
 use common::Client;
 use harness::{join_at, Gateway};
+use mx::{room_jid, ALICE_PASSWORD, GW, SECRET};
 use serde_json::{json, Value};
 use synapse::{MatrixUser, Synapse, SERVER_NAME};
 use tokio_xmpp::Stanza;
@@ -22,10 +25,6 @@ use xmpp_parsers::message::{Lang, Message, MessageType};
 use xmpp_parsers::presence::Type;
 
 use std::time::{Duration, Instant};
-
-const GW: &str = "matrix.localhost";
-const SECRET: &str = "matrix-secret";
-const ALICE_PASSWORD: &str = "alice-Matrix-pw-7341";
 
 /// Prosody, Synapse with alice, bob and carol, the gateway; alice's XMPP
 /// client registered and in a room bob made (joined by its id).
@@ -46,24 +45,9 @@ impl Setup {
         synapse.register("alice", ALICE_PASSWORD);
         synapse.register("bob", "bob-pw");
         synapse.register("carol", "carol-pw");
-        let config = format!(
-            "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
-             [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
-             [log]\nlevel = \"debug\"\n\
-             [networks.matrix]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
-             [networks.matrix.settings]\nallow_private_addresses = true\nsync_timeout_secs = 5\n",
-            prosody.component_port,
-        );
+        let config = mx::config(prosody.component_port, "");
         let gateway = Gateway::start(&config);
-        prosody.register("alice", DOMAIN, "pass");
-        let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", prosody.c2s_port).await;
-        let command = format!(
-            "register homeserver={} user=alice password={ALICE_PASSWORD}",
-            synapse.url()
-        );
-        alice.say(GW, &command).await;
-        let done = alice.reply_from(GW).await;
-        assert!(done.contains("You are registered"), "{done}");
+        let mut alice = mx::registered_alice(&prosody, &synapse).await;
         let bob = MatrixUser::login(&synapse, "bob", "bob-pw").await;
         let room_id = bob.create_room(alias, alias).await;
         let room = room_jid(&room_id);
@@ -100,19 +84,6 @@ impl Setup {
             })
             .await
     }
-}
-
-/// The room JID of a Matrix room id, escaped as the gateway does.
-fn room_jid(id: &str) -> String {
-    let node: String = id
-        .chars()
-        .map(|c| match c {
-            ':' => "\\3a".to_owned(),
-            c if c.is_ascii_uppercase() => format!("\\{:02x}", c as u32),
-            c => c.to_string(),
-        })
-        .collect();
-    format!("{node}@{GW}")
 }
 
 /// The next groupchat body from this occupant.

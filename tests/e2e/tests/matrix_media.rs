@@ -13,6 +13,8 @@
 mod common;
 #[path = "common/testnet.rs"]
 mod harness;
+#[path = "common/matrix_setup.rs"]
+mod mx;
 #[path = "common/synapse.rs"]
 mod synapse;
 // Its `message_error` is not needed here.
@@ -21,9 +23,10 @@ mod synapse;
 mod upload;
 
 use base64::Engine as _;
-use common::support::prosody::{Prosody, DOMAIN};
+use common::support::prosody::Prosody;
 use common::Client;
 use harness::{join_at, Gateway};
+use mx::{room_jid, ALICE_PASSWORD, GW, SECRET};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use synapse::{MatrixUser, Synapse, SERVER_NAME};
@@ -33,28 +36,12 @@ use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::oob::Oob;
 
-const GW: &str = "matrix.localhost";
-const SECRET: &str = "matrix-secret";
-const ALICE_PASSWORD: &str = "alice-Matrix-pw-7341";
 const SFS: &str = "urn:xmpp:sfs:0";
 const FILE: &str = "urn:xmpp:file:metadata:0";
 const HASHES: &str = "urn:xmpp:hashes:2";
 const REPLY: &str = "urn:xmpp:reply:0";
 const CORRECT: &str = "urn:xmpp:message-correct:0";
 const SID: &str = "urn:xmpp:sid:0";
-
-/// The room JID of a Matrix room id, escaped as the gateway does.
-fn room_jid(id: &str) -> String {
-    let node: String = id
-        .chars()
-        .map(|c| match c {
-            ':' => "\\3a".to_owned(),
-            c if c.is_ascii_uppercase() => format!("\\{:02x}", c as u32),
-            c => c.to_string(),
-        })
-        .collect();
-    format!("{node}@{GW}")
-}
 
 /// Synapse with alice and bob, the gateway on this Prosody, alice's XMPP
 /// client registered and in a room bob made: (client, bob, room id, room
@@ -65,29 +52,12 @@ async fn alice_in_bobs_room(
     let synapse = Synapse::start();
     synapse.register("alice", ALICE_PASSWORD);
     synapse.register("bob", "bob-pw");
-    let config = format!(
-        "[xmpp]\nserver = \"127.0.0.1:{}\"\n\
-         [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
-         [log]\nlevel = \"debug\"\n\
-         [files]\nallow_private_addresses = true\n\
-         [networks.matrix]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
-         [networks.matrix.settings]\nallow_private_addresses = true\nsync_timeout_secs = 5\n",
+    let config = mx::config(
         prosody.component_port,
+        "[files]\nallow_private_addresses = true\n",
     );
     let gateway = Gateway::start(&config);
-    prosody.register("alice", DOMAIN, "pass");
-    let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", prosody.c2s_port).await;
-    alice
-        .say(
-            GW,
-            &format!(
-                "register homeserver={} user=alice password={ALICE_PASSWORD}",
-                synapse.url()
-            ),
-        )
-        .await;
-    let done = alice.reply_from(GW).await;
-    assert!(done.contains("You are registered"), "{done}");
+    let mut alice = mx::registered_alice(prosody, &synapse).await;
     let bob = MatrixUser::login(&synapse, "bob", "bob-pw").await;
     let room_id = bob.create_room("media", "Media").await;
     let room = room_jid(&room_id);
