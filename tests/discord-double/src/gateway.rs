@@ -5,9 +5,15 @@
 //! GUILD_CREATE its 2; the shared log's dispatches from then on follow with
 //! 3, 4, …. A RESUME naming a known session and a sequence number replays
 //! what came after it, then RESUMED; an unknown session gets
-//! INVALID_SESSION (`d: false`).
+//! INVALID_SESSION (`d: false`). READY and GUILD_CREATE come zlib-compressed
+//! in binary frames when IDENTIFY asks for payload compression (serenity
+//! does), as Discord sends large payloads.
 
+use std::io::Write;
 use std::sync::Arc;
+
+use flate2::write::ZlibEncoder;
+use flate2::Compression;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -131,8 +137,12 @@ async fn identify(
         .sessions
         .insert(session_id.clone(), start);
     let ready = fixture::ready(&session_id, &shared.gateway_url);
-    send(ws, &dispatch_payload(1, "READY", &ready)).await?;
-    send(ws, &dispatch_payload(2, "GUILD_CREATE", &shared.guild)).await?;
+    // With `compress: true` Discord zlib-compresses large payloads and
+    // sends them as binary frames: a session's first two are the large ones.
+    let compress = d["compress"].as_bool() == Some(true);
+    send_maybe_compressed(ws, &dispatch_payload(1, "READY", &ready), compress).await?;
+    let guild = dispatch_payload(2, "GUILD_CREATE", &shared.guild);
+    send_maybe_compressed(ws, &guild, compress).await?;
     let f = following.insert(Following {
         start,
         sent: start,
@@ -201,6 +211,23 @@ async fn flush(
 
 fn dispatch_payload(seq: u64, name: &str, data: &Value) -> Value {
     json!({ "op": 0, "d": data, "s": seq, "t": name })
+}
+
+/// Sends `payload` as a zlib-compressed binary frame (payload compression,
+/// as IDENTIFY's `compress: true` asks), or as text.
+async fn send_maybe_compressed(
+    ws: &mut WebSocketStream<TcpStream>,
+    payload: &Value,
+    compress: bool,
+) -> Result<(), ()> {
+    if !compress {
+        return send(ws, payload).await;
+    }
+    let mut zlib = ZlibEncoder::new(Vec::new(), Compression::default());
+    zlib.write_all(payload.to_string().as_bytes())
+        .map_err(|_| ())?;
+    let bytes = zlib.finish().map_err(|_| ())?;
+    ws.send(Message::Binary(bytes)).await.map_err(|_| ())
 }
 
 async fn send(ws: &mut WebSocketStream<TcpStream>, payload: &Value) -> Result<(), ()> {

@@ -208,7 +208,8 @@ fn rss(pid: u32) -> (u64, u64) {
 /// A measurement, not a check (run on demand, on a release build):
 /// the gateway's RSS idle, then with one Discord user registered, their
 /// bot in a guild of 5,000 members (250 listed, as Discord lists a large
-/// guild's) and 204 channels, one channel joined.
+/// guild's) and 204 channels, one channel joined; then with five such
+/// users, and what each user past the first costs.
 /// `cargo build --release --bin switchboard && SWITCHBOARD_BIN=target/release/switchboard
 /// cargo nextest run -p switchboard-e2e --test discord --run-ignored only --no-capture measure_rss`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,28 +219,32 @@ async fn measure_rss() {
     let pid = setup.gateway.pid().unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle = rss(pid);
-    let mut alice = registered(&setup, "alice").await;
-    join(&mut alice, discord::GENERAL_ID, "alice").await;
-    setup
-        .double
-        .say(discord::GENERAL_ID, discord::ALICE_ID, "hello");
-    groupchat_from(&mut alice, discord::GENERAL_ID).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let one = rss(pid);
-    // A second user (their own session and gateway connection; the double
-    // has one bot, so the same token).
-    let mut bob = registered(&setup, "bob").await;
-    join(&mut bob, discord::GENERAL_ID, "bob").await;
-    setup
-        .double
-        .say(discord::GENERAL_ID, discord::ALICE_ID, "hello again");
-    groupchat_from(&mut bob, discord::GENERAL_ID).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let two = rss(pid);
+    // Each user has their own session and gateway connection; the double
+    // has one bot, so the same token.
+    let mut clients = Vec::new();
+    let mut figures = Vec::new();
+    for (i, name) in ["alice", "bob", "carol", "dave", "erin"].iter().enumerate() {
+        let mut client = registered(&setup, name).await;
+        join(&mut client, discord::GENERAL_ID, name).await;
+        let text = format!("hello {i}");
+        setup
+            .double
+            .say(discord::GENERAL_ID, discord::ALICE_ID, &text);
+        while groupchat_from(&mut client, discord::GENERAL_ID).await.1 != text {}
+        clients.push(client);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        figures.push(rss(pid));
+    }
+    let (one, five) = (figures[0], figures[4]);
     println!(
-        "idle: RSS {} kB, anonymous {} kB; one Discord user in the guild, a channel joined: RSS {} kB, anonymous {} kB; two users: RSS {} kB, anonymous {} kB",
-        idle.0, idle.1, one.0, one.1, two.0, two.1
+        "idle: RSS {} kB, anonymous {} kB; one Discord user in the guild, a channel joined: RSS {} kB, anonymous {} kB; five users: RSS {} kB, anonymous {} kB; each user past the first: RSS {} kB, anonymous {} kB",
+        idle.0, idle.1, one.0, one.1, five.0, five.1,
+        (five.0 as i64 - one.0 as i64) / 4, (five.1 as i64 - one.1 as i64) / 4,
     );
+    if std::env::var_os("MEASURE_HOLD").is_some() {
+        // For a heap profiler attached to the gateway: keep it running.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
 }
 
 /// A Discord user's direct message to the bot reaches the XMPP user from
