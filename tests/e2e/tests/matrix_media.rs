@@ -18,27 +18,22 @@ mod mx;
 #[path = "common/synapse.rs"]
 mod synapse;
 // Its `message_error` is not needed here.
-#[allow(dead_code)]
 #[path = "common/upload.rs"]
 mod upload;
 
-use base64::Engine as _;
 use common::support::prosody::Prosody;
 use common::Client;
 use harness::{join_at, Gateway};
 use mx::{room_jid, ALICE_PASSWORD, GW, SECRET};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use synapse::{MatrixUser, Synapse, SERVER_NAME};
 use tokio_xmpp::Stanza;
+use upload::{get, pseudo_random, sfs, sha256};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::oob::Oob;
 
-const SFS: &str = "urn:xmpp:sfs:0";
-const FILE: &str = "urn:xmpp:file:metadata:0";
-const HASHES: &str = "urn:xmpp:hashes:2";
 const REPLY: &str = "urn:xmpp:reply:0";
 const CORRECT: &str = "urn:xmpp:message-correct:0";
 const SID: &str = "urn:xmpp:sid:0";
@@ -93,56 +88,6 @@ fn oob(m: &Message) -> Vec<(String, Option<String>)> {
         .filter_map(|p| Oob::try_from(p.clone()).ok())
         .map(|o| (o.url, o.desc))
         .collect()
-}
-
-/// The XEP-0447 metadata of a message: (name, media type, size, sha-256).
-fn sfs(m: &Message) -> Vec<(String, String, String, String)> {
-    m.payloads
-        .iter()
-        .filter(|p| p.is("file-sharing", SFS))
-        .map(|fs| {
-            let file = fs.get_child("file", FILE).expect("<file/>");
-            let child = |n: &str| {
-                file.get_child(n, FILE)
-                    .map(Element::text)
-                    .unwrap_or_default()
-            };
-            let hash = file
-                .children()
-                .find(|c| c.is("hash", HASHES) && c.attr("algo") == Some("sha-256"))
-                .map(Element::text)
-                .unwrap_or_default();
-            (child("name"), child("media-type"), child("size"), hash)
-        })
-        .collect()
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
-}
-
-/// Bytes that are not all alike, `len` long.
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-/// What the client fetches at `url` (no credentials).
-async fn get(url: &str) -> Vec<u8> {
-    let response = reqwest::get(url).await.unwrap();
-    assert!(
-        response.status().is_success(),
-        "{url}: {}",
-        response.status()
-    );
-    response.bytes().await.unwrap().to_vec()
 }
 
 /// The gateway process's (VmRSS, VmHWM) in kB: a figure printed, not checked.
@@ -232,8 +177,12 @@ async fn matrix_files_arrive_as_uploads_on_the_xmpp_server() {
         "the bytes differ ({} bytes)",
         fetched.len()
     );
+    let metadata: Vec<_> = sfs(&m)
+        .into_iter()
+        .map(|(name, media_type, size, hash, _)| (name, media_type, size, hash))
+        .collect();
     assert_eq!(
-        sfs(&m),
+        metadata,
         [(
             "summit.png".to_owned(),
             "image/png".to_owned(),

@@ -13,22 +13,17 @@
 mod common;
 #[path = "common/testnet.rs"]
 mod harness;
+#[path = "common/upload.rs"]
+mod upload;
 
-use base64::Engine as _;
 use common::room::body;
 use harness::{contact_jid, from_network, join, lobby, occupant_jid, Testnet};
-use sha2::{Digest, Sha256};
 use switchboard_bridge_api::{Attachment, Command, Event, Target, UserId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_xmpp::Stanza;
+use upload::{get, pseudo_random, sfs, sha256};
 use xmpp_parsers::message::{Message, MessageType};
-use xmpp_parsers::minidom::Element;
 use xmpp_parsers::oob::Oob;
-
-const SFS: &str = "urn:xmpp:sfs:0";
-const FILE: &str = "urn:xmpp:file:metadata:0";
-const URL_DATA: &str = "http://jabber.org/protocol/url-data";
-const HASHES: &str = "urn:xmpp:hashes:2";
 
 /// A loopback HTTP server for the network's files: `path` → bytes; a path
 /// starting with `/private/` needs `Authorization: Bearer testnet-alice`.
@@ -80,19 +75,6 @@ async fn file_server(files: Vec<(&'static str, Vec<u8>)>) -> u16 {
         }
     });
     port
-}
-
-/// Bytes that are not all alike (a hash of a run of zeros proves less).
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn attachment(url: String, name: &str, size: Option<u64>, needs_credentials: bool) -> Attachment {
@@ -150,56 +132,6 @@ fn oob(m: &Message) -> Vec<(String, Option<String>)> {
         .filter_map(|p| Oob::try_from(p.clone()).ok())
         .map(|o| (o.url, o.desc))
         .collect()
-}
-
-/// The XEP-0447 `<file-sharing/>` of a message: (name, media type, size,
-/// sha-256, source URL).
-fn sfs(m: &Message) -> Vec<(String, String, String, String, String)> {
-    m.payloads
-        .iter()
-        .filter(|p| p.is("file-sharing", SFS))
-        .map(|fs| {
-            let file = fs.get_child("file", FILE).expect("<file/>");
-            let child = |n: &str| {
-                file.get_child(n, FILE)
-                    .map(Element::text)
-                    .unwrap_or_default()
-            };
-            let hash = file
-                .children()
-                .find(|c| c.is("hash", HASHES) && c.attr("algo") == Some("sha-256"))
-                .map(Element::text)
-                .unwrap_or_default();
-            let source = fs
-                .get_child("sources", SFS)
-                .and_then(|s| s.get_child("url-data", URL_DATA))
-                .and_then(|u| u.attr("target"))
-                .unwrap_or_default()
-                .to_owned();
-            (
-                child("name"),
-                child("media-type"),
-                child("size"),
-                hash,
-                source,
-            )
-        })
-        .collect()
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
-}
-
-/// What the client fetches at `url`.
-async fn get(url: &str) -> Vec<u8> {
-    let response = reqwest::get(url).await.unwrap();
-    assert!(
-        response.status().is_success(),
-        "{url}: {}",
-        response.status()
-    );
-    response.bytes().await.unwrap().to_vec()
 }
 
 /// Prosody's upload service is found by the gateway (no JID in its

@@ -5,7 +5,12 @@
 //! Dino send them).
 //!
 //! A test file takes it beside `common` (the bench shares `common`
-//! without reqwest): `#[path = "common/upload.rs"] mod upload;`.
+//! without reqwest): `#[path = "common/upload.rs"] mod upload;`. It also
+//! reads what a client receives: XEP-0447 metadata, the bytes at a URL.
+#![allow(dead_code)]
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 
 use crate::common::support::prosody::UPLOAD;
 use crate::common::{result_payload, Client};
@@ -99,4 +104,73 @@ pub async fn message_error(client: &mut Client, id: &str) -> (Option<Jid>, Strin
             _ => None,
         })
         .await
+}
+
+const SFS: &str = "urn:xmpp:sfs:0";
+const FILE: &str = "urn:xmpp:file:metadata:0";
+const URL_DATA: &str = "http://jabber.org/protocol/url-data";
+const HASHES: &str = "urn:xmpp:hashes:2";
+
+/// The XEP-0447 `<file-sharing/>` of a message: (name, media type, size,
+/// sha-256, source URL).
+pub fn sfs(m: &Message) -> Vec<(String, String, String, String, String)> {
+    m.payloads
+        .iter()
+        .filter(|p| p.is("file-sharing", SFS))
+        .map(|fs| {
+            let file = fs.get_child("file", FILE).expect("<file/>");
+            let child = |n: &str| {
+                file.get_child(n, FILE)
+                    .map(Element::text)
+                    .unwrap_or_default()
+            };
+            let hash = file
+                .children()
+                .find(|c| c.is("hash", HASHES) && c.attr("algo") == Some("sha-256"))
+                .map(Element::text)
+                .unwrap_or_default();
+            let source = fs
+                .get_child("sources", SFS)
+                .and_then(|s| s.get_child("url-data", URL_DATA))
+                .and_then(|u| u.attr("target"))
+                .unwrap_or_default()
+                .to_owned();
+            (
+                child("name"),
+                child("media-type"),
+                child("size"),
+                hash,
+                source,
+            )
+        })
+        .collect()
+}
+
+/// A SHA-256 as XEP-0300 writes it (base64).
+pub fn sha256(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
+}
+
+/// Bytes that are not all alike (a hash of a run of zeros proves less).
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// What the client fetches at `url` (no credentials).
+pub async fn get(url: &str) -> Vec<u8> {
+    let response = reqwest::get(url).await.unwrap();
+    assert!(
+        response.status().is_success(),
+        "{url}: {}",
+        response.status()
+    );
+    response.bytes().await.unwrap().to_vec()
 }
