@@ -13,15 +13,11 @@ mod common;
 #[path = "common/testnet.rs"]
 mod harness;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use base64::Engine as _;
 use common::Client;
-use harness::{contact_jid, join, occupant_jid, Testnet};
+use harness::{contact_jid, file_server, join, occupant_jid, Testnet};
 use sha1::{Digest, Sha1};
 use switchboard_bridge_api::{AvatarRef, Event, Member, Role, RoomId, UserId};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
@@ -33,63 +29,6 @@ const UPDATE: &str = "vcard-temp:x:update";
 const PUBSUB: &str = "http://jabber.org/protocol/pubsub";
 const METADATA: &str = "urn:xmpp:avatar:metadata";
 const DATA: &str = "urn:xmpp:avatar:data";
-
-/// Requests per path.
-type Counts = Arc<Mutex<HashMap<String, usize>>>;
-
-/// A loopback HTTP server for pictures: path → bytes, as `image/png`
-/// (a path under `/private/` needs `Authorization: Bearer testnet-alice`);
-/// returns its port and the count of requests per path.
-async fn picture_server(files: Vec<(&'static str, Vec<u8>)>) -> (u16, Counts) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let counts: Counts = Arc::default();
-    let seen = Arc::clone(&counts);
-    let files = Arc::new(files);
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                return;
-            };
-            let files = Arc::clone(&files);
-            let seen = Arc::clone(&seen);
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
-                    if s.read(&mut byte).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
-                let head = String::from_utf8_lossy(&head).into_owned();
-                let path = head.split(' ').nth(1).unwrap_or("").to_owned();
-                *seen.lock().unwrap().entry(path.clone()).or_default() += 1;
-                let authorised = head
-                    .to_lowercase()
-                    .contains("authorization: bearer testnet-alice");
-                let found = files.iter().find(|(p, _)| *p == path);
-                match found.filter(|_| authorised || !path.starts_with("/private/")) {
-                    Some((_, bytes)) => {
-                        let head = format!(
-                            "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\
-                             Connection: close\r\n\r\n",
-                            bytes.len()
-                        );
-                        let _ = s.write_all(head.as_bytes()).await;
-                        let _ = s.write_all(bytes).await;
-                    }
-                    None => {
-                        let _ = s
-                            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                            .await;
-                    }
-                }
-            });
-        }
-    });
-    (port, counts)
-}
 
 /// A PNG signature and bytes that are not all alike.
 fn png(len: usize, seed: u64) -> Vec<u8> {
@@ -259,7 +198,7 @@ async fn avatars_reach_occupants_and_contacts_fetched_once() {
     let first = png(3000, 5);
     let second = png(2000, 9);
     let private = png(1000, 13);
-    let (port, counts) = picture_server(vec![
+    let (port, counts) = file_server(vec![
         ("/bob.png", first.clone()),
         ("/bob2.png", second.clone()),
         ("/private/eve.png", private.clone()),

@@ -17,65 +17,12 @@ mod harness;
 mod upload;
 
 use common::room::body;
-use harness::{contact_jid, from_network, join, lobby, occupant_jid, Testnet};
+use harness::{contact_jid, file_server, from_network, join, lobby, occupant_jid, Testnet};
 use switchboard_bridge_api::{Attachment, Command, Event, Target, UserId};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_xmpp::Stanza;
 use upload::{get, pseudo_random, sfs, sha256};
 use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::oob::Oob;
-
-/// A loopback HTTP server for the network's files: `path` → bytes; a path
-/// starting with `/private/` needs `Authorization: Bearer testnet-alice`.
-async fn file_server(files: Vec<(&'static str, Vec<u8>)>) -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let files = std::sync::Arc::new(files);
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                return;
-            };
-            let files = std::sync::Arc::clone(&files);
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
-                    if s.read(&mut byte).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
-                let head = String::from_utf8_lossy(&head).to_lowercase();
-                let path = head.split(' ').nth(1).unwrap_or("").to_owned();
-                let authorised = head.contains("authorization: bearer testnet-alice");
-                let found = files.iter().find(|(p, _)| *p == path);
-                let answer = match found {
-                    Some(_) if path.starts_with("/private/") && !authorised => None,
-                    Some((_, bytes)) => Some(bytes),
-                    None => None,
-                };
-                match answer {
-                    Some(bytes) => {
-                        let head = format!(
-                            "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\
-                             Connection: close\r\n\r\n",
-                            bytes.len()
-                        );
-                        let _ = s.write_all(head.as_bytes()).await;
-                        let _ = s.write_all(bytes).await;
-                    }
-                    None => {
-                        let _ = s
-                            .write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                            .await;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
 
 fn attachment(url: String, name: &str, size: Option<u64>, needs_credentials: bool) -> Attachment {
     Attachment {
@@ -146,7 +93,7 @@ fn oob(m: &Message) -> Vec<(String, Option<String>)> {
 async fn network_files_are_uploaded_to_the_xmpp_server() {
     let image = pseudo_random(2 * 1024 * 1024, 7);
     let private = pseudo_random(300 * 1024, 11);
-    let port = file_server(vec![
+    let (port, _) = file_server(vec![
         ("/photo.png", image.clone()),
         ("/private/scan.png", private.clone()),
     ])
@@ -284,7 +231,7 @@ async fn without_an_upload_service_public_urls_pass_through() {
 async fn a_configured_service_and_its_own_limit() {
     let small = pseudo_random(512 * 1024, 3);
     let big = pseudo_random(2 * 1024 * 1024, 5);
-    let port = file_server(vec![("/small.png", small.clone()), ("/big.png", big)]).await;
+    let (port, _) = file_server(vec![("/small.png", small.clone()), ("/big.png", big)]).await;
     let mut net = Testnet::start_with(
         Some(1024 * 1024),
         "upload_service = \"upload.localhost\"\n[files]\nallow_private_addresses = true\n",
@@ -365,7 +312,7 @@ async fn uploads_switched_off_pass_urls_through() {
 async fn through_ejabberd_too() {
     use common::support::ejabberd::{Ejabberd, DOMAIN};
     let image = pseudo_random(2 * 1024 * 1024, 13);
-    let port = file_server(vec![("/photo.png", image.clone())]).await;
+    let (port, _) = file_server(vec![("/photo.png", image.clone())]).await;
     let secret = "testnet-secret";
     let (ejabberd, http_port) =
         Ejabberd::start_with_upload(&[(harness::TESTNET, secret)], 10 * 1024 * 1024);
@@ -425,7 +372,7 @@ async fn through_ejabberd_too() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_correction_after_a_file_comes_after_it() {
     let image = pseudo_random(2 * 1024 * 1024, 17);
-    let port = file_server(vec![("/photo.png", image)]).await;
+    let (port, _) = file_server(vec![("/photo.png", image)]).await;
     let mut net = Testnet::start_with(
         Some(10 * 1024 * 1024),
         "[files]\nallow_private_addresses = true\n",

@@ -450,3 +450,68 @@ pub fn from_network(id: &str, target: Target, author: &str, text: &str) -> Event
 pub fn lobby() -> Target {
     Target::Room(RoomId::from("lobby"))
 }
+
+/// Requests per path, as a [`file_server`] counted them.
+pub type Counts = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>;
+
+/// A loopback HTTP server standing for the test network's file host:
+/// path → bytes, as `image/png`; a path under `/private/` needs
+/// `Authorization: Bearer testnet-alice` (the test network's credentials,
+/// which its `FileFetcher` sends), else 403; an unknown path is 404.
+/// Returns its port and the count of requests per path.
+pub async fn file_server(files: Vec<(&'static str, Vec<u8>)>) -> (u16, Counts) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let counts: Counts = Default::default();
+    let seen = std::sync::Arc::clone(&counts);
+    let files = std::sync::Arc::new(files);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let files = std::sync::Arc::clone(&files);
+            let seen = std::sync::Arc::clone(&seen);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                    if s.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let path = head.split(' ').nth(1).unwrap_or("").to_owned();
+                *seen.lock().unwrap().entry(path.clone()).or_default() += 1;
+                let authorised = head
+                    .to_lowercase()
+                    .contains("authorization: bearer testnet-alice");
+                let answer = match files.iter().find(|(p, _)| *p == path) {
+                    Some(_) if path.starts_with("/private/") && !authorised => Err("403 Forbidden"),
+                    Some((_, bytes)) => Ok(bytes),
+                    None => Err("404 Not Found"),
+                };
+                match answer {
+                    Ok(bytes) => {
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\
+                             Connection: close\r\n\r\n",
+                            bytes.len()
+                        );
+                        let _ = s.write_all(head.as_bytes()).await;
+                        let _ = s.write_all(bytes).await;
+                    }
+                    Err(status) => {
+                        let head = format!(
+                            "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        );
+                        let _ = s.write_all(head.as_bytes()).await;
+                    }
+                }
+            });
+        }
+    });
+    (port, counts)
+}
