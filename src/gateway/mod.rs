@@ -7,6 +7,7 @@ mod bookmarks;
 mod chat_commands;
 mod chat_states;
 mod command_errors;
+mod contacts_kept;
 mod direct;
 mod files;
 mod history;
@@ -161,6 +162,7 @@ impl Gateway {
             match r.user.parse::<BareJid>() {
                 Ok(user) => match self.open_credentials(&r.sealed_credentials) {
                     Ok(creds) => {
+                        self.restore_contacts(&user).await;
                         self.start_session(&user, creds).await;
                         started += 1;
                     }

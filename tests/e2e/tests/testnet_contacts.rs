@@ -1,20 +1,25 @@
 //! What a client sees of the network's answers and of its contacts,
 //! through a real Prosody and a real XMPP client, the test network on the
 //! far side: a command the network refuses comes back as an error to the
-//! resource that sent it, with its id. The gateway must be built with
+//! resource that sent it, with its id; contacts are still known after the
+//! gateway restarts. The gateway must be built with
 //! `cargo build --bin switchboard --features test-network`.
 
 mod common;
 #[path = "common/testnet.rs"]
 mod harness;
 
+use common::support::prosody::DOMAIN;
 use common::Client;
 use harness::{contact_jid, join, room_jid, Testnet};
-use switchboard_bridge_api::{Command, ErrorKind};
+use std::time::Duration;
+use switchboard_bridge_api::{Command, ErrorKind, Event, UserId};
 use tokio_xmpp::Stanza;
+use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Id, Lang, Message, MessageType};
 use xmpp_parsers::minidom::Element;
+use xmpp_parsers::presence::{Presence, Type};
 use xmpp_parsers::stanza_error::DefinedCondition;
 
 const CORRECT: &str = "urn:xmpp:message-correct:0";
@@ -135,4 +140,110 @@ async fn a_refused_command_is_an_error_to_the_resource_that_sent_it() {
             "that message is gone".into()
         )
     );
+}
+
+const ROSTER: &str = "jabber:iq:roster";
+
+/// The network reports Bob as a contact of the user.
+fn bob_reported() -> Event {
+    Event::ContactAdded {
+        user: UserId::from("bob"),
+        name: "Bob Builder".into(),
+    }
+}
+
+/// Waits for a presence of this type from this JID.
+async fn presence_from(client: &mut Client, from: &Jid, type_: Type) -> Presence {
+    client
+        .wait_for(|s| match s {
+            Stanza::Presence(p) if p.from.as_ref() == Some(from) && p.type_ == type_ => {
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .await
+}
+
+/// A roster push about `jid` the server sent the client, within `wait`.
+async fn roster_push(client: &mut Client, jid: &Jid, wait: Duration) -> Option<Element> {
+    let jid = jid.to_string();
+    client
+        .maybe(wait, |s| match s {
+            Stanza::Iq(Iq::Set { payload, .. })
+                if payload.is("query", ROSTER)
+                    && payload
+                        .children()
+                        .any(|i| i.attr("jid") == Some(jid.as_str())) =>
+            {
+                Some(payload.clone())
+            }
+            _ => None,
+        })
+        .await
+}
+
+/// With the roster privilege: Bob, put in the roster before a restart of
+/// the gateway, is still its contact after it: his presence comes again
+/// when the gateway is back, a device logging in after the restart gets
+/// him available (its server's probe answered), and the network
+/// reporting him again (as a new session does) pushes no second roster
+/// item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_privilege_a_contact_is_known_after_a_restart() {
+    let mut net = Testnet::start_privileged(r#"roster = "both";"#).await;
+    let mut alice = net.user("alice").await;
+    let bob = contact_jid("bob");
+    net.control.inject("alice", bob_reported()).await;
+    roster_push(&mut alice, &bob, common::ANSWER)
+        .await
+        .expect("Bob pushed into the roster");
+    presence_from(&mut alice, &bob, Type::None).await;
+
+    net.restart_gateway();
+    net.control.started("alice").await;
+    presence_from(&mut alice, &bob, Type::None).await;
+    let mut phone = Client::login(&format!("alice@{DOMAIN}"), "pass", net.prosody.c2s_port).await;
+    let probed = phone
+        .wait_for(|s| match s {
+            Stanza::Presence(p) if p.from.as_ref() == Some(&bob) => Some(p.type_.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(probed, Type::None, "the probe of Bob answered available");
+
+    net.control.inject("alice", bob_reported()).await;
+    presence_from(&mut alice, &bob, Type::None).await;
+    assert_eq!(
+        roster_push(&mut alice, &bob, Duration::from_millis(500)).await,
+        None,
+        "no second roster push for a contact the roster has"
+    );
+}
+
+/// Without the privilege (XEP-0100): Bob, whose subscription the user
+/// approved before the restart, is answered available to a device that
+/// logs in after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_privilege_a_contact_is_known_after_a_restart() {
+    let mut net = Testnet::start().await;
+    let mut alice = net.user("alice").await;
+    let bob = contact_jid("bob");
+    net.control.inject("alice", bob_reported()).await;
+    presence_from(&mut alice, &bob, Type::Subscribe).await;
+    alice
+        .send(Presence::new(Type::Subscribed).with_to(bob.clone()))
+        .await;
+    alice.send(Presence::subscribe().with_to(bob.clone())).await;
+    presence_from(&mut alice, &bob, Type::Subscribed).await;
+
+    net.restart_gateway();
+    net.control.started("alice").await;
+    let mut phone = Client::login(&format!("alice@{DOMAIN}"), "pass", net.prosody.c2s_port).await;
+    let probed = phone
+        .wait_for(|s| match s {
+            Stanza::Presence(p) if p.from.as_ref() == Some(&bob) => Some(p.type_.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(probed, Type::None, "the probe of Bob answered available");
 }
