@@ -125,6 +125,34 @@ impl Gateway {
         });
     }
 
+    /// The server granted the privilege (after each connect): the stored
+    /// rooms of its users are bookmarked, those restored at start-up (whose
+    /// joins came before the privilege) and any stored while it was not
+    /// granted. A bookmark already there is left (each job reads first).
+    pub(super) async fn bookmark_stored_rooms(&self, domain: &str) {
+        let users = match self.users().await {
+            Ok(users) => users,
+            Err(e) => return warn!(error = %e, "cannot list users to bookmark their rooms"),
+        };
+        let users = users
+            .iter()
+            .filter_map(|u| u.parse::<BareJid>().ok())
+            .filter(|u| u.domain().as_str() == domain);
+        for user in users {
+            let stored = match self.store.stored_rooms(user.as_str(), &self.network).await {
+                Ok(stored) => stored,
+                Err(e) => return warn!(error = %e, "cannot read the stored rooms"),
+            };
+            for s in stored {
+                let room = RoomId(s.room);
+                let name = self
+                    .room_name(&user, &room)
+                    .unwrap_or_else(|| room.0.clone());
+                self.bookmark_room(&user, &room, &name, &s.nick);
+            }
+        }
+    }
+
     fn queue_bookmark(&self, job: Job) {
         let jobs = self.bookmarks.jobs.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);

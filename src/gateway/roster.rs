@@ -12,6 +12,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use switchboard_bridge_api::{Message, UserId};
 use tracing::{debug, info, warn};
 use xmpp_parsers::iq::Iq;
@@ -68,8 +69,12 @@ impl Gateway {
 
     /// Notes the `<privilege/>` of a message to the domain, if it has one
     /// (then it is consumed): only from a server (a bare domain) whose users
-    /// may register. Contacts already reported are put in the roster now.
-    pub(super) async fn note_privileges(&self, message: &xmpp_parsers::message::Message) -> bool {
+    /// may register. Contacts already reported are put in the roster now,
+    /// stored rooms in the bookmarks (`bookmarks.rs`).
+    pub(super) async fn note_privileges(
+        self: &Arc<Self>,
+        message: &xmpp_parsers::message::Message,
+    ) -> bool {
         let Some(granted) = privilege::privileges_of(&message.payloads) else {
             return false;
         };
@@ -90,6 +95,11 @@ impl Gateway {
         let waiting: Vec<(BareJid, String, String)> = {
             let mut contacts = self.contacts.lock().unwrap();
             contacts.granted.insert(domain.clone(), granted);
+            if granted.pubsub_iq {
+                let gateway = Arc::clone(self);
+                let domain = domain.clone();
+                tokio::spawn(async move { gateway.bookmark_stored_rooms(&domain).await });
+            }
             if !granted.roster_set {
                 return true;
             }
