@@ -7,6 +7,7 @@ mod bookmarks;
 mod chat_commands;
 mod chat_states;
 mod command_errors;
+mod contact_disco;
 mod contacts_kept;
 mod direct;
 mod files;
