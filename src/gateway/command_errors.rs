@@ -16,9 +16,10 @@ use xmpp_parsers::message::{Id, Message, MessageType};
 use super::Gateway;
 use crate::xmpp::errors;
 
-/// How many commands are remembered for their errors, per network (a
-/// sent text's entry goes with its echo, so these are the ones in flight
-/// and the edits, retractions and reactions, which have none).
+/// How many commands are remembered for their errors, per network (an
+/// entry goes with the command's echo: a sent text's, or the reflection
+/// of a correction, retraction or reactions; so these are the ones in
+/// flight, and those of networks that echo nothing).
 const SENDERS_KEPT: usize = 512;
 
 /// The last [`SENDERS_KEPT`] commands with a token: (user, token, the
@@ -53,7 +54,9 @@ impl Gateway {
     }
 
     /// The network took the command with this token (its echo came): its
-    /// sender is no longer needed.
+    /// sender is no longer needed (a retraction of a message the network
+    /// split is one entry per part and one echo taken: the rest go with
+    /// age).
     pub(super) fn command_done(&self, user: &BareJid, token: &str) {
         let mut senders = self.command_senders.lock().unwrap();
         if let Some(at) = senders
