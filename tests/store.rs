@@ -3,7 +3,9 @@
 mod support;
 
 use switchboard::archive::{Archive, ArchivePolicy};
-use switchboard::store::{ArchiveRange, ArchivedMessage, IdMapping, MappedId, Store, StoredRoom};
+use switchboard::store::{
+    ArchiveRange, ArchivedMessage, IdMapping, MappedId, Store, StoredContact, StoredRoom,
+};
 
 /// `count` messages of alice's in `room`, with seqs after `seq` and bodies `{body}{i}`.
 fn messages(room: &str, count: i64, seq: i64, body: &str) -> Vec<ArchivedMessage> {
@@ -269,6 +271,42 @@ async fn exercise(store: &Store) {
         [("#a%x".to_owned(), "alice".to_owned())]
     );
 
+    // Contacts: saved, renamed in place, listed by id within the limit.
+    let contact = |id: &str, name: &str, in_roster| StoredContact {
+        contact: id.into(),
+        name: name.into(),
+        in_roster,
+    };
+    for c in [
+        contact("bob", "Bob", true),
+        contact("@Carol:hs", "Carol", false),
+        contact("bob", "Bob Builder", false),
+    ] {
+        store
+            .save_contact("alice@localhost", "irc", &c)
+            .await
+            .unwrap();
+    }
+    store
+        .save_contact("alice@localhost", "discord", &contact("dave", "Dave", true))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.contacts("alice@localhost", "irc", 10).await.unwrap(),
+        [
+            contact("@Carol:hs", "Carol", false),
+            contact("bob", "Bob Builder", false)
+        ]
+    );
+    assert_eq!(
+        store
+            .contacts("alice@localhost", "irc", 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
     // Deleting a registration removes what belongs to it, nothing else.
     assert!(store
         .delete_registration("alice@localhost", "irc")
@@ -315,6 +353,18 @@ async fn exercise(store: &Store) {
             .unwrap()
             .len(),
         1
+    );
+    assert!(store
+        .contacts("alice@localhost", "irc", 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .contacts("alice@localhost", "discord", 10)
+            .await
+            .unwrap(),
+        [contact("dave", "Dave", true)]
     );
     assert!(store
         .registration("alice@localhost", "discord")

@@ -92,20 +92,24 @@ impl Gateway {
     /// A persistent room was stored with this nick: bookmarked, where the
     /// server lets the gateway.
     pub(super) fn bookmark_room(&self, user: &BareJid, room: &RoomId, name: &str, nick: &str) {
+        if let Some(job) = self.keep_job(user, room, name, nick) {
+            self.queue_bookmark(job);
+        }
+    }
+
+    /// The job that bookmarks a room, where the server lets the gateway.
+    fn keep_job(&self, user: &BareJid, room: &RoomId, name: &str, nick: &str) -> Option<Job> {
         let granted = self.privileges(user);
         if !granted.pubsub_iq {
-            return;
+            return None;
         }
-        let Some(room_jid) = self.room_jid(room) else {
-            return;
-        };
-        self.queue_bookmark(Job::Keep {
+        Some(Job::Keep {
             user: user.clone(),
-            room: room_jid,
+            room: self.room_jid(room)?,
             name: name.to_owned(),
             nick: nick.to_owned(),
             namespace: granted.namespace,
-        });
+        })
     }
 
     /// A stored room was forgotten: its bookmark, if the gateway made it,
@@ -125,8 +129,50 @@ impl Gateway {
         });
     }
 
+    /// The server granted the privilege (after each connect): the stored
+    /// rooms of its users are bookmarked, those restored at start-up (whose
+    /// joins came before the privilege) and any stored while it was not
+    /// granted. A bookmark already there is left (each job reads first).
+    /// Each waits for room in the queue (this runs in a task of its own):
+    /// all the users' rooms at once would overflow it.
+    pub(super) async fn bookmark_stored_rooms(&self, domain: &str) {
+        let users = match self.users().await {
+            Ok(users) => users,
+            Err(e) => return warn!(error = %e, "cannot list users to bookmark their rooms"),
+        };
+        let users = users
+            .iter()
+            .filter_map(|u| u.parse::<BareJid>().ok())
+            .filter(|u| u.domain().as_str() == domain);
+        for user in users {
+            let stored = match self.store.stored_rooms(user.as_str(), &self.network).await {
+                Ok(stored) => stored,
+                Err(e) => return warn!(error = %e, "cannot read the stored rooms"),
+            };
+            for s in stored {
+                let room = RoomId(s.room);
+                let name = self
+                    .room_name(&user, &room)
+                    .unwrap_or_else(|| room.0.clone());
+                let Some(job) = self.keep_job(&user, &room, &name, &s.nick) else {
+                    continue;
+                };
+                if self.bookmark_jobs().send(job).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
     fn queue_bookmark(&self, job: Job) {
-        let jobs = self.bookmarks.jobs.get_or_init(|| {
+        if let Err(e) = self.bookmark_jobs().try_send(job) {
+            warn!(error = %e, "too many bookmark changes waiting; one dropped");
+        }
+    }
+
+    /// The bookmark task's queue, the task started at the first use.
+    fn bookmark_jobs(&self) -> &mpsc::Sender<Job> {
+        self.bookmarks.jobs.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
             let worker = Worker {
                 domain: self.domain.clone(),
@@ -135,10 +181,7 @@ impl Gateway {
             };
             tokio::spawn(worker.run(rx));
             tx
-        });
-        if let Err(e) = jobs.try_send(job) {
-            warn!(error = %e, "too many bookmark changes waiting; one dropped");
-        }
+        })
     }
 }
 

@@ -118,6 +118,11 @@ impl Gateway {
             .flatten()
         {
             Ok(Some(card))
+        } else if let Some(info) = (!is_set && payload.is("query", ns::DISCO_INFO))
+            .then(|| self.contact_info(&from, to.as_ref().unwrap(), &payload))
+            .flatten()
+        {
+            Ok(Some(info))
         } else if let Some(answer) = (!is_set && payload.is("pubsub", PUBSUB))
             .then(|| self.contact_avatar(&from, to.as_ref().unwrap(), &payload))
             .flatten()

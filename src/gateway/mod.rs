@@ -6,6 +6,9 @@ mod avatars;
 mod bookmarks;
 mod chat_commands;
 mod chat_states;
+mod command_errors;
+mod contact_disco;
+mod contacts_kept;
 mod direct;
 mod files;
 mod history;
@@ -85,8 +88,8 @@ pub struct Gateway {
     recent: Mutex<recent::Recent>,
     /// The typing states the network was told.
     typing: Mutex<chat_states::SentTyping>,
-    /// Where the user's messages with files came from, for their errors.
-    file_senders: Mutex<shared_files::Senders>,
+    /// Where the user's commands came from, for their errors.
+    command_senders: Mutex<command_errors::Senders>,
     /// Files from the network: the HTTP client and the upload service.
     files: files::Files,
     /// Users' contacts and the servers' XEP-0356 privileges.
@@ -140,7 +143,7 @@ impl Gateway {
             rich_pending: Mutex::default(),
             recent: Mutex::default(),
             typing: Mutex::default(),
-            file_senders: Mutex::default(),
+            command_senders: Mutex::default(),
             contacts: Mutex::default(),
             bookmarks: bookmarks::Bookmarks::default(),
             avatars: avatars::Avatars::default(),
@@ -160,6 +163,7 @@ impl Gateway {
             match r.user.parse::<BareJid>() {
                 Ok(user) => match self.open_credentials(&r.sealed_credentials) {
                     Ok(creds) => {
+                        self.restore_contacts(&user).await;
                         self.start_session(&user, creds).await;
                         started += 1;
                     }

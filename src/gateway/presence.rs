@@ -20,7 +20,8 @@ impl Gateway {
     }
 
     /// After each (re)connect: tell every registered user the gateway is
-    /// here, and probe for their resources.
+    /// here, probe for their resources, and their known contacts are
+    /// available (`contacts_kept.rs`).
     pub(super) async fn announce(&self) {
         let users = match self.users().await {
             Ok(u) => u,
@@ -37,6 +38,9 @@ impl Gateway {
             self.send(self.own_presence().with_to(to.clone())).await;
             self.send(Presence::probe().with_from(domain.clone()).with_to(to))
                 .await;
+            if let Ok(user) = user.parse() {
+                self.announce_contacts(&user).await;
+            }
         }
     }
 

@@ -12,6 +12,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use switchboard_bridge_api::{Message, UserId};
 use tracing::{debug, info, warn};
 use xmpp_parsers::iq::Iq;
@@ -29,7 +30,7 @@ pub(super) const ELSEWHERE: &str = "[sent by you from elsewhere] ";
 
 /// Contacts remembered per user (beyond this, older ones are not pushed
 /// again and probes about them are answered unavailable).
-const MAX_CONTACTS: usize = 4096;
+pub(super) const MAX_CONTACTS: usize = 4096;
 
 /// The prefix of the ids of the roster sets the gateway sends.
 const ROSTER_SET_ID: &str = "sb-roster-";
@@ -44,8 +45,9 @@ const MAX_SETS: usize = 256;
 /// What the gateway knows of each user's contacts in this process.
 #[derive(Default)]
 pub(super) struct Contacts {
-    /// Per user: contact id → (display name, whether the roster has it).
-    users: HashMap<BareJid, HashMap<String, (String, bool)>>,
+    /// Per user: contact id → (display name, whether the roster has it);
+    /// also in the store (`contacts_kept.rs`).
+    pub(super) users: HashMap<BareJid, HashMap<String, (String, bool)>>,
     /// What each server (user domain) granted on this link.
     granted: HashMap<String, Privileges>,
     /// Roster sets sent: (iq id, user, contact id, name), oldest first.
@@ -67,8 +69,12 @@ impl Gateway {
 
     /// Notes the `<privilege/>` of a message to the domain, if it has one
     /// (then it is consumed): only from a server (a bare domain) whose users
-    /// may register. Contacts already reported are put in the roster now.
-    pub(super) async fn note_privileges(&self, message: &xmpp_parsers::message::Message) -> bool {
+    /// may register. Contacts already reported are put in the roster now,
+    /// stored rooms in the bookmarks (`bookmarks.rs`).
+    pub(super) async fn note_privileges(
+        self: &Arc<Self>,
+        message: &xmpp_parsers::message::Message,
+    ) -> bool {
         let Some(granted) = privilege::privileges_of(&message.payloads) else {
             return false;
         };
@@ -89,6 +95,11 @@ impl Gateway {
         let waiting: Vec<(BareJid, String, String)> = {
             let mut contacts = self.contacts.lock().unwrap();
             contacts.granted.insert(domain.clone(), granted);
+            if granted.pubsub_iq {
+                let gateway = Arc::clone(self);
+                let domain = domain.clone();
+                tokio::spawn(async move { gateway.bookmark_stored_rooms(&domain).await });
+            }
             if !granted.roster_set {
                 return true;
             }
@@ -128,23 +139,29 @@ impl Gateway {
             return;
         };
         let granted = self.privileges(user);
-        let new = {
+        let (new, remembered) = {
             let mut contacts = self.contacts.lock().unwrap();
             let known = contacts.users.entry(user.clone()).or_default();
             let full = known.len() >= MAX_CONTACTS;
             match known.get_mut(peer.as_str()) {
-                Some((old, pushed)) if *old == name && (*pushed || !granted.roster_set) => false,
+                Some((old, pushed)) if *old == name && (*pushed || !granted.roster_set) => {
+                    (false, false)
+                }
                 Some(entry) => {
                     *entry = (name.clone(), granted.roster_set);
-                    true
+                    (true, true)
                 }
-                None if full => true,
+                None if full => (true, false),
                 None => {
                     known.insert(peer.0.clone(), (name.clone(), granted.roster_set));
-                    true
+                    (true, true)
                 }
             }
         };
+        if remembered {
+            self.keep_contact(user, peer.as_str(), &name, granted.roster_set)
+                .await;
+        }
         if new && granted.roster_set {
             let id = next_set_id();
             {
@@ -264,6 +281,7 @@ impl Gateway {
             warn!(?condition, "the server refused a roster set");
             return;
         };
+        self.keep_contact(&user, &contact, &name, false).await;
         warn!(
             ?condition,
             "the server refused a roster set; asking for a subscription instead"
@@ -276,7 +294,7 @@ impl Gateway {
     /// A presence to a contact JID (RFC 6121, XEP-0100 §4.1): a
     /// subscription is approved for the contact (for registered users), an
     /// unsubscription acknowledged, a probe answered with what the network
-    /// said (available once reported in this process).
+    /// said (available once reported, in this process or stored).
     pub(super) async fn contact_presence(&self, presence: Presence) {
         let (Some(from), Some(to)) = (presence.from, presence.to) else {
             return;

@@ -408,6 +408,11 @@ impl Gateway {
         if let Some(kind) = super::unbridged::kind(&event) {
             return kind.log_once();
         }
+        if let Event::Message(m) = &event {
+            if let (true, Some(token)) = (m.own, &m.token) {
+                self.command_done(user, token);
+            }
+        }
         match event {
             Event::Idle { commands } => self.end_if_idle(user, shared, commands).await,
             Event::Connected { nick, .. } => {
@@ -555,6 +560,9 @@ impl Gateway {
         command: Command,
         message: &Message,
     ) {
+        if let (Some(from), Some(to)) = (&message.from, &message.to) {
+            self.note_sender(user, &command, from, to);
+        }
         match self.command(user, command).await {
             Ok(()) => {}
             Err(Unsent::NotRegistered) => self.refuse_unregistered(message).await,

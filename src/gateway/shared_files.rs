@@ -21,28 +21,12 @@
 //! lines that are only a file's URL are not sent as text too. Elsewhere the
 //! body goes as typed: the network reads the URL.
 
-use std::collections::VecDeque;
-
-use switchboard_bridge_api::{Attachment, ErrorKind, Token};
-use xmpp_parsers::jid::{BareJid, Jid};
-use xmpp_parsers::message::{Id, Message, MessageType};
+use switchboard_bridge_api::Attachment;
+use xmpp_parsers::message::Message;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::oob::Oob;
 
 use super::Gateway;
-use crate::xmpp::errors;
-
-/// How many messages with files are remembered for their errors.
-const SENDERS_KEPT: usize = 256;
-
-/// Where the messages with files came from, so that a file the network
-/// could not take (too large, unreachable) is answered to the resource
-/// that sent it, from the room or contact it was sent to: a message error
-/// to a bare JID is dropped by the user's server (RFC 6121 §8.5.2.1.1),
-/// and clients match an error to the message by its id in that
-/// conversation. The last [`SENDERS_KEPT`].
-#[derive(Default)]
-pub(super) struct Senders(VecDeque<(BareJid, Token, Jid, Jid)>);
 
 const SFS: &str = "urn:xmpp:sfs:0";
 const FILE_METADATA: &str = "urn:xmpp:file:metadata:0";
@@ -60,49 +44,7 @@ impl Gateway {
         if files.is_empty() {
             return (text, files);
         }
-        if let (Some(from), Some(to)) = (&message.from, &message.to) {
-            let token = message.id.as_ref().map(|i| i.0.clone()).unwrap_or_default();
-            let mut senders = self.file_senders.lock().unwrap();
-            if senders.0.len() >= SENDERS_KEPT {
-                senders.0.pop_front();
-            }
-            senders
-                .0
-                .push_back((from.to_bare(), token, from.clone(), to.clone()));
-        }
         (without_urls(&text, &files), files)
-    }
-
-    /// The error of the user's command with this token: to the resource
-    /// that sent it, from where it went, when it carried files; else from
-    /// the gateway to the user's bare JID.
-    pub(super) async fn command_error(
-        &self,
-        user: &BareJid,
-        token: Token,
-        kind: ErrorKind,
-        text: &str,
-    ) {
-        let sender = {
-            let mut senders = self.file_senders.lock().unwrap();
-            let found = senders
-                .0
-                .iter()
-                .rposition(|(u, t, ..)| u == user && *t == token);
-            found.and_then(|i| senders.0.remove(i))
-        };
-        let (to, from) = match sender {
-            Some((_, _, to, from)) => (to, from.to_bare().into()),
-            None => (Jid::from(user.clone()), Jid::from(self.domain.clone())),
-        };
-        let mut msg = Message::new(Some(to));
-        msg.type_ = MessageType::Error;
-        msg.from = Some(from);
-        msg.id = Some(Id(token));
-        let condition = super::session::condition_for(kind);
-        msg.payloads
-            .push(errors::stanza_error(condition, text).into());
-        self.send(msg).await;
     }
 }
 

@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 mod archive;
+mod contacts;
 mod id_map;
 mod rich;
 mod rooms;
 
 pub use archive::{ArchiveRange, ArchivedMessage};
+pub use contacts::StoredContact;
 pub use id_map::{IdMapping, MappedId, ID_MAP_LIMIT};
 pub use rooms::StoredRoom;
 
@@ -174,6 +176,10 @@ impl Store {
             (
                 "rooms",
                 "DELETE FROM rooms WHERE user_jid = $1 AND network = $2",
+            ),
+            (
+                "contacts",
+                "DELETE FROM contacts WHERE user_jid = $1 AND network = $2",
             ),
         ] {
             let done = sqlx::query(sql)

@@ -21,6 +21,8 @@ pub struct Prosody {
     /// HTTP port of the XEP-0363 upload service (`upload.localhost`), when
     /// started with [`Prosody::start_with_upload`].
     pub http_port: Option<u16>,
+    /// The components' XEP-0356 privileges, when started privileged.
+    privileges: Option<String>,
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -136,6 +138,7 @@ VirtualHost "{OTHER_DOMAIN}"
             c2s_port,
             component_port,
             http_port,
+            privileges: privileges.map(str::to_owned),
             dir,
             child: None,
         };
@@ -190,6 +193,22 @@ VirtualHost "{OTHER_DOMAIN}"
         if let Some(mut child) = self.child.take() {
             stop_child(&mut child, Duration::from_secs(5));
         }
+    }
+
+    /// Grants the components these privileges in place of those it was
+    /// started with (written as [`Prosody::start_privileged`] takes them)
+    /// and restarts Prosody on the same ports and data: an operator
+    /// changing mod_privilege's configuration.
+    pub fn regrant(&mut self, privileges: &str) {
+        let old = self
+            .privileges
+            .replace(privileges.to_owned())
+            .expect("started with Prosody::start_privileged");
+        let config = std::fs::read_to_string(self.config()).unwrap();
+        let (old, new) = (format!("{{ {old} }}"), format!("{{ {privileges} }}"));
+        assert!(config.contains(&old), "{config}");
+        std::fs::write(self.config(), config.replace(&old, &new)).unwrap();
+        self.restart();
     }
 
     /// Stops Prosody and starts it again on the same ports.

@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use switchboard_bridge_api::{Event, Member, MessageId, RoomId, RoomListing, UserId};
+use switchboard_bridge_api::{
+    ErrorContext, ErrorKind, Event, Member, MessageId, RoomId, RoomListing, UserId,
+};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -40,6 +42,8 @@ struct State {
     /// The other members of each room, as the injected member events left
     /// them, in the order they came.
     members: BTreeMap<RoomId, Vec<Member>>,
+    /// Commands to refuse, by (username, token): the error's kind and words.
+    refusals: HashMap<(String, String), (ErrorKind, String)>,
     next_session: u64,
     next_message: u64,
 }
@@ -112,6 +116,20 @@ impl Hub {
             None => event,
         };
         state.pending.entry(user).or_default().push(event);
+    }
+
+    /// The error the test ordered for the user's command with this token,
+    /// if any (taken: it answers one command).
+    pub(crate) fn refusal(&self, user: &str, token: &str) -> Option<Event> {
+        let mut state = self.state.lock().unwrap();
+        let (kind, text) = state
+            .refusals
+            .remove(&(user.to_owned(), token.to_owned()))?;
+        Some(Event::Error {
+            context: ErrorContext::Command(token.to_owned()),
+            kind,
+            text,
+        })
     }
 
     /// A new message id, unique on the network.
@@ -245,6 +263,15 @@ impl Hub {
             while let Ok(Some(line)) = read.next_line().await {
                 match wire::from_line::<Order>(&line) {
                     Ok(Order::Inject { user, event }) => hub.inject(user, event),
+                    Ok(Order::Refuse {
+                        user,
+                        token,
+                        kind,
+                        text,
+                    }) => {
+                        let mut state = hub.state.lock().unwrap();
+                        state.refusals.insert((user, token), (kind, text));
+                    }
                     Err(e) => warn!(error = %e, "test network: unreadable order; ignored"),
                 }
             }

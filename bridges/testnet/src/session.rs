@@ -95,6 +95,10 @@ async fn run(
                 if matches!(command, Command::Shutdown) {
                     break;
                 }
+                if let Some(refused) = token_of(&command).and_then(|t| hub.refusal(&user, t)) {
+                    open = session.emit(refused).await;
+                    continue;
+                }
                 if let Command::SendText { token, attachments, .. } = &command {
                     if let Err(error) = files.fetch_all(&hub, &user, token, attachments, limits).await {
                         open = session.emit(error).await;
@@ -113,6 +117,17 @@ async fn run(
     }
     hub.detach(&user, attached.serial);
     hub.report(&Report::Ended { user });
+}
+
+/// The token a command names again in its error, if it has one.
+fn token_of(command: &Command) -> Option<&str> {
+    match command {
+        Command::SendText { token, .. }
+        | Command::Edit { token, .. }
+        | Command::Retract { token, .. }
+        | Command::React { token, .. } => Some(token),
+        _ => None,
+    }
 }
 
 impl Session {

@@ -3,7 +3,7 @@
 //! Sessions are named by the `username` of their registration.
 
 use serde::{Deserialize, Serialize};
-use switchboard_bridge_api::{Command, Event};
+use switchboard_bridge_api::{Command, ErrorKind, Event};
 
 /// What the test network tells the test.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,6 +58,19 @@ pub enum Order {
         /// The event, as the core will get it.
         event: Event,
     },
+    /// Refuse the user's command with this token (a send, an edit, a
+    /// retraction, reactions): the session answers it with this error
+    /// (`ErrorContext::Command`) in place of what the network would say.
+    Refuse {
+        /// The session's username.
+        user: String,
+        /// The command's token.
+        token: String,
+        /// The error's kind.
+        kind: ErrorKind,
+        /// Its words.
+        text: String,
+    },
 }
 
 /// One message as a line of JSON, newline included.
@@ -106,7 +119,9 @@ mod tests {
             line.contains(r#""author":"@Bob:hs""#),
             "ids are plain strings: {line}"
         );
-        let Order::Inject { user, event } = from_line(&line).unwrap();
+        let Ok(Order::Inject { user, event }) = from_line(&line) else {
+            panic!("{line}")
+        };
         assert_eq!(user, "alice");
         let Event::Message(m) = event else {
             panic!("{event:?}")

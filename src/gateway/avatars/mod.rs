@@ -33,7 +33,7 @@ use xmpp_parsers::presence::Presence;
 
 use super::Gateway;
 
-pub(super) use pep::{PepAnswer, PUBSUB};
+pub(super) use pep::{PepAnswer, DATA as AVATAR_DATA, METADATA as AVATAR_METADATA, PUBSUB};
 pub(super) use vcard::{update_element, VCARD};
 
 /// The largest picture fetched, in bytes.
@@ -260,16 +260,19 @@ impl Gateway {
     }
 
     /// A changed picture: the person's occupant presence again in each of
-    /// the user's rooms with them, and the contact's presence if they are
-    /// one.
+    /// the user's rooms with them, and the contact's presence and XEP-0084
+    /// metadata notification (`pep.rs`) if they are one.
     async fn announce_avatar(&self, user: &BareJid, person: &UserId) {
         self.occupant_again(user, person).await;
         if self.contact_name(user, person).is_some() {
             if let Some(contact) = self.id_jid(person.as_str()) {
                 let p = self
                     .contact_available(user, person)
-                    .with_from(Jid::from(contact));
+                    .with_from(Jid::from(contact.clone()));
                 self.send(p.with_to(Jid::from(user.clone()))).await;
+                if let Some(m) = self.avatar_notification(user, person, &contact) {
+                    self.send(m).await;
+                }
             }
         }
     }

@@ -1,9 +1,21 @@
 //! XEP-0084 user avatars answered on contact JIDs, as the contact's own
 //! PEP service would (XEP-0163): the items of `urn:xmpp:avatar:metadata`
 //! and `urn:xmpp:avatar:data`, the item id being the picture's SHA-1 (the
-//! same as the XEP-0153 hash). Only retrieval: the gateway publishes no
-//! notifications (a client that wants the picture asks, as Conversations
-//! does on a new XEP-0153 hash).
+//! same as the XEP-0153 hash); and when the picture changes, the metadata
+//! notification (XEP-0084 §4.1, a `headline` with the pubsub `<event/>`)
+//! from the contact's JID to the user's bare JID, which their server hands
+//! to each of their online resources.
+//!
+//! Who is notified: XEP-0163 §4 sends a PEP service's events to entities
+//! with a presence subscription (auto-subscribe) whose caps say `+notify`
+//! (filtered notifications); without caps-based presence information
+//! about a subscriber, §4.3.2 lets the service send at most one
+//! notification, to the subscriber's bare JID. The gateway keeps no
+//! caps per resource (it would mean a disco#info of each client's caps
+//! node and a cache per network), so it takes that rule: one notification
+//! to the bare JID of each user who has the person as a contact (the
+//! roster push or the approved subscription), and none to users who only
+//! share a room with them (they have the occupant's XEP-0153 hash).
 //!
 //! ```xml
 //! <iq type='get' to='bob@testnet.example' id='a1'>
@@ -25,7 +37,9 @@
 //! ```
 
 use base64::Engine as _;
-use xmpp_parsers::jid::Jid;
+use switchboard_bridge_api::UserId;
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::message::{Id, Message, MessageType};
 use xmpp_parsers::minidom::rxml::xml_ncname;
 use xmpp_parsers::minidom::Element;
 
@@ -34,9 +48,9 @@ use crate::gateway::Gateway;
 /// XEP-0060's namespace.
 pub(in crate::gateway) const PUBSUB: &str = "http://jabber.org/protocol/pubsub";
 /// The metadata node (and its payload's namespace).
-const METADATA: &str = "urn:xmpp:avatar:metadata";
+pub(in crate::gateway) const METADATA: &str = "urn:xmpp:avatar:metadata";
 /// The data node (and its payload's namespace).
-const DATA: &str = "urn:xmpp:avatar:data";
+pub(in crate::gateway) const DATA: &str = "urn:xmpp:avatar:data";
 
 /// How a pubsub request to a contact is answered.
 pub(in crate::gateway) enum PepAnswer {
@@ -56,7 +70,61 @@ fn items(node: &str, item: Option<Element>) -> Element {
         .build()
 }
 
+/// XEP-0060's event namespace.
+const EVENT: &str = "http://jabber.org/protocol/pubsub#event";
+
 impl Gateway {
+    /// The metadata item of a person's picture (`None` while unknown or no
+    /// longer kept; for no picture, XEP-0084 §4.2's empty metadata).
+    fn metadata_item(&self, user: &BareJid, person: &UserId, ns: &str) -> Option<Element> {
+        let (id, metadata) = match self.avatars.hash(user, person)? {
+            None => (
+                "none".into(),
+                Element::builder("metadata", METADATA).build(),
+            ),
+            Some(hash) => {
+                let image = self.avatars.image(user, person)?;
+                let info = Element::builder("info", METADATA)
+                    .attr(xml_ncname!("bytes").into(), image.bytes.len().to_string())
+                    .attr(xml_ncname!("id").into(), &*hash)
+                    .attr(xml_ncname!("type").into(), image.media_type)
+                    .build();
+                let metadata = Element::builder("metadata", METADATA).append(info).build();
+                (hash.to_string(), metadata)
+            }
+        };
+        Some(
+            Element::builder("item", ns)
+                .attr(xml_ncname!("id").into(), id)
+                .append(metadata)
+                .build(),
+        )
+    }
+
+    /// The XEP-0084 metadata notification of a contact's new picture, to
+    /// the user's bare JID (see the module's doc for why).
+    pub(in crate::gateway) fn avatar_notification(
+        &self,
+        user: &BareJid,
+        person: &UserId,
+        contact: &BareJid,
+    ) -> Option<Message> {
+        let item = self.metadata_item(user, person, EVENT)?;
+        let event = Element::builder("event", EVENT)
+            .append(
+                Element::builder("items", EVENT)
+                    .attr(xml_ncname!("node").into(), METADATA)
+                    .append(item),
+            )
+            .build();
+        let mut m = Message::new(Some(Jid::from(user.clone())));
+        m.type_ = MessageType::Headline;
+        m.from = Some(Jid::from(contact.clone()));
+        m.id = Some(Id(format!("sb-avatar-{}", self.archive.next_id())));
+        m.payloads.push(event);
+        Some(m)
+    }
+
     /// A pubsub get to a contact JID for one of the avatar nodes; `None`
     /// when it is not one (another node, another JID), for the usual
     /// handling.
@@ -82,12 +150,8 @@ impl Gateway {
             if node == DATA {
                 return Some(PepAnswer::NotFound);
             }
-            let empty = Element::builder("metadata", METADATA).build();
-            let item = Element::builder("item", PUBSUB)
-                .attr(xml_ncname!("id").into(), "none")
-                .append(empty)
-                .build();
-            return Some(PepAnswer::Items(items(node, Some(item))));
+            let item = self.metadata_item(&user, &person, PUBSUB);
+            return Some(PepAnswer::Items(items(node, item)));
         };
         if wanted.is_some_and(|w| w != &*hash) {
             return Some(PepAnswer::NotFound);
@@ -95,21 +159,15 @@ impl Gateway {
         let Some(image) = self.avatars.image(&user, &person) else {
             return Some(PepAnswer::NotFound);
         };
-        let payload = if node == METADATA {
-            let info = Element::builder("info", METADATA)
-                .attr(xml_ncname!("bytes").into(), image.bytes.len().to_string())
-                .attr(xml_ncname!("id").into(), &*hash)
-                .attr(xml_ncname!("type").into(), image.media_type)
-                .build();
-            Element::builder("metadata", METADATA).append(info).build()
+        let item = if node == METADATA {
+            self.metadata_item(&user, &person, PUBSUB)?
         } else {
             let data = base64::engine::general_purpose::STANDARD.encode(&image.bytes);
-            Element::builder("data", DATA).append(data).build()
+            Element::builder("item", PUBSUB)
+                .attr(xml_ncname!("id").into(), &*hash)
+                .append(Element::builder("data", DATA).append(data))
+                .build()
         };
-        let item = Element::builder("item", PUBSUB)
-            .attr(xml_ncname!("id").into(), &*hash)
-            .append(payload)
-            .build();
         Some(PepAnswer::Items(items(node, Some(item))))
     }
 }

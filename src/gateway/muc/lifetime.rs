@@ -74,6 +74,12 @@ impl Gateway {
         }
     }
 
+    /// The name of a room the user is in, as the network gave it.
+    pub(in crate::gateway) fn room_name(&self, user: &BareJid, room: &RoomId) -> Option<String> {
+        self.with_room(user, room, |r| r.name.clone())
+            .filter(|n| !n.is_empty())
+    }
+
     /// The network changed the user's nick (in one room, or in all): the
     /// stored persistent rooms keep the new one.
     pub(super) async fn own_nick_changed(&self, user: &BareJid, only: Option<&RoomId>) {

@@ -56,6 +56,7 @@ impl Gateway {
                 message: MessageId(part),
                 token: token.to_owned(),
             };
+            self.note_sender(&user, &retract, from, to);
             match self.command(&user, retract).await {
                 Ok(()) => {}
                 Err(Unsent::NotRegistered) => {

@@ -65,6 +65,9 @@ impl Gateway {
                     .take(user, kind, room.as_str(), message.as_str())
             })
             .flatten();
+        if let Some(token) = &token {
+            self.command_done(user, token);
+        }
         let id = token.unwrap_or_else(|| format!("sb-{seq}"));
         // XEP-0425: someone else's message retracted by a moderator is
         // the room's word, not the moderator's own retraction.

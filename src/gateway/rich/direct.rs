@@ -33,10 +33,14 @@ impl Gateway {
         if author != peer {
             // The user's own, from this gateway (its request's echo) or
             // from another client of theirs on the network.
-            self.rich_pending
-                .lock()
-                .unwrap()
-                .take(user, kind, peer.as_str(), message.as_str());
+            let token =
+                self.rich_pending
+                    .lock()
+                    .unwrap()
+                    .take(user, kind, peer.as_str(), message.as_str());
+            if let Some(token) = token {
+                self.command_done(user, &token);
+            }
             return;
         }
         let Some(from) = self.contact_jid(peer) else {

@@ -322,3 +322,121 @@ async fn avatars_reach_occupants_and_contacts_fetched_once() {
     let (_, _, bytes) = vcard(&mut alice, &eve).await;
     assert_eq!(bytes, private, "the credentialed picture, byte-identical");
 }
+
+/// A disco#info of `to`: (identities as `category/type/name`, features).
+async fn disco_info(client: &mut Client, to: &Jid) -> (Vec<String>, Vec<String>) {
+    let query = Element::builder("query", "http://jabber.org/protocol/disco#info").build();
+    let iq = client.iq(&to.to_string(), false, query).await;
+    let Iq::Result {
+        payload: Some(info),
+        ..
+    } = iq
+    else {
+        panic!("no disco#info from {to}: {iq:?}");
+    };
+    let identities = info
+        .children()
+        .filter(|c| c.name() == "identity")
+        .map(|i| {
+            format!(
+                "{}/{}/{}",
+                i.attr("category").unwrap_or_default(),
+                i.attr("type").unwrap_or_default(),
+                i.attr("name").unwrap_or_default()
+            )
+        })
+        .collect();
+    let mut features: Vec<String> = info
+        .children()
+        .filter(|c| c.name() == "feature")
+        .filter_map(|f| f.attr("var").map(str::to_owned))
+        .collect();
+    features.sort();
+    (identities, features)
+}
+
+/// What a direct chat with a test network person carries (the network
+/// has every capability), without the avatar nodes.
+const CONTACT_FEATURES: &[&str] = &[
+    "http://jabber.org/protocol/chatstates",
+    "http://jabber.org/protocol/disco#info",
+    "urn:xmpp:chat-markers:0",
+    "urn:xmpp:fallback:0",
+    "urn:xmpp:message-correct:0",
+    "urn:xmpp:message-retract:1",
+    "urn:xmpp:reactions:0",
+    "urn:xmpp:reply:0",
+    "urn:xmpp:sid:0",
+    "vcard-temp",
+];
+
+/// The contact's JID answers disco#info as a person, with exactly what
+/// the network supports for direct chats, and the XEP-0084 nodes only once
+/// the picture is known; a new picture is a XEP-0084 metadata notification
+/// (a headline with the pubsub event, the item id the SHA-1) from the
+/// contact to a user who has them as a contact, none to one who only
+/// shares a room with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_answers_disco_as_a_person_and_notifies_a_new_picture() {
+    let picture = png(1500, 21);
+    let (port, _) = file_server(vec![("/bob.png", picture.clone())]).await;
+    let mut net = Testnet::start_with(None, "[files]\nallow_private_addresses = true\n").await;
+    let mut alice = net.user("alice").await;
+    let bob = contact_jid("bob");
+    subscribe_to_bob(&mut net, "alice", &mut alice).await;
+    let (identities, features) = disco_info(&mut alice, &bob).await;
+    assert_eq!(identities, ["client/pc/Bob Builder"]);
+    assert_eq!(features, CONTACT_FEATURES, "no avatar before a picture");
+
+    // Carol shares a room with bob, he is not her contact.
+    let mut carol = net.user("carol").await;
+    join(&mut carol, "lobby", "carol").await;
+    net.control.next_command("carol").await;
+    net.control.inject("carol", bob_joined("lobby")).await;
+
+    net.control.inject("alice", avatar(port, "/bob.png")).await;
+    net.control.inject("carol", avatar(port, "/bob.png")).await;
+    let hash = sha1_hex(&picture);
+    let event = "http://jabber.org/protocol/pubsub#event";
+    let notification = alice
+        .wait_for(|s| match s {
+            Stanza::Message(m) if m.from.as_ref() == Some(&bob) => m
+                .payloads
+                .iter()
+                .find(|p| p.is("event", event))
+                .cloned()
+                .map(|e| (m.type_.clone(), e)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(notification.0, xmpp_parsers::message::MessageType::Headline);
+    let items = notification.1.get_child("items", event).expect("<items/>");
+    assert_eq!(items.attr("node"), Some(METADATA));
+    let item = items.get_child("item", event).expect("<item/>");
+    assert_eq!(item.attr("id"), Some(hash.as_str()));
+    let info = item
+        .get_child("metadata", METADATA)
+        .and_then(|m| m.get_child("info", METADATA))
+        .expect("<metadata><info/></metadata>");
+    let size = picture.len().to_string();
+    assert_eq!(
+        (info.attr("id"), info.attr("type"), info.attr("bytes")),
+        (Some(hash.as_str()), Some("image/png"), Some(size.as_str()))
+    );
+
+    let (identities, features) = disco_info(&mut alice, &bob).await;
+    assert_eq!(identities, ["client/pc/Bob Builder", "pubsub/pep/"]);
+    let mut with_avatar: Vec<&str> = CONTACT_FEATURES.to_vec();
+    with_avatar.extend([DATA, METADATA]);
+    with_avatar.sort();
+    assert_eq!(features, with_avatar);
+
+    presence_with_photo(&mut carol, &occupant_jid("lobby", "bob"), &hash).await;
+    let told = carol
+        .maybe(std::time::Duration::from_millis(500), |s| match s {
+            Stanza::Message(m) if m.from.as_ref() == Some(&bob) => Some(m.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(told, None, "no notification where bob is no contact");
+}

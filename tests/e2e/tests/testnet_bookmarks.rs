@@ -11,6 +11,7 @@ mod harness;
 
 use std::time::{Duration, Instant};
 
+use common::support::prosody::DOMAIN;
 use common::{result_payload, Client};
 use harness::{join, occupant_jid, room_jid, Testnet};
 use xmpp_parsers::iq::Iq;
@@ -177,4 +178,35 @@ async fn the_users_own_bookmark_is_left_alone() {
     leave(&mut alice, &hall).await;
     bookmark_until(&mut alice, &hall, Option::is_none).await;
     assert_eq!(bookmark_of(&mut alice, &lobby).await, mine, "not retracted");
+}
+
+/// A room stored before the server granted the privilege (the operator
+/// turned it on later) is bookmarked once the privilege arrives, at the
+/// gateway's next start: the start-up rejoin of the stored room comes
+/// before the server's `<privilege/>`, so the bookmark is made then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_stored_before_the_privilege_is_bookmarked_when_it_comes() {
+    let mut net = Testnet::start_privileged(r#"roster = "both";"#).await;
+    let mut alice = net.user("alice").await;
+    let lobby = room_jid("lobby");
+    join(&mut alice, "lobby", "ali").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        bookmark_of(&mut alice, &lobby).await,
+        None,
+        "no bookmark without the privilege"
+    );
+    drop(alice);
+
+    net.gateway.stop();
+    net.prosody.regrant(PUBSUB_IQ);
+    net.gateway.launch();
+    net.control.relink();
+    net.control.started("alice").await;
+    let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", net.prosody.c2s_port).await;
+    let b = bookmark_until(&mut alice, &lobby, Option::is_some).await;
+    assert_eq!(
+        b,
+        Some((Some("lobby".to_owned()), true, Some("ali".to_owned())))
+    );
 }

@@ -16,7 +16,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 use switchboard_bridge_api::{
-    Command, Event, Message as NetMessage, MessageId, MessageKind, RoomId, Target, UserId,
+    Command, ErrorKind, Event, Message as NetMessage, MessageId, MessageKind, RoomId, Target,
+    UserId,
 };
 use switchboard_testnet::wire::{from_line, to_line, Order, Report};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -308,6 +309,25 @@ impl Control {
         let line = to_line(&Order::Inject {
             user: user.to_owned(),
             event,
+        });
+        self.link()
+            .await
+            .1
+            .write_all(line.as_bytes())
+            .await
+            .unwrap();
+    }
+
+    /// Has `user`'s session refuse their command with this token (the
+    /// stanza's id) with this error, in place of the network's answer.
+    /// Ordered before the stanza is sent: the control channel is loopback,
+    /// the stanza goes through the XMPP server and the gateway.
+    pub async fn refuse(&mut self, user: &str, token: &str, kind: ErrorKind, text: &str) {
+        let line = to_line(&Order::Refuse {
+            user: user.to_owned(),
+            token: token.to_owned(),
+            kind,
+            text: text.to_owned(),
         });
         self.link()
             .await
