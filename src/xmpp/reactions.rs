@@ -115,7 +115,10 @@ mod tests {
         let other = beyond_limits(&limits, &["👍".into()]).unwrap();
         assert!(other.starts_with("👍 is not"), "{other}");
         assert_eq!(
-            beyond_limits(&ReactionLimits::default(), &["👍".into(); 30]),
+            beyond_limits(
+                &ReactionLimits::default(),
+                &std::iter::repeat_n("👍".to_owned(), 30).collect::<Vec<_>>()
+            ),
             None
         );
     }
