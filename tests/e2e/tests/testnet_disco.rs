@@ -174,8 +174,9 @@ async fn every_capability_is_listed_and_nothing_restricted() {
 /// room, a contact or the component (nor XEP-0425 moderation, XEP-0428
 /// fallbacks, XEP-0100's translation), a network message is not markable,
 /// and what a client asks anyway is refused with
-/// `feature-not-implemented` and never reaches the network: a reaction in
-/// the room, a message to a person, a private message to an occupant.
+/// `feature-not-implemented` and never reaches the network: a reaction, a
+/// correction and a retraction in the room, a message to a person, a
+/// private message to an occupant; its typing is not sent either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_capability_turned_off_is_not_listed_nor_done() {
     let mut net = Testnet::start_with_settings(
@@ -205,13 +206,28 @@ async fn a_capability_turned_off_is_not_listed_nor_done() {
     assert!(!markable(&hi), "no read markers, not markable: {hi:?}");
 
     let room: Jid = room_jid("lobby").parse().unwrap();
+    let sid = stanza_id(&hi);
     let refused = [
         message(
             &room,
             MessageType::Groupchat,
             "x1",
             None,
-            &[react(&stanza_id(&hi), &["👍"])],
+            &[react(&sid, &["👍"])],
+        ),
+        message(
+            &room,
+            MessageType::Groupchat,
+            "e1",
+            Some("hi!"),
+            &[format!("<replace xmlns='{CORRECT}' id='n-1'/>")],
+        ),
+        message(
+            &room,
+            MessageType::Groupchat,
+            "r1",
+            None,
+            &[format!("<retract xmlns='{RETRACT}' id='{sid}'/>")],
         ),
         message(
             &contact_jid("bob"),
@@ -234,6 +250,16 @@ async fn a_capability_turned_off_is_not_listed_nor_done() {
         let (_, condition, text) = upload::message_error(&mut alice, &id).await;
         assert_eq!(condition, "feature-not-implemented", "{id}: {text}");
     }
+    // Typing stays on the XMPP side.
+    alice
+        .send(message(
+            &room,
+            MessageType::Groupchat,
+            "t1",
+            None,
+            &[format!("<composing xmlns='{CHATSTATES}'/>")],
+        ))
+        .await;
     // Only the room message after them reaches the network.
     alice
         .send(message(
