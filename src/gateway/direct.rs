@@ -18,10 +18,10 @@ use crate::component::Outgoing;
 
 impl Gateway {
     /// A message to a person on a network that has no direct messages:
-    /// one with a body is answered with an error; chat states and markers
-    /// are dropped.
+    /// one with a body, a correction, retraction or reactions is answered
+    /// with an error; chat states and markers are dropped.
     pub(super) async fn refuse_direct(&self, message: &XmppMessage) {
-        if message.bodies.is_empty() {
+        if message.bodies.is_empty() && crate::xmpp::rich::request_of(message).is_none() {
             return;
         }
         let info = self.bridge.info();

@@ -175,8 +175,8 @@ async fn every_capability_is_listed_and_nothing_restricted() {
 /// fallbacks, XEP-0100's translation), a network message is not markable,
 /// and what a client asks anyway is refused with
 /// `feature-not-implemented` and never reaches the network: a reaction, a
-/// correction and a retraction in the room, a message to a person, a
-/// private message to an occupant; its typing is not sent either.
+/// correction and a retraction in the room, a message or reactions to a
+/// person, a private message to an occupant; its typing is not sent either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_capability_turned_off_is_not_listed_nor_done() {
     let mut net = Testnet::start_with_settings(
@@ -235,6 +235,13 @@ async fn a_capability_turned_off_is_not_listed_nor_done() {
             "d1",
             Some("psst"),
             &[],
+        ),
+        message(
+            &contact_jid("bob"),
+            MessageType::Chat,
+            "d2",
+            None,
+            &[react("dm-1", &["👍"])],
         ),
         message(
             &occupant_jid("lobby", "bob"),
