@@ -4,7 +4,8 @@
 //! `client`/`pc` named as the network names them; the features the gateway
 //! serves on every contact (disco#info, vcard-temp, the XEP-0359
 //! stanza-id on their messages); corrections, retractions, reactions
-//! (`xmpp/rich.rs`, no moderation: that is a room's), chat states,
+//! (`xmpp/rich.rs`, no moderation: that is a room's; the XEP-0444
+//! restrictions form where the network limits reactions), chat states,
 //! markers and replies (`signals.rs`) where the network has them; and,
 //! only when the person's picture is known and kept, the `pubsub`/`pep`
 //! identity and the XEP-0084 nodes it answers (`avatars/pep.rs`).
@@ -47,7 +48,9 @@ impl Gateway {
             node: None,
             identities,
             features,
-            extensions: vec![],
+            extensions: crate::xmpp::reactions::restrictions_form(caps)
+                .into_iter()
+                .collect(),
         };
         Some(info.into())
     }

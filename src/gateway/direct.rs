@@ -3,6 +3,8 @@
 //! and the gateway's stanza-id; the echo of one the user sent is not shown
 //! (the user's server carbons it to their other clients), its ids mapped;
 //! one the user wrote from another client of the network: `roster.rs`.
+//! On a network without direct messages, a message to a person's JID is
+//! refused (`feature-not-implemented`), never sent nowhere in silence.
 
 use switchboard_bridge_api::{Message, Target};
 use tracing::warn;
@@ -15,6 +17,23 @@ use super::Gateway;
 use crate::component::Outgoing;
 
 impl Gateway {
+    /// A message to a person on a network that has no direct messages:
+    /// one with a body, a correction, retraction or reactions is answered
+    /// with an error; chat states and markers are dropped.
+    pub(super) async fn refuse_direct(&self, message: &XmppMessage) {
+        if message.bodies.is_empty() && crate::xmpp::rich::request_of(message).is_none() {
+            return;
+        }
+        let info = self.bridge.info();
+        let text = format!("{} has no direct messages", info.display_name);
+        let reply = crate::xmpp::errors::message_error(
+            message,
+            xmpp_parsers::stanza_error::DefinedCondition::FeatureNotImplemented,
+            &text,
+        );
+        self.send(reply).await;
+    }
+
     /// Delivers a direct message of the user's session, or maps its echo.
     pub(super) async fn direct_message(&self, user: &BareJid, m: Message) {
         let Target::User(peer) = &m.target else {

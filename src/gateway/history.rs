@@ -75,8 +75,9 @@ fn archived_message(
     if let Some(origin) = &m.origin_id {
         b = b.append(Element::builder("origin-id", ns::SID).attr(an("id"), origin.as_str()));
     }
-    // Corrections, retractions, reactions and tombstones (`xmpp/rich.rs`):
-    // a reaction or a tombstone has no body.
+    // Corrections, retractions, reactions, tombstones and files
+    // (`xmpp/rich.rs`): a tombstone (or a reaction archived before
+    // reactions had a fallback body) has no body.
     let rich = m.extra.as_deref().and_then(Extra::decode);
     if !m.body.is_empty() || rich.is_none() {
         b = b.append(Element::builder("body", stanza_ns).append(m.body.as_str()));

@@ -173,17 +173,19 @@ impl Gateway {
                 Ok(cmd) => self.adhoc(from, cmd).await.map(|c| Some(c.into())),
                 Err(e) => fail(DefinedCondition::BadRequest, format!("bad command: {e}")),
             },
-            (false, "query", "jabber:iq:gateway") => Ok(Some(
-                Element::builder("query", "jabber:iq:gateway")
-                    .append(
-                        Element::builder("desc", "jabber:iq:gateway").append(format!(
-                            "Enter the {} id of a person to get their address.",
-                            self.bridge.info().display_name
-                        )),
-                    )
-                    .append(Element::builder("prompt", "jabber:iq:gateway").append("id"))
-                    .build(),
-            )),
+            (false, "query", disco::GATEWAY) if self.bridge.info().capabilities.direct_messages => {
+                Ok(Some(
+                    Element::builder("query", "jabber:iq:gateway")
+                        .append(
+                            Element::builder("desc", "jabber:iq:gateway").append(format!(
+                                "Enter the {} id of a person to get their address.",
+                                self.bridge.info().display_name
+                            )),
+                        )
+                        .append(Element::builder("prompt", "jabber:iq:gateway").append("id"))
+                        .build(),
+                ))
+            }
             _ => fail(
                 DefinedCondition::ServiceUnavailable,
                 format!("{{{ns_}}}{name} is not served here"),

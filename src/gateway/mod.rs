@@ -225,6 +225,8 @@ impl Gateway {
             if let Some(from) = &message.from {
                 self.decline(&from.to_bare(), to, reason).await;
             }
+        } else if !self.bridge.info().capabilities.direct_messages {
+            self.refuse_direct(&message).await;
         } else {
             self.route_to_session(message).await;
         }

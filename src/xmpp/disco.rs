@@ -18,12 +18,16 @@ pub const DOMAIN_FEATURES: &[&str] = &[
     ns::VERSION,
     ns::REGISTER,
     crate::xmpp::adhoc::NS,
-    "jabber:iq:gateway",
 ];
+
+/// XEP-0100's address translation (a person's id → their JID), offered
+/// where the network has direct messages.
+pub const GATEWAY: &str = "jabber:iq:gateway";
 
 /// disco#info of a component domain: `gateway/<network>` and
 /// `conference/text`; the message features the network's capabilities
-/// allow (`rich.rs`) besides the handlers'.
+/// allow (`rich.rs`) besides the handlers', and its reaction limits
+/// (`reactions.rs`).
 pub fn domain_info(info: &BridgeInfo) -> DiscoInfoResult {
     let (network, display_name) = (info.name, info.display_name);
     DiscoInfoResult {
@@ -35,10 +39,14 @@ pub fn domain_info(info: &BridgeInfo) -> DiscoInfoResult {
         features: DOMAIN_FEATURES
             .iter()
             .copied()
+            .chain(info.capabilities.direct_messages.then_some(GATEWAY))
             .chain(super::rich::features(&info.capabilities))
             .map(str::to_owned)
             .collect::<BTreeSet<_>>(),
-        extensions: Vec::new(),
+        // XEP-0444: the network's limits on reactions, if any.
+        extensions: super::reactions::restrictions_form(&info.capabilities)
+            .into_iter()
+            .collect(),
     }
 }
 

@@ -10,5 +10,7 @@ pub mod escape;
 pub mod forms;
 pub mod localpart;
 pub mod privilege;
+pub mod reactions;
 pub mod reply;
 pub mod rich;
+pub mod sfs;

@@ -11,7 +11,7 @@
 //! <message type='groupchat' id='x1'><reactions xmlns='urn:xmpp:reactions:0' id='1733140000000001'><reaction>👍</reaction></reactions></message>
 //! ```
 
-use switchboard_bridge_api::Capabilities;
+use switchboard_bridge_api::{Attachment, Capabilities};
 use xmpp_parsers::message::Message;
 use xmpp_parsers::message_correct::Replace;
 use xmpp_parsers::minidom::Element;
@@ -186,6 +186,28 @@ pub fn reactions(id: &str, list: &[String]) -> Element {
     .into()
 }
 
+/// The body a client that does not know XEP-0444 shows for someone's
+/// reactions: an XEP-0245 `/me` line, which such clients show as
+/// "* bob reacted 👍 🎉" (the whole body is the fallback, [`reactions_extras`]).
+pub fn reactions_fallback(list: &[String]) -> String {
+    if list.is_empty() {
+        "/me removed their reactions".to_owned()
+    } else {
+        format!("/me reacted {}", list.join(" "))
+    }
+}
+
+/// The payloads reactions go with: XEP-0428 says the whole body is a
+/// fallback for XEP-0444, XEP-0334 asks archives to keep it.
+pub fn reactions_extras() -> [Element; 2] {
+    [
+        Element::builder("fallback", FALLBACK)
+            .attr(an("for"), ns::REACTIONS)
+            .build(),
+        store_hint(),
+    ]
+}
+
 /// The payloads a retraction goes with: XEP-0428 says the body is a
 /// fallback for XEP-0424, XEP-0334 asks archives to keep it.
 pub fn retract_extras() -> [Element; 2] {
@@ -213,6 +235,9 @@ fn an(name: &str) -> xmpp_parsers::minidom::rxml::NcName {
     xmpp_parsers::minidom::rxml::NcName::try_from(name).expect("a valid attribute name")
 }
 
+/// The `extra` kind of a message's files with their metadata.
+const FILES: &str = "files-meta";
+
 /// What an archive row holds besides its body (the `extra` column), as
 /// plain lines: the kind, the id it refers to, then any values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,8 +253,10 @@ pub enum Extra {
     Reactions(String, Vec<String>),
     /// This message was retracted at this time (µs): a tombstone.
     Retracted(i64),
-    /// This message's files (XEP-0066): their URLs and names, in order.
-    Files(Vec<(String, Option<String>)>),
+    /// This message's files, in order: URL, name, type, size and hash,
+    /// replayed as XEP-0066 and XEP-0447 (`sfs.rs`). No `needs_credentials`:
+    /// the URLs are those the user was given.
+    Files(Vec<Attachment>),
 }
 
 impl Extra {
@@ -249,14 +276,23 @@ impl Extra {
                 s
             }
             Extra::Retracted(ts) => format!("retracted\n{ts}"),
-            // A URL, then its name (empty for none), for each file.
+            // Five lines a file: URL, name, media type, size, SHA-256
+            // (empty for none). `files`, of two lines (URL, name), is the
+            // earlier form, still read.
             Extra::Files(files) => {
-                let mut s = String::from("files");
-                for (url, name) in files {
-                    s.push('\n');
-                    s.push_str(&line(url)?);
-                    s.push('\n');
-                    s.push_str(&line(name.as_deref().unwrap_or(""))?);
+                let mut s = String::from(FILES);
+                for f in files {
+                    let size = f.size.map(|n| n.to_string());
+                    for value in [
+                        Some(&f.url),
+                        f.name.as_ref(),
+                        f.media_type.as_ref(),
+                        size.as_ref(),
+                        f.sha256.as_ref(),
+                    ] {
+                        s.push('\n');
+                        s.push_str(&line(value.map_or("", String::as_str))?);
+                    }
                 }
                 s
             }
@@ -274,12 +310,29 @@ impl Extra {
             "moderated" => Extra::Moderated(id, lines.next()?.to_owned()),
             "reactions" => Extra::Reactions(id, lines.map(str::to_owned).collect()),
             "retracted" => Extra::Retracted(id.parse().ok()?),
-            "files" => {
+            "files" | FILES => {
+                let metadata = kind == FILES;
+                let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
                 let mut files = Vec::new();
                 let mut url = Some(id);
                 while let Some(u) = url {
-                    let name = lines.next()?;
-                    files.push((u, (!name.is_empty()).then(|| name.to_owned())));
+                    let name = some(lines.next()?);
+                    let (media_type, size, sha256) = if metadata {
+                        let media_type = some(lines.next()?);
+                        let size = lines.next()?;
+                        let size = some(size).map(|s| s.parse().ok()).unwrap_or(None);
+                        (media_type, size, some(lines.next()?))
+                    } else {
+                        (None, None, None)
+                    };
+                    files.push(Attachment {
+                        url: u,
+                        name,
+                        media_type,
+                        size,
+                        needs_credentials: false,
+                        sha256,
+                    });
                     url = lines.next().map(str::to_owned);
                 }
                 Extra::Files(files)
@@ -298,18 +351,12 @@ impl Extra {
                 vec![retract(id), fallback, store]
             }
             Extra::Moderated(id, by) => moderated(id, by, None).into(),
-            Extra::Reactions(id, list) => vec![reactions(id, list), store_hint()],
+            Extra::Reactions(id, list) => {
+                let [fallback, store] = reactions_extras();
+                vec![reactions(id, list), fallback, store]
+            }
             Extra::Retracted(ts) => vec![tombstone(&stamp(*ts))],
-            Extra::Files(files) => files
-                .iter()
-                .map(|(url, desc)| {
-                    xmpp_parsers::oob::Oob {
-                        url: url.clone(),
-                        desc: desc.clone(),
-                    }
-                    .into()
-                })
-                .collect(),
+            Extra::Files(files) => super::sfs::file_payloads(files),
         }
     }
 }
@@ -396,6 +443,27 @@ mod tests {
             assert_eq!(Extra::decode(&e.encode().unwrap()), Some(e));
         }
         assert_eq!(Extra::Replace("a\nb".into()).encode(), None);
+        // Files keep their metadata; a row of the earlier form still reads.
+        let file = |url: &str, name: Option<&str>, size: Option<u64>| Attachment {
+            url: url.into(),
+            name: name.map(Into::into),
+            media_type: size.map(|_| "image/png".into()),
+            size,
+            needs_credentials: false,
+            sha256: size.map(|_| "aGFzaA==".into()),
+        };
+        let files = Extra::Files(vec![
+            file("https://up/a.png", Some("a.png"), Some(2_097_152)),
+            file("https://cdn/b", None, None),
+        ]);
+        assert_eq!(Extra::decode(&files.encode().unwrap()), Some(files));
+        assert_eq!(
+            Extra::decode("files\nhttps://h/a\na.png\nhttps://h/b\n"),
+            Some(Extra::Files(vec![
+                file("https://h/a", Some("a.png"), None),
+                file("https://h/b", None, None)
+            ]))
+        );
         assert_eq!(Extra::decode("something\nelse"), None);
     }
 }

@@ -34,6 +34,10 @@ pub struct Capabilities {
     pub retractions: bool,
     /// Messages can carry emoji reactions.
     pub reactions: bool,
+    /// How the network limits each person's reactions, where it has
+    /// [`Capabilities::reactions`] (XEP-0444 restricted reactions); the
+    /// default is no limit.
+    pub reaction_limits: ReactionLimits,
     /// A message can reply to another one.
     pub replies: bool,
     /// Typing notifications.
@@ -58,6 +62,25 @@ pub struct Capabilities {
     /// explicit command. Discord and Matrix rooms are; IRC channels are
     /// not, unless the user sets a channel persistent.
     pub persistent_rooms: bool,
+}
+
+/// Limits a network puts on one person's reactions to one message.
+/// Static data, so that [`Capabilities`] stays `Copy`: a bridge whose
+/// limits come from its settings leaks them once, at start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReactionLimits {
+    /// At most this many reactions per person on a message (Discord: 20
+    /// distinct emoji on a message in all); `None`: no limit.
+    pub per_user: Option<u32>,
+    /// Only these reactions can be made; `None`: any emoji.
+    pub allowlist: Option<&'static [&'static str]>,
+}
+
+impl ReactionLimits {
+    /// Whether there is any limit.
+    pub fn any(&self) -> bool {
+        self.per_user.is_some() || self.allowlist.is_some()
+    }
 }
 
 /// A network bridge: describes itself and starts sessions.

@@ -37,7 +37,7 @@ mod register;
 mod session;
 
 pub use avatar::AvatarRef;
-pub use bridge::{Bridge, BridgeInfo, Capabilities, Login};
+pub use bridge::{Bridge, BridgeInfo, Capabilities, Login, ReactionLimits};
 pub use command::{Command, TypingState};
 pub use credentials::Credentials;
 pub use event::{ErrorContext, ErrorKind, Event, RoomListing};

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use switchboard_bridge_api::{
     BoxFuture, Bridge, BridgeInfo, Capabilities, FieldError, FieldKind, Login, LoginField,
-    Registered, RegistrationStep, SessionHandle,
+    ReactionLimits, Registered, RegistrationStep, SessionHandle,
 };
 
 /// The network kind's name (`kind = "discord"`).
@@ -141,6 +141,13 @@ fn info() -> BridgeInfo {
             edits: true,
             retractions: true,
             reactions: true,
+            // A message holds at most 20 distinct reactions (Discord's error
+            // 30010), so no one can have more on it; any emoji, custom ones
+            // by name.
+            reaction_limits: ReactionLimits {
+                per_user: Some(20),
+                allowlist: None,
+            },
             replies: true,
             typing: true,
             ..Capabilities::default()

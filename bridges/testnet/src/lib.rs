@@ -30,6 +30,9 @@
 //! An injected attachment marked `needs_credentials` is fetched by the
 //! session ([`files`]) with the header `Authorization: Bearer testnet-<user>`.
 //! Everything else a room or a contact does, the test injects.
+//! Capabilities can be turned off (`without = ["reactions", …]`) and
+//! reactions limited (`max_reactions_per_user`, `reaction_allowlist`) in
+//! the settings, for tests of what the core advertises.
 //!
 //! [`Command`]: switchboard_bridge_api::Command
 
@@ -46,7 +49,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use switchboard_bridge_api::{
     BoxFuture, Bridge, BridgeInfo, Capabilities, FieldError, FieldKind, Login, LoginField,
-    Registered, RegistrationStep, SessionHandle,
+    ReactionLimits, Registered, RegistrationStep, SessionHandle,
 };
 
 use hub::Hub;
@@ -60,6 +63,16 @@ pub struct Settings {
     /// The test's control listener (`127.0.0.1:PORT`); without it the
     /// network runs on its own, with nobody to inject events.
     pub control: Option<String>,
+    /// Capabilities this network lacks, by their contract names
+    /// (`edits`, `retractions`, `reactions`, `replies`, `typing`,
+    /// `history`, `attachments`, `direct_messages`, `read_markers`): a
+    /// test of a network without them. Every one is on by default.
+    #[serde(default)]
+    pub without: Vec<String>,
+    /// XEP-0444 restricted reactions: at most this many per person on a message.
+    pub max_reactions_per_user: Option<u32>,
+    /// XEP-0444 restricted reactions: only these.
+    pub reaction_allowlist: Option<Vec<String>>,
 }
 
 /// Settings the bridge cannot run with.
@@ -71,6 +84,9 @@ pub enum SettingsError {
     /// `control` is not on loopback: the test network talks to nothing else.
     #[error("control: {0} is not a loopback address")]
     NotLoopback(SocketAddr),
+    /// `without` names no capability of the contract.
+    #[error("without: {0:?} is not a capability")]
+    UnknownCapability(String),
 }
 
 /// The test network's bridge.
@@ -83,7 +99,7 @@ pub struct TestnetBridge {
 impl TestnetBridge {
     /// A bridge with these settings.
     pub fn new(settings: Settings) -> Result<Self, SettingsError> {
-        let control = match settings.control {
+        let control = match settings.control.clone() {
             None => None,
             Some(text) => {
                 let addr: SocketAddr = text
@@ -95,8 +111,10 @@ impl TestnetBridge {
                 Some(addr)
             }
         };
+        let mut info = info();
+        capabilities(&mut info.capabilities, &settings)?;
         Ok(Self {
-            info: info(),
+            info,
             hub: Hub::new(control),
             files: Arc::new(sent_files::Files::new()),
         })
@@ -140,12 +158,43 @@ fn info() -> BridgeInfo {
             attachments: true,
             direct_messages: true,
             read_markers: true,
+            // No limit unless the settings say (`capabilities`).
+            reaction_limits: ReactionLimits::default(),
             // Ids are case-sensitive, as Matrix's are: `Bob` and `bob` are two people.
             case_insensitive_ids: false,
             persistent_rooms: true,
         },
         server_settings: vec![],
     }
+}
+
+/// The operator's (the test's) changes to every capability: those turned
+/// off, the reaction limits (leaked once: the contract's limits are static).
+fn capabilities(caps: &mut Capabilities, settings: &Settings) -> Result<(), SettingsError> {
+    for name in &settings.without {
+        let flag = match name.as_str() {
+            "edits" => &mut caps.edits,
+            "retractions" => &mut caps.retractions,
+            "reactions" => &mut caps.reactions,
+            "replies" => &mut caps.replies,
+            "typing" => &mut caps.typing,
+            "history" => &mut caps.history,
+            "attachments" => &mut caps.attachments,
+            "direct_messages" => &mut caps.direct_messages,
+            "read_markers" => &mut caps.read_markers,
+            _ => return Err(SettingsError::UnknownCapability(name.clone())),
+        };
+        *flag = false;
+    }
+    caps.reaction_limits.per_user = settings.max_reactions_per_user;
+    caps.reaction_limits.allowlist = settings.reaction_allowlist.as_ref().map(|list| {
+        let leaked: Vec<&'static str> = list
+            .iter()
+            .map(|e| &*Box::leak(e.clone().into_boxed_str()))
+            .collect();
+        &*Box::leak(leaked.into_boxed_slice())
+    });
+    Ok(())
 }
 
 impl Bridge for TestnetBridge {

@@ -27,6 +27,7 @@ async fn bridge() -> (TestnetBridge, TcpListener) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let settings = Settings {
         control: Some(listener.local_addr().unwrap().to_string()),
+        ..Settings::default()
     };
     (TestnetBridge::new(settings).unwrap(), listener)
 }
@@ -205,6 +206,7 @@ fn control_must_be_a_loopback_address() {
     ] {
         let e = TestnetBridge::new(Settings {
             control: Some(bad.into()),
+            ..Settings::default()
         })
         .err()
         .unwrap()
@@ -212,6 +214,35 @@ fn control_must_be_a_loopback_address() {
         assert!(e.contains(says), "{bad}: {e}");
     }
     assert!(TestnetBridge::new(Settings::default()).is_ok());
+}
+
+/// The settings turn capabilities off and limit reactions; a name that is
+/// no capability is refused.
+#[test]
+fn capabilities_follow_the_settings() {
+    let all = TestnetBridge::new(Settings::default()).unwrap();
+    let caps = all.info().capabilities;
+    assert!(caps.reactions && caps.retractions && caps.read_markers);
+    assert!(!caps.reaction_limits.any());
+    let bridge = TestnetBridge::new(Settings {
+        without: vec!["reactions".into(), "read_markers".into()],
+        max_reactions_per_user: Some(1),
+        reaction_allowlist: Some(vec!["👍".into(), "❤️".into()]),
+        ..Settings::default()
+    })
+    .unwrap();
+    let caps = bridge.info().capabilities;
+    assert!(!caps.reactions && !caps.read_markers && caps.retractions && caps.edits);
+    assert_eq!(caps.reaction_limits.per_user, Some(1));
+    assert_eq!(caps.reaction_limits.allowlist, Some(&["👍", "❤️"][..]));
+    let e = TestnetBridge::new(Settings {
+        without: vec!["telepathy".into()],
+        ..Settings::default()
+    })
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("telepathy"), "{e}");
 }
 
 /// Registration: a username alone is done at once; with a password the

@@ -19,7 +19,6 @@
 //! URLs the user was given.
 
 mod fetch;
-mod sfs;
 mod upload;
 
 use std::sync::Arc;
@@ -31,7 +30,6 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn, Instrument};
 use xmpp_parsers::jid::BareJid;
 use xmpp_parsers::minidom::Element;
-use xmpp_parsers::oob::Oob;
 
 use super::message_ids::is_echo;
 use super::Gateway;
@@ -376,40 +374,29 @@ fn add_line(text: &mut String, line: &str) {
 /// XEP-0447 `<file-sharing/>` for those the gateway uploaded.
 pub(super) fn files_out(text: &str, attachments: &[Attachment]) -> (String, Vec<Element>) {
     let mut lines = String::new();
-    let mut payloads = Vec::with_capacity(attachments.len());
     for file in attachments {
         if !(text.is_empty() && lines.is_empty()) {
             lines.push('\n');
         }
         lines.push_str(&file.url);
-        payloads.push(
-            Oob {
-                url: file.url.clone(),
-                desc: file.name.clone(),
-            }
-            .into(),
-        );
-        payloads.extend(sfs::file_sharing(file));
     }
-    (lines, payloads)
+    (lines, crate::xmpp::sfs::file_payloads(attachments))
 }
 
-/// The archive's `extra` for a message's files (`None` without files, or
-/// for a URL or name no line can hold).
+/// The archive's `extra` for a message's files, with what join history and
+/// MAM replay them with (URL, name, type, size, hash); `None` without
+/// files, or for a URL or name no line can hold.
 pub(crate) fn files_extra(attachments: &[Attachment]) -> Option<String> {
     if attachments.is_empty() {
         return None;
     }
-    let files = attachments
-        .iter()
-        .map(|f| (f.url.clone(), f.name.clone()))
-        .collect();
-    crate::xmpp::rich::Extra::Files(files).encode()
+    crate::xmpp::rich::Extra::Files(attachments.to_vec()).encode()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xmpp_parsers::oob::Oob;
 
     fn file(url: &str, name: Option<&str>) -> Attachment {
         Attachment {
@@ -449,13 +436,7 @@ mod tests {
             file("https://h/b", None),
         ];
         let extra = files_extra(&files).unwrap();
-        assert_eq!(
-            Extra::decode(&extra),
-            Some(Extra::Files(vec![
-                ("https://h/a".into(), Some("a.png".into())),
-                ("https://h/b".into(), None),
-            ]))
-        );
+        assert_eq!(Extra::decode(&extra), Some(Extra::Files(files.to_vec())));
         assert_eq!(files_extra(&[]), None);
     }
 }

@@ -77,7 +77,11 @@ impl Gateway {
             };
             return self.command_or_error(&user, send, &message).await;
         }
-        // A private message to an occupant goes to that person directly.
+        // A private message to an occupant goes to that person directly,
+        // where the network has direct messages.
+        if !self.bridge.info().capabilities.direct_messages {
+            return self.refuse_direct(&message).await;
+        }
         let nick = to.resource().map(|r| r.to_string()).unwrap_or_default();
         let member = self
             .with_room(&user, &room, |r| r.members.get(&nick).map(Occupant::user))
@@ -166,7 +170,10 @@ impl Gateway {
                 node: None,
                 identities: vec![Identity::new("conference", "text", "en", name)],
                 features,
-                extensions: vec![],
+                // XEP-0444 restricted reactions, where the network limits them.
+                extensions: crate::xmpp::reactions::restrictions_form(caps)
+                    .into_iter()
+                    .collect(),
             };
             return Ok(Some(info.into()));
         }

@@ -105,9 +105,11 @@ impl Gateway {
             }
             Event::Reacted { reactions, .. } => {
                 let named = original.in_room();
+                let mut payloads = vec![rich::reactions(&named, &reactions)];
+                payloads.extend(rich::reactions_extras());
                 (
-                    String::new(),
-                    vec![rich::reactions(&named, &reactions), rich::store_hint()],
+                    rich::reactions_fallback(&reactions),
+                    payloads,
                     Extra::Reactions(named, reactions),
                 )
             }

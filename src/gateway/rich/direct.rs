@@ -64,8 +64,10 @@ impl Gateway {
                 msg.payloads.extend(rich::retract_extras());
             }
             Event::Reacted { reactions, .. } => {
+                msg.bodies
+                    .insert(Lang::new(), rich::reactions_fallback(&reactions));
                 msg.payloads.push(rich::reactions(&original.id, &reactions));
-                msg.payloads.push(rich::store_hint());
+                msg.payloads.extend(rich::reactions_extras());
             }
             _ => return,
         }

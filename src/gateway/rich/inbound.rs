@@ -1,6 +1,7 @@
 //! A client's correction, retraction or reactions → `Command::{Edit,
 //! Retract, React}` naming the network's message; refused with
-//! `feature-not-implemented` where the network cannot do it.
+//! `feature-not-implemented` where the network cannot do it, reactions
+//! beyond the network's limits (`xmpp/reactions.rs`) with `not-acceptable`.
 
 use std::sync::Arc;
 use switchboard_bridge_api::{Command, MessageId, Target};
@@ -29,6 +30,16 @@ impl Gateway {
             let reply =
                 errors::message_error(message, DefinedCondition::FeatureNotImplemented, &text);
             return self.send(reply).await;
+        }
+        // XEP-0444: a set of reactions beyond what the network takes (the
+        // limits its disco#info lists) is refused here, not half-sent.
+        if let Request::React { reactions, .. } = &request {
+            let limits = &info.capabilities.reaction_limits;
+            if let Some(why) = crate::xmpp::reactions::beyond_limits(limits, reactions) {
+                let text = format!("{}: {why}", info.display_name);
+                let reply = errors::message_error(message, DefinedCondition::NotAcceptable, &text);
+                return self.send(reply).await;
+            }
         }
         let parts = self.network_ref(user, &target, request.id()).await;
         let token = message.id.as_ref().map(|i| i.0.clone()).unwrap_or_default();

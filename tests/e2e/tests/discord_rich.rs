@@ -10,7 +10,7 @@ mod discord_setup;
 use std::time::Duration;
 
 use common::Client;
-use discord_setup::{contact_jid, join, registered, room_jid, setup, Setup};
+use discord_setup::{contact_jid, join, registered, room_jid, setup, Setup, GW};
 use switchboard_discord_double::{self as discord, fixture::dm_channel_id, Request};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
@@ -191,6 +191,34 @@ async fn reactions_both_ways_in_a_channel() {
     let liddell = format!("{room}/Alice Liddell");
     let me = format!("{room}/switchbot");
 
+    // XEP-0444 restricted reactions: Discord holds 20 distinct reactions
+    // on a message, so at most 20 a person; any emoji.
+    for jid in [room.as_str(), GW] {
+        let query = Element::builder("query", "http://jabber.org/protocol/disco#info").build();
+        let info = common::result_payload(alice.iq(jid, false, query).await).unwrap();
+        let form = info
+            .children()
+            .find(|x| {
+                x.is("x", "jabber:x:data")
+                    && x.children().any(|f| {
+                        f.attr("var") == Some("FORM_TYPE")
+                            && f.children().next().map(Element::text).as_deref()
+                                == Some("urn:xmpp:reactions:0:restrictions")
+                    })
+            })
+            .unwrap_or_else(|| panic!("{jid}: no restrictions form: {info:?}"));
+        let fields: Vec<(&str, String)> = form
+            .children()
+            .filter_map(|f| Some((f.attr("var")?, f.children().map(Element::text).collect())))
+            .filter(|(var, _)| *var != "FORM_TYPE")
+            .collect();
+        assert_eq!(
+            fields,
+            [("max_reactions_per_user", "20".to_owned())],
+            "{jid}"
+        );
+    }
+
     let message = setup
         .double
         .say(discord::GENERAL_ID, discord::ALICE_ID, "react to me");
@@ -204,6 +232,11 @@ async fn reactions_both_ways_in_a_channel() {
     setup.double.react(&message, discord::ALICE_ID, "👍");
     let got = next_from(&mut alice, &liddell, has_reactions).await;
     assert_eq!(reactions(&got), set(&["👍"]));
+    assert_eq!(
+        body(&got).as_deref(),
+        Some("/me reacted 👍"),
+        "text for a client without XEP-0444"
+    );
     setup.double.react(&message, discord::ALICE_ID, "ferris:77");
     let got = next_from(&mut alice, &liddell, has_reactions).await;
     assert_eq!(

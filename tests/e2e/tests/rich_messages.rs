@@ -210,7 +210,13 @@ async fn rich_messages_in_a_room() {
         Some((s1.clone(), vec!["👍".into(), "🎉".into()])),
         "XEP-0444 names a groupchat message by its stanza-id"
     );
-    assert_eq!(body(&reacted), None);
+    // A client without XEP-0444 reads a line; one with it, told by
+    // XEP-0428 that the whole body is the fallback, shows none.
+    assert_eq!(body(&reacted).as_deref(), Some("/me reacted 👍 🎉"));
+    assert_eq!(
+        attr(&reacted, "fallback", FALLBACK, "for").as_deref(),
+        Some(REACTIONS)
+    );
 
     // XMPP → network: the client's message, its correction by the
     // client's id, its reactions to bob's by stanza-id.

@@ -120,15 +120,30 @@ impl Testnet {
         .await
     }
 
-    /// Prosody given, `extra` lines after the network's keys, `settings`
-    /// lines in `[networks.testnet.settings]`.
+    /// Prosody and the gateway, whose network's settings get `settings`
+    /// lines besides `control` (`without = ["reactions"]`,
+    /// `max_reactions_per_user = 1`, `reaction_allowlist = [...]`: see
+    /// `switchboard_testnet::Settings`).
+    pub async fn start_with_settings(settings: &str) -> Self {
+        Self::start_on_with(Prosody::start(&[(TESTNET, SECRET)]), "", settings).await
+    }
+
+    /// Prosody given, `extra` lines after the network's keys.
     async fn start_on(prosody: Prosody, extra: &str) -> Self {
+        Self::start_on_with(prosody, extra, "").await
+    }
+
+    /// Prosody given, `extra` lines after the network's keys, `settings`
+    /// lines in `[networks.testnet.settings]` (its last section).
+    async fn start_on_with(prosody: Prosody, extra: &str, settings: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let config = config(
+        let mut config = config(
             prosody.component_port,
             listener.local_addr().unwrap(),
             extra,
         );
+        config.push_str(settings);
+        config.push('\n');
         let gateway = Gateway::start(&config);
         Self {
             control: Control::new(listener),

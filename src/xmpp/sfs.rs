@@ -1,5 +1,7 @@
+//! A file on the XMPP side: XEP-0066 out-of-band data for every file, and
 //! XEP-0447 stateless file sharing with XEP-0446 file metadata and a
-//! XEP-0300 hash, for a file the gateway uploaded:
+//! XEP-0300 hash for a file the gateway uploaded (live, in join history
+//! and in MAM alike):
 //!
 //! ```xml
 //! <file-sharing xmlns='urn:xmpp:sfs:0'>
@@ -13,23 +15,41 @@
 
 use switchboard_bridge_api::Attachment;
 use xmpp_parsers::minidom::Element;
+use xmpp_parsers::oob::Oob;
 
 /// XEP-0447's namespace.
-pub(crate) const NS_SFS: &str = "urn:xmpp:sfs:0";
+pub const NS_SFS: &str = "urn:xmpp:sfs:0";
 /// XEP-0446's namespace.
-pub(crate) const NS_FILE: &str = "urn:xmpp:file:metadata:0";
+pub const NS_FILE: &str = "urn:xmpp:file:metadata:0";
 /// XEP-0103's namespace (a URL source).
-pub(crate) const NS_URL_DATA: &str = "http://jabber.org/protocol/url-data";
+pub const NS_URL_DATA: &str = "http://jabber.org/protocol/url-data";
 /// XEP-0300's namespace.
-pub(crate) const NS_HASHES: &str = "urn:xmpp:hashes:2";
+pub const NS_HASHES: &str = "urn:xmpp:hashes:2";
 
 /// An attribute name.
 fn an(name: &str) -> xmpp_parsers::minidom::rxml::NcName {
     xmpp_parsers::minidom::rxml::NcName::try_from(name).expect("a valid attribute name")
 }
 
+/// The payloads of a message's files, in order: `<x xmlns='jabber:x:oob'/>`
+/// for each, followed by its `<file-sharing/>` when its hash is known.
+pub fn file_payloads(files: &[Attachment]) -> Vec<Element> {
+    let mut payloads = Vec::with_capacity(files.len() * 2);
+    for file in files {
+        payloads.push(
+            Oob {
+                url: file.url.clone(),
+                desc: file.name.clone(),
+            }
+            .into(),
+        );
+        payloads.extend(file_sharing(file));
+    }
+    payloads
+}
+
 /// The `<file-sharing/>` of a file with a known hash; `None` without one.
-pub(super) fn file_sharing(file: &Attachment) -> Option<Element> {
+pub fn file_sharing(file: &Attachment) -> Option<Element> {
     let hash = file.sha256.as_deref()?;
     let text = |name: &str, value: &str| {
         Element::builder(name, NS_FILE)
