@@ -14,6 +14,7 @@ use std::time::Duration;
 use serenity::all::{ChannelId, ClientBuilder, Context, GatewayIntents, RawEventHandler};
 use serenity::http::Http;
 use serenity::model::event::Event as Dispatch;
+use serenity::model::Permissions;
 use switchboard_bridge_api::{
     channel, session_channels, Command, ErrorContext, ErrorKind, Event, LeaveReason, Login, Member,
     SessionEnd, SessionHandle, Token,
@@ -31,15 +32,18 @@ use crate::webhooks::Webhooks;
 mod messages;
 mod rich;
 mod send;
-use crate::register::{self, TOKEN};
+mod view;
+use crate::register::{self, LINKED, TOKEN};
+use crate::shared::SharedBot;
 use crate::Config;
+use view::View;
 
 /// How long listings and joins wait for the guilds after the session starts.
 const LOAD_WAIT: Duration = Duration::from_secs(15);
 
 /// What the session asks of the gateway: guilds and their channels,
 /// messages with their text, direct messages, reactions and typing.
-fn intents() -> GatewayIntents {
+pub(crate) fn intents() -> GatewayIntents {
     GatewayIntents::GUILDS
         | GatewayIntents::GUILD_MESSAGES
         | GatewayIntents::MESSAGE_CONTENT
@@ -50,12 +54,42 @@ fn intents() -> GatewayIntents {
         | GatewayIntents::DIRECT_MESSAGE_TYPING
 }
 
-/// Starts a session with the stored bot token.
-pub(crate) fn start(config: Arc<Config>, login: Login) -> SessionHandle {
+/// Where a session's dispatches come from.
+enum Source {
+    /// The user's own bot, with its token: a connection of its own.
+    Own(String),
+    /// The operator's shared bot's one connection, as this linked user.
+    Shared(Arc<SharedBot>, View),
+}
+
+/// Starts a session with the stored bot token, or as the stored linked
+/// Discord account through the shared bot.
+pub(crate) fn start(
+    config: Arc<Config>,
+    shared: Option<Arc<SharedBot>>,
+    login: Login,
+) -> SessionHandle {
     let (handle, end) = session_channels();
-    let token = login.credentials.get(TOKEN).unwrap_or_default().to_owned();
     let positions = Positions::from_state(&login.state);
-    tokio::spawn(run(config, login.account, token, positions, end));
+    let linked = login.credentials.get(LINKED).and_then(|u| u.parse().ok());
+    let source = match (linked, shared) {
+        (Some(user), Some(bot)) => Source::Shared(bot, View::new(user)),
+        (Some(_), None) => {
+            let events = end.events;
+            tokio::spawn(async move {
+                let reason = "the operator no longer shares a Discord bot; register with a bot token".to_owned();
+                let _ = events
+                    .send(Event::Disconnected {
+                        reason,
+                        retrying: false,
+                    })
+                    .await;
+            });
+            return handle;
+        }
+        (None, _) => Source::Own(login.credentials.get(TOKEN).unwrap_or_default().to_owned()),
+    };
+    tokio::spawn(run(config, login.account, source, positions, end));
     handle
 }
 
@@ -108,21 +142,38 @@ struct Session {
     sent: u64,
     /// The avatars told to the core.
     avatars: crate::avatars::Avatars,
+    /// Shared-bot mode: the linked account, whose permissions gate rooms.
+    view: Option<View>,
 }
 
-async fn run(
-    config: Arc<Config>,
-    account: String,
-    token: String,
-    positions: Positions,
-    end: SessionEnd,
-) {
-    let SessionEnd {
-        mut commands,
-        events,
-    } = end;
-    let (tx, mut dispatches) = mpsc::channel(256);
-    let http = register::http(&config, &token);
+/// The gateway connection a session reads: its own (ended by aborting
+/// its task and shutting its shards down), or the shared bot's.
+struct Connection {
+    http: Arc<Http>,
+    dispatches: mpsc::Receiver<Box<Dispatch>>,
+    own: Option<(
+        Arc<serenity::gateway::ShardManager>,
+        tokio::task::JoinHandle<serenity::Result<()>>,
+    )>,
+    view: Option<View>,
+}
+
+/// Connects: a client of the user's own bot, or a place among the shared
+/// bot's sessions.
+async fn connect(config: &Config, account: &str, source: Source) -> Option<Connection> {
+    let token = match source {
+        Source::Shared(bot, view) => {
+            return Some(Connection {
+                http: bot.http(),
+                dispatches: bot.subscribe(),
+                own: None,
+                view: Some(view),
+            })
+        }
+        Source::Own(token) => token,
+    };
+    let (tx, dispatches) = mpsc::channel(256);
+    let http = register::http(config, &token);
     drop(token);
     let client = ClientBuilder::new_with_http(http, intents())
         .raw_event_handler(Forward(tx))
@@ -131,19 +182,70 @@ async fn run(
         Ok(client) => client,
         Err(e) => {
             tracing::warn!(%account, error = %crate::errors::describe(&e), "Discord client not built");
-            return;
+            return None;
         }
     };
     let shards = Arc::clone(&client.shard_manager);
+    let http = Arc::clone(&client.http);
+    let gateway = tokio::spawn(async move { client.start().await });
+    Some(Connection {
+        http,
+        dispatches,
+        own: Some((shards, gateway)),
+        view: None,
+    })
+}
+
+/// Waits for the session's own gateway task to end (never, for the
+/// shared bot's: its end is the end of the dispatches).
+async fn gateway_end(
+    own: &mut Option<(
+        Arc<serenity::gateway::ShardManager>,
+        tokio::task::JoinHandle<serenity::Result<()>>,
+    )>,
+) -> String {
+    let Some((_, gateway)) = own else {
+        return std::future::pending().await;
+    };
+    match gateway.await {
+        Ok(Ok(())) => "the gateway connection ended".to_owned(),
+        Ok(Err(e)) => format!(
+            "the gateway connection failed: {}",
+            crate::errors::describe(&e)
+        ),
+        Err(_) => "the gateway task stopped".to_owned(),
+    }
+}
+
+async fn run(
+    config: Arc<Config>,
+    account: String,
+    source: Source,
+    positions: Positions,
+    end: SessionEnd,
+) {
+    let SessionEnd {
+        mut commands,
+        events,
+    } = end;
+    let Some(Connection {
+        http,
+        mut dispatches,
+        mut own,
+        view,
+    }) = connect(&config, &account, source).await
+    else {
+        return;
+    };
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis();
     let mut session = Session {
         account,
-        http: Arc::clone(&client.http),
+        http,
         events,
-        guilds: Guilds::default(),
+        guilds: Guilds::new(view.is_some()),
         own_id: None,
         own_name: String::new(),
         joined: HashMap::new(),
@@ -160,8 +262,8 @@ async fn run(
         nonce_prefix: format!("{started:x}"),
         sent: 0,
         avatars: crate::avatars::Avatars::new(config.api.as_deref()),
+        view,
     };
-    let mut gateway = tokio::spawn(async move { client.start().await });
     let mut waiting: VecDeque<Command> = VecDeque::new();
     let load_deadline = tokio::time::Instant::now() + LOAD_WAIT;
     let mut open = true;
@@ -187,7 +289,14 @@ async fn run(
                     open = session.command(command).await;
                 }
             }
-            Some(dispatch) = dispatches.recv() => {
+            dispatch = dispatches.recv() => {
+                let Some(dispatch) = dispatch else {
+                    // The shared bot's connection ended (its own ends below).
+                    let reason = "the shared bot's gateway connection ended".to_owned();
+                    session.save_positions().await;
+                    session.emit(Event::Disconnected { reason, retrying: false }).await;
+                    return;
+                };
                 open = session.dispatch(*dispatch).await;
                 if session.guilds.loaded() {
                     while let Some(command) = waiting.pop_front() {
@@ -200,12 +309,7 @@ async fn run(
                     open = open && session.command(command).await;
                 }
             }
-            ended = &mut gateway => {
-                let reason = match ended {
-                    Ok(Ok(())) => "the gateway connection ended".to_owned(),
-                    Ok(Err(e)) => format!("the gateway connection failed: {}", crate::errors::describe(&e)),
-                    Err(_) => "the gateway task stopped".to_owned(),
-                };
+            reason = gateway_end(&mut own) => {
                 tracing::info!(account = %session.account, %reason, "Discord session ends");
                 session.save_positions().await;
                 session.emit(Event::Disconnected { reason, retrying: false }).await;
@@ -213,8 +317,10 @@ async fn run(
             }
         }
     }
-    shards.shutdown_all().await;
-    gateway.abort();
+    if let Some((shards, gateway)) = own {
+        shards.shutdown_all().await;
+        gateway.abort();
+    }
 }
 
 /// Commands that need the guilds' channels.
@@ -298,8 +404,9 @@ impl Session {
                 self.own_name = user.display_name().to_owned();
                 self.guilds.ready(&ready.ready);
                 tracing::info!(account = %self.account, guilds = ready.ready.guilds.len(), "Discord gateway ready");
+                let own_id = self.me().unwrap_or(user.id.get());
                 self.emit(Event::Connected {
-                    own_id: user.id.to_string().into(),
+                    own_id: own_id.to_string().into(),
                     nick: self.own_name.clone(),
                 })
                 .await
@@ -329,7 +436,27 @@ impl Session {
                 self.emoji_removed(unknown.value).await
             }
             Dispatch::TypingStart(typing) => self.typing_started(typing).await,
-            Dispatch::ChannelUpdate(updated) => self.channel_changed(&updated.channel).await,
+            Dispatch::ChannelUpdate(updated) => {
+                let id = updated.channel.id.get();
+                self.channel_changed(&updated.channel).await && self.leave_if_hidden(id).await
+            }
+            Dispatch::GuildRoleCreate(created) => {
+                self.guilds.role_changed(created.role.guild_id.get(), &created.role);
+                true
+            }
+            Dispatch::GuildRoleUpdate(updated) => {
+                self.guilds.role_changed(updated.role.guild_id.get(), &updated.role);
+                let joined: Vec<u64> = self.joined.keys().copied().collect();
+                let mut open = true;
+                for room in joined {
+                    open = open && self.leave_if_hidden(room).await;
+                }
+                open
+            }
+            Dispatch::GuildRoleDelete(deleted) => {
+                self.guilds.role_deleted(deleted.guild_id.get(), deleted.role_id.get());
+                true
+            }
             Dispatch::ThreadCreate(created) => self.channel_changed(&created.thread).await,
             Dispatch::ThreadUpdate(updated) => self.channel_changed(&updated.thread).await,
             Dispatch::ThreadDelete(deleted) => self.channel_gone(deleted.thread.id.get()).await,
@@ -349,7 +476,9 @@ impl Session {
             } => {
                 let guild = server.as_deref().and_then(crate::guild_of_server);
                 let after = after.and_then(|a| a.parse().ok());
-                let rooms = self.guilds.listing(guild, after, limit.max(1));
+                self.refresh_members(guild).await;
+                let visible = |room| self.may(room, Permissions::VIEW_CHANNEL);
+                let rooms = self.guilds.listing(guild, after, limit.max(1), &visible);
                 let next = (rooms.len() == limit.max(1))
                     .then(|| rooms.last().map(|r| r.room.to_string()))
                     .flatten();
@@ -421,7 +550,13 @@ impl Session {
     /// Join: a known channel is joined at once (the bot is in the guild);
     /// its guild's listed members follow, the bot among them.
     async fn join(&mut self, room: &str) -> bool {
-        let (Some(id), Some(own_id)) = (channel_of(room), self.own_id) else {
+        if let Some(guild) = channel_of(room).and_then(|id| self.guilds.channel(id)).map(|c| c.guild) {
+            self.refresh_member(guild, true).await;
+        }
+        // A channel the linked account may not see is one that is not
+        // there (the same words: nothing is given away).
+        let visible = channel_of(room).is_some_and(|id| self.may(id, Permissions::VIEW_CHANNEL));
+        let (Some(id), Some(own_id)) = (channel_of(room), self.me()) else {
             return self
                 .error(
                     ErrorContext::Room(room.into()),
@@ -430,7 +565,8 @@ impl Session {
                 )
                 .await;
         };
-        let (Some(channel), Some(name)) = (self.guilds.channel(id), self.guilds.room_name(id))
+        let (Some(channel), Some(name), true) =
+            (self.guilds.channel(id), self.guilds.room_name(id), visible)
         else {
             return self
                 .error(
@@ -451,10 +587,15 @@ impl Session {
                     .await;
             }
         }
+        // A linked account not listed keeps the nick it joined with.
+        let fallback = match &self.view {
+            Some(_) => self.nicks.get(&id).unwrap_or(&self.own_name),
+            None => &self.own_name,
+        };
         let own_nick = self
             .guilds
             .member_name(guild, own_id)
-            .unwrap_or(&self.own_name)
+            .unwrap_or(fallback)
             .to_owned();
         let mut members: Vec<Member> = self
             .guilds
