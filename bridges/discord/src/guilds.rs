@@ -298,7 +298,9 @@ impl Guilds {
         }
         let (Some(info), Some(holder)) = (
             self.guilds.get(&channel.guild),
-            channel.parent.map_or(Some(channel), |p| self.channels.get(&p)),
+            channel
+                .parent
+                .map_or(Some(channel), |p| self.channels.get(&p)),
         ) else {
             return Permissions::empty();
         };

@@ -181,7 +181,8 @@ fn info(shared: bool) -> BridgeInfo {
             LoginField {
                 name: register::SHARED,
                 label: "Use the shared bot",
-                description: "Link your Discord account to the gateway's bot instead of giving a bot token.",
+                description:
+                    "Link your Discord account to the gateway's bot instead of giving a bot token.",
                 kind: FieldKind::Boolean,
                 required: false,
                 default: Some("1"),
@@ -194,7 +195,11 @@ fn info(shared: bool) -> BridgeInfo {
     BridgeInfo {
         name: NAME,
         display_name: "Discord",
-        instructions: if shared { SHARED_INSTRUCTIONS } else { INSTRUCTIONS },
+        instructions: if shared {
+            SHARED_INSTRUCTIONS
+        } else {
+            INSTRUCTIONS
+        },
         fields,
         capabilities: Capabilities {
             // Ids are snowflakes (digits): the case question never arises;
@@ -250,3 +255,40 @@ pub(crate) fn guild_of_server(id: &str) -> Option<u64> {
 
 /// How a guild's server id starts: `guild-2000`.
 pub const GUILD_PREFIX: &str = "guild-";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shared_bot_token_is_never_shown() {
+        let settings = Settings {
+            api: None,
+            shared_bot_token: Some(Secret("MTAw.secret-token".into())),
+        };
+        let shown = format!("{settings:?}");
+        assert!(shown.contains("shared_bot_token"), "{shown}");
+        assert!(!shown.contains("secret-token"), "{shown}");
+    }
+
+    #[test]
+    fn the_form_offers_the_shared_bot_only_when_configured() {
+        let own = DiscordBridge::new(Settings::default()).unwrap();
+        let names: Vec<_> = own.info().fields.iter().map(|f| f.name).collect();
+        assert_eq!(names, ["token"]);
+        assert!(own.info().fields[0].required);
+        let shared = DiscordBridge::new(Settings {
+            api: None,
+            shared_bot_token: Some(Secret("MTAw.x".into())),
+        })
+        .unwrap();
+        let names: Vec<_> = shared.info().fields.iter().map(|f| f.name).collect();
+        assert_eq!(names, ["shared", "token"]);
+        assert!(!shared.info().fields[1].required);
+        let empty = Settings {
+            api: None,
+            shared_bot_token: Some(Secret(" ".into())),
+        };
+        assert!(DiscordBridge::new(empty).is_err());
+    }
+}

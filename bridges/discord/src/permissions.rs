@@ -79,10 +79,7 @@ pub(crate) fn in_channel(subject: &Subject<'_>, overwrites: &[Overwrite]) -> Per
         deny |= o.deny;
     }
     apply(&mut perms, allow, deny);
-    if let Some(own) = overwrites
-        .iter()
-        .find(|o| o.member && o.id == subject.user)
-    {
+    if let Some(own) = overwrites.iter().find(|o| o.member && o.id == subject.user) {
         apply(&mut perms, own.allow, own.deny);
     }
     let perms = Permissions::from_bits_truncate(perms);

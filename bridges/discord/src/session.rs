@@ -77,7 +77,9 @@ pub(crate) fn start(
         (Some(_), None) => {
             let events = end.events;
             tokio::spawn(async move {
-                let reason = "the operator no longer shares a Discord bot; register with a bot token".to_owned();
+                let reason =
+                    "the operator no longer shares a Discord bot; register with a bot token"
+                        .to_owned();
                 let _ = events
                     .send(Event::Disconnected {
                         reason,
@@ -144,18 +146,25 @@ struct Session {
     avatars: crate::avatars::Avatars,
     /// Shared-bot mode: the linked account, whose permissions gate rooms.
     view: Option<View>,
+    /// Shared-bot mode: the joined channels, told to the shared connection.
+    rooms: Option<crate::shared::Rooms>,
 }
+
+/// A session's own gateway connection: its shards and its task.
+type OwnGateway = (
+    Arc<serenity::gateway::ShardManager>,
+    tokio::task::JoinHandle<serenity::Result<()>>,
+);
 
 /// The gateway connection a session reads: its own (ended by aborting
 /// its task and shutting its shards down), or the shared bot's.
 struct Connection {
     http: Arc<Http>,
     dispatches: mpsc::Receiver<Box<Dispatch>>,
-    own: Option<(
-        Arc<serenity::gateway::ShardManager>,
-        tokio::task::JoinHandle<serenity::Result<()>>,
-    )>,
+    own: Option<OwnGateway>,
     view: Option<View>,
+    /// Shared-bot mode: where the session says which channels it joined.
+    rooms: Option<crate::shared::Rooms>,
 }
 
 /// Connects: a client of the user's own bot, or a place among the shared
@@ -163,12 +172,14 @@ struct Connection {
 async fn connect(config: &Config, account: &str, source: Source) -> Option<Connection> {
     let token = match source {
         Source::Shared(bot, view) => {
+            let (dispatches, rooms) = bot.subscribe();
             return Some(Connection {
                 http: bot.http(),
-                dispatches: bot.subscribe(),
+                dispatches,
                 own: None,
                 view: Some(view),
-            })
+                rooms: Some(rooms),
+            });
         }
         Source::Own(token) => token,
     };
@@ -193,17 +204,13 @@ async fn connect(config: &Config, account: &str, source: Source) -> Option<Conne
         dispatches,
         own: Some((shards, gateway)),
         view: None,
+        rooms: None,
     })
 }
 
 /// Waits for the session's own gateway task to end (never, for the
 /// shared bot's: its end is the end of the dispatches).
-async fn gateway_end(
-    own: &mut Option<(
-        Arc<serenity::gateway::ShardManager>,
-        tokio::task::JoinHandle<serenity::Result<()>>,
-    )>,
-) -> String {
+async fn gateway_end(own: &mut Option<OwnGateway>) -> String {
     let Some((_, gateway)) = own else {
         return std::future::pending().await;
     };
@@ -233,6 +240,7 @@ async fn run(
         mut dispatches,
         mut own,
         view,
+        rooms,
     }) = connect(&config, &account, source).await
     else {
         return;
@@ -263,6 +271,7 @@ async fn run(
         sent: 0,
         avatars: crate::avatars::Avatars::new(config.api.as_deref()),
         view,
+        rooms,
     };
     let mut waiting: VecDeque<Command> = VecDeque::new();
     let load_deadline = tokio::time::Instant::now() + LOAD_WAIT;
@@ -288,6 +297,7 @@ async fn run(
                 } else {
                     open = session.command(command).await;
                 }
+                session.share_rooms();
             }
             dispatch = dispatches.recv() => {
                 let Some(dispatch) = dispatch else {
@@ -298,6 +308,7 @@ async fn run(
                     return;
                 };
                 open = session.dispatch(*dispatch).await;
+                session.share_rooms();
                 if session.guilds.loaded() {
                     while let Some(command) = waiting.pop_front() {
                         open = open && session.command(command).await;
@@ -441,11 +452,13 @@ impl Session {
                 self.channel_changed(&updated.channel).await && self.leave_if_hidden(id).await
             }
             Dispatch::GuildRoleCreate(created) => {
-                self.guilds.role_changed(created.role.guild_id.get(), &created.role);
+                self.guilds
+                    .role_changed(created.role.guild_id.get(), &created.role);
                 true
             }
             Dispatch::GuildRoleUpdate(updated) => {
-                self.guilds.role_changed(updated.role.guild_id.get(), &updated.role);
+                self.guilds
+                    .role_changed(updated.role.guild_id.get(), &updated.role);
                 let joined: Vec<u64> = self.joined.keys().copied().collect();
                 let mut open = true;
                 for room in joined {
@@ -454,7 +467,8 @@ impl Session {
                 open
             }
             Dispatch::GuildRoleDelete(deleted) => {
-                self.guilds.role_deleted(deleted.guild_id.get(), deleted.role_id.get());
+                self.guilds
+                    .role_deleted(deleted.guild_id.get(), deleted.role_id.get());
                 true
             }
             Dispatch::ThreadCreate(created) => self.channel_changed(&created.thread).await,
@@ -550,7 +564,10 @@ impl Session {
     /// Join: a known channel is joined at once (the bot is in the guild);
     /// its guild's listed members follow, the bot among them.
     async fn join(&mut self, room: &str) -> bool {
-        if let Some(guild) = channel_of(room).and_then(|id| self.guilds.channel(id)).map(|c| c.guild) {
+        if let Some(guild) = channel_of(room)
+            .and_then(|id| self.guilds.channel(id))
+            .map(|c| c.guild)
+        {
             self.refresh_member(guild, true).await;
         }
         // A channel the linked account may not see is one that is not
@@ -620,6 +637,7 @@ impl Session {
             .filter_map(|m| m.user.as_str().parse().ok())
             .collect();
         self.joined.insert(id, told);
+        self.share_rooms();
         let joined = Event::RoomJoined {
             room: room.into(),
             name,

@@ -11,7 +11,7 @@
 //! (a one-time code, [`crate::links`]), and a DM to a shared bot belongs
 //! to nobody in particular.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serenity::all::{ChannelId, ClientBuilder, Context, RawEventHandler};
@@ -48,7 +48,19 @@ struct Hub {
     /// Each guild's GUILD_CREATE, kept up to date.
     guilds: BTreeMap<u64, Dispatch>,
     /// The linked users' sessions.
-    sessions: Vec<mpsc::Sender<Box<Dispatch>>>,
+    sessions: Vec<Subscriber>,
+}
+
+/// The channels a session has joined, which it keeps up to date: a
+/// channel's messages, edits, deletes, reactions and typing go only to
+/// the sessions that joined it (which the account's permissions allowed).
+pub(crate) type Rooms = Arc<Mutex<HashSet<u64>>>;
+
+/// One linked user's session.
+#[derive(Clone)]
+struct Subscriber {
+    dispatches: mpsc::Sender<Box<Dispatch>>,
+    rooms: Rooms,
 }
 
 impl std::fmt::Debug for SharedBot {
@@ -126,7 +138,7 @@ impl SharedBot {
 
     /// A linked user's session joins: what it has missed of the guilds,
     /// then every dispatch in turn (none in direct messages).
-    pub fn subscribe(self: &Arc<Self>) -> mpsc::Receiver<Box<Dispatch>> {
+    pub fn subscribe(self: &Arc<Self>) -> (mpsc::Receiver<Box<Dispatch>>, Rooms) {
         self.ensure_started();
         let mut hub = self.hub.lock().unwrap();
         let replay: Vec<&Dispatch> = hub.ready.iter().chain(hub.guilds.values()).collect();
@@ -135,8 +147,12 @@ impl SharedBot {
             // Room was made for them.
             let _ = tx.try_send(Box::new(dispatch.clone()));
         }
-        hub.sessions.push(tx);
-        rx
+        let rooms = Rooms::default();
+        hub.sessions.push(Subscriber {
+            dispatches: tx,
+            rooms: Arc::clone(&rooms),
+        });
+        (rx, rooms)
     }
 
     /// Keeps what a later session needs; whether to hand the dispatch on.
@@ -187,17 +203,27 @@ impl SharedBot {
         !in_direct_messages(dispatch)
     }
 
-    /// Hands a dispatch to every session, dropping those that ended.
+    /// Hands a dispatch to every session it concerns (a channel's to
+    /// those that joined it), dropping those that ended.
     async fn fan_out(&self, dispatch: Dispatch) {
         let sessions = self.hub.lock().unwrap().sessions.clone();
+        let room = room_of(&dispatch);
         let mut gone = false;
         for session in &sessions {
+            if room.is_some_and(|room| !session.rooms.lock().unwrap().contains(&room)) {
+                continue;
+            }
             // A slow session holds the others back, as a user's own
             // connection would wait for its one session.
-            gone |= session.send(Box::new(dispatch.clone())).await.is_err();
+            gone |= session
+                .dispatches
+                .send(Box::new(dispatch.clone()))
+                .await
+                .is_err();
         }
         if gone {
-            self.hub.lock().unwrap().sessions.retain(|s| !s.is_closed());
+            let mut hub = self.hub.lock().unwrap();
+            hub.sessions.retain(|s| !s.dispatches.is_closed());
         }
     }
 
@@ -226,7 +252,11 @@ impl SharedBot {
 }
 
 /// Changes a kept GUILD_CREATE.
-fn update_guild(hub: &mut Hub, guild: u64, change: impl FnOnce(&mut serenity::model::guild::Guild)) {
+fn update_guild(
+    hub: &mut Hub,
+    guild: u64,
+    change: impl FnOnce(&mut serenity::model::guild::Guild),
+) {
     if let Some(Dispatch::GuildCreate(created)) = hub.guilds.get_mut(&guild) {
         change(&mut created.guild);
     }
@@ -248,6 +278,27 @@ fn in_direct_messages(dispatch: &Dispatch) -> bool {
         Dispatch::Unknown(e) => e.value.get("guild_id").is_none_or(|g| g.is_null()),
         _ => false,
     }
+}
+
+/// The channel of a dispatch that only those in it need (messages,
+/// reactions, typing); `None` for the others, which every session gets.
+fn room_of(dispatch: &Dispatch) -> Option<u64> {
+    let channel = match dispatch {
+        Dispatch::MessageCreate(e) => e.message.channel_id,
+        Dispatch::MessageUpdate(e) => e.channel_id,
+        Dispatch::MessageDelete(e) => e.channel_id,
+        Dispatch::MessageDeleteBulk(e) => e.channel_id,
+        Dispatch::ReactionAdd(e) => e.reaction.channel_id,
+        Dispatch::ReactionRemove(e) => e.reaction.channel_id,
+        Dispatch::ReactionRemoveAll(e) => e.channel_id,
+        Dispatch::ReactionRemoveEmoji(e) => e.reaction.channel_id,
+        Dispatch::TypingStart(e) => e.channel_id,
+        Dispatch::Unknown(e) if e.kind == "MESSAGE_REACTION_REMOVE_EMOJI" => {
+            return e.value.get("channel_id")?.as_str()?.parse().ok();
+        }
+        _ => return None,
+    };
+    Some(channel.get())
 }
 
 /// The shared connection's raw event handler.

@@ -62,12 +62,17 @@ async fn ask_code(bridge: &DiscordBridge, account: &str) -> (String, Registratio
 
 /// The bot's answer in the DM channel with `user`, containing `words`.
 async fn bot_answered(double: &Double, user: &str, words: &str) {
-    let path = format!("/api/v10/channels/{}/messages", double::fixture::dm_channel_id(user));
+    let path = format!(
+        "/api/v10/channels/{}/messages",
+        double::fixture::dm_channel_id(user)
+    );
     double
         .wait_request(|r| {
             r.method == "POST"
                 && r.path == path
-                && r.body["content"].as_str().is_some_and(|c| c.contains(words))
+                && r.body["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains(words))
         })
         .await;
 }
@@ -83,11 +88,12 @@ async fn linked_session(bridge: &DiscordBridge, user: &str) -> SessionHandle {
         server_settings: Default::default(),
         files: Default::default(),
     });
-    until(&mut session, |e| match e {
-        Event::Connected { own_id, .. } => Some(assert_eq!(own_id.as_str(), user)),
+    let own = until(&mut session, |e| match e {
+        Event::Connected { own_id, .. } => Some(own_id.as_str().to_owned()),
         _ => None,
     })
     .await;
+    assert_eq!(own, user, "connected as the linked account");
     session
 }
 
@@ -121,7 +127,11 @@ async fn a_code_sent_to_the_bot_links_that_account_once() {
     let bridge = shared_bridge(&double);
     let (code, next) = ask_code(&bridge, "carol@example.org").await;
     // Alice sends a wrong code: not linked, and told.
-    let wrong = if code == "ABCD-EFGH" { "ABCD-EFGJ" } else { "ABCD-EFGH" };
+    let wrong = if code == "ABCD-EFGH" {
+        "ABCD-EFGJ"
+    } else {
+        "ABCD-EFGH"
+    };
     double.say_directly(double::ALICE_ID, wrong);
     bot_answered(&double, double::ALICE_ID, "unknown").await;
     // Carol sends the right one, as a person types it.
@@ -131,18 +141,29 @@ async fn a_code_sent_to_the_bot_links_that_account_once() {
         panic!("linked")
     };
     assert_eq!(store.get("discord_user"), Some(double::CAROL_ID));
-    assert_eq!(store.get("token"), None, "no token of the shared bot is stored");
+    assert_eq!(
+        store.get("token"),
+        None,
+        "no token of the shared bot is stored"
+    );
     // The same code again (alice): used up.
     double.say_directly(double::ALICE_ID, &code);
     let answers = |d: &Double| {
         d.requests()
             .iter()
-            .filter(|r| r.body["content"].as_str().is_some_and(|c| c.contains("unknown")))
+            .filter(|r| {
+                r.body["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("unknown"))
+            })
             .count()
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while answers(&double) < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "no answer to the used code");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no answer to the used code"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -181,7 +202,10 @@ async fn a_linked_user_sees_only_what_their_account_may_see() {
     join(&mut carol, double::GENERAL_ID, "carol").await;
     join(&mut alice, double::STAFF_ID, "alice").await;
     for session in [&mut carol, &mut alice] {
-        until(session, |e| matches!(e, Event::RoomJoined { .. }).then_some(())).await;
+        until(session, |e| {
+            matches!(e, Event::RoomJoined { .. }).then_some(())
+        })
+        .await;
     }
 
     double.say(double::STAFF_ID, double::ALICE_ID, "staff only");
@@ -191,7 +215,10 @@ async fn a_linked_user_sees_only_what_their_account_may_see() {
         _ => None,
     })
     .await;
-    assert_eq!(seen, "hello all", "the hidden channel's message reached carol");
+    assert_eq!(
+        seen, "hello all",
+        "the hidden channel's message reached carol"
+    );
     let seen = until(&mut alice, |e| match e {
         Event::Message(m) if m.target == Target::Room(double::STAFF_ID.into()) => {
             Some(m.text.clone())
@@ -203,7 +230,13 @@ async fn a_linked_user_sees_only_what_their_account_may_see() {
     assert_eq!(double.identifies(), 1, "one gateway connection for both");
 
     // Carol writes in #general through the webhook, under her nick.
-    say(&mut carol, Target::Room(double::GENERAL_ID.into()), "hi", "t1").await;
+    say(
+        &mut carol,
+        Target::Room(double::GENERAL_ID.into()),
+        "hi",
+        "t1",
+    )
+    .await;
     let sent = double
         .wait_request(|r| r.method == "POST" && r.path.contains("/webhooks/"))
         .await;
@@ -213,5 +246,8 @@ async fn a_linked_user_sees_only_what_their_account_may_see() {
         _ => None,
     })
     .await;
-    assert!(echo.own && echo.author.as_str() == double::CAROL_ID, "{echo:?}");
+    assert!(
+        echo.own && echo.author.as_str() == double::CAROL_ID,
+        "{echo:?}"
+    );
 }

@@ -125,7 +125,10 @@ async fn a_linked_user_sees_only_the_channels_their_discord_user_may_see() {
         })
         .await;
     assert_eq!(refused.type_, Type::Error, "{refused:?}");
-    assert!(refused.payloads.iter().any(|e| e.is("x", MUC)), "{refused:?}");
+    assert!(
+        refused.payloads.iter().any(|e| e.is("x", MUC)),
+        "{refused:?}"
+    );
     let error = refused
         .payloads
         .iter()
@@ -151,5 +154,8 @@ async fn a_linked_user_sees_only_the_channels_their_discord_user_may_see() {
             _ => None,
         })
         .await;
-    assert_eq!(body, "hello all", "the hidden channel's message reached carol");
+    assert_eq!(
+        body, "hello all",
+        "the hidden channel's message reached carol"
+    );
 }

@@ -178,7 +178,9 @@ impl Session {
         let webhook = update.webhook_id.flatten().map(|w| w.get());
         let own = match &self.view {
             Some(view) => author == view.user || self.webhooks.sent_through(update.id.get()),
-            None => Some(author) == self.own_id || webhook.is_some_and(|w| self.webhooks.is_ours(w)),
+            None => {
+                Some(author) == self.own_id || webhook.is_some_and(|w| self.webhooks.is_ours(w))
+            }
         };
         let target = if update.guild_id.is_some() {
             if !self.joined.contains_key(&channel) {

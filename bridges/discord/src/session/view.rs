@@ -27,9 +27,12 @@ pub(crate) const FRESH: Duration = Duration::from_secs(5 * 60);
 pub(crate) struct View {
     /// The linked Discord user.
     pub user: u64,
-    /// Per guild: the account's roles (`None`: not a member), and when read.
-    members: HashMap<u64, (Option<Box<[u64]>>, Instant)>,
+    /// Per guild: the account's roles, and when read.
+    members: HashMap<u64, (Membership, Instant)>,
 }
+
+/// The account's roles in a guild; `None`: not a member.
+type Membership = Option<Box<[u64]>>;
 
 impl View {
     /// A view for the linked Discord user.
@@ -112,6 +115,15 @@ impl Session {
                 .permissions(room, view.user, roles)
                 .contains(what),
             _ => false,
+        }
+    }
+
+    /// Tells the shared connection the joined channels, when they changed.
+    pub(super) fn share_rooms(&self) {
+        let Some(rooms) = &self.rooms else { return };
+        let mut rooms = rooms.lock().unwrap();
+        if rooms.len() != self.joined.len() || self.joined.keys().any(|id| !rooms.contains(id)) {
+            *rooms = self.joined.keys().copied().collect();
         }
     }
 
