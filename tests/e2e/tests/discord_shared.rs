@@ -26,12 +26,7 @@ const MUC: &str = "http://jabber.org/protocol/muc";
 /// Prosody, the double's shared guild and the gateway with the shared bot.
 fn shared_setup(double: Double) -> Setup {
     let prosody = Prosody::start(&[(GW, SECRET)]);
-    let config = format!(
-        "{}shared_bot_token = \"{}\"\n",
-        config(&prosody, &double, "info"),
-        discord::BOT_TOKEN
-    );
-    let gateway = Switchboard::start(&config);
+    let gateway = Switchboard::start(&shared_config(&prosody, &double, "info"));
     Setup {
         double,
         prosody,
@@ -52,12 +47,25 @@ async fn gateway_says(client: &mut Client, wait: Duration) -> Option<String> {
         .await
 }
 
+/// The gateway's config with the double's bot as the shared bot.
+fn shared_config(prosody: &Prosody, double: &Double, level: &str) -> String {
+    format!(
+        "{}shared_bot_token = \"{}\"\n",
+        config(prosody, double, level),
+        discord::BOT_TOKEN
+    )
+}
+
 /// Registers `name` by chat with the shared bot, the code sent to the bot
-/// by the Discord user `discord_user`.
-async fn link(setup: &Setup, name: &str, discord_user: &str) -> Client {
-    setup.prosody.register(name, DOMAIN, "pass");
-    let mut client =
-        Client::login(&format!("{name}@{DOMAIN}"), "pass", setup.prosody.c2s_port).await;
+/// by the Discord user `discord_user`; returns the client and the code.
+async fn link(
+    prosody: &Prosody,
+    double: &Double,
+    name: &str,
+    discord_user: &str,
+) -> (Client, String) {
+    prosody.register(name, DOMAIN, "pass");
+    let mut client = Client::login(&format!("{name}@{DOMAIN}"), "pass", prosody.c2s_port).await;
     let mut instructions = None;
     for _ in 0..20 {
         client.say(GW, "register shared=1").await;
@@ -74,13 +82,13 @@ async fn link(setup: &Setup, name: &str, discord_user: &str) -> Client {
         .find(|w| w.len() == 9 && w.as_bytes()[4] == b'-')
         .expect("a code")
         .to_owned();
-    setup.double.say_directly(discord_user, &code);
+    double.say_directly(discord_user, &code);
     client.say(GW, "register sent=1").await;
     let said = gateway_says(&mut client, Duration::from_secs(70))
         .await
         .expect("an answer to the second step");
     assert!(said.contains("You are registered"), "{said}");
-    client
+    (client, code)
 }
 
 /// Disco items of the guild: the rooms' JIDs.
@@ -101,7 +109,7 @@ async fn listed(client: &mut Client) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_linked_user_sees_only_the_channels_their_discord_user_may_see() {
     let setup = shared_setup(Double::start_shared().await.unwrap());
-    let mut carol = link(&setup, "carol", discord::CAROL_ID).await;
+    let (mut carol, _) = link(&setup.prosody, &setup.double, "carol", discord::CAROL_ID).await;
 
     let rooms = listed(&mut carol).await;
     assert!(rooms.contains(&room_jid(discord::GENERAL_ID)), "{rooms:?}");
@@ -158,4 +166,31 @@ async fn a_linked_user_sees_only_the_channels_their_discord_user_may_see() {
         body, "hello all",
         "the hidden channel's message reached carol"
     );
+}
+
+/// At debug, neither the shared bot's token nor a link code reaches the
+/// gateway's log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn neither_the_shared_token_nor_the_code_reaches_the_log() {
+    let double = Double::start_shared().await.unwrap();
+    let prosody = Prosody::start(&[(GW, SECRET)]);
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("switchboard.toml");
+    std::fs::write(&config_path, shared_config(&prosody, &double, "debug")).unwrap();
+    let log_path = dir.path().join("gateway.log");
+    let mut child = std::process::Command::new(common::switchboard_bin())
+        .arg("--config")
+        .arg(&config_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let (mut carol, code) = link(&prosody, &double, "carol", discord::CAROL_ID).await;
+    join(&mut carol, discord::GENERAL_ID, "carol").await;
+    common::support::stop_child(&mut child, Duration::from_secs(10));
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("DEBUG"), "the log is at debug");
+    assert!(log.contains("linked"), "the link is logged");
+    assert!(!log.contains(discord::BOT_TOKEN), "the token is in the log");
+    assert!(!log.contains(&code), "the code is in the log");
 }
