@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::support::prosody::{Prosody, DOMAIN};
 use common::{result_payload, Client, Switchboard};
-use discord_setup::{config, join, room_jid, Setup, GW, SECRET};
+use discord_setup::{config, join, room_jid, rss, Setup, GW, SECRET};
 use switchboard_discord_double::{self as discord, Double};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
@@ -193,4 +193,52 @@ async fn neither_the_shared_token_nor_the_code_reaches_the_log() {
     assert!(log.contains("linked"), "the link is logged");
     assert!(!log.contains(discord::BOT_TOKEN), "the token is in the log");
     assert!(!log.contains(&code), "the code is in the log");
+}
+
+/// A measurement, not a check (run on demand): the gateway's RSS with the
+/// shared bot in a guild of 5,000 members (250 listed) and 204 channels,
+/// one linked user in a channel, then five (all linked to carol's
+/// account: the double's members are few), and what each user past the
+/// first costs: no gateway connection of their own, the guild state each.
+/// `SWITCHBOARD_BIN=… cargo nextest run -p switchboard-e2e --test
+/// discord_shared --run-ignored only --no-capture measure_rss_shared`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run it on a release build"]
+async fn measure_rss_shared() {
+    let setup = shared_setup(Double::start_large(200, 248, 5000).await.unwrap());
+    let pid = setup.gateway.pid().unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = rss(pid);
+    let mut clients = Vec::new();
+    let mut figures = Vec::new();
+    for (i, name) in ["u1", "u2", "u3", "u4", "u5"].iter().enumerate() {
+        let (mut client, _) = link(&setup.prosody, &setup.double, name, discord::CAROL_ID).await;
+        join(&mut client, discord::GENERAL_ID, name).await;
+        let text = format!("hello {i}");
+        setup
+            .double
+            .say(discord::GENERAL_ID, discord::ALICE_ID, &text);
+        loop {
+            let body = client
+                .wait_for(|s| match s {
+                    Stanza::Message(m) if m.type_ == MessageType::Groupchat => {
+                        m.get_best_body(vec![]).map(|(_, b)| b.clone())
+                    }
+                    _ => None,
+                })
+                .await;
+            if body == text {
+                break;
+            }
+        }
+        clients.push(client);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        figures.push(rss(pid));
+    }
+    let (one, five) = (figures[0], figures[4]);
+    println!(
+        "shared bot: idle: RSS {} kB, anonymous {} kB; one linked user, a channel joined: RSS {} kB, anonymous {} kB; five: RSS {} kB, anonymous {} kB; each user past the first: RSS {} kB, anonymous {} kB",
+        idle.0, idle.1, one.0, one.1, five.0, five.1,
+        (five.0 as i64 - one.0 as i64) / 4, (five.1 as i64 - one.1 as i64) / 4,
+    );
 }
