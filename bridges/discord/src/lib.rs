@@ -182,10 +182,10 @@ fn info(shared: bool) -> BridgeInfo {
                 name: register::SHARED,
                 label: "Use the shared bot",
                 description:
-                    "Link your Discord account to the gateway's bot instead of giving a bot token.",
+                    "Link your Discord account to the gateway's bot instead of giving a bot token (also what an empty token means).",
                 kind: FieldKind::Boolean,
                 required: false,
-                default: Some("1"),
+                default: Some("0"),
             },
             token,
         ]

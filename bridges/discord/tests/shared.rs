@@ -168,6 +168,36 @@ async fn a_code_sent_to_the_bot_links_that_account_once() {
     }
 }
 
+/// The shared bot and a token of one's own together are refused, naming
+/// the choice; a token alone is the user's own bot, checked as ever.
+#[tokio::test]
+async fn the_shared_bot_or_a_token_not_both() {
+    logs();
+    let double = Double::start_shared().await.unwrap();
+    let bridge = shared_bridge(&double);
+    let step = |shared: &str, token: &str| {
+        let mut answers = Credentials::new();
+        answers.set("shared", shared);
+        answers.set("token", token);
+        RegistrationStep {
+            account: "erin@example.org".into(),
+            answers,
+            state: None,
+        }
+    };
+    let refused = bridge
+        .register(step("1", double::BOT_TOKEN))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.field, "shared");
+    let Registered::Done { store } = bridge.register(step("0", double::BOT_TOKEN)).await.unwrap()
+    else {
+        panic!("one step with a token")
+    };
+    assert_eq!(store.get("token"), Some(double::BOT_TOKEN));
+    assert_eq!(store.get("discord_user"), None);
+}
+
 /// Carol, linked, sees `#general` but not `#staff`: it is not listed, a
 /// join is refused as for a channel that is not there, and its messages
 /// never reach her; alice (Mods) sees it; both through one connection.
