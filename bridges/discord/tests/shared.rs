@@ -281,3 +281,53 @@ async fn a_linked_user_sees_only_what_their_account_may_see() {
         "{echo:?}"
     );
 }
+
+/// A channel hidden from carol's account after she joined it (its
+/// overwrites changed): she leaves the room, and its messages no longer
+/// reach her while #random's do; alice (Mods) stays.
+#[tokio::test]
+async fn a_channel_hidden_after_the_join_is_left() {
+    logs();
+    let double = Double::start_shared().await.unwrap();
+    let bridge = shared_bridge(&double);
+    let mut carol = linked_session(&bridge, double::CAROL_ID).await;
+    let mut alice = linked_session(&bridge, double::ALICE_ID).await;
+    join(&mut carol, double::GENERAL_ID, "carol").await;
+    join(&mut carol, double::RANDOM_ID, "carol").await;
+    join(&mut alice, double::GENERAL_ID, "alice").await;
+    for _ in 0..2 {
+        until(&mut carol, |e| {
+            matches!(e, Event::RoomJoined { .. }).then_some(())
+        })
+        .await;
+    }
+    until(&mut alice, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    double.hide_general();
+    until(&mut carol, |e| match e {
+        Event::RoomLeft { room, .. } if room.as_str() == double::GENERAL_ID => Some(()),
+        Event::Message(m) => panic!("a message before the leave: {m:?}"),
+        _ => None,
+    })
+    .await;
+    double.say(double::GENERAL_ID, double::DAVE_ID, "mods now");
+    double.say(double::RANDOM_ID, double::DAVE_ID, "in random");
+    let seen = until(&mut alice, |e| match e {
+        Event::Message(m) => Some(m.text.clone()),
+        Event::RoomLeft { .. } => panic!("alice left"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(seen, "mods now");
+    let seen = until(&mut carol, |e| match e {
+        Event::Message(m) => Some(m.text.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        seen, "in random",
+        "the hidden channel's message reached carol"
+    );
+}

@@ -81,6 +81,14 @@ pub fn general_with_topic(topic: &str) -> Value {
     channel(GENERAL_ID, 0, "general", 0, Some(topic))
 }
 
+/// The `#general` channel with these permission overwrites
+/// (CHANNEL_UPDATE's data).
+pub fn general_with_overwrites(overwrites: Value) -> Value {
+    let mut general = channel(GENERAL_ID, 0, "general", 0, Some("Talk about Ferris"));
+    general["permission_overwrites"] = overwrites;
+    general
+}
+
 /// A public thread object (type 11) in `parent`.
 fn thread(id: &str, parent: &str, name: &str) -> Value {
     json!({

@@ -287,6 +287,18 @@ impl Double {
         );
     }
 
+    /// Dispatches CHANNEL_UPDATE: `#general` is hidden from @everyone
+    /// (an overwrite denies VIEW_CHANNEL) and shown to the Mods role.
+    pub fn hide_general(&self) {
+        let mut state = self.shared.state.lock().unwrap();
+        let overwrites = serde_json::json!([
+            { "id": GUILD_ID, "type": 0, "allow": "0", "deny": "1024" },
+            { "id": fixture::MODS_ROLE_ID, "type": 0, "allow": "1024", "deny": "0" }
+        ]);
+        let general = fixture::general_with_overwrites(overwrites);
+        dispatch(&self.shared, &mut state, "CHANNEL_UPDATE", general);
+    }
+
     /// Dispatches THREAD_DELETE for the thread `ideas`.
     pub fn delete_thread(&self) {
         let mut state = self.shared.state.lock().unwrap();
