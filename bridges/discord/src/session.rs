@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serenity::all::{ChannelId, ClientBuilder, Context, GatewayIntents, RawEventHandler};
+use serenity::all::ChannelId;
 use serenity::http::Http;
 use serenity::model::event::Event as Dispatch;
 use serenity::model::Permissions;
@@ -19,7 +19,6 @@ use switchboard_bridge_api::{
     channel, session_channels, Command, ErrorContext, ErrorKind, Event, LeaveReason, Login, Member,
     SessionEnd, SessionHandle, Token,
 };
-use tokio::sync::mpsc;
 
 use crate::authors::Authors;
 use crate::direct::Direct;
@@ -29,38 +28,20 @@ use crate::reactions::Reactions;
 use crate::typing::Typing;
 use crate::webhooks::Webhooks;
 
+mod connect;
 mod messages;
 mod rich;
 mod send;
 mod view;
-use crate::register::{self, LINKED, TOKEN};
+use crate::register::{LINKED, TOKEN};
 use crate::shared::SharedBot;
 use crate::Config;
+pub(crate) use connect::intents;
+use connect::{connect, gateway_end, Connection, Source};
 use view::View;
 
 /// How long listings and joins wait for the guilds after the session starts.
 const LOAD_WAIT: Duration = Duration::from_secs(15);
-
-/// What the session asks of the gateway: guilds and their channels,
-/// messages with their text, direct messages, reactions and typing.
-pub(crate) fn intents() -> GatewayIntents {
-    GatewayIntents::GUILDS
-        | GatewayIntents::GUILD_MESSAGES
-        | GatewayIntents::MESSAGE_CONTENT
-        | GatewayIntents::DIRECT_MESSAGES
-        | GatewayIntents::GUILD_MESSAGE_REACTIONS
-        | GatewayIntents::DIRECT_MESSAGE_REACTIONS
-        | GatewayIntents::GUILD_MESSAGE_TYPING
-        | GatewayIntents::DIRECT_MESSAGE_TYPING
-}
-
-/// Where a session's dispatches come from.
-enum Source {
-    /// The user's own bot, with its token: a connection of its own.
-    Own(String),
-    /// The operator's shared bot's one connection, as this linked user.
-    Shared(Arc<SharedBot>, View),
-}
 
 /// Starts a session with the stored bot token, or as the stored linked
 /// Discord account through the shared bot.
@@ -93,18 +74,6 @@ pub(crate) fn start(
     };
     tokio::spawn(run(config, login.account, source, positions, end));
     handle
-}
-
-/// Hands each dispatch to the actor, boxed: a tokio channel allocates its
-/// slots 32 at a time and keeps a block of them, and serenity's event is
-/// some 1.5 kB (48 kB a user unboxed, 256 bytes boxed).
-struct Forward(mpsc::Sender<Box<Dispatch>>);
-
-#[serenity::async_trait]
-impl RawEventHandler for Forward {
-    async fn raw_event(&self, _ctx: Context, event: Dispatch) {
-        let _ = self.0.send(Box::new(event)).await;
-    }
 }
 
 /// The actor's state.
@@ -148,80 +117,6 @@ struct Session {
     view: Option<View>,
     /// Shared-bot mode: the joined channels, told to the shared connection.
     rooms: Option<crate::shared::Rooms>,
-}
-
-/// A session's own gateway connection: its shards and its task.
-type OwnGateway = (
-    Arc<serenity::gateway::ShardManager>,
-    tokio::task::JoinHandle<serenity::Result<()>>,
-);
-
-/// The gateway connection a session reads: its own (ended by aborting
-/// its task and shutting its shards down), or the shared bot's.
-struct Connection {
-    http: Arc<Http>,
-    dispatches: mpsc::Receiver<Box<Dispatch>>,
-    own: Option<OwnGateway>,
-    view: Option<View>,
-    /// Shared-bot mode: where the session says which channels it joined.
-    rooms: Option<crate::shared::Rooms>,
-}
-
-/// Connects: a client of the user's own bot, or a place among the shared
-/// bot's sessions.
-async fn connect(config: &Config, account: &str, source: Source) -> Option<Connection> {
-    let token = match source {
-        Source::Shared(bot, view) => {
-            let (dispatches, rooms) = bot.subscribe();
-            return Some(Connection {
-                http: bot.http(),
-                dispatches,
-                own: None,
-                view: Some(view),
-                rooms: Some(rooms),
-            });
-        }
-        Source::Own(token) => token,
-    };
-    let (tx, dispatches) = mpsc::channel(256);
-    let http = register::http(config, &token);
-    drop(token);
-    let client = ClientBuilder::new_with_http(http, intents())
-        .raw_event_handler(Forward(tx))
-        .await;
-    let mut client = match client {
-        Ok(client) => client,
-        Err(e) => {
-            tracing::warn!(%account, error = %crate::errors::describe(&e), "Discord client not built");
-            return None;
-        }
-    };
-    let shards = Arc::clone(&client.shard_manager);
-    let http = Arc::clone(&client.http);
-    let gateway = tokio::spawn(async move { client.start().await });
-    Some(Connection {
-        http,
-        dispatches,
-        own: Some((shards, gateway)),
-        view: None,
-        rooms: None,
-    })
-}
-
-/// Waits for the session's own gateway task to end (never, for the
-/// shared bot's: its end is the end of the dispatches).
-async fn gateway_end(own: &mut Option<OwnGateway>) -> String {
-    let Some((_, gateway)) = own else {
-        return std::future::pending().await;
-    };
-    match gateway.await {
-        Ok(Ok(())) => "the gateway connection ended".to_owned(),
-        Ok(Err(e)) => format!(
-            "the gateway connection failed: {}",
-            crate::errors::describe(&e)
-        ),
-        Err(_) => "the gateway task stopped".to_owned(),
-    }
 }
 
 async fn run(
