@@ -182,7 +182,7 @@ fn info(shared: bool) -> BridgeInfo {
                 name: register::SHARED,
                 label: "Use the shared bot",
                 description:
-                    "Link your Discord account to the gateway's bot instead of giving a bot token (also what an empty token means).",
+                    "Link your Discord account to the gateway's bot (a token given is then ignored; no token means this too).",
                 kind: FieldKind::Boolean,
                 required: false,
                 default: Some("0"),

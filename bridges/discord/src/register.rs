@@ -29,8 +29,9 @@ const CONNECT_WAIT: Duration = Duration::from_secs(20);
 const LINK_WAIT: Duration = Duration::from_secs(60);
 
 /// Whether a step is shared-bot mode's: the first when the user chose the
-/// shared bot (refused with a token too) or gave no token, any later one
-/// (a token registration has one step).
+/// shared bot (a token is then ignored: the chat command repeats a stored
+/// one) or gave no token, any later one (a token registration has one
+/// step).
 pub(crate) fn wants_shared(step: &RegistrationStep) -> bool {
     let chosen = matches!(step.answers.get(SHARED), Some("1" | "true"));
     !step.is_first() || chosen || step.answers.get(TOKEN).is_none_or(|t| t.trim().is_empty())
@@ -66,16 +67,6 @@ pub(crate) async fn shared_step(
     step: RegistrationStep,
 ) -> Result<Registered, FieldError> {
     let Some(state) = step.state else {
-        if step
-            .answers
-            .get(TOKEN)
-            .is_some_and(|t| !t.trim().is_empty())
-        {
-            return Err(FieldError::new(
-                SHARED,
-                "give a bot token or use the shared bot, not both",
-            ));
-        }
         let connected = bot.connected(CONNECT_WAIT).await;
         let name = match bot.http().get_current_user().await {
             Ok(user) if connected => user.tag(),
