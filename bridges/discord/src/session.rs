@@ -174,7 +174,10 @@ async fn run(
     let mut save = tokio::time::interval(SAVE_EVERY);
     while open {
         tokio::select! {
-            _ = save.tick() => open = session.save_positions().await,
+            _ = save.tick() => {
+                open = session.save_positions().await && session.recheck_joined().await;
+                session.share_rooms();
+            }
             () = tokio::time::sleep_until(session.typing.next_end().unwrap_or(load_deadline)), if session.typing.next_end().is_some() => {
                 open = session.typing_ended().await;
             }

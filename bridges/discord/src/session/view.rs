@@ -6,7 +6,9 @@
 //! (`GET /guilds/{id}/members/{user}`: at each join, else when older than
 //! [`FRESH`]) and the channel's overwrites. Every room event is gated by
 //! the join, so a hidden channel's messages, edits, reactions and typing
-//! never reach the user; a joined channel that becomes hidden is left.
+//! never reach the user; a joined channel that becomes hidden (its
+//! overwrites or a role changed; the account's roles, read again every
+//! [`FRESH`]) is left.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -116,6 +118,33 @@ impl Session {
                 .contains(what),
             _ => false,
         }
+    }
+
+    /// Shared-bot mode: the account's roles in the guilds of joined rooms
+    /// read again once stale (every [`FRESH`]), and a room it may no
+    /// longer see left: a role taken from the account on Discord (which
+    /// the gateway does not tell without the privileged members intent)
+    /// hides the room within that time.
+    pub(super) async fn recheck_joined(&mut self) -> bool {
+        if self.view.is_none() {
+            return true;
+        }
+        let rooms: Vec<u64> = self.joined.keys().copied().collect();
+        let mut guilds: Vec<u64> = rooms
+            .iter()
+            .filter_map(|room| self.guilds.channel(*room).map(|c| c.guild))
+            .collect();
+        guilds.sort_unstable();
+        guilds.dedup();
+        for guild in guilds {
+            self.refresh_member(guild, false).await;
+        }
+        for room in rooms {
+            if !self.leave_if_hidden(room).await {
+                return false;
+            }
+        }
+        true
     }
 
     /// Tells the shared connection the joined channels, when they changed.
