@@ -11,6 +11,8 @@ use serenity::model::id::RoleId;
 use serenity::model::Permissions;
 use switchboard_bridge_api::{Role, RoomListing};
 
+use crate::permissions::{self, Overwrite};
+
 /// A text or announcement channel, or a thread in one: a room.
 #[derive(Debug, Clone)]
 pub(crate) struct Channel {
@@ -20,6 +22,10 @@ pub(crate) struct Channel {
     pub position: u16,
     /// A thread's channel.
     pub parent: Option<u64>,
+    /// A private thread (shared-bot mode shows none).
+    pub private: bool,
+    /// The permission overwrites, kept in shared-bot mode only.
+    pub overwrites: Box<[Overwrite]>,
 }
 
 /// One guild's names.
@@ -31,6 +37,9 @@ struct GuildInfo {
     /// Avatar hashes of the listed members who have one.
     avatars: HashMap<u64, String>,
     roles: HashMap<u64, String>,
+    /// Each role's permissions (@everyone's id is the guild's), kept in
+    /// shared-bot mode only.
+    role_permissions: HashMap<u64, u64>,
     /// Roles that may manage messages (or administer): their holders are
     /// the rooms' moderators.
     moderator_roles: HashSet<u64>,
@@ -47,11 +56,13 @@ pub(crate) struct Guilds {
     /// Guilds READY announced whose GUILD_CREATE has not come yet.
     pending: HashSet<u64>,
     ready: bool,
+    /// Shared-bot mode: keep what permissions are computed from.
+    with_permissions: bool,
 }
 
 /// The room a channel is: text and announcement channels, and threads
 /// (public, private, announcement) with their parent.
-fn room_of(channel: &GuildChannel) -> Option<Channel> {
+fn room_of(channel: &GuildChannel, with_permissions: bool) -> Option<Channel> {
     let parent = match channel.kind {
         ChannelType::Text | ChannelType::News => None,
         ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread => {
@@ -65,10 +76,28 @@ fn room_of(channel: &GuildChannel) -> Option<Channel> {
         topic: channel.topic.clone().filter(|t| !t.is_empty()),
         position: channel.position,
         parent,
+        private: channel.kind == ChannelType::PrivateThread,
+        overwrites: if with_permissions {
+            channel
+                .permission_overwrites
+                .iter()
+                .map(Overwrite::from_model)
+                .collect()
+        } else {
+            Box::default()
+        },
     })
 }
 
 impl Guilds {
+    /// No guild yet; `with_permissions` in shared-bot mode.
+    pub fn new(with_permissions: bool) -> Self {
+        Self {
+            with_permissions,
+            ..Self::default()
+        }
+    }
+
     /// READY: the guilds to wait for.
     pub fn ready(&mut self, ready: &Ready) {
         self.ready = true;
@@ -86,7 +115,7 @@ impl Guilds {
         self.pending.remove(&id);
         self.channels.retain(|_, c| c.guild != id);
         for channel in guild.channels.values().chain(&guild.threads) {
-            if let Some(mut room) = room_of(channel) {
+            if let Some(mut room) = room_of(channel, self.with_permissions) {
                 room.guild = id;
                 self.channels.insert(channel.id.get(), room);
             }
@@ -125,6 +154,15 @@ impl Guilds {
                 .values()
                 .map(|r| (r.id.get(), r.name.clone()))
                 .collect(),
+            role_permissions: if self.with_permissions {
+                guild
+                    .roles
+                    .values()
+                    .map(|r| (r.id.get(), r.permissions.bits()))
+                    .collect()
+            } else {
+                HashMap::new()
+            },
         };
         self.guilds.insert(id, info);
     }
@@ -211,7 +249,7 @@ impl Guilds {
     /// CHANNEL_UPDATE, THREAD_CREATE, THREAD_UPDATE: a room's new name and
     /// topic; the topic when it changed.
     pub fn update(&mut self, channel: &GuildChannel) -> Option<String> {
-        let Some(room) = room_of(channel) else {
+        let Some(room) = room_of(channel, self.with_permissions) else {
             self.channels.remove(&channel.id.get());
             return None;
         };
@@ -227,6 +265,61 @@ impl Guilds {
         self.channels.remove(&channel);
     }
 
+    /// A role was made or changed (GUILD_ROLE_CREATE, GUILD_ROLE_UPDATE):
+    /// its name and, in shared-bot mode, its permissions.
+    pub fn role_changed(&mut self, guild: u64, role: &serenity::model::guild::Role) {
+        let with_permissions = self.with_permissions;
+        if let Some(info) = self.guilds.get_mut(&guild) {
+            info.roles.insert(role.id.get(), role.name.clone());
+            if with_permissions {
+                info.role_permissions
+                    .insert(role.id.get(), role.permissions.bits());
+            }
+        }
+    }
+
+    /// A role was deleted (GUILD_ROLE_DELETE).
+    pub fn role_deleted(&mut self, guild: u64, role: u64) {
+        if let Some(info) = self.guilds.get_mut(&guild) {
+            info.roles.remove(&role);
+            info.role_permissions.remove(&role);
+        }
+    }
+
+    /// A member's permissions in a room (a thread: its channel's), given
+    /// their roles: Discord's algorithm ([`permissions`]). None in a
+    /// private thread or a room the session does not know.
+    pub fn permissions(&self, room: u64, user: u64, roles: &[u64]) -> Permissions {
+        let Some(channel) = self.channels.get(&room) else {
+            return Permissions::empty();
+        };
+        if channel.private {
+            return Permissions::empty();
+        }
+        let (Some(info), Some(holder)) = (
+            self.guilds.get(&channel.guild),
+            channel
+                .parent
+                .map_or(Some(channel), |p| self.channels.get(&p)),
+        ) else {
+            return Permissions::empty();
+        };
+        let role = |id: u64| info.role_permissions.get(&id).copied().unwrap_or(0);
+        let subject = permissions::Subject {
+            guild: channel.guild,
+            owner: info.owner,
+            user,
+            roles,
+            role_permissions: &role,
+        };
+        permissions::in_channel(&subject, &holder.overwrites)
+    }
+
+    /// The guilds' ids.
+    pub fn guild_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.guilds.keys().copied()
+    }
+
     /// A role's name, for `<@&id>`.
     pub fn role_name(&self, guild: u64, role: u64) -> Option<&str> {
         self.guilds
@@ -236,13 +329,15 @@ impl Guilds {
             .map(String::as_str)
     }
 
-    /// The rooms of one guild (or of all, guild by guild), by position,
-    /// after the channel id `after` (the page cursor), at most `limit`.
+    /// The rooms of one guild (or of all, guild by guild) that `visible`
+    /// lets through, by position, after the channel id `after` (the page
+    /// cursor), at most `limit`.
     pub fn listing(
         &self,
         guild: Option<u64>,
         after: Option<u64>,
         limit: usize,
+        visible: &dyn Fn(u64) -> bool,
     ) -> Vec<RoomListing> {
         // Guild, then the channel's position (a thread's parent's), the
         // channel, its threads after it.
@@ -250,7 +345,7 @@ impl Guilds {
         let mut rooms: Vec<Key> = self
             .channels
             .iter()
-            .filter(|(_, c)| guild.is_none_or(|g| g == c.guild))
+            .filter(|(id, c)| guild.is_none_or(|g| g == c.guild) && visible(**id))
             .filter_map(|(id, c)| {
                 let guild = self.guilds.get(&c.guild)?.name.as_str();
                 Some(match c.parent {

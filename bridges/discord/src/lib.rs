@@ -13,6 +13,11 @@
 //!
 //! The operator may point the bridge at another API base
 //! ([`Settings::api`]); the tests do, at their Discord double.
+//!
+//! Shared-bot mode ([`Settings::shared_bot_token`]): the operator's one
+//! bot, one gateway connection ([`shared`]) for every user who links
+//! their Discord account with a one-time code ([`links`]); each sees only
+//! the channels their Discord account may see ([`permissions`]).
 
 mod authors;
 mod avatars;
@@ -20,12 +25,15 @@ mod direct;
 mod errors;
 mod guilds;
 mod incoming;
+mod links;
 pub mod markdown;
 mod outgoing;
+mod permissions;
 mod positions;
 mod reactions;
 mod register;
 mod session;
+mod shared;
 mod typing;
 mod webhooks;
 
@@ -53,6 +61,22 @@ pub struct Settings {
     /// `http://127.0.0.1:PORT` for a test double. The gateway's address
     /// comes from this API (`GET /gateway`).
     pub api: Option<String>,
+    /// The token of a bot the operator shares with the gateway's users
+    /// (shared-bot mode): a user may register without a bot of their own
+    /// and link their Discord account to it. The core's registration rules
+    /// (the network's allowed domains) say who may. Never logged.
+    pub shared_bot_token: Option<Secret>,
+}
+
+/// A secret setting: `Debug` never shows it.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// Settings the bridge cannot run with.
@@ -61,6 +85,9 @@ pub enum SettingsError {
     /// `api` is not an http(s) URL.
     #[error("api: {0:?} is not an http:// or https:// URL")]
     NotAnUrl(String),
+    /// `shared_bot_token` is empty.
+    #[error("shared_bot_token: empty")]
+    EmptySharedToken,
 }
 
 /// What a session needs from the operator's settings.
@@ -94,6 +121,8 @@ impl Config {
 pub struct DiscordBridge {
     info: BridgeInfo,
     config: Arc<Config>,
+    /// The operator's shared bot, if any.
+    shared: Option<Arc<shared::SharedBot>>,
 }
 
 impl DiscordBridge {
@@ -104,12 +133,24 @@ impl DiscordBridge {
                 return Err(SettingsError::NotAnUrl(api.clone()));
             }
         }
+        let config = Arc::new(Config {
+            api: settings.api.map(|a| a.trim_end_matches('/').to_owned()),
+            client: Default::default(),
+        });
+        let shared = match settings.shared_bot_token {
+            Some(Secret(token)) => {
+                let token = token.trim().trim_start_matches("Bot ").to_owned();
+                if token.is_empty() {
+                    return Err(SettingsError::EmptySharedToken);
+                }
+                Some(Arc::new(shared::SharedBot::new(Arc::clone(&config), token)))
+            }
+            None => None,
+        };
         Ok(Self {
-            info: info(),
-            config: Arc::new(Config {
-                api: settings.api.map(|a| a.trim_end_matches('/').to_owned()),
-                client: Default::default(),
-            }),
+            info: info(shared.is_some()),
+            config,
+            shared,
         })
     }
 }
@@ -119,19 +160,47 @@ const INSTRUCTIONS: &str = "1. At discord.com/developers/applications, create an
 2. On the same page, turn on the Message Content intent.\n\
 3. Under OAuth2, invite it (scope bot) to your server with: View Channels, Send Messages, Manage Webhooks, Add Reactions, Attach Files, Read Message History.";
 
-fn info() -> BridgeInfo {
+/// The instructions when the operator shares a bot.
+const SHARED_INSTRUCTIONS: &str = "Either turn on \"Use the shared bot\": the gateway then shows a code to send to its bot from your Discord account, and you see the channels your account may see.\n\
+Or use a bot of your own and give its token:\n\
+1. At discord.com/developers/applications, create an application; under Bot, reset and copy its token.\n\
+2. On the same page, turn on the Message Content intent.\n\
+3. Under OAuth2, invite it (scope bot) to your server with: View Channels, Send Messages, Manage Webhooks, Add Reactions, Attach Files, Read Message History.";
+
+fn info(shared: bool) -> BridgeInfo {
+    let token = LoginField {
+        name: register::TOKEN,
+        label: "Bot token",
+        description: "The token of your Discord bot (Bot page of your application).",
+        kind: FieldKind::Password,
+        required: !shared,
+        default: None,
+    };
+    let fields = if shared {
+        vec![
+            LoginField {
+                name: register::SHARED,
+                label: "Use the shared bot",
+                description:
+                    "Link your Discord account to the gateway's bot (a token given is then ignored; no token means this too).",
+                kind: FieldKind::Boolean,
+                required: false,
+                default: Some("0"),
+            },
+            token,
+        ]
+    } else {
+        vec![token]
+    };
     BridgeInfo {
         name: NAME,
         display_name: "Discord",
-        instructions: INSTRUCTIONS,
-        fields: vec![LoginField {
-            name: register::TOKEN,
-            label: "Bot token",
-            description: "The token of your Discord bot (Bot page of your application).",
-            kind: FieldKind::Password,
-            required: true,
-            default: None,
-        }],
+        instructions: if shared {
+            SHARED_INSTRUCTIONS
+        } else {
+            INSTRUCTIONS
+        },
+        fields,
         capabilities: Capabilities {
             // Ids are snowflakes (digits): the case question never arises;
             // false is the safe side.
@@ -165,11 +234,14 @@ impl Bridge for DiscordBridge {
         &self,
         step: RegistrationStep,
     ) -> BoxFuture<'static, Result<Registered, FieldError>> {
-        Box::pin(register::step(Arc::clone(&self.config), step))
+        match (&self.shared, register::wants_shared(&step)) {
+            (Some(bot), true) => Box::pin(register::shared_step(Arc::clone(bot), step)),
+            _ => Box::pin(register::step(Arc::clone(&self.config), step)),
+        }
     }
 
     fn start(&self, login: Login) -> SessionHandle {
-        session::start(Arc::clone(&self.config), login)
+        session::start(Arc::clone(&self.config), self.shared.clone(), login)
     }
 
     /// A guild is a server of the network: `guild-<id>`, whose disco items
@@ -190,3 +262,40 @@ pub(crate) fn guild_of_server(id: &str) -> Option<u64> {
 
 /// How a guild's server id starts: `guild-2000`.
 pub const GUILD_PREFIX: &str = "guild-";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shared_bot_token_is_never_shown() {
+        let settings = Settings {
+            api: None,
+            shared_bot_token: Some(Secret("MTAw.secret-token".into())),
+        };
+        let shown = format!("{settings:?}");
+        assert!(shown.contains("shared_bot_token"), "{shown}");
+        assert!(!shown.contains("secret-token"), "{shown}");
+    }
+
+    #[test]
+    fn the_form_offers_the_shared_bot_only_when_configured() {
+        let own = DiscordBridge::new(Settings::default()).unwrap();
+        let names: Vec<_> = own.info().fields.iter().map(|f| f.name).collect();
+        assert_eq!(names, ["token"]);
+        assert!(own.info().fields[0].required);
+        let shared = DiscordBridge::new(Settings {
+            api: None,
+            shared_bot_token: Some(Secret("MTAw.x".into())),
+        })
+        .unwrap();
+        let names: Vec<_> = shared.info().fields.iter().map(|f| f.name).collect();
+        assert_eq!(names, ["shared", "token"]);
+        assert!(!shared.info().fields[1].required);
+        let empty = Settings {
+            api: None,
+            shared_bot_token: Some(Secret(" ".into())),
+        };
+        assert!(DiscordBridge::new(empty).is_err());
+    }
+}

@@ -11,14 +11,14 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serenity::all::{ChannelId, ClientBuilder, Context, GatewayIntents, RawEventHandler};
+use serenity::all::ChannelId;
 use serenity::http::Http;
 use serenity::model::event::Event as Dispatch;
+use serenity::model::Permissions;
 use switchboard_bridge_api::{
     channel, session_channels, Command, ErrorContext, ErrorKind, Event, LeaveReason, Login, Member,
     SessionEnd, SessionHandle, Token,
 };
-use tokio::sync::mpsc;
 
 use crate::authors::Authors;
 use crate::direct::Direct;
@@ -28,47 +28,52 @@ use crate::reactions::Reactions;
 use crate::typing::Typing;
 use crate::webhooks::Webhooks;
 
+mod connect;
 mod messages;
 mod rich;
 mod send;
-use crate::register::{self, TOKEN};
+mod view;
+use crate::register::{LINKED, TOKEN};
+use crate::shared::SharedBot;
 use crate::Config;
+pub(crate) use connect::intents;
+use connect::{connect, gateway_end, Connection, Source};
+use view::View;
 
 /// How long listings and joins wait for the guilds after the session starts.
 const LOAD_WAIT: Duration = Duration::from_secs(15);
 
-/// What the session asks of the gateway: guilds and their channels,
-/// messages with their text, direct messages, reactions and typing.
-fn intents() -> GatewayIntents {
-    GatewayIntents::GUILDS
-        | GatewayIntents::GUILD_MESSAGES
-        | GatewayIntents::MESSAGE_CONTENT
-        | GatewayIntents::DIRECT_MESSAGES
-        | GatewayIntents::GUILD_MESSAGE_REACTIONS
-        | GatewayIntents::DIRECT_MESSAGE_REACTIONS
-        | GatewayIntents::GUILD_MESSAGE_TYPING
-        | GatewayIntents::DIRECT_MESSAGE_TYPING
-}
-
-/// Starts a session with the stored bot token.
-pub(crate) fn start(config: Arc<Config>, login: Login) -> SessionHandle {
+/// Starts a session with the stored bot token, or as the stored linked
+/// Discord account through the shared bot.
+pub(crate) fn start(
+    config: Arc<Config>,
+    shared: Option<Arc<SharedBot>>,
+    login: Login,
+) -> SessionHandle {
     let (handle, end) = session_channels();
-    let token = login.credentials.get(TOKEN).unwrap_or_default().to_owned();
     let positions = Positions::from_state(&login.state);
-    tokio::spawn(run(config, login.account, token, positions, end));
+    let linked = login.credentials.get(LINKED).and_then(|u| u.parse().ok());
+    let source = match (linked, shared) {
+        (Some(user), Some(bot)) => Source::Shared(bot, View::new(user)),
+        (Some(_), None) => {
+            let events = end.events;
+            tokio::spawn(async move {
+                let reason =
+                    "the operator no longer shares a Discord bot; register with a bot token"
+                        .to_owned();
+                let _ = events
+                    .send(Event::Disconnected {
+                        reason,
+                        retrying: false,
+                    })
+                    .await;
+            });
+            return handle;
+        }
+        (None, _) => Source::Own(login.credentials.get(TOKEN).unwrap_or_default().to_owned()),
+    };
+    tokio::spawn(run(config, login.account, source, positions, end));
     handle
-}
-
-/// Hands each dispatch to the actor, boxed: a tokio channel allocates its
-/// slots 32 at a time and keeps a block of them, and serenity's event is
-/// some 1.5 kB (48 kB a user unboxed, 256 bytes boxed).
-struct Forward(mpsc::Sender<Box<Dispatch>>);
-
-#[serenity::async_trait]
-impl RawEventHandler for Forward {
-    async fn raw_event(&self, _ctx: Context, event: Dispatch) {
-        let _ = self.0.send(Box::new(event)).await;
-    }
 }
 
 /// The actor's state.
@@ -108,12 +113,16 @@ struct Session {
     sent: u64,
     /// The avatars told to the core.
     avatars: crate::avatars::Avatars,
+    /// Shared-bot mode: the linked account, whose permissions gate rooms.
+    view: Option<View>,
+    /// Shared-bot mode: the joined channels, told to the shared connection.
+    rooms: Option<crate::shared::Rooms>,
 }
 
 async fn run(
     config: Arc<Config>,
     account: String,
-    token: String,
+    source: Source,
     positions: Positions,
     end: SessionEnd,
 ) {
@@ -121,29 +130,25 @@ async fn run(
         mut commands,
         events,
     } = end;
-    let (tx, mut dispatches) = mpsc::channel(256);
-    let http = register::http(&config, &token);
-    drop(token);
-    let client = ClientBuilder::new_with_http(http, intents())
-        .raw_event_handler(Forward(tx))
-        .await;
-    let mut client = match client {
-        Ok(client) => client,
-        Err(e) => {
-            tracing::warn!(%account, error = %crate::errors::describe(&e), "Discord client not built");
-            return;
-        }
+    let Some(Connection {
+        http,
+        mut dispatches,
+        mut own,
+        view,
+        rooms,
+    }) = connect(&config, &account, source).await
+    else {
+        return;
     };
-    let shards = Arc::clone(&client.shard_manager);
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis();
     let mut session = Session {
         account,
-        http: Arc::clone(&client.http),
+        http,
         events,
-        guilds: Guilds::default(),
+        guilds: Guilds::new(view.is_some()),
         own_id: None,
         own_name: String::new(),
         joined: HashMap::new(),
@@ -160,15 +165,19 @@ async fn run(
         nonce_prefix: format!("{started:x}"),
         sent: 0,
         avatars: crate::avatars::Avatars::new(config.api.as_deref()),
+        view,
+        rooms,
     };
-    let mut gateway = tokio::spawn(async move { client.start().await });
     let mut waiting: VecDeque<Command> = VecDeque::new();
     let load_deadline = tokio::time::Instant::now() + LOAD_WAIT;
     let mut open = true;
     let mut save = tokio::time::interval(SAVE_EVERY);
     while open {
         tokio::select! {
-            _ = save.tick() => open = session.save_positions().await,
+            _ = save.tick() => {
+                open = session.save_positions().await && session.recheck_joined().await;
+                session.share_rooms();
+            }
             () = tokio::time::sleep_until(session.typing.next_end().unwrap_or(load_deadline)), if session.typing.next_end().is_some() => {
                 open = session.typing_ended().await;
             }
@@ -186,9 +195,18 @@ async fn run(
                 } else {
                     open = session.command(command).await;
                 }
+                session.share_rooms();
             }
-            Some(dispatch) = dispatches.recv() => {
+            dispatch = dispatches.recv() => {
+                let Some(dispatch) = dispatch else {
+                    // The shared bot's connection ended (its own ends below).
+                    let reason = "the shared bot's gateway connection ended".to_owned();
+                    session.save_positions().await;
+                    session.emit(Event::Disconnected { reason, retrying: false }).await;
+                    return;
+                };
                 open = session.dispatch(*dispatch).await;
+                session.share_rooms();
                 if session.guilds.loaded() {
                     while let Some(command) = waiting.pop_front() {
                         open = open && session.command(command).await;
@@ -200,12 +218,7 @@ async fn run(
                     open = open && session.command(command).await;
                 }
             }
-            ended = &mut gateway => {
-                let reason = match ended {
-                    Ok(Ok(())) => "the gateway connection ended".to_owned(),
-                    Ok(Err(e)) => format!("the gateway connection failed: {}", crate::errors::describe(&e)),
-                    Err(_) => "the gateway task stopped".to_owned(),
-                };
+            reason = gateway_end(&mut own) => {
                 tracing::info!(account = %session.account, %reason, "Discord session ends");
                 session.save_positions().await;
                 session.emit(Event::Disconnected { reason, retrying: false }).await;
@@ -213,8 +226,10 @@ async fn run(
             }
         }
     }
-    shards.shutdown_all().await;
-    gateway.abort();
+    if let Some((shards, gateway)) = own {
+        shards.shutdown_all().await;
+        gateway.abort();
+    }
 }
 
 /// Commands that need the guilds' channels.
@@ -298,8 +313,9 @@ impl Session {
                 self.own_name = user.display_name().to_owned();
                 self.guilds.ready(&ready.ready);
                 tracing::info!(account = %self.account, guilds = ready.ready.guilds.len(), "Discord gateway ready");
+                let own_id = self.me().unwrap_or(user.id.get());
                 self.emit(Event::Connected {
-                    own_id: user.id.to_string().into(),
+                    own_id: own_id.to_string().into(),
                     nick: self.own_name.clone(),
                 })
                 .await
@@ -329,7 +345,30 @@ impl Session {
                 self.emoji_removed(unknown.value).await
             }
             Dispatch::TypingStart(typing) => self.typing_started(typing).await,
-            Dispatch::ChannelUpdate(updated) => self.channel_changed(&updated.channel).await,
+            Dispatch::ChannelUpdate(updated) => {
+                let id = updated.channel.id.get();
+                self.channel_changed(&updated.channel).await && self.leave_if_hidden(id).await
+            }
+            Dispatch::GuildRoleCreate(created) => {
+                self.guilds
+                    .role_changed(created.role.guild_id.get(), &created.role);
+                true
+            }
+            Dispatch::GuildRoleUpdate(updated) => {
+                self.guilds
+                    .role_changed(updated.role.guild_id.get(), &updated.role);
+                let joined: Vec<u64> = self.joined.keys().copied().collect();
+                let mut open = true;
+                for room in joined {
+                    open = open && self.leave_if_hidden(room).await;
+                }
+                open
+            }
+            Dispatch::GuildRoleDelete(deleted) => {
+                self.guilds
+                    .role_deleted(deleted.guild_id.get(), deleted.role_id.get());
+                true
+            }
             Dispatch::ThreadCreate(created) => self.channel_changed(&created.thread).await,
             Dispatch::ThreadUpdate(updated) => self.channel_changed(&updated.thread).await,
             Dispatch::ThreadDelete(deleted) => self.channel_gone(deleted.thread.id.get()).await,
@@ -349,7 +388,9 @@ impl Session {
             } => {
                 let guild = server.as_deref().and_then(crate::guild_of_server);
                 let after = after.and_then(|a| a.parse().ok());
-                let rooms = self.guilds.listing(guild, after, limit.max(1));
+                self.refresh_members(guild).await;
+                let visible = |room| self.may(room, Permissions::VIEW_CHANNEL);
+                let rooms = self.guilds.listing(guild, after, limit.max(1), &visible);
                 let next = (rooms.len() == limit.max(1))
                     .then(|| rooms.last().map(|r| r.room.to_string()))
                     .flatten();
@@ -421,7 +462,16 @@ impl Session {
     /// Join: a known channel is joined at once (the bot is in the guild);
     /// its guild's listed members follow, the bot among them.
     async fn join(&mut self, room: &str) -> bool {
-        let (Some(id), Some(own_id)) = (channel_of(room), self.own_id) else {
+        if let Some(guild) = channel_of(room)
+            .and_then(|id| self.guilds.channel(id))
+            .map(|c| c.guild)
+        {
+            self.refresh_member(guild, true).await;
+        }
+        // A channel the linked account may not see is one that is not
+        // there (the same words: nothing is given away).
+        let visible = channel_of(room).is_some_and(|id| self.may(id, Permissions::VIEW_CHANNEL));
+        let (Some(id), Some(own_id)) = (channel_of(room), self.me()) else {
             return self
                 .error(
                     ErrorContext::Room(room.into()),
@@ -430,7 +480,8 @@ impl Session {
                 )
                 .await;
         };
-        let (Some(channel), Some(name)) = (self.guilds.channel(id), self.guilds.room_name(id))
+        let (Some(channel), Some(name), true) =
+            (self.guilds.channel(id), self.guilds.room_name(id), visible)
         else {
             return self
                 .error(
@@ -451,10 +502,15 @@ impl Session {
                     .await;
             }
         }
+        // A linked account not listed keeps the nick it joined with.
+        let fallback = match &self.view {
+            Some(_) => self.nicks.get(&id).unwrap_or(&self.own_name),
+            None => &self.own_name,
+        };
         let own_nick = self
             .guilds
             .member_name(guild, own_id)
-            .unwrap_or(&self.own_name)
+            .unwrap_or(fallback)
             .to_owned();
         let mut members: Vec<Member> = self
             .guilds
@@ -479,6 +535,7 @@ impl Session {
             .filter_map(|m| m.user.as_str().parse().ok())
             .collect();
         self.joined.insert(id, told);
+        self.share_rooms();
         let joined = Event::RoomJoined {
             room: room.into(),
             name,

@@ -33,6 +33,9 @@ pub const THREAD_ID: &str = "3101";
 pub const VOICE_ID: &str = "3003";
 /// A text channel, `#random`, without a topic.
 pub const RANDOM_ID: &str = "3004";
+/// A text channel, `#staff`, in [`shared_guild`] only: hidden from
+/// @everyone by an overwrite, shown to the Mods role by another.
+pub const STAFF_ID: &str = "3006";
 
 /// Dave's avatar as the CDN serves it: a PNG signature and 1,500 bytes
 /// that are not all alike.
@@ -78,6 +81,14 @@ pub fn general_with_topic(topic: &str) -> Value {
     channel(GENERAL_ID, 0, "general", 0, Some(topic))
 }
 
+/// The `#general` channel with these permission overwrites
+/// (CHANNEL_UPDATE's data).
+pub fn general_with_overwrites(overwrites: Value) -> Value {
+    let mut general = channel(GENERAL_ID, 0, "general", 0, Some("Talk about Ferris"));
+    general["permission_overwrites"] = overwrites;
+    general
+}
+
 /// A public thread object (type 11) in `parent`.
 fn thread(id: &str, parent: &str, name: &str) -> Value {
     json!({
@@ -117,6 +128,37 @@ fn channel(id: &str, kind: u8, name: &str, position: u16, topic: Option<&str>) -
         "rate_limit_per_user": 0,
         "flags": 0
     })
+}
+
+/// The guild for shared-bot mode: [`guild`] and `#staff`, whose
+/// overwrites deny VIEW_CHANNEL to @everyone and allow it to Mods (alice
+/// sees it, carol does not).
+pub fn shared_guild() -> Value {
+    let mut guild = guild();
+    let mut staff = channel(STAFF_ID, 0, "staff", 4, Some("Mods only"));
+    // VIEW_CHANNEL is 1 << 10; overwrite type 0 is a role.
+    staff["permission_overwrites"] = json!([
+        { "id": GUILD_ID, "type": 0, "allow": "0", "deny": "1024" },
+        { "id": MODS_ROLE_ID, "type": 0, "allow": "1024", "deny": "0" }
+    ]);
+    guild["channels"].as_array_mut().unwrap().push(staff);
+    guild
+}
+
+/// A guild member object (`GET /guilds/{id}/members/{user}`) of the
+/// guild's people: alice with the Mods role, carol and dave with none;
+/// `None` for anyone else (not a member).
+pub fn member(id: &str) -> Option<Value> {
+    let roles: &[&str] = match id {
+        ALICE_ID => &[MODS_ROLE_ID],
+        CAROL_ID | DAVE_ID | BOT_ID => &[],
+        _ => return None,
+    };
+    Some(json!({
+        "user": user(id), "nick": null, "avatar": null, "roles": roles,
+        "joined_at": "2025-01-01T00:00:00.000000+00:00", "premium_since": null,
+        "deaf": false, "mute": false, "flags": 0, "pending": false
+    }))
 }
 
 /// The guild made large: `channels` more text channels (`#chan-N`), `listed`

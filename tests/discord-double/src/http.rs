@@ -170,6 +170,13 @@ fn route(
             }),
         ),
         ("GET", ["users", "@me"]) => ("200 OK", fixture::user(fixture::BOT_ID)),
+        ("GET", ["guilds", fixture::GUILD_ID, "members", user]) => match fixture::member(user) {
+            Some(member) => ("200 OK", member),
+            None => (
+                "404 Not Found",
+                json!({ "message": "Unknown Member", "code": 10007 }),
+            ),
+        },
         ("POST", ["users", "@me", "channels"]) => match body["recipient_id"].as_str() {
             Some(user @ (fixture::ALICE_ID | fixture::CAROL_ID)) => {
                 ("200 OK", fixture::dm_channel(user))

@@ -5,13 +5,15 @@
 //! One bot ([`BOT_TOKEN`]) in one guild ([`fixture`]): two text channels
 //! (a thread in one), an announcement channel and a voice channel, a
 //! member with a moderator role (`alice`) and one not listed (`carol`);
-//! [`Double::start_large`] adds channels and members. The gateway says
+//! [`Double::start_large`] adds channels and members;
+//! [`Double::start_shared`] a channel only the Mods role may see. The gateway says
 //! HELLO, takes IDENTIFY (READY, then GUILD_CREATE) or RESUME (the missed
 //! dispatches replayed, then RESUMED; an unknown session gets
 //! INVALID_SESSION), acknowledges heartbeats, sends every dispatch with the
 //! next sequence number, and on the test's word drops its connections,
 //! asks for a heartbeat, RECONNECT or INVALID_SESSION. REST answers
-//! `GET /gateway`, `GET /gateway/bot`, `GET /users/@me`, DM channels,
+//! `GET /gateway`, `GET /gateway/bot`, `GET /users/@me`, a guild member
+//! (their roles, for shared-bot mode), DM channels,
 //! channel history, webhooks (made, listed, executed), thread joins and
 //! `POST /channels/{id}/messages` (a post also dispatches its
 //! MESSAGE_CREATE, as Discord does; with `message_reference`, a reply),
@@ -35,7 +37,7 @@ use tokio::sync::{broadcast, Notify};
 
 pub use fixture::{
     avatar_png, ALICE_ID, ANNOUNCEMENTS_ID, BOT_ID, CAROL_ID, DAVE_AVATAR, DAVE_ID, GENERAL_ID,
-    GUILD_ID, GUILD_NAME, RANDOM_ID, THREAD_ID, VOICE_ID,
+    GUILD_ID, GUILD_NAME, RANDOM_ID, STAFF_ID, THREAD_ID, VOICE_ID,
 };
 
 /// The bot token the double accepts; every other token is refused.
@@ -110,6 +112,12 @@ impl Double {
     /// Starts the gateway and REST listeners on loopback.
     pub async fn start() -> std::io::Result<Self> {
         Self::start_with(fixture::guild()).await
+    }
+
+    /// Starts with the guild of shared-bot mode ([`fixture::shared_guild`]:
+    /// `#staff` hidden from all but the Mods role).
+    pub async fn start_shared() -> std::io::Result<Self> {
+        Self::start_with(fixture::shared_guild()).await
     }
 
     /// Starts with the guild made large ([`fixture::large_guild`]).
@@ -277,6 +285,18 @@ impl Double {
             "CHANNEL_UPDATE",
             fixture::general_with_topic(topic),
         );
+    }
+
+    /// Dispatches CHANNEL_UPDATE: `#general` is hidden from @everyone
+    /// (an overwrite denies VIEW_CHANNEL) and shown to the Mods role.
+    pub fn hide_general(&self) {
+        let mut state = self.shared.state.lock().unwrap();
+        let overwrites = serde_json::json!([
+            { "id": GUILD_ID, "type": 0, "allow": "0", "deny": "1024" },
+            { "id": fixture::MODS_ROLE_ID, "type": 0, "allow": "1024", "deny": "0" }
+        ]);
+        let general = fixture::general_with_overwrites(overwrites);
+        dispatch(&self.shared, &mut state, "CHANNEL_UPDATE", general);
     }
 
     /// Dispatches THREAD_DELETE for the thread `ideas`.

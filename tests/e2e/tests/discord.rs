@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::history::{join_with_history, mam_all, message_ids};
 use common::support::prosody::{Prosody, DOMAIN};
 use common::{result_payload, Client};
-use discord_setup::{config, join, registered, room_jid, setup, setup_with, GW, SECRET};
+use discord_setup::{config, join, registered, room_jid, rss, setup, setup_with, GW, SECRET};
 use switchboard_discord_double::{self as discord, Double};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
@@ -189,20 +189,6 @@ async fn a_dropped_gateway_connection_resumes_with_the_missed_messages() {
         .say(discord::GENERAL_ID, discord::ALICE_ID, "and now");
     let (_, body, _) = groupchat_from(&mut alice, discord::GENERAL_ID).await;
     assert_eq!(body, "and now", "the missed message came once");
-}
-
-/// The gateway's resident memory (`VmRSS`, `RssAnon` in kB).
-fn rss(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap()
-    };
-    (field("VmRSS:"), field("RssAnon:"))
 }
 
 /// A measurement, not a check (run on demand, on a release build):

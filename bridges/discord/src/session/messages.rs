@@ -56,6 +56,16 @@ impl Session {
     /// this session uses, or any the bot's application made: a message
     /// caught up after a restart, before this session used one).
     fn is_own(&self, message: &DiscordMessage) -> bool {
+        if let Some(view) = &self.view {
+            // The shared bot and its webhooks speak for every linked user:
+            // only what this session sent (or the account itself) is own.
+            let sent = match &message.nonce {
+                Some(Nonce::String(nonce)) => self.pending.contains_key(nonce),
+                Some(Nonce::Number(nonce)) => self.pending.contains_key(&nonce.to_string()),
+                None => self.sent_ids.contains_key(&message.id.get()),
+            };
+            return sent || message.author.id.get() == view.user;
+        }
         let by_bot_app = message.application_id.map(|a| a.get()) == self.own_id;
         Some(message.author.id.get()) == self.own_id
             || message
@@ -147,7 +157,7 @@ impl Session {
         }
         let target = Target::Room(channel.to_string().into());
         let mut event = incoming::message(&message, target, &self.guilds, own, token);
-        if let (true, Some(me)) = (own, self.own_id) {
+        if let (true, Some(me)) = (own, self.me()) {
             // Through the webhook the author is the webhook: the user it is.
             event.author = me.to_string().into();
         }
@@ -166,7 +176,12 @@ impl Session {
             return true;
         };
         let webhook = update.webhook_id.flatten().map(|w| w.get());
-        let own = Some(author) == self.own_id || webhook.is_some_and(|w| self.webhooks.is_ours(w));
+        let own = match &self.view {
+            Some(view) => author == view.user || self.webhooks.sent_through(update.id.get()),
+            None => {
+                Some(author) == self.own_id || webhook.is_some_and(|w| self.webhooks.is_ours(w))
+            }
+        };
         let target = if update.guild_id.is_some() {
             if !self.joined.contains_key(&channel) {
                 return true;
@@ -194,7 +209,7 @@ impl Session {
         let Some(mut event) = incoming::edit(&update, target, &self.guilds) else {
             return true;
         };
-        if let (true, Some(me), Event::Edited { author, .. }) = (own, self.own_id, &mut event) {
+        if let (true, Some(me), Event::Edited { author, .. }) = (own, self.me(), &mut event) {
             *author = me.to_string().into();
         }
         self.emit(event).await

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serenity::all::{ChannelId, WebhookId};
+use serenity::model::Permissions;
 use switchboard_bridge_api::{ErrorContext, ErrorKind, MessageId, MessageKind, Target, Token};
 
 use super::{channel_of, Session};
@@ -77,11 +78,25 @@ impl Session {
             Target::Room(room) => {
                 channel_of(room.as_str()).filter(|id| self.joined.contains_key(id))
             }
+            Target::User(_) if self.view.is_some() => {
+                let text = "the shared Discord bot carries no direct messages";
+                return self
+                    .error(ErrorContext::Command(token), ErrorKind::Forbidden, text)
+                    .await;
+            }
             Target::User(user) => match channel_of(user.as_str()) {
                 Some(user) => self.open_direct(user).await,
                 None => None,
             },
         };
+        if let (Target::Room(_), Some(room)) = (&target, channel) {
+            if !self.may(room, Permissions::SEND_MESSAGES) {
+                let text = "your Discord account may not send messages in this channel";
+                return self
+                    .error(ErrorContext::Command(token), ErrorKind::Forbidden, text)
+                    .await;
+            }
+        }
         let Some(channel) = channel else {
             let text = match target {
                 Target::Room(_) => "not a joined Discord channel",

@@ -15,6 +15,7 @@ use switchboard_discord_double::{self as double, Double};
 pub fn bridge(double: &Double) -> DiscordBridge {
     DiscordBridge::new(Settings {
         api: Some(double.api_url()),
+        ..Settings::default()
     })
     .unwrap()
 }

@@ -94,3 +94,18 @@ pub async fn join(client: &mut Client, channel: &str, nick: &str) -> Jid {
         })
         .await
 }
+
+/// The gateway's resident memory (`VmRSS`, `RssAnon` in kB), for the
+/// measurements.
+pub fn rss(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap()
+    };
+    (field("VmRSS:"), field("RssAnon:"))
+}

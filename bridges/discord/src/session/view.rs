@@ -1,0 +1,174 @@
+//! Shared-bot mode in a session: what the linked Discord account may see.
+//! The shared bot sees more than any one user may; each room is shown,
+//! joined and written to only where the account's permissions allow it
+//! (VIEW_CHANNEL; SEND_MESSAGES, or SEND_MESSAGES_IN_THREADS in a thread,
+//! to post), computed from the guild's roles, the account's roles
+//! (`GET /guilds/{id}/members/{user}`: at each join, else when older than
+//! [`FRESH`]) and the channel's overwrites. Every room event is gated by
+//! the join, so a hidden channel's messages, edits, reactions and typing
+//! never reach the user; a joined channel that becomes hidden (its
+//! overwrites or a role changed; the account's roles, read again every
+//! [`FRESH`]) is left.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serenity::all::{GuildId, UserId};
+use serenity::model::Permissions;
+use switchboard_bridge_api::{Event, LeaveReason};
+use tokio::time::Instant;
+
+use super::Session;
+
+/// How long an account's roles in a guild are trusted before a listing
+/// reads them again (a join always does).
+pub(crate) const FRESH: Duration = Duration::from_secs(5 * 60);
+
+/// The linked account and what is known of its memberships.
+#[derive(Debug)]
+pub(crate) struct View {
+    /// The linked Discord user.
+    pub user: u64,
+    /// Per guild: the account's roles, and when read.
+    members: HashMap<u64, (Membership, Instant)>,
+}
+
+/// The account's roles in a guild; `None`: not a member.
+type Membership = Option<Box<[u64]>>;
+
+impl View {
+    /// A view for the linked Discord user.
+    pub fn new(user: u64) -> Self {
+        Self {
+            user,
+            members: HashMap::new(),
+        }
+    }
+}
+
+impl Session {
+    /// The Discord user the XMPP user is: the linked account in shared-bot
+    /// mode, else their bot.
+    pub(super) fn me(&self) -> Option<u64> {
+        match &self.view {
+            Some(view) => Some(view.user),
+            None => self.own_id,
+        }
+    }
+
+    /// Reads the account's roles in `guild` again when `force`d or stale.
+    pub(super) async fn refresh_member(&mut self, guild: u64, force: bool) {
+        let Some(view) = &self.view else { return };
+        let user = view.user;
+        let stale = view
+            .members
+            .get(&guild)
+            .is_none_or(|(_, read)| read.elapsed() > FRESH);
+        if !force && !stale {
+            return;
+        }
+        let roles = match self
+            .http
+            .get_member(GuildId::new(guild), UserId::new(user))
+            .await
+        {
+            Ok(member) => Some(member.roles.iter().map(|r| r.get()).collect()),
+            Err(e) if matches!(crate::errors::status(&e), Some(404 | 403)) => None,
+            Err(e) => {
+                // Unknown: what was known stays (nothing, the first time).
+                tracing::info!(account = %self.account, %guild, error = %crate::errors::describe(&e), "a member's roles not read");
+                return;
+            }
+        };
+        if let Some(view) = &mut self.view {
+            view.members.insert(guild, (roles, Instant::now()));
+        }
+    }
+
+    /// Reads the account's stale roles in `guild`, or in every guild.
+    pub(super) async fn refresh_members(&mut self, guild: Option<u64>) {
+        if self.view.is_none() {
+            return;
+        }
+        let guilds: Vec<u64> = match guild {
+            Some(guild) => vec![guild],
+            None => self.guilds.guild_ids().collect(),
+        };
+        for guild in guilds {
+            self.refresh_member(guild, false).await;
+        }
+    }
+
+    /// Whether the user may do `what` in a room: always with their own bot;
+    /// in shared-bot mode, as the linked account's permissions say.
+    pub(super) fn may(&self, room: u64, what: Permissions) -> bool {
+        let Some(view) = &self.view else { return true };
+        let Some(channel) = self.guilds.channel(room) else {
+            return false;
+        };
+        let what = if channel.parent.is_some() && what == Permissions::SEND_MESSAGES {
+            Permissions::SEND_MESSAGES_IN_THREADS
+        } else {
+            what
+        };
+        match view.members.get(&channel.guild) {
+            Some((Some(roles), _)) => self
+                .guilds
+                .permissions(room, view.user, roles)
+                .contains(what),
+            _ => false,
+        }
+    }
+
+    /// Shared-bot mode: the account's roles in the guilds of joined rooms
+    /// read again once stale (every [`FRESH`]), and a room it may no
+    /// longer see left: a role taken from the account on Discord (which
+    /// the gateway does not tell without the privileged members intent)
+    /// hides the room within that time.
+    pub(super) async fn recheck_joined(&mut self) -> bool {
+        if self.view.is_none() {
+            return true;
+        }
+        let rooms: Vec<u64> = self.joined.keys().copied().collect();
+        let mut guilds: Vec<u64> = rooms
+            .iter()
+            .filter_map(|room| self.guilds.channel(*room).map(|c| c.guild))
+            .collect();
+        guilds.sort_unstable();
+        guilds.dedup();
+        for guild in guilds {
+            self.refresh_member(guild, false).await;
+        }
+        for room in rooms {
+            if !self.leave_if_hidden(room).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Tells the shared connection the joined channels, when they changed.
+    pub(super) fn share_rooms(&self) {
+        let Some(rooms) = &self.rooms else { return };
+        let mut rooms = rooms.lock().unwrap();
+        if rooms.len() != self.joined.len() || self.joined.keys().any(|id| !rooms.contains(id)) {
+            *rooms = self.joined.keys().copied().collect();
+        }
+    }
+
+    /// After a channel changed (its overwrites): a joined room the account
+    /// may no longer see is left.
+    pub(super) async fn leave_if_hidden(&mut self, room: u64) -> bool {
+        if !self.joined.contains_key(&room) || self.may(room, Permissions::VIEW_CHANNEL) {
+            return true;
+        }
+        self.joined.remove(&room);
+        self.emit(Event::RoomLeft {
+            room: room.to_string().into(),
+            reason: LeaveReason::Part(Some(
+                "your Discord account may no longer see this channel".into(),
+            )),
+        })
+        .await
+    }
+}

@@ -1,0 +1,331 @@
+//! Shared-bot mode against the Discord double: linking a Discord account
+//! with a one-time code sent to the bot, one gateway connection for every
+//! linked user, and each seeing only the channels their account may see
+//! (`#staff` is hidden from @everyone and shown to the Mods role: alice
+//! has it, carol does not).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::{join, logs, say, until};
+use switchboard_bridge_api::{
+    Bridge, Credentials, ErrorContext, ErrorKind, Event, Login, Registered, RegistrationStep,
+    SessionHandle, Target,
+};
+use switchboard_discord::{DiscordBridge, Secret, Settings};
+use switchboard_discord_double::{self as double, Double};
+
+fn shared_bridge(double: &Double) -> DiscordBridge {
+    DiscordBridge::new(Settings {
+        api: Some(double.api_url()),
+        shared_bot_token: Some(Secret(double::BOT_TOKEN.to_owned())),
+    })
+    .unwrap()
+}
+
+/// The first step with "use the shared bot": the code in the instructions
+/// (`XXXX-XXXX`), and the state for the next step.
+async fn ask_code(bridge: &DiscordBridge, account: &str) -> (String, RegistrationStep) {
+    let mut answers = Credentials::new();
+    answers.set("shared", "1");
+    let first = RegistrationStep {
+        account: account.into(),
+        answers,
+        state: None,
+    };
+    let Registered::NextStep {
+        instructions,
+        fields,
+        state,
+    } = bridge.register(first).await.unwrap()
+    else {
+        panic!("a second step")
+    };
+    assert!(instructions.contains("switchbot"), "{instructions}");
+    assert_eq!(fields[0].name, "sent");
+    let code = instructions
+        .split(|c: char| c.is_whitespace() || c == ':' || c == '.' || c == '(' || c == ')')
+        .find(|w| w.len() == 9 && w.as_bytes()[4] == b'-')
+        .expect("a code in the instructions")
+        .to_owned();
+    let mut answers = Credentials::new();
+    answers.set("sent", "1");
+    let next = RegistrationStep {
+        account: account.into(),
+        answers,
+        state: Some(state),
+    };
+    (code, next)
+}
+
+/// The bot's answer in the DM channel with `user`, containing `words`.
+async fn bot_answered(double: &Double, user: &str, words: &str) {
+    let path = format!(
+        "/api/v10/channels/{}/messages",
+        double::fixture::dm_channel_id(user)
+    );
+    double
+        .wait_request(|r| {
+            r.method == "POST"
+                && r.path == path
+                && r.body["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains(words))
+        })
+        .await;
+}
+
+/// A linked user's session, connected as their Discord account.
+async fn linked_session(bridge: &DiscordBridge, user: &str) -> SessionHandle {
+    let mut credentials = Credentials::new();
+    credentials.set("discord_user", user);
+    let mut session = bridge.start(Login {
+        account: format!("xmpp-{user}"),
+        credentials,
+        state: BTreeMap::new(),
+        server_settings: Default::default(),
+        files: Default::default(),
+    });
+    let own = until(&mut session, |e| match e {
+        Event::Connected { own_id, .. } => Some(own_id.as_str().to_owned()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(own, user, "connected as the linked account");
+    session
+}
+
+/// The rooms a session lists.
+async fn rooms(session: &mut SessionHandle) -> Vec<String> {
+    session
+        .commands
+        .send(switchboard_bridge_api::Command::ListRooms {
+            token: "list".into(),
+            server: None,
+            after: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    until(session, |e| match e {
+        Event::RoomList { rooms, .. } => {
+            Some(rooms.iter().map(|r| r.room.as_str().to_owned()).collect())
+        }
+        _ => None,
+    })
+    .await
+}
+
+/// The code links the Discord account that sends it, once; a wrong code
+/// links nobody (the bot says so), and a used code does not link again.
+#[tokio::test]
+async fn a_code_sent_to_the_bot_links_that_account_once() {
+    logs();
+    let double = Double::start_shared().await.unwrap();
+    let bridge = shared_bridge(&double);
+    let (code, next) = ask_code(&bridge, "carol@example.org").await;
+    // Alice sends a wrong code: not linked, and told.
+    let wrong = if code == "ABCD-EFGH" {
+        "ABCD-EFGJ"
+    } else {
+        "ABCD-EFGH"
+    };
+    double.say_directly(double::ALICE_ID, wrong);
+    bot_answered(&double, double::ALICE_ID, "unknown").await;
+    // Carol sends the right one, as a person types it.
+    double.say_directly(double::CAROL_ID, &code.to_lowercase());
+    bot_answered(&double, double::CAROL_ID, "Linked").await;
+    let Registered::Done { store } = bridge.register(next).await.unwrap() else {
+        panic!("linked")
+    };
+    assert_eq!(store.get("discord_user"), Some(double::CAROL_ID));
+    assert_eq!(
+        store.get("token"),
+        None,
+        "no token of the shared bot is stored"
+    );
+    // The same code again (alice): used up.
+    double.say_directly(double::ALICE_ID, &code);
+    let answers = |d: &Double| {
+        d.requests()
+            .iter()
+            .filter(|r| {
+                r.body["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("unknown"))
+            })
+            .count()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while answers(&double) < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no answer to the used code"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The shared bot chosen with a token too (the chat command repeats the
+/// stored token of an earlier registration) is the shared bot; a token
+/// alone is the user's own bot, checked as ever.
+#[tokio::test]
+async fn the_shared_bot_when_chosen_else_the_token() {
+    logs();
+    let double = Double::start_shared().await.unwrap();
+    let bridge = shared_bridge(&double);
+    let step = |shared: &str, token: &str| {
+        let mut answers = Credentials::new();
+        answers.set("shared", shared);
+        answers.set("token", token);
+        RegistrationStep {
+            account: "erin@example.org".into(),
+            answers,
+            state: None,
+        }
+    };
+    let chosen = bridge.register(step("1", double::BOT_TOKEN)).await.unwrap();
+    assert!(matches!(chosen, Registered::NextStep { .. }), "{chosen:?}");
+    let Registered::Done { store } = bridge.register(step("0", double::BOT_TOKEN)).await.unwrap()
+    else {
+        panic!("one step with a token")
+    };
+    assert_eq!(store.get("token"), Some(double::BOT_TOKEN));
+    assert_eq!(store.get("discord_user"), None);
+}
+
+/// Carol, linked, sees `#general` but not `#staff`: it is not listed, a
+/// join is refused as for a channel that is not there, and its messages
+/// never reach her; alice (Mods) sees it; both through one connection.
+#[tokio::test]
+async fn a_linked_user_sees_only_what_their_account_may_see() {
+    logs();
+    let double = Double::start_shared().await.unwrap();
+    let bridge = shared_bridge(&double);
+    let mut carol = linked_session(&bridge, double::CAROL_ID).await;
+    let mut alice = linked_session(&bridge, double::ALICE_ID).await;
+    let listed = rooms(&mut carol).await;
+    assert!(listed.iter().any(|r| r == double::GENERAL_ID), "{listed:?}");
+    assert!(!listed.iter().any(|r| r == double::STAFF_ID), "{listed:?}");
+    let listed = rooms(&mut alice).await;
+    assert!(listed.iter().any(|r| r == double::STAFF_ID), "{listed:?}");
+
+    join(&mut carol, double::STAFF_ID, "carol").await;
+    let (kind, text) = until(&mut carol, |e| match e {
+        Event::Error {
+            context: ErrorContext::Room(room),
+            kind,
+            text,
+        } if room.as_str() == double::STAFF_ID => Some((*kind, text.clone())),
+        Event::RoomJoined { room, .. } if room.as_str() == double::STAFF_ID => {
+            panic!("joined a hidden channel")
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(kind, ErrorKind::NotFound);
+    assert_eq!(text, "no such channel in the bot's guilds");
+    join(&mut carol, double::GENERAL_ID, "carol").await;
+    join(&mut alice, double::STAFF_ID, "alice").await;
+    for session in [&mut carol, &mut alice] {
+        until(session, |e| {
+            matches!(e, Event::RoomJoined { .. }).then_some(())
+        })
+        .await;
+    }
+
+    double.say(double::STAFF_ID, double::ALICE_ID, "staff only");
+    double.say(double::GENERAL_ID, double::DAVE_ID, "hello all");
+    let seen = until(&mut carol, |e| match e {
+        Event::Message(m) => Some(m.text.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        seen, "hello all",
+        "the hidden channel's message reached carol"
+    );
+    let seen = until(&mut alice, |e| match e {
+        Event::Message(m) if m.target == Target::Room(double::STAFF_ID.into()) => {
+            Some(m.text.clone())
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(seen, "staff only");
+    assert_eq!(double.identifies(), 1, "one gateway connection for both");
+
+    // Carol writes in #general through the webhook, under her nick.
+    say(
+        &mut carol,
+        Target::Room(double::GENERAL_ID.into()),
+        "hi",
+        "t1",
+    )
+    .await;
+    let sent = double
+        .wait_request(|r| r.method == "POST" && r.path.contains("/webhooks/"))
+        .await;
+    assert_eq!(sent.body["username"], "carol");
+    let echo = until(&mut carol, |e| match e {
+        Event::Message(m) if m.text == "hi" => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(
+        echo.own && echo.author.as_str() == double::CAROL_ID,
+        "{echo:?}"
+    );
+}
+
+/// A channel hidden from carol's account after she joined it (its
+/// overwrites changed): she leaves the room, and its messages no longer
+/// reach her while #random's do; alice (Mods) stays.
+#[tokio::test]
+async fn a_channel_hidden_after_the_join_is_left() {
+    logs();
+    let double = Double::start_shared().await.unwrap();
+    let bridge = shared_bridge(&double);
+    let mut carol = linked_session(&bridge, double::CAROL_ID).await;
+    let mut alice = linked_session(&bridge, double::ALICE_ID).await;
+    join(&mut carol, double::GENERAL_ID, "carol").await;
+    join(&mut carol, double::RANDOM_ID, "carol").await;
+    join(&mut alice, double::GENERAL_ID, "alice").await;
+    for _ in 0..2 {
+        until(&mut carol, |e| {
+            matches!(e, Event::RoomJoined { .. }).then_some(())
+        })
+        .await;
+    }
+    until(&mut alice, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    double.hide_general();
+    until(&mut carol, |e| match e {
+        Event::RoomLeft { room, .. } if room.as_str() == double::GENERAL_ID => Some(()),
+        Event::Message(m) => panic!("a message before the leave: {m:?}"),
+        _ => None,
+    })
+    .await;
+    double.say(double::GENERAL_ID, double::DAVE_ID, "mods now");
+    double.say(double::RANDOM_ID, double::DAVE_ID, "in random");
+    let seen = until(&mut alice, |e| match e {
+        Event::Message(m) => Some(m.text.clone()),
+        Event::RoomLeft { .. } => panic!("alice left"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(seen, "mods now");
+    let seen = until(&mut carol, |e| match e {
+        Event::Message(m) => Some(m.text.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        seen, "in random",
+        "the hidden channel's message reached carol"
+    );
+}
