@@ -27,6 +27,7 @@ pub struct BridgeInfo {
 
 /// What a network supports beyond plain text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Capabilities {
     /// Messages can be edited after sending.
     pub edits: bool,

@@ -33,6 +33,9 @@ mod incoming;
 mod ircv3_tests;
 mod members;
 mod outgoing;
+mod rich;
+#[cfg(test)]
+mod rich_tests;
 mod text;
 
 pub use feed::feed_server_lines;
@@ -147,6 +150,7 @@ impl Conn {
             echoes: echo::Echoes::default(),
             batches: HashMap::new(),
             history: history::History::default(),
+            rich: None,
         }
     }
 }
@@ -205,6 +209,8 @@ struct Conn {
     batches: HashMap<String, String>,
     /// The last message seen per channel, and catch-ups (`draft/chathistory`).
     history: history::History,
+    /// Corrections' texts, reactions, typing times (`rich.rs`), made on first use.
+    rich: Option<Box<rich::Rich>>,
 }
 
 enum End {

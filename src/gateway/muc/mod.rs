@@ -14,6 +14,7 @@
 //! </presence>
 //! ```
 
+mod caps;
 mod commands;
 mod events;
 mod inbound;
@@ -72,6 +73,9 @@ pub(super) struct Room {
     /// The XEP-0359 origin-ids of the user's messages on their way to the
     /// network, by the message's id, to go on their reflections.
     origins: VecDeque<(String, String)>,
+    /// What this room supports where the network said it differs from its
+    /// capabilities (`caps.rs`).
+    capabilities: Option<switchboard_bridge_api::Capabilities>,
 }
 
 /// How many of a room's sent messages keep their origin-id until reflected.

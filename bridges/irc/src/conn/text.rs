@@ -31,6 +31,8 @@ pub(super) struct Meta {
     /// The label of the user's command it answers (`label`, or that of
     /// the labeled-response batch it is in).
     pub label: Option<String>,
+    /// The message it replies to (`+draft/reply`).
+    pub reply_to: Option<String>,
 }
 
 impl Conn {
@@ -58,6 +60,7 @@ impl Conn {
             time: tags::server_time(msg),
             msgid: tags::msgid(msg).map(str::to_owned),
             label,
+            reply_to: tags::reply_to(msg).map(str::to_owned),
         }
     }
 
@@ -126,7 +129,7 @@ impl Conn {
             author_nick: nick,
             text: irc_to_styled(&body),
             kind,
-            reply_to: None,
+            reply_to: meta.reply_to.map(MessageId),
             attachments: Vec::new(),
             timestamp: Some(meta.time.unwrap_or_else(SystemTime::now)),
             own,
@@ -176,7 +179,7 @@ impl Conn {
                     author_nick: self.own_nick.clone(),
                     text: irc_to_styled(&body),
                     kind,
-                    reply_to: None,
+                    reply_to: meta.reply_to.map(MessageId),
                     attachments: Vec::new(),
                     timestamp: Some(meta.time.unwrap_or_else(SystemTime::now)),
                     own: true,
@@ -188,6 +191,13 @@ impl Conn {
             }
         };
         let parts = sent.part_ids();
+        if sent.quiet {
+            return Ok(());
+        }
+        let mut ids: Vec<String> = parts.iter().map(|p| p.0.clone()).collect();
+        ids.push(id.0.clone());
+        ids.push(sent.token.clone());
+        self.remember_sent(ids, &sent.text);
         self.emit(Event::Message(Message {
             id,
             target: sent.target,
@@ -195,7 +205,7 @@ impl Conn {
             author_nick: self.own_nick.clone(),
             text: sent.text,
             kind: sent.kind,
-            reply_to: None,
+            reply_to: sent.reply_to,
             attachments: Vec::new(),
             timestamp: Some(meta.time.unwrap_or_else(SystemTime::now)),
             own: true,
