@@ -443,10 +443,10 @@ impl Conn {
                     self.on_tagmsg(source, to, tags).await;
                 }
             }
-            Irc::Raw(code, args) if code == "REDACT" && *registered => {
-                if self.caps.has(super::rich::REDACTION) {
-                    self.on_redact(source, &args).await;
-                }
+            Irc::Raw(code, args)
+                if code == "REDACT" && *registered && self.caps.has(super::rich::REDACTION) =>
+            {
+                self.on_redact(source, &args).await
             }
             Irc::Raw(code, args)
                 if *registered
