@@ -325,12 +325,17 @@ impl Conn {
                         }
                     }
                 }
-                _ = tokio::time::sleep_until(welcome_by), if !registered => {
-                    return End::Lost(format!(
-                        "no welcome from {} within {} s",
-                        self.host,
-                        self.settings.timeouts.registration.as_secs_f32()
-                    ));
+                // One timer: the welcome's, then others' typing running out.
+                _ = tokio::time::sleep_until(self.typing_deadline().filter(|_| registered).unwrap_or(welcome_by)),
+                    if !registered || self.typing_deadline().is_some() => {
+                    if !registered {
+                        return End::Lost(format!(
+                            "no welcome from {} within {} s",
+                            self.host,
+                            self.settings.timeouts.registration.as_secs_f32()
+                        ));
+                    }
+                    self.expire_typing(tokio::time::Instant::now()).await;
                 }
                 cmd = commands.recv() => match cmd {
                     None | Some(Command::Shutdown) => {

@@ -3,8 +3,9 @@
 //! XMPP client library, with a raw IRC client (bob) that asks for
 //! `message-tags` and reads and writes the client tags: reactions
 //! (`+draft/react`), replies (`+draft/reply`) and typing (`+typing`) both
-//! ways; a correction as a line the way IRC users write it; a retraction
-//! refused; the room's disco says exactly that. On a server without
+//! ways (an IRC user's typing running out after 6 s); a correction as a
+//! line the way IRC users write it; a retraction refused; the room's
+//! disco says exactly that. On a server without
 //! `message-tags` (ngircd) the room offers corrections only:
 //! `rich_messages.rs` `irc_corrects_by_line_and_refuses_the_rest`.
 
@@ -286,7 +287,19 @@ async fn irc_tags_carry_reactions_replies_and_typing() {
             "urn:ietf:params:xml:ns:xmpp-stanzas"
         )
         .is_some());
-    // Nothing more reached the channel for it.
+    // bob starts typing and goes quiet: after the spec's 6 s he is no
+    // longer typing (XMPP clients keep no such timeout).
+    bob.send("@+typing=active TAGMSG #test").await;
+    next_with(&mut alice, &occupant("bob"), "composing", CHATSTATES).await;
+    let started = std::time::Instant::now();
+    next_with(&mut alice, &occupant("bob"), "active", CHATSTATES).await;
+    let after = started.elapsed();
+    assert!(
+        (5..9).contains(&after.as_secs()),
+        "typing ran out after {after:?}"
+    );
+
+    // Nothing more reached the channel for the retraction.
     groupchat(&mut alice, "m9", "after").await;
     bob.expect(|l| l.ends_with("PRIVMSG #test :after")).await;
     assert!(

@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 
 use switchboard_bridge_api::{
     Capabilities, ErrorContext, ErrorKind, Event, MessageId, MessageKind, RoomId, Target, Token,
-    TypingState,
+    TypingState, UserId,
 };
 use tokio::io::AsyncWrite;
 use tokio::time::Instant;
@@ -44,6 +44,12 @@ pub(super) const MAX_REACTIONS: usize = 20;
 pub(super) const TYPING_GAP: std::time::Duration = std::time::Duration::from_secs(3);
 /// Targets whose last typing notification time is kept.
 const TYPING_KEPT: usize = 64;
+/// How long someone is taken to be typing after `typing=active`, and
+/// after `typing=paused`, with nothing more from them (the spec's 6 and 30 s).
+pub(super) const ACTIVE_FOR: std::time::Duration = std::time::Duration::from_secs(6);
+const PAUSED_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+/// People whose typing is followed at most.
+const TYPISTS_KEPT: usize = 64;
 
 /// The capability that carries client tags.
 const MESSAGE_TAGS: &str = "message-tags";
@@ -61,6 +67,8 @@ pub(super) struct Rich {
     reactions: VecDeque<(String, String, String, Vec<String>)>,
     /// When a typing notification last went to a target (IRC lowercase).
     typing: VecDeque<(String, Instant)>,
+    /// Others typing: conversation, person, until when.
+    typists: VecDeque<(Target, UserId, Instant)>,
 }
 
 impl Rich {
@@ -429,10 +437,69 @@ impl Conn {
             })
             .await;
         } else if let Some(state) = tags.typing {
+            self.typing_until(&target, &author, state, Instant::now());
             self.emit(Event::Typing {
                 target,
                 author,
                 state,
+            })
+            .await;
+        }
+    }
+
+    /// Follows how long `author` is taken to be typing in `target`.
+    fn typing_until(&mut self, target: &Target, author: &UserId, state: TypingState, now: Instant) {
+        let typists = &mut self.rich().typists;
+        typists.retain(|(t, a, _)| !(t == target && a == author));
+        let until = match state {
+            TypingState::Active => now + ACTIVE_FOR,
+            TypingState::Paused => now + PAUSED_FOR,
+            TypingState::Inactive => return,
+        };
+        if typists.len() >= TYPISTS_KEPT {
+            typists.pop_front();
+        }
+        typists.push_back((target.clone(), author.clone(), until));
+    }
+
+    /// A message from `author` in `target` ends their typing (the client
+    /// knows it by itself).
+    pub(super) fn typing_ended(&mut self, target: &Target, author: &UserId) {
+        if let Some(rich) = &mut self.rich {
+            rich.typists
+                .retain(|(t, a, _)| !(t == target && a == author));
+        }
+    }
+
+    /// When the first typist's notice runs out, if anyone is typing.
+    pub(super) fn typing_deadline(&self) -> Option<Instant> {
+        self.rich
+            .as_ref()?
+            .typists
+            .iter()
+            .map(|(.., until)| *until)
+            .min()
+    }
+
+    /// Those whose typing ran out by `now` stopped (`Typing` inactive):
+    /// the spec's timeouts, which XMPP clients do not keep.
+    pub(super) async fn expire_typing(&mut self, now: Instant) {
+        let Some(rich) = &mut self.rich else {
+            return;
+        };
+        let mut ended = Vec::new();
+        rich.typists.retain(|(target, author, until)| {
+            let over = *until <= now;
+            if over {
+                ended.push((target.clone(), author.clone()));
+            }
+            !over
+        });
+        for (target, author) in ended {
+            self.emit(Event::Typing {
+                target,
+                author,
+                state: TypingState::Inactive,
             })
             .await;
         }

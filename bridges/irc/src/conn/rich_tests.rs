@@ -275,3 +275,43 @@ async fn others_tags_become_reactions_replies_and_typing() {
     );
     assert!(seen.next().is_none(), "{got:?}");
 }
+
+#[tokio::test]
+async fn others_typing_runs_out_as_the_spec_says_or_ends_with_their_message() {
+    use tokio::time::Instant;
+    let (mut c, mut rx) = in_channel("message-tags").await;
+    assert_eq!(c.typing_deadline(), None, "nobody typing, no timer");
+    feed(
+        &mut c,
+        &[
+            "@+typing=active :bob!u@h TAGMSG #a",
+            "@+typing=paused :carol!u@h TAGMSG #a",
+            "@+typing=active :dave!u@h TAGMSG #a",
+            ":dave!u@h PRIVMSG #a :done typing",
+        ],
+    )
+    .await;
+    events(&mut rx).await;
+    let start = Instant::now();
+    let deadline = c.typing_deadline().expect("bob's");
+    assert!(deadline <= start + super::rich::ACTIVE_FOR);
+    // 7 s on: bob's active ran out; carol's paused holds (30 s).
+    c.expire_typing(start + std::time::Duration::from_secs(7))
+        .await;
+    let got = events(&mut rx).await;
+    let [Event::Typing { author, state, .. }] = got.as_slice() else {
+        panic!("{got:?}")
+    };
+    assert_eq!(
+        (author, *state),
+        (&UserId("bob%irc.x".into()), TypingState::Inactive)
+    );
+    c.expire_typing(start + std::time::Duration::from_secs(31))
+        .await;
+    let got = events(&mut rx).await;
+    assert!(
+        matches!(got.as_slice(), [Event::Typing { author, .. }] if author.0 == "carol%irc.x"),
+        "dave's ended with his message: {got:?}"
+    );
+    assert_eq!(c.typing_deadline(), None);
+}

@@ -122,10 +122,12 @@ impl Conn {
             Target::User(peer)
         };
         let id = self.message_id(&meta);
+        let author = user_id(&nick, &self.host);
+        self.typing_ended(&conversation, &author);
         self.emit(Event::Message(Message {
             id,
             target: conversation,
-            author: user_id(&nick, &self.host),
+            author,
             author_nick: nick,
             text: irc_to_styled(&body),
             kind,
