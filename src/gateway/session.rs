@@ -478,9 +478,10 @@ impl Gateway {
                 _ => self.tell(user, &text).await,
             },
             Event::Invited { .. } => self.invited(user, event).await,
-            Event::RoomCapabilities { room, capabilities } => {
-                self.set_room_capabilities(user, &room, capabilities)
-            }
+            Event::Capabilities {
+                target,
+                capabilities,
+            } => self.set_capabilities(user, target, capabilities),
             Event::RoomList { token, rooms, next } => self.room_list(&token, rooms, next),
             Event::Typing { .. } | Event::ReadUpTo { .. } => self.signal_event(user, event).await,
             Event::SaveState { key, value, secret } => {

@@ -23,7 +23,7 @@ pub(super) fn kind(event: &Event) -> Option<Unbridged> {
         | Event::Disconnected { .. }
         | Event::RoomJoined { .. }
         // Disco and what is sent to the room: `muc/caps.rs`.
-        | Event::RoomCapabilities { .. }
+        | Event::Capabilities { .. }
         | Event::Members { .. }
         | Event::RoomLeft { .. }
         | Event::MemberJoined { .. }

@@ -91,14 +91,15 @@ pub enum Event {
         /// The network changed the requested nick.
         nick_changed: bool,
     },
-    /// What this room supports, where it differs from the bridge's
-    /// [`Capabilities`](crate::Capabilities) (an IRC server that carries
-    /// client tags has reactions, replies and typing; another has not).
-    /// Told after [`Event::RoomJoined`]; it holds until the room is left.
-    /// The room's disco#info and what the core sends it follow it.
-    RoomCapabilities {
-        /// The room.
-        room: RoomId,
+    /// What one conversation supports, where it differs from the
+    /// bridge's [`Capabilities`](crate::Capabilities) (an IRC server that
+    /// carries client tags has reactions, replies and typing; another has
+    /// not). For a room, told after [`Event::RoomJoined`], it holds until
+    /// the room is left; for a person (direct chats), for the session. The
+    /// conversation's disco#info and what the core sends it follow it.
+    Capabilities {
+        /// The room or person.
+        target: Target,
         /// Its capabilities.
         capabilities: Capabilities,
     },

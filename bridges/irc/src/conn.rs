@@ -259,6 +259,7 @@ impl Conn {
         self.caps = Caps::new(self.settings.sasl.is_some());
         self.echoes.clear();
         self.batches.clear();
+        self.rich_reconnected();
         let wanted = &self.wanted;
         self.history.reconnected(|k| wanted.contains_key(k));
         let mut registered = false;

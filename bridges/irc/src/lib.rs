@@ -173,7 +173,7 @@ impl FloodPolicy {
 /// What every IRC server supports: direct messages, corrections (sent
 /// as IRC users write them, `correction.rs`), case-insensitive ids. A
 /// room on a server with `message-tags` or `draft/message-redaction` has
-/// more, told at its join (`Event::RoomCapabilities`, `conn/rich.rs`).
+/// more, told at its join (`Event::Capabilities`, `conn/rich.rs`; direct chats likewise).
 pub(crate) fn capabilities() -> Capabilities {
     Capabilities {
         direct_messages: true,

@@ -154,7 +154,7 @@ impl Gateway {
             .into();
             // XEP-0308, XEP-0424, XEP-0425, XEP-0444 where the network can.
             // (The room's own, where the network told them: `caps.rs`.)
-            let caps = self.capabilities(&user, &Target::Room(room.clone()));
+            let caps = self.jid_capabilities(&user, &room);
             features.extend(crate::xmpp::rich::room_features(&caps).map(str::to_owned));
             // Chat states, markers, replies: as the room has them.
             features.extend(Gateway::signal_features(&caps));

@@ -88,6 +88,7 @@ const ROOM_JIDS_KEPT: usize = 4096;
 /// allocates a few slots ahead, and a room is some hundreds of bytes.
 pub(super) type Rooms = HashMap<BareJid, HashMap<RoomId, Box<Room>>>;
 
+pub(super) use caps::ContactCaps;
 pub(super) use leaving::LeavesInFlight;
 
 /// XEP-0045 §5.1: an IRC-like standing as affiliation and role

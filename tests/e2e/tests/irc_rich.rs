@@ -50,10 +50,16 @@ fn untagged(line: &str) -> &str {
 /// Whether `line` is a TAGMSG from `nick` to #test (InspIRCd writes the
 /// target as a trailing parameter).
 fn tagmsg_from(line: &str, nick: &str) -> bool {
+    tagmsg_to(line, nick, "#test")
+}
+
+/// Whether `line` is a TAGMSG from `nick` to `to`.
+fn tagmsg_to(line: &str, nick: &str, to: &str) -> bool {
     let l = untagged(line);
+    let target = l.split(' ').nth(2).unwrap_or_default();
     l.starts_with(&format!(":{nick}!"))
         && matches!(l.split(' ').nth(1), Some("TAGMSG"))
-        && matches!(l.split(' ').nth(2), Some("#test" | ":#test"))
+        && target.trim_start_matches(':') == to
 }
 
 /// A message to the room with this id, body and payloads.
@@ -117,12 +123,16 @@ fn reactions_of(m: &Message) -> (String, Vec<String>) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn irc_tags_carry_reactions_replies_and_typing() {
+/// The servers and the gateway, kept running while they are held.
+type Running = (Prosody, InspIrcd, Switchboard);
+
+/// InspIRCd, Prosody and the gateway; bob (a raw client with
+/// `message-tags` and `echo-message`) and alice (XMPP) both in #test.
+async fn start() -> (Running, IrcClient, Client) {
     let prosody = Prosody::start(&[(GW, SECRET)]);
     prosody.register("alice", DOMAIN, "pass");
     let ircd = InspIrcd::start();
-    let _gateway = Switchboard::start(&irc_config(prosody.component_port, ircd.port, SECRET));
+    let gateway = Switchboard::start(&irc_config(prosody.component_port, ircd.port, SECRET));
     let mut bob = IrcClient::connect_with_caps(ircd.port, "bob", "message-tags echo-message").await;
     bob.join("#test").await;
     let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", prosody.c2s_port).await;
@@ -136,6 +146,12 @@ async fn irc_tags_carry_reactions_replies_and_typing() {
     .await;
     bob.expect(|l| l.contains(":alice!") && l.contains(" JOIN "))
         .await;
+    ((prosody, ircd, gateway), bob, alice)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn irc_tags_carry_reactions_replies_and_typing() {
+    let (_running, mut bob, mut alice) = start().await;
 
     // The room offers what InspIRCd carries, and nothing else.
     let features = room_features(&mut alice).await;
@@ -309,4 +325,102 @@ async fn irc_tags_carry_reactions_replies_and_typing() {
         "{:#?}",
         bob.seen
     );
+}
+
+/// The same in a direct chat: the contact's disco says what the server
+/// carries, reactions and typing go both ways as TAGMSGs to the nick, and
+/// an IRC user's reply names the message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn irc_tags_in_a_direct_chat() {
+    let (_running, mut bob, mut alice) = start().await;
+    let bob_jid: Jid = format!("bob%{}@{GW}", common::support::ircd::IRC_HOST)
+        .parse()
+        .unwrap();
+    bob.send("PRIVMSG alice :psst").await;
+    let echoed = bob.expect(|l| l.ends_with("PRIVMSG alice :psst")).await;
+    let msgid = tag(&echoed, "msgid").expect("InspIRCd gives a msgid");
+    let psst = alice
+        .wait_for(|s| match s {
+            Stanza::Message(m)
+                if m.type_ == MessageType::Chat
+                    && m.from.as_ref() == Some(&bob_jid)
+                    && body(m) == "psst" =>
+            {
+                Some(m.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(psst.id.as_ref().map(|i| i.0.as_str()), Some(msgid.as_str()));
+
+    // The contact offers what the server carries.
+    let info = alice
+        .iq(
+            &bob_jid.to_string(),
+            false,
+            "<query xmlns='http://jabber.org/protocol/disco#info'/>"
+                .parse()
+                .unwrap(),
+        )
+        .await;
+    let features: Vec<String> = result_payload(info)
+        .expect("disco#info")
+        .children()
+        .filter_map(|c| c.attr("var").map(str::to_owned))
+        .collect();
+    for f in [CORRECT, REACTIONS, REPLY, CHATSTATES] {
+        assert!(features.iter().any(|h| h == f), "{f} missing: {features:?}");
+    }
+    assert!(!features.iter().any(|h| h == RETRACT), "{features:?}");
+
+    // alice reacts (a direct chat names the message by its id).
+    let mut react = Message::chat(Some(bob_jid.clone()));
+    react.id = Some(Id("x1".into()));
+    react.payloads.push(
+        format!("<reactions xmlns='{REACTIONS}' id='{msgid}'><reaction>👍</reaction></reactions>")
+            .parse()
+            .unwrap(),
+    );
+    alice.send(react).await;
+    let line = bob
+        .expect(|l| tagmsg_to(l, "alice", "bob") && tag(l, "+draft/react").is_some())
+        .await;
+    assert_eq!(tag(&line, "+draft/reply").as_deref(), Some(msgid.as_str()));
+    assert_eq!(tag(&line, "+draft/react").as_deref(), Some("👍"));
+
+    // bob reacts to it, and types.
+    bob.send(&format!(
+        "@+draft/reply={msgid};+draft/react=🎉 TAGMSG alice"
+    ))
+    .await;
+    let theirs = next_with(&mut alice, &bob_jid, "reactions", REACTIONS).await;
+    assert_eq!(
+        reactions_of(&theirs),
+        (msgid.clone(), vec!["🎉".to_owned()])
+    );
+    bob.send("@+typing=active TAGMSG alice").await;
+    next_with(&mut alice, &bob_jid, "composing", CHATSTATES).await;
+
+    // alice types.
+    let mut typing = Message::chat(Some(bob_jid.clone()));
+    typing.payloads.push(
+        format!("<composing xmlns='{CHATSTATES}'/>")
+            .parse()
+            .unwrap(),
+    );
+    alice.send(typing).await;
+    let line = bob
+        .expect(|l| tagmsg_to(l, "alice", "bob") && tag(l, "+typing").is_some())
+        .await;
+    assert_eq!(tag(&line, "+typing").as_deref(), Some("active"));
+
+    // bob replies: a <reply/> naming the message, with its quote.
+    bob.send(&format!("@+draft/reply={msgid} PRIVMSG alice :yes"))
+        .await;
+    let answer = next_with(&mut alice, &bob_jid, "reply", REPLY).await;
+    assert_eq!(
+        child(&answer, "reply", REPLY).attr("id"),
+        Some(msgid.as_str())
+    );
+    assert_eq!(body(&answer), "> psst\nyes");
 }

@@ -220,6 +220,7 @@ impl Conn {
                             return Ok(());
                         };
                         let nick = nick.to_owned();
+                        self.tell_peer_capabilities(&nick).await;
                         let lines = message_lines("PRIVMSG", &nick, &irc_text, kind);
                         // The echo names the network's ids (for the core's
                         // id map); a private message is never reflected.

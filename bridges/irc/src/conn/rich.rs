@@ -16,7 +16,7 @@
 //!
 //! The room capabilities told at each join follow what was acked.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 use switchboard_bridge_api::{
     Capabilities, ErrorContext, ErrorKind, Event, MessageId, MessageKind, RoomId, Target, Token,
@@ -50,6 +50,8 @@ pub(super) const ACTIVE_FOR: std::time::Duration = std::time::Duration::from_sec
 const PAUSED_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 /// People whose typing is followed at most.
 const TYPISTS_KEPT: usize = 64;
+/// People whose capabilities were told, kept at most (then told again).
+const PEERS_KEPT: usize = 1024;
 
 /// The capability that carries client tags.
 const MESSAGE_TAGS: &str = "message-tags";
@@ -69,6 +71,9 @@ pub(super) struct Rich {
     typing: VecDeque<(String, Instant)>,
     /// Others typing: conversation, person, until when.
     typists: VecDeque<(Target, UserId, Instant)>,
+    /// People whose direct chat's capabilities were told on this
+    /// connection (IRC lowercase).
+    told_peers: HashSet<String>,
 }
 
 impl Rich {
@@ -175,10 +180,10 @@ impl Conn {
         rich.sent.push_back((ids, text.to_owned()));
     }
 
-    /// What a room on this connection supports: corrections always (as
-    /// lines), reactions, replies and typing with `message-tags`,
-    /// retractions with `draft/message-redaction`.
-    pub(super) fn room_capabilities(&self) -> Capabilities {
+    /// What a room or direct chat on this connection supports:
+    /// corrections always (as lines), reactions, replies and typing with
+    /// `message-tags`, retractions with `draft/message-redaction`.
+    pub(super) fn conversation_capabilities(&self) -> Capabilities {
         let tags = self.caps.has(MESSAGE_TAGS);
         Capabilities {
             edits: true,
@@ -192,11 +197,36 @@ impl Conn {
 
     /// Tells the core what `room` supports (after its `RoomJoined`).
     pub(super) async fn tell_room_capabilities(&self, room: &RoomId) {
-        self.emit(Event::RoomCapabilities {
-            room: room.clone(),
-            capabilities: self.room_capabilities(),
+        self.emit(Event::Capabilities {
+            target: Target::Room(room.clone()),
+            capabilities: self.conversation_capabilities(),
         })
         .await;
+    }
+
+    /// Tells the core what a direct chat with `nick` supports, once per
+    /// connection (before its first message either way).
+    pub(super) async fn tell_peer_capabilities(&mut self, nick: &str) {
+        let told = &mut self.rich().told_peers;
+        if told.len() >= PEERS_KEPT {
+            told.clear();
+        }
+        if !told.insert(irc_lowercase(nick)) {
+            return;
+        }
+        self.emit(Event::Capabilities {
+            target: Target::User(user_id(nick, &self.host)),
+            capabilities: self.conversation_capabilities(),
+        })
+        .await;
+    }
+
+    /// A new connection: its capabilities may differ, so direct chats'
+    /// are told again.
+    pub(super) fn rich_reconnected(&mut self) {
+        if let Some(rich) = &mut self.rich {
+            rich.told_peers.clear();
+        }
     }
 
     /// The IRC target of a conversation: a channel joined or joining, or
@@ -419,6 +449,9 @@ impl Conn {
         let Some((target, conv)) = self.conversation(&nick, to) else {
             return;
         };
+        if matches!(target, Target::User(_)) {
+            self.tell_peer_capabilities(&nick).await;
+        }
         let author = user_id(&nick, &self.host);
         if let (Some(message), Some(reaction)) = (tags.reply, tags.react) {
             let who = irc_lowercase(&nick);

@@ -44,9 +44,10 @@ async fn joined_capabilities(caps: &str) -> switchboard_bridge_api::Capabilities
     let got = events(&mut rx).await;
     got.iter()
         .find_map(|e| match e {
-            Event::RoomCapabilities { room, capabilities } if room.0 == "#a%irc.x" => {
-                Some(*capabilities)
-            }
+            Event::Capabilities {
+                target: Target::Room(room),
+                capabilities,
+            } if room.0 == "#a%irc.x" => Some(*capabilities),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no room capabilities: {got:?}"))
@@ -314,4 +315,51 @@ async fn others_typing_runs_out_as_the_spec_says_or_ends_with_their_message() {
         "dave's ended with his message: {got:?}"
     );
     assert_eq!(c.typing_deadline(), None);
+}
+
+#[tokio::test]
+async fn a_direct_chat_is_told_its_capabilities_once_before_its_first_message() {
+    let (mut c, mut rx) = in_channel("message-tags").await;
+    feed(
+        &mut c,
+        &[
+            ":bob!u@h PRIVMSG me :psst",
+            "@+draft/reply=x1;+draft/react=👍 :bob!u@h TAGMSG me",
+            ":bob!u@h PRIVMSG me :again",
+        ],
+    )
+    .await;
+    let got = events(&mut rx).await;
+    let told: Vec<_> = got
+        .iter()
+        .filter_map(|e| match e {
+            Event::Capabilities {
+                target: Target::User(u),
+                capabilities,
+            } => Some((u.0.clone(), capabilities.reactions)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told, [("bob%irc.x".to_owned(), true)], "{got:?}");
+    assert!(
+        matches!(got[0], Event::Capabilities { .. }),
+        "first: {got:?}"
+    );
+    assert!(
+        got.iter().any(
+            |e| matches!(e, Event::Reacted { target: Target::User(u), .. } if u.0 == "bob%irc.x")
+        ),
+        "{got:?}"
+    );
+    // Sending to someone new tells theirs first too.
+    let mut dm = send_text("hi", "d1");
+    if let Command::SendText { target, .. } = &mut dm {
+        *target = Target::User(UserId("carol%irc.x".into()));
+    }
+    command(&mut c, dm).await;
+    let got = events(&mut rx).await;
+    assert!(
+        matches!(&got[0], Event::Capabilities { target: Target::User(u), .. } if u.0 == "carol%irc.x"),
+        "{got:?}"
+    );
 }

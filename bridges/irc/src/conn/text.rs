@@ -109,6 +109,9 @@ impl Conn {
             Target::Room(room_id(&target, &self.host))
         } else {
             let peer = user_id(&nick, &self.host);
+            if !own {
+                self.tell_peer_capabilities(&nick).await;
+            }
             if self.contacts.len() >= MAX_CONTACTS {
                 self.contacts.clear();
             }
