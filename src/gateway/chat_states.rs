@@ -88,7 +88,7 @@ impl Gateway {
     /// A client's message in a conversation: its chat state goes to the
     /// network as `Typing` when it changes what the network was told.
     pub(super) async fn chat_state_in(&self, user: &BareJid, target: &Target, message: &Message) {
-        if !self.bridge.info().capabilities.typing {
+        if !self.capabilities(user, target).typing {
             return;
         }
         let has_body = !message.bodies.is_empty();

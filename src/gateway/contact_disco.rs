@@ -12,6 +12,7 @@
 
 use std::collections::BTreeSet;
 
+use switchboard_bridge_api::Target;
 use xmpp_parsers::disco::{DiscoInfoResult, Identity};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
@@ -30,13 +31,14 @@ impl Gateway {
         }
         let user = from.to_bare();
         let (person, name) = self.contact_person(&user, to)?;
-        let caps = &self.bridge.info().capabilities;
+        // The person's own, where the network told them (`muc/caps.rs`).
+        let caps = &self.capabilities(&user, &Target::User(person.clone()));
         let mut features: BTreeSet<String> = [ns::DISCO_INFO, VCARD, ns::SID]
             .into_iter()
             .chain(crate::xmpp::rich::features(caps))
             .map(str::to_owned)
             .collect();
-        features.extend(self.signal_features());
+        features.extend(Gateway::signal_features(caps));
         let mut identities = vec![Identity::new("client", "pc", "en", name)];
         if self.avatars.image(&user, &person).is_some() {
             identities.push(Identity::new_anonymous::<_, _, String, String>(

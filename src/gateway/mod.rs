@@ -72,6 +72,8 @@ pub struct Gateway {
     online: Mutex<HashMap<BareJid, Vec<FullJid>>>,
     /// Bridged rooms, per user.
     rooms: Mutex<muc::Rooms>,
+    /// Direct chats' capabilities where the network told them (`muc/caps.rs`).
+    contact_caps: Mutex<muc::ContactCaps>,
     /// Leaves sent to sessions and not yet answered by the network.
     leaving: Mutex<muc::LeavesInFlight>,
     /// Room-list requests under way.
@@ -136,6 +138,7 @@ impl Gateway {
             sessions: Mutex::new(HashMap::new()),
             online: Mutex::new(HashMap::new()),
             rooms: Mutex::new(HashMap::new()),
+            contact_caps: Mutex::default(),
             leaving: Mutex::default(),
             pending_lists: Mutex::new(Default::default()),
             room_jids: Mutex::new(HashMap::new()),

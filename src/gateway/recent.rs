@@ -239,10 +239,10 @@ fn conversation(target: &Target) -> &str {
 }
 
 impl Gateway {
-    /// Whether messages are kept for references (the network has replies
-    /// or read markers).
-    pub(super) fn keeps_references(&self) -> bool {
-        let caps = &self.bridge.info().capabilities;
+    /// Whether messages of `target` are kept for references (it has
+    /// replies or read markers).
+    pub(super) fn keeps_references(&self, user: &BareJid, target: &Target) -> bool {
+        let caps = self.capabilities(user, target);
         caps.replies || caps.read_markers
     }
 
@@ -250,7 +250,7 @@ impl Gateway {
     /// network can refer to it (built only then: nothing is allocated for
     /// a network without replies or read markers).
     pub(super) fn remember(&self, user: &BareJid, target: &Target, seen: impl FnOnce() -> Seen) {
-        if self.keeps_references() {
+        if self.keeps_references(user, target) {
             let seen = seen();
             self.recent.lock().unwrap().keep(user, target, seen);
         }

@@ -65,7 +65,7 @@ impl Gateway {
         let Some(reply) = reply::reply_of(&message.payloads) else {
             return (Cow::Borrowed(body), None);
         };
-        if !self.bridge.info().capabilities.replies {
+        if !self.capabilities(user, target).replies {
             return (Cow::Borrowed(body), None);
         }
         let Some(id) = self.network_id_of(user, target, &reply.id).await else {

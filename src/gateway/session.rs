@@ -483,6 +483,10 @@ impl Gateway {
                 _ => self.tell(user, &text).await,
             },
             Event::Invited { .. } => self.invited(user, event).await,
+            Event::Capabilities {
+                target,
+                capabilities,
+            } => self.set_capabilities(user, target, capabilities),
             Event::RoomList { token, rooms, next } => self.room_list(&token, rooms, next),
             Event::Typing { .. } | Event::ReadUpTo { .. } => self.signal_event(user, event).await,
             Event::SaveState { key, value, secret } => {

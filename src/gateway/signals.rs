@@ -103,10 +103,11 @@ impl Gateway {
         extras
     }
 
-    /// The disco features of the message signals this network carries
-    /// (on rooms and contacts).
-    pub(super) fn signal_features(&self) -> impl Iterator<Item = String> {
-        let caps = &self.bridge.info().capabilities;
+    /// The disco features of the message signals `caps` carry (a room's,
+    /// or the network's on contacts).
+    pub(super) fn signal_features(
+        caps: &switchboard_bridge_api::Capabilities,
+    ) -> impl Iterator<Item = String> {
         [
             (caps.typing, ns::CHATSTATES),
             (caps.read_markers, ns::DISPLAYED_MARKERS),

@@ -22,6 +22,8 @@ pub(super) fn kind(event: &Event) -> Option<Unbridged> {
         Event::Connected { .. }
         | Event::Disconnected { .. }
         | Event::RoomJoined { .. }
+        // Disco and what is sent to the room: `muc/caps.rs`.
+        | Event::Capabilities { .. }
         | Event::Members { .. }
         | Event::RoomLeft { .. }
         | Event::MemberJoined { .. }

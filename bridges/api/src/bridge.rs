@@ -27,6 +27,7 @@ pub struct BridgeInfo {
 
 /// What a network supports beyond plain text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Capabilities {
     /// Messages can be edited after sending.
     pub edits: bool,
@@ -37,6 +38,7 @@ pub struct Capabilities {
     /// How the network limits each person's reactions, where it has
     /// [`Capabilities::reactions`] (XEP-0444 restricted reactions); the
     /// default is no limit.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub reaction_limits: ReactionLimits,
     /// A message can reply to another one.
     pub replies: bool,

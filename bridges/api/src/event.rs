@@ -1,8 +1,8 @@
 //! What a session tells the core.
 
 use crate::{
-    Availability, AvatarRef, LeaveReason, Member, Message, MessageId, RoomId, Target, Token,
-    TypingState, UserId,
+    Availability, AvatarRef, Capabilities, LeaveReason, Member, Message, MessageId, RoomId, Target,
+    Token, TypingState, UserId,
 };
 
 /// What kind of failure an [`Event::Error`](crate::Event::Error) reports; the core turns it into
@@ -90,6 +90,18 @@ pub enum Event {
         own_nick: String,
         /// The network changed the requested nick.
         nick_changed: bool,
+    },
+    /// What one conversation supports, where it differs from the
+    /// bridge's [`Capabilities`](crate::Capabilities) (an IRC server that
+    /// carries client tags has reactions, replies and typing; another has
+    /// not). For a room, told after [`Event::RoomJoined`], it holds until
+    /// the room is left; for a person (direct chats), for the session. The
+    /// conversation's disco#info and what the core sends it follow it.
+    Capabilities {
+        /// The room or person.
+        target: Target,
+        /// Its capabilities.
+        capabilities: Capabilities,
     },
     /// A batch of a room's members (after a join); `complete` on the last.
     Members {

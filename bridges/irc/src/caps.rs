@@ -25,6 +25,7 @@ pub const HANDLED: &[&str] = &[
     "cap-notify",
     "chghost",
     "draft/chathistory",
+    "draft/message-redaction",
     "echo-message",
     "extended-join",
     "invite-notify",

@@ -33,6 +33,9 @@ mod incoming;
 mod ircv3_tests;
 mod members;
 mod outgoing;
+mod rich;
+#[cfg(test)]
+mod rich_tests;
 mod text;
 
 pub use feed::feed_server_lines;
@@ -147,6 +150,7 @@ impl Conn {
             echoes: echo::Echoes::default(),
             batches: HashMap::new(),
             history: history::History::default(),
+            rich: None,
         }
     }
 }
@@ -205,6 +209,8 @@ struct Conn {
     batches: HashMap<String, String>,
     /// The last message seen per channel, and catch-ups (`draft/chathistory`).
     history: history::History,
+    /// Corrections' texts, reactions, typing times (`rich.rs`), made on first use.
+    rich: Option<Box<rich::Rich>>,
 }
 
 enum End {
@@ -253,6 +259,7 @@ impl Conn {
         self.caps = Caps::new(self.settings.sasl.is_some());
         self.echoes.clear();
         self.batches.clear();
+        self.rich_reconnected();
         let wanted = &self.wanted;
         self.history.reconnected(|k| wanted.contains_key(k));
         let mut registered = false;
@@ -319,12 +326,17 @@ impl Conn {
                         }
                     }
                 }
-                _ = tokio::time::sleep_until(welcome_by), if !registered => {
-                    return End::Lost(format!(
-                        "no welcome from {} within {} s",
-                        self.host,
-                        self.settings.timeouts.registration.as_secs_f32()
-                    ));
+                // One timer: the welcome's, then others' typing running out.
+                _ = tokio::time::sleep_until(self.typing_deadline().filter(|_| registered).unwrap_or(welcome_by)),
+                    if !registered || self.typing_deadline().is_some() => {
+                    if !registered {
+                        return End::Lost(format!(
+                            "no welcome from {} within {} s",
+                            self.host,
+                            self.settings.timeouts.registration.as_secs_f32()
+                        ));
+                    }
+                    self.expire_typing(tokio::time::Instant::now()).await;
                 }
                 cmd = commands.recv() => match cmd {
                     None | Some(Command::Shutdown) => {

@@ -7,6 +7,7 @@ mod caps;
 mod charset;
 mod conn;
 mod connect;
+mod correction;
 mod format;
 mod host;
 mod ids;
@@ -169,6 +170,20 @@ impl FloodPolicy {
     }
 }
 
+/// What every IRC server supports: direct messages, corrections (sent
+/// as IRC users write them, `correction.rs`), case-insensitive ids. A
+/// room on a server with `message-tags` or `draft/message-redaction` has
+/// more, told at its join (`Event::Capabilities`, `conn/rich.rs`; direct chats likewise).
+pub(crate) fn capabilities() -> Capabilities {
+    Capabilities {
+        direct_messages: true,
+        edits: true,
+        // Nicks and channels compare case-insensitively on IRC.
+        case_insensitive_ids: true,
+        ..Capabilities::default()
+    }
+}
+
 /// The IRC bridge.
 ///
 /// Cheap to clone: each session holds one, and shares the description and
@@ -219,12 +234,7 @@ impl IrcBridge {
                     default: None,
                 },
             ],
-            capabilities: Capabilities {
-                direct_messages: true,
-                // Nicks and channels compare case-insensitively on IRC.
-                case_insensitive_ids: true,
-                ..Capabilities::default()
-            },
+            capabilities: capabilities(),
             server_settings: server_fields(&config.flood),
         };
         Self {

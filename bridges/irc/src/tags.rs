@@ -1,6 +1,8 @@
-//! IRCv3 message tags the bridge reads: `time` (server-time), `msgid`,
-//! `label` (labeled-response) and `batch`. irc-proto splits and unescapes
-//! the tags; this reads their values.
+//! IRCv3 message tags: those the bridge reads (`time` (server-time),
+//! `msgid`, `label` (labeled-response), `batch`, and the client tags
+//! `+draft/reply`, `+draft/react`, `+typing`) and the client tags it
+//! writes, escaped as the message-tags spec says. irc-proto splits and
+//! unescapes the tags of lines read; this reads their values.
 
 use std::time::{Duration, SystemTime};
 
@@ -22,9 +24,80 @@ pub fn tag<'a>(msg: &'a Message, name: &str) -> Option<&'a str> {
 /// The server's id for the message (`msgid`), when it is a plausible one:
 /// not empty, not too long, printable.
 pub fn msgid(msg: &Message) -> Option<&str> {
-    tag(msg, "msgid").filter(|id| {
-        !id.is_empty() && id.len() <= MAX_MSGID && id.chars().all(|c| c.is_ascii_graphic())
-    })
+    tag(msg, "msgid").filter(|id| plausible_id(id))
+}
+
+/// Whether a value can be a server's message id: not empty, not too long,
+/// printable ASCII.
+pub fn plausible_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_MSGID && id.chars().all(|c| c.is_ascii_graphic())
+}
+
+/// The client tag naming the message a line replies to (or reacts to).
+pub const REPLY: &str = "+draft/reply";
+/// The client tag carrying a reaction (with [`REPLY`], on a `TAGMSG`).
+pub const REACT: &str = "+draft/react";
+/// The client tag carrying a typing state (on a `TAGMSG`).
+pub const TYPING: &str = "+typing";
+
+/// The longest reaction taken or sent (an emoji sequence is some tens of
+/// bytes; the spec sets no bound, the line does).
+pub const MAX_REACTION: usize = 64;
+
+/// The message a line replies to (`+draft/reply`), when it names a
+/// plausible message id.
+pub fn reply_to(msg: &Message) -> Option<&str> {
+    tag(msg, REPLY).filter(|id| plausible_id(id))
+}
+
+/// The reaction a line carries (`+draft/react`): not empty, within
+/// [`MAX_REACTION`] bytes, no control character.
+pub fn reaction(msg: &Message) -> Option<&str> {
+    tag(msg, REACT).filter(|r| plausible_reaction(r))
+}
+
+/// Whether a reaction can be sent or taken (see [`reaction`]).
+pub fn plausible_reaction(r: &str) -> bool {
+    !r.is_empty() && r.len() <= MAX_REACTION && !r.chars().any(char::is_control)
+}
+
+/// Escapes a tag value as the message-tags spec says: `;` → `\:`,
+/// space → `\s`, `\` → `\\`, CR → `\r`, LF → `\n`. Nothing that could
+/// end the tags or the line is left; NUL, which irc-proto and servers
+/// read as the line's end, is dropped.
+pub fn escape_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            ';' => out.push_str("\\:"),
+            ' ' => out.push_str("\\s"),
+            '\\' => out.push_str("\\\\"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            '\0' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A line's tag prefix (`@a=1;b=2 `) of client tags, values escaped; empty
+/// for no tags. Names are the bridge's own constants, never a peer's.
+pub fn prefix(tags: &[(&str, &str)]) -> String {
+    if tags.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("@");
+    for (i, (name, value)) in tags.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(name);
+        out.push('=');
+        out.push_str(&escape_value(value));
+    }
+    out.push(' ');
+    out
 }
 
 /// When the server says the message was sent (`time`), if it says so
@@ -175,6 +248,58 @@ mod tests {
         ] {
             assert_eq!(parse_time(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn hostile_values_are_escaped_and_read_back_whole() {
+        for value in [
+            "a b;c\\d",
+            "x\r\nQUIT :pwned",
+            "\r\n@label=x PRIVMSG #c :injected",
+            "\\:\\s trailing\\",
+            ";;;   \\\\",
+            "👍\u{0}\n",
+        ] {
+            let escaped = escape_value(value);
+            assert!(
+                !escaped.contains([' ', ';', '\r', '\n', '\0']),
+                "{escaped:?}"
+            );
+            let line = format!("{}TAGMSG #c", prefix(&[(REACT, value), (REPLY, "m1")]));
+            assert_eq!(
+                crate::line::safe(&line),
+                line,
+                "nothing left to break a line"
+            );
+            let m: Message = line.parse().unwrap();
+            let want = value.replace('\0', "");
+            assert_eq!(tag(&m, REACT), Some(want.as_str()), "{line}");
+            assert_eq!(tag(&m, REPLY), Some("m1"));
+            assert!(
+                matches!(&m.command, irc_proto::Command::Raw(c, a) if c == "TAGMSG" && a == &["#c"])
+            );
+        }
+        assert_eq!(escape_value("a;b c\\"), "a\\:b\\sc\\\\");
+        assert_eq!(prefix(&[]), "");
+    }
+
+    #[test]
+    fn client_tags_are_read_only_when_plausible() {
+        let m: Message = "@+draft/reply=abc;+draft/react=\\s👍 :bob!u@h TAGMSG #c"
+            .parse()
+            .unwrap();
+        assert_eq!(reply_to(&m), Some("abc"));
+        assert_eq!(reaction(&m), Some(" 👍"));
+        let bad: Message = format!(
+            "@+draft/reply=a\\sb;+draft/react={} :bob!u@h TAGMSG #c",
+            "x".repeat(MAX_REACTION + 1)
+        )
+        .parse()
+        .unwrap();
+        assert_eq!(reply_to(&bad), None, "a space is no id");
+        assert_eq!(reaction(&bad), None, "too long");
+        let ctl: Message = "@+draft/react=a\\nb :bob!u@h TAGMSG #c".parse().unwrap();
+        assert_eq!(reaction(&ctl), None, "a line break is no reaction");
     }
 
     #[test]

@@ -157,10 +157,11 @@ impl Gateway {
             .map(str::to_owned)
             .into();
             // XEP-0308, XEP-0424, XEP-0425, XEP-0444 where the network can.
-            let caps = &self.bridge.info().capabilities;
-            features.extend(crate::xmpp::rich::room_features(caps).map(str::to_owned));
-            // Chat states, markers, replies: as the network has them.
-            features.extend(self.signal_features());
+            // (The room's own, where the network told them: `caps.rs`.)
+            let caps = self.jid_capabilities(&user, &room);
+            features.extend(crate::xmpp::rich::room_features(&caps).map(str::to_owned));
+            // Chat states, markers, replies: as the room has them.
+            features.extend(Gateway::signal_features(&caps));
             // MAM on the room JID, when this room's messages are archived
             // (or, before a join, when the archive is on at all).
             if self.archive.enabled() && joined.as_ref().is_none_or(|(_, archived)| *archived) {
@@ -171,7 +172,7 @@ impl Gateway {
                 identities: vec![Identity::new("conference", "text", "en", name)],
                 features,
                 // XEP-0444 restricted reactions, where the network limits them.
-                extensions: crate::xmpp::reactions::restrictions_form(caps)
+                extensions: crate::xmpp::reactions::restrictions_form(&caps)
                     .into_iter()
                     .collect(),
             };

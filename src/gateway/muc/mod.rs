@@ -14,6 +14,7 @@
 //! </presence>
 //! ```
 
+mod caps;
 mod commands;
 mod events;
 mod inbound;
@@ -72,6 +73,9 @@ pub(super) struct Room {
     /// The XEP-0359 origin-ids of the user's messages on their way to the
     /// network, by the message's id, to go on their reflections.
     origins: VecDeque<(String, String)>,
+    /// What this room supports where the network said it differs from its
+    /// capabilities (`caps.rs`).
+    capabilities: Option<switchboard_bridge_api::Capabilities>,
 }
 
 /// How many of a room's sent messages keep their origin-id until reflected.
@@ -84,6 +88,7 @@ const ROOM_JIDS_KEPT: usize = 4096;
 /// allocates a few slots ahead, and a room is some hundreds of bytes.
 pub(super) type Rooms = HashMap<BareJid, HashMap<RoomId, Box<Room>>>;
 
+pub(super) use caps::ContactCaps;
 pub(super) use leaving::LeavesInFlight;
 
 /// XEP-0045 §5.1: an IRC-like standing as affiliation and role

@@ -38,11 +38,12 @@ impl Gateway {
             ));
         };
         let info = self.bridge.info();
-        if !info.capabilities.retractions {
+        let (user, room) = (from.to_bare(), self.room_of(to));
+        let target = switchboard_bridge_api::Target::Room(room.clone());
+        if !self.capabilities(&user, &target).retractions {
             let text = format!("{} cannot retract messages", info.display_name);
             return Err((DefinedCondition::FeatureNotImplemented, text));
         }
-        let (user, room) = (from.to_bare(), self.room_of(to));
         if self.with_room(&user, &room, |r| r.complete) != Some(true) {
             return Err((
                 DefinedCondition::NotAcceptable,

@@ -25,7 +25,7 @@ impl Gateway {
         message: &Message,
     ) {
         let info = self.bridge.info();
-        if !request.allowed(&info.capabilities) {
+        if !request.allowed(&self.capabilities(user, &target)) {
             let text = format!("{} cannot {} messages", info.display_name, request.verb());
             let reply =
                 errors::message_error(message, DefinedCondition::FeatureNotImplemented, &text);

@@ -635,12 +635,14 @@ async fn rich_messages_in_a_direct_chat() {
     );
 }
 
-/// IRC has no edits, retractions or reactions: nothing advertises them,
-/// and a client that sends one anyway (or a moderation) gets
-/// `feature-not-implemented` naming the network, while the channel gets no
-/// line for it.
+/// On an IRC server without `message-tags` (ngircd), corrections go as
+/// lines the way IRC users write them (`* hello`), retractions and
+/// reactions do not: only corrections are advertised, and a client that
+/// sends a retraction or reactions anyway (or a moderation) gets
+/// `feature-not-implemented` naming the network, while the channel gets
+/// no line for them. (With `message-tags`: `irc_rich.rs`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn irc_advertises_none_and_refuses_each() {
+async fn irc_corrects_by_line_and_refuses_the_rest() {
     const SECRET: &str = "irc-secret";
     let prosody = Prosody::start(&[(GW, SECRET)]);
     prosody.register("alice", DOMAIN, "pass");
@@ -655,7 +657,8 @@ async fn irc_advertises_none_and_refuses_each() {
         .await;
     for jid in [room(), GW.to_owned()] {
         let have = features(&mut alice, &jid).await;
-        for f in RICH {
+        assert!(have.iter().any(|h| h == CORRECT), "{jid}: {have:?}");
+        for f in [RETRACT, REACTIONS, MODERATE] {
             assert!(!have.iter().any(|h| h == f), "{jid} offers {f}: {have:?}");
         }
     }
@@ -671,13 +674,24 @@ async fn irc_advertises_none_and_refuses_each() {
         .unwrap()
         .to_owned();
     let room_jid: Jid = room().parse().unwrap();
-    let requests = [
-        (
+    // The correction: the whole text marked (a one-word message).
+    alice
+        .send(stanza(
+            &room_jid,
+            true,
             "e1",
             Some("hello"),
-            "<replace xmlns='urn:xmpp:message-correct:0' id='m1'/>".to_owned(),
-            "edit",
-        ),
+            &["<replace xmlns='urn:xmpp:message-correct:0' id='m1'/>"],
+        ))
+        .await;
+    bob.expect(|l| l.ends_with("PRIVMSG #test :* hello")).await;
+    let corrected = next_from(&mut alice, &common::room::occupant("alice")).await;
+    assert_eq!(
+        attr(&corrected, "replace", CORRECT, "id").as_deref(),
+        Some("m1")
+    );
+    assert_eq!(body(&corrected).as_deref(), Some("hello"));
+    let requests = [
         (
             "r1",
             Some("retracted"),
@@ -734,12 +748,12 @@ async fn irc_advertises_none_and_refuses_each() {
     assert_eq!(common::error_condition(&refused), "feature-not-implemented");
     // The channel got nothing for them: the next line is the next message.
     groupchat(&mut alice, "m2", "after").await;
-    bob.expect(|l| l.contains("PRIVMSG #test :")).await;
+    bob.expect(|l| l.ends_with("PRIVMSG #test :after")).await;
     let lines: Vec<&String> = bob
         .seen
         .iter()
         .filter(|l| l.contains(" PRIVMSG #test :"))
         .collect();
-    assert_eq!(lines.len(), 2, "{lines:#?}");
-    assert!(lines[1].ends_with(":after"), "{lines:#?}");
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(lines[1].ends_with(":* hello"), "{lines:#?}");
 }

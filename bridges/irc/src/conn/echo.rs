@@ -47,6 +47,11 @@ pub(super) struct Sent {
     pub target: Target,
     /// The server's ids (`msgid`) of the lines echoed so far, by their place.
     pub ids: Vec<Option<MessageId>>,
+    /// The message it replies to (`+draft/reply`), for the reflection.
+    pub reply_to: Option<MessageId>,
+    /// Not reflected as a message (a correction's line: the core is told
+    /// an edit instead); its echo is only taken off the queue.
+    pub quiet: bool,
 }
 
 impl Sent {
@@ -178,6 +183,8 @@ mod tests {
             kind: MessageKind::Normal,
             target: Target::Room(RoomId(format!("{chan}%irc.test"))),
             ids: vec![None; parts.len()],
+            reply_to: None,
+            quiet: false,
         }
     }
 

@@ -47,6 +47,8 @@ impl Conn {
         }
         self.saw(&msg, &meta);
         let at = meta.time;
+        let tagmsg = matches!(&msg.command, Irc::Raw(c, _) if c == "TAGMSG")
+            .then(|| super::rich::TagMsg::of(&msg));
         match msg.command {
             Irc::PING(token, _) => write_raw(w, &format!("PONG :{token}"))
                 .await
@@ -435,6 +437,16 @@ impl Conn {
                 if *registered && r != Response::ERR_NOMOTD && (400..600).contains(&(r as u16)) =>
             {
                 self.server_error(&args).await
+            }
+            Irc::Raw(code, args) if code == "TAGMSG" && *registered => {
+                if let (Some(to), Some(tags)) = (args.first(), tagmsg) {
+                    self.on_tagmsg(source, to, tags).await;
+                }
+            }
+            Irc::Raw(code, args)
+                if code == "REDACT" && *registered && self.caps.has(super::rich::REDACTION) =>
+            {
+                self.on_redact(source, &args).await
             }
             Irc::Raw(code, args)
                 if *registered

@@ -32,13 +32,14 @@ impl Conn {
             joined.members.insert(member_key(&nick));
             self.channels.insert(key, Box::new(joined));
             self.emit(Event::RoomJoined {
-                room,
+                room: room.clone(),
                 name: chan.to_owned(),
                 own_user: user_id(&self.own_nick, &self.host),
                 own_nick: self.own_nick.clone(),
                 nick_changed: !requested.is_empty() && requested != self.own_nick,
             })
             .await;
+            self.tell_room_capabilities(&room).await;
             return Ok(());
         }
         if !plausible_nick(&nick) {

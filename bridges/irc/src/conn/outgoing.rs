@@ -18,11 +18,13 @@ use crate::split::message_lines;
 impl Conn {
     /// Sends a message's lines (labelled under labeled-response) and waits
     /// for the server's echo of each ([`super::echo`]).
-    async fn send_for_echo<W: AsyncWrite + Unpin>(
+    /// `tags` (client tags, escaped, `;`-separated) go on the first line.
+    pub(super) async fn send_for_echo<W: AsyncWrite + Unpin>(
         &mut self,
         w: &mut W,
         lines: Vec<String>,
         mut sent: Sent,
+        tags: &str,
     ) -> std::io::Result<()> {
         let labelled = self.caps.has("labeled-response");
         sent.ids = vec![None; lines.len()];
@@ -32,9 +34,16 @@ impl Conn {
                 self.seq += 1;
                 format!("sb{}", self.seq)
             });
-            match &label {
-                Some(l) => self.send(w, &format!("@label={l} {line}")).await?,
-                None => self.send(w, &line).await?,
+            let client = if index == 0 { tags } else { "" };
+            let all = match (&label, client.is_empty()) {
+                (Some(l), true) => format!("label={l}"),
+                (Some(l), false) => format!("label={l};{client}"),
+                (None, _) => client.to_owned(),
+            };
+            if all.is_empty() {
+                self.send(w, &line).await?;
+            } else {
+                self.send(w, &format!("@{all} {line}")).await?;
             }
             sent.parts.push_back(Part { label, text, index });
         }
@@ -76,6 +85,7 @@ impl Conn {
                         nick_changed: nick != self.own_nick,
                     })
                     .await;
+                    self.tell_room_capabilities(&room).await;
                     if let Some(topic) = topic {
                         self.emit(Event::Topic {
                             room: room.clone(),
@@ -133,9 +143,21 @@ impl Conn {
                 text,
                 kind,
                 token,
+                reply_to,
                 ..
             } => {
                 let irc_text = styled_to_irc(&text);
+                // `+draft/reply` where the server carries client tags.
+                let reply_to = reply_to.filter(|id| {
+                    self.caps.has("message-tags") && crate::tags::plausible_id(id.as_str())
+                });
+                let tags = reply_to.as_ref().map_or_else(String::new, |id| {
+                    format!(
+                        "{}={}",
+                        crate::tags::REPLY,
+                        crate::tags::escape_value(id.as_str())
+                    )
+                });
                 match &target {
                     Target::Room(room) => {
                         let Some((chan, _)) = crate::ids::parse_room(room) else {
@@ -163,13 +185,14 @@ impl Conn {
                                 kind,
                                 target,
                                 ids: Vec::new(),
+                                reply_to,
+                                quiet: false,
                             };
-                            return self.send_for_echo(w, lines, sent).await;
+                            return self.send_for_echo(w, lines, sent, &tags).await;
                         }
-                        for line in lines {
-                            self.send(w, &line).await?;
-                        }
+                        self.send_tagged(w, lines, &tags).await?;
                         let id = self.next_id();
+                        self.remember_sent(vec![id.0.clone(), token.clone()], &text);
                         self.emit(Event::Message(Message {
                             id,
                             target,
@@ -177,7 +200,7 @@ impl Conn {
                             author_nick: self.own_nick.clone(),
                             text,
                             kind,
-                            reply_to: None,
+                            reply_to,
                             attachments: Vec::new(),
                             timestamp: Some(SystemTime::now()),
                             own: true,
@@ -197,6 +220,7 @@ impl Conn {
                             return Ok(());
                         };
                         let nick = nick.to_owned();
+                        self.tell_peer_capabilities(&nick).await;
                         let lines = message_lines("PRIVMSG", &nick, &irc_text, kind);
                         // The echo names the network's ids (for the core's
                         // id map); a private message is never reflected.
@@ -209,12 +233,13 @@ impl Conn {
                                 kind,
                                 target,
                                 ids: Vec::new(),
+                                reply_to,
+                                quiet: false,
                             };
-                            return self.send_for_echo(w, lines, sent).await;
+                            return self.send_for_echo(w, lines, sent, &tags).await;
                         }
-                        for line in lines {
-                            self.send(w, &line).await?;
-                        }
+                        self.remember_sent(vec![token], &text);
+                        self.send_tagged(w, lines, &tags).await?;
                     }
                 }
             }
@@ -260,17 +285,25 @@ impl Conn {
                 })
                 .await;
             }
-            Command::Edit { token, .. }
-            | Command::Retract { token, .. }
-            | Command::React { token, .. } => {
-                self.emit(Event::Error {
-                    context: ErrorContext::Command(token),
-                    kind: ErrorKind::Other,
-                    text: "IRC has no edits, retractions or reactions".into(),
-                })
-                .await;
-            }
-            Command::Typing { .. } | Command::MarkRead { .. } | Command::Shutdown => {}
+            Command::Edit {
+                target,
+                message,
+                text,
+                token,
+            } => self.on_edit(target, message, text, token, w).await?,
+            Command::Retract {
+                target,
+                message,
+                token,
+            } => self.on_retract(target, message, token, w).await?,
+            Command::React {
+                target,
+                message,
+                reactions,
+                token,
+            } => self.on_react(target, message, reactions, token, w).await?,
+            Command::Typing { target, state } => self.on_typing(target, state, w).await?,
+            Command::MarkRead { .. } | Command::Shutdown => {}
         }
         Ok(())
     }

@@ -31,6 +31,8 @@ pub(super) struct Meta {
     /// The label of the user's command it answers (`label`, or that of
     /// the labeled-response batch it is in).
     pub label: Option<String>,
+    /// The message it replies to (`+draft/reply`).
+    pub reply_to: Option<String>,
 }
 
 impl Conn {
@@ -58,6 +60,7 @@ impl Conn {
             time: tags::server_time(msg),
             msgid: tags::msgid(msg).map(str::to_owned),
             label,
+            reply_to: tags::reply_to(msg).map(str::to_owned),
         }
     }
 
@@ -106,6 +109,9 @@ impl Conn {
             Target::Room(room_id(&target, &self.host))
         } else {
             let peer = user_id(&nick, &self.host);
+            if !own {
+                self.tell_peer_capabilities(&nick).await;
+            }
             if self.contacts.len() >= MAX_CONTACTS {
                 self.contacts.clear();
             }
@@ -119,14 +125,16 @@ impl Conn {
             Target::User(peer)
         };
         let id = self.message_id(&meta);
+        let author = user_id(&nick, &self.host);
+        self.typing_ended(&conversation, &author);
         self.emit(Event::Message(Message {
             id,
             target: conversation,
-            author: user_id(&nick, &self.host),
+            author,
             author_nick: nick,
             text: irc_to_styled(&body),
             kind,
-            reply_to: None,
+            reply_to: meta.reply_to.map(MessageId),
             attachments: Vec::new(),
             timestamp: Some(meta.time.unwrap_or_else(SystemTime::now)),
             own,
@@ -176,7 +184,7 @@ impl Conn {
                     author_nick: self.own_nick.clone(),
                     text: irc_to_styled(&body),
                     kind,
-                    reply_to: None,
+                    reply_to: meta.reply_to.map(MessageId),
                     attachments: Vec::new(),
                     timestamp: Some(meta.time.unwrap_or_else(SystemTime::now)),
                     own: true,
@@ -188,6 +196,13 @@ impl Conn {
             }
         };
         let parts = sent.part_ids();
+        if sent.quiet {
+            return Ok(());
+        }
+        let mut ids: Vec<String> = parts.iter().map(|p| p.0.clone()).collect();
+        ids.push(id.0.clone());
+        ids.push(sent.token.clone());
+        self.remember_sent(ids, &sent.text);
         self.emit(Event::Message(Message {
             id,
             target: sent.target,
@@ -195,7 +210,7 @@ impl Conn {
             author_nick: self.own_nick.clone(),
             text: sent.text,
             kind: sent.kind,
-            reply_to: None,
+            reply_to: sent.reply_to,
             attachments: Vec::new(),
             timestamp: Some(meta.time.unwrap_or_else(SystemTime::now)),
             own: true,
