@@ -451,6 +451,7 @@ impl Gateway {
             | Event::MemberLeft { .. }
             | Event::MemberRenamed { .. }
             | Event::RoomLeft { .. }
+            | Event::JoinedAs { .. }
             | Event::Error {
                 context: ErrorContext::Room(_),
                 ..

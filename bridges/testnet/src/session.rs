@@ -262,6 +262,7 @@ impl Session {
             | Command::Typing { .. }
             | Command::MarkRead { .. }
             | Command::ConfigureServer { .. }
+            | Command::RemoveContact { .. }
             | Command::Shutdown => vec![],
         }
     }

@@ -270,7 +270,10 @@ impl Conn {
                 })
                 .await;
             }
-            Command::Typing { .. } | Command::MarkRead { .. } | Command::Shutdown => {}
+            Command::Typing { .. }
+            | Command::MarkRead { .. }
+            | Command::RemoveContact { .. }
+            | Command::Shutdown => {}
         }
         Ok(())
     }
