@@ -101,6 +101,10 @@ impl Session {
                 room.apply_state(event);
             }
             if room.space {
+                // Its name and the rest, where a young space's timeline holds them.
+                for event in timeline.events.iter().filter(|e| e.state_key.is_some()) {
+                    room.apply_state(event);
+                }
                 if !room.saved_space {
                     room.saved_space = true;
                     let name = room.display_name(room_id, &self.own);
