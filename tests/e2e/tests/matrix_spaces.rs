@@ -36,7 +36,7 @@ const UPDATE: &str = "vcard-temp:x:update";
 const ROSTER: &str = "jabber:iq:roster";
 const STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
-/// Prosody, Synapse with alice and bob, and the gateway.
+/// Prosody, Synapse with alice, bob and carol, and the gateway.
 struct Setup {
     gateway: Gateway,
     synapse: Synapse,
@@ -49,6 +49,7 @@ impl Setup {
         let synapse = Synapse::start();
         synapse.register("alice", ALICE_PASSWORD);
         synapse.register("bob", "bob-pw");
+        synapse.register("carol", "carol-pw");
         let config = mx::config(prosody.component_port, "");
         Self {
             gateway: Gateway::start(&config),
@@ -459,4 +460,48 @@ async fn a_room_joined_by_alias_and_by_id_is_one_room() {
         })
         .await;
     assert_eq!(twice, None, "the message arrived twice");
+}
+
+/// carol, whom bob let into his direct chat with alice, types there: her
+/// typing is not shown as bob's (as her messages are not); bob's is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_members_typing_in_a_direct_chat_is_not_the_contacts() {
+    const CHAT_STATES: &str = "http://jabber.org/protocol/chatstates";
+    let setup = Setup::start();
+    let mut alice = setup.alice().await;
+    let mut bob = setup.bob().await;
+    let carol = MatrixUser::login(&setup.synapse, "carol", "carol-pw").await;
+    let alice_id = format!("@alice:{SERVER_NAME}");
+    let dm = bob.create_direct(&alice_id).await;
+    bob.send(&dm, "hello alice").await;
+    let bob_jid: Jid = jid_of(&bob.user_id).parse().unwrap();
+    alice
+        .wait_for(|s| match s {
+            Stanza::Message(m) if m.from.as_ref().map(Jid::to_bare) == Some(bob_jid.to_bare()) => {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+    setup.wait_membership(&bob, &dm, &alice_id, "join").await;
+    let path = format!("rooms/{}/invite", enc(&dm));
+    setup
+        .ok(&bob, "POST", &path, json!({"user_id": carol.user_id}))
+        .await;
+    carol.join(&dm).await;
+
+    let composing = |s: &Stanza| match s {
+        Stanza::Message(m)
+            if m.from.as_ref().map(Jid::to_bare) == Some(bob_jid.to_bare())
+                && m.payloads.iter().any(|p| p.is("composing", CHAT_STATES)) =>
+        {
+            Some(())
+        }
+        _ => None,
+    };
+    carol.typing(&dm, true).await;
+    let shown = alice.maybe(Duration::from_secs(6), composing).await;
+    assert_eq!(shown, None, "carol's typing came as bob's");
+    bob.typing(&dm, true).await;
+    alice.wait_for(composing).await;
 }
