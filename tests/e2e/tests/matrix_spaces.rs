@@ -421,28 +421,10 @@ async fn a_room_joined_by_alias_and_by_id_is_one_room() {
     let by_id = room_jid(&room);
     join_at(&mut alice, &by_alias, "alice").await;
 
-    let to: Jid = format!("{by_id}/alice").parse().unwrap();
-    let mut join = Presence::available().with_to(to);
-    join.payloads
-        .push(Element::builder("x", "http://jabber.org/protocol/muc").build());
-    alice.send(join).await;
-    let from_id: Jid = by_id.parse().unwrap();
-    let redirect = alice
-        .wait_for(|s| match s {
-            Stanza::Presence(p) if p.from.as_ref().map(Jid::to_bare) == Some(from_id.to_bare()) => {
-                Some(p.clone())
-            }
-            _ => None,
-        })
-        .await;
-    assert_eq!(redirect.type_, Type::Error, "{redirect:?}");
-    let address = redirect
-        .payloads
-        .iter()
-        .find(|e| e.name() == "error")
-        .and_then(|e| e.get_child("redirect", STANZAS))
-        .map(Element::text);
-    assert_eq!(address, Some(format!("xmpp:{by_alias}?join")));
+    assert_eq!(
+        redirect_of_join(&mut alice, &by_id).await,
+        Some(format!("xmpp:{by_alias}?join"))
+    );
 
     bob.send(&room, "said once").await;
     let body = groupchat_from(&mut alice, &format!("{by_alias}/bob")).await;
@@ -460,6 +442,41 @@ async fn a_room_joined_by_alias_and_by_id_is_one_room() {
         })
         .await;
     assert_eq!(twice, None, "the message arrived twice");
+
+    // The other way round: by id first, then by alias.
+    let other = bob.create_room("twin2", "Twin two").await;
+    let other_by_id = room_jid(&other);
+    join_at(&mut alice, &other_by_id, "alice").await;
+    let other_by_alias = room_jid(&format!("#twin2:{SERVER_NAME}"));
+    assert_eq!(
+        redirect_of_join(&mut alice, &other_by_alias).await,
+        Some(format!("xmpp:{other_by_id}?join"))
+    );
+}
+
+/// Joins a room JID and waits for the answer: the address of its
+/// `<redirect/>` error, if it is one (`None` for any other answer).
+async fn redirect_of_join(client: &mut Client, room: &str) -> Option<String> {
+    let to: Jid = format!("{room}/alice").parse().unwrap();
+    let mut join = Presence::available().with_to(to);
+    join.payloads
+        .push(Element::builder("x", "http://jabber.org/protocol/muc").build());
+    client.send(join).await;
+    let room: Jid = room.parse().unwrap();
+    let answer = client
+        .wait_for(|s| match s {
+            Stanza::Presence(p) if p.from.as_ref().map(Jid::to_bare) == Some(room.to_bare()) => {
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .await;
+    answer
+        .payloads
+        .iter()
+        .find(|e| e.name() == "error")
+        .and_then(|e| e.get_child("redirect", STANZAS))
+        .map(Element::text)
 }
 
 /// carol, whom bob let into his direct chat with alice, types there: her
