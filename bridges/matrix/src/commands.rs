@@ -253,6 +253,16 @@ impl Session {
         if fresh {
             self.fetch_state(&room_id).await;
         }
+        // A space is no group chat (`spaces.rs`): the join is refused
+        // (a stored one forgotten), the user stays in the space.
+        if self.rooms.get(&room_id).is_some_and(|r| r.space) {
+            let text = format!(
+                "{room} is a Matrix space, not a room: its rooms are listed in the \
+                 gateway's service discovery."
+            );
+            let refused = Err((ErrorKind::BadRequest, text));
+            return self.report(ErrorContext::Room(room), refused).await;
+        }
         self.announce(&room_id, Some(nick)).await;
     }
 

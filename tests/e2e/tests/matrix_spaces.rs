@@ -241,6 +241,33 @@ async fn a_space_is_a_disco_node_whose_items_are_its_rooms() {
     bob.send(&child, "welcome to chapter one").await;
     let body = groupchat_from(&mut alice, &format!("{child_jid}/bob")).await;
     assert_eq!(body, "welcome to chapter one");
+
+    // The space's own JID is no group chat: its join is refused, saying so.
+    let space_jid: Jid = room_jid(&space).parse().unwrap();
+    let mut join =
+        Presence::available().with_to(format!("{space_jid}/alice").parse::<Jid>().unwrap());
+    join.payloads
+        .push(Element::builder("x", "http://jabber.org/protocol/muc").build());
+    alice.send(join).await;
+    let refused = alice
+        .wait_for(|s| match s {
+            Stanza::Presence(p)
+                if p.from.as_ref().map(Jid::to_bare) == Some(space_jid.to_bare()) =>
+            {
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(refused.type_, Type::Error, "{refused:?}");
+    let text = refused
+        .payloads
+        .iter()
+        .find(|e| e.name() == "error")
+        .and_then(|e| e.get_child("text", STANZAS))
+        .map(Element::text)
+        .unwrap_or_default();
+    assert!(text.contains("is a Matrix space"), "{text}");
 }
 
 /// bob sets a picture: in a room alice is in, his occupant's presence
