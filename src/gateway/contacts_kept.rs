@@ -36,6 +36,18 @@ impl Gateway {
         }
     }
 
+    /// Forgets a stored contact of the user (removed from their roster),
+    /// so that a restart does not bring them back.
+    pub(super) async fn drop_kept_contact(&self, user: &BareJid, contact: &str) {
+        if let Err(e) = self
+            .store
+            .delete_contact(&user.to_string(), &self.network, contact)
+            .await
+        {
+            warn!(error = %e, "cannot forget a stored contact");
+        }
+    }
+
     /// Reads the user's stored contacts into memory (those already known
     /// in this process are left as they are).
     pub(super) async fn restore_contacts(&self, user: &BareJid) {

@@ -13,6 +13,7 @@ use xmpp_parsers::stanza_error::DefinedCondition;
 use xmpp_parsers::version::VersionResult;
 
 use super::avatars::{PepAnswer, PUBSUB, VCARD};
+use super::servers::GROUP_NODE;
 use super::Gateway;
 use crate::xmpp::adhoc::{self, Command};
 use crate::xmpp::{disco, errors};
@@ -78,6 +79,15 @@ impl Gateway {
             let this = Arc::clone(self);
             tokio::spawn(async move {
                 let reply = this.domain_iq(&from, &payload, true).await;
+                this.answer_iq(from, to, id, reply).await;
+            });
+            return;
+        }
+        if to_domain && !is_set && self.lists_groups(&payload) {
+            // The network lists the rooms: off the router too.
+            let this = Arc::clone(self);
+            tokio::spawn(async move {
+                let reply = this.list_groups(&from, &payload).await;
                 this.answer_iq(from, to, id, reply).await;
             });
             return;
@@ -206,6 +216,23 @@ impl Gateway {
                 ..disco::domain_info(info)
             },
             Some(adhoc::NS) => disco::command_list_info(),
+            // A group of rooms: a branch of the hierarchy (XEP-0030 §4's
+            // `hierarchy` category) whose items are its rooms.
+            Some(n) if info.capabilities.room_groups && n.starts_with(GROUP_NODE) => {
+                DiscoInfoResult {
+                    node: node.clone(),
+                    identities: vec![Identity::new(
+                        "hierarchy",
+                        "branch",
+                        "en",
+                        &n[GROUP_NODE.len()..],
+                    )],
+                    features: [ns::DISCO_INFO, ns::DISCO_ITEMS, ns::RSM]
+                        .map(str::to_owned)
+                        .into(),
+                    extensions: vec![],
+                }
+            }
             Some(n) if self.visible_commands(from).any(|(node, _)| node == n) => DiscoInfoResult {
                 node: node.clone(),
                 identities: vec![Identity::new("automation", "command-node", "en", n)],
@@ -235,6 +262,16 @@ impl Gateway {
             items,
             rsm: None,
         }
+    }
+
+    /// Whether a disco#items query to the component is the network's to
+    /// answer: its groups of rooms, or one group's rooms.
+    fn lists_groups(&self, payload: &Element) -> bool {
+        self.bridge.info().capabilities.room_groups
+            && payload.is("query", ns::DISCO_ITEMS)
+            && payload
+                .attr("node")
+                .is_none_or(|node| node.starts_with(GROUP_NODE))
     }
 
     fn visible_commands(&self, from: &Jid) -> impl Iterator<Item = (&'static str, &'static str)> {

@@ -13,7 +13,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use switchboard_bridge_api::{Message, UserId};
+use switchboard_bridge_api::{Command, Message, UserId};
 use tracing::{debug, info, warn};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{BareJid, Jid};
@@ -210,6 +210,23 @@ impl Gateway {
         self.send(ask).await;
     }
 
+    /// The user removed a contact (a roster removal sends an unsubscribe,
+    /// RFC 6121 §3.3.2; XEP-0100 §6.3): forgotten here, and the session
+    /// ends the direct chat at the network (`Command::RemoveContact`).
+    async fn contact_removed(self: &Arc<Self>, user: &BareJid, contact: &Jid) {
+        let Some(id) = self.jid_id(contact) else {
+            return;
+        };
+        if let Some(known) = self.contacts.lock().unwrap().users.get_mut(user) {
+            known.remove(&id);
+        }
+        self.drop_kept_contact(user, &id).await;
+        let remove = Command::RemoveContact { user: UserId(id) };
+        if self.command(user, remove).await.is_err() {
+            debug!("a contact's removal was not sent to the network");
+        }
+    }
+
     /// The user unregistered: the contacts reported in this process leave
     /// their roster (a roster remove where it was pushed; otherwise both
     /// subscriptions cancelled, XEP-0100 §4.3) and are forgotten.
@@ -295,7 +312,7 @@ impl Gateway {
     /// subscription is approved for the contact (for registered users), an
     /// unsubscription acknowledged, a probe answered with what the network
     /// said (available once reported, in this process or stored).
-    pub(super) async fn contact_presence(&self, presence: Presence) {
+    pub(super) async fn contact_presence(self: &Arc<Self>, presence: Presence) {
         let (Some(from), Some(to)) = (presence.from, presence.to) else {
             return;
         };
@@ -310,6 +327,10 @@ impl Gateway {
                 )
                 .await;
                 self.contact_available(&user, &UserId(self.jid_id(&to).unwrap_or_default()))
+            }
+            Type::Unsubscribe if self.is_registered(&user).await => {
+                self.contact_removed(&user, &to).await;
+                Presence::new(Type::Unsubscribed)
             }
             Type::Subscribe | Type::Unsubscribe => Presence::new(Type::Unsubscribed),
             Type::Probe => {

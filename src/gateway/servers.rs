@@ -22,6 +22,9 @@ use super::Gateway;
 use crate::xmpp::adhoc::{self, Command as AdHoc};
 use crate::xmpp::{errors, forms};
 
+/// The node prefix of a group of rooms (a Matrix space) in the
+/// component's disco#items: `rooms/` + the group's id.
+pub(super) const GROUP_NODE: &str = "rooms/";
 /// Scope prefix of per-server settings in the store.
 const SCOPE: &str = "server:";
 /// How long a room list may take.
@@ -167,6 +170,43 @@ impl Gateway {
 
     /// disco#items on a server: its rooms, a page at a time (XEP-0059).
     async fn list_rooms(self: &Arc<Self>, from: &Jid, server: &str, payload: &Element) -> Reply {
+        let what = format!("{server} did not list its rooms in time");
+        self.room_listing(from, Some(server), None, payload, what)
+            .await
+    }
+
+    /// disco#items on the component for a network that groups rooms
+    /// (`Capabilities::room_groups`): without a node, the user's groups,
+    /// each an item with the node [`GROUP_NODE`] + its id; on such a node,
+    /// that group's rooms (and groups). An unregistered user's list is empty.
+    pub(super) async fn list_groups(self: &Arc<Self>, from: &Jid, payload: &Element) -> Reply {
+        let node = payload.attr("node");
+        let within = node
+            .and_then(|n| n.strip_prefix(GROUP_NODE))
+            .map(RoomId::from);
+        if within.is_none() && !self.is_registered(&from.to_bare()).await {
+            return Ok(Some(
+                DiscoItemsResult {
+                    node: None,
+                    items: Vec::new(),
+                    rsm: None,
+                }
+                .into(),
+            ));
+        }
+        let what = "the network did not list the rooms in time".to_owned();
+        self.room_listing(from, None, within, payload, what).await
+    }
+
+    /// A page of `Command::ListRooms` as disco items.
+    async fn room_listing(
+        self: &Arc<Self>,
+        from: &Jid,
+        server: Option<&str>,
+        within: Option<RoomId>,
+        payload: &Element,
+        too_late: String,
+    ) -> Reply {
         let user = from.to_bare();
         self.require_registered(&user).await?;
         let set = payload
@@ -183,9 +223,10 @@ impl Gateway {
         self.pending_lists.lock().unwrap().insert(token.clone(), tx);
         let list = Command::ListRooms {
             token: token.clone(),
-            server: Some(server.to_owned()),
+            server: server.map(str::to_owned),
             after,
             limit,
+            within,
         };
         let sent = self.command(&user, list).await;
         let answer = match sent {
@@ -200,11 +241,16 @@ impl Gateway {
             Err(_) => None,
         };
         self.pending_lists.lock().unwrap().remove(&token);
-        let (rooms, next) = answer.ok_or((
-            DefinedCondition::RemoteServerTimeout,
-            format!("{server} did not list its rooms in time"),
-        ))?;
-        let (items, taken) = fit_items(&rooms, ITEMS_BUDGET, |room| self.room_jid(room));
+        let (rooms, next) = answer.ok_or((DefinedCondition::RemoteServerTimeout, too_late))?;
+        let domain = Jid::from(self.domain.clone());
+        let (items, taken) = fit_items(&rooms, ITEMS_BUDGET, |listing| {
+            if listing.group {
+                let node = format!("{GROUP_NODE}{}", listing.room);
+                return Some((domain.clone(), Some(node)));
+            }
+            self.room_jid(&listing.room)
+                .map(|jid| (Jid::from(jid), None))
+        });
         // A page cut short by size ends at its last room: the client's next
         // page starts after it.
         let last = if taken < rooms.len() {
@@ -222,7 +268,7 @@ impl Gateway {
         });
         Ok(Some(
             DiscoItemsResult {
-                node: None,
+                node: payload.attr("node").map(str::to_owned),
                 items,
                 rsm,
             }
@@ -323,18 +369,18 @@ impl Gateway {
 }
 
 /// The disco items for as many of `rooms` as fit in `budget` bytes of XML
-/// (one at least), and how many rooms they cover (rooms without a JID are
-/// passed over). Long names are cut to [`NAME_MAX`].
+/// (one at least), and how many rooms they cover (rooms without an address,
+/// a JID and maybe a node, are passed over). Long names are cut to [`NAME_MAX`].
 fn fit_items(
     rooms: &[RoomListing],
     budget: usize,
-    jid_of: impl Fn(&RoomId) -> Option<BareJid>,
+    item_of: impl Fn(&RoomListing) -> Option<(Jid, Option<String>)>,
 ) -> (Vec<Item>, usize) {
     let mut items = Vec::new();
     let mut used = 0;
     let mut taken = 0;
     for r in rooms {
-        let Some(jid) = jid_of(&r.room) else {
+        let Some((jid, node)) = item_of(r) else {
             taken += 1;
             continue;
         };
@@ -343,15 +389,16 @@ fn fit_items(
             Some(n) => format!("{name} ({n})"),
             None => name.to_owned(),
         };
-        let cost = ITEM_OVERHEAD + xml_len(jid.as_str()) + xml_len(&name);
+        let node_len = node.as_deref().map_or(0, |n| xml_len(n) + 8);
+        let cost = ITEM_OVERHEAD + xml_len(jid.as_str()) + xml_len(&name) + node_len;
         if !items.is_empty() && used + cost > budget {
             break;
         }
         used += cost;
         taken += 1;
         items.push(Item {
-            jid: Jid::from(jid),
-            node: None,
+            jid,
+            node,
             name: Some(name),
         });
     }
@@ -392,17 +439,18 @@ mod tests {
             name: format!("#{i:04}{name}"),
             members: Some(7),
             topic: None,
+            group: false,
         }
     }
 
-    fn jid(room: &RoomId) -> Option<BareJid> {
+    fn jid(listing: &RoomListing) -> Option<(Jid, Option<String>)> {
         let node = crate::xmpp::localpart::localpart(
-            room.as_str(),
+            listing.room.as_str(),
             crate::xmpp::escape::Case::Insensitive,
         )
         .ok()?;
         let domain: xmpp_parsers::jid::DomainPart = "irc.example.org".parse().ok()?;
-        Some(BareJid::from_parts(Some(&node), &domain))
+        Some((Jid::from(BareJid::from_parts(Some(&node), &domain)), None))
     }
 
     #[test]

@@ -456,6 +456,7 @@ impl Gateway {
             | Event::MemberLeft { .. }
             | Event::MemberRenamed { .. }
             | Event::RoomLeft { .. }
+            | Event::JoinedAs { .. }
             | Event::Error {
                 context: ErrorContext::Room(_),
                 ..

@@ -26,6 +26,8 @@ pub(super) fn kind(event: &Event) -> Option<Unbridged> {
         | Event::Capabilities { .. }
         | Event::Members { .. }
         | Event::RoomLeft { .. }
+        // XEP-0045 join refused with a redirect: `muc/room_error.rs`.
+        | Event::JoinedAs { .. }
         | Event::MemberJoined { .. }
         | Event::MemberLeft { .. }
         | Event::MemberRenamed { .. }

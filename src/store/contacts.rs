@@ -69,4 +69,16 @@ impl Store {
             })
             .collect())
     }
+
+    /// Forgets one contact of the user (they removed it from their roster).
+    pub async fn delete_contact(&self, user: &str, network: &str, contact: &str) -> Result<()> {
+        sqlx::query("DELETE FROM contacts WHERE user_jid = $1 AND network = $2 AND contact = $3")
+            .bind(user)
+            .bind(network)
+            .bind(contact)
+            .execute(&self.pool)
+            .await
+            .map_err(q("delete contact"))?;
+        Ok(())
+    }
 }

@@ -64,6 +64,10 @@ pub struct Capabilities {
     /// explicit command. Discord and Matrix rooms are; IRC channels are
     /// not, unless the user sets a channel persistent.
     pub persistent_rooms: bool,
+    /// The network groups rooms (Matrix spaces): the component's disco#items
+    /// lists the user's groups (`ListRooms` with no `within`), each an item
+    /// with a node whose items are its rooms (`ListRooms` `within` it).
+    pub room_groups: bool,
 }
 
 /// Limits a network puts on one person's reactions to one message.

@@ -1,6 +1,6 @@
 //! What the core asks a session to do.
 
-use crate::{Attachment, Credentials, MessageId, MessageKind, RoomId, Target, Token};
+use crate::{Attachment, Credentials, MessageId, MessageKind, RoomId, Target, Token, UserId};
 
 /// Typing state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +123,20 @@ pub enum Command {
         after: Option<String>,
         /// At most this many rooms.
         limit: usize,
+        /// The rooms of this group (a [`RoomListing::group`](crate::RoomListing::group));
+        /// `None`: the top of the list (for a network with
+        /// [`Capabilities::room_groups`](crate::Capabilities::room_groups),
+        /// the user's groups).
+        #[cfg_attr(feature = "serde", serde(default))]
+        within: Option<RoomId>,
+    },
+    /// The user removed a person from their contacts (a roster removal or
+    /// an unsubscription): the bridge ends the direct chat with them at
+    /// the network (Matrix: leaves the direct room), so it does not come
+    /// back. A later message to the person starts a new one.
+    RemoveContact {
+        /// Who.
+        user: UserId,
     },
     /// Fetch a room's history before a point.
     FetchHistory {

@@ -56,6 +56,11 @@ pub struct RoomListing {
     pub members: Option<u64>,
     /// Its topic.
     pub topic: Option<String>,
+    /// It is a group of rooms (a Matrix space), not a room to join: its
+    /// rooms are listed by [`Command::ListRooms`](crate::Command::ListRooms)
+    /// `within` it.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub group: bool,
 }
 
 /// What a session tells the core.
@@ -245,6 +250,16 @@ pub enum Event {
         by: Option<UserId>,
         /// Their words, if any.
         reason: Option<String>,
+    },
+    /// A join was not carried out: the room asked for (`asked`) is one
+    /// the user is in under another id (`room`), as a Matrix room's alias
+    /// and its id name one room. The core refuses the join with a
+    /// redirect to `room`'s address, so that one room is never two.
+    JoinedAs {
+        /// The id the join named.
+        asked: RoomId,
+        /// The id the core knows the room by.
+        room: RoomId,
     },
     /// A person's picture, told when the bridge learns it and when it
     /// changes: the same person in every room and as a contact. `None`:

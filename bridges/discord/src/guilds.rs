@@ -368,6 +368,7 @@ impl Guilds {
                     name: self.room_name(id)?,
                     members: None,
                     topic: self.channels.get(&id)?.topic.clone(),
+                    group: false,
                 })
             })
             .collect()

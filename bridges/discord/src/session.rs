@@ -385,6 +385,7 @@ impl Session {
                 server,
                 after,
                 limit,
+                ..
             } => {
                 let guild = server.as_deref().and_then(crate::guild_of_server);
                 let after = after.and_then(|a| a.parse().ok());
@@ -429,7 +430,9 @@ impl Session {
                 .await
             }
             Command::Typing { target, state } => self.typing(target, state).await,
-            Command::MarkRead { .. } | Command::ConfigureServer { .. } => true,
+            Command::MarkRead { .. }
+            | Command::ConfigureServer { .. }
+            | Command::RemoveContact { .. } => true,
             Command::Edit {
                 target,
                 message,

@@ -162,6 +162,7 @@ async fn a_thread_is_a_room() {
             server: None,
             after: None,
             limit: 50,
+            within: None,
         })
         .await
         .unwrap();

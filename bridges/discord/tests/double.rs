@@ -43,6 +43,7 @@ async fn rooms_join_and_messages_both_ways() {
             server: Some("guild-2000".into()),
             after: None,
             limit: 50,
+            within: None,
         })
         .await
         .unwrap();

@@ -106,6 +106,7 @@ async fn rooms(session: &mut SessionHandle) -> Vec<String> {
             server: None,
             after: None,
             limit: 100,
+            within: None,
         })
         .await
         .unwrap();

@@ -69,6 +69,7 @@ impl Listing {
                     name: chan.to_owned(),
                     members: members.and_then(|n| n.parse().ok()),
                     topic,
+                    group: false,
                 };
                 self.rooms.insert(room, listing);
                 if self.rooms.len() > self.limit + 1 {

@@ -372,7 +372,11 @@ pub(crate) fn host_of(command: &Command) -> Result<Option<String>, Event> {
             ..
         }
         | Command::ConfigureServer { server, .. } => Some(server.clone()),
-        Command::SetNick { room: None, .. } | Command::ListRooms { .. } | Command::Shutdown => None,
+        // IRC has no contact list to leave: the connections ignore it.
+        Command::SetNick { room: None, .. }
+        | Command::ListRooms { .. }
+        | Command::RemoveContact { .. }
+        | Command::Shutdown => None,
     })
 }
 

@@ -88,15 +88,14 @@ impl Session {
                 let set = self.set_topic(&room, &topic).await;
                 self.report(ErrorContext::Room(room), set).await;
             }
-            Command::ListRooms { token, .. } => {
-                let rooms = Vec::new();
-                self.emit(Event::RoomList {
-                    token,
-                    rooms,
-                    next: None,
-                })
-                .await;
-            }
+            Command::ListRooms {
+                token,
+                within,
+                after,
+                limit,
+                ..
+            } => self.list_rooms(token, within, after, limit).await,
+            Command::RemoveContact { user } => self.remove_contact(user.as_str()).await,
             Command::FetchHistory { token, room, .. } => {
                 let messages = Vec::new();
                 self.emit(Event::History {
@@ -221,6 +220,23 @@ impl Session {
                 }
             }
         };
+        // The room the core has already under its other name (an alias
+        // and the id): that name stays, this join is redirected to it.
+        let known_as = self
+            .rooms
+            .get(&room_id)
+            .filter(|r| r.announced)
+            .map(|_| self.core_id(&room_id))
+            .filter(|core| *core != room);
+        if let Some(core) = known_as {
+            debug!("a Matrix room joined under its other name; redirected");
+            return self
+                .emit(Event::JoinedAs {
+                    asked: room,
+                    room: core,
+                })
+                .await;
+        }
         if room.as_str() != room_id {
             self.by_alias.insert(room.clone(), room_id.clone());
             self.emit(Event::SaveState {
@@ -236,6 +252,16 @@ impl Session {
         entry.joining |= fresh;
         if fresh {
             self.fetch_state(&room_id).await;
+        }
+        // A space is no group chat (`spaces.rs`): the join is refused
+        // (a stored one forgotten), the user stays in the space.
+        if self.rooms.get(&room_id).is_some_and(|r| r.space) {
+            let text = format!(
+                "{room} is a Matrix space, not a room: its rooms are listed in the \
+                 gateway's service discovery."
+            );
+            let refused = Err((ErrorKind::BadRequest, text));
+            return self.report(ErrorContext::Room(room), refused).await;
         }
         self.announce(&room_id, Some(nick)).await;
     }

@@ -101,6 +101,11 @@ impl Direct {
         }
     }
 
+    /// `peer` is no contact any more: a new chat tells them again.
+    pub fn forget_contact(&mut self, peer: &str) {
+        self.contacts.remove(peer);
+    }
+
     /// Whether `peer` is a contact the core has not been told of yet (and
     /// from now on, has).
     pub fn is_new_contact(&mut self, peer: &str) -> bool {
@@ -191,6 +196,8 @@ impl Session {
             ephemeral,
             ..
         } = joined;
+        self.note_avatars(state.events.iter().chain(&timeline.events))
+            .await;
         let room = self.rooms.entry(room_id.to_owned()).or_default();
         for event in state.events.iter().chain(&timeline.events) {
             if event.state_key.is_some() {
@@ -249,6 +256,35 @@ impl Session {
         if self.direct.left(room_id) {
             self.save_direct(room_id, "").await;
         }
+    }
+
+    /// The user removed the person from their contacts: each joined
+    /// direct room with them is left (so the chat does not come back on
+    /// the next start), and they are no contact until a new chat.
+    pub(crate) async fn remove_contact(&mut self, peer: &str) {
+        let mut rooms: Vec<String> = self
+            .rooms
+            .iter()
+            .filter(|(id, room)| !room.announced && self.direct.peer_of(id) == Some(peer))
+            .map(|(id, _)| id.clone())
+            .collect();
+        rooms.extend(self.direct.room_with(peer).map(str::to_owned));
+        rooms.sort();
+        rooms.dedup();
+        for room_id in rooms {
+            let url = self.client.v3(&["rooms", &room_id, "leave"], &[]);
+            let left: Result<Value, _> = self
+                .client
+                .call(Method::POST, url, Some(&json!({})), TIMEOUT)
+                .await;
+            match left {
+                Ok(_) => info!("Matrix direct room left: the contact was removed"),
+                Err(e) => debug!(error = %e, "leaving a direct room failed"),
+            }
+            self.direct_left(&room_id).await;
+            self.rooms.remove(&room_id);
+        }
+        self.direct.forget_contact(peer);
     }
 
     /// Saves (or, with no person, clears) a joined direct room.

@@ -30,6 +30,7 @@
 //! subset used; see the README for why not ruma.
 
 pub mod api;
+mod avatars;
 mod client;
 mod commands;
 mod direct;
@@ -49,6 +50,7 @@ mod rich;
 mod rooms;
 mod session;
 mod signals;
+mod spaces;
 mod styling;
 mod sync;
 
@@ -184,6 +186,8 @@ fn info() -> BridgeInfo {
             direct_messages: true,
             // Files the user sends (`media.rs`).
             attachments: true,
+            // Spaces, listed in the component's disco#items (`spaces.rs`).
+            room_groups: true,
             ..Capabilities::default()
         },
         server_settings: vec![],

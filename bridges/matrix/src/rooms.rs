@@ -37,6 +37,10 @@ pub struct Room {
     pub typing: Vec<String>,
     /// Power levels and creators: the members' roles.
     pub powers: Powers,
+    /// A space (`spaces.rs`): a group of rooms, not a group chat.
+    pub space: bool,
+    /// The space is saved as state (`spaces.rs`).
+    pub saved_space: bool,
 }
 
 /// What a member event did.
@@ -73,6 +77,7 @@ impl Room {
             "m.room.member" => return self.apply_member(event),
             "m.room.power_levels" => return self.apply_powers(|p| p.set_levels(content)),
             "m.room.create" => {
+                self.space = crate::spaces::is_space(content);
                 return self.apply_powers(|p| p.set_creation(&event.sender, content));
             }
             _ => {}

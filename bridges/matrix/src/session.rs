@@ -18,6 +18,7 @@ use switchboard_bridge_api::{
 use tracing::{debug, info, warn};
 
 use crate::api::SyncResponse;
+use crate::avatars::Avatars;
 use crate::client::{ApiError, Client};
 use crate::direct::Direct;
 use crate::invites::Invites;
@@ -99,6 +100,8 @@ pub(crate) struct Session {
     pub(crate) direct: Direct,
     /// Invitations told to the core.
     pub(crate) invites: Invites,
+    /// The pictures told to the core.
+    pub(crate) avatars: Avatars,
     /// `false` once the core is gone.
     pub(crate) open: bool,
 }
@@ -178,10 +181,12 @@ async fn run(
         sent_files: SentFiles::default(),
         direct: Direct::default(),
         invites: Invites::default(),
+        avatars: Avatars::default(),
         open: true,
     };
     session.restore_aliases(&login);
     session.direct.restore(&login.state);
+    session.restore_spaces(&login.state);
     session
         .emit(Event::Connected {
             own_id: UserId::from(own),

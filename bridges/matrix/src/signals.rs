@@ -2,7 +2,8 @@
 //! the whole list of who types now) → `Typing` `Active` for each one new
 //! to the list and `Inactive` for each one gone from it; `m.receipt`
 //! (`m.read`, the public receipts) → `ReadUpTo` per reader. The user's own
-//! are not told. Out: `Typing` → `PUT typing` (`Active`: typing for 30 s,
+//! are not told, nor, in a direct chat, a third member's (they would show
+//! as the contact's). Out: `Typing` → `PUT typing` (`Active`: typing for 30 s,
 //! else stopped); `MarkRead` → `POST receipt/m.read`.
 
 use std::time::Duration;
@@ -50,13 +51,22 @@ impl Session {
     pub(crate) async fn ephemeral_event(&mut self, room_id: &str, event: RoomEvent) {
         let target = self.target_of(room_id);
         let own = self.own.clone();
+        // In a direct chat only the person's signals are theirs: a third
+        // member's would show as the contact's (as their messages would).
+        let shown = |user: &str| {
+            user != own
+                && match &target {
+                    Target::User(peer) => peer.as_str() == user,
+                    Target::Room(_) => true,
+                }
+        };
         match event.kind.as_str() {
             "m.typing" => {
                 let Some(room) = self.rooms.get_mut(room_id) else {
                     return;
                 };
                 let mut now = typing_users(&event.content);
-                now.retain(|u| *u != own);
+                now.retain(|u| shown(u));
                 let before = std::mem::replace(&mut room.typing, now.clone());
                 let started = now.iter().filter(|u| !before.contains(u));
                 let stopped = before.iter().filter(|u| !now.contains(u));
@@ -78,7 +88,7 @@ impl Session {
             "m.receipt" => {
                 let receipts: Vec<(String, String)> = read_receipts(&event.content)
                     .into_iter()
-                    .filter(|(_, reader)| *reader != own)
+                    .filter(|(_, reader)| shown(reader))
                     .map(|(e, r)| (e.to_owned(), r.to_owned()))
                     .collect();
                 for (message, reader) in receipts {

@@ -79,6 +79,8 @@ impl Session {
             mut timeline,
             ephemeral,
         } = joined;
+        self.note_avatars(state.events.iter().chain(&timeline.events))
+            .await;
         let room = self.rooms.entry(room_id.to_owned()).or_default();
         if !summary.heroes.is_empty() {
             room.heroes = summary.heroes;
@@ -90,6 +92,25 @@ impl Session {
             let change = room.apply_state(event);
             if announced {
                 changes.push((event.state_key.clone().unwrap_or_default(), change));
+            }
+        }
+        // A space is a group of rooms (`spaces.rs`), not a group chat:
+        // its state is kept, nothing of it is announced.
+        if !announced {
+            for event in timeline.events.iter().filter(|e| e.kind == "m.room.create") {
+                room.apply_state(event);
+            }
+            if room.space {
+                // Its name and the rest, where a young space's timeline holds them.
+                for event in timeline.events.iter().filter(|e| e.state_key.is_some()) {
+                    room.apply_state(event);
+                }
+                if !room.saved_space {
+                    room.saved_space = true;
+                    let name = room.display_name(room_id, &self.own);
+                    self.save_space(room_id, Some(name)).await;
+                }
+                return;
             }
         }
         if !announced {
@@ -291,7 +312,11 @@ impl Session {
             return;
         };
         if !room.announced {
+            let space = room.space;
             self.forget(room_id);
+            if space {
+                self.save_space(room_id, None).await;
+            }
             return;
         }
         let own = self.own.clone();

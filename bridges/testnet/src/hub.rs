@@ -223,6 +223,7 @@ impl Hub {
                 name: id.0.clone(),
                 members: Some(members.len() as u64),
                 topic: None,
+                group: false,
             })
             .collect();
         let next = if rooms.len() > limit {

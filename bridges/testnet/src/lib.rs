@@ -163,6 +163,7 @@ fn info() -> BridgeInfo {
             // Ids are case-sensitive, as Matrix's are: `Bob` and `bob` are two people.
             case_insensitive_ids: false,
             persistent_rooms: true,
+            room_groups: false,
         },
         server_settings: vec![],
     }

@@ -277,6 +277,7 @@ impl Session {
             | Command::Typing { .. }
             | Command::MarkRead { .. }
             | Command::ConfigureServer { .. }
+            | Command::RemoveContact { .. }
             | Command::Shutdown => vec![],
         }
     }

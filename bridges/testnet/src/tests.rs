@@ -148,6 +148,7 @@ async fn a_session_answers_by_itself_reports_commands_and_emits_what_is_injected
             server: None,
             after: None,
             limit: 10,
+            within: None,
         })
         .await
         .unwrap();

@@ -162,6 +162,7 @@ impl Gateway {
                 kind,
                 text,
             } => self.room_error(user, room, kind, text).await,
+            E::JoinedAs { asked, room } => self.join_redirected(user, asked, &room).await,
             _ => {}
         }
     }

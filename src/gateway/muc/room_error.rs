@@ -51,13 +51,54 @@ impl Gateway {
             m.from = Some(Jid::from(room_jid));
             return self.send(m).await;
         }
-        let Some(room_jid) = self.room_jid(&room) else {
-            return;
-        };
         let condition = if kind == ErrorKind::Conflict {
             DefinedCondition::Conflict
         } else {
             condition_for(kind)
+        };
+        self.refuse_joins(&room, pending, condition, &text).await;
+    }
+
+    /// A join of a room the user is in under another id (a Matrix alias
+    /// and its room id): refused with a redirect (RFC 6120 §8.3.3.14) to
+    /// the JID the room has, the one room's one address, so that its
+    /// messages never arrive twice.
+    pub(super) async fn join_redirected(&self, user: &BareJid, asked: RoomId, room: &RoomId) {
+        let pending: Vec<FullJid> = {
+            let mut rooms = self.rooms.lock().unwrap();
+            let Some(user_rooms) = rooms.get_mut(user) else {
+                return;
+            };
+            match user_rooms.get(&asked) {
+                Some(r) if !r.complete => {
+                    let r = user_rooms.remove(&asked).unwrap();
+                    r.resources.into_keys().collect()
+                }
+                _ => return,
+            }
+        };
+        // Stored under the other name (an earlier session's join): no more.
+        self.forget_stored_room(user, &asked).await;
+        let Some(to) = self.room_jid(room) else {
+            return;
+        };
+        let text = format!("You are in this room as {to}: join it there.");
+        let condition = DefinedCondition::Redirect {
+            new_address: Some(format!("xmpp:{to}?join")),
+        };
+        self.refuse_joins(&asked, pending, condition, &text).await;
+    }
+
+    /// Each joining resource's refused join (XEP-0045 §7.2).
+    async fn refuse_joins(
+        &self,
+        room: &RoomId,
+        pending: Vec<FullJid>,
+        condition: DefinedCondition,
+        text: &str,
+    ) {
+        let Some(room_jid) = self.room_jid(room) else {
+            return;
         };
         for res in pending {
             let p = join_error(
@@ -65,7 +106,7 @@ impl Gateway {
                 Jid::from(res),
                 None,
                 condition.clone(),
-                &text,
+                text,
             );
             self.send(p).await;
         }

@@ -92,6 +92,7 @@ fn every_command() -> Vec<Command> {
             server: Some(EVIL.into()),
             after: Some(EVIL.into()),
             limit: 10,
+            within: None,
         },
         Command::FetchHistory {
             token: EVIL.into(),

@@ -303,7 +303,7 @@ impl Conn {
                 token,
             } => self.on_react(target, message, reactions, token, w).await?,
             Command::Typing { target, state } => self.on_typing(target, state, w).await?,
-            Command::MarkRead { .. } | Command::Shutdown => {}
+            Command::MarkRead { .. } | Command::RemoveContact { .. } | Command::Shutdown => {}
         }
         Ok(())
     }
