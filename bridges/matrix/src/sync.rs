@@ -318,6 +318,7 @@ impl Session {
             return;
         };
         room.announced = true;
+        let asked_nick = asked_nick.map(str::to_owned).or(room.asked_nick.take());
         let own_nick = room.nick_of(&own).to_owned();
         room.members.insert(own.clone(), own_nick.clone());
         let name = room.display_name(room_id, &own);

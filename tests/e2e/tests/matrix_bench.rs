@@ -35,8 +35,8 @@ async fn big_room_join_costs_few_bytes() {
     println!("{table}");
     assert_eq!(figures.to_xmpp.lost, 0, "Matrix→XMPP lost messages");
     assert_eq!(figures.to_matrix.lost, 0, "XMPP→Matrix lost messages");
-    let (members, ours, theirs) = figures.joins[1];
-    assert_eq!(members, 200);
+    let (members, ours, theirs) = &figures.joins[1];
+    assert_eq!(*members, 200);
     assert!(
         theirs.bytes > JOIN_BOUND,
         "the naive client took only {} bytes: the room is not big enough to tell",

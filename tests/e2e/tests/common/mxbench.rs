@@ -174,6 +174,11 @@ pub async fn run(synapse: &Synapse, rooms: &[BuiltRoom], burst: usize) -> Figure
             theirs.bytes,
             theirs.first_message_ms
         );
+        for (who, join) in [("Switchboard", &ours), ("naive", &theirs)] {
+            for r in &join.requests {
+                eprintln!("  {who}: {} B {}", r.bytes, r.line);
+            }
+        }
         f.joins.push((room.spec.members, ours, theirs));
     }
 
