@@ -466,3 +466,120 @@ pub fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// The path of simplified sliding sync (MSC4186) as Synapse serves it.
+const SLIDING: &str = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync";
+
+/// A minimal simplified sliding sync (MSC4186) request: one list of
+/// rooms with the state the gateway reads (name, alias, topic,
+/// encryption, power levels, creation, the user's and the timeline's
+/// senders' memberships), a timeline of one event, no extension (so no
+/// device lists, receipts or typing).
+fn sliding_body() -> Value {
+    serde_json::json!({
+        "lists": {"rooms": {
+            "ranges": [[0, 99]],
+            "timeline_limit": 1,
+            "required_state": [
+                ["m.room.name", ""], ["m.room.canonical_alias", ""],
+                ["m.room.topic", ""], ["m.room.encryption", ""],
+                ["m.room.power_levels", ""], ["m.room.create", ""],
+                ["m.room.member", "$ME"], ["m.room.member", "$LAZY"]
+            ]
+        }}
+    })
+}
+
+/// One sliding sync request from `pos` (none: the first), held open
+/// `timeout_ms`; its answer.
+async fn sliding_sync(api: &Api, pos: Option<&str>, timeout_ms: u64) -> Value {
+    let mut path = format!("{SLIDING}?timeout={timeout_ms}");
+    if let Some(pos) = pos {
+        path.push_str(&format!("&pos={}", urlencode(pos)));
+    }
+    api.call(reqwest::Method::POST, &path, Some(sliding_body()))
+        .await
+}
+
+/// A password login with a device of its own (sliding sync keeps its
+/// connections per device; the admin's logins have none).
+pub async fn device_login(base: &Api, localpart: &str, password: &str) -> Api {
+    let body = serde_json::json!({
+        "type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": localpart},
+        "password": password,
+        "initial_device_display_name": "mxbench",
+    });
+    let answer: Value = base
+        .http
+        .post(format!("{}/_matrix/client/v3/login", base.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Api {
+        token: answer["access_token"].as_str().unwrap().to_owned(),
+        ..base.clone()
+    }
+}
+
+/// What the same join costs a client of simplified sliding sync
+/// (MSC4186) with the gateway's needs ([`sliding_body`]): after a first
+/// sync (not counted), `POST /join`, syncs until the room is there, then
+/// until a message `sender` posts arrives; all through `proxy`, as `user`.
+pub async fn sliding_join(proxy: &CountingProxy, user: &Api, room_id: &str, sender: &Api) -> Join {
+    let api = Api {
+        base: proxy.url(),
+        ..user.clone()
+    };
+    let first = sliding_sync(&api, None, 0).await;
+    let mut pos = first["pos"]
+        .as_str()
+        .expect("a sliding sync position")
+        .to_owned();
+    let before = proxy.down();
+    let mark = proxy.snapshot();
+    let start = Instant::now();
+    let path = format!("join/{}", encode(room_id));
+    api.client(reqwest::Method::POST, &path, Some(serde_json::json!({})))
+        .await;
+    let mut timeout = 0;
+    loop {
+        let answer = sliding_sync(&api, Some(&pos), timeout).await;
+        pos = answer["pos"].as_str().unwrap().to_owned();
+        if answer["rooms"].get(room_id).is_some() {
+            break;
+        }
+        timeout = 10_000;
+    }
+    let text = format!("first message after a sliding join of {room_id}");
+    sender
+        .send(
+            room_id,
+            &format!("s{}", pos.len() + start.elapsed().as_nanos() as usize),
+            &text,
+        )
+        .await;
+    loop {
+        let answer = sliding_sync(&api, Some(&pos), 10_000).await;
+        pos = answer["pos"].as_str().unwrap().to_owned();
+        let timeline = &answer["rooms"][room_id]["timeline"];
+        let seen = timeline
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["content"]["body"].as_str() == Some(text.as_str()));
+        if seen {
+            break;
+        }
+    }
+    Join {
+        bytes: proxy.down() - before,
+        first_message_ms: start.elapsed().as_secs_f64() * 1000.0,
+        rss_growth_kb: None,
+        requests: proxy.grown(&mark),
+    }
+}
