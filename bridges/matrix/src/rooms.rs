@@ -145,6 +145,12 @@ impl Room {
         }
     }
 
+    /// Adds a joined member by their display name (else localpart).
+    pub fn add_member(&mut self, user: &str, display_name: Option<&str>) {
+        let nick = non_empty(display_name).unwrap_or_else(|| localpart(user).to_owned());
+        self.members.insert(user.to_owned(), nick);
+    }
+
     /// The room's name: its name, its alias, its heroes, its id.
     pub fn display_name(&self, room_id: &str, own: &str) -> String {
         if let Some(name) = &self.name {
