@@ -76,11 +76,12 @@ pub async fn main() {
     };
     let body: Vec<String> = rows
         .iter()
-        .map(|(name, s, n)| {
+        .map(|(name, s, n, sl)| {
             format!(
-                "  \"{name}\": {{\"switchboard\": {}, \"naive\": {}}}",
+                "  \"{name}\": {{\"switchboard\": {}, \"naive\": {}, \"sliding\": {}}}",
                 json_cell(*s),
-                json_cell(*n)
+                json_cell(*n),
+                json_cell(*sl)
             )
         })
         .collect();

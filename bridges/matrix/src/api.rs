@@ -171,6 +171,25 @@ pub struct Summary {
     /// Up to five members' ids.
     #[serde(rename = "m.heroes", default)]
     pub heroes: Vec<String>,
+    /// How many members have joined (when it changed).
+    #[serde(rename = "m.joined_member_count", default)]
+    pub joined: Option<u64>,
+}
+
+/// `GET /rooms/{id}/joined_members`: the joined members and their names.
+#[derive(Debug, Default, Deserialize)]
+pub struct JoinedMembers {
+    /// Member id → profile in the room.
+    #[serde(default)]
+    pub joined: std::collections::HashMap<String, JoinedMember>,
+}
+
+/// One joined member's profile in a room.
+#[derive(Debug, Default, Deserialize)]
+pub struct JoinedMember {
+    /// The member's display name in the room.
+    #[serde(default)]
+    pub display_name: Option<String>,
 }
 
 /// A list of events.

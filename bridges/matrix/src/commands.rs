@@ -250,6 +250,13 @@ impl Session {
         let entry = self.rooms.entry(room_id.clone()).or_default();
         entry.core_id = Some(room.clone());
         entry.joining |= fresh;
+        if fresh && std::mem::take(&mut self.poll_dropped) {
+            entry.asked_nick = Some(nick.to_owned());
+            self.join_sync(&room_id).await;
+            if self.rooms.get(&room_id).is_some_and(|r| r.announced) {
+                return;
+            }
+        }
         if fresh {
             self.fetch_state(&room_id).await;
         }
@@ -264,6 +271,16 @@ impl Session {
             return self.report(ErrorContext::Room(room), refused).await;
         }
         self.announce(&room_id, Some(nick)).await;
+    }
+
+    /// Whether a command joins a room this session knows nothing of:
+    /// the one the join's own sync describes ([`Session::join_sync`]).
+    pub(crate) fn joins_new_room(&self, command: &Command) -> bool {
+        let Command::Join { room, .. } = command else {
+            return false;
+        };
+        self.room_id_of(room)
+            .is_none_or(|id| !self.rooms.contains_key(&id))
     }
 
     /// The few state events a room is shown with (name, alias, topic,

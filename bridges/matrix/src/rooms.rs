@@ -31,6 +31,9 @@ pub struct Room {
     /// Joined by the core's command and not yet in a sync: the timeline
     /// that first brings it is history up to the user's own join.
     pub joining: bool,
+    /// The nick the core asked for when it joined the room, until the
+    /// room is announced (the join's own sync may announce it).
+    pub asked_nick: Option<String>,
     /// The room is encrypted (its messages cannot be read here).
     pub encrypted: bool,
     /// Who else is typing now (the last `m.typing`).
@@ -145,6 +148,12 @@ impl Room {
             }
             _ => MemberChange::None,
         }
+    }
+
+    /// Adds a joined member by their display name (else localpart).
+    pub fn add_member(&mut self, user: &str, display_name: Option<&str>) {
+        let nick = non_empty(display_name).unwrap_or_else(|| localpart(user).to_owned());
+        self.members.insert(user.to_owned(), nick);
     }
 
     /// The room's name: its name, its alias, its heroes, its id.

@@ -64,6 +64,13 @@ const FILTER: &str = filter!(20, r#"{"types":["m.typing","m.receipt"]}"#);
 /// messages are history, which it does not show).
 const INITIAL_FILTER: &str = filter!(1, r#"{"not_types":["*"]}"#);
 
+/// The timeline limit of the sync that follows a join by command: the
+/// newest event only (the user's own join, or a message after it; a gap
+/// back to the previous position is filled as usual). A long poll's
+/// limit would bring that many events of the room's history from before
+/// the join, which the session does not show.
+const JOIN_TIMELINE_LIMIT: u64 = 1;
+
 /// How long a resumed session waits for the core's first command (the
 /// rejoin of its stored rooms) before its first sync.
 const REJOIN_WAIT: Duration = Duration::from_millis(500);
@@ -104,6 +111,9 @@ pub(crate) struct Session {
     pub(crate) avatars: Avatars,
     /// `false` once the core is gone.
     pub(crate) open: bool,
+    /// The long poll was dropped for the join command being carried out:
+    /// the join syncs itself ([`Session::join_sync`]).
+    pub(crate) poll_dropped: bool,
 }
 
 /// Starts a session with the stored login.
@@ -183,6 +193,7 @@ async fn run(
         invites: Invites::default(),
         avatars: Avatars::default(),
         open: true,
+        poll_dropped: false,
     };
     session.restore_aliases(&login);
     session.direct.restore(&login.state);
@@ -244,7 +255,23 @@ impl Session {
                 command = commands.recv() => {
                     match command {
                         None | Some(Command::Shutdown) => break,
-                        Some(command) => self.command(command).await,
+                        Some(command) => {
+                            // A join would wake the long poll with the
+                            // room's recent history (its timeline limit
+                            // of events from before the join): it is
+                            // dropped unanswered, and the join syncs with
+                            // a timeline of one event instead.
+                            let drop_poll = failures == 0 && self.joins_new_room(&command);
+                            if drop_poll {
+                                sync = Box::pin(std::future::pending());
+                                self.poll_dropped = true;
+                            }
+                            self.command(command).await;
+                            self.poll_dropped = false;
+                            if drop_poll {
+                                sync = self.sync_after(Duration::ZERO);
+                            }
+                        }
                     }
                 }
                 result = &mut sync => {
@@ -312,24 +339,63 @@ impl Session {
         };
         Box::pin(async move {
             tokio::time::sleep(delay).await;
-            let ms = poll.as_millis().to_string();
             let filter = if since.is_some() {
                 FILTER
             } else {
                 INITIAL_FILTER
             };
-            let mut query = vec![
-                ("filter", filter),
-                ("timeout", ms.as_str()),
-                ("set_presence", "offline"),
-            ];
-            if let Some(since) = &since {
-                query.push(("since", since.as_str()));
-            }
-            let url = client.v3(&["sync"], &query);
-            client.get(url, poll + Duration::from_secs(30)).await
+            sync_once(&client, since.as_deref(), filter, poll).await
         })
     }
+
+    /// The sync right after joining `room_id` by command (the long poll
+    /// dropped): from the saved position, without waiting, with a
+    /// timeline of one event and no typing or receipts of that room (a
+    /// crowd's receipts). It announces the room with the state it
+    /// brings, so no state is fetched on its own. A failure is only
+    /// logged: the join then fetches the state, and the next long poll
+    /// brings the news.
+    pub(crate) async fn join_sync(&mut self, room_id: &str) {
+        let filter = match &self.since {
+            Some(_) => join_filter(room_id),
+            None => INITIAL_FILTER.to_owned(),
+        };
+        match sync_once(&self.client, self.since.as_deref(), &filter, Duration::ZERO).await {
+            Ok(response) => self.synced(response).await,
+            Err(e) => debug!(error = %e, "the join's sync failed"),
+        }
+    }
+}
+
+/// One `/sync` request: from `since` (an initial sync without), with this
+/// filter, held open by the server for at most `poll`.
+async fn sync_once(
+    client: &Client,
+    since: Option<&str>,
+    filter: &str,
+    poll: Duration,
+) -> Result<SyncResponse, ApiError> {
+    let ms = poll.as_millis().to_string();
+    let mut query = vec![
+        ("filter", filter),
+        ("timeout", ms.as_str()),
+        ("set_presence", "offline"),
+    ];
+    if let Some(since) = since {
+        query.push(("since", since));
+    }
+    let url = client.v3(&["sync"], &query);
+    client.get(url, poll + Duration::from_secs(30)).await
+}
+
+/// The filter of the sync after joining `room_id`: [`FILTER`] with
+/// [`JOIN_TIMELINE_LIMIT`], and no ephemeral events from that room.
+fn join_filter(room_id: &str) -> String {
+    let mut filter: serde_json::Value =
+        serde_json::from_str(FILTER).expect("the sync filter is JSON");
+    filter["room"]["timeline"]["limit"] = JOIN_TIMELINE_LIMIT.into();
+    filter["room"]["ephemeral"]["not_rooms"] = serde_json::json!([room_id]);
+    filter.to_string()
 }
 
 /// The wait after `failures` failures in a row: 1 s, doubling, at most a minute.
@@ -360,5 +426,14 @@ mod tests {
         assert_eq!(later["room"]["ephemeral"]["types"][1], "m.receipt");
         let first: serde_json::Value = serde_json::from_str(INITIAL_FILTER).unwrap();
         assert_eq!(first["room"]["ephemeral"]["not_types"][0], "*");
+    }
+
+    #[test]
+    fn the_join_filter_keeps_one_event_and_no_receipts_of_the_room() {
+        let join: serde_json::Value = serde_json::from_str(&join_filter("!r:hs")).unwrap();
+        assert_eq!(join["room"]["timeline"]["limit"], 1);
+        assert_eq!(join["room"]["ephemeral"]["not_rooms"][0], "!r:hs");
+        assert_eq!(join["room"]["ephemeral"]["types"][1], "m.receipt");
+        assert_eq!(join["room"]["state"]["lazy_load_members"], true);
     }
 }

@@ -12,13 +12,19 @@ use std::time::Duration;
 use switchboard_bridge_api::{Event, LeaveReason, RoomId, UserId};
 use tracing::{debug, info};
 
-use crate::api::{JoinedRoom, LeftRoom, MessagesResponse, RoomEvent, SyncResponse};
+use crate::api::{JoinedMembers, JoinedRoom, LeftRoom, MessagesResponse, RoomEvent, SyncResponse};
 use crate::messages::message_of;
 use crate::rooms::{member, MemberChange};
 use crate::session::{Session, SINCE};
 
 /// The most events fetched to fill one room's gap.
 pub(crate) const GAP_LIMIT: usize = 100;
+
+/// A room joined by command with at most this many members shows them
+/// all at once (`/joined_members`, about 70 bytes a member); a bigger
+/// one shows its members as they are seen (lazily), so that joining it
+/// costs the same whatever its size.
+pub(crate) const SMALL_ROOM: u64 = 50;
 
 impl Session {
     /// Emits what a sync brought, then saves its position.
@@ -82,6 +88,7 @@ impl Session {
         self.note_avatars(state.events.iter().chain(&timeline.events))
             .await;
         let room = self.rooms.entry(room_id.to_owned()).or_default();
+        let small = summary.joined.is_some_and(|n| n <= SMALL_ROOM);
         if !summary.heroes.is_empty() {
             room.heroes = summary.heroes;
         }
@@ -114,6 +121,9 @@ impl Session {
             }
         }
         if !announced {
+            if joining && small {
+                self.load_members(room_id).await;
+            }
             self.announce(room_id, None).await;
         }
         for (user, change) in changes {
@@ -181,6 +191,28 @@ impl Session {
             "Matrix history before the join skipped"
         );
         true
+    }
+
+    /// A small room's joined members, all of them (a failure leaves the
+    /// members seen so far).
+    async fn load_members(&mut self, room_id: &str) {
+        let url = self.client.v3(&["rooms", room_id, "joined_members"], &[]);
+        let members = match self
+            .client
+            .get::<JoinedMembers>(url, Duration::from_secs(30))
+            .await
+        {
+            Ok(members) => members,
+            Err(e) => {
+                debug!(error = %e, "cannot read a room's members");
+                return;
+            }
+        };
+        if let Some(room) = self.rooms.get_mut(room_id) {
+            for (user, profile) in &members.joined {
+                room.add_member(user, profile.display_name.as_deref());
+            }
+        }
     }
 
     /// The events between the previous sync position and `from` (a
@@ -343,6 +375,7 @@ impl Session {
             return;
         };
         room.announced = true;
+        let asked_nick = asked_nick.map(str::to_owned).or(room.asked_nick.take());
         let own_nick = room.nick_of(&own).to_owned();
         room.members.insert(own.clone(), own_nick.clone());
         let name = room.display_name(room_id, &own);

@@ -19,9 +19,10 @@ mod synapse;
 use bigroom::RoomSpec;
 use synapse::Synapse;
 
-/// The most a join of the 200-member room may download (the gateway's
-/// target is 15 kB; a naive client takes several times this).
-const JOIN_BOUND: u64 = 40_000;
+/// The most a join of the 200-member room may download: the issue's
+/// target, 15 kB (the gateway took 24.4 kB before its join synced itself
+/// with a timeline of one event; a naive client takes several times this).
+const JOIN_BOUND: u64 = 15_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn big_room_join_costs_few_bytes() {
@@ -35,8 +36,8 @@ async fn big_room_join_costs_few_bytes() {
     println!("{table}");
     assert_eq!(figures.to_xmpp.lost, 0, "Matrix→XMPP lost messages");
     assert_eq!(figures.to_matrix.lost, 0, "XMPP→Matrix lost messages");
-    let (members, ours, theirs) = figures.joins[1];
-    assert_eq!(members, 200);
+    let (members, ours, theirs) = &figures.joins[1];
+    assert_eq!(*members, 200);
     assert!(
         theirs.bytes > JOIN_BOUND,
         "the naive client took only {} bytes: the room is not big enough to tell",

@@ -37,6 +37,9 @@ pub struct Figures {
     pub naive_initial_sync_bytes: u64,
     /// Per big room: (members, Switchboard, naive client).
     pub joins: Vec<(usize, Join, Join)>,
+    /// Per big room, the same join by a minimal sliding sync (MSC4186)
+    /// client with the gateway's needs.
+    pub sliding: Vec<Join>,
     pub to_xmpp: Burst,
     pub to_matrix: Burst,
     pub burst_messages: usize,
@@ -174,7 +177,30 @@ pub async fn run(synapse: &Synapse, rooms: &[BuiltRoom], burst: usize) -> Figure
             theirs.bytes,
             theirs.first_message_ms
         );
+        let localpart = format!("sliding{}-{tag}", room.spec.members);
+        create_user(&admin, &localpart, Some(password)).await;
+        let sliding = mxmeasure::sliding_join(
+            &naive_proxy,
+            &mxmeasure::device_login(&admin, &localpart, password).await,
+            &room.room_id,
+            &sender,
+        )
+        .await;
+        eprintln!(
+            "{} members: sliding sync (MSC4186) {} B in {:.0} ms",
+            room.spec.members, sliding.bytes, sliding.first_message_ms
+        );
+        for (who, join) in [
+            ("Switchboard", &ours),
+            ("naive", &theirs),
+            ("sliding", &sliding),
+        ] {
+            for r in &join.requests {
+                eprintln!("  {who}: {} B {}", r.bytes, r.line);
+            }
+        }
         f.joins.push((room.spec.members, ours, theirs));
+        f.sliding.push(sliding);
     }
 
     let small = &rooms[0];
@@ -194,7 +220,12 @@ pub async fn run(synapse: &Synapse, rooms: &[BuiltRoom], burst: usize) -> Figure
 
     // The run's users leave the kept rooms again (a kick by their creator).
     for room in rooms {
-        for who in [me.clone(), format!("naive{}-{tag}", room.spec.members)] {
+        let members = room.spec.members;
+        for who in [
+            me.clone(),
+            format!("naive{members}-{tag}"),
+            format!("sliding{members}-{tag}"),
+        ] {
             let path = format!("rooms/{}/kick", encode(&room.room_id));
             let body = json!({"user_id": user_id(&who)});
             admin.client(reqwest::Method::POST, &path, Some(body)).await;
@@ -217,25 +248,29 @@ fn sender_of(admin: &Api, room: &BuiltRoom) -> Api {
     api(admin, &room.senders[0].1)
 }
 
-/// One row: a figure, Switchboard's value and the naive client's.
-pub type Row = (String, Option<f64>, Option<f64>);
+/// One row: a figure, Switchboard's value, the naive client's and a
+/// minimal sliding sync client's (joins only).
+pub type Row = (String, Option<f64>, Option<f64>, Option<f64>);
 
 /// The figures as a Markdown table (Switchboard beside the naive client),
 /// and as JSON rows: (figure, Switchboard, naive client).
 pub fn table(f: &Figures) -> (String, Vec<Row>) {
     let mut rows: Vec<Row> = Vec::new();
-    for (members, ours, theirs) in &f.joins {
+    let sliding = |i: usize, value: fn(&Join) -> f64| f.sliding.get(i).map(value);
+    for (i, (members, ours, theirs)) in f.joins.iter().enumerate() {
         rows.push((
             format!("join a room of {members} members: kB downloaded"),
             Some(ours.bytes as f64 / 1000.0),
             Some(theirs.bytes as f64 / 1000.0),
+            sliding(i, |j| j.bytes as f64 / 1000.0),
         ));
     }
-    for (members, ours, theirs) in &f.joins {
+    for (i, (members, ours, theirs)) in f.joins.iter().enumerate() {
         rows.push((
             format!("join a room of {members} members: ms to a message"),
             Some(ours.first_message_ms),
             Some(theirs.first_message_ms),
+            sliding(i, |j| j.first_message_ms),
         ));
     }
     for (members, ours, _) in &f.joins {
@@ -243,53 +278,69 @@ pub fn table(f: &Figures) -> (String, Vec<Row>) {
             format!("join a room of {members} members: gateway RSS growth (kB)"),
             ours.rss_growth_kb.map(|k| k as f64),
             None,
+            None,
         ));
     }
     rows.push((
         "gateway idle RSS, no user (kB)".into(),
         Some(f.idle_rss_kb as f64),
         None,
+        None,
     ));
     rows.push((
         format!("gateway RSS, one Matrix user in {IDLE_ROOMS} rooms (kB)"),
         Some(f.rooms_rss_kb as f64),
+        None,
         None,
     ));
     rows.push((
         format!("initial sync of {IDLE_ROOMS} rooms: kB downloaded"),
         Some(f.initial_sync_bytes as f64 / 1000.0),
         Some(f.naive_initial_sync_bytes as f64 / 1000.0),
+        None,
     ));
     let n = f.burst_messages;
     rows.push((
         format!("Matrix→XMPP messages/s ({n})"),
         Some(f.to_xmpp.per_second),
         None,
+        None,
     ));
     rows.push((
         "Matrix→XMPP gateway CPU ms / 1000 msgs".into(),
         Some(f.to_xmpp.cpu_ms_per_1000),
+        None,
         None,
     ));
     rows.push((
         format!("XMPP→Matrix messages/s ({n})"),
         Some(f.to_matrix.per_second),
         None,
+        None,
     ));
     rows.push((
         "XMPP→Matrix gateway CPU ms / 1000 msgs".into(),
         Some(f.to_matrix.cpu_ms_per_1000),
+        None,
         None,
     ));
     rows.push((
         "messages lost".into(),
         Some((f.to_xmpp.lost + f.to_matrix.lost) as f64),
         None,
+        None,
     ));
     let cell = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
-    let mut text = String::from("| figure | Switchboard | naive client |\n|---|---:|---:|\n");
-    for (name, s, n) in &rows {
-        text.push_str(&format!("| {name} | {} | {} |\n", cell(*s), cell(*n)));
+    let mut text = String::from(
+        "| figure | Switchboard | naive client | sliding sync (MSC4186) |\n|---|---:|---:|---:|\n",
+    );
+    for (name, s, n, sl) in &rows {
+        text.push_str(&format!(
+            "| {name} | {} | {} | {} |\n",
+            cell(*s),
+            cell(*n),
+            cell(*sl)
+        ));
     }
     (text, rows)
 }

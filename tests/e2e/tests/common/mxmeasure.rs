@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -27,10 +27,57 @@ use crate::common::Client;
 use crate::synapse::encode;
 
 /// A TCP proxy on loopback in front of Synapse that counts the bytes
-/// Synapse sends back (HTTP headers and bodies, as they cross the wire).
+/// Synapse sends back (HTTP headers and bodies, as they cross the wire),
+/// in all and per request: a connection's bytes go to the last request
+/// line seen going up it (HTTP/1.1 clients do not pipeline).
 pub struct CountingProxy {
     pub port: u16,
     down: Arc<AtomicU64>,
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+/// One request through the proxy: its method and path (the query cut
+/// short) and the bytes answered.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub line: String,
+    pub bytes: u64,
+}
+
+/// Appends an answer's bytes to `$MXBENCH_DUMP/<port>-<request>` when
+/// that variable names a folder (to read what a request's bytes were).
+fn dump(port: u16, request: usize, bytes: &[u8]) {
+    use std::io::Write;
+    let Some(dir) = std::env::var_os("MXBENCH_DUMP") else {
+        return;
+    };
+    let path = std::path::Path::new(&dir).join(format!("{port}-{request}"));
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = file.write_all(bytes);
+    }
+}
+
+/// The method and path of a request that starts this chunk, if one does.
+fn request_line(chunk: &[u8]) -> Option<String> {
+    let head = &chunk[..chunk.len().min(512)];
+    let head = String::from_utf8_lossy(head);
+    let line = head.lines().next()?;
+    let (method, rest) = line.split_once(' ')?;
+    if !["GET", "POST", "PUT", "DELETE"].contains(&method) {
+        return None;
+    }
+    let target = rest.rsplit_once(' ').map_or(rest, |(t, _)| t);
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let since = if query.contains("since=") {
+        " (since)"
+    } else {
+        ""
+    };
+    Some(format!("{method} {path}{since}"))
 }
 
 impl CountingProxy {
@@ -39,20 +86,43 @@ impl CountingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let down = Arc::new(AtomicU64::new(0));
+        let requests = Arc::new(Mutex::new(Vec::new()));
         let count = Arc::clone(&down);
+        let log = Arc::clone(&requests);
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let count = Arc::clone(&count);
+                let log = Arc::clone(&log);
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(("127.0.0.1", target_port)).await else {
                         return;
                     };
                     let (mut client_read, mut client_write) = client.into_split();
                     let (mut server_read, mut server_write) = server.into_split();
-                    let up = tokio::spawn(async move {
-                        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
-                        let _ = server_write.shutdown().await;
-                    });
+                    // The index in the log of this connection's last request.
+                    let current = Arc::new(Mutex::new(None::<usize>));
+                    let up = {
+                        let log = Arc::clone(&log);
+                        let current = Arc::clone(&current);
+                        tokio::spawn(async move {
+                            let mut buf = vec![0u8; 64 * 1024];
+                            loop {
+                                let n = match client_read.read(&mut buf).await {
+                                    Ok(0) | Err(_) => break,
+                                    Ok(n) => n,
+                                };
+                                if let Some(line) = request_line(&buf[..n]) {
+                                    let mut log = log.lock().unwrap();
+                                    log.push(Request { line, bytes: 0 });
+                                    *current.lock().unwrap() = Some(log.len() - 1);
+                                }
+                                if server_write.write_all(&buf[..n]).await.is_err() {
+                                    break;
+                                }
+                            }
+                            let _ = server_write.shutdown().await;
+                        })
+                    };
                     let mut buf = vec![0u8; 64 * 1024];
                     loop {
                         let n = match server_read.read(&mut buf).await {
@@ -60,6 +130,10 @@ impl CountingProxy {
                             Ok(n) => n,
                         };
                         count.fetch_add(n as u64, Ordering::Relaxed);
+                        if let Some(i) = *current.lock().unwrap() {
+                            log.lock().unwrap()[i].bytes += n as u64;
+                            dump(port, i, &buf[..n]);
+                        }
                         if client_write.write_all(&buf[..n]).await.is_err() {
                             break;
                         }
@@ -69,7 +143,37 @@ impl CountingProxy {
                 });
             }
         });
-        Self { port, down }
+        Self {
+            port,
+            down,
+            requests,
+        }
+    }
+
+    /// Each request's bytes so far (a mark for [`Self::grown`]).
+    pub fn snapshot(&self) -> Vec<u64> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.bytes)
+            .collect()
+    }
+
+    /// The requests answered more bytes since `mark` (a long poll open
+    /// before it too), with the bytes since.
+    pub fn grown(&self, mark: &[u64]) -> Vec<Request> {
+        let log = self.requests.lock().unwrap();
+        log.iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let bytes = r.bytes - mark.get(i).copied().unwrap_or(0);
+                (bytes > 0).then(|| Request {
+                    line: r.line.clone(),
+                    bytes,
+                })
+            })
+            .collect()
     }
 
     /// The proxy's base URL.
@@ -118,7 +222,7 @@ pub fn room_jid(id: &str, domain: &str) -> String {
 }
 
 /// What joining a room cost.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Join {
     /// Bytes Synapse sent for the join (through the proxy).
     pub bytes: u64,
@@ -126,6 +230,8 @@ pub struct Join {
     pub first_message_ms: f64,
     /// The gateway's RSS growth (none for the naive client).
     pub rss_growth_kb: Option<i64>,
+    /// The requests the bytes went to.
+    pub requests: Vec<Request>,
 }
 
 /// A naive client's join: `POST /join`, an initial `/sync` with no filter,
@@ -137,6 +243,7 @@ pub async fn naive_join(proxy: &CountingProxy, user: &Api, room_id: &str) -> Joi
         ..user.clone()
     };
     let before = proxy.down();
+    let mark = proxy.snapshot();
     let start = Instant::now();
     let path = format!("join/{}", encode(room_id));
     api.client(reqwest::Method::POST, &path, Some(serde_json::json!({})))
@@ -153,6 +260,7 @@ pub async fn naive_join(proxy: &CountingProxy, user: &Api, room_id: &str) -> Joi
         bytes: proxy.down() - before,
         first_message_ms: start.elapsed().as_secs_f64() * 1000.0,
         rss_growth_kb: None,
+        requests: proxy.grown(&mark),
     }
 }
 
@@ -170,6 +278,7 @@ pub async fn gateway_join(
 ) -> Join {
     let rss0 = rss_kb(pid);
     let before = proxy.down();
+    let mark = proxy.snapshot();
     let occupant: Jid = format!("{room}/{nick}").parse().unwrap();
     let mut p = Presence::available().with_to(occupant.clone());
     p.payloads.push(
@@ -213,6 +322,7 @@ pub async fn gateway_join(
         bytes: proxy.down() - before,
         first_message_ms,
         rss_growth_kb: Some(rss_kb(pid) as i64 - rss0 as i64),
+        requests: proxy.grown(&mark),
     }
 }
 
@@ -355,4 +465,121 @@ pub fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The path of simplified sliding sync (MSC4186) as Synapse serves it.
+const SLIDING: &str = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync";
+
+/// A minimal simplified sliding sync (MSC4186) request: one list of
+/// rooms with the state the gateway reads (name, alias, topic,
+/// encryption, power levels, creation, the user's and the timeline's
+/// senders' memberships), a timeline of one event, no extension (so no
+/// device lists, receipts or typing).
+fn sliding_body() -> Value {
+    serde_json::json!({
+        "lists": {"rooms": {
+            "ranges": [[0, 99]],
+            "timeline_limit": 1,
+            "required_state": [
+                ["m.room.name", ""], ["m.room.canonical_alias", ""],
+                ["m.room.topic", ""], ["m.room.encryption", ""],
+                ["m.room.power_levels", ""], ["m.room.create", ""],
+                ["m.room.member", "$ME"], ["m.room.member", "$LAZY"]
+            ]
+        }}
+    })
+}
+
+/// One sliding sync request from `pos` (none: the first), held open
+/// `timeout_ms`; its answer.
+async fn sliding_sync(api: &Api, pos: Option<&str>, timeout_ms: u64) -> Value {
+    let mut path = format!("{SLIDING}?timeout={timeout_ms}");
+    if let Some(pos) = pos {
+        path.push_str(&format!("&pos={}", urlencode(pos)));
+    }
+    api.call(reqwest::Method::POST, &path, Some(sliding_body()))
+        .await
+}
+
+/// A password login with a device of its own (sliding sync keeps its
+/// connections per device; the admin's logins have none).
+pub async fn device_login(base: &Api, localpart: &str, password: &str) -> Api {
+    let body = serde_json::json!({
+        "type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": localpart},
+        "password": password,
+        "initial_device_display_name": "mxbench",
+    });
+    let answer: Value = base
+        .http
+        .post(format!("{}/_matrix/client/v3/login", base.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Api {
+        token: answer["access_token"].as_str().unwrap().to_owned(),
+        ..base.clone()
+    }
+}
+
+/// What the same join costs a client of simplified sliding sync
+/// (MSC4186) with the gateway's needs ([`sliding_body`]): after a first
+/// sync (not counted), `POST /join`, syncs until the room is there, then
+/// until a message `sender` posts arrives; all through `proxy`, as `user`.
+pub async fn sliding_join(proxy: &CountingProxy, user: &Api, room_id: &str, sender: &Api) -> Join {
+    let api = Api {
+        base: proxy.url(),
+        ..user.clone()
+    };
+    let first = sliding_sync(&api, None, 0).await;
+    let mut pos = first["pos"]
+        .as_str()
+        .expect("a sliding sync position")
+        .to_owned();
+    let before = proxy.down();
+    let mark = proxy.snapshot();
+    let start = Instant::now();
+    let path = format!("join/{}", encode(room_id));
+    api.client(reqwest::Method::POST, &path, Some(serde_json::json!({})))
+        .await;
+    let mut timeout = 0;
+    loop {
+        let answer = sliding_sync(&api, Some(&pos), timeout).await;
+        pos = answer["pos"].as_str().unwrap().to_owned();
+        if answer["rooms"].get(room_id).is_some() {
+            break;
+        }
+        timeout = 10_000;
+    }
+    let text = format!("first message after a sliding join of {room_id}");
+    sender
+        .send(
+            room_id,
+            &format!("s{}", pos.len() + start.elapsed().as_nanos() as usize),
+            &text,
+        )
+        .await;
+    loop {
+        let answer = sliding_sync(&api, Some(&pos), 10_000).await;
+        pos = answer["pos"].as_str().unwrap().to_owned();
+        let timeline = &answer["rooms"][room_id]["timeline"];
+        let seen = timeline
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["content"]["body"].as_str() == Some(text.as_str()));
+        if seen {
+            break;
+        }
+    }
+    Join {
+        bytes: proxy.down() - before,
+        first_message_ms: start.elapsed().as_secs_f64() * 1000.0,
+        rss_growth_kb: None,
+        requests: proxy.grown(&mark),
+    }
 }
