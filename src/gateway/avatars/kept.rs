@@ -21,7 +21,8 @@ use crate::gateway::Gateway;
 use crate::store::StoredAvatar;
 
 impl Avatars {
-    /// A person's kept picture and the URL it came from, if both are known.
+    /// A person's kept picture and the URL it came from (empty when that
+    /// was forgotten, [`MAX_URLS`]), if the picture is kept.
     fn picture_of(&self, user: &BareJid, person: &UserId) -> Option<(String, Image)> {
         let state = self.state.lock().unwrap();
         let hash = state.people.get(user)?.get(person)?.as_ref()?;
@@ -30,7 +31,8 @@ impl Avatars {
             .by_url
             .iter()
             .find(|(_, h)| *h == hash)
-            .map(|(url, _)| url.clone())?;
+            .map(|(url, _)| url.clone())
+            .unwrap_or_default();
         Some((url, image))
     }
 
@@ -47,10 +49,12 @@ impl Avatars {
             media_type,
         };
         state.keep(Arc::clone(&hash), image);
-        if state.by_url.len() >= MAX_URLS {
-            state.by_url.clear();
+        if !url.is_empty() {
+            if state.by_url.len() >= MAX_URLS {
+                state.by_url.clear();
+            }
+            state.by_url.insert(url, Arc::clone(&hash));
         }
-        state.by_url.insert(url, Arc::clone(&hash));
         state
             .people
             .entry(user.clone())
@@ -112,5 +116,34 @@ impl Gateway {
                 warn!("a stored contact's picture is no picture: ignored");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restored_picture_is_the_persons_and_its_urls_unless_known() {
+        let avatars = Avatars::default();
+        let user: BareJid = "alice@localhost".parse().unwrap();
+        let png = b"\x89PNG\r\n\x1a\nbob".to_vec();
+        let hash: Arc<str> = sha1_hex(&png).into();
+        assert!(!avatars.restore(&user, UserId("bob".into()), "u".into(), b"<svg".to_vec()));
+        assert_eq!(avatars.hash(&user, &UserId("bob".into())), None);
+
+        assert!(avatars.restore(&user, UserId("bob".into()), "u".into(), png.clone()));
+        assert_eq!(
+            avatars.hash(&user, &UserId("bob".into())),
+            Some(Some(Arc::clone(&hash)))
+        );
+        assert_eq!(avatars.state.lock().unwrap().cached("u"), Some(hash));
+        let (url, image) = avatars.picture_of(&user, &UserId("bob".into())).unwrap();
+        assert_eq!((url.as_str(), &*image.bytes), ("u", &png[..]));
+
+        // What this process already knows wins over the stored picture.
+        avatars.set(&user, UserId("carol".into()), None);
+        assert!(avatars.restore(&user, UserId("carol".into()), "v".into(), png));
+        assert_eq!(avatars.hash(&user, &UserId("carol".into())), Some(None));
     }
 }
