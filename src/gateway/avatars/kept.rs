@@ -7,7 +7,11 @@
 //! nothing. The bytes are stored, not just the URL: a picture is at most
 //! [`MAX_AVATAR`](super::MAX_AVATAR) bytes, and a URL alone would need a fetch (and may have
 //! expired). The hash and type are read from the bytes when loaded.
-//! Occupants who are no contact are not stored.
+//! Occupants who are no contact are not stored. Every stored picture is
+//! read at start-up, and the cache's bound holds for them too: past
+//! `MAX_BYTES` a network's oldest are dropped, and such a contact keeps
+//! the hash in presence but has no PHOTO, and their URL is fetched again,
+//! until the network tells it (as before this module).
 
 use std::sync::Arc;
 
