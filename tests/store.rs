@@ -4,7 +4,8 @@ mod support;
 
 use switchboard::archive::{Archive, ArchivePolicy};
 use switchboard::store::{
-    ArchiveRange, ArchivedMessage, IdMapping, MappedId, Store, StoredContact, StoredRoom,
+    ArchiveRange, ArchivedMessage, IdMapping, MappedId, Store, StoredAvatar, StoredContact,
+    StoredRoom,
 };
 
 /// `count` messages of alice's in `room`, with seqs after `seq` and bodies `{body}{i}`.
@@ -307,6 +308,55 @@ async fn exercise(store: &Store) {
         1
     );
 
+    // Contacts' pictures: saved, replaced, forgotten, listed by id within
+    // the limit; every byte value comes back as it went in.
+    let picture = |id: &str, url: &str, seed: u8| StoredAvatar {
+        contact: id.into(),
+        url: url.into(),
+        bytes: (0..=255u8).cycle().skip(seed.into()).take(3000).collect(),
+    };
+    for a in [
+        picture("bob", "http://x/bob.png", 0),
+        picture("@Carol:hs", "http://x/carol.png", 1),
+        picture("erin", "http://x/erin.png", 2),
+        picture("bob", "http://x/bob2.png", 3),
+    ] {
+        store
+            .save_contact_avatar("alice@localhost", "irc", &a)
+            .await
+            .unwrap();
+    }
+    store
+        .delete_contact_avatar("alice@localhost", "irc", "erin")
+        .await
+        .unwrap();
+    store
+        .save_contact_avatar(
+            "alice@localhost",
+            "discord",
+            &picture("dave", "http://x/dave.png", 4),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .contact_avatars("alice@localhost", "irc", 10)
+            .await
+            .unwrap(),
+        [
+            picture("@Carol:hs", "http://x/carol.png", 1),
+            picture("bob", "http://x/bob2.png", 3)
+        ]
+    );
+    assert_eq!(
+        store
+            .contact_avatars("alice@localhost", "irc", 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
     // Deleting a registration removes what belongs to it, nothing else.
     assert!(store
         .delete_registration("alice@localhost", "irc")
@@ -365,6 +415,18 @@ async fn exercise(store: &Store) {
             .await
             .unwrap(),
         [contact("dave", "Dave", true)]
+    );
+    assert!(store
+        .contact_avatars("alice@localhost", "irc", 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .contact_avatars("alice@localhost", "discord", 10)
+            .await
+            .unwrap(),
+        [picture("dave", "http://x/dave.png", 4)]
     );
     assert!(store
         .registration("alice@localhost", "discord")

@@ -4,6 +4,7 @@
 //! contacts are known at once: their presence is sent again when the link
 //! comes up, a probe is answered available, and the network reporting one
 //! again pushes no second roster item nor asks for a second subscription.
+//! A contact's picture is kept alongside (`avatars/kept.rs`).
 
 use switchboard_bridge_api::UserId;
 use tracing::warn;
@@ -34,6 +35,7 @@ impl Gateway {
         {
             warn!(error = %e, "cannot store a contact");
         }
+        self.keep_avatar(user, &UserId(contact.to_owned())).await;
     }
 
     /// Forgets a stored contact of the user (removed from their roster),
@@ -49,7 +51,8 @@ impl Gateway {
     }
 
     /// Reads the user's stored contacts into memory (those already known
-    /// in this process are left as they are).
+    /// in this process are left as they are), then their pictures
+    /// (`avatars/kept.rs`).
     pub(super) async fn restore_contacts(&self, user: &BareJid) {
         let stored = match self
             .store
@@ -62,14 +65,17 @@ impl Gateway {
         if stored.is_empty() {
             return;
         }
-        let mut contacts = self.contacts.lock().unwrap();
-        let known = contacts.users.entry(user.clone()).or_default();
-        for c in stored {
-            if known.len() >= MAX_CONTACTS {
-                break;
+        {
+            let mut contacts = self.contacts.lock().unwrap();
+            let known = contacts.users.entry(user.clone()).or_default();
+            for c in stored {
+                if known.len() >= MAX_CONTACTS {
+                    break;
+                }
+                known.entry(c.contact).or_insert((c.name, c.in_roster));
             }
-            known.entry(c.contact).or_insert((c.name, c.in_roster));
         }
+        self.restore_avatars(user).await;
     }
 
     /// Each known contact of the user says it is available (the link came

@@ -7,12 +7,14 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 mod archive;
+mod contact_avatars;
 mod contacts;
 mod id_map;
 mod rich;
 mod rooms;
 
 pub use archive::{ArchiveRange, ArchivedMessage};
+pub use contact_avatars::StoredAvatar;
 pub use contacts::StoredContact;
 pub use id_map::{IdMapping, MappedId, ID_MAP_LIMIT};
 pub use rooms::StoredRoom;
@@ -180,6 +182,10 @@ impl Store {
             (
                 "contacts",
                 "DELETE FROM contacts WHERE user_jid = $1 AND network = $2",
+            ),
+            (
+                "contact_avatars",
+                "DELETE FROM contact_avatars WHERE user_jid = $1 AND network = $2",
             ),
         ] {
             let done = sqlx::query(sql)

@@ -11,7 +11,8 @@
 //! of the user's rooms, the contact; `vcard.rs` builds the `<x/>`) and a
 //! new presence is sent where it changed; a vcard-temp get to the
 //! occupant's or the contact's JID is answered with the picture, and a
-//! XEP-0084 items get on a contact's JID (`pep.rs`).
+//! XEP-0084 items get on a contact's JID (`pep.rs`). A contact's picture
+//! is also stored, and read back at start-up (`kept.rs`).
 //!
 //! Bounds: pictures [`MAX_BYTES`] in all (oldest dropped first; a person
 //! whose picture was dropped keeps the hash in presence, and their vCard has
@@ -19,6 +20,7 @@
 //! [`MAX_PEOPLE`] people per user (past it, one is forgotten),
 //! [`MAX_WAITING`] changes waiting for their fetch.
 
+mod kept;
 mod pep;
 mod vcard;
 
@@ -215,6 +217,7 @@ impl Gateway {
             };
             if this.avatars.set(&user, person.clone(), hash) {
                 this.announce_avatar(&user, &person).await;
+                this.keep_avatar(&user, &person).await;
             }
         });
     }

@@ -14,6 +14,7 @@ mod common;
 mod harness;
 
 use base64::Engine as _;
+use common::support::prosody::DOMAIN;
 use common::Client;
 use harness::{contact_jid, file_server, join, occupant_jid, Testnet};
 use sha1::{Digest, Sha1};
@@ -439,4 +440,86 @@ async fn a_contact_answers_disco_as_a_person_and_notifies_a_new_picture() {
         })
         .await;
     assert_eq!(told, None, "no notification where bob is no contact");
+}
+
+/// Bob's picture, told while he is alice's contact, outlives a restart of
+/// the gateway: his presence when the gateway is back carries the same
+/// hash, his vCard and XEP-0084 data are the picture byte-identical, and
+/// the network telling the same URL again (as a new session does) fetches
+/// nothing. A new picture after it replaces the stored one: after a second
+/// restart it is the new one that comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contacts_picture_is_kept_across_restarts() {
+    let first = png(2500, 33);
+    let second = png(1800, 35);
+    let (port, counts) = file_server(vec![
+        ("/bob.png", first.clone()),
+        ("/bob2.png", second.clone()),
+    ])
+    .await;
+    let mut net = Testnet::start_with(None, "[files]\nallow_private_addresses = true\n").await;
+    let mut alice = net.user("alice").await;
+    let bob = contact_jid("bob");
+    subscribe_to_bob(&mut net, "alice", &mut alice).await;
+    net.control.inject("alice", avatar(port, "/bob.png")).await;
+    let hash = sha1_hex(&first);
+    presence_with_photo(&mut alice, &bob, &hash).await;
+    let quiet = std::time::Duration::from_millis(500);
+    while alice
+        .maybe(quiet, |s| match s {
+            Stanza::Presence(p) if p.from.as_ref() == Some(&bob) => Some(()),
+            _ => None,
+        })
+        .await
+        .is_some()
+    {}
+
+    net.restart_gateway();
+    net.control.started("alice").await;
+    presence_with_photo(&mut alice, &bob, &hash).await;
+    let mut phone = Client::login(&format!("alice@{DOMAIN}"), "pass", net.prosody.c2s_port).await;
+    let probed = phone
+        .wait_for(|s| match s {
+            Stanza::Presence(p) if p.from.as_ref() == Some(&bob) && p.type_ == Type::None => {
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        photo(&probed).as_deref(),
+        Some(hash.as_str()),
+        "a device logging in after the restart gets the hash"
+    );
+    let (name, media_type, bytes) = vcard(&mut alice, &bob).await;
+    assert_eq!(name, "Bob Builder");
+    assert_eq!(media_type, "image/png");
+    assert_eq!(bytes, first, "the PHOTO after a restart is the picture");
+    let (id, data) = avatar_item(&mut alice, &bob, DATA, Some(&hash))
+        .await
+        .unwrap();
+    assert_eq!(id, hash);
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(data.text())
+        .unwrap();
+    assert_eq!(data, first, "the XEP-0084 data after a restart");
+
+    // The same URL again, then a new picture: changes are taken in order,
+    // so once the new hash is out the first was seen, and not fetched.
+    net.control.inject("alice", avatar(port, "/bob.png")).await;
+    net.control.inject("alice", avatar(port, "/bob2.png")).await;
+    let new_hash = sha1_hex(&second);
+    presence_with_photo(&mut alice, &bob, &new_hash).await;
+    assert_eq!(
+        counts.lock().unwrap().get("/bob.png").copied(),
+        Some(1),
+        "an unchanged picture is not fetched again after a restart"
+    );
+
+    net.restart_gateway();
+    net.control.started("alice").await;
+    presence_with_photo(&mut alice, &bob, &new_hash).await;
+    let (_, _, bytes) = vcard(&mut alice, &bob).await;
+    assert_eq!(bytes, second, "the new picture replaced the stored one");
+    assert_eq!(counts.lock().unwrap().get("/bob2.png").copied(), Some(1));
 }
