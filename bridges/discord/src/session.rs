@@ -55,7 +55,8 @@ pub(crate) fn start(config: Arc<Config>, login: Login) -> SessionHandle {
     let (handle, end) = session_channels();
     let token = login.credentials.get(TOKEN).unwrap_or_default().to_owned();
     let positions = Positions::from_state(&login.state);
-    tokio::spawn(run(config, login.account, token, positions, end));
+    let files = login.files;
+    tokio::spawn(run(config, login.account, token, positions, files, end));
     handle
 }
 
@@ -108,6 +109,10 @@ struct Session {
     sent: u64,
     /// The avatars told to the core.
     avatars: crate::avatars::Avatars,
+    /// The operator's settings (the client that fetches files).
+    config: Arc<Config>,
+    /// The operator's limits for the files the user sends.
+    file_limits: switchboard_bridge_api::download::Limits,
 }
 
 async fn run(
@@ -115,6 +120,7 @@ async fn run(
     account: String,
     token: String,
     positions: Positions,
+    file_limits: switchboard_bridge_api::download::Limits,
     end: SessionEnd,
 ) {
     let SessionEnd {
@@ -160,6 +166,8 @@ async fn run(
         nonce_prefix: format!("{started:x}"),
         sent: 0,
         avatars: crate::avatars::Avatars::new(config.api.as_deref()),
+        config: Arc::clone(&config),
+        file_limits,
     };
     let mut gateway = tokio::spawn(async move { client.start().await });
     let mut waiting: VecDeque<Command> = VecDeque::new();
@@ -377,8 +385,15 @@ impl Session {
                 kind,
                 reply_to,
                 token,
-                ..
-            } => self.send(target, &text, kind, reply_to, token).await,
+                attachments,
+            } => {
+                let text = send::Text {
+                    text: &text,
+                    kind,
+                    reply_to,
+                };
+                self.send(target, text, &attachments, token).await
+            }
             Command::FetchHistory { token, room, .. } => {
                 self.emit(Event::History {
                     token,

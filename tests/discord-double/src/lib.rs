@@ -24,6 +24,7 @@
 pub mod fixture;
 mod gateway;
 mod http;
+pub mod multipart;
 mod rich;
 
 use std::net::SocketAddr;
@@ -48,8 +49,11 @@ pub struct Request {
     pub method: String,
     /// The path, from `/api/v10/…` (query included).
     pub path: String,
-    /// The JSON body, `Null` when there was none.
+    /// The JSON body (a multipart request's `payload_json`), `Null` when
+    /// there was none.
     pub body: Value,
+    /// The files a multipart request carried.
+    pub files: Vec<multipart::Upload>,
 }
 
 /// What the gateway and REST share: the dispatch log of the one session.
@@ -82,6 +86,8 @@ pub(crate) struct State {
     pub webhooks_forbidden: bool,
     /// The reactions on messages: (message id, user id, emoji object as JSON text).
     pub reactions: std::collections::HashSet<(String, String, String)>,
+    /// The files uploaded with messages, by their CDN path.
+    pub cdn: std::collections::HashMap<String, Vec<u8>>,
 }
 
 pub(crate) struct Shared {
@@ -96,6 +102,8 @@ pub(crate) struct Shared {
     pub ops: broadcast::Sender<Value>,
     /// The gateway's URL (`ws://127.0.0.1:PORT`).
     pub gateway_url: String,
+    /// The REST API's (and CDN's) URL (`http://127.0.0.1:PORT`).
+    pub api_url: String,
     /// GUILD_CREATE's data.
     pub guild: Value,
 }
@@ -136,12 +144,14 @@ impl Double {
                 webhooks: Vec::new(),
                 webhooks_forbidden: false,
                 reactions: Default::default(),
+                cdn: Default::default(),
             }),
             dispatched: broadcast::channel(1024).0,
             drop_all: broadcast::channel(16).0,
             released: Notify::new(),
             ops: broadcast::channel(16).0,
             gateway_url: format!("ws://{}", gateway.local_addr()?),
+            api_url: format!("http://{api_addr}"),
             guild,
         });
         tokio::spawn(gateway::serve(gateway, Arc::clone(&shared)));
@@ -253,7 +263,7 @@ impl Double {
         let body = serde_json::json!({ "username": name, "content": content });
         let token = format!("webhook-token-{id}");
         let (_, message) =
-            http::execute_webhook(&self.shared, &mut state, &id, &token, None, &body);
+            http::execute_webhook(&self.shared, &mut state, &id, &token, None, &body, &[]);
         message["id"].as_str().unwrap_or_default().to_owned()
     }
 
