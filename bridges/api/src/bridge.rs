@@ -58,6 +58,13 @@ pub struct Capabilities {
     /// explicit command. Discord and Matrix rooms are; IRC channels are
     /// not, unless the user sets a channel persistent.
     pub persistent_rooms: bool,
+    /// Only the network's moderators may retract others' messages, and the
+    /// user's own role in a room says whether they are one (Discord: the
+    /// bot's Manage Messages). The core then offers XEP-0425 moderation in
+    /// a joined room only while the user's role there is operator or
+    /// owner; otherwise (false) wherever the network can retract, and the
+    /// network's refusal answers a user who may not.
+    pub moderation_by_role: bool,
 }
 
 /// A network bridge: describes itself and starts sessions.

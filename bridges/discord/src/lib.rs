@@ -163,6 +163,9 @@ fn info() -> BridgeInfo {
             typing: true,
             // Files from XMPP are fetched and uploaded (`session/files.rs`).
             attachments: true,
+            // Deleting others' messages takes Manage Messages, which makes
+            // the bot (the user's own member) a moderator (`guilds.rs`).
+            moderation_by_role: true,
             ..Capabilities::default()
         },
         server_settings: vec![],

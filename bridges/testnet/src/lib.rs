@@ -143,6 +143,7 @@ fn info() -> BridgeInfo {
             // Ids are case-sensitive, as Matrix's are: `Bob` and `bob` are two people.
             case_insensitive_ids: false,
             persistent_rooms: true,
+            moderation_by_role: false,
         },
         server_settings: vec![],
     }

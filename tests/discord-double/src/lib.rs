@@ -125,6 +125,18 @@ impl Double {
         Self::start_with(fixture::large_guild(channels, listed, total)).await
     }
 
+    /// Starts with the bot in the Mods role (Manage Messages): it may
+    /// delete anyone's message.
+    pub async fn start_with_moderator_bot() -> std::io::Result<Self> {
+        let mut guild = fixture::guild();
+        for member in guild["members"].as_array_mut().expect("members") {
+            if member["user"]["id"] == BOT_ID {
+                member["roles"] = serde_json::json!([fixture::MODS_ROLE_ID]);
+            }
+        }
+        Self::start_with(guild).await
+    }
+
     async fn start_with(guild: Value) -> std::io::Result<Self> {
         let gateway = TcpListener::bind("127.0.0.1:0").await?;
         let api = TcpListener::bind("127.0.0.1:0").await?;
