@@ -18,6 +18,7 @@ mod authors;
 mod avatars;
 mod direct;
 mod errors;
+mod extras;
 mod files;
 mod guilds;
 mod incoming;

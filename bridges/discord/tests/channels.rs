@@ -361,3 +361,45 @@ async fn without_manage_messages_a_moderation_is_refused() {
         "Discord refused the delete: Missing Permissions (403)"
     );
 }
+
+/// A message of only a sticker, or only an embed (fields as Discord's
+/// documentation lists them), arrives as readable text, never empty.
+#[tokio::test]
+async fn stickers_and_embeds_arrive_as_readable_text() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    join(&mut s, double::GENERAL_ID, "me").await;
+    until(&mut s, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    let sticker = serde_json::json!({
+        "sticker_items": [{ "id": "749054660769218631", "name": "Wave", "format_type": 1 }]
+    });
+    double.say_with(double::GENERAL_ID, double::DAVE_ID, "", sticker);
+    let embed = serde_json::json!({
+        "embeds": [{
+            "title": "Release 1.4", "type": "rich", "description": "Faster joins",
+            "url": "https://example.org/releases/1.4", "color": 5814783,
+            "footer": { "text": "ci" }, "fields": []
+        }]
+    });
+    double.say_with(double::GENERAL_ID, double::DAVE_ID, "", embed);
+    let mut texts = Vec::new();
+    while texts.len() < 2 {
+        let text = until(&mut s, |e| match e {
+            Event::Message(m) if !m.own => Some(m.text.clone()),
+            _ => None,
+        })
+        .await;
+        texts.push(text);
+    }
+    assert_eq!(
+        texts,
+        [
+            "[sticker: Wave]",
+            "> Release 1.4\n> Faster joins\n> https://example.org/releases/1.4"
+        ]
+    );
+}

@@ -190,6 +190,20 @@ impl Double {
         id
     }
 
+    /// Dispatches MESSAGE_CREATE for a message `author` writes in
+    /// `channel` with more fields (`sticker_items`, `embeds`, …) set as
+    /// given; returns its id.
+    pub fn say_with(&self, channel: &str, author: &str, content: &str, fields: Value) -> String {
+        let mut state = self.shared.state.lock().unwrap();
+        let id = next_id(&mut state);
+        let mut message = fixture::message(&id, channel, &fixture::user(author), content, None);
+        if let (Some(message), Value::Object(fields)) = (message.as_object_mut(), fields) {
+            message.extend(fields);
+        }
+        dispatch(&self.shared, &mut state, "MESSAGE_CREATE", message);
+        id
+    }
+
     /// Dispatches MESSAGE_UPDATE: `author` edits their message `id` in
     /// `channel` to `content` (the whole message, `edited_timestamp` set,
     /// as Discord sends it).
