@@ -23,6 +23,7 @@ const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
 const SID: &str = "urn:xmpp:sid:0";
 const RETRACT: &str = "urn:xmpp:message-retract:1";
 const MODERATE: &str = "urn:xmpp:message-moderate:1";
+const MARKERS: &str = "urn:xmpp:chat-markers:0";
 
 /// Joins `#general` as `nick`; the MUC role of the self-presence.
 async fn join_with_role(client: &mut Client, nick: &str) -> String {
@@ -142,4 +143,6 @@ async fn without_manage_messages_the_room_offers_no_moderation() {
     let have = features(&mut alice).await;
     assert!(!have.iter().any(|f| f == MODERATE), "{have:?}");
     assert!(have.iter().any(|f| f == RETRACT), "own retractions stay");
+    // Discord has no read state for bots: no XEP-0333 markers offered.
+    assert!(!have.iter().any(|f| f == MARKERS), "{have:?}");
 }
