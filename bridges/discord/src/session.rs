@@ -29,6 +29,7 @@ use crate::typing::Typing;
 use crate::webhooks::Webhooks;
 
 mod messages;
+mod order;
 mod rich;
 mod send;
 use crate::register::{self, TOKEN};
@@ -113,6 +114,8 @@ struct Session {
     config: Arc<Config>,
     /// The operator's limits for the files the user sends.
     file_limits: switchboard_bridge_api::download::Limits,
+    /// New messages waiting for ones sent before them (`session/order.rs`).
+    held: order::Held,
 }
 
 async fn run(
@@ -168,6 +171,7 @@ async fn run(
         avatars: crate::avatars::Avatars::new(config.api.as_deref()),
         config: Arc::clone(&config),
         file_limits,
+        held: order::Held::default(),
     };
     let mut gateway = tokio::spawn(async move { client.start().await });
     let mut waiting: VecDeque<Command> = VecDeque::new();
@@ -177,6 +181,9 @@ async fn run(
     while open {
         tokio::select! {
             _ = save.tick() => open = session.save_positions().await,
+            () = tokio::time::sleep_until(session.held.until().unwrap_or(load_deadline)), if session.held.until().is_some() => {
+                open = session.release_held().await;
+            }
             () = tokio::time::sleep_until(session.typing.next_end().unwrap_or(load_deadline)), if session.typing.next_end().is_some() => {
                 open = session.typing_ended().await;
             }
@@ -186,6 +193,7 @@ async fn run(
             command = commands.recv() => {
                 let Some(command) = command else { break };
                 if matches!(command, Command::Shutdown) {
+                    session.release_held().await;
                     session.save_positions().await;
                     break;
                 }
@@ -215,6 +223,7 @@ async fn run(
                     Err(_) => "the gateway task stopped".to_owned(),
                 };
                 tracing::info!(account = %session.account, %reason, "Discord session ends");
+                session.release_held().await;
                 session.save_positions().await;
                 session.emit(Event::Disconnected { reason, retrying: false }).await;
                 return;
@@ -299,6 +308,18 @@ impl Session {
 
     /// One gateway dispatch.
     async fn dispatch(&mut self, dispatch: Dispatch) -> bool {
+        // A new message waits for ones sent before it; anything else lets
+        // the waiting ones go first.
+        let dispatch = match dispatch {
+            Dispatch::MessageCreate(created) => {
+                self.held.hold(created.message);
+                return true;
+            }
+            other => other,
+        };
+        if !self.release_held().await {
+            return false;
+        }
         match dispatch {
             Dispatch::Ready(ready) => {
                 let user = &ready.ready.user;
@@ -316,7 +337,6 @@ impl Session {
                 self.guilds.create(&created.guild);
                 true
             }
-            Dispatch::MessageCreate(created) => self.message(created.message).await,
             Dispatch::MessageUpdate(updated) => self.message_update(updated).await,
             Dispatch::MessageDelete(deleted) => self.message_delete(deleted).await,
             Dispatch::ReactionAdd(added) => self.reaction(added.reaction, true).await,
