@@ -5,12 +5,16 @@
 //! bursts both ways (throughput, latency, CPU, nothing lost), then more users
 //! joined (memory per user) and all of them gone (memory given back?).
 //!
-//! `--matrix` runs the Matrix bench instead ([`matrix`]).
+//! `--matrix` runs the Matrix bench instead ([`matrix`]), `--discord` the
+//! Discord bench through the Discord double ([`discord`]).
 
 #[path = "../../tests/e2e/tests/common/bigroom.rs"]
 mod bigroom;
 #[path = "../../tests/e2e/tests/common/mod.rs"]
 mod common;
+mod discord;
+#[path = "../../tests/e2e/tests/common/discord.rs"]
+mod discord_setup;
 mod matrix;
 #[path = "../../tests/e2e/tests/common/mxbench.rs"]
 mod mxbench;
@@ -764,6 +768,9 @@ async fn main() {
     stop_children_on_panic();
     if std::env::args().nth(1).as_deref() == Some("--matrix") {
         return matrix::main().await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("--discord") {
+        return discord::main().await;
     }
     let a = args();
     // Not at debug level: Prosody would spend more on its log than on routing.

@@ -38,14 +38,16 @@ impl Gateway {
         self.keep_avatar(user, &UserId(contact.to_owned())).await;
     }
 
-    /// Forgets a stored contact of the user (removed from their roster),
-    /// so that a restart does not bring them back.
+    /// Forgets a stored contact of the user and their picture (removed
+    /// from their roster), so that a restart does not bring them back.
     pub(super) async fn drop_kept_contact(&self, user: &BareJid, contact: &str) {
-        if let Err(e) = self
-            .store
-            .delete_contact(&user.to_string(), &self.network, contact)
-            .await
-        {
+        let user = user.to_string();
+        let store = &self.store;
+        let (row, picture) = tokio::join!(
+            store.delete_contact(&user, &self.network, contact),
+            store.delete_contact_avatar(&user, &self.network, contact),
+        );
+        if let Err(e) = row.and(picture) {
             warn!(error = %e, "cannot forget a stored contact");
         }
     }

@@ -68,6 +68,13 @@ pub struct Capabilities {
     /// lists the user's groups (`ListRooms` with no `within`), each an item
     /// with a node whose items are its rooms (`ListRooms` `within` it).
     pub room_groups: bool,
+    /// Only the network's moderators may retract others' messages, and the
+    /// user's own role in a room says whether they are one (Discord: the
+    /// bot's Manage Messages). The core then offers XEP-0425 moderation in
+    /// a joined room only while the user's role there is operator or
+    /// owner; otherwise (false) wherever the network can retract, and the
+    /// network's refusal answers a user who may not.
+    pub moderation_by_role: bool,
 }
 
 /// Limits a network puts on one person's reactions to one message.

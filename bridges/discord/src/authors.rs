@@ -23,6 +23,11 @@ impl Authors {
         self.recent.push_back((message, author));
     }
 
+    /// Whether `message` was passed on lately.
+    pub fn knows(&self, message: u64) -> bool {
+        self.recent.iter().rev().any(|(m, _)| *m == message)
+    }
+
     /// The author of `message`, forgotten from now on (it was deleted).
     pub fn take(&mut self, message: u64) -> Option<u64> {
         let at = self.recent.iter().rposition(|(m, _)| *m == message)?;
@@ -40,6 +45,7 @@ mod tests {
         for m in 0..(KEPT as u64 + 1) {
             authors.note(m, m + 100);
         }
+        assert!(!authors.knows(0) && authors.knows(1));
         assert_eq!(authors.take(0), None, "the oldest is forgotten");
         assert_eq!(authors.take(1), Some(101));
         assert_eq!(authors.take(1), None, "taken once");

@@ -97,6 +97,12 @@ pub(crate) fn message(
     let guild = message.guild_id.map(|g| g.get());
     let text = names_for_mentions(&message.content, guild, &message.mentions, guilds);
     let text = markdown::to_styling(&text);
+    let text = crate::extras::with_extras(
+        text,
+        &message.content,
+        &message.sticker_items,
+        &message.embeds,
+    );
     let timestamp = SystemTime::UNIX_EPOCH
         + Duration::from_secs(message.timestamp.unix_timestamp().max(0) as u64);
     let id = message.id.to_string();

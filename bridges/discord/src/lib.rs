@@ -23,6 +23,8 @@ mod authors;
 mod avatars;
 mod direct;
 mod errors;
+mod extras;
+mod files;
 mod guilds;
 mod incoming;
 mod links;
@@ -99,6 +101,10 @@ pub(crate) struct Config {
     /// user's REST requests, made when the first needs it: one each cost
     /// some 60 kB per user, and made at start it costs 1 MB with no user.
     client: std::sync::OnceLock<reqwest::Client>,
+    /// The client that fetches the files users send (public addresses
+    /// only, [`public_http`](switchboard_bridge_api::public_http)), one
+    /// per answer to "private addresses allowed", made when first needed.
+    downloads: [std::sync::OnceLock<reqwest::Client>; 2],
 }
 
 impl Config {
@@ -109,6 +115,18 @@ impl Config {
                 // As serenity makes its own: only a TLS backend that cannot
                 // start fails here.
                 reqwest::Client::builder()
+                    .use_rustls_tls()
+                    .build()
+                    .expect("an HTTP client with rustls")
+            })
+            .clone()
+    }
+
+    /// The shared client for the files users send.
+    pub fn downloads(&self, allow_private: bool) -> reqwest::Client {
+        self.downloads[usize::from(allow_private)]
+            .get_or_init(|| {
+                switchboard_bridge_api::public_http::builder(allow_private)
                     .use_rustls_tls()
                     .build()
                     .expect("an HTTP client with rustls")
@@ -136,6 +154,7 @@ impl DiscordBridge {
         let config = Arc::new(Config {
             api: settings.api.map(|a| a.trim_end_matches('/').to_owned()),
             client: Default::default(),
+            downloads: Default::default(),
         });
         let shared = match settings.shared_bot_token {
             Some(Secret(token)) => {
@@ -219,6 +238,11 @@ fn info(shared: bool) -> BridgeInfo {
             },
             replies: true,
             typing: true,
+            // Files from XMPP are fetched and uploaded (`session/files.rs`).
+            attachments: true,
+            // Deleting others' messages takes Manage Messages, which makes
+            // the bot (the user's own member) a moderator (`guilds.rs`).
+            moderation_by_role: true,
             ..Capabilities::default()
         },
         server_settings: vec![],

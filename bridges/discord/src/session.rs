@@ -30,6 +30,7 @@ use crate::webhooks::Webhooks;
 
 mod connect;
 mod messages;
+mod order;
 mod rich;
 mod send;
 mod view;
@@ -72,7 +73,8 @@ pub(crate) fn start(
         }
         (None, _) => Source::Own(login.credentials.get(TOKEN).unwrap_or_default().to_owned()),
     };
-    tokio::spawn(run(config, login.account, source, positions, end));
+    let files = login.files;
+    tokio::spawn(run(config, login.account, source, positions, files, end));
     handle
 }
 
@@ -117,6 +119,12 @@ struct Session {
     view: Option<View>,
     /// Shared-bot mode: the joined channels, told to the shared connection.
     rooms: Option<crate::shared::Rooms>,
+    /// The operator's settings (the client that fetches files).
+    config: Arc<Config>,
+    /// The operator's limits for the files the user sends.
+    file_limits: switchboard_bridge_api::download::Limits,
+    /// New messages waiting for ones sent before them (`session/order.rs`).
+    held: order::Held,
 }
 
 async fn run(
@@ -124,6 +132,7 @@ async fn run(
     account: String,
     source: Source,
     positions: Positions,
+    file_limits: switchboard_bridge_api::download::Limits,
     end: SessionEnd,
 ) {
     let SessionEnd {
@@ -167,6 +176,9 @@ async fn run(
         avatars: crate::avatars::Avatars::new(config.api.as_deref()),
         view,
         rooms,
+        config: Arc::clone(&config),
+        file_limits,
+        held: order::Held::default(),
     };
     let mut waiting: VecDeque<Command> = VecDeque::new();
     let load_deadline = tokio::time::Instant::now() + LOAD_WAIT;
@@ -178,6 +190,9 @@ async fn run(
                 open = session.save_positions().await && session.recheck_joined().await;
                 session.share_rooms();
             }
+            () = tokio::time::sleep_until(session.held.until().unwrap_or(load_deadline)), if session.held.until().is_some() => {
+                open = session.release_held().await;
+            }
             () = tokio::time::sleep_until(session.typing.next_end().unwrap_or(load_deadline)), if session.typing.next_end().is_some() => {
                 open = session.typing_ended().await;
             }
@@ -187,6 +202,7 @@ async fn run(
             command = commands.recv() => {
                 let Some(command) = command else { break };
                 if matches!(command, Command::Shutdown) {
+                    session.release_held().await;
                     session.save_positions().await;
                     break;
                 }
@@ -220,6 +236,7 @@ async fn run(
             }
             reason = gateway_end(&mut own) => {
                 tracing::info!(account = %session.account, %reason, "Discord session ends");
+                session.release_held().await;
                 session.save_positions().await;
                 session.emit(Event::Disconnected { reason, retrying: false }).await;
                 return;
@@ -306,6 +323,18 @@ impl Session {
 
     /// One gateway dispatch.
     async fn dispatch(&mut self, dispatch: Dispatch) -> bool {
+        // A new message waits for ones sent before it; anything else lets
+        // the waiting ones go first.
+        let dispatch = match dispatch {
+            Dispatch::MessageCreate(created) => {
+                self.held.hold(created.message);
+                return true;
+            }
+            other => other,
+        };
+        if !self.release_held().await {
+            return false;
+        }
         match dispatch {
             Dispatch::Ready(ready) => {
                 let user = &ready.ready.user;
@@ -324,7 +353,6 @@ impl Session {
                 self.guilds.create(&created.guild);
                 true
             }
-            Dispatch::MessageCreate(created) => self.message(created.message).await,
             Dispatch::MessageUpdate(updated) => self.message_update(updated).await,
             Dispatch::MessageDelete(deleted) => self.message_delete(deleted).await,
             Dispatch::ReactionAdd(added) => self.reaction(added.reaction, true).await,
@@ -419,8 +447,15 @@ impl Session {
                 kind,
                 reply_to,
                 token,
-                ..
-            } => self.send(target, &text, kind, reply_to, token).await,
+                attachments,
+            } => {
+                let text = send::Text {
+                    text: &text,
+                    kind,
+                    reply_to,
+                };
+                self.send(target, text, &attachments, token).await
+            }
             Command::FetchHistory { token, room, .. } => {
                 self.emit(Event::History {
                     token,

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{join, logs, next, say, session, until};
-use switchboard_bridge_api::{Command, Event, MessageKind, Target};
+use switchboard_bridge_api::{Command, ErrorKind, Event, MessageKind, Role, Target};
 use switchboard_discord_double::{self as double, Double};
 
 /// Without the Manage Webhooks permission, a message goes through the bot
@@ -280,4 +280,127 @@ async fn an_authors_avatar_is_told_as_the_cdn_url() {
             _ => {}
         }
     }
+}
+
+/// Joins `#general` and returns the role the bot (the user's own member)
+/// has there.
+async fn own_role_in_general(s: &mut switchboard_bridge_api::SessionHandle) -> Role {
+    join(s, double::GENERAL_ID, "me").await;
+    until(s, |e| match e {
+        Event::Members { members, .. } => members
+            .iter()
+            .find(|m| m.user.as_str() == double::BOT_ID)
+            .map(|m| m.role),
+        _ => None,
+    })
+    .await
+}
+
+/// A retraction of someone else's message (XEP-0425 moderation in the
+/// core) asks Discord to delete it; with Manage Messages the bot is a
+/// moderator and the message goes, for everyone.
+#[tokio::test]
+async fn a_moderator_bot_deletes_someone_elses_message() {
+    logs();
+    let double = Double::start_with_moderator_bot().await.unwrap();
+    let mut s = session(&double).await;
+    assert_eq!(own_role_in_general(&mut s).await, Role::Operator);
+    let spam = double.say(double::GENERAL_ID, double::DAVE_ID, "buy now");
+    let general = Target::Room(double::GENERAL_ID.into());
+    s.commands
+        .send(Command::Retract {
+            target: general.clone(),
+            message: spam.clone().into(),
+            token: "m1".into(),
+        })
+        .await
+        .unwrap();
+    let gone = until(&mut s, |e| match e {
+        Event::Retracted {
+            target, message, ..
+        } => Some((target.clone(), message.clone())),
+        Event::Error { text, .. } => panic!("{text}"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(gone, (general, spam.clone().into()));
+    double
+        .wait_request(|r| {
+            r.method == "DELETE"
+                && r.path
+                    .ends_with(&format!("/channels/{}/messages/{spam}", double::GENERAL_ID))
+        })
+        .await;
+}
+
+/// Without Manage Messages the bot is no moderator, and Discord's
+/// refusal of someone else's message reaches the user.
+#[tokio::test]
+async fn without_manage_messages_a_moderation_is_refused() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    assert_eq!(own_role_in_general(&mut s).await, Role::Member);
+    let spam = double.say(double::GENERAL_ID, double::DAVE_ID, "buy now");
+    s.commands
+        .send(Command::Retract {
+            target: Target::Room(double::GENERAL_ID.into()),
+            message: spam.into(),
+            token: "m2".into(),
+        })
+        .await
+        .unwrap();
+    let (kind, text) = until(&mut s, |e| match e {
+        Event::Error { kind, text, .. } => Some((*kind, text.clone())),
+        Event::Retracted { .. } => panic!("deleted"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(kind, ErrorKind::Forbidden);
+    assert_eq!(
+        text,
+        "Discord refused the delete: Missing Permissions (403)"
+    );
+}
+
+/// A message of only a sticker, or only an embed (fields as Discord's
+/// documentation lists them), arrives as readable text, never empty.
+#[tokio::test]
+async fn stickers_and_embeds_arrive_as_readable_text() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    join(&mut s, double::GENERAL_ID, "me").await;
+    until(&mut s, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    let sticker = serde_json::json!({
+        "sticker_items": [{ "id": "749054660769218631", "name": "Wave", "format_type": 1 }]
+    });
+    double.say_with(double::GENERAL_ID, double::DAVE_ID, "", sticker);
+    let embed = serde_json::json!({
+        "embeds": [{
+            "title": "Release 1.4", "type": "rich", "description": "Faster joins",
+            "url": "https://example.org/releases/1.4", "color": 5814783,
+            "footer": { "text": "ci" }, "fields": []
+        }]
+    });
+    double.say_with(double::GENERAL_ID, double::DAVE_ID, "", embed);
+    let mut texts = Vec::new();
+    while texts.len() < 2 {
+        let text = until(&mut s, |e| match e {
+            Event::Message(m) if !m.own => Some(m.text.clone()),
+            _ => None,
+        })
+        .await;
+        texts.push(text);
+    }
+    assert_eq!(
+        texts,
+        [
+            "[sticker: Wave]",
+            "> Release 1.4\n> Faster joins\n> https://example.org/releases/1.4"
+        ]
+    );
 }

@@ -164,6 +164,7 @@ fn info() -> BridgeInfo {
             case_insensitive_ids: false,
             persistent_rooms: true,
             room_groups: false,
+            moderation_by_role: false,
         },
         server_settings: vec![],
     }

@@ -2,7 +2,7 @@
 //! messages to occupants) and iq requests (disco#info, XEP-0410 self-ping).
 
 use std::sync::Arc;
-use switchboard_bridge_api::{Command, MessageKind, Target};
+use switchboard_bridge_api::{Command, MessageKind, Role as NetRole, Target};
 use xmpp_parsers::disco::{DiscoInfoResult, Identity};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Message, MessageType};
@@ -137,6 +137,12 @@ impl Gateway {
         }
         if payload.is("query", ns::DISCO_INFO) && to.resource().is_none() {
             let joined = self.with_room(&user, &room, |r| (r.name.clone(), r.archived));
+            // The user's own standing, once joined: XEP-0425 is offered
+            // to a moderator only (the network decides whether they may).
+            let own_role = self.with_room(&user, &room, |r| {
+                let own = r.own_nick.as_deref().and_then(|n| r.members.get(n));
+                r.complete.then(|| own.map(Occupant::role)).flatten()
+            });
             let name = joined
                 .as_ref()
                 .map(|(name, _)| name.clone())
@@ -156,10 +162,18 @@ impl Gateway {
             ]
             .map(str::to_owned)
             .into();
-            // XEP-0308, XEP-0424, XEP-0425, XEP-0444 where the network can.
-            // (The room's own, where the network told them: `caps.rs`.)
+            // XEP-0308, XEP-0424, XEP-0425, XEP-0444 where the network can
+            // (the room's own, where the network told them: `caps.rs`);
+            // XEP-0425 not to a joined user who is no moderator there, where
+            // the network's moderators alone may (`moderation_by_role`).
             let caps = self.jid_capabilities(&user, &room);
-            features.extend(crate::xmpp::rich::room_features(&caps).map(str::to_owned));
+            let moderator = !caps.moderation_by_role
+                || own_role.flatten().is_none_or(|r| r >= NetRole::Operator);
+            features.extend(
+                crate::xmpp::rich::room_features(&caps)
+                    .filter(|f| moderator || *f != crate::xmpp::rich::MODERATE)
+                    .map(str::to_owned),
+            );
             // Chat states, markers, replies: as the room has them.
             features.extend(Gateway::signal_features(&caps));
             // MAM on the room JID, when this room's messages are archived

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::multipart::{self, Upload};
 use crate::{dispatch, fixture, next_id, Request, Shared, BOT_TOKEN};
 
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
@@ -29,6 +30,7 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
         let (method, path) = (method.to_owned(), path.to_owned());
         let mut length = 0usize;
         let mut authorization = String::new();
+        let mut content_type = String::new();
         loop {
             let mut header = String::new();
             if reader.read_line(&mut header).await.unwrap_or(0) == 0 {
@@ -43,6 +45,7 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
                 match name.to_ascii_lowercase().as_str() {
                     "content-length" => length = value.parse().unwrap_or(0),
                     "authorization" => authorization = value.to_owned(),
+                    "content-type" => content_type = value.to_owned(),
                     _ => {}
                 }
             }
@@ -51,14 +54,21 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
         if reader.read_exact(&mut body).await.is_err() {
             return;
         }
-        if method == "GET" && path.starts_with("/avatars/") {
+        if method == "GET" && (path.starts_with("/avatars/") || path.starts_with("/attachments/")) {
             if !cdn(&shared, &path, reader.get_mut()).await {
                 return;
             }
             continue;
         }
-        let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let (status, answer) = route(&shared, &method, &path, &authorization, body);
+        let (body, files) = if content_type.starts_with("multipart/form-data") {
+            multipart::parse(&content_type, &body).unwrap_or((Value::Null, Vec::new()))
+        } else {
+            (
+                serde_json::from_slice(&body).unwrap_or(Value::Null),
+                Vec::new(),
+            )
+        };
+        let (status, answer) = route(&shared, &method, &path, &authorization, body, files);
         // 204 No Content has no body.
         let text = if status.starts_with("204") {
             String::new()
@@ -85,21 +95,25 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
     }
 }
 
-/// The CDN's avatar route (recorded as a request): dave's avatar is
-/// [`fixture::avatar_png`], anything else 404. Whether the connection
-/// goes on.
+/// The CDN's routes (recorded as requests): dave's avatar is
+/// [`fixture::avatar_png`], an uploaded file its bytes, anything else 404.
+/// Whether the connection goes on.
 async fn cdn(shared: &Shared, path: &str, stream: &mut TcpStream) -> bool {
-    shared.state.lock().unwrap().requests.push(Request {
-        method: "GET".to_owned(),
-        path: path.to_owned(),
-        body: Value::Null,
-    });
     let route = path.split('?').next().unwrap_or_default();
     let wanted = format!("/avatars/{}/{}.png", fixture::DAVE_ID, fixture::DAVE_AVATAR);
-    let (status, body) = if route == wanted {
-        ("200 OK", fixture::avatar_png())
-    } else {
-        ("404 Not Found", Vec::new())
+    let (status, body) = {
+        let mut state = shared.state.lock().unwrap();
+        state.requests.push(Request {
+            method: "GET".to_owned(),
+            path: path.to_owned(),
+            body: Value::Null,
+            files: Vec::new(),
+        });
+        match state.cdn.get(route) {
+            Some(bytes) => ("200 OK", bytes.clone()),
+            None if route == wanted => ("200 OK", fixture::avatar_png()),
+            None => ("404 Not Found", Vec::new()),
+        }
     };
     let head = format!(
         "HTTP/1.1 {status}\r\ncontent-type: image/png\r\ncontent-length: {}\r\n\r\n",
@@ -115,12 +129,14 @@ fn route(
     path: &str,
     authorization: &str,
     body: Value,
+    files: Vec<Upload>,
 ) -> (&'static str, Value) {
     let mut state = shared.state.lock().unwrap();
     state.requests.push(Request {
         method: method.to_owned(),
         path: path.to_owned(),
         body: body.clone(),
+        files: files.clone(),
     });
     let route = path.split('?').next().unwrap_or_default();
     let route = route.strip_prefix("/api/v10").unwrap_or(route);
@@ -140,6 +156,12 @@ fn route(
             json!({ "message": "You are being rate limited.", "retry_after": 0.5, "global": false }),
         );
     }
+    if posts_message && files.iter().map(|f| f.bytes.len()).sum::<usize>() > multipart::MAX_BYTES {
+        return (
+            "413 Payload Too Large",
+            json!({ "message": "Request entity too large", "code": 40005 }),
+        );
+    }
     // A webhook's routes take its token in the path, no authorization.
     if let Some(answer) = crate::rich::webhook_route(shared, &mut state, method, &segments, &body) {
         return answer;
@@ -149,7 +171,15 @@ fn route(
             .into_iter()
             .find(|(k, _)| *k == "thread_id")
             .map(|(_, v)| v.to_owned());
-        return execute_webhook(shared, &mut state, id, token, thread.as_deref(), &body);
+        return execute_webhook(
+            shared,
+            &mut state,
+            id,
+            token,
+            thread.as_deref(),
+            &body,
+            &files,
+        );
     }
     if authorization != format!("Bot {BOT_TOKEN}") {
         return (
@@ -245,6 +275,7 @@ fn route(
             if let Some(original) = replied {
                 crate::rich::make_reply(&mut message, &original);
             }
+            attach(shared, &mut state, &mut message, &body, &files);
             dispatch(shared, &mut state, "MESSAGE_CREATE", message.clone());
             ("200 OK", message)
         }
@@ -299,6 +330,7 @@ pub(crate) fn execute_webhook(
     token: &str,
     thread: Option<&str>,
     body: &Value,
+    files: &[Upload],
 ) -> (&'static str, Value) {
     let webhook = state
         .webhooks
@@ -332,6 +364,29 @@ pub(crate) fn execute_webhook(
     let mut message = fixture::message(&message_id, &channel, &author, content, None);
     message["webhook_id"] = json!(id);
     message["application_id"] = json!(fixture::BOT_ID);
+    attach(shared, state, &mut message, body, files);
     dispatch(shared, state, "MESSAGE_CREATE", message.clone());
     ("200 OK", message)
+}
+
+/// A posted message's files as its `attachments`, kept for the CDN.
+fn attach(
+    shared: &Shared,
+    state: &mut crate::State,
+    message: &mut Value,
+    body: &Value,
+    files: &[Upload],
+) {
+    let channel = message["channel_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let made = multipart::attachments(&shared.api_url, &channel, body, files, || next_id(state));
+    for ((object, path), upload) in made.iter().zip(files) {
+        message["attachments"]
+            .as_array_mut()
+            .expect("a message's attachments")
+            .push(object.clone());
+        state.cdn.insert(path.clone(), upload.bytes.clone());
+    }
 }

@@ -26,6 +26,7 @@
 pub mod fixture;
 mod gateway;
 mod http;
+pub mod multipart;
 mod rich;
 
 use std::net::SocketAddr;
@@ -50,8 +51,11 @@ pub struct Request {
     pub method: String,
     /// The path, from `/api/v10/…` (query included).
     pub path: String,
-    /// The JSON body, `Null` when there was none.
+    /// The JSON body (a multipart request's `payload_json`), `Null` when
+    /// there was none.
     pub body: Value,
+    /// The files a multipart request carried.
+    pub files: Vec<multipart::Upload>,
 }
 
 /// What the gateway and REST share: the dispatch log of the one session.
@@ -84,6 +88,8 @@ pub(crate) struct State {
     pub webhooks_forbidden: bool,
     /// The reactions on messages: (message id, user id, emoji object as JSON text).
     pub reactions: std::collections::HashSet<(String, String, String)>,
+    /// The files uploaded with messages, by their CDN path.
+    pub cdn: std::collections::HashMap<String, Vec<u8>>,
 }
 
 pub(crate) struct Shared {
@@ -98,6 +104,8 @@ pub(crate) struct Shared {
     pub ops: broadcast::Sender<Value>,
     /// The gateway's URL (`ws://127.0.0.1:PORT`).
     pub gateway_url: String,
+    /// The REST API's (and CDN's) URL (`http://127.0.0.1:PORT`).
+    pub api_url: String,
     /// GUILD_CREATE's data.
     pub guild: Value,
 }
@@ -125,6 +133,18 @@ impl Double {
         Self::start_with(fixture::large_guild(channels, listed, total)).await
     }
 
+    /// Starts with the bot in the Mods role (Manage Messages): it may
+    /// delete anyone's message.
+    pub async fn start_with_moderator_bot() -> std::io::Result<Self> {
+        let mut guild = fixture::guild();
+        for member in guild["members"].as_array_mut().expect("members") {
+            if member["user"]["id"] == BOT_ID {
+                member["roles"] = serde_json::json!([fixture::MODS_ROLE_ID]);
+            }
+        }
+        Self::start_with(guild).await
+    }
+
     async fn start_with(guild: Value) -> std::io::Result<Self> {
         let gateway = TcpListener::bind("127.0.0.1:0").await?;
         let api = TcpListener::bind("127.0.0.1:0").await?;
@@ -144,12 +164,14 @@ impl Double {
                 webhooks: Vec::new(),
                 webhooks_forbidden: false,
                 reactions: Default::default(),
+                cdn: Default::default(),
             }),
             dispatched: broadcast::channel(1024).0,
             drop_all: broadcast::channel(16).0,
             released: Notify::new(),
             ops: broadcast::channel(16).0,
             gateway_url: format!("ws://{}", gateway.local_addr()?),
+            api_url: format!("http://{api_addr}"),
             guild,
         });
         tokio::spawn(gateway::serve(gateway, Arc::clone(&shared)));
@@ -172,6 +194,20 @@ impl Double {
         let mut state = self.shared.state.lock().unwrap();
         let id = next_id(&mut state);
         let message = fixture::message(&id, channel, &fixture::user(author), content, None);
+        dispatch(&self.shared, &mut state, "MESSAGE_CREATE", message);
+        id
+    }
+
+    /// Dispatches MESSAGE_CREATE for a message `author` writes in
+    /// `channel` with more fields (`sticker_items`, `embeds`, …) set as
+    /// given; returns its id.
+    pub fn say_with(&self, channel: &str, author: &str, content: &str, fields: Value) -> String {
+        let mut state = self.shared.state.lock().unwrap();
+        let id = next_id(&mut state);
+        let mut message = fixture::message(&id, channel, &fixture::user(author), content, None);
+        if let (Some(message), Value::Object(fields)) = (message.as_object_mut(), fields) {
+            message.extend(fields);
+        }
         dispatch(&self.shared, &mut state, "MESSAGE_CREATE", message);
         id
     }
@@ -261,7 +297,7 @@ impl Double {
         let body = serde_json::json!({ "username": name, "content": content });
         let token = format!("webhook-token-{id}");
         let (_, message) =
-            http::execute_webhook(&self.shared, &mut state, &id, &token, None, &body);
+            http::execute_webhook(&self.shared, &mut state, &id, &token, None, &body, &[]);
         message["id"].as_str().unwrap_or_default().to_owned()
     }
 

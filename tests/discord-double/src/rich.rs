@@ -105,6 +105,20 @@ fn delete(shared: &Shared, state: &mut State, channel: &str, id: &str) {
     dispatch(shared, state, "MESSAGE_DELETE", data);
 }
 
+/// Whether the bot has the Mods role (Manage Messages) in the guild.
+fn bot_moderates(shared: &Shared) -> bool {
+    shared.guild["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["user"]["id"] == fixture::BOT_ID)
+        .any(|m| {
+            m["roles"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|r| r == fixture::MODS_ROLE_ID))
+        })
+}
+
 /// The bot's routes (authorized with its token) for messages after they
 /// were sent; `None` for a route not of this module.
 pub(crate) fn bot_route(
@@ -129,8 +143,8 @@ pub(crate) fn bot_route(
         ("DELETE", ["channels", channel, "messages", id]) => {
             match find_message(state, id).filter(|m| m["channel_id"] == *channel) {
                 None => not_found(),
-                // The bot has no Manage Messages: only its own.
-                Some(m) if m["author"]["id"] != fixture::BOT_ID => {
+                // Without Manage Messages (the Mods role), only its own.
+                Some(m) if m["author"]["id"] != fixture::BOT_ID && !bot_moderates(shared) => {
                     forbidden("Missing Permissions", 50013)
                 }
                 Some(_) => {

@@ -116,7 +116,12 @@ impl Session {
         let Some(told) = self.joined.get_mut(&channel) else {
             return true;
         };
-        if !self.positions.advance(channel, message.id.get()) {
+        // serenity hands each dispatch to a task of its own, so two close
+        // together can reach the session swapped: an older message not
+        // passed on yet goes late rather than never; one passed on (a
+        // catch-up's overlap with the gateway) is not passed twice.
+        let newer = self.positions.advance(channel, message.id.get());
+        if !newer && self.authors.knows(message.id.get()) {
             return true;
         }
         // Others appear as they speak; the user (the bot or its webhook) is

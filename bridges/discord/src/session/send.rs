@@ -4,13 +4,15 @@
 
 use std::time::Duration;
 
-use serenity::all::{ChannelId, WebhookId};
+use serenity::all::{ChannelId, CreateAttachment, WebhookId};
 use serenity::model::Permissions;
-use switchboard_bridge_api::{ErrorContext, ErrorKind, MessageId, MessageKind, Target, Token};
+use switchboard_bridge_api::{
+    Attachment, ErrorContext, ErrorKind, MessageId, MessageKind, Target, Token,
+};
 
 use super::{channel_of, Session};
 use crate::webhooks::{usable_name, Route};
-use crate::{errors, outgoing};
+use crate::{errors, files, outgoing};
 
 /// How many times a message is tried when Discord answers 429.
 const RATE_LIMITED_TRIES: u32 = 4;
@@ -65,13 +67,14 @@ impl Session {
 
     /// SendText to a joined room or a person; the echo comes back through
     /// the gateway with the token (matched by the nonce, or by the id a
-    /// webhook answered with).
+    /// webhook answered with). Files are fetched first (a file that cannot
+    /// be had stops the message, with the reason for the user) and go as
+    /// attachments, one a request, the text with the first.
     pub(super) async fn send(
         &mut self,
         target: Target,
-        text: &str,
-        kind: MessageKind,
-        reply_to: Option<MessageId>,
+        text: Text<'_>,
+        attachments: &[Attachment],
         token: Token,
     ) -> bool {
         let channel = match &target {
@@ -106,6 +109,20 @@ impl Session {
                 .error(ErrorContext::Command(token), ErrorKind::NotFound, text)
                 .await;
         };
+        let client = self.config.downloads(self.file_limits.allow_private);
+        let limits = files::limits(self.file_limits);
+        let mut uploads = match files::fetch_all(&client, attachments, limits).await {
+            Ok(uploads) => uploads.into_iter().map(Some).collect::<Vec<_>>(),
+            Err(e) => {
+                tracing::info!(account = %self.account, %channel, error = %e, "a file for Discord not fetched");
+                return self
+                    .error(ErrorContext::Command(token), e.kind(), &e.to_string())
+                    .await;
+            }
+        };
+        if uploads.is_empty() {
+            uploads.push(None);
+        }
         // The message ends the user's typing there.
         self.typing.idle(channel);
         let nick = match &target {
@@ -114,22 +131,70 @@ impl Session {
         };
         let (hook_channel, thread) = self.hook_channel(channel);
         let route = match (&nick, self.own_id) {
-            (Some(_), Some(bot)) if reply_to.is_none() => {
+            (Some(_), Some(bot)) if text.reply_to.is_none() => {
                 self.webhooks.route(&self.http, hook_channel, bot).await
             }
             _ => Route::Bot,
         };
-        let webhook_name = nick.as_deref().and_then(usable_name);
-        let text = self.outgoing_text(&target, channel, text);
-        let reply_to = reply_to.as_ref().map(|m| m.as_str());
+        let out = Out {
+            channel,
+            thread,
+            route,
+            webhook_name: nick.as_deref().and_then(usable_name),
+            nick,
+            kind: text.kind,
+            reply_to: text.reply_to.as_ref().map(|m| m.as_str().to_owned()),
+        };
+        let mut words = Some(self.outgoing_text(&target, channel, text.text));
+        for upload in uploads {
+            let text = words.take().unwrap_or_default();
+            let sent = self.send_one(&out, &text, upload, &token).await;
+            if let Err(e) = sent {
+                tracing::warn!(account = %self.account, %channel, error = %errors::describe(&e), "Discord refused a message");
+                let kind = match errors::status(&e) {
+                    Some(413) => ErrorKind::TooLarge,
+                    _ => ErrorKind::Other,
+                };
+                return self
+                    .error(
+                        ErrorContext::Command(token),
+                        kind,
+                        &format!("Discord did not take the message: {}", errors::describe(&e)),
+                    )
+                    .await;
+            }
+        }
+        true
+    }
+
+    /// One request: the text (and a file) through the channel's webhook or
+    /// the bot; a 429 is waited out.
+    async fn send_one(
+        &mut self,
+        out: &Out,
+        text: &outgoing::Outgoing,
+        file: Option<CreateAttachment>,
+        token: &Token,
+    ) -> serenity::Result<()> {
+        let files: Vec<CreateAttachment> = file.into_iter().collect();
         let mut attempt = 1;
-        let sent = loop {
-            let sent = match (&route, &webhook_name) {
+        loop {
+            let sent = match (&out.route, &out.webhook_name) {
                 (Route::Webhook { id, token: secret }, Some(name)) => {
-                    let body = outgoing::webhook_body(&text, kind, name);
+                    let mut body = outgoing::webhook_body(text, out.kind, name);
+                    if let Some(file) = files.first() {
+                        files::name_in(&mut body, file);
+                    }
                     let result = self
                         .http
-                        .execute_webhook(WebhookId::new(*id), thread, secret, true, vec![], &body)
+                        .execute_webhook(
+                            WebhookId::new(*id),
+                            out.thread,
+                            secret,
+                            true,
+                            files.clone(),
+                            &body,
+                        )
                         .await;
                     result.map(|message| {
                         if let Some(message) = message {
@@ -141,11 +206,20 @@ impl Session {
                 _ => {
                     self.sent += 1;
                     let nonce = format!("{}{:x}", self.nonce_prefix, self.sent);
-                    let body = outgoing::body(&text, kind, &nonce, reply_to, nick.as_deref());
+                    let mut body = outgoing::body(
+                        text,
+                        out.kind,
+                        &nonce,
+                        out.reply_to.as_deref(),
+                        out.nick.as_deref(),
+                    );
+                    if let Some(file) = files.first() {
+                        files::name_in(&mut body, file);
+                    }
                     self.pending.insert(nonce.clone(), token.clone());
                     let result = self
                         .http
-                        .send_message(ChannelId::new(channel), vec![], &body)
+                        .send_message(ChannelId::new(out.channel), files.clone(), &body)
                         .await;
                     if result.is_err() {
                         self.pending.remove(&nonce);
@@ -157,24 +231,33 @@ impl Session {
             // API base it is off, and a 429 is waited out here.
             match sent {
                 Err(e) if errors::status(&e) == Some(429) && attempt < RATE_LIMITED_TRIES => {
-                    tracing::info!(account = %self.account, %channel, attempt, "rate limited: waiting");
+                    tracing::info!(account = %self.account, channel = %out.channel, attempt, "rate limited: waiting");
                     tokio::time::sleep(RATE_LIMITED_WAIT * attempt).await;
                     attempt += 1;
                 }
-                sent => break sent,
-            }
-        };
-        match sent {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(account = %self.account, %channel, error = %errors::describe(&e), "Discord refused a message");
-                self.error(
-                    ErrorContext::Command(token),
-                    ErrorKind::Other,
-                    &format!("Discord did not take the message: {}", errors::describe(&e)),
-                )
-                .await
+                sent => return sent,
             }
         }
     }
+}
+
+/// The words of a SendText.
+pub(super) struct Text<'a> {
+    /// As typed (XEP-0393).
+    pub text: &'a str,
+    /// Normal, action or notice.
+    pub kind: MessageKind,
+    /// The message it answers.
+    pub reply_to: Option<MessageId>,
+}
+
+/// Where a SendText's requests go, and as whom.
+struct Out {
+    channel: u64,
+    thread: Option<ChannelId>,
+    route: Route,
+    webhook_name: Option<String>,
+    nick: Option<String>,
+    kind: MessageKind,
+    reply_to: Option<String>,
 }
