@@ -14,88 +14,22 @@ mod synapse;
 
 use std::time::{Duration, Instant};
 
-use common::support::prosody::Prosody;
 use common::Client;
-use harness::{join_at, Gateway};
-use mx::{jid_of, ALICE_PASSWORD, GW, SECRET};
+use harness::join_at;
+use mx::{jid_of, ALICE_PASSWORD, GW};
 use serde_json::{json, Value};
-use synapse::{MatrixUser, Synapse, SERVER_NAME};
+use synapse::{encode, MatrixUser, SERVER_NAME};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Lang, Message, MessageType};
 use xmpp_parsers::minidom::Element;
 
-/// Prosody, Synapse with alice, bob and carol, and the gateway.
-struct Setup {
-    _gateway: Gateway,
-    synapse: Synapse,
-    prosody: Prosody,
-}
+use mx::Trio as Setup;
 
 impl Setup {
-    fn start() -> Self {
-        let prosody = Prosody::start(&[(GW, SECRET)]);
-        let synapse = Synapse::start();
-        synapse.register("alice", ALICE_PASSWORD);
-        synapse.register("bob", "bob-pw");
-        synapse.register("carol", "carol-pw");
-        let config = mx::config(prosody.component_port, "");
-        Self {
-            _gateway: Gateway::start(&config),
-            synapse,
-            prosody,
-        }
-    }
-
-    /// alice's XMPP account, logged in and registered with her password.
-    async fn alice(&self) -> Client {
-        mx::registered_alice(&self.prosody, &self.synapse).await
-    }
-
-    /// A client-server API call with a token; the status and the JSON.
-    async fn call(&self, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let url = format!("{}/_matrix/client/v3/{path}", self.synapse.url());
-        let mut request = reqwest::Client::new().request(method.clone(), url);
-        request = request.bearer_auth(token);
-        if method != reqwest::Method::GET {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    /// Like [`Setup::call`], asserting success.
-    async fn ok(&self, user: &MatrixUser, method: &str, path: &str, body: Value) -> Value {
-        let (status, value) = self.call(user.token(), method, path, body).await;
-        assert!((200..300).contains(&status), "{path}: {status} {value}");
-        value
-    }
-
-    /// `user`'s membership in a room, as the server has it.
-    async fn membership(&self, asker: &MatrixUser, room_id: &str, user: &str) -> String {
-        let path = format!("rooms/{}/state/m.room.member/{}", enc(room_id), enc(user));
-        let (_, value) = self.call(asker.token(), "GET", &path, Value::Null).await;
-        value["membership"].as_str().unwrap_or_default().to_owned()
-    }
-
-    /// Waits until `user`'s membership in a room is `want`.
-    async fn wait_membership(&self, asker: &MatrixUser, room_id: &str, user: &str, want: &str) {
-        let deadline = Instant::now() + common::ANSWER;
-        loop {
-            let now = self.membership(asker, room_id, user).await;
-            if now == want {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{user} is {now:?}, not {want}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
     /// Invites `who` to a room.
     async fn invite(&self, by: &MatrixUser, room_id: &str, who: &str) {
-        let path = format!("rooms/{}/invite", enc(room_id));
+        let path = format!("rooms/{}/invite", encode(room_id));
         self.ok(
             by,
             "POST",
@@ -123,17 +57,9 @@ impl Setup {
     /// alice's `m.direct`, read with a login of hers.
     async fn alices_m_direct(&self) -> Value {
         let me = MatrixUser::login(&self.synapse, "alice", ALICE_PASSWORD).await;
-        let path = format!("user/{}/account_data/m.direct", enc(&me.user_id));
+        let path = format!("user/{}/account_data/m.direct", encode(&me.user_id));
         self.ok(&me, "GET", &path, Value::Null).await
     }
-}
-
-/// An id as one path segment.
-fn enc(id: &str) -> String {
-    id.replace('#', "%23")
-        .replace('!', "%21")
-        .replace(':', "%3A")
-        .replace('@', "%40")
 }
 
 /// The next chat message from this JID: its body.
@@ -215,7 +141,7 @@ async fn direct_chats_both_ways_and_with_a_new_contact() {
     dave.send(&dm, "not bob").await;
     bob.send(&dm, "bob again").await;
     assert_eq!(chat_from(&mut alice, &bob_jid).await, "bob again");
-    let path = format!("rooms/{}/leave", enc(&dm));
+    let path = format!("rooms/{}/leave", encode(&dm));
     setup.ok(&dave, "POST", &path, json!({})).await;
 
     // A new contact: a direct room is made for the first message.

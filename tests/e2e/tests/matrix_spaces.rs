@@ -14,16 +14,13 @@ mod synapse;
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use common::support::prosody::Prosody;
+use common::avatars::{presence_with_photo, sha1_hex, vcard};
 use common::{result_payload, Client};
-use harness::{join_at, Gateway};
-use mx::{jid_of, room_jid, ALICE_PASSWORD, GW, SECRET};
-use serde_json::{json, Value};
-use sha1::{Digest, Sha1};
-use synapse::{MatrixUser, Synapse, SERVER_NAME};
+use harness::join_at;
+use mx::{jid_of, room_jid, ALICE_PASSWORD, GW};
+use serde_json::json;
+use synapse::{encode, MatrixUser, SERVER_NAME};
 use tokio_xmpp::Stanza;
-use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::MessageType;
 use xmpp_parsers::minidom::Element;
@@ -31,97 +28,10 @@ use xmpp_parsers::presence::{Presence, Type};
 
 const DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
 const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
-const VCARD: &str = "vcard-temp";
-const UPDATE: &str = "vcard-temp:x:update";
 const ROSTER: &str = "jabber:iq:roster";
 const STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
-/// Prosody, Synapse with alice, bob and carol, and the gateway.
-struct Setup {
-    gateway: Gateway,
-    synapse: Synapse,
-    prosody: Prosody,
-}
-
-impl Setup {
-    fn start() -> Self {
-        let prosody = Prosody::start(&[(GW, SECRET)]);
-        let synapse = Synapse::start();
-        synapse.register("alice", ALICE_PASSWORD);
-        synapse.register("bob", "bob-pw");
-        synapse.register("carol", "carol-pw");
-        let config = mx::config(prosody.component_port, "");
-        Self {
-            gateway: Gateway::start(&config),
-            synapse,
-            prosody,
-        }
-    }
-
-    /// alice's XMPP account, logged in and registered with her password.
-    async fn alice(&self) -> Client {
-        mx::registered_alice(&self.prosody, &self.synapse).await
-    }
-
-    async fn bob(&self) -> MatrixUser {
-        MatrixUser::login(&self.synapse, "bob", "bob-pw").await
-    }
-
-    /// A client-server API call with `user`'s token, asserting success.
-    async fn ok(&self, user: &MatrixUser, method: &str, path: &str, body: Value) -> Value {
-        let (status, value) = self.call(user, method, path, body).await;
-        assert!((200..300).contains(&status), "{path}: {status} {value}");
-        value
-    }
-
-    async fn call(&self, user: &MatrixUser, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let url = format!("{}/_matrix/client/v3/{path}", self.synapse.url());
-        let mut request = reqwest::Client::new().request(method.clone(), url);
-        request = request.bearer_auth(user.token());
-        if method != reqwest::Method::GET {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    /// `user`'s membership in a room, as `asker` reads it.
-    async fn membership(&self, asker: &MatrixUser, room_id: &str, user: &str) -> String {
-        let path = format!("rooms/{}/state/m.room.member/{}", enc(room_id), enc(user));
-        let (_, value) = self.call(asker, "GET", &path, Value::Null).await;
-        value["membership"].as_str().unwrap_or_default().to_owned()
-    }
-
-    /// Waits until `user`'s membership in a room is `want`.
-    async fn wait_membership(&self, asker: &MatrixUser, room_id: &str, user: &str, want: &str) {
-        let deadline = Instant::now() + common::ANSWER;
-        loop {
-            let now = self.membership(asker, room_id, user).await;
-            if now == want {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{user} is {now:?}, not {want}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
-
-/// An id as one path segment.
-fn enc(id: &str) -> String {
-    id.replace('#', "%23")
-        .replace('!', "%21")
-        .replace(':', "%3A")
-        .replace('@', "%40")
-}
-
-fn sha1_hex(bytes: &[u8]) -> String {
-    Sha1::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use mx::Trio as Setup;
 
 /// A PNG signature and bytes that are not all alike.
 fn png(len: usize) -> Vec<u8> {
@@ -193,7 +103,11 @@ async fn a_space_is_a_disco_node_whose_items_are_its_rooms() {
     let space = setup.ok(&bob, "POST", "createRoom", body).await;
     let space = space["room_id"].as_str().unwrap().to_owned();
     let child = bob.create_room("chapter1", "Chapter one").await;
-    let path = format!("rooms/{}/state/m.space.child/{}", enc(&space), enc(&child));
+    let path = format!(
+        "rooms/{}/state/m.space.child/{}",
+        encode(&space),
+        encode(&child)
+    );
     setup
         .ok(&bob, "PUT", &path, json!({"via": [SERVER_NAME]}))
         .await;
@@ -285,32 +199,14 @@ async fn a_matrix_users_avatar_reaches_the_occupant_and_the_contact() {
 
     let picture = png(3000);
     let mxc = bob.upload("bob.png", "image/png", &picture).await;
-    let path = format!("profile/{}/avatar_url", enc(&bob.user_id));
+    let path = format!("profile/{}/avatar_url", encode(&bob.user_id));
     setup
         .ok(&bob, "PUT", &path, json!({"avatar_url": mxc}))
         .await;
     let hash = sha1_hex(&picture);
     let occupant: Jid = format!("{jid}/bob").parse().unwrap();
-    alice
-        .wait_for(|s| match s {
-            Stanza::Presence(p)
-                if p.from.as_ref() == Some(&occupant)
-                    && p.type_ == Type::None
-                    && p.payloads
-                        .iter()
-                        .filter(|x| x.is("x", UPDATE))
-                        .filter_map(|x| x.get_child("photo", UPDATE))
-                        .any(|photo| photo.text() == hash) =>
-            {
-                Some(())
-            }
-            _ => None,
-        })
-        .await;
-    assert_eq!(
-        vcard_photo(&mut alice, &occupant.to_string()).await,
-        picture
-    );
+    presence_with_photo(&mut alice, &occupant, &hash).await;
+    assert_eq!(vcard(&mut alice, &occupant).await.2, picture);
 
     // As a contact: bob's direct chat.
     let alice_id = format!("@alice:{SERVER_NAME}");
@@ -326,31 +222,9 @@ async fn a_matrix_users_avatar_reaches_the_occupant_and_the_contact() {
             _ => None,
         })
         .await;
-    assert_eq!(vcard_photo(&mut alice, &bob_jid).await, picture);
+    assert_eq!(vcard(&mut alice, &from).await.2, picture);
     let fetched = harness::log_lines(&setup.gateway.log(), &["avatar fetched"]).len();
     assert_eq!(fetched, 1, "the picture was fetched once");
-}
-
-/// The PHOTO of a JID's vCard, decoded.
-async fn vcard_photo(client: &mut Client, to: &str) -> Vec<u8> {
-    let iq = client
-        .iq(to, false, Element::builder("vCard", VCARD).build())
-        .await;
-    let Iq::Result {
-        payload: Some(card),
-        ..
-    } = iq
-    else {
-        panic!("no vCard: {iq:?}");
-    };
-    let binval = card
-        .get_child("PHOTO", VCARD)
-        .and_then(|p| p.get_child("BINVAL", VCARD))
-        .map(Element::text)
-        .expect("a PHOTO");
-    base64::engine::general_purpose::STANDARD
-        .decode(binval.trim())
-        .unwrap()
 }
 
 /// alice takes bob out of her roster: the gateway leaves their direct room
@@ -528,7 +402,7 @@ async fn a_third_members_typing_in_a_direct_chat_is_not_the_contacts() {
         })
         .await;
     setup.wait_membership(&bob, &dm, &alice_id, "join").await;
-    let path = format!("rooms/{}/invite", enc(&dm));
+    let path = format!("rooms/{}/invite", encode(&dm));
     setup
         .ok(&bob, "POST", &path, json!({"user_id": carol.user_id}))
         .await;

@@ -14,10 +14,10 @@ mod common;
 mod harness;
 
 use base64::Engine as _;
+use common::avatars::{photo, presence_with_photo, sha1_hex, vcard};
 use common::support::prosody::DOMAIN;
 use common::Client;
 use harness::{contact_jid, file_server, join, occupant_jid, Testnet};
-use sha1::{Digest, Sha1};
 use switchboard_bridge_api::{AvatarRef, Event, Member, Role, RoomId, UserId};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
@@ -25,8 +25,6 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::{Presence, Type};
 
-const VCARD: &str = "vcard-temp";
-const UPDATE: &str = "vcard-temp:x:update";
 const PUBSUB: &str = "http://jabber.org/protocol/pubsub";
 const METADATA: &str = "urn:xmpp:avatar:metadata";
 const DATA: &str = "urn:xmpp:avatar:data";
@@ -42,13 +40,6 @@ fn png(len: usize, seed: u64) -> Vec<u8> {
         x as u8
     }));
     bytes
-}
-
-fn sha1_hex(bytes: &[u8]) -> String {
-    Sha1::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn avatar(port: u16, path: &str) -> Event {
@@ -71,56 +62,6 @@ fn bob_joined(room: &str) -> Event {
             away: None,
         },
     }
-}
-
-/// The XEP-0153 photo hash a presence carries, if any.
-fn photo(p: &Presence) -> Option<String> {
-    p.payloads
-        .iter()
-        .find(|x| x.is("x", UPDATE))
-        .and_then(|x| x.get_child("photo", UPDATE))
-        .map(Element::text)
-}
-
-/// The next available presence from `from` whose photo hash is `hash`.
-async fn presence_with_photo(client: &mut Client, from: &Jid, hash: &str) -> Presence {
-    client
-        .wait_for(|s| match s {
-            Stanza::Presence(p)
-                if p.from.as_ref() == Some(from)
-                    && p.type_ == Type::None
-                    && photo(p).as_deref() == Some(hash) =>
-            {
-                Some(p.clone())
-            }
-            _ => None,
-        })
-        .await
-}
-
-/// A vcard-temp get to `to`: (FN, PHOTO TYPE, PHOTO bytes).
-async fn vcard(client: &mut Client, to: &Jid) -> (String, String, Vec<u8>) {
-    let get = Element::builder("vCard", VCARD).build();
-    let iq = client.iq(&to.to_string(), false, get).await;
-    let Iq::Result {
-        payload: Some(card),
-        ..
-    } = iq
-    else {
-        panic!("no vCard from {to}: {iq:?}");
-    };
-    assert!(card.is("vCard", VCARD), "{card:?}");
-    let text = |parent: &Element, name: &str| {
-        parent
-            .get_child(name, VCARD)
-            .map(Element::text)
-            .unwrap_or_default()
-    };
-    let photo = card.get_child("PHOTO", VCARD).expect("a PHOTO");
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text(photo, "BINVAL").replace(['\n', '\r', ' '], ""))
-        .unwrap();
-    (text(&card, "FN"), text(photo, "TYPE"), bytes)
 }
 
 /// A XEP-0084 items get to `to` for `node` (and that `item`): the one

@@ -4,6 +4,7 @@
 #[path = "../../../support/mod.rs"]
 pub mod support;
 
+pub mod avatars;
 pub mod history;
 pub mod relay;
 pub mod room;

@@ -558,9 +558,10 @@ impl MatrixUser {
     }
 }
 
-/// A room id or alias as one path segment.
+/// A room id, alias or user id as one path segment.
 pub fn encode(id: &str) -> String {
     id.replace('#', "%23")
         .replace('!', "%21")
         .replace(':', "%3A")
+        .replace('@', "%40")
 }
