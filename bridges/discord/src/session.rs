@@ -157,7 +157,7 @@ async fn run(
         account,
         http,
         events,
-        guilds: Guilds::new(view.is_some()),
+        guilds: Guilds::new(),
         own_id: None,
         own_name: String::new(),
         joined: HashMap::new(),
@@ -392,6 +392,11 @@ impl Session {
                 }
                 open
             }
+            Dispatch::GuildMemberUpdate(updated) => {
+                let (guild, user) = (updated.guild_id.get(), updated.user.id.get());
+                self.guilds.member_roles(guild, user, &updated.roles);
+                true
+            }
             Dispatch::GuildRoleDelete(deleted) => {
                 self.guilds
                     .role_deleted(deleted.guild_id.get(), deleted.role_id.get());
@@ -565,7 +570,7 @@ impl Session {
         members.push(Member {
             user: own_id.to_string().into(),
             nick: own_nick.clone(),
-            role: self.guilds.role_of(guild, own_id, None),
+            role: self.own_role(id, guild, own_id),
             away: None,
         });
         let told = members

@@ -139,10 +139,17 @@ impl Double {
         let mut guild = fixture::guild();
         for member in guild["members"].as_array_mut().expect("members") {
             if member["user"]["id"] == BOT_ID {
-                member["roles"] = serde_json::json!([fixture::MODS_ROLE_ID]);
+                member["roles"] = serde_json::json!([fixture::BOT_ROLE_ID, fixture::MODS_ROLE_ID]);
             }
         }
         Self::start_with(guild).await
+    }
+
+    /// Starts with a moderator bot whose channel overwrites narrow it
+    /// ([`fixture::bot_limited_guild`]: no moderation nor webhooks in
+    /// `#random`, `#staff` hidden from it).
+    pub async fn start_with_limited_bot() -> std::io::Result<Self> {
+        Self::start_with(fixture::bot_limited_guild()).await
     }
 
     async fn start_with(guild: Value) -> std::io::Result<Self> {
