@@ -112,3 +112,40 @@ async fn without_manage_webhooks_in_a_channel_the_bot_speaks_at_once() {
         .collect();
     assert_eq!(through_bot, ["**me**: hello"]);
 }
+
+/// An overwrite that takes Manage Messages from the bot in a joined
+/// channel makes the user a plain member there at once.
+#[tokio::test]
+async fn a_new_overwrite_takes_the_moderator_role_in_a_joined_room() {
+    logs();
+    let double = Double::start_with_limited_bot().await.unwrap();
+    let mut s = session(&double).await;
+    assert_eq!(own_role(&mut s, double::GENERAL_ID).await, Role::Operator);
+    double.deny_bot_moderation_in_general();
+    let role = until(&mut s, |e| match e {
+        Event::MemberChanged { room, member }
+            if room.as_str() == double::GENERAL_ID && member.user.as_str() == double::BOT_ID =>
+        {
+            Some(member.role)
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(role, Role::Member);
+}
+
+/// A joined channel hidden from the bot afterwards is left.
+#[tokio::test]
+async fn a_channel_hidden_from_the_bot_after_the_join_is_left() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = session(&double).await;
+    own_role(&mut s, double::GENERAL_ID).await;
+    double.hide_general();
+    let left = until(&mut s, |e| match e {
+        Event::RoomLeft { room, .. } => Some(room.as_str().to_owned()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(left, double::GENERAL_ID);
+}

@@ -342,6 +342,16 @@ impl Double {
         dispatch(&self.shared, &mut state, "CHANNEL_UPDATE", general);
     }
 
+    /// Dispatches CHANNEL_UPDATE: in `#general` a member overwrite denies
+    /// the bot Manage Messages (1 << 13).
+    pub fn deny_bot_moderation_in_general(&self) {
+        let mut state = self.shared.state.lock().unwrap();
+        let overwrites =
+            serde_json::json!([{ "id": BOT_ID, "type": 1, "allow": "0", "deny": "8192" }]);
+        let general = fixture::general_with_overwrites(overwrites);
+        dispatch(&self.shared, &mut state, "CHANNEL_UPDATE", general);
+    }
+
     /// Dispatches THREAD_DELETE for the thread `ideas`.
     pub fn delete_thread(&self) {
         let mut state = self.shared.state.lock().unwrap();

@@ -163,6 +163,35 @@ impl Session {
         }
     }
 
+    /// With the user's own bot: their role in each joined room computed
+    /// again (an overwrite, a role or the bot's roles changed), and a
+    /// change told; `false` once the core is gone.
+    pub(super) async fn recheck_own_roles(&mut self) -> bool {
+        let (None, Some(own_id)) = (&self.view, self.own_id) else {
+            return true;
+        };
+        let rooms: Vec<u64> = self.joined.keys().copied().collect();
+        for room in rooms {
+            let Some(guild) = self.guilds.channel(room).map(|c| c.guild) else {
+                continue;
+            };
+            let role = self.own_role(room, guild, own_id);
+            let Some(member) = self.own_members.get_mut(&room) else {
+                continue;
+            };
+            if member.role == role {
+                continue;
+            }
+            member.role = role;
+            let member = member.clone();
+            let room = room.to_string().into();
+            if !self.emit(Event::MemberChanged { room, member }).await {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Shared-bot mode: the account's roles in the guilds of joined rooms
     /// read again once stale (every [`FRESH`]), and a room it may no
     /// longer see left: a role taken from the account on Discord (which
