@@ -42,7 +42,8 @@ struct GuildInfo {
     /// Each role's permissions (@everyone's id is the guild's).
     role_permissions: HashMap<u64, u64>,
     /// The bot's own roles, from its member object in GUILD_CREATE (or a
-    /// GUILD_MEMBER_UPDATE of it); `None` when not listed.
+    /// GUILD_MEMBER_UPDATE of it, which Discord sends only with the
+    /// privileged members intent); `None` when not listed.
     own_roles: Option<Box<[u64]>>,
     /// Roles that may manage messages (or administer): their holders are
     /// the rooms' moderators.
