@@ -26,7 +26,8 @@ pub(crate) struct Channel {
     /// A private thread (shared-bot mode shows none).
     pub private: bool,
     /// The permission overwrites (the bot's own permissions, and in
-    /// shared-bot mode a linked account's, are computed from them).
+    /// shared-bot mode a linked account's, are computed from them); with
+    /// the user's own bot, other members' are not kept.
     pub overwrites: Box<[Overwrite]>,
 }
 
@@ -63,11 +64,14 @@ pub(crate) struct Guilds {
     ready: bool,
     /// The bot's user id (from READY).
     own: Option<u64>,
+    /// Shared-bot mode: every member overwrite is kept (a linked
+    /// account's); with the user's own bot only the bot's.
+    all_members: bool,
 }
 
 /// The room a channel is: text and announcement channels, and threads
 /// (public, private, announcement) with their parent.
-fn room_of(channel: &GuildChannel) -> Option<Channel> {
+fn room_of(channel: &GuildChannel, keep: impl Fn(&Overwrite) -> bool) -> Option<Channel> {
     let parent = match channel.kind {
         ChannelType::Text | ChannelType::News => None,
         ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread => {
@@ -86,14 +90,26 @@ fn room_of(channel: &GuildChannel) -> Option<Channel> {
             .permission_overwrites
             .iter()
             .map(Overwrite::from_model)
+            .filter(keep)
             .collect(),
     })
 }
 
 impl Guilds {
-    /// No guild yet.
-    pub fn new() -> Self {
-        Self::default()
+    /// No guild yet; `shared` in shared-bot mode (others' member
+    /// overwrites kept).
+    pub fn new(shared: bool) -> Self {
+        Self {
+            all_members: shared,
+            ..Self::default()
+        }
+    }
+
+    /// Whether an overwrite is kept: a role's, the bot's, and in
+    /// shared-bot mode any member's.
+    fn keeps(&self) -> impl Fn(&Overwrite) -> bool {
+        let (all, own) = (self.all_members, self.own);
+        move |o| all || !o.member || Some(o.id) == own
     }
 
     /// READY: the guilds to wait for, and the bot's id.
@@ -114,7 +130,7 @@ impl Guilds {
         self.pending.remove(&id);
         self.channels.retain(|_, c| c.guild != id);
         for channel in guild.channels.values().chain(&guild.threads) {
-            if let Some(mut room) = room_of(channel) {
+            if let Some(mut room) = room_of(channel, self.keeps()) {
                 room.guild = id;
                 self.channels.insert(channel.id.get(), room);
             }
@@ -249,7 +265,7 @@ impl Guilds {
     /// CHANNEL_UPDATE, THREAD_CREATE, THREAD_UPDATE: a room's new name and
     /// topic; the topic when it changed.
     pub fn update(&mut self, channel: &GuildChannel) -> Option<String> {
-        let Some(room) = room_of(channel) else {
+        let Some(room) = room_of(channel, self.keeps()) else {
             self.channels.remove(&channel.id.get());
             return None;
         };
@@ -394,5 +410,49 @@ impl Guilds {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_discord_double::fixture;
+
+    /// The limited bot's guild, with a member overwrite for alice in
+    /// `#random` besides the bot's.
+    fn guilds(shared: bool) -> Guilds {
+        let mut json = fixture::bot_limited_guild();
+        for channel in json["channels"].as_array_mut().unwrap() {
+            if channel["id"] == fixture::RANDOM_ID {
+                let alice = serde_json::json!({ "id": fixture::ALICE_ID, "type": 1, "allow": "0", "deny": "1024" });
+                channel["permission_overwrites"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(alice);
+            }
+        }
+        let guild: Guild = serde_json::from_value(json).unwrap();
+        let mut guilds = Guilds::new(shared);
+        guilds.own = Some(fixture::BOT_ID.parse().unwrap());
+        guilds.create(&guild);
+        guilds
+    }
+
+    #[test]
+    fn the_own_bot_keeps_only_its_own_member_overwrites() {
+        let random: u64 = fixture::RANDOM_ID.parse().unwrap();
+        let own = guilds(false);
+        let kept = &own.channel(random).unwrap().overwrites;
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].id.to_string(), fixture::BOT_ID);
+        let p = own.own_permissions(random).unwrap();
+        assert!(p.contains(Permissions::VIEW_CHANNEL));
+        assert!(!p.intersects(Permissions::MANAGE_MESSAGES | Permissions::MANAGE_WEBHOOKS));
+        // Shared-bot mode keeps alice's: a linked alice may not see it.
+        let shared = guilds(true);
+        assert_eq!(shared.channel(random).unwrap().overwrites.len(), 2);
+        let alice = fixture::ALICE_ID.parse().unwrap();
+        let mods = fixture::MODS_ROLE_ID.parse().unwrap();
+        assert!(shared.permissions(random, alice, &[mods]).is_empty());
     }
 }

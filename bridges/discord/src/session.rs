@@ -159,7 +159,7 @@ async fn run(
         account,
         http,
         events,
-        guilds: Guilds::new(),
+        guilds: Guilds::new(view.is_some()),
         own_id: None,
         own_name: String::new(),
         joined: HashMap::new(),
