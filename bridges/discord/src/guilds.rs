@@ -1,5 +1,6 @@
 //! What the session knows of its guilds, from READY and GUILD_CREATE: the
-//! channels that become rooms, the members' names, the roles' names.
+//! channels that become rooms (with their permission overwrites), the
+//! members' names, the roles' names and permissions, the bot's own roles.
 //! Nothing else of serenity's models is kept.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -24,7 +25,9 @@ pub(crate) struct Channel {
     pub parent: Option<u64>,
     /// A private thread (shared-bot mode shows none).
     pub private: bool,
-    /// The permission overwrites, kept in shared-bot mode only.
+    /// The permission overwrites (the bot's own permissions, and in
+    /// shared-bot mode a linked account's, are computed from them); with
+    /// the user's own bot, other members' are not kept.
     pub overwrites: Box<[Overwrite]>,
 }
 
@@ -37,9 +40,12 @@ struct GuildInfo {
     /// Avatar hashes of the listed members who have one.
     avatars: HashMap<u64, String>,
     roles: HashMap<u64, String>,
-    /// Each role's permissions (@everyone's id is the guild's), kept in
-    /// shared-bot mode only.
+    /// Each role's permissions (@everyone's id is the guild's).
     role_permissions: HashMap<u64, u64>,
+    /// The bot's own roles, from its member object in GUILD_CREATE (or a
+    /// GUILD_MEMBER_UPDATE of it, which Discord sends only with the
+    /// privileged members intent); `None` when not listed.
+    own_roles: Option<Box<[u64]>>,
     /// Roles that may manage messages (or administer): their holders are
     /// the rooms' moderators.
     moderator_roles: HashSet<u64>,
@@ -56,13 +62,16 @@ pub(crate) struct Guilds {
     /// Guilds READY announced whose GUILD_CREATE has not come yet.
     pending: HashSet<u64>,
     ready: bool,
-    /// Shared-bot mode: keep what permissions are computed from.
-    with_permissions: bool,
+    /// The bot's user id (from READY).
+    own: Option<u64>,
+    /// Shared-bot mode: every member overwrite is kept (a linked
+    /// account's); with the user's own bot only the bot's.
+    all_members: bool,
 }
 
 /// The room a channel is: text and announcement channels, and threads
 /// (public, private, announcement) with their parent.
-fn room_of(channel: &GuildChannel, with_permissions: bool) -> Option<Channel> {
+fn room_of(channel: &GuildChannel, keep: impl Fn(&Overwrite) -> bool) -> Option<Channel> {
     let parent = match channel.kind {
         ChannelType::Text | ChannelType::News => None,
         ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread => {
@@ -77,30 +86,36 @@ fn room_of(channel: &GuildChannel, with_permissions: bool) -> Option<Channel> {
         position: channel.position,
         parent,
         private: channel.kind == ChannelType::PrivateThread,
-        overwrites: if with_permissions {
-            channel
-                .permission_overwrites
-                .iter()
-                .map(Overwrite::from_model)
-                .collect()
-        } else {
-            Box::default()
-        },
+        overwrites: channel
+            .permission_overwrites
+            .iter()
+            .map(Overwrite::from_model)
+            .filter(keep)
+            .collect(),
     })
 }
 
 impl Guilds {
-    /// No guild yet; `with_permissions` in shared-bot mode.
-    pub fn new(with_permissions: bool) -> Self {
+    /// No guild yet; `shared` in shared-bot mode (others' member
+    /// overwrites kept).
+    pub fn new(shared: bool) -> Self {
         Self {
-            with_permissions,
+            all_members: shared,
             ..Self::default()
         }
     }
 
-    /// READY: the guilds to wait for.
+    /// Whether an overwrite is kept: a role's, the bot's, and in
+    /// shared-bot mode any member's.
+    fn keeps(&self) -> impl Fn(&Overwrite) -> bool {
+        let (all, own) = (self.all_members, self.own);
+        move |o| all || !o.member || Some(o.id) == own
+    }
+
+    /// READY: the guilds to wait for, and the bot's id.
     pub fn ready(&mut self, ready: &Ready) {
         self.ready = true;
+        self.own = Some(ready.user.id.get());
         self.pending = ready.guilds.iter().map(|g| g.id.get()).collect();
     }
 
@@ -115,7 +130,7 @@ impl Guilds {
         self.pending.remove(&id);
         self.channels.retain(|_, c| c.guild != id);
         for channel in guild.channels.values().chain(&guild.threads) {
-            if let Some(mut room) = room_of(channel, self.with_permissions) {
+            if let Some(mut room) = room_of(channel, self.keeps()) {
                 room.guild = id;
                 self.channels.insert(channel.id.get(), room);
             }
@@ -154,15 +169,15 @@ impl Guilds {
                 .values()
                 .map(|r| (r.id.get(), r.name.clone()))
                 .collect(),
-            role_permissions: if self.with_permissions {
-                guild
-                    .roles
-                    .values()
-                    .map(|r| (r.id.get(), r.permissions.bits()))
-                    .collect()
-            } else {
-                HashMap::new()
-            },
+            role_permissions: guild
+                .roles
+                .values()
+                .map(|r| (r.id.get(), r.permissions.bits()))
+                .collect(),
+            own_roles: self.own.and_then(|own| {
+                let member = guild.members.values().find(|m| m.user.id.get() == own)?;
+                Some(member.roles.iter().map(|r| r.get()).collect())
+            }),
         };
         self.guilds.insert(id, info);
     }
@@ -225,8 +240,9 @@ impl Guilds {
 
     /// A member's standing in the guild's rooms: the owner, moderators
     /// (a role that manages messages or administers: the listed member's,
-    /// or `roles` when given), everyone else a member. Channel overwrites
-    /// are not read.
+    /// or `roles` when given), everyone else a member. Guild-wide: channel
+    /// overwrites are not read here (the bot's own role in a room is
+    /// [`Guilds::own_permissions`]).
     pub fn role_of(&self, guild: u64, user: u64, roles: Option<&[RoleId]>) -> Role {
         let Some(info) = self.guilds.get(&guild) else {
             return Role::Member;
@@ -249,7 +265,7 @@ impl Guilds {
     /// CHANNEL_UPDATE, THREAD_CREATE, THREAD_UPDATE: a room's new name and
     /// topic; the topic when it changed.
     pub fn update(&mut self, channel: &GuildChannel) -> Option<String> {
-        let Some(room) = room_of(channel, self.with_permissions) else {
+        let Some(room) = room_of(channel, self.keeps()) else {
             self.channels.remove(&channel.id.get());
             return None;
         };
@@ -266,16 +282,33 @@ impl Guilds {
     }
 
     /// A role was made or changed (GUILD_ROLE_CREATE, GUILD_ROLE_UPDATE):
-    /// its name and, in shared-bot mode, its permissions.
+    /// its name and permissions.
     pub fn role_changed(&mut self, guild: u64, role: &serenity::model::guild::Role) {
-        let with_permissions = self.with_permissions;
         if let Some(info) = self.guilds.get_mut(&guild) {
             info.roles.insert(role.id.get(), role.name.clone());
-            if with_permissions {
-                info.role_permissions
-                    .insert(role.id.get(), role.permissions.bits());
-            }
+            info.role_permissions
+                .insert(role.id.get(), role.permissions.bits());
         }
+    }
+
+    /// A member's roles changed (GUILD_MEMBER_UPDATE): kept when the
+    /// member is the bot.
+    pub fn member_roles(&mut self, guild: u64, user: u64, roles: &[RoleId]) {
+        if Some(user) != self.own {
+            return;
+        }
+        if let Some(info) = self.guilds.get_mut(&guild) {
+            info.own_roles = Some(roles.iter().map(|r| r.get()).collect());
+        }
+    }
+
+    /// The bot's own permissions in a room (a thread: its channel's),
+    /// from its roles and the channel's overwrites; `None` when the bot's
+    /// member was not listed (then nothing is known, and nothing refused).
+    pub fn own_permissions(&self, room: u64) -> Option<Permissions> {
+        let channel = self.channels.get(&room)?;
+        let roles = self.guilds.get(&channel.guild)?.own_roles.as_deref()?;
+        Some(self.in_channel(room, self.own?, roles))
     }
 
     /// A role was deleted (GUILD_ROLE_DELETE).
@@ -290,12 +323,17 @@ impl Guilds {
     /// their roles: Discord's algorithm ([`permissions`]). None in a
     /// private thread or a room the session does not know.
     pub fn permissions(&self, room: u64, user: u64, roles: &[u64]) -> Permissions {
+        match self.channels.get(&room) {
+            Some(channel) if !channel.private => self.in_channel(room, user, roles),
+            _ => Permissions::empty(),
+        }
+    }
+
+    /// A member's permissions in a room (a thread: its channel's).
+    fn in_channel(&self, room: u64, user: u64, roles: &[u64]) -> Permissions {
         let Some(channel) = self.channels.get(&room) else {
             return Permissions::empty();
         };
-        if channel.private {
-            return Permissions::empty();
-        }
         let (Some(info), Some(holder)) = (
             self.guilds.get(&channel.guild),
             channel
@@ -372,5 +410,49 @@ impl Guilds {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_discord_double::fixture;
+
+    /// The limited bot's guild, with a member overwrite for alice in
+    /// `#random` besides the bot's.
+    fn guilds(shared: bool) -> Guilds {
+        let mut json = fixture::bot_limited_guild();
+        for channel in json["channels"].as_array_mut().unwrap() {
+            if channel["id"] == fixture::RANDOM_ID {
+                let alice = serde_json::json!({ "id": fixture::ALICE_ID, "type": 1, "allow": "0", "deny": "1024" });
+                channel["permission_overwrites"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(alice);
+            }
+        }
+        let guild: Guild = serde_json::from_value(json).unwrap();
+        let mut guilds = Guilds::new(shared);
+        guilds.own = Some(fixture::BOT_ID.parse().unwrap());
+        guilds.create(&guild);
+        guilds
+    }
+
+    #[test]
+    fn the_own_bot_keeps_only_its_own_member_overwrites() {
+        let random: u64 = fixture::RANDOM_ID.parse().unwrap();
+        let own = guilds(false);
+        let kept = &own.channel(random).unwrap().overwrites;
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].id.to_string(), fixture::BOT_ID);
+        let p = own.own_permissions(random).unwrap();
+        assert!(p.contains(Permissions::VIEW_CHANNEL));
+        assert!(!p.intersects(Permissions::MANAGE_MESSAGES | Permissions::MANAGE_WEBHOOKS));
+        // Shared-bot mode keeps alice's: a linked alice may not see it.
+        let shared = guilds(true);
+        assert_eq!(shared.channel(random).unwrap().overwrites.len(), 2);
+        let alice = fixture::ALICE_ID.parse().unwrap();
+        let mods = fixture::MODS_ROLE_ID.parse().unwrap();
+        assert!(shared.permissions(random, alice, &[mods]).is_empty());
     }
 }

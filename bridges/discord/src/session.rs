@@ -117,6 +117,8 @@ struct Session {
     avatars: crate::avatars::Avatars,
     /// Shared-bot mode: the linked account, whose permissions gate rooms.
     view: Option<View>,
+    /// The user's own member as last told, per joined room (its role).
+    own_members: HashMap<u64, Member>,
     /// Shared-bot mode: the joined channels, told to the shared connection.
     rooms: Option<crate::shared::Rooms>,
     /// The operator's settings (the client that fetches files).
@@ -175,6 +177,7 @@ async fn run(
         sent: 0,
         avatars: crate::avatars::Avatars::new(config.api.as_deref()),
         view,
+        own_members: HashMap::new(),
         rooms,
         config: Arc::clone(&config),
         file_limits,
@@ -375,7 +378,9 @@ impl Session {
             Dispatch::TypingStart(typing) => self.typing_started(typing).await,
             Dispatch::ChannelUpdate(updated) => {
                 let id = updated.channel.id.get();
-                self.channel_changed(&updated.channel).await && self.leave_if_hidden(id).await
+                self.channel_changed(&updated.channel).await
+                    && self.leave_if_hidden(id).await
+                    && self.recheck_own_roles().await
             }
             Dispatch::GuildRoleCreate(created) => {
                 self.guilds
@@ -390,12 +395,17 @@ impl Session {
                 for room in joined {
                     open = open && self.leave_if_hidden(room).await;
                 }
-                open
+                open && self.recheck_own_roles().await
+            }
+            Dispatch::GuildMemberUpdate(updated) => {
+                let (guild, user) = (updated.guild_id.get(), updated.user.id.get());
+                self.guilds.member_roles(guild, user, &updated.roles);
+                self.recheck_own_roles().await
             }
             Dispatch::GuildRoleDelete(deleted) => {
                 self.guilds
                     .role_deleted(deleted.guild_id.get(), deleted.role_id.get());
-                true
+                self.recheck_own_roles().await
             }
             Dispatch::ThreadCreate(created) => self.channel_changed(&created.thread).await,
             Dispatch::ThreadUpdate(updated) => self.channel_changed(&updated.thread).await,
@@ -565,9 +575,11 @@ impl Session {
         members.push(Member {
             user: own_id.to_string().into(),
             nick: own_nick.clone(),
-            role: self.guilds.role_of(guild, own_id, None),
+            role: self.own_role(id, guild, own_id),
             away: None,
         });
+        self.own_members
+            .insert(id, members[members.len() - 1].clone());
         let told = members
             .iter()
             .filter_map(|m| m.user.as_str().parse().ok())

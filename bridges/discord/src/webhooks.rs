@@ -1,8 +1,9 @@
 //! Messages from XMPP go through a channel webhook the bot owns, with the
 //! XMPP user's nick as the author's name, so that Discord users see a
-//! person rather than the bot. Where the bot may not manage webhooks, or
-//! the nick is one Discord refuses for a webhook, they go through the bot
-//! with the nick as a bold prefix.
+//! person rather than the bot. Where the bot may not manage webhooks (its
+//! permissions in the channel say so: nothing is asked; or Discord refuses
+//! the webhook), or the nick is one Discord refuses for a webhook, they go
+//! through the bot with the nick as a bold prefix.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -51,10 +52,16 @@ impl std::fmt::Debug for Webhooks {
 impl Webhooks {
     /// The channel's route: the bot's webhook there (found with `GET
     /// /channels/{id}/webhooks`, else made with `POST`), or the bot when
-    /// it may not.
-    pub async fn route(&mut self, http: &Http, channel: u64, bot: u64) -> Route {
+    /// it may not: at once when not `allowed` (the bot's permissions in
+    /// the channel lack Manage Webhooks; asked again once they have it),
+    /// else when Discord refuses (remembered). A webhook found stays: its
+    /// token needs no permission.
+    pub async fn route(&mut self, http: &Http, channel: u64, bot: u64, allowed: bool) -> Route {
         if let Some(route) = self.routes.get(&channel) {
             return route.clone();
+        }
+        if !allowed {
+            return Route::Bot;
         }
         let route = match find_or_make(http, channel, bot).await {
             Ok(Some((id, token))) => {

@@ -11,6 +11,13 @@ pub const ALICE_ID: &str = "4001";
 pub const OWNER_ID: &str = "4000";
 /// A role that may manage messages (alice has it).
 pub const MODS_ROLE_ID: &str = "2100";
+/// The bot's own role, which Discord makes when the bot is invited with
+/// the permissions it asks for (the bot has it).
+pub const BOT_ROLE_ID: &str = "2300";
+/// The permissions the bot is invited with: view channels (1 << 10), send
+/// messages (1 << 11), manage webhooks (1 << 29), add reactions (1 << 6),
+/// attach files (1 << 15), read message history (1 << 16).
+const BOT_PERMISSIONS: &str = "536972352";
 /// A member GUILD_CREATE does not list (as in a large guild): she appears
 /// as she speaks.
 pub const CAROL_ID: &str = "4002";
@@ -74,6 +81,42 @@ fn role(id: &str, name: &str, permissions: &str) -> Value {
         "hoist": false, "icon": null, "unicode_emoji": null, "position": 0,
         "permissions": permissions, "managed": false, "mentionable": false, "flags": 0
     })
+}
+
+/// The bot's role (managed: Discord gives it to the bot alone).
+fn bot_role() -> Value {
+    let mut bot = role(BOT_ROLE_ID, "switchbot", BOT_PERMISSIONS);
+    bot["managed"] = json!(true);
+    bot["tags"] = json!({ "bot_id": BOT_ID });
+    bot
+}
+
+/// The guild with the bot a moderator (in the Mods role) whose own
+/// permissions channel overwrites narrow: in `#random` a member overwrite
+/// denies it Manage Messages (1 << 13) and Manage Webhooks (1 << 29);
+/// `#staff` (hidden from @everyone, shown to Mods) denies it View Channel
+/// by a member overwrite, which wins over its role's allow.
+pub fn bot_limited_guild() -> Value {
+    let mut guild = shared_guild();
+    for member in guild["members"].as_array_mut().unwrap() {
+        if member["user"]["id"] == BOT_ID {
+            member["roles"] = json!([BOT_ROLE_ID, MODS_ROLE_ID]);
+        }
+    }
+    for channel in guild["channels"].as_array_mut().unwrap() {
+        // Overwrite type 1 is a member.
+        if channel["id"] == RANDOM_ID {
+            channel["permission_overwrites"] =
+                json!([{ "id": BOT_ID, "type": 1, "allow": "0", "deny": "536879104" }]);
+        } else if channel["id"] == STAFF_ID {
+            let own = json!({ "id": BOT_ID, "type": 1, "allow": "0", "deny": "1024" });
+            channel["permission_overwrites"]
+                .as_array_mut()
+                .unwrap()
+                .push(own);
+        }
+    }
+    guild
 }
 
 /// The `#general` channel with another topic (CHANNEL_UPDATE's data).
@@ -151,7 +194,8 @@ pub fn shared_guild() -> Value {
 pub fn member(id: &str) -> Option<Value> {
     let roles: &[&str] = match id {
         ALICE_ID => &[MODS_ROLE_ID],
-        CAROL_ID | DAVE_ID | BOT_ID => &[],
+        CAROL_ID | DAVE_ID => &[],
+        BOT_ID => &[BOT_ROLE_ID],
         _ => return None,
     };
     Some(json!({
@@ -223,7 +267,8 @@ pub fn guild() -> Value {
         "roles": [
             role(GUILD_ID, "@everyone", "1071698660928"),
             // MANAGE_MESSAGES (1 << 13) among others.
-            role(MODS_ROLE_ID, "Mods", "1071698669120")
+            role(MODS_ROLE_ID, "Mods", "1071698669120"),
+            bot_role()
         ],
         "emojis": [],
         "features": [],
@@ -249,7 +294,7 @@ pub fn guild() -> Value {
         "voice_states": [],
         "members": [
             { "user": user(ALICE_ID), "nick": null, "roles": [MODS_ROLE_ID], "joined_at": "2025-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0 },
-            { "user": user(BOT_ID), "nick": null, "roles": [], "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0 }
+            { "user": user(BOT_ID), "nick": null, "roles": [BOT_ROLE_ID], "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0 }
         ],
         "channels": [
             channel(GENERAL_ID, 0, "general", 0, Some("Talk about Ferris")),

@@ -139,10 +139,17 @@ impl Double {
         let mut guild = fixture::guild();
         for member in guild["members"].as_array_mut().expect("members") {
             if member["user"]["id"] == BOT_ID {
-                member["roles"] = serde_json::json!([fixture::MODS_ROLE_ID]);
+                member["roles"] = serde_json::json!([fixture::BOT_ROLE_ID, fixture::MODS_ROLE_ID]);
             }
         }
         Self::start_with(guild).await
+    }
+
+    /// Starts with a moderator bot whose channel overwrites narrow it
+    /// ([`fixture::bot_limited_guild`]: no moderation nor webhooks in
+    /// `#random`, `#staff` hidden from it).
+    pub async fn start_with_limited_bot() -> std::io::Result<Self> {
+        Self::start_with(fixture::bot_limited_guild()).await
     }
 
     async fn start_with(guild: Value) -> std::io::Result<Self> {
@@ -331,6 +338,16 @@ impl Double {
             { "id": GUILD_ID, "type": 0, "allow": "0", "deny": "1024" },
             { "id": fixture::MODS_ROLE_ID, "type": 0, "allow": "1024", "deny": "0" }
         ]);
+        let general = fixture::general_with_overwrites(overwrites);
+        dispatch(&self.shared, &mut state, "CHANNEL_UPDATE", general);
+    }
+
+    /// Dispatches CHANNEL_UPDATE: in `#general` a member overwrite denies
+    /// the bot Manage Messages (1 << 13).
+    pub fn deny_bot_moderation_in_general(&self) {
+        let mut state = self.shared.state.lock().unwrap();
+        let overwrites =
+            serde_json::json!([{ "id": BOT_ID, "type": 1, "allow": "0", "deny": "8192" }]);
         let general = fixture::general_with_overwrites(overwrites);
         dispatch(&self.shared, &mut state, "CHANNEL_UPDATE", general);
     }

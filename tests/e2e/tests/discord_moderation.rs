@@ -3,7 +3,8 @@
 //! moderator, the room offers `urn:xmpp:message-moderate:1`, and a
 //! `<moderate/>` of someone else's message deletes it on Discord and is
 //! said by the room; where the bot may not, the user is a participant and
-//! the room does not offer moderation.
+//! the room does not offer moderation, also where only a channel overwrite
+//! denies it.
 
 mod common;
 #[path = "common/discord.rs"]
@@ -145,4 +146,37 @@ async fn without_manage_messages_the_room_offers_no_moderation() {
     assert!(have.iter().any(|f| f == RETRACT), "own retractions stay");
     // Discord has no read state for bots: no XEP-0333 markers offered.
     assert!(!have.iter().any(|f| f == MARKERS), "{have:?}");
+}
+
+/// A bot that is a moderator guild-wide but denied Manage Messages in
+/// `#general` by a channel overwrite (arriving while the user is in the
+/// room): the user becomes a participant there at once and the room stops
+/// offering moderation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overwrite_denying_manage_messages_ends_moderation_in_that_room() {
+    let setup = setup_with(Double::start_with_limited_bot().await.unwrap());
+    let mut alice = registered(&setup, "alice").await;
+    assert_eq!(join_with_role(&mut alice, "alice").await, "moderator");
+    let have = features(&mut alice).await;
+    assert!(have.iter().any(|f| f == MODERATE), "{have:?}");
+
+    setup.double.deny_bot_moderation_in_general();
+    // The user's occupant is the bot's member, under its Discord name.
+    let own: Jid = format!("{}/switchbot", room_jid(discord::GENERAL_ID))
+        .parse()
+        .unwrap();
+    alice
+        .wait_for(|s| match s {
+            Stanza::Presence(p) if p.from.as_ref() == Some(&own) => p
+                .payloads
+                .iter()
+                .find(|e| e.is("x", MUC_USER))?
+                .get_child("item", MUC_USER)
+                .filter(|i| i.attr("role") == Some("participant"))
+                .map(|_| ()),
+            _ => None,
+        })
+        .await;
+    let have = features(&mut alice).await;
+    assert!(!have.iter().any(|f| f == MODERATE), "{have:?}");
 }

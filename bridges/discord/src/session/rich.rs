@@ -85,7 +85,12 @@ impl Session {
         if !self.webhooks.sent_through(message) {
             return None;
         }
-        match self.webhooks.route(&self.http, hook_channel, bot).await {
+        let allowed = self.bot_may(hook_channel, serenity::model::Permissions::MANAGE_WEBHOOKS);
+        match self
+            .webhooks
+            .route(&self.http, hook_channel, bot, allowed)
+            .await
+        {
             Route::Webhook { id, token } => Some((id, token)),
             Route::Bot => None,
         }

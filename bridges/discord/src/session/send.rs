@@ -94,7 +94,10 @@ impl Session {
         };
         if let (Target::Room(_), Some(room)) = (&target, channel) {
             if !self.may(room, Permissions::SEND_MESSAGES) {
-                let text = "your Discord account may not send messages in this channel";
+                let text = match self.view {
+                    Some(_) => "your Discord account may not send messages in this channel",
+                    None => "the bot may not send messages in this channel",
+                };
                 return self
                     .error(ErrorContext::Command(token), ErrorKind::Forbidden, text)
                     .await;
@@ -132,7 +135,10 @@ impl Session {
         let (hook_channel, thread) = self.hook_channel(channel);
         let route = match (&nick, self.own_id) {
             (Some(_), Some(bot)) if text.reply_to.is_none() => {
-                self.webhooks.route(&self.http, hook_channel, bot).await
+                let allowed = self.bot_may(hook_channel, Permissions::MANAGE_WEBHOOKS);
+                self.webhooks
+                    .route(&self.http, hook_channel, bot, allowed)
+                    .await
             }
             _ => Route::Bot,
         };

@@ -1,4 +1,10 @@
-//! Shared-bot mode in a session: what the linked Discord account may see.
+//! What the user may do in a room. With their own bot: what the bot may,
+//! its roles (its member in GUILD_CREATE) and the channel's overwrites
+//! computed, so a channel hidden from the bot is neither listed nor
+//! joined, and the user moderates (XEP-0425) only where the bot has
+//! Manage Messages.
+//!
+//! Shared-bot mode: what the linked Discord account may see.
 //! The shared bot sees more than any one user may; each room is shown,
 //! joined and written to only where the account's permissions allow it
 //! (VIEW_CHANNEL; SEND_MESSAGES, or SEND_MESSAGES_IN_THREADS in a thread,
@@ -15,10 +21,20 @@ use std::time::Duration;
 
 use serenity::all::{GuildId, UserId};
 use serenity::model::Permissions;
-use switchboard_bridge_api::{Event, LeaveReason};
+use switchboard_bridge_api::{Event, LeaveReason, Role};
 use tokio::time::Instant;
 
 use super::Session;
+use crate::guilds::Channel;
+
+/// `what` in a thread: sending there is SEND_MESSAGES_IN_THREADS.
+fn in_thread(channel: &Channel, what: Permissions) -> Permissions {
+    if channel.parent.is_some() && what == Permissions::SEND_MESSAGES {
+        Permissions::SEND_MESSAGES_IN_THREADS
+    } else {
+        what
+    }
+}
 
 /// How long an account's roles in a guild are trusted before a listing
 /// reads them again (a join always does).
@@ -99,18 +115,17 @@ impl Session {
         }
     }
 
-    /// Whether the user may do `what` in a room: always with their own bot;
-    /// in shared-bot mode, as the linked account's permissions say.
+    /// Whether the user may do `what` in a room: with their own bot, as
+    /// the bot's permissions there say ([`Session::bot_may`]); in
+    /// shared-bot mode, as the linked account's.
     pub(super) fn may(&self, room: u64, what: Permissions) -> bool {
-        let Some(view) = &self.view else { return true };
+        let Some(view) = &self.view else {
+            return self.bot_may(room, what);
+        };
         let Some(channel) = self.guilds.channel(room) else {
             return false;
         };
-        let what = if channel.parent.is_some() && what == Permissions::SEND_MESSAGES {
-            Permissions::SEND_MESSAGES_IN_THREADS
-        } else {
-            what
-        };
+        let what = in_thread(channel, what);
         match view.members.get(&channel.guild) {
             Some((Some(roles), _)) => self
                 .guilds
@@ -118,6 +133,63 @@ impl Session {
                 .contains(what),
             _ => false,
         }
+    }
+
+    /// Whether the bot may do `what` in a room, its roles and the channel's
+    /// overwrites computed; yes when its roles are unknown (its member not
+    /// listed): Discord's refusal then tells.
+    pub(super) fn bot_may(&self, room: u64, what: Permissions) -> bool {
+        let Some(channel) = self.guilds.channel(room) else {
+            return false;
+        };
+        self.guilds
+            .own_permissions(room)
+            .is_none_or(|p| p.contains(in_thread(channel, what)))
+    }
+
+    /// The user's role in a joined room with their own bot: the guild's
+    /// owner stays owner, else a moderator where the bot may manage the
+    /// channel's messages (the core then offers XEP-0425 moderation).
+    /// Shared-bot mode: the linked account's guild-wide role.
+    pub(super) fn own_role(&self, room: u64, guild: u64, own_id: u64) -> Role {
+        let guild_wide = self.guilds.role_of(guild, own_id, None);
+        if self.view.is_some() || guild_wide == Role::Owner {
+            return guild_wide;
+        }
+        match self.guilds.own_permissions(room) {
+            Some(p) if p.contains(Permissions::MANAGE_MESSAGES) => Role::Operator,
+            Some(_) => Role::Member,
+            None => guild_wide,
+        }
+    }
+
+    /// With the user's own bot: their role in each joined room computed
+    /// again (an overwrite, a role or the bot's roles changed), and a
+    /// change told; `false` once the core is gone.
+    pub(super) async fn recheck_own_roles(&mut self) -> bool {
+        let (None, Some(own_id)) = (&self.view, self.own_id) else {
+            return true;
+        };
+        let rooms: Vec<u64> = self.joined.keys().copied().collect();
+        for room in rooms {
+            let Some(guild) = self.guilds.channel(room).map(|c| c.guild) else {
+                continue;
+            };
+            let role = self.own_role(room, guild, own_id);
+            let Some(member) = self.own_members.get_mut(&room) else {
+                continue;
+            };
+            if member.role == role {
+                continue;
+            }
+            member.role = role;
+            let member = member.clone();
+            let room = room.to_string().into();
+            if !self.emit(Event::MemberChanged { room, member }).await {
+                return false;
+            }
+        }
+        true
     }
 
     /// Shared-bot mode: the account's roles in the guilds of joined rooms
@@ -157,7 +229,7 @@ impl Session {
     }
 
     /// After a channel changed (its overwrites): a joined room the account
-    /// may no longer see is left.
+    /// (the bot, with the user's own) may no longer see is left.
     pub(super) async fn leave_if_hidden(&mut self, room: u64) -> bool {
         if !self.joined.contains_key(&room) || self.may(room, Permissions::VIEW_CHANNEL) {
             return true;
@@ -165,9 +237,11 @@ impl Session {
         self.joined.remove(&room);
         self.emit(Event::RoomLeft {
             room: room.to_string().into(),
-            reason: LeaveReason::Part(Some(
-                "your Discord account may no longer see this channel".into(),
-            )),
+            reason: LeaveReason::Part(Some(if self.view.is_some() {
+                "your Discord account may no longer see this channel".into()
+            } else {
+                "the bot may no longer see this channel".into()
+            })),
         })
         .await
     }
