@@ -204,8 +204,14 @@ const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 const STABLE_AFTER: Duration = Duration::from_secs(30);
 const WRITE_BATCH: usize = 256;
-/// Write buffer capacity kept between batches.
-const BUF_KEEP: usize = 64 * 1024;
+/// Write buffer capacity kept between batches: a few stanzas' worth. A
+/// burst's batches (up to [`WRITE_BATCH`] stanzas) grow it further, and
+/// give it back after each.
+const BUF_KEEP: usize = 16 * 1024;
+/// Stanzas of room kept between batches in the list of those being
+/// written. One is about 440 bytes: a full batch's list, kept, was 112 kB
+/// held for good after the first burst (the joins of a big room).
+const UNSENT_KEEP: usize = 16;
 
 /// Runs a component link until `shutdown` turns true or the outbox closes.
 pub async fn run(
@@ -500,9 +506,13 @@ async fn write_batch(
     }
     writer.write_all(buf.as_bytes()).await?;
     unsent.clear();
-    // A burst may have grown the buffer far beyond the usual batch: give it back.
+    // A burst may have grown the buffer and the list far beyond the usual
+    // batch: give them back.
     if buf.capacity() > BUF_KEEP {
         *buf = String::new();
+    }
+    if unsent.capacity() > UNSENT_KEEP {
+        *unsent = Vec::new();
     }
     Ok(())
 }
@@ -580,5 +590,47 @@ mod tests {
             "the large result becomes an error: {written}"
         );
         assert!(written.len() < 4096, "{} bytes", written.len());
+    }
+
+    #[tokio::test]
+    async fn a_burst_goes_out_in_one_batch_and_its_buffers_are_not_kept() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut writer = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut reader, _) = listener.accept().await.unwrap();
+        let to: Jid = "alice@localhost/x".parse().unwrap();
+        let line = |n: usize| {
+            Outgoing::from(
+                Message::chat(Some(to.clone())).with_body(Lang::new(), format!("line {n}")),
+            )
+        };
+        let (tx, mut outbox) = mpsc::channel(WRITE_BATCH);
+        for n in 1..200 {
+            tx.try_send(line(n)).unwrap();
+        }
+        let (mut unsent, mut buf) = (Vec::new(), String::new());
+        write_batch(
+            &mut writer,
+            &mut buf,
+            Some(line(0)),
+            &mut outbox,
+            &mut unsent,
+            4096,
+        )
+        .await
+        .unwrap();
+        assert!(
+            unsent.capacity() <= UNSENT_KEEP,
+            "{} kept",
+            unsent.capacity()
+        );
+        assert!(buf.capacity() <= BUF_KEEP, "{} bytes kept", buf.capacity());
+        drop(writer);
+        let mut written = String::new();
+        reader.read_to_string(&mut written).await.unwrap();
+        for n in 0..200 {
+            assert!(written.contains(&format!(">line {n}<")), "line {n} missing");
+        }
     }
 }
