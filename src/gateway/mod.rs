@@ -28,6 +28,7 @@ mod rich;
 mod roster;
 mod servers;
 mod session;
+mod session_link;
 mod session_state;
 mod shared_files;
 mod signals;

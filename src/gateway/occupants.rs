@@ -2,7 +2,7 @@
 //! once, by the network's user id, under a display nick unique in the room.
 //!
 //! Every user who joins a room keeps its member list, so a member is kept
-//! small (16 bytes, plus 10 for two indexes): the nick and the network's
+//! small (16 bytes, plus 6 for two indexes: [`slots`]): the nick and the network's
 //! user id in one string, and one word holding the XEP-0421 occupant key
 //! (48 bits), the role, whether they are away (the away text is not shown
 //! in a MUC presence, so it is not kept) and the nick's length. The strings
@@ -18,13 +18,15 @@
 //! the suffix does depend on who was there first. The user's own nick is
 //! always the one the network gave: a member holding it is moved aside.
 
-use hashbrown::HashTable;
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::sync::{Arc, LazyLock, Mutex};
 use switchboard_bridge_api::{Member, Role, UserId};
 
 use super::occupant_id::OccupantKey;
+use slots::Slots;
+
+mod slots;
 
 /// The member texts in use, each once. A text is only cloned and dropped
 /// under this lock, so its count tells when the last occupant let it go.
@@ -231,9 +233,9 @@ impl Own<'_> {
 pub(super) struct Occupants {
     all: Vec<Occupant>,
     /// Positions in `all`, by user id.
-    by_user: HashTable<u32>,
+    by_user: Slots,
     /// Positions in `all`, by display nick.
-    by_nick: HashTable<u32>,
+    by_nick: Slots,
 }
 
 impl std::fmt::Debug for Occupants {
@@ -245,20 +247,16 @@ impl std::fmt::Debug for Occupants {
 impl Occupants {
     fn find_user(&self, user: &str) -> Option<usize> {
         let all = &self.all;
-        self.by_user
-            .find(hash(user), |&i| all[i as usize].user_str() == user)
-            .map(|&i| i as usize)
+        self.by_user.find(hash(user), |i| all[i].user_str() == user)
     }
 
     fn find_nick(&self, nick: &str) -> Option<usize> {
         let all = &self.all;
-        self.by_nick
-            .find(hash(nick), |&i| all[i as usize].nick() == nick)
-            .map(|&i| i as usize)
+        self.by_nick.find(hash(nick), |i| all[i].nick() == nick)
     }
 
     fn push(&mut self, o: Occupant) {
-        let at = u32::try_from(self.all.len()).expect("under 4 billion members");
+        let at = self.all.len();
         // Grown by a quarter, not doubled: every user in a room keeps its
         // member list, and a big room's lists are most of the heap.
         if self.all.len() == self.all.capacity() {
@@ -266,36 +264,23 @@ impl Occupants {
         }
         self.all.push(o);
         let all = &self.all;
-        let o = &all[at as usize];
-        self.by_user.insert_unique(hash(o.user_str()), at, |&i| {
-            hash(all[i as usize].user_str())
-        });
+        let o = &all[at];
+        self.by_user
+            .insert(hash(o.user_str()), at, |i| hash(all[i].user_str()));
         self.by_nick
-            .insert_unique(hash(o.nick()), at, |&i| hash(all[i as usize].nick()));
+            .insert(hash(o.nick()), at, |i| hash(all[i].nick()));
     }
 
     /// Takes the member at `at` out; the last one moves into its place.
     fn take(&mut self, at: usize) -> Occupant {
         let o = &self.all[at];
-        let is_at = |&i: &u32| i as usize == at;
-        let (u, n) = (hash(o.user_str()), hash(o.nick()));
-        if let Ok(e) = self.by_user.find_entry(u, is_at) {
-            e.remove();
-        }
-        if let Ok(e) = self.by_nick.find_entry(n, is_at) {
-            e.remove();
-        }
+        self.by_user.remove(hash(o.user_str()), at);
+        self.by_nick.remove(hash(o.nick()), at);
         let last = self.all.len() - 1;
         if at != last {
             let m = &self.all[last];
-            let is_last = |&i: &u32| i as usize == last;
-            let (u, n) = (hash(m.user_str()), hash(m.nick()));
-            if let Some(i) = self.by_user.find_mut(u, is_last) {
-                *i = at as u32;
-            }
-            if let Some(i) = self.by_nick.find_mut(n, is_last) {
-                *i = at as u32;
-            }
+            self.by_user.moved(hash(m.user_str()), last, at);
+            self.by_nick.moved(hash(m.nick()), last, at);
         }
         self.all.swap_remove(at)
     }
@@ -462,18 +447,16 @@ impl Occupants {
     /// member list, and when a room empties).
     pub(super) fn shrink(&mut self) {
         let all = &self.all;
-        self.by_user
-            .shrink_to_fit(|&i| hash(all[i as usize].user_str()));
-        self.by_nick
-            .shrink_to_fit(|&i| hash(all[i as usize].nick()));
+        self.by_user.shrink_to_fit(|i| hash(all[i].user_str()));
+        self.by_nick.shrink_to_fit(|i| hash(all[i].nick()));
         self.all.shrink_to_fit();
     }
 
     /// Forgets everyone (a rejoin starts the list afresh).
     pub(super) fn clear(&mut self) {
         let gone = std::mem::take(&mut self.all);
-        self.by_user = HashTable::new();
-        self.by_nick = HashTable::new();
+        self.by_user = Slots::default();
+        self.by_nick = Slots::default();
         let mut texts = TEXTS.lock().unwrap();
         for o in gone {
             release(&mut texts, o.text);

@@ -1,110 +1,21 @@
 //! A user's session on the network: started from their credentials, fed
 //! commands from their stanzas, and its events turned into stanzas.
 
-use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use switchboard_bridge_api::channel;
 use switchboard_bridge_api::{
     Command, Credentials, ErrorContext, ErrorKind, Event, Limits, Login, Target, UserId,
 };
-use tokio::task::JoinHandle;
 use tracing::{debug, warn, Instrument};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Lang, Message};
 use xmpp_parsers::stanza_error::DefinedCondition;
 
+pub use super::session_link::SessionStatus;
+pub(super) use super::session_link::UserSession;
+use super::session_link::{Link, Refused, SessionShared};
 use super::Gateway;
 use crate::xmpp::errors;
-
-/// What a user's session is doing, for `status`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum SessionStatus {
-    /// No session runs: nothing was open on the network, so it was ended.
-    Idle,
-    /// Started, not yet connected.
-    #[default]
-    Connecting,
-    /// Connected, with the user's nick.
-    Connected(String),
-    /// Lost the connection; retrying or not.
-    Disconnected {
-        /// Why.
-        reason: String,
-        /// Whether it retries.
-        retrying: bool,
-    },
-}
-
-impl fmt::Display for SessionStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Idle => f.write_str("no connection open; one opens when you join a room"),
-            Self::Connecting => f.write_str("connecting"),
-            Self::Connected(nick) => write!(f, "connected as {nick}"),
-            Self::Disconnected { reason, retrying } => write!(
-                f,
-                "disconnected ({reason}){}",
-                if *retrying { ", reconnecting" } else { "" }
-            ),
-        }
-    }
-}
-
-/// What the core and a session's pump share about the session.
-#[derive(Default)]
-struct SessionShared {
-    status: SessionStatus,
-    /// Commands sent to the session so far.
-    sent: u64,
-    /// Ended as idle: takes no more commands.
-    stopped: bool,
-}
-
-/// A way to a running session's commands, cheap to clone.
-#[derive(Clone)]
-struct Link {
-    commands: channel::Sender<Command>,
-    shared: Arc<Mutex<SessionShared>>,
-}
-
-/// Why [`Link::send`] did not send a command; the command comes back
-/// (boxed: a `Result` stays small).
-enum Refused {
-    /// The session has ended (as idle, or its task is gone).
-    Ended(Box<Command>),
-    /// The user's commands waiting for the session reached the limit.
-    Full(Box<Command>),
-}
-
-impl Link {
-    /// Counts and sends a command, never waiting: refused when the session
-    /// has ended or `limit` commands already wait for it (the router serves
-    /// every user, so one user's slow session must not hold it).
-    fn send(&self, command: Command, limit: usize) -> Result<(), Refused> {
-        let mut shared = self.shared.lock().unwrap();
-        if shared.stopped {
-            return Err(Refused::Ended(Box::new(command)));
-        }
-        if self.commands.waiting() >= limit {
-            return Err(Refused::Full(Box::new(command)));
-        }
-        match self.commands.try_send(command) {
-            Ok(()) => {
-                shared.sent += 1;
-                Ok(())
-            }
-            Err(channel::TrySendError::Full(c)) => Err(Refused::Full(Box::new(c))),
-            Err(channel::TrySendError::Closed(c)) => Err(Refused::Ended(Box::new(c))),
-        }
-    }
-}
-
-/// The core's hold on a running session.
-pub(super) struct UserSession {
-    link: Link,
-    pump: JoinHandle<()>,
-}
 
 /// What an unregistered user is told when they ask for something.
 pub(super) const REGISTER_FIRST: &str = "register with this gateway first";
@@ -122,27 +33,6 @@ pub(super) enum Unsent {
 /// What a user is told when their queue to the network is full.
 pub(super) const QUEUE_FULL: &str =
     "your queue to the network is full (it is slow or not answering); not sent, try again later";
-
-impl UserSession {
-    pub(super) fn status(&self) -> SessionStatus {
-        self.link.shared.lock().unwrap().status.clone()
-    }
-
-    /// Asks the session to end, and waits a little for it to. Its command
-    /// queue may be full (a stuck network): then the queue is dropped, which
-    /// ends the session once it has taken what waits.
-    pub(super) async fn stop(self) {
-        let _ = self.link.commands.try_send(Command::Shutdown);
-        drop(self.link);
-        let mut pump = self.pump;
-        if tokio::time::timeout(Duration::from_secs(3), &mut pump)
-            .await
-            .is_err()
-        {
-            pump.abort();
-        }
-    }
-}
 
 impl Gateway {
     /// Starts the user's session with the bridge, in place of any running
@@ -394,7 +284,9 @@ impl Gateway {
         // Files and avatars are fetched off the pump (`files/`, `avatars/`).
         let mut files = super::files::FileQueue::new(files);
         while let Some(event) = events.recv().await {
-            let Some(event) = self.files_first(&user, event, &mut files).await else {
+            // Boxed like the delivery: the file step's future holds an event
+            // of its own, and would otherwise be part of every waiting pump.
+            let Some(event) = Box::pin(self.files_first(&user, event, &mut files)).await else {
                 continue;
             };
             // Boxed: the delivery future is large, and a session waits for events most of its life.

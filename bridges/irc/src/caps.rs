@@ -5,8 +5,6 @@
 //!
 //! It only decides: the lines it returns are for the caller to send.
 
-use std::collections::BTreeSet;
-
 /// Names kept from one `LS` reply, however many lines a server sends.
 const MAX_OFFERED: usize = 256;
 
@@ -36,6 +34,17 @@ pub const HANDLED: &[&str] = &[
     "setname",
 ];
 
+/// A capability's bit in [`Caps::enabled`]: its place in [`HANDLED`], and
+/// the one after those for `sasl`; `None` for a name this bridge never asks for.
+fn bit(cap: &str) -> Option<u32> {
+    const _: () = assert!(HANDLED.len() < 32);
+    HANDLED
+        .iter()
+        .position(|c| *c == cap)
+        .or_else(|| (cap == "sasl").then_some(HANDLED.len()))
+        .map(|i| 1 << i)
+}
+
 /// The negotiation's state for one connection.
 #[derive(Debug, Default)]
 pub struct Caps {
@@ -45,8 +54,10 @@ pub struct Caps {
     listing: Vec<String>,
     /// Requests sent and not answered yet.
     pending: usize,
-    /// Capabilities the server acknowledged (and did not take back).
-    enabled: BTreeSet<String>,
+    /// Capabilities the server acknowledged (and did not take back): a bit
+    /// per name in [`HANDLED`] and one for `sasl` ([`bit`]), as only those
+    /// are kept: no string, and no tree node of eleven, per connection.
+    enabled: u32,
     /// `CAP END` was sent (or registration went on without it).
     ended: bool,
     /// SASL is under way: its end sends `CAP END`.
@@ -64,7 +75,7 @@ impl Caps {
 
     /// Whether the server acknowledged `cap`.
     pub fn has(&self, cap: &str) -> bool {
-        self.enabled.contains(cap)
+        bit(cap).is_some_and(|b| self.enabled & b != 0)
     }
 
     /// SASL finished (well or not): ends the negotiation.
@@ -102,7 +113,7 @@ impl Caps {
             "NEW" => self.request(names),
             "DEL" => {
                 for n in names {
-                    self.enabled.remove(n);
+                    self.enabled &= !bit(n).unwrap_or(0);
                 }
                 Vec::new()
             }
@@ -112,7 +123,7 @@ impl Caps {
                 for n in names {
                     // `-name` in an ACK: the server took it off.
                     if let Some(off) = n.strip_prefix('-') {
-                        self.enabled.remove(off);
+                        self.enabled &= !bit(off).unwrap_or(0);
                         continue;
                     }
                     if n == "sasl" && !self.ended && self.sasl && !self.authenticating {
@@ -121,8 +132,8 @@ impl Caps {
                     }
                     // Only what this bridge asks for is kept (a server's
                     // ACK of anything else is ignored).
-                    if HANDLED.contains(&n) || n == "sasl" {
-                        self.enabled.insert(n.to_owned());
+                    if let Some(b) = bit(n) {
+                        self.enabled |= b;
                     }
                 }
                 out.extend(self.maybe_end());
@@ -140,7 +151,7 @@ impl Caps {
     fn request<'a>(&mut self, offered: impl Iterator<Item = &'a str>) -> Vec<String> {
         let mut want: Vec<&str> = offered
             .filter(|c| HANDLED.contains(c) || (*c == "sasl" && self.sasl && !self.ended))
-            .filter(|c| !self.enabled.contains(*c))
+            .filter(|c| !self.has(c))
             .collect();
         want.sort_unstable();
         want.dedup();
@@ -264,7 +275,7 @@ mod tests {
         assert_eq!(c.listing.len(), MAX_OFFERED);
         assert_eq!(c.on_cap("LS", Some("server-time"), None), ["CAP END"]);
         c.on_cap("ACK", Some(&many), None);
-        assert!(c.enabled.is_empty(), "nothing asked for is enabled");
+        assert_eq!(c.enabled, 0, "nothing asked for is enabled");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::line::{frame, read_line, write_line, write_raw};
 use crate::listing::Listing;
 use crate::policy::{Policy, Timeouts};
 use crate::prefixes::Prefixes;
+use crate::small_map::SmallMap;
 use crate::tls::{Trust, Verify};
 
 mod echo;
@@ -135,8 +136,8 @@ impl Conn {
             host,
             settings,
             events,
-            wanted: HashMap::new(),
-            channels: HashMap::new(),
+            wanted: SmallMap::new(),
+            channels: SmallMap::new(),
             contacts: HashSet::new(),
             queue: VecDeque::new(),
             listing: None,
@@ -184,10 +185,10 @@ struct Conn {
     events: channel::Sender<Event>,
     own_nick: String,
     /// Channels the user wants to be in (rejoined after a reconnect), by lowercase name.
-    wanted: HashMap<String, Wanted>,
-    /// Channels joined now, by lowercase name. Boxed: a map's buckets come
-    /// four at a time, and most users are in one channel per server.
-    channels: HashMap<String, Box<Chan>>,
+    wanted: SmallMap<String, Wanted>,
+    /// Channels joined now, by lowercase name. Boxed: most users are in
+    /// one channel per server, and a channel's entry moves as others go.
+    channels: SmallMap<String, Box<Chan>>,
     contacts: HashSet<String>,
     queue: VecDeque<Command>,
     listing: Option<Listing>,

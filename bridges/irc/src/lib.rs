@@ -19,6 +19,7 @@ mod prefixes;
 mod server_settings;
 mod session;
 mod settings;
+mod small_map;
 mod split;
 mod tags;
 mod tls;

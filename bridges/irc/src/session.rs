@@ -1,7 +1,7 @@
 //! A user's session: one connection per IRC server, opened on first use,
 //! within the operator's policy and the user's limits.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use switchboard_bridge_api::channel;
@@ -12,6 +12,7 @@ use switchboard_bridge_api::{
 
 use crate::host::normalise;
 use crate::ids::{parse_room, parse_user, valid_nick};
+use crate::small_map::SmallMap;
 use crate::{conn, connect, IrcBridge};
 
 /// Commands a session passes on in one turn before it looks at its
@@ -29,8 +30,8 @@ pub(crate) fn start(bridge: IrcBridge, login: Login) -> SessionHandle {
         bridge,
         credentials: login.credentials,
         server_settings: login.server_settings,
-        conns: HashMap::new(),
-        rooms: HashMap::new(),
+        conns: SmallMap::new(),
+        rooms: SmallMap::new(),
         events: end.events.clone(),
     };
     tokio::spawn(async move {
@@ -79,9 +80,9 @@ struct Session {
     credentials: Credentials,
     server_settings: BTreeMap<String, Credentials>,
     /// Connections by server, in its one spelling ([`crate::host::Host`]).
-    conns: HashMap<String, conn::Handle>,
+    conns: SmallMap<String, conn::Handle>,
     /// Rooms joined or being joined, by server: what the room limit counts.
-    rooms: HashMap<String, HashSet<RoomId>>,
+    rooms: SmallMap<String, Vec<RoomId>>,
     events: channel::Sender<Event>,
 }
 
@@ -172,14 +173,14 @@ impl Session {
             // Nothing to leave where nothing is open: no connection for it.
             Command::Leave { room, .. } => {
                 if let Some(rooms) = self.rooms.get_mut(&key) {
-                    rooms.remove(room);
+                    rooms.retain(|r| r != room);
                 }
                 if !open {
                     return Ok(None);
                 }
             }
             Command::Join { room, .. } => {
-                let joined: usize = self.rooms.values().map(HashSet::len).sum();
+                let joined: usize = self.rooms.values().map(Vec::len).sum();
                 let known = self.rooms.get(&key).is_some_and(|r| r.contains(room));
                 if !known && joined >= limits.max_rooms_per_user {
                     return Err(fail(
@@ -210,10 +211,11 @@ impl Session {
             }
         }
         if let Command::Join { room, .. } = command {
-            self.rooms
-                .entry(key.clone())
-                .or_default()
-                .insert(room.clone());
+            let rooms = self.rooms.get_or_default(key.clone());
+            if !rooms.contains(room) {
+                crate::small_map::grow(rooms);
+                rooms.push(room.clone());
+            }
         }
         Ok(Some(key))
     }
@@ -264,7 +266,7 @@ fn first_nick<'a>(command: &'a Command, server: Option<&Credentials>) -> Option<
 }
 
 /// The host of the first connection whose task has ended; never, if none has.
-async fn any_closed(conns: &mut HashMap<String, conn::Handle>) -> String {
+async fn any_closed(conns: &mut SmallMap<String, conn::Handle>) -> String {
     use std::future::Future;
     std::future::poll_fn(|cx| {
         for (host, conn) in conns.iter_mut() {

@@ -14,7 +14,12 @@ impl Resources {
     pub fn insert(&mut self, resource: FullJid, joined: bool) {
         match self.0.iter_mut().find(|(r, _)| *r == resource) {
             Some((_, j)) => *j = joined,
-            None => self.0.push((resource, joined)),
+            None => {
+                // One slot at a time: a `Vec` takes four on its first push,
+                // and most users have one resource in a room.
+                self.0.reserve_exact(1);
+                self.0.push((resource, joined))
+            }
         }
     }
 

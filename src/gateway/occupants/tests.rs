@@ -347,3 +347,49 @@ fn a_very_long_name_is_cut_at_a_character() {
     let nick = o.get_user(&UserId::from("long")).unwrap().nick().to_owned();
     assert!(nick.len() <= MAX_NICK && long.starts_with(&nick));
 }
+
+#[test]
+fn a_room_past_65536_members_keeps_finding_everyone() {
+    // The indexes hold two-byte positions up to 65,536 members, four after.
+    let mut o = Occupants::default();
+    let n = 70_000;
+    for i in 0..n {
+        add(
+            &mut o,
+            &member(&format!("n{i}"), &format!("u{i}"), Role::Member),
+        );
+    }
+    assert_eq!(o.len(), n);
+    for i in [0, 1, 65_535, 65_536, 65_537, n - 1] {
+        assert_eq!(
+            o.get(&format!("n{i}")).unwrap().user().as_str(),
+            format!("u{i}")
+        );
+        assert_eq!(
+            o.get_user(&UserId(format!("u{i}"))).unwrap().nick(),
+            format!("n{i}")
+        );
+    }
+    // The last member moves into a leaver's place, and is still found.
+    assert!(o.remove(&UserId("u3".into())).is_some());
+    assert!(o.get("n3").is_none());
+    assert_eq!(
+        o.get(&format!("n{}", n - 1)).unwrap().user().as_str(),
+        format!("u{}", n - 1)
+    );
+    // Back under the narrow size, a rename still finds its member.
+    for i in 10..n {
+        o.remove(&UserId(format!("u{i}")));
+    }
+    o.shrink();
+    assert_eq!(
+        nicks(&o),
+        ["n0", "n1", "n2", "n4", "n5", "n6", "n7", "n8", "n9"]
+    );
+    assert!(
+        o.rename(&UserId("u5".into()), None, "five", Own::default())
+            .len()
+            == 1
+    );
+    assert_eq!(o.get("five").unwrap().user().as_str(), "u5");
+}

@@ -27,6 +27,7 @@ use super::Conn;
 use crate::format::irc_to_styled;
 use crate::ids::{irc_lowercase, room_id, user_id};
 use crate::limits::{plausible_nick, MAX_ROOMS};
+use crate::small_map::SmallMap;
 use crate::tags;
 
 /// The most messages asked for, and taken, in one catch-up (less when the
@@ -107,7 +108,7 @@ struct Replay {
 #[derive(Debug)]
 pub(super) struct History {
     /// The last message seen, by channel (IRC lowercase), for the session.
-    marks: HashMap<String, Mark>,
+    marks: SmallMap<String, Mark>,
     /// Catch-ups asked for and not begun: the mark asked after, by channel.
     asked: HashMap<String, Mark>,
     /// Catch-up batches open, by reference.
@@ -122,7 +123,7 @@ pub(super) struct History {
 impl Default for History {
     fn default() -> Self {
         History {
-            marks: HashMap::new(),
+            marks: SmallMap::new(),
             asked: HashMap::new(),
             open: HashMap::new(),
             limit: None,
