@@ -5,7 +5,7 @@
 //!
 //! The far sides are the other benches' and tests': InspIRCd on
 //! 127.0.0.1:6667 ([`crate::Ircd`]), the Discord double with its small
-//! guild, the test Synapse (a fresh one, a few rooms made by its user);
+//! guild, the test Synapse (a fresh one; a user in a few rooms another made);
 //! Prosody and real XMPP clients. Each run starts fresh gateway processes
 //! (the servers are kept): IRC alone, Discord alone, Matrix alone, then all
 //! three idle, after which one XMPP user registers on IRC and joins a
@@ -19,12 +19,13 @@ use std::time::Duration;
 use switchboard_discord_double::{self as discord, Double};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::{Presence, Type};
 
 use crate::common::room::muc_info;
 use crate::common::support::prosody::{Prosody, DOMAIN};
 use crate::common::{Client, Switchboard};
-use crate::synapse::{MatrixUser, Synapse};
+use crate::synapse::{MatrixUser, Synapse, SERVER_NAME};
 use crate::{discord_setup, matrix_setup, IRC_HOST, SB_DOMAIN};
 
 /// The IRC component's secret in this bench.
@@ -115,8 +116,7 @@ struct Far {
     /// Prosody, the double and the current gateway (the Discord setup's
     /// shape, so its registration helper serves).
     setup: discord_setup::Setup,
-    /// The Matrix rooms' ids (the user is in them, so the gateway sends
-    /// a join by alias to the id's room JID).
+    /// The Matrix rooms' aliases (the registering user is in them).
     rooms: Vec<String>,
 }
 
@@ -180,27 +180,52 @@ impl Far {
 }
 
 /// Joins a room by MUC and waits for the self-presence (status 110: the
-/// gateway may give another nick than the one asked).
+/// gateway may give another nick than the one asked). A Matrix room the
+/// user is already in, asked for by alias once the gateway's sync has it,
+/// answers with a redirect to its id's room JID: followed, as a client does.
 async fn join_muc(client: &mut Client, room: &str, nick: &str) {
-    let to: Jid = format!("{room}/{nick}").parse().unwrap();
-    let bare: BareJid = to.to_bare();
-    let mut p = Presence::available().with_to(to);
-    p.payloads.push(
-        xmpp_parsers::minidom::Element::builder("x", "http://jabber.org/protocol/muc").build(),
-    );
-    client.send(p).await;
-    client
-        .wait_for(|s| match s {
-            Stanza::Presence(p) if p.from.as_ref().map(Jid::to_bare).as_ref() == Some(&bare) => {
-                match p.type_ {
-                    Type::None if muc_info(p).0.iter().any(|c| c == "110") => Some(()),
-                    Type::Error => panic!("join of {room} refused: {p:?}"),
-                    _ => None,
+    let mut room = room.to_owned();
+    for _ in 0..2 {
+        let to: Jid = format!("{room}/{nick}").parse().unwrap();
+        let bare: BareJid = to.to_bare();
+        let mut p = Presence::available().with_to(to);
+        p.payloads
+            .push(Element::builder("x", "http://jabber.org/protocol/muc").build());
+        client.send(p).await;
+        let redirect = client
+            .wait_for(|s| match s {
+                Stanza::Presence(p)
+                    if p.from.as_ref().map(Jid::to_bare).as_ref() == Some(&bare) =>
+                {
+                    match p.type_ {
+                        Type::None if muc_info(p).0.iter().any(|c| c == "110") => Some(None),
+                        Type::Error => {
+                            Some(Some(redirect_of(p).unwrap_or_else(|| {
+                                panic!("join of {} refused: {p:?}", bare)
+                            })))
+                        }
+                        _ => None,
+                    }
                 }
-            }
-            _ => None,
-        })
-        .await;
+                _ => None,
+            })
+            .await;
+        match redirect {
+            None => return,
+            Some(target) => room = target,
+        }
+    }
+    panic!("join of {room}: redirected twice");
+}
+
+/// The room JID a join error redirects to (`xmpp:JID?join`), if it does.
+fn redirect_of(p: &Presence) -> Option<String> {
+    let error = p.payloads.iter().find(|e| e.name() == "error")?;
+    let text = error
+        .get_child("redirect", "urn:ietf:params:xml:ns:xmpp-stanzas")?
+        .text();
+    let jid = text.strip_prefix("xmpp:")?;
+    Some(jid.split('?').next().unwrap_or(jid).to_owned())
 }
 
 /// The figures of one run, in the order printed.
@@ -307,12 +332,18 @@ pub async fn main() {
     let synapse = Synapse::start();
     synapse.register("alice", matrix_setup::ALICE_PASSWORD);
     let alice = MatrixUser::login(&synapse, "alice", matrix_setup::ALICE_PASSWORD).await;
+    // bob makes the rooms and stays in them: a run's user leaves them when
+    // its client goes, and a room with no local member left cannot be
+    // joined again by its id (room version 12 ids name no server).
+    synapse.register("bob", "bob-idle-pw");
+    let bob = MatrixUser::login(&synapse, "bob", "bob-idle-pw").await;
     let mut rooms = Vec::new();
     for i in 0..a.rooms {
-        let id = alice
-            .create_room(&format!("idle{i}"), &format!("Idle room {i}"))
+        bob.create_room(&format!("idle{i}"), &format!("Idle room {i}"))
             .await;
-        rooms.push(id);
+        let alias = format!("#idle{i}:{SERVER_NAME}");
+        alice.join(&alias).await;
+        rooms.push(alias);
     }
     let prosody = Prosody::start_logging(
         &[
