@@ -6,7 +6,8 @@
 //! joined (memory per user) and all of them gone (memory given back?).
 //!
 //! `--matrix` runs the Matrix bench instead ([`matrix`]), `--discord` the
-//! Discord bench through the Discord double ([`discord`]).
+//! Discord bench through the Discord double ([`discord`]), `--idle-all` one
+//! process with IRC, Discord and Matrix configured ([`idle_all`]).
 
 #[path = "../../tests/e2e/tests/common/bigroom.rs"]
 mod bigroom;
@@ -15,7 +16,10 @@ mod common;
 mod discord;
 #[path = "../../tests/e2e/tests/common/discord.rs"]
 mod discord_setup;
+mod idle_all;
 mod matrix;
+#[path = "../../tests/e2e/tests/common/matrix_setup.rs"]
+mod matrix_setup;
 #[path = "../../tests/e2e/tests/common/mxbench.rs"]
 mod mxbench;
 #[path = "../../tests/e2e/tests/common/mxmeasure.rs"]
@@ -771,6 +775,9 @@ async fn main() {
     }
     if std::env::args().nth(1).as_deref() == Some("--discord") {
         return discord::main().await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("--idle-all") {
+        return idle_all::main().await;
     }
     let a = args();
     // Not at debug level: Prosody would spend more on its log than on routing.
