@@ -5,11 +5,13 @@
 //! the occupant returns the CDN's PNG byte-identical; the CDN is asked
 //! once. The gateway must be built with `cargo build --bin switchboard`.
 
+#[path = "common/avatars.rs"]
+mod avatars;
 mod common;
 #[path = "common/discord.rs"]
 mod discord_setup;
 
-use common::avatars::{presence_with_photo, sha1_hex, vcard};
+use avatars::{presence_with_photo, sha1_hex, vcard};
 use common::support::prosody::Prosody;
 use common::Switchboard;
 use discord_setup::{config, join, registered, room_jid, Setup, GW, SECRET};

@@ -11,6 +11,8 @@ mod harness;
 mod mx;
 #[path = "common/synapse.rs"]
 mod synapse;
+#[path = "common/matrix_trio.rs"]
+mod trio;
 
 use std::time::{Duration, Instant};
 
@@ -24,7 +26,7 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Lang, Message, MessageType};
 use xmpp_parsers::minidom::Element;
 
-use mx::Trio as Setup;
+use trio::Trio as Setup;
 
 impl Setup {
     /// Invites `who` to a room.

@@ -4,6 +4,8 @@
 //! `cargo build --bin switchboard --features test-network` and Synapse
 //! from `scripts/install-test-deps`.
 
+#[path = "common/avatars.rs"]
+mod avatars;
 mod common;
 #[path = "common/testnet.rs"]
 mod harness;
@@ -11,10 +13,12 @@ mod harness;
 mod mx;
 #[path = "common/synapse.rs"]
 mod synapse;
+#[path = "common/matrix_trio.rs"]
+mod trio;
 
 use std::time::{Duration, Instant};
 
-use common::avatars::{presence_with_photo, sha1_hex, vcard};
+use avatars::{presence_with_photo, sha1_hex, vcard};
 use common::{result_payload, Client};
 use harness::join_at;
 use mx::{jid_of, room_jid, ALICE_PASSWORD, GW};
@@ -31,7 +35,7 @@ const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 const ROSTER: &str = "jabber:iq:roster";
 const STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
-use mx::Trio as Setup;
+use trio::Trio as Setup;
 
 /// A PNG signature and bytes that are not all alike.
 fn png(len: usize) -> Vec<u8> {

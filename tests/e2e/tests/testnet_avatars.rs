@@ -9,12 +9,14 @@
 //! rooms and users share it. The gateway must be built with
 //! `cargo build --bin switchboard --features test-network`.
 
+#[path = "common/avatars.rs"]
+mod avatars;
 mod common;
 #[path = "common/testnet.rs"]
 mod harness;
 
+use avatars::{photo, presence_with_photo, sha1_hex, vcard};
 use base64::Engine as _;
-use common::avatars::{photo, presence_with_photo, sha1_hex, vcard};
 use common::support::prosody::DOMAIN;
 use common::Client;
 use harness::{contact_jid, file_server, join, occupant_jid, Testnet};

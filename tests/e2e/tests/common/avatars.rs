@@ -1,6 +1,8 @@
 //! What a client checks of a bridged person's picture, for any network:
 //! the XEP-0153 photo hash in their presence and the vCard-temp PHOTO
-//! (XEP-0054) on their occupant or contact JID.
+//! (XEP-0054) on their occupant or contact JID. Included with `#[path]`
+//! by the avatar tests (the bench, which includes `common/mod.rs`, has no
+//! sha1 nor base64).
 #![allow(dead_code)]
 
 use base64::Engine as _;
@@ -11,7 +13,7 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::{Presence, Type};
 
-use super::Client;
+use crate::common::Client;
 
 /// vcard-temp.
 pub const VCARD: &str = "vcard-temp";

@@ -4,7 +4,6 @@
 #[path = "../../../support/mod.rs"]
 pub mod support;
 
-pub mod avatars;
 pub mod history;
 pub mod relay;
 pub mod room;
