@@ -20,6 +20,7 @@ mod synapse;
 // Its `message_error` is not needed here.
 #[path = "common/upload.rs"]
 mod upload;
+use upload::oob;
 
 use common::support::prosody::Prosody;
 use common::Client;
@@ -32,7 +33,6 @@ use upload::{get, pseudo_random, sfs, sha256};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::minidom::Element;
-use xmpp_parsers::oob::Oob;
 
 const REPLY: &str = "urn:xmpp:reply:0";
 const CORRECT: &str = "urn:xmpp:message-correct:0";
@@ -80,14 +80,6 @@ fn body(m: &Message) -> String {
     m.get_best_body(vec![])
         .map(|(_, b)| b.clone())
         .unwrap_or_default()
-}
-
-fn oob(m: &Message) -> Vec<(String, Option<String>)> {
-    m.payloads
-        .iter()
-        .filter_map(|p| Oob::try_from(p.clone()).ok())
-        .map(|o| (o.url, o.desc))
-        .collect()
 }
 
 /// The gateway process's (VmRSS, VmHWM) in kB: a figure printed, not checked.

@@ -12,6 +12,7 @@ mod common;
 mod harness;
 #[path = "common/upload.rs"]
 mod upload;
+use upload::oob;
 
 use common::history::{join_with_history, leave_cleanly, mam_messages};
 use common::room::is_history;
@@ -25,7 +26,6 @@ use upload::{pseudo_random, sfs, sha256};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::Message;
 use xmpp_parsers::minidom::Element;
-use xmpp_parsers::oob::Oob;
 
 const FALLBACK: &str = "urn:xmpp:fallback:0";
 const REACTIONS: &str = "urn:xmpp:reactions:0";
@@ -49,14 +49,6 @@ fn body(m: &Message) -> String {
     m.get_best_body(vec![])
         .map(|(_, b)| b.clone())
         .unwrap_or_default()
-}
-
-fn oob(m: &Message) -> Vec<(String, Option<String>)> {
-    m.payloads
-        .iter()
-        .filter_map(|p| Oob::try_from(p.clone()).ok())
-        .map(|o| (o.url, o.desc))
-        .collect()
 }
 
 /// A message's XEP-0428 fallbacks: what each is for, and its body range

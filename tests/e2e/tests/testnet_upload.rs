@@ -15,6 +15,7 @@ mod common;
 mod harness;
 #[path = "common/upload.rs"]
 mod upload;
+use upload::oob;
 
 use common::room::body;
 use harness::{contact_jid, file_server, from_network, join, lobby, occupant_jid, Testnet};
@@ -22,7 +23,6 @@ use switchboard_bridge_api::{Attachment, Command, Event, Target, UserId};
 use tokio_xmpp::Stanza;
 use upload::{get, pseudo_random, sfs, sha256};
 use xmpp_parsers::message::{Message, MessageType};
-use xmpp_parsers::oob::Oob;
 
 fn attachment(url: String, name: &str, size: Option<u64>, needs_credentials: bool) -> Attachment {
     Attachment {
@@ -71,14 +71,6 @@ async fn from_bob_directly(alice: &mut common::Client) -> Message {
             _ => None,
         })
         .await
-}
-
-fn oob(m: &Message) -> Vec<(String, Option<String>)> {
-    m.payloads
-        .iter()
-        .filter_map(|p| Oob::try_from(p.clone()).ok())
-        .map(|o| (o.url, o.desc))
-        .collect()
 }
 
 /// Prosody's upload service is found by the gateway (no JID in its

@@ -174,3 +174,12 @@ pub async fn get(url: &str) -> Vec<u8> {
     );
     response.bytes().await.unwrap().to_vec()
 }
+
+/// A message's XEP-0066 out-of-band data: each URL with its description.
+pub fn oob(m: &Message) -> Vec<(String, Option<String>)> {
+    m.payloads
+        .iter()
+        .filter_map(|p| Oob::try_from(p.clone()).ok())
+        .map(|o| (o.url, o.desc))
+        .collect()
+}
