@@ -317,27 +317,6 @@ async fn an_encrypted_room_says_it_cannot_be_read() {
     assert_eq!(body, "[an encrypted message Switchboard cannot read]");
 }
 
-/// The resident memory of the gateway process whose config is in `dir`, in kB.
-fn gateway_rss_kb(gateway: &Gateway) -> u64 {
-    let config = gateway.database().with_file_name("switchboard.toml");
-    let pids = std::process::Command::new("pgrep")
-        .args(["-f", &config.to_string_lossy()])
-        .output()
-        .unwrap();
-    let pid = String::from_utf8_lossy(&pids.stdout)
-        .split_whitespace()
-        .next()
-        .expect("the gateway's pid")
-        .to_owned();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
 /// Figures, not a check: the gateway's RSS before and after one Matrix
 /// user registers and joins a room with 50 messages of history, and the
 /// bytes of the gateway's initial sync next to a naive client's unfiltered
@@ -360,7 +339,7 @@ async fn measure_one_user() {
 
     let mut alice = setup.xmpp_alice().await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    let idle = gateway_rss_kb(&setup.gateway);
+    let idle = setup.gateway.memory_kb().0;
     let done = register(&mut alice, &setup.register_command(ALICE_PASSWORD)).await;
     assert!(done.contains("You are registered"), "{done}");
     let room = room_jid(&alias);
@@ -369,7 +348,7 @@ async fn measure_one_user() {
     let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
     assert_eq!(groupchat_from(&mut alice, &bob_occupant).await.0, "live");
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    let joined = gateway_rss_kb(&setup.gateway);
+    let joined = setup.gateway.memory_kb().0;
     let log = setup.gateway.log();
     let line = log
         .lines()

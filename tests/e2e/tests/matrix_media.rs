@@ -82,30 +82,6 @@ fn body(m: &Message) -> String {
         .unwrap_or_default()
 }
 
-/// The gateway process's (VmRSS, VmHWM) in kB: a figure printed, not checked.
-fn gateway_memory_kb(gateway: &Gateway) -> (u64, u64) {
-    let config = gateway.database().with_file_name("switchboard.toml");
-    let pids = std::process::Command::new("pgrep")
-        .args(["-f", &config.to_string_lossy()])
-        .output()
-        .unwrap();
-    let pid = String::from_utf8_lossy(&pids.stdout)
-        .split_whitespace()
-        .next()
-        .expect("the gateway's pid")
-        .to_owned();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
 /// A payload's attribute.
 fn child_attr(m: &Message, name: &str, ns: &str, attr: &str) -> Option<String> {
     m.payloads
@@ -141,7 +117,7 @@ async fn matrix_files_arrive_as_uploads_on_the_xmpp_server() {
 
     let photo = pseudo_random(2 * 1024 * 1024, 7);
     let mxc = bob.upload("summit.png", "image/png", &photo).await;
-    let rss_before = gateway_memory_kb(&gateway);
+    let rss_before = gateway.memory_kb();
     let sent = std::time::Instant::now();
     let image = bob
         .send_event(
@@ -153,7 +129,7 @@ async fn matrix_files_arrive_as_uploads_on_the_xmpp_server() {
         .await;
     let m = from_occupant(&mut alice, &bob_occupant).await;
     let took = sent.elapsed();
-    let rss_after = gateway_memory_kb(&gateway);
+    let rss_after = gateway.memory_kb();
     println!(
         "2 MiB m.image: {} ms from Matrix send to the XMPP message; gateway VmRSS/VmHWM \
          {rss_before:?} kB before, {rss_after:?} kB after",

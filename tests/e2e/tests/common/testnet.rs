@@ -211,6 +211,22 @@ impl Gateway {
         gateway
     }
 
+    /// The running gateway's `VmRSS` and `VmHWM` in kB (from `/proc`): a
+    /// figure printed by measurements, not checked.
+    pub fn memory_kb(&self) -> (u64, u64) {
+        let pid = self.child.as_ref().expect("the gateway runs").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
     /// Stops the process and starts it again (same config, database, key).
     pub fn restart(&mut self) {
         self.stop();
