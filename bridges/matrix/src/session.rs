@@ -198,6 +198,7 @@ async fn run(
     session.restore_aliases(&login);
     session.direct.restore(&login.state);
     session.restore_spaces(&login.state);
+    session.sent_files.load(&login.state);
     session
         .emit(Event::Connected {
             own_id: UserId::from(own),
