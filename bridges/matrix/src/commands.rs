@@ -205,7 +205,8 @@ impl Session {
         let room_id = match known {
             Some(id) => id,
             None => {
-                let url = self.client.v3(&["join", target], &[]);
+                let via = self.vias.join_query(target);
+                let url = self.client.v3(&["join", target], &via);
                 let joined: Result<JoinResponse, _> = self
                     .client
                     .call(Method::POST, url, Some(&json!({})), TIMEOUT)

@@ -2,8 +2,8 @@
 //! real Prosody, a real XMPP client): a space alice is in holds a room she
 //! joined, a room she did not and a sub-space she is not in, with a room
 //! of its own. The space's disco node lists all three, the sub-space as a
-//! node under it whose items are its room, and alice joins the sub-space's
-//! room from that list. Needs `cargo build --bin switchboard --features
+//! node under it (also reached by its alias) whose items are its room, and
+//! alice joins the sub-space's room from that list. Needs `cargo build --bin switchboard --features
 //! test-network` and Synapse from `scripts/install-test-deps`.
 
 mod common;
@@ -31,10 +31,11 @@ use xmpp_parsers::minidom::Element;
 
 const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 
-/// A public space bob makes, named `name`: its room id.
-async fn space(setup: &Trio, bob: &MatrixUser, name: &str) -> String {
+/// A public space bob makes, named `name`, with the alias `#alias:…`:
+/// its room id.
+async fn space(setup: &Trio, bob: &MatrixUser, alias: &str, name: &str) -> String {
     let body = json!({
-        "name": name, "preset": "public_chat",
+        "name": name, "preset": "public_chat", "room_alias_name": alias,
         "creation_content": {"type": "m.space"},
     });
     let made = setup.ok(bob, "POST", "createRoom", body).await;
@@ -59,10 +60,10 @@ async fn a_spaces_rooms_and_sub_spaces_are_listed_joined_or_not() {
     let mut alice = setup.alice().await;
     let mut bob = setup.bob().await;
 
-    let guild = space(&setup, &bob, "Guild").await;
+    let guild = space(&setup, &bob, "guild", "Guild").await;
     let lobby = bob.create_room("lobby", "Lobby").await;
     let cellar = bob.create_room("cellar", "Cellar").await;
-    let wing = space(&setup, &bob, "Wing").await;
+    let wing = space(&setup, &bob, "wing", "Wing").await;
     let attic = bob.create_room("attic", "Attic").await;
     add_child(&setup, &bob, &guild, &lobby).await;
     add_child(&setup, &bob, &guild, &cellar).await;
@@ -123,6 +124,13 @@ async fn a_spaces_rooms_and_sub_spaces_are_listed_joined_or_not() {
     let attic_jid = room_jid(&attic);
     assert_eq!(
         disco_items(&mut alice, Some(&wing_node)).await,
+        [(attic_jid.clone(), None, "Attic (1)".to_owned())]
+    );
+
+    // A space is also reached by its alias, alice being in it or not.
+    let by_alias = format!("rooms/#wing:{SERVER_NAME}");
+    assert_eq!(
+        disco_items(&mut alice, Some(&by_alias)).await,
         [(attic_jid.clone(), None, "Attic (1)".to_owned())]
     );
 
