@@ -56,9 +56,10 @@ impl Session {
             Command::Retract {
                 target,
                 message,
+                reason,
                 token,
             } => {
-                let sent = self.retract(&target, &message, &token).await;
+                let sent = self.retract(&target, &message, reason, &token).await;
                 self.report(ErrorContext::Command(token), sent).await;
             }
             Command::React {
