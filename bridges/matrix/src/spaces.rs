@@ -77,7 +77,7 @@ struct Directory {
 }
 
 /// How many rooms' servers are kept.
-const VIA_ROOMS: usize = 512;
+const VIA_ROOMS: usize = 128;
 /// How many servers are kept for one room.
 const VIA_SERVERS: usize = 3;
 
