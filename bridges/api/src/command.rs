@@ -55,6 +55,10 @@ pub enum Command {
         target: Target,
         /// The message.
         message: MessageId,
+        /// A moderator's reason (XEP-0425), for networks that keep one
+        /// (Matrix's redaction `reason`); `None` for the user's own.
+        #[cfg_attr(feature = "serde", serde(default))]
+        reason: Option<String>,
         /// Named again in an error.
         token: Token,
     },

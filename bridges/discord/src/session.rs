@@ -488,6 +488,7 @@ impl Session {
                 target,
                 message,
                 token,
+                ..
             } => self.retract(target, message, token).await,
             Command::React {
                 target,

@@ -225,6 +225,7 @@ async fn an_earlier_webhook_message_is_edited_through_its_webhook() {
         .send(Command::Retract {
             target: room(),
             message: id.as_str().into(),
+            reason: None,
             token: "r1".into(),
         })
         .await
@@ -311,6 +312,7 @@ async fn a_moderator_bot_deletes_someone_elses_message() {
         .send(Command::Retract {
             target: general.clone(),
             message: spam.clone().into(),
+            reason: None,
             token: "m1".into(),
         })
         .await
@@ -346,6 +348,7 @@ async fn without_manage_messages_a_moderation_is_refused() {
         .send(Command::Retract {
             target: Target::Room(double::GENERAL_ID.into()),
             message: spam.into(),
+            reason: None,
             token: "m2".into(),
         })
         .await

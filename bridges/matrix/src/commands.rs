@@ -56,9 +56,10 @@ impl Session {
             Command::Retract {
                 target,
                 message,
+                reason,
                 token,
             } => {
-                let sent = self.retract(&target, &message, &token).await;
+                let sent = self.retract(&target, &message, reason, &token).await;
                 self.report(ErrorContext::Command(token), sent).await;
             }
             Command::React {
@@ -205,7 +206,8 @@ impl Session {
         let room_id = match known {
             Some(id) => id,
             None => {
-                let url = self.client.v3(&["join", target], &[]);
+                let via = self.vias.join_query(target);
+                let url = self.client.v3(&["join", target], &via);
                 let joined: Result<JoinResponse, _> = self
                     .client
                     .call(Method::POST, url, Some(&json!({})), TIMEOUT)

@@ -133,6 +133,19 @@ fn with_room(mut content: Value, peer: &str, room: &str) -> Value {
     content
 }
 
+/// `m.direct` without `rooms`, under whichever person lists them; a
+/// person left with no room is dropped, everything else kept as it was.
+fn without_rooms(mut content: Value, rooms: &[String]) -> Value {
+    let Some(people) = content.as_object_mut() else {
+        return content;
+    };
+    for list in people.values_mut().filter_map(Value::as_array_mut) {
+        list.retain(|r| !r.as_str().is_some_and(|r| rooms.iter().any(|g| g == r)));
+    }
+    people.retain(|_, list| list.as_array().is_none_or(|l| !l.is_empty()));
+    content
+}
+
 /// Whether a user id is well formed enough to invite (`@local:server`).
 fn is_user_id(id: &str) -> bool {
     id.strip_prefix('@')
@@ -259,8 +272,9 @@ impl Session {
     }
 
     /// The user removed the person from their contacts: each joined
-    /// direct room with them is left (so the chat does not come back on
-    /// the next start), and they are no contact until a new chat.
+    /// direct room with them is left and taken out of `m.direct` (so the
+    /// chat does not come back on the next start, nor in the account's
+    /// other clients), and they are no contact until a new chat.
     pub(crate) async fn remove_contact(&mut self, peer: &str) {
         let mut rooms: Vec<String> = self
             .rooms
@@ -271,8 +285,8 @@ impl Session {
         rooms.extend(self.direct.room_with(peer).map(str::to_owned));
         rooms.sort();
         rooms.dedup();
-        for room_id in rooms {
-            let url = self.client.v3(&["rooms", &room_id, "leave"], &[]);
+        for room_id in &rooms {
+            let url = self.client.v3(&["rooms", room_id, "leave"], &[]);
             let left: Result<Value, _> = self
                 .client
                 .call(Method::POST, url, Some(&json!({})), TIMEOUT)
@@ -281,8 +295,13 @@ impl Session {
                 Ok(_) => info!("Matrix direct room left: the contact was removed"),
                 Err(e) => debug!(error = %e, "leaving a direct room failed"),
             }
-            self.direct_left(&room_id).await;
-            self.rooms.remove(&room_id);
+            self.direct_left(room_id).await;
+            self.rooms.remove(room_id);
+        }
+        // Other clients of the account would still list the chat.
+        if !rooms.is_empty() {
+            self.update_m_direct(|content| without_rooms(content, &rooms))
+                .await;
         }
         self.direct.forget_contact(peer);
     }
@@ -333,9 +352,16 @@ impl Session {
         Ok(room_id)
     }
 
-    /// Lists a direct room in the account's `m.direct` (read afresh, so
-    /// that what other clients added stays), as Matrix clients do.
+    /// Lists a direct room in the account's `m.direct`, as Matrix
+    /// clients do.
     pub(crate) async fn add_to_m_direct(&mut self, peer: &str, room_id: &str) {
+        self.update_m_direct(|content| with_room(content, peer, room_id))
+            .await;
+    }
+
+    /// Changes the account's `m.direct`: read afresh (so that what other
+    /// clients wrote stays), changed by `change`, written back.
+    async fn update_m_direct(&mut self, change: impl FnOnce(Value) -> Value) {
         let own = self.own.clone();
         let url = self
             .client
@@ -348,7 +374,7 @@ impl Session {
                 return;
             }
         };
-        let content = with_room(current, peer, room_id);
+        let content = change(current);
         let put: Result<Value, _> = self
             .client
             .call(Method::PUT, url, Some(&content), TIMEOUT)
@@ -409,6 +435,20 @@ mod tests {
             with_room(json!(null), "@bob:hs", "!n:hs"),
             json!({"@bob:hs": ["!n:hs"]})
         );
+    }
+
+    #[test]
+    fn a_left_room_leaves_m_direct_keeping_the_rest() {
+        let before = json!({
+            "@bob:hs": ["!old:hs", "!dm:hs"], "@carol:hs": ["!c:hs"], "@dan:hs": ["!dm:hs"],
+            "@odd:hs": "x"
+        });
+        let after = without_rooms(before, &["!dm:hs".to_owned()]);
+        assert_eq!(
+            after,
+            json!({"@bob:hs": ["!old:hs"], "@carol:hs": ["!c:hs"], "@odd:hs": "x"})
+        );
+        assert_eq!(without_rooms(json!(null), &[]), json!(null));
     }
 
     #[test]

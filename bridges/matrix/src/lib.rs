@@ -48,6 +48,7 @@ pub mod register;
 mod relations;
 mod rich;
 mod rooms;
+mod sent_files;
 mod session;
 mod signals;
 mod spaces;

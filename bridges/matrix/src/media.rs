@@ -10,7 +10,6 @@
 //! user shared (remembered here, [`SentFiles`]), not the homeserver's copy,
 //! so the core shows the user their own file without fetching it again.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde_json::json;
@@ -21,6 +20,7 @@ use tracing::debug;
 use crate::commands::refusal;
 use crate::media_in::download_url;
 use crate::rich::Refused;
+pub(crate) use crate::sent_files::SentFiles;
 use crate::session::Session;
 
 /// How long an upload may take.
@@ -62,7 +62,7 @@ impl Session {
                 "info": { "mimetype": fetched.media_type, "size": size },
             });
             if let Some(download) = download_url(self.client.base(), &uri) {
-                self.sent_files.remember(download.to_string(), file);
+                self.remember_sent_file(download.to_string(), file).await;
             }
             let event = self
                 .send_event(&room_id, "m.room.message", token, &content)
@@ -70,41 +70,6 @@ impl Session {
             debug!(%event, size, "file sent to Matrix");
         }
         Ok(())
-    }
-}
-
-/// How many sent files are remembered for their echoes.
-const SENT_KEPT: usize = 32;
-
-/// The files the user sent lately: the homeserver's download URL of each
-/// and the attachment as the user's client shared it.
-#[derive(Debug, Default)]
-pub(crate) struct SentFiles {
-    files: VecDeque<(String, Attachment)>,
-}
-
-impl SentFiles {
-    /// Remembers a file sent, known on the homeserver at `download`.
-    fn remember(&mut self, download: String, shared: &Attachment) {
-        if self.files.len() >= SENT_KEPT {
-            self.files.pop_front();
-        }
-        self.files.push_back((download, shared.clone()));
-    }
-
-    /// The echo of a message the user sent from XMPP (it has a token)
-    /// names the files as the user shared them, where they are known.
-    pub(crate) fn restore(&mut self, echo: &mut switchboard_bridge_api::Message) {
-        if echo.token.is_none() {
-            return;
-        }
-        for file in &mut echo.attachments {
-            if let Some(at) = self.files.iter().position(|(url, _)| *url == file.url) {
-                if let Some((_, shared)) = self.files.remove(at) {
-                    *file = shared;
-                }
-            }
-        }
     }
 }
 
@@ -129,40 +94,5 @@ mod tests {
         assert_eq!(msgtype("audio/ogg"), "m.audio");
         assert_eq!(msgtype("application/pdf"), "m.file");
         assert_eq!(msgtype(""), "m.file");
-    }
-
-    #[test]
-    fn the_echo_of_a_sent_file_names_the_shared_url() {
-        let shared = Attachment {
-            url: "https://upload.example/slot/a.png".into(),
-            name: Some("a.png".into()),
-            media_type: Some("image/png".into()),
-            size: Some(3),
-            needs_credentials: false,
-            sha256: None,
-        };
-        let download = "https://hs/_matrix/client/v1/media/download/hs/x".to_owned();
-        let mut sent = SentFiles::default();
-        sent.remember(download.clone(), &shared);
-        let mut echo = switchboard_bridge_api::Message {
-            id: "$e".into(),
-            target: switchboard_bridge_api::Target::Room("!r:hs".into()),
-            author: "@me:hs".into(),
-            author_nick: "me".into(),
-            text: String::new(),
-            kind: Default::default(),
-            reply_to: None,
-            attachments: vec![Attachment {
-                url: download,
-                needs_credentials: true,
-                ..shared.clone()
-            }],
-            timestamp: None,
-            own: true,
-            token: Some("x1".into()),
-            parts: vec![],
-        };
-        sent.restore(&mut echo);
-        assert_eq!(echo.attachments, [shared]);
     }
 }

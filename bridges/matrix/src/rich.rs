@@ -2,7 +2,7 @@
 //! is an `m.room.message` whose `m.new_content` is the new text and whose
 //! `m.relates_to` (`m.replace`) names the original (its `body`, `* text`,
 //! is the fallback for clients without edits); a retraction is a
-//! redaction; a reaction set is one `m.reaction` (`m.annotation`) per key
+//! redaction (a moderator's with its reason); a reaction set is one `m.reaction` (`m.annotation`) per key
 //! added and a redaction of each key's event taken away. Edits and
 //! retractions come back through the sync as their echo; a reaction set
 //! is told to the core once it is sent.
@@ -54,11 +54,13 @@ impl Session {
         Ok(sent.event_id)
     }
 
-    /// Redacts an event; the redaction's event id.
+    /// Redacts an event, for a reason if one is given; the redaction's
+    /// event id.
     async fn redact(
         &mut self,
         room_id: &str,
         event: &str,
+        reason: Option<String>,
         token: &Token,
     ) -> Result<String, Refused> {
         let txn = self.next_txn(token);
@@ -67,7 +69,7 @@ impl Session {
             .v3(&["rooms", room_id, "redact", event, &txn], &[]);
         let sent: SendResponse = self
             .client
-            .call(Method::PUT, url, Some(&json!({})), TIMEOUT)
+            .call(Method::PUT, url, Some(&redaction(reason)), TIMEOUT)
             .await
             .map_err(|e| refusal(&e))?;
         Ok(sent.event_id)
@@ -120,10 +122,13 @@ impl Session {
         &mut self,
         target: &Target,
         message: &MessageId,
+        reason: Option<String>,
         token: &Token,
     ) -> Result<(), Refused> {
         let room_id = self.room_of(target)?;
-        let id = self.redact(&room_id, message.as_str(), token).await?;
+        let id = self
+            .redact(&room_id, message.as_str(), reason, token)
+            .await?;
         debug!(event = %id, "redaction sent to Matrix");
         Ok(())
     }
@@ -148,7 +153,7 @@ impl Session {
             let Some(event) = self.reactions.event_of(message, &own, key) else {
                 continue;
             };
-            match self.redact(&room_id, &event, token).await {
+            match self.redact(&room_id, &event, None, token).await {
                 Ok(redaction) => {
                     self.reactions.redaction_sent(&redaction);
                     self.reactions.remove(&event);
@@ -249,5 +254,25 @@ impl Session {
             Ok(found) => found.get("type").and_then(Value::as_str) == Some("m.reaction"),
             Err(_) => false,
         }
+    }
+}
+
+/// A redaction's content: the reason, where one is given (not empty).
+fn redaction(reason: Option<String>) -> Value {
+    match reason.filter(|r| !r.trim().is_empty()) {
+        Some(reason) => json!({ "reason": reason }),
+        None => json!({}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redaction_carries_a_given_reason() {
+        assert_eq!(redaction(Some("spam".into())), json!({"reason": "spam"}));
+        assert_eq!(redaction(Some(" ".into())), json!({}));
+        assert_eq!(redaction(None), json!({}));
     }
 }

@@ -103,6 +103,8 @@ pub(crate) struct Session {
     pub(crate) file_limits: Limits,
     /// The files the user sent lately, for their echoes.
     pub(crate) sent_files: SentFiles,
+    /// The servers to join rooms listed in spaces through.
+    pub(crate) vias: crate::spaces::Vias,
     /// Direct chats: which room is with whom.
     pub(crate) direct: Direct,
     /// Invitations told to the core.
@@ -189,6 +191,7 @@ async fn run(
         reactions: Reactions::default(),
         file_limits,
         sent_files: SentFiles::default(),
+        vias: Default::default(),
         direct: Direct::default(),
         invites: Invites::default(),
         avatars: Avatars::default(),
@@ -198,6 +201,7 @@ async fn run(
     session.restore_aliases(&login);
     session.direct.restore(&login.state);
     session.restore_spaces(&login.state);
+    session.sent_files.load(&login.state);
     session
         .emit(Event::Connected {
             own_id: UserId::from(own),

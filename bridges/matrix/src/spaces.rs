@@ -5,12 +5,23 @@
 //! of `GET /_matrix/client/v1/rooms/{id}/hierarchy` a page at a time (its
 //! `next_batch` is the listing's cursor). A child the user is in is listed
 //! under the id the core knows it by; others by room id, which a join
-//! takes. A space seen is saved as state (`space.!id` = its name), so a
-//! resumed sync (which repeats no unchanged state) still knows it.
+//! takes. A space seen is saved as state (`space.!id` = its name), so
+//! a resumed sync (which repeats no unchanged state) still knows it.
+//!
+//! A space the user is not in is listed too: a sub-space is an item
+//! (a group) of its parent's listing, and `within` may name any space by
+//! id or by alias (resolved with `GET /directory/room/{alias}`); the
+//! homeserver lists what the user may see (a public space, or one whose
+//! rooms the user's spaces allow). The servers a listing names for each
+//! child (`m.space.child` `via`, a directory's `servers`) are kept
+//! ([`Vias`], bounded) for the join by id of a room the homeserver may not
+//! know yet (room ids name no server from room version 12 on).
+
+use std::collections::{HashMap, VecDeque};
 
 use serde::Deserialize;
 use switchboard_bridge_api::{Event, RoomId, RoomListing};
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::commands::TIMEOUT;
 use crate::session::Session;
@@ -35,6 +46,80 @@ struct ChildRoom {
     topic: Option<String>,
     num_joined_members: Option<u64>,
     room_type: Option<String>,
+    /// A space's `m.space.child` events (stripped): its children's servers.
+    #[serde(default)]
+    children_state: Vec<ChildState>,
+}
+
+/// An `m.space.child` event of a hierarchy: the child and its servers.
+#[derive(Debug, Deserialize)]
+struct ChildState {
+    #[serde(rename = "type")]
+    kind: String,
+    state_key: String,
+    #[serde(default)]
+    content: ChildContent,
+}
+
+/// The content of an `m.space.child`: the fields read.
+#[derive(Debug, Default, Deserialize)]
+struct ChildContent {
+    #[serde(default)]
+    via: Vec<String>,
+}
+
+/// An alias resolved by the room directory.
+#[derive(Debug, Deserialize)]
+struct Directory {
+    room_id: String,
+    #[serde(default)]
+    servers: Vec<String>,
+}
+
+/// How many rooms' servers are kept.
+const VIA_ROOMS: usize = 128;
+/// How many servers are kept for one room.
+const VIA_SERVERS: usize = 3;
+
+/// The servers to join a listed room through, by room id: the last
+/// [`VIA_ROOMS`] rooms listed, [`VIA_SERVERS`] servers each.
+#[derive(Debug, Default)]
+pub(crate) struct Vias {
+    servers: HashMap<String, Vec<String>>,
+    order: VecDeque<String>,
+}
+
+impl Vias {
+    /// Notes the servers a listing names for `room` (none: nothing noted).
+    fn note(&mut self, room: &str, servers: &[String]) {
+        let servers: Vec<String> = servers
+            .iter()
+            .filter(|s| !s.is_empty())
+            .take(VIA_SERVERS)
+            .cloned()
+            .collect();
+        if servers.is_empty() {
+            return;
+        }
+        if self.servers.insert(room.to_owned(), servers).is_none() {
+            self.order.push_back(room.to_owned());
+            if self.order.len() > VIA_ROOMS {
+                if let Some(oldest) = self.order.pop_front() {
+                    self.servers.remove(&oldest);
+                }
+            }
+        }
+    }
+
+    /// The query of a join of `room`: each server as `via` and as the
+    /// older `server_name` (servers read one or the other).
+    pub(crate) fn join_query(&self, room: &str) -> Vec<(&'static str, &str)> {
+        let servers = self.servers.get(room).map(Vec::as_slice).unwrap_or(&[]);
+        ["via", "server_name"]
+            .into_iter()
+            .flat_map(|key| servers.iter().map(move |s| (key, s.as_str())))
+            .collect()
+    }
 }
 
 /// Whether an `m.room.create` content makes a space.
@@ -111,7 +196,9 @@ impl Session {
         after: Option<String>,
         limit: usize,
     ) -> (Vec<RoomListing>, Option<String>) {
-        let space_id = self.room_id_of(space).unwrap_or_else(|| space.0.clone());
+        let Some(space_id) = self.space_id(space).await else {
+            return (Vec::new(), None);
+        };
         let limit = limit.clamp(1, 100).to_string();
         let mut query = vec![("max_depth", "1"), ("limit", limit.as_str())];
         if let Some(from) = after.as_deref() {
@@ -128,6 +215,11 @@ impl Session {
                 return (Vec::new(), None);
             }
         };
+        for state in page.rooms.iter().flat_map(|r| &r.children_state) {
+            if state.kind == "m.space.child" {
+                self.vias.note(&state.state_key, &state.content.via);
+            }
+        }
         let rooms = page
             .rooms
             .into_iter()
@@ -152,6 +244,29 @@ impl Session {
             })
             .collect();
         (rooms, page.next_batch)
+    }
+
+    /// The room id of a space named by id or alias (an alias the user is
+    /// not in resolved by the room directory).
+    async fn space_id(&mut self, space: &RoomId) -> Option<String> {
+        if let Some(id) = self.room_id_of(space) {
+            return Some(id);
+        }
+        if !space.as_str().starts_with('#') {
+            debug!("a space named neither by id nor by alias");
+            return None;
+        }
+        let url = self.client.v3(&["directory", "room", space.as_str()], &[]);
+        match self.client.get::<Directory>(url, TIMEOUT).await {
+            Ok(found) => {
+                self.vias.note(&found.room_id, &found.servers);
+                Some(found.room_id)
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot resolve a Matrix space's alias");
+                None
+            }
+        }
     }
 }
 
@@ -181,5 +296,45 @@ mod tests {
         assert_eq!(page.rooms.len(), 2);
         assert_eq!(page.rooms[1].name.as_deref(), Some("Rust"));
         assert_eq!(page.next_batch.as_deref(), Some("b1"));
+    }
+
+    #[test]
+    fn a_hierarchy_names_its_childrens_servers() {
+        let page: Hierarchy = serde_json::from_value(json!({
+            "rooms": [{"room_id": "!s", "room_type": "m.space", "children_state": [
+                {"type": "m.space.child", "state_key": "!r", "sender": "@b:hs",
+                 "origin_server_ts": 1, "content": {"via": ["hs", "other.example"]}},
+                {"type": "m.space.child", "state_key": "!gone", "content": {}}
+            ]}]
+        }))
+        .unwrap();
+        let states = &page.rooms[0].children_state;
+        assert_eq!(states[0].content.via, ["hs", "other.example"]);
+        assert!(states[1].content.via.is_empty());
+    }
+
+    #[test]
+    fn a_join_goes_through_the_servers_a_listing_named() {
+        let mut vias = Vias::default();
+        vias.note("!r", &["hs".into(), "b.example".into()]);
+        vias.note("!none", &[]);
+        assert_eq!(
+            vias.join_query("!r"),
+            [
+                ("via", "hs"),
+                ("via", "b.example"),
+                ("server_name", "hs"),
+                ("server_name", "b.example")
+            ]
+        );
+        assert!(vias.join_query("!none").is_empty());
+        let many: Vec<String> = (0..9).map(|i| format!("s{i}")).collect();
+        vias.note("!big", &many);
+        assert_eq!(vias.join_query("!big").len(), 2 * VIA_SERVERS);
+        for i in 0..VIA_ROOMS {
+            vias.note(&format!("!n{i}"), &["hs".into()]);
+        }
+        assert!(vias.join_query("!r").is_empty(), "the oldest forgotten");
+        assert_eq!(vias.servers.len(), VIA_ROOMS);
     }
 }

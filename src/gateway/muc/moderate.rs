@@ -1,6 +1,6 @@
 //! XEP-0425: a moderator's request to retract someone's message in a room
 //! (an iq to the room JID), as `Command::Retract` of each of the message's
-//! parts; whether the user may is the network's call (its refusal comes
+//! parts, with the request's `<reason/>`; whether the user may is the network's call (its refusal comes
 //! back as an error naming the request's id). The network's answer is
 //! said by the room (`rich.rs`).
 //!
@@ -31,7 +31,7 @@ impl Gateway {
         token: &str,
         payload: &Element,
     ) -> Result<Option<Element>, (DefinedCondition, String)> {
-        let Some((id, _reason)) = rich::moderation_of(payload) else {
+        let Some((id, reason)) = rich::moderation_of(payload) else {
             return Err((
                 DefinedCondition::BadRequest,
                 "a <moderate/> names a message and holds a <retract/>".into(),
@@ -55,6 +55,7 @@ impl Gateway {
             let retract = Command::Retract {
                 target: target.clone(),
                 message: MessageId(part),
+                reason: reason.clone(),
                 token: token.to_owned(),
             };
             self.note_sender(&user, &retract, from, to);

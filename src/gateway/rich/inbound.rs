@@ -73,6 +73,7 @@ impl Gateway {
                     .map(|p| Command::Retract {
                         target: target.clone(),
                         message: MessageId(p.clone()),
+                        reason: None,
                         token: token.clone(),
                     })
                     .collect(),

@@ -30,12 +30,11 @@ use xmpp_parsers::message::MessageType;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::{Presence, Type};
 
-const DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
 const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 const ROSTER: &str = "jabber:iq:roster";
 const STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
-use trio::Trio as Setup;
+use trio::{disco_items, Trio as Setup};
 
 /// A PNG signature and bytes that are not all alike.
 fn png(len: usize) -> Vec<u8> {
@@ -48,31 +47,6 @@ fn png(len: usize) -> Vec<u8> {
         x as u8
     }));
     bytes
-}
-
-/// disco#items of the gateway, on a node or not: (jid, node, name) each.
-async fn disco_items(
-    client: &mut Client,
-    node: Option<&str>,
-) -> Vec<(String, Option<String>, String)> {
-    let query: Element = match node {
-        Some(node) => format!("<query xmlns='{DISCO_ITEMS}' node='{node}'/>"),
-        None => format!("<query xmlns='{DISCO_ITEMS}'/>"),
-    }
-    .parse()
-    .unwrap();
-    let answer = result_payload(client.iq(GW, false, query).await).unwrap();
-    answer
-        .children()
-        .filter(|i| i.is("item", DISCO_ITEMS))
-        .map(|i| {
-            (
-                i.attr("jid").unwrap_or_default().to_owned(),
-                i.attr("node").map(str::to_owned),
-                i.attr("name").unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
 }
 
 /// The next groupchat body from this occupant JID.
@@ -231,8 +205,17 @@ async fn a_matrix_users_avatar_reaches_the_occupant_and_the_contact() {
     assert_eq!(fetched, 1, "the picture was fetched once");
 }
 
+/// alice's `m.direct` account data, as her other Matrix clients read it.
+async fn m_direct(setup: &Setup, me: &MatrixUser) -> serde_json::Value {
+    let path = format!("user/{}/account_data/m.direct", encode(&me.user_id));
+    let (_, content) = setup.call(me.token(), "GET", &path, json!(null)).await;
+    content
+}
+
 /// alice takes bob out of her roster: the gateway leaves their direct room
-/// on Matrix, and after a restart the chat does not come back.
+/// on Matrix and takes it out of her `m.direct` (the rest of it kept, so
+/// her other clients no longer list the chat), and after a restart the
+/// chat does not come back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_a_contact_leaves_the_direct_room() {
     let mut setup = Setup::start();
@@ -269,6 +252,20 @@ async fn removing_a_contact_leaves_the_direct_room() {
         .send(Presence::subscribe().with_to(bob_jid.clone()))
         .await;
     setup.wait_membership(&bob, &dm, &alice_id, "join").await;
+    // Accepting the chat listed it in alice's m.direct; another client of
+    // hers lists a chat with carol there too.
+    let me = MatrixUser::login(&setup.synapse, "alice", ALICE_PASSWORD).await;
+    let deadline = Instant::now() + common::ANSWER;
+    let mut listed = m_direct(&setup, &me).await;
+    while listed[&bob.user_id] != json!([dm]) {
+        assert!(Instant::now() < deadline, "m.direct is {listed}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        listed = m_direct(&setup, &me).await;
+    }
+    let carol_id = format!("@carol:{SERVER_NAME}");
+    listed[&carol_id] = json!(["!elsewhere"]);
+    let path = format!("user/{}/account_data/m.direct", encode(&me.user_id));
+    setup.ok(&me, "PUT", &path, listed).await;
     let deadline = Instant::now() + common::ANSWER;
     while roster_subscription(&mut alice, &bob_jid).await.as_deref() != Some("both") {
         assert!(Instant::now() < deadline, "bob never made it to the roster");
@@ -283,6 +280,15 @@ async fn removing_a_contact_leaves_the_direct_room() {
     let own = alice.jid.to_string();
     result_payload(alice.iq(&own, true, remove).await);
     setup.wait_membership(&bob, &dm, &alice_id, "leave").await;
+    let deadline = Instant::now() + common::ANSWER;
+    loop {
+        let listed = m_direct(&setup, &me).await;
+        if listed == json!({ carol_id.as_str(): ["!elsewhere"] }) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "m.direct is still {listed}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // After a restart, and bob writing again, nothing of him comes back.
     tokio::task::block_in_place(|| setup.gateway.restart());

@@ -63,6 +63,7 @@ fn every_command() -> Vec<Command> {
         Command::Retract {
             target: Target::Room(room.clone()),
             message: switchboard_bridge_api::MessageId(EVIL.into()),
+            reason: Some(EVIL.into()),
             token: EVIL.into(),
         },
         Command::React {

@@ -295,6 +295,7 @@ impl Conn {
                 target,
                 message,
                 token,
+                ..
             } => self.on_retract(target, message, token, w).await?,
             Command::React {
                 target,

@@ -172,6 +172,7 @@ async fn without_message_tags_reactions_are_refused_and_typing_dropped() {
     let retract = Command::Retract {
         target: room(),
         message: MessageId("abc".into()),
+        reason: None,
         token: "r1".into(),
     };
     assert!(command(&mut c, retract).await.is_empty());

@@ -65,11 +65,16 @@ pub fn register_command(synapse: &Synapse, password: &str) -> String {
 /// alice's XMPP account made and logged in, then registered with the
 /// gateway by chat command with her Matrix password.
 pub async fn registered_alice(prosody: &Prosody, synapse: &Synapse) -> Client {
+    registered_alice_at(prosody, &synapse.url()).await
+}
+
+/// Like [`registered_alice`], the homeserver at `url` (a relay in front
+/// of Synapse, say).
+pub async fn registered_alice_at(prosody: &Prosody, url: &str) -> Client {
     prosody.register("alice", DOMAIN, "pass");
     let mut alice = Client::login(&format!("alice@{DOMAIN}"), "pass", prosody.c2s_port).await;
-    alice
-        .say(GW, &register_command(synapse, ALICE_PASSWORD))
-        .await;
+    let command = format!("register homeserver={url} user=alice password={ALICE_PASSWORD}");
+    alice.say(GW, &command).await;
     let done = alice.reply_from(GW).await;
     assert!(done.contains("You are registered"), "{done}");
     alice

@@ -7,9 +7,10 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use xmpp_parsers::minidom::Element;
 
 use crate::common::support::prosody::Prosody;
-use crate::common::Client;
+use crate::common::{result_payload, Client};
 use crate::harness::Gateway;
 use crate::mx::{config, registered_alice, ALICE_PASSWORD, GW, SECRET};
 use crate::synapse::{encode, MatrixUser, Synapse};
@@ -95,4 +96,30 @@ impl Trio {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// disco#items of the gateway, on a node or not: (jid, node, name) each.
+pub async fn disco_items(
+    client: &mut Client,
+    node: Option<&str>,
+) -> Vec<(String, Option<String>, String)> {
+    const DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
+    let query: Element = match node {
+        Some(node) => format!("<query xmlns='{DISCO_ITEMS}' node='{node}'/>"),
+        None => format!("<query xmlns='{DISCO_ITEMS}'/>"),
+    }
+    .parse()
+    .unwrap();
+    let answer = result_payload(client.iq(GW, false, query).await).unwrap();
+    answer
+        .children()
+        .filter(|i| i.is("item", DISCO_ITEMS))
+        .map(|i| {
+            (
+                i.attr("jid").unwrap_or_default().to_owned(),
+                i.attr("node").map(str::to_owned),
+                i.attr("name").unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
 }
