@@ -224,7 +224,7 @@ async fn a_restart_while_matrix_talks_loses_and_repeats_nothing() {
     let room = room_jid(&alias);
     join_at(&mut alice, &room, "alice").await;
 
-    const N: usize = 60;
+    const N: usize = 100;
     let text = |i: usize| format!("restart {i}");
     // Five seen live, thirty while the gateway is down (more than the
     // sync's timeline of 20), the rest while it starts again.
@@ -294,6 +294,68 @@ async fn a_restart_while_matrix_talks_loses_and_repeats_nothing() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+}
+
+/// The `/sync` fallback (`sliding_sync = false`, as for a homeserver
+/// without sliding sync) shows bob's messages live; the gateway stops, bob
+/// posts, and it starts again with sliding sync: its first session on it
+/// resumes from the saved `/sync` position, so every message reaches the
+/// room's history once, in order, and later ones arrive live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_from_sync_to_sliding_sync_loses_and_repeats_nothing() {
+    let prosody = Prosody::start(&[(GW, SECRET)]);
+    let synapse = Synapse::start();
+    synapse.register("alice", ALICE_PASSWORD);
+    synapse.register("bob", "bob-pw");
+    let port = prosody.component_port;
+    let config = move |sliding| mx::config_sync(port, "", sliding);
+    let gateway = Gateway::start(&config(false));
+    let mut setup = Setup {
+        gateway,
+        synapse,
+        prosody,
+    };
+    let (mut alice, mut bob, room_id, room) = setup.bob_and_alice_in("upgrade").await;
+    let text = |i: usize| format!("upgrade {i}");
+    let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
+    for i in 1..=3 {
+        bob.send(&room_id, &text(i)).await;
+        assert_eq!(groupchat_from(&mut alice, &bob_occupant).await.0, text(i));
+    }
+    assert!(setup.gateway.log().contains("sliding=false"));
+    tokio::task::block_in_place(|| setup.gateway.stop());
+    for i in 4..=8 {
+        bob.send(&room_id, &text(i)).await;
+    }
+    let toml = setup.gateway.database().with_file_name("switchboard.toml");
+    std::fs::write(toml, config(true)).unwrap();
+    tokio::task::block_in_place(|| setup.gateway.launch());
+    const N: usize = 10;
+    for i in 9..=N {
+        bob.send(&room_id, &text(i)).await;
+    }
+    let me: Jid = format!("{room}/alice").parse().unwrap();
+    let mut history = Vec::new();
+    for _ in 0..20 {
+        join_with_history(&mut alice, me.clone(), 200).await;
+        history = join_history(&mut alice, &room.parse().unwrap()).await;
+        if history.iter().any(|h| h.0 == text(N)) {
+            break;
+        }
+        common::history::leave_cleanly(&mut alice, me.clone()).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let got: Vec<String> = history
+        .into_iter()
+        .map(|h| h.0)
+        .filter(|b| b.starts_with("upgrade "))
+        .collect();
+    let expected: Vec<String> = (1..=N).map(text).collect();
+    assert_eq!(got, expected);
+    // And live after it (past the history the rejoins replayed).
+    bob.send(&room_id, "after the upgrade").await;
+    while groupchat_from(&mut alice, &bob_occupant).await.0 != "after the upgrade" {}
+    assert!(setup.gateway.log().contains("sliding=true"));
 }
 
 /// An encrypted room says so when joined, and a message that cannot be
