@@ -358,6 +358,36 @@ async fn an_upgrade_from_sync_to_sliding_sync_loses_and_repeats_nothing() {
     assert!(setup.gateway.log().contains("sliding=true"));
 }
 
+/// bob kicks alice from the room: her client is told she was kicked
+/// (XEP-0045 status 307, with bob's reason), as a sync brings it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kick_on_matrix_is_a_kick_in_the_room() {
+    let setup = Setup::start();
+    let (mut alice, mut bob, room_id, room) = setup.bob_and_alice_in("kicks").await;
+    let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
+    bob.send(&room_id, "before the kick").await;
+    assert_eq!(
+        groupchat_from(&mut alice, &bob_occupant).await.0,
+        "before the kick"
+    );
+    let alice_id = format!("@alice:{SERVER_NAME}");
+    bob.kick(&room_id, &alice_id, "enough").await;
+    let me: Jid = format!("{room}/alice").parse().unwrap();
+    let kicked = alice
+        .wait_for(|s| match s {
+            Stanza::Presence(p)
+                if p.from.as_ref() == Some(&me)
+                    && p.type_ == xmpp_parsers::presence::Type::Unavailable =>
+            {
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .await;
+    let (codes, _) = common::room::muc_info(&kicked);
+    assert!(codes.contains(&"307".to_owned()), "a kick is 307: {codes:?}");
+}
+
 /// An encrypted room says so when joined, and a message that cannot be
 /// read shows as a placeholder, never as silence.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
