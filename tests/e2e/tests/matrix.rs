@@ -358,6 +358,61 @@ async fn an_upgrade_from_sync_to_sliding_sync_loses_and_repeats_nothing() {
     assert!(setup.gateway.log().contains("sliding=true"));
 }
 
+/// The saved sliding sync position names a connection Synapse no longer
+/// knows (as after it expired): the session starts a new connection, whose
+/// rooms come whole, and shows what was posted meanwhile once, in order,
+/// bounded by the last event it had shown, and no older history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_sliding_position_starts_again_without_replaying() {
+    let mut setup = Setup::start();
+    let (mut alice, mut bob, room_id, room) = setup.bob_and_alice_in("expired").await;
+    let text = |i: usize| format!("expired {i}");
+    let bob_occupant: Jid = format!("{room}/bob").parse().unwrap();
+    for i in 1..=3 {
+        bob.send(&room_id, &text(i)).await;
+        assert_eq!(groupchat_from(&mut alice, &bob_occupant).await.0, text(i));
+    }
+    tokio::task::block_in_place(|| setup.gateway.stop());
+    for i in 4..=6 {
+        bob.send(&room_id, &text(i)).await;
+    }
+    // The connection position (before the `/`) made one never given out.
+    let database = setup.gateway.database();
+    let status = std::process::Command::new("sqlite3")
+        .arg(&database)
+        .arg(
+            "UPDATE session_state SET value = '999999' || substr(value, instr(value, '/')) \
+             WHERE name = 'pos'",
+        )
+        .status()
+        .expect("the sqlite3 tool");
+    assert!(status.success());
+    tokio::task::block_in_place(|| setup.gateway.launch());
+    const N: usize = 8;
+    for i in 7..=N {
+        bob.send(&room_id, &text(i)).await;
+    }
+    let me: Jid = format!("{room}/alice").parse().unwrap();
+    let mut history = Vec::new();
+    for _ in 0..20 {
+        join_with_history(&mut alice, me.clone(), 200).await;
+        history = join_history(&mut alice, &room.parse().unwrap()).await;
+        if history.iter().any(|h| h.0 == text(N)) {
+            break;
+        }
+        common::history::leave_cleanly(&mut alice, me.clone()).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let got: Vec<String> = history
+        .into_iter()
+        .map(|h| h.0)
+        .filter(|b| b.starts_with("expired "))
+        .collect();
+    let expected: Vec<String> = (1..=N).map(text).collect();
+    assert_eq!(got, expected);
+    assert!(setup.gateway.log().contains("position expired"));
+}
+
 /// bob kicks alice from the room: her client is told she was kicked
 /// (XEP-0045 status 307, with bob's reason), as a sync brings it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -385,7 +440,10 @@ async fn a_kick_on_matrix_is_a_kick_in_the_room() {
         })
         .await;
     let (codes, _) = common::room::muc_info(&kicked);
-    assert!(codes.contains(&"307".to_owned()), "a kick is 307: {codes:?}");
+    assert!(
+        codes.contains(&"307".to_owned()),
+        "a kick is 307: {codes:?}"
+    );
 }
 
 /// An encrypted room says so when joined, and a message that cannot be
