@@ -2,9 +2,10 @@
 //! sliding sync, `sliding.rs`, when the server offers it, else a filtered
 //! `/sync`) and takes the core's commands in between. The sync position is
 //! saved (`Event::SaveState`: `pos`, or `since`) after each answer's
-//! events, so a new session resumes where the last one stopped. Errors back off (doubling to a minute; a 429's
-//! `retry_after_ms` as the server asks); a revoked token ends the session
-//! with a message to the user instead of retrying.
+//! events, so a new session resumes where the last one stopped. Errors
+//! back off (doubling to a minute; a 429's `retry_after_ms` as the server
+//! asks); a revoked token ends the session with a message to the user
+//! instead of retrying.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -364,9 +365,10 @@ impl Session {
                             self.pos = None;
                             Duration::ZERO
                         }
-                        Err(e) if self.sliding && self.pos.is_none() && sliding::unsupported(&e) => {
+                        Err(e) if self.sliding && sliding::unsupported(&e) => {
                             info!(error = %e, "no sliding sync on this homeserver; /sync instead");
                             self.sliding = false;
+                            self.pos = None;
                             Duration::ZERO
                         }
                         Err(e) => {

@@ -369,6 +369,24 @@ mod tests {
         assert_eq!(names, ["account_data", "receipts", "typing"]);
     }
 
+    fn error(status: u16, errcode: &str) -> ApiError {
+        ApiError::Matrix {
+            status,
+            errcode: errcode.into(),
+            message: String::new(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn errors_tell_a_server_without_sliding_sync_and_an_expired_position() {
+        assert!(unsupported(&error(404, "")));
+        assert!(unsupported(&error(400, "M_UNRECOGNIZED")));
+        assert!(!unsupported(&error(400, "M_UNKNOWN_POS")));
+        assert!(unknown_pos(&error(400, "M_UNKNOWN_POS")));
+        assert!(!unknown_pos(&error(502, "")));
+    }
+
     #[test]
     fn an_answer_becomes_joined_left_and_invited_rooms() {
         let adapted = answer(json!({
