@@ -196,7 +196,13 @@ impl Session {
     /// A direct room's news: its person as a contact (once), its messages
     /// from and to that contact. The first sync of a registration shows
     /// no messages (they are history), as in rooms.
-    pub(crate) async fn direct_synced(&mut self, room_id: &str, joined: JoinedRoom, initial: bool) {
+    pub(crate) async fn direct_synced(
+        &mut self,
+        room_id: &str,
+        joined: JoinedRoom,
+        initial: bool,
+        sliding: bool,
+    ) {
         let Some(peer) = self.direct.peer_of(room_id).map(str::to_owned) else {
             return;
         };
@@ -205,13 +211,14 @@ impl Session {
         }
         let JoinedRoom {
             state,
-            mut timeline,
+            timeline,
             ephemeral,
             ..
         } = joined;
         self.note_avatars(state.events.iter().chain(&timeline.events))
             .await;
         let room = self.rooms.entry(room_id.to_owned()).or_default();
+        let invited = std::mem::take(&mut room.invited);
         for event in state.events.iter().chain(&timeline.events) {
             if event.state_key.is_some() {
                 room.apply_state(event);
@@ -225,15 +232,9 @@ impl Session {
         if initial {
             return;
         }
-        if timeline.limited {
-            if let Some(from) = timeline.prev_batch.take() {
-                let mut missed = self.fill_gap(room_id, &from).await;
-                missed.append(&mut timeline.events);
-                timeline.events = missed;
-            }
-        }
+        let news = self.news(room_id, timeline, false, invited, sliding).await;
         let core = self.core_id(room_id);
-        for event in timeline.events {
+        for event in news {
             // The contact stands for the person: what anyone else says in
             // the room (a third member) is not shown as theirs.
             if event.sender != peer && event.sender != self.own {

@@ -113,6 +113,7 @@ impl Session {
             Ok(_) => {
                 info!("Matrix direct chat invitation accepted");
                 self.direct.note(room_id, peer);
+                self.rooms.entry(room_id.to_owned()).or_default().invited = true;
                 self.add_to_m_direct(peer, room_id).await;
             }
             Err(e) => debug!(error = %e, "cannot join a direct chat"),

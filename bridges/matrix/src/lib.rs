@@ -4,7 +4,8 @@
 //! ```toml
 //! [networks.matrix.settings]
 //! allow_private_addresses = false   # homeservers on loopback/private addresses
-//! sync_timeout_secs = 30            # how long a /sync long-poll is held open
+//! sync_timeout_secs = 30            # how long a sync long-poll is held open
+//! sliding_sync = true               # sliding sync (MSC4186) where offered
 //! ```
 //!
 //! Registration ([`register`]) finds the homeserver (a URL, or a server
@@ -35,6 +36,7 @@ mod client;
 mod commands;
 mod direct;
 mod discover;
+mod gap;
 mod html;
 mod invites;
 mod media;
@@ -51,6 +53,7 @@ mod rooms;
 mod sent_files;
 mod session;
 mod signals;
+mod sliding;
 mod spaces;
 mod styling;
 mod sync;
@@ -77,8 +80,11 @@ pub struct MatrixSettings {
     /// link-local address literals (and `localhost`). Off: a user could
     /// otherwise make the gateway probe its own network.
     pub allow_private_addresses: bool,
-    /// How long the server may hold a `/sync` open, in seconds.
+    /// How long the server may hold a sync open, in seconds.
     pub sync_timeout_secs: u64,
+    /// Whether sessions use simplified sliding sync (MSC4186) where the
+    /// homeserver offers it; off, always the filtered `/sync`.
+    pub sliding_sync: bool,
 }
 
 impl Default for MatrixSettings {
@@ -86,6 +92,7 @@ impl Default for MatrixSettings {
         Self {
             allow_private_addresses: false,
             sync_timeout_secs: 30,
+            sliding_sync: true,
         }
     }
 }
@@ -214,8 +221,11 @@ impl Bridge for MatrixBridge {
     }
 
     fn start(&self, login: Login) -> SessionHandle {
-        let timeout = Duration::from_secs(self.settings.sync_timeout_secs);
+        let sync = session::SyncChoice {
+            timeout: Duration::from_secs(self.settings.sync_timeout_secs),
+            sliding: self.settings.sliding_sync,
+        };
         let files = login.files;
-        session::start(self.http.clone(), timeout, files, login)
+        session::start(self.http.clone(), sync, files, login)
     }
 }

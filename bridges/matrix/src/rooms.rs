@@ -31,6 +31,9 @@ pub struct Room {
     /// Joined by the core's command and not yet in a sync: the timeline
     /// that first brings it is history up to the user's own join.
     pub joining: bool,
+    /// Joined by accepting an invitation (a direct chat) and not yet in
+    /// a sync: what its first timeline holds after the invitation is news.
+    pub invited: bool,
     /// The nick the core asked for when it joined the room, until the
     /// room is announced (the join's own sync may announce it).
     pub asked_nick: Option<String>,

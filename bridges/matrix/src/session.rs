@@ -1,11 +1,13 @@
-//! One user's session: a loop that long-polls `/sync` and takes the core's
-//! commands in between. The sync position is saved (`Event::SaveState`)
-//! after each answer's events, so a new session resumes where the last one
-//! stopped. Errors back off (doubling to a minute; a 429's
-//! `retry_after_ms` as the server asks); a revoked token ends the session
-//! with a message to the user instead of retrying.
+//! One user's session: a loop that long-polls the server (simplified
+//! sliding sync, `sliding.rs`, when the server offers it, else a filtered
+//! `/sync`) and takes the core's commands in between. The sync position is
+//! saved (`Event::SaveState`: `pos`, or `since`) after each answer's
+//! events, so a new session resumes where the last one stopped. Errors
+//! back off (doubling to a minute; a 429's `retry_after_ms` as the server
+//! asks); a revoked token ends the session with a message to the user
+//! instead of retrying.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,9 +29,15 @@ use crate::media_fetch::MediaFetcher;
 use crate::reactions::Reactions;
 use crate::register::keys;
 use crate::rooms::{localpart, Room};
+use crate::sliding::{self, Batch};
 
-/// The state key of the sync position.
+/// The state key of the `/sync` position.
 pub(crate) const SINCE: &str = "since";
+/// The state key of the sliding sync position.
+pub(crate) const POS: &str = "pos";
+/// The prefix of the state keys that keep a room's last delivered event
+/// (`last.!id:hs` = `$event`), the bound of sliding sync's gaps (`gap.rs`).
+pub(crate) const LAST_PREFIX: &str = "last.";
 /// The prefix of the state keys that map a room id to the alias the core
 /// knows it by (`room.!id:hs` = `#alias:hs`).
 pub(crate) const ROOM_PREFIX: &str = "room.";
@@ -78,7 +86,7 @@ const REJOIN_WAIT: Duration = Duration::from_millis(500);
 /// The longest wait between two failed syncs.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
-type SyncFuture = Pin<Box<dyn Future<Output = Result<SyncResponse, ApiError>> + Send>>;
+type SyncFuture = Pin<Box<dyn Future<Output = Result<Batch, ApiError>> + Send>>;
 
 /// A running session's state.
 pub(crate) struct Session {
@@ -90,8 +98,22 @@ pub(crate) struct Session {
     pub(crate) rooms: HashMap<String, Room>,
     /// Room ids by the alias the core knows them by.
     pub(crate) by_alias: HashMap<RoomId, String>,
-    /// The sync position.
+    /// The `/sync` position (with sliding sync: the one to upgrade from,
+    /// until one last `/sync` from it is done).
     pub(crate) since: Option<String>,
+    /// The session syncs with sliding sync.
+    pub(crate) sliding: bool,
+    /// The sliding sync position.
+    pub(crate) pos: Option<String>,
+    /// The last index of the sliding list's range (grown a page an answer
+    /// while the user has more rooms).
+    range_last: u64,
+    /// The sliding list's size, as last told.
+    room_count: u64,
+    /// Each room's last delivered event (sliding sync's gap bound).
+    pub(crate) delivered: HashMap<String, String>,
+    /// The rooms whose last delivered event is to be saved.
+    pub(crate) delivered_changed: HashSet<String>,
     /// How long the server may hold a sync open.
     sync_timeout: Duration,
     /// Makes this session's transaction ids unique.
@@ -121,13 +143,13 @@ pub(crate) struct Session {
 /// Starts a session with the stored login.
 pub(crate) fn start(
     http: reqwest::Client,
-    sync_timeout: Duration,
+    sync: SyncChoice,
     file_limits: Limits,
     login: Login,
 ) -> SessionHandle {
     let (mut handle, end) = session_channels();
     handle.files = media_fetcher(&http, &login);
-    tokio::spawn(run(http, sync_timeout, file_limits, login, end));
+    tokio::spawn(run(http, sync, file_limits, login, end));
     handle
 }
 
@@ -144,9 +166,19 @@ fn media_fetcher(
     Some(std::sync::Arc::new(MediaFetcher::new(client)))
 }
 
+/// How a session syncs: the long poll's length, and whether it may use
+/// sliding sync.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SyncChoice {
+    /// How long the server may hold a sync open.
+    pub timeout: Duration,
+    /// Sliding sync when the server offers it (else `/sync` always).
+    pub sliding: bool,
+}
+
 async fn run(
     http: reqwest::Client,
-    sync_timeout: Duration,
+    sync: SyncChoice,
     file_limits: Limits,
     login: Login,
     end: SessionEnd,
@@ -185,7 +217,13 @@ async fn run(
         rooms: HashMap::new(),
         by_alias: HashMap::new(),
         since: login.state.get(SINCE).filter(|s| !s.is_empty()).cloned(),
-        sync_timeout,
+        sliding: false,
+        pos: None,
+        range_last: sliding::PAGE - 1,
+        room_count: 0,
+        delivered: HashMap::new(),
+        delivered_changed: HashSet::new(),
+        sync_timeout: sync.timeout,
         txn_prefix: format!("sb{started}"),
         txn_serial: 0,
         reactions: Reactions::default(),
@@ -199,6 +237,10 @@ async fn run(
         poll_dropped: false,
     };
     session.restore_aliases(&login);
+    if sync.sliding {
+        session.choose_sliding(&login).await;
+    }
+    info!(sliding = session.sliding, "Matrix sync chosen");
     session.direct.restore(&login.state);
     session.restore_spaces(&login.state);
     session.sent_files.load(&login.state);
@@ -213,6 +255,31 @@ async fn run(
 }
 
 impl Session {
+    /// Uses sliding sync if the server lists it in `/versions` (or if it
+    /// cannot be asked: a first request the server does not know falls
+    /// back to `/sync`), resuming from the saved position and the rooms'
+    /// last delivered events.
+    async fn choose_sliding(&mut self, login: &Login) {
+        self.sliding = match sliding::offered(&self.client).await {
+            Ok(offered) => offered,
+            Err(e) => {
+                debug!(error = %e, "cannot read the homeserver's versions");
+                true
+            }
+        };
+        if !self.sliding {
+            return;
+        }
+        self.pos = login.state.get(POS).filter(|s| !s.is_empty()).cloned();
+        for (key, event_id) in &login.state {
+            if let Some(room_id) = key.strip_prefix(LAST_PREFIX) {
+                if !event_id.is_empty() {
+                    self.delivered.insert(room_id.to_owned(), event_id.clone());
+                }
+            }
+        }
+    }
+
     /// The room aliases saved earlier, so that a resumed sync's events
     /// reach the rooms the core knows.
     fn restore_aliases(&mut self, login: &Login) {
@@ -243,7 +310,7 @@ impl Session {
         // is about to join again (its stored rooms, sent right after the
         // start): those joins go first, so that the news reaches rooms the
         // core set up as its own.
-        if self.since.is_some() {
+        if self.since.is_some() || self.pos.is_some() {
             match tokio::time::timeout(REJOIN_WAIT, commands.recv()).await {
                 Ok(None) | Ok(Some(Command::Shutdown)) => return,
                 Ok(Some(command)) => self.command(command).await,
@@ -280,7 +347,7 @@ impl Session {
                 }
                 result = &mut sync => {
                     let delay = match result {
-                        Ok(response) => {
+                        Ok(batch) => {
                             if down {
                                 down = false;
                                 let own_id = UserId::from(self.own.as_str());
@@ -288,12 +355,25 @@ impl Session {
                                 self.emit(Event::Connected { own_id, nick }).await;
                             }
                             failures = 0;
-                            self.synced(response).await;
+                            self.answered(batch).await;
                             Duration::ZERO
                         }
                         Err(e) if e.token_revoked() => {
                             self.revoked().await;
                             break;
+                        }
+                        Err(e) if self.sliding && sliding::unknown_pos(&e) => {
+                            // The rooms come whole: their last delivered
+                            // events bound what is news in them.
+                            info!("Matrix sliding sync position expired; starting anew");
+                            self.pos = None;
+                            Duration::ZERO
+                        }
+                        Err(e) if self.sliding && sliding::unsupported(&e) => {
+                            info!(error = %e, "no sliding sync on this homeserver; /sync instead");
+                            self.sliding = false;
+                            self.pos = None;
+                            Duration::ZERO
                         }
                         Err(e) => {
                             failures = failures.saturating_add(1);
@@ -331,10 +411,55 @@ impl Session {
         .await;
     }
 
+    /// An answer's events; then, for sliding sync, the list's range grown
+    /// while the user has more rooms, and once, after the first answer of
+    /// a session upgraded from `/sync`, one last `/sync` from its saved
+    /// position (the news since then; what both bring is shown once, as the
+    /// rooms' last delivered events bound sliding sync's timelines).
+    async fn answered(&mut self, batch: Batch) {
+        let sliding = batch.sliding;
+        if sliding {
+            self.room_count = batch.count;
+        }
+        self.synced(batch).await;
+        if !sliding {
+            return;
+        }
+        if self.more_rooms() {
+            self.range_last += sliding::PAGE;
+        }
+        if let Some(since) = self.since.clone() {
+            match sync_once(&self.client, Some(&since), FILTER, Duration::ZERO).await {
+                Ok(response) => self.synced(Batch::classic(response)).await,
+                Err(e) => debug!(error = %e, "the upgrade's last /sync failed; tried again later"),
+            }
+        }
+    }
+
+    /// The sliding list does not cover all the user's rooms yet.
+    fn more_rooms(&self) -> bool {
+        self.room_count > self.range_last + 1
+    }
+
     /// The next sync, after `delay`: a long poll from the saved position,
-    /// or an initial sync with no wait.
+    /// or a first sync with no wait.
     fn sync_after(&self, delay: Duration) -> SyncFuture {
         let client = self.client.clone();
+        if self.sliding {
+            let pos = self.pos.clone();
+            let poll = if pos.is_some() && !self.more_rooms() {
+                self.sync_timeout
+            } else {
+                Duration::ZERO
+            };
+            let last = self.range_last;
+            let own = self.own.clone();
+            return Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                let answer = sliding::request(&client, pos.as_deref(), last, poll).await?;
+                Ok(sliding::adapt(answer, &own))
+            });
+        }
         let since = self.since.clone();
         let poll = if since.is_some() {
             self.sync_timeout
@@ -348,24 +473,41 @@ impl Session {
             } else {
                 INITIAL_FILTER
             };
-            sync_once(&client, since.as_deref(), filter, poll).await
+            let response = sync_once(&client, since.as_deref(), filter, poll).await?;
+            Ok(Batch::classic(response))
         })
     }
 
     /// The sync right after joining `room_id` by command (the long poll
-    /// dropped): from the saved position, without waiting, with a
+    /// dropped): from the saved position, without waiting; with `/sync`, a
     /// timeline of one event and no typing or receipts of that room (a
-    /// crowd's receipts). It announces the room with the state it
-    /// brings, so no state is fetched on its own. A failure is only
-    /// logged: the join then fetches the state, and the next long poll
-    /// brings the news.
+    /// crowd's receipts); with sliding sync, the usual request (one event
+    /// a room, a new room's receipts only for it). It announces the room
+    /// with the state it brings, so no state is fetched on its own. A
+    /// failure is only logged: the join then fetches the state, and the
+    /// next long poll brings the news.
     pub(crate) async fn join_sync(&mut self, room_id: &str) {
-        let filter = match &self.since {
-            Some(_) => join_filter(room_id),
-            None => INITIAL_FILTER.to_owned(),
+        let answer = if self.sliding {
+            let pos = self.pos.clone();
+            sliding::request(
+                &self.client,
+                pos.as_deref(),
+                self.range_last,
+                Duration::ZERO,
+            )
+            .await
+            .map(|answer| sliding::adapt(answer, &self.own))
+        } else {
+            let filter = match &self.since {
+                Some(_) => join_filter(room_id),
+                None => INITIAL_FILTER.to_owned(),
+            };
+            sync_once(&self.client, self.since.as_deref(), &filter, Duration::ZERO)
+                .await
+                .map(Batch::classic)
         };
-        match sync_once(&self.client, self.since.as_deref(), &filter, Duration::ZERO).await {
-            Ok(response) => self.synced(response).await,
+        match answer {
+            Ok(batch) => self.answered(batch).await,
             Err(e) => debug!(error = %e, "the join's sync failed"),
         }
     }

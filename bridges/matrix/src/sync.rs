@@ -1,10 +1,11 @@
 //! A sync's answer turned into the contract's events, room by room: a room
 //! the core was not told of is announced (`RoomJoined`, the members seen,
 //! the topic), then its state changes and its new messages, in order. A
-//! gap (a limited timeline) is filled with one bounded page of
-//! `/messages` back to the previous position. A room just joined by the
-//! core's command shows nothing from before the user's own join. The
-//! position is saved last.
+//! gap (a limited timeline) is filled (`gap.rs`). A room just joined by the
+//! core's command shows nothing from before the user's own join; a room
+//! the first answer of a registration (or a sliding sync room sent whole
+//! with nothing delivered from it yet) shows its state, not its history.
+//! The rooms' last delivered events and the position are saved last.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -12,13 +13,11 @@ use std::time::Duration;
 use switchboard_bridge_api::{Event, LeaveReason, RoomId, UserId};
 use tracing::{debug, info};
 
-use crate::api::{JoinedMembers, JoinedRoom, LeftRoom, MessagesResponse, RoomEvent, SyncResponse};
+use crate::api::{JoinedMembers, JoinedRoom, LeftRoom, RoomEvent, SyncResponse};
 use crate::messages::message_of;
 use crate::rooms::{member, MemberChange};
-use crate::session::{Session, SINCE};
-
-/// The most events fetched to fill one room's gap.
-pub(crate) const GAP_LIMIT: usize = 100;
+use crate::session::{Session, POS, SINCE};
+use crate::sliding::Batch;
 
 /// A room joined by command with at most this many members shows them
 /// all at once (`/joined_members`, about 70 bytes a member); a bigger
@@ -27,22 +26,58 @@ pub(crate) const GAP_LIMIT: usize = 100;
 pub(crate) const SMALL_ROOM: u64 = 50;
 
 impl Session {
-    /// Emits what a sync brought, then saves its position.
-    pub(crate) async fn synced(&mut self, response: SyncResponse) {
-        let initial = self.since.is_none();
+    /// Emits what a sync brought, then saves its position: a sliding
+    /// sync's `pos`, or a `/sync`'s `since` (the last `/sync` of a session
+    /// upgraded to sliding sync clears it instead).
+    pub(crate) async fn synced(&mut self, batch: Batch) {
+        let Batch {
+            response,
+            initial: sent_whole,
+            sliding,
+            ..
+        } = batch;
+        let first = !sliding && self.since.is_none();
         let SyncResponse {
             next_batch,
-            rooms,
+            mut rooms,
             account_data,
         } = response;
         // `m.direct` first: it says which of the rooms are direct chats.
         self.account_data(&account_data.events);
+        if sliding {
+            // Typing or receipts alone do not make a room known.
+            rooms.join.retain(|id, room| {
+                self.rooms.contains_key(id)
+                    || !room.state.events.is_empty()
+                    || !room.timeline.events.is_empty()
+            });
+        }
         let joined = rooms.join.len();
         for (room_id, room) in rooms.join {
-            if self.is_direct_room(&room_id) {
-                self.direct_synced(&room_id, room, initial).await;
+            // A sliding sync room sent whole is history, unless the
+            // session delivered from it before (its news is bounded by
+            // that) or a connection already open sends it for a join by
+            // command (news after the user's own join) or an accepted
+            // invitation (news after it).
+            let initial = if sliding {
+                let joining = self
+                    .rooms
+                    .get(&room_id)
+                    .is_some_and(|r| r.joining || r.invited);
+                sent_whole.contains(&room_id)
+                    && !self.delivered.contains_key(&room_id)
+                    && (self.pos.is_none() || !joining)
             } else {
-                self.joined_room(&room_id, room, initial).await;
+                first
+            };
+            let newest = room.timeline.events.last().map(|e| e.event_id.clone());
+            if self.is_direct_room(&room_id) {
+                self.direct_synced(&room_id, room, initial, sliding).await;
+            } else {
+                self.joined_room(&room_id, room, initial, sliding).await;
+            }
+            if self.rooms.contains_key(&room_id) {
+                self.delivered_up_to(&room_id, newest);
             }
         }
         for (room_id, room) in rooms.leave {
@@ -52,17 +87,30 @@ impl Session {
         for (room_id, room) in rooms.invite {
             self.invite(&room_id, room).await;
         }
-        if initial {
+        if first || (sliding && self.pos.is_none()) {
             info!(
                 bytes = self.client.received(),
                 rooms = joined,
                 "Matrix initial sync done"
             );
         }
-        self.since = Some(next_batch.clone());
+        if self.sliding {
+            self.save_delivered().await;
+        }
+        let (key, value) = if sliding {
+            self.pos = Some(next_batch.clone());
+            (POS, next_batch)
+        } else if self.sliding {
+            // The last `/sync` of an upgrade: from now on, sliding sync.
+            self.since = None;
+            (SINCE, String::new())
+        } else {
+            self.since = Some(next_batch.clone());
+            (SINCE, next_batch)
+        };
         self.emit(Event::SaveState {
-            key: SINCE.into(),
-            value: next_batch,
+            key: key.into(),
+            value,
             secret: false,
         })
         .await;
@@ -78,11 +126,17 @@ impl Session {
 
     /// A joined room's news. On the first sync of a registration its
     /// messages are history, not news: only its state is taken.
-    async fn joined_room(&mut self, room_id: &str, joined: JoinedRoom, initial: bool) {
+    async fn joined_room(
+        &mut self,
+        room_id: &str,
+        joined: JoinedRoom,
+        initial: bool,
+        sliding: bool,
+    ) {
         let JoinedRoom {
             summary,
             state,
-            mut timeline,
+            timeline,
             ephemeral,
         } = joined;
         self.note_avatars(state.events.iter().chain(&timeline.events))
@@ -137,22 +191,8 @@ impl Session {
             }
             return;
         }
-        // A room just joined by command: what its first timeline holds
-        // up to the user's own join is history, not news (and no gap
-        // before it is filled); without that join (a room the user was
-        // already in), it is news as usual.
-        let cut = joining && self.skip_past(room_id, &mut timeline.events).await;
-        if timeline.limited && !cut {
-            if let Some(from) = timeline.prev_batch.take() {
-                let mut missed = self.fill_gap(room_id, &from).await;
-                missed.append(&mut timeline.events);
-                timeline.events = missed;
-                if joining {
-                    self.skip_past(room_id, &mut timeline.events).await;
-                }
-            }
-        }
-        for event in timeline.events {
+        let news = self.news(room_id, timeline, joining, false, sliding).await;
+        for event in news {
             self.timeline_event(room_id, event).await;
         }
         for event in ephemeral.events {
@@ -163,7 +203,7 @@ impl Session {
     /// Drops the events up to and including the user's last own join,
     /// taking their state (the core is told of the members it added);
     /// says whether there was one.
-    async fn skip_past(&mut self, room_id: &str, events: &mut Vec<RoomEvent>) -> bool {
+    pub(crate) async fn skip_past(&mut self, room_id: &str, events: &mut Vec<RoomEvent>) -> bool {
         let Some(at) = events.iter().rposition(|e| is_join_of(e, &self.own)) else {
             return false;
         };
@@ -211,46 +251,6 @@ impl Session {
         if let Some(room) = self.rooms.get_mut(room_id) {
             for (user, profile) in &members.joined {
                 room.add_member(user, profile.display_name.as_deref());
-            }
-        }
-    }
-
-    /// The events between the previous sync position and `from` (a
-    /// limited timeline's start), oldest first, at most [`GAP_LIMIT`].
-    pub(crate) async fn fill_gap(&mut self, room_id: &str, from: &str) -> Vec<RoomEvent> {
-        let Some(to) = self.since.clone() else {
-            return Vec::new();
-        };
-        let limit = GAP_LIMIT.to_string();
-        let query = [
-            ("dir", "b"),
-            ("from", from),
-            ("to", to.as_str()),
-            ("limit", limit.as_str()),
-        ];
-        let url = self.client.v3(&["rooms", room_id, "messages"], &query);
-        match self
-            .client
-            .get::<MessagesResponse>(url, Duration::from_secs(30))
-            .await
-        {
-            Ok(page) => {
-                if page.chunk.len() >= GAP_LIMIT && page.end.is_some() {
-                    let core = self.core_id(room_id);
-                    let text = format!(
-                        "More than {GAP_LIMIT} events were missed in {core}: only the last \
-                         {GAP_LIMIT} are shown."
-                    );
-                    self.emit(Event::Notice { text, server: None }).await;
-                }
-                let mut events = page.chunk;
-                events.reverse();
-                info!(events = events.len(), "Matrix sync gap filled");
-                events
-            }
-            Err(e) => {
-                debug!(error = %e, "cannot fill a sync gap");
-                Vec::new()
             }
         }
     }
@@ -411,6 +411,9 @@ impl Session {
 
     /// Drops what the session knows of a room.
     pub(crate) fn forget(&mut self, room_id: &str) {
+        if self.delivered.remove(room_id).is_some() {
+            self.delivered_changed.insert(room_id.to_owned());
+        }
         if let Some(room) = self.rooms.remove(room_id) {
             if let Some(alias) = room.core_id {
                 self.by_alias.remove(&alias);
@@ -421,7 +424,7 @@ impl Session {
 
 /// Whether an event is `user` joining (not a member already changing
 /// their display name).
-fn is_join_of(event: &RoomEvent, user: &str) -> bool {
+pub(crate) fn is_join_of(event: &RoomEvent, user: &str) -> bool {
     let membership =
         |content: &serde_json::Value| crate::api::text_field(content, "membership") == Some("join");
     event.kind == "m.room.member"

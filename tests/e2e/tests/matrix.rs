@@ -224,7 +224,7 @@ async fn a_restart_while_matrix_talks_loses_and_repeats_nothing() {
     let room = room_jid(&alias);
     join_at(&mut alice, &room, "alice").await;
 
-    const N: usize = 60;
+    const N: usize = 100;
     let text = |i: usize| format!("restart {i}");
     // Five seen live, thirty while the gateway is down (more than the
     // sync's timeline of 20), the rest while it starts again.

@@ -17,14 +17,23 @@ pub const ALICE_PASSWORD: &str = "alice-Matrix-pw-7341";
 
 /// The gateway's config on this component port: the Matrix network at
 /// [`GW`], homeservers on loopback allowed, short syncs, logging at debug;
-/// `extra` sections after it (`[files]`, say).
+/// `extra` sections after it (`[files]`, say). Sessions use sliding sync
+/// (Synapse offers it) unless `MXTEST_SYNC=v3` is set, which runs the
+/// tests on the `/sync` fallback instead.
 pub fn config(component_port: u16, extra: &str) -> String {
+    let sliding = std::env::var("MXTEST_SYNC").map_or(true, |v| v != "v3");
+    config_sync(component_port, extra, sliding)
+}
+
+/// [`config`] with sliding sync on or off (`sliding_sync`).
+pub fn config_sync(component_port: u16, extra: &str, sliding: bool) -> String {
     format!(
         "[xmpp]\nserver = \"127.0.0.1:{component_port}\"\n\
          [users]\nallowed_domains = [\"{DOMAIN}\"]\n\
          [log]\nlevel = \"debug\"\n\
          [networks.matrix]\njid = \"{GW}\"\nsecret = \"{SECRET}\"\n\
          [networks.matrix.settings]\nallow_private_addresses = true\nsync_timeout_secs = 5\n\
+         sliding_sync = {sliding}\n\
          {extra}"
     )
 }

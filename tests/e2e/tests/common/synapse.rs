@@ -425,6 +425,13 @@ impl MatrixUser {
         self.call(reqwest::Method::PUT, &path, content).await;
     }
 
+    /// Kicks `user` from a room, with a reason.
+    pub async fn kick(&self, room_id: &str, user: &str, reason: &str) {
+        let path = format!("rooms/{}/kick", encode(room_id));
+        let body = json!({"user_id": user, "reason": reason});
+        self.call(reqwest::Method::POST, &path, body).await;
+    }
+
     /// Makes a direct chat with `user` (invited, as Element does); its id.
     pub async fn create_direct(&self, user: &str) -> String {
         let body = json!({"is_direct": true, "invite": [user], "preset": "trusted_private_chat"});
