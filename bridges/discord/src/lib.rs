@@ -29,6 +29,7 @@ mod guilds;
 mod incoming;
 mod links;
 pub mod markdown;
+mod names;
 mod outgoing;
 mod permissions;
 mod positions;
