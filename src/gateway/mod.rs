@@ -101,6 +101,8 @@ pub struct Gateway {
     bookmarks: bookmarks::Bookmarks,
     /// People's pictures (XEP-0153).
     avatars: avatars::Avatars,
+    /// The users' own pictures, published for the network (`avatars/own.rs`).
+    own_avatars: avatars::OwnAvatars,
 }
 
 /// What every gateway of the process shares.
@@ -151,6 +153,7 @@ impl Gateway {
             contacts: Mutex::default(),
             bookmarks: bookmarks::Bookmarks::default(),
             avatars: avatars::Avatars::default(),
+            own_avatars: avatars::OwnAvatars::default(),
         })
     }
 

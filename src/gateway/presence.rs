@@ -57,6 +57,8 @@ impl Gateway {
         let Some(from) = presence.from.clone() else {
             return;
         };
+        // The user's own picture, wherever the presence goes (`avatars/own.rs`).
+        self.own_presence_seen(&presence);
         let to_domain = presence.to.as_ref().is_none_or(|t| t.node().is_none());
         if !to_domain {
             if presence.to.as_ref().is_some_and(|t| t.resource().is_some()) {

@@ -38,14 +38,23 @@ impl Prosody {
     /// at `"debug"` Prosody writes each stanza to its log twice, which costs
     /// more than routing it.
     pub fn start_logging(components: &[(&str, &str)], level: &str) -> Self {
-        Self::start_full(components, level, None, None)
+        Self::start_full(components, level, None, None, false)
     }
 
     /// Starts Prosody with `mod_http_file_share` as the component
     /// [`UPLOAD`] (XEP-0363), files up to `limit` bytes, on an HTTP port of
     /// its own on 127.0.0.1.
     pub fn start_with_upload(components: &[(&str, &str)], limit: u64) -> Self {
-        Self::start_full(components, "debug", Some(limit), None)
+        Self::start_full(components, "debug", Some(limit), None, false)
+    }
+
+    /// [`Prosody::start_with_upload`] with the user profile modules of
+    /// Prosody's default configuration: PEP (`mod_pep`) and
+    /// `mod_vcard_legacy` (a vcard-temp set publishes the XEP-0084
+    /// avatar, a vcard-temp get to a user's bare JID is answered from it,
+    /// and each presence a user sends carries its XEP-0153 hash).
+    pub fn start_with_upload_and_profiles(components: &[(&str, &str)], limit: u64) -> Self {
+        Self::start_full(components, "debug", Some(limit), None, true)
     }
 
     /// Starts Prosody with mod_privilege (XEP-0356, Debian's
@@ -54,7 +63,7 @@ impl Prosody {
     /// `roster = "both"; message = "outgoing";`. PEP (`mod_pep`) is on, for
     /// the `iq` privilege on pubsub (XEP-0402 bookmarks).
     pub fn start_privileged(components: &[(&str, &str)], privileges: &str) -> Self {
-        Self::start_full(components, "debug", None, Some(privileges))
+        Self::start_full(components, "debug", None, Some(privileges), false)
     }
 
     fn start_full(
@@ -62,6 +71,7 @@ impl Prosody {
         level: &str,
         upload: Option<u64>,
         privileges: Option<&str>,
+        profiles: bool,
     ) -> Self {
         let dir = shared_tempdir();
         let c2s_port = free_port();
@@ -95,10 +105,11 @@ VirtualHost "{OTHER_DOMAIN}"
 "#,
             dir = dir.path().display(),
             data = data.display(),
-            privilege = if privileges.is_some() {
-                "\"privilege\"; \"pep\"; "
-            } else {
-                ""
+            privilege = match (privileges.is_some(), profiles) {
+                (true, true) => "\"privilege\"; \"pep\"; \"vcard_legacy\"; ",
+                (true, false) => "\"privilege\"; \"pep\"; ",
+                (false, true) => "\"pep\"; \"vcard_legacy\"; ",
+                (false, false) => "",
             },
             granted = match privileges {
                 Some(p) => {

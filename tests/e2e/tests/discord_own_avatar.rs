@@ -1,0 +1,211 @@
+//! The XMPP user's own picture on their Discord webhook messages, end to
+//! end: a real client sets its avatar as clients do (a vcard-temp set with
+//! PHOTO, which Prosody's `mod_vcard_legacy` also publishes as the XEP-0084
+//! avatar, and the XEP-0153 hash in its presence), joins a channel and
+//! speaks; the Discord double's webhook execution carries an `avatar_url`
+//! that serves exactly the picture (put on Prosody's upload service by the
+//! gateway). A changed picture gives a new URL; a restart of the gateway
+//! keeps the URL (nothing uploaded again); a removed picture and a user
+//! without one send none. The gateway must be built with `cargo build
+//! --bin switchboard --features test-network`.
+//!
+//! The picture is read and uploaded while the client goes on, so a test
+//! speaks until a message shows the change (each message is one webhook
+//! execution, checked whole).
+
+#[path = "common/avatars.rs"]
+mod avatars;
+mod common;
+#[path = "common/discord.rs"]
+mod discord_setup;
+#[path = "common/upload.rs"]
+mod upload;
+
+use std::time::Duration;
+
+use avatars::{sha1_hex, UPDATE, VCARD};
+use base64::Engine as _;
+use common::support::prosody::Prosody;
+use common::{Client, Switchboard};
+use discord_setup::{config, registered, room_jid, Setup, GW, SECRET};
+use switchboard_discord_double::{self as discord, Double, Request};
+use tokio_xmpp::Stanza;
+use upload::{get, image_bytes};
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::message::{Lang, Message};
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::presence::{Presence, Type};
+
+/// Sets the client's vCard: its name, and PHOTO when given.
+async fn set_vcard(client: &mut Client, photo: Option<&[u8]>) {
+    let mut card = Element::builder("vCard", VCARD)
+        .append(Element::builder("FN", VCARD).append(client.jid.to_string()));
+    if let Some(bytes) = photo {
+        let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+        card = card.append(
+            Element::builder("PHOTO", VCARD)
+                .append(Element::builder("TYPE", VCARD).append("image/png"))
+                .append(Element::builder("BINVAL", VCARD).append(data)),
+        );
+    }
+    let own = client.jid.to_string();
+    let iq = client.iq(&own, true, card.build()).await;
+    assert!(matches!(iq, Iq::Result { .. }), "vCard set: {iq:?}");
+}
+
+/// The presence of a client with this XEP-0153 photo hash (`""`: none),
+/// to its occupant JID; `join` adds the MUC `<x/>` and waits for the
+/// self-presence.
+async fn presence_in(client: &mut Client, channel: &str, nick: &str, hash: &str, join: bool) {
+    let to: Jid = format!("{}/{nick}", room_jid(channel)).parse().unwrap();
+    let mut photo = Element::builder("photo", UPDATE);
+    if !hash.is_empty() {
+        photo = photo.append(hash.to_owned());
+    }
+    let mut p = Presence::available().with_to(to);
+    if join {
+        p.payloads
+            .push(Element::builder("x", "http://jabber.org/protocol/muc").build());
+    }
+    p.payloads
+        .push(Element::builder("x", UPDATE).append(photo).build());
+    client.send(p).await;
+    if join {
+        client
+            .wait_for(|s| match s {
+                Stanza::Presence(p)
+                    if p.type_ == Type::None
+                        && common::room::muc_info(p).0.contains(&"110".to_owned()) =>
+                {
+                    Some(())
+                }
+                _ => None,
+            })
+            .await;
+    }
+}
+
+/// Says `text` in the channel and returns the webhook execution that
+/// carried it.
+async fn say(setup: &Setup, client: &mut Client, channel: &str, text: &str) -> Request {
+    let room: Jid = room_jid(channel).parse().unwrap();
+    client
+        .send(Message::groupchat(Some(room)).with_body(Lang::new(), text.to_owned()))
+        .await;
+    setup
+        .double
+        .wait_request(|r| {
+            r.method == "POST" && r.path.contains("/webhooks/") && r.body["content"] == text
+        })
+        .await
+}
+
+/// Speaks until a message's `avatar_url` is one `wanted` accepts; that URL.
+async fn speak_until(
+    setup: &Setup,
+    client: &mut Client,
+    label: &str,
+    wanted: impl Fn(Option<&str>) -> bool,
+) -> Option<String> {
+    let mut seen = Vec::new();
+    for n in 0..100 {
+        let post = say(setup, client, discord::GENERAL_ID, &format!("{label} {n}")).await;
+        let url = post.body["avatar_url"].as_str().map(str::to_owned);
+        if wanted(url.as_deref()) {
+            return url;
+        }
+        seen.push(url);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{label}: no message showed it; avatar_url seen: {seen:?}");
+}
+
+/// Waits until the gateway answers a ping (after a restart).
+async fn gateway_answers(client: &mut Client) {
+    for _ in 0..60 {
+        let ping = Element::builder("ping", "urn:xmpp:ping").build();
+        if matches!(client.iq(GW, false, ping).await, Iq::Result { .. }) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("the gateway did not come back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_messages_carry_the_users_own_avatar() {
+    let double = Double::start().await.unwrap();
+    let prosody = Prosody::start_with_upload_and_profiles(&[(GW, SECRET)], 1 << 20);
+    let gateway = Switchboard::start(&config(&prosody, &double, "info"));
+    let mut setup = Setup {
+        double,
+        prosody,
+        gateway,
+    };
+    let mut alice = registered(&setup, "alice").await;
+    let first = image_bytes(3000);
+    set_vcard(&mut alice, Some(&first)).await;
+    let first_hash = sha1_hex(&first);
+    presence_in(&mut alice, discord::GENERAL_ID, "alice", &first_hash, true).await;
+
+    let url = speak_until(&setup, &mut alice, "first", |u| u.is_some())
+        .await
+        .unwrap();
+    assert_eq!(get(&url).await, first, "the avatar_url serves the picture");
+    let post = say(&setup, &mut alice, discord::GENERAL_ID, "again").await;
+    assert_eq!(post.body["username"], "alice");
+    assert_eq!(
+        post.body["avatar_url"].as_str(),
+        Some(url.as_str()),
+        "the same picture, the same URL"
+    );
+
+    // A user without a picture: their messages carry none, whatever
+    // alice's carry.
+    let mut bob = registered(&setup, "bob").await;
+    set_vcard(&mut bob, None).await;
+    presence_in(&mut bob, discord::GENERAL_ID, "bob", "", true).await;
+    let post = say(&setup, &mut bob, discord::GENERAL_ID, "bob speaks").await;
+    assert_eq!(post.body["username"], "bob");
+    assert!(
+        post.body.get("avatar_url").is_none(),
+        "no avatar_url for a user without a picture: {}",
+        post.body
+    );
+
+    // A changed picture: a new URL serving the new one.
+    let second = image_bytes(5000);
+    set_vcard(&mut alice, Some(&second)).await;
+    let second_hash = sha1_hex(&second);
+    presence_in(
+        &mut alice,
+        discord::GENERAL_ID,
+        "alice",
+        &second_hash,
+        false,
+    )
+    .await;
+    let changed = speak_until(&setup, &mut alice, "changed", |u| {
+        u.is_some_and(|u| u != url)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        get(&changed).await,
+        second,
+        "the new URL serves the new picture"
+    );
+
+    // A restart: the stored URL is told again, nothing uploaded anew.
+    setup.gateway.restart();
+    gateway_answers(&mut alice).await;
+    presence_in(&mut alice, discord::GENERAL_ID, "alice", &second_hash, true).await;
+    let after = speak_until(&setup, &mut alice, "restarted", |u| u.is_some()).await;
+    assert_eq!(after, Some(changed), "the same URL after a restart");
+
+    // The picture removed: no avatar_url any more.
+    set_vcard(&mut alice, None).await;
+    presence_in(&mut alice, discord::GENERAL_ID, "alice", "", false).await;
+    speak_until(&setup, &mut alice, "removed", |u| u.is_none()).await;
+}
