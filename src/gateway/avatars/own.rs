@@ -64,7 +64,8 @@ struct Own {
     busy: bool,
 }
 
-/// The users' own pictures, for one network's gateway.
+/// The users' own pictures, for one network's gateway (an entry per
+/// user with a running session who sent a presence with the `<x/>`).
 #[derive(Default)]
 pub(in crate::gateway) struct OwnAvatars {
     users: Mutex<HashMap<BareJid, Own>>,
@@ -163,6 +164,12 @@ impl Gateway {
             return;
         };
         let user = from.to_bare();
+        // Only a user whose session runs (every registered user's, on a
+        // network that never idles, as Discord's): no one else's presence
+        // takes memory.
+        if !self.sessions.lock().unwrap().contains_key(&user) {
+            return;
+        }
         if !self.own_avatars.note(&user, claim, now()) {
             return;
         }
