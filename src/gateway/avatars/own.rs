@@ -8,9 +8,13 @@
 //! A new hash is read once: the user's vCard (a vcard-temp get to their
 //! bare JID from the component's domain; with `mod_vcard_legacy` Prosody
 //! answers it from the XEP-0084 nodes, which it publishes with the open
-//! access model, so avatars set either way are read), its PHOTO's BINVAL
-//! at most [`MAX_AVATAR`] bytes and PNG, JPEG, GIF or WebP by its bytes,
-//! as for the network's avatars. The picture is put on the XMPP server's
+//! access model, so avatars set either way are read), its PHOTO's BINVAL;
+//! without one (or a vCard), the item of that hash in their XEP-0084
+//! `urn:xmpp:avatar:data` node (a PEP get to their bare JID: allowed when
+//! the node is open, or, with the usual `presence` access model, once the
+//! user accepted the gateway's subscription request of XEP-0100). The
+//! picture must be at most [`MAX_AVATAR`] bytes and PNG, JPEG, GIF or WebP
+//! by its bytes, as for the network's avatars. The picture is put on the XMPP server's
 //! XEP-0363 upload service (`files/`), and the GET URL told to the session
 //! with `Command::SetOwnAvatar` (again to each new session). An empty
 //! `<photo/>` (no picture) tells `None`; a presence without the `<x/>`
@@ -31,11 +35,12 @@ use base64::Engine as _;
 use switchboard_bridge_api::Command;
 use tracing::{debug, info, warn};
 use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::minidom::rxml::xml_ncname;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::{Presence, Type};
 
 use super::vcard::{UPDATE, VCARD};
-use super::{image_type, sha1_hex, MAX_AVATAR};
+use super::{image_type, sha1_hex, AVATAR_DATA, MAX_AVATAR, PUBSUB};
 use crate::gateway::Gateway;
 use crate::store::OwnAvatar;
 
@@ -123,17 +128,28 @@ fn photo_bytes(vcard: &Element) -> Result<Vec<u8>, &'static str> {
         .get_child("PHOTO", VCARD)
         .and_then(|p| p.get_child("BINVAL", VCARD))
         .ok_or("the vCard has no PHOTO")?;
-    let text: String = binval
-        .text()
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
+    decode(&binval.text())
+}
+
+/// The picture in a XEP-0084 data item (`<pubsub><items><item><data/>`).
+fn data_bytes(pubsub: &Element) -> Result<Vec<u8>, &'static str> {
+    let data = pubsub
+        .get_child("items", PUBSUB)
+        .and_then(|items| items.get_child("item", PUBSUB))
+        .and_then(|item| item.get_child("data", AVATAR_DATA))
+        .ok_or("no XEP-0084 data item")?;
+    decode(&data.text())
+}
+
+/// Base64 (whitespace ignored) of at most [`MAX_AVATAR`] bytes.
+fn decode(text: &str) -> Result<Vec<u8>, &'static str> {
+    let text: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     if text.len() as u64 > MAX_AVATAR.div_ceil(3) * 4 {
         return Err("the picture is too large");
     }
     base64::engine::general_purpose::STANDARD
         .decode(text)
-        .map_err(|_| "the PHOTO is not base64")
+        .map_err(|_| "the picture is not base64")
 }
 
 /// The file name an upload takes for a picture of this type.
@@ -245,7 +261,16 @@ impl Gateway {
             Ok(_) => {}
             Err(e) => warn!(error = %e, "cannot read the user's stored picture"),
         }
-        let bytes = self.own_vcard_photo(user).await?;
+        let bytes = match self.own_vcard_photo(user).await {
+            Ok(bytes) => bytes,
+            Err(vcard) => match self.own_pep_photo(user, hash).await {
+                Ok(bytes) => bytes,
+                Err(pep) => {
+                    info!(user = %user, %vcard, %pep, "the user's picture could not be read");
+                    return Err(());
+                }
+            },
+        };
         let Some(media_type) = image_type(&bytes) else {
             info!(user = %user, "the user's picture is not PNG, JPEG, GIF or WebP: not shown");
             return Err(());
@@ -285,20 +310,32 @@ impl Gateway {
     }
 
     /// The picture in the user's vCard (a vcard-temp get to their bare JID).
-    async fn own_vcard_photo(&self, user: &BareJid) -> Result<Vec<u8>, ()> {
+    async fn own_vcard_photo(&self, user: &BareJid) -> Result<Vec<u8>, String> {
         let get = Element::builder("vCard", VCARD).build();
-        let card = match self.ask(&Jid::from(user.clone()), get).await {
-            Ok(Some(card)) if card.is("vCard", VCARD) => card,
-            Ok(_) => {
-                info!(user = %user, "the user's server gave no vCard");
-                return Err(());
-            }
-            Err(e) => {
-                info!(user = %user, error = %e, "cannot read the user's vCard");
-                return Err(());
-            }
-        };
-        photo_bytes(&card).map_err(|why| info!(user = %user, "{why}: no picture shown"))
+        match self.ask(&Jid::from(user.clone()), get).await {
+            Ok(Some(card)) if card.is("vCard", VCARD) => photo_bytes(&card).map_err(str::to_owned),
+            Ok(_) => Err("no vCard".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The picture of this hash in the user's XEP-0084 data node (their
+    /// PEP service lets the gateway read it when the node is open, or when
+    /// the user accepted the gateway's presence subscription).
+    async fn own_pep_photo(&self, user: &BareJid, hash: &str) -> Result<Vec<u8>, String> {
+        let item = Element::builder("item", PUBSUB).attr(xml_ncname!("id").into(), hash);
+        let get = Element::builder("pubsub", PUBSUB)
+            .append(
+                Element::builder("items", PUBSUB)
+                    .attr(xml_ncname!("node").into(), AVATAR_DATA)
+                    .append(item),
+            )
+            .build();
+        match self.ask(&Jid::from(user.clone()), get).await {
+            Ok(Some(answer)) => data_bytes(&answer).map_err(str::to_owned),
+            Ok(None) => Err("no XEP-0084 data".into()),
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 
@@ -363,6 +400,15 @@ mod tests {
         assert_eq!(photo_bytes(&card("iVBO\nRw0K")).unwrap(), b"\x89PNG\r\n");
         assert!(photo_bytes(&Element::builder("vCard", VCARD).build()).is_err());
         assert!(photo_bytes(&card("%%%")).is_err());
+        let item = Element::builder("pubsub", PUBSUB)
+            .append(
+                Element::builder("items", PUBSUB).append(
+                    Element::builder("item", PUBSUB)
+                        .append(Element::builder("data", AVATAR_DATA).append("iVBORw0K")),
+                ),
+            )
+            .build();
+        assert_eq!(data_bytes(&item).unwrap(), b"\x89PNG\r\n");
         let big = "A".repeat((MAX_AVATAR as usize / 3 + 2) * 4);
         assert_eq!(photo_bytes(&card(&big)), Err("the picture is too large"));
     }

@@ -209,3 +209,94 @@ async fn webhook_messages_carry_the_users_own_avatar() {
     presence_in(&mut alice, discord::GENERAL_ID, "alice", "", false).await;
     speak_until(&setup, &mut alice, "removed", |u| u.is_none()).await;
 }
+
+/// Publishes the client's XEP-0084 avatar (data, then metadata) with the
+/// node's default access model (`presence`).
+async fn publish_avatar(client: &mut Client, bytes: &[u8]) {
+    const PUBSUB: &str = "http://jabber.org/protocol/pubsub";
+    let hash = sha1_hex(bytes);
+    let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let payloads = [
+        (
+            "urn:xmpp:avatar:data",
+            Element::builder("data", "urn:xmpp:avatar:data")
+                .append(data)
+                .build(),
+        ),
+        (
+            "urn:xmpp:avatar:metadata",
+            Element::builder("metadata", "urn:xmpp:avatar:metadata")
+                .append(
+                    Element::builder("info", "urn:xmpp:avatar:metadata")
+                        .attr("bytes".try_into().unwrap(), bytes.len().to_string())
+                        .attr("id".try_into().unwrap(), hash.as_str())
+                        .attr("type".try_into().unwrap(), "image/png"),
+                )
+                .build(),
+        ),
+    ];
+    for (node, payload) in payloads {
+        let publish = Element::builder("pubsub", PUBSUB)
+            .append(
+                Element::builder("publish", PUBSUB)
+                    .attr("node".try_into().unwrap(), node)
+                    .append(
+                        Element::builder("item", PUBSUB)
+                            .attr("id".try_into().unwrap(), hash.as_str())
+                            .append(payload),
+                    ),
+            )
+            .build();
+        let own = client.jid.to_string();
+        let iq = client.iq(&own, true, publish).await;
+        assert!(matches!(iq, Iq::Result { .. }), "publish {node}: {iq:?}");
+    }
+}
+
+/// A server without a vCard module (Prosody with PEP alone): the client
+/// publishes its avatar as XEP-0084 only, with the usual `presence`
+/// access model, and accepts the gateway's subscription request
+/// (XEP-0100); the gateway reads the picture from the data node, and the
+/// webhook messages carry it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_xep_0084_avatar_is_read_from_pep() {
+    let double = Double::start().await.unwrap();
+    let prosody = Prosody::start_with_upload_and_pep(&[(GW, SECRET)], 1 << 20);
+    let gateway = Switchboard::start(&config(&prosody, &double, "info"));
+    let setup = Setup {
+        double,
+        prosody,
+        gateway,
+    };
+    let mut carol = registered(&setup, "carol").await;
+    let gw: Jid = GW.parse().unwrap();
+    carol
+        .wait_for(|s| match s {
+            Stanza::Presence(p) if p.type_ == Type::Subscribe && p.from.as_ref() == Some(&gw) => {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+    carol
+        .send(Presence::new(Type::Subscribed).with_to(gw.clone()))
+        .await;
+    let picture = image_bytes(4000);
+    publish_avatar(&mut carol, &picture).await;
+    presence_in(
+        &mut carol,
+        discord::GENERAL_ID,
+        "carol",
+        &sha1_hex(&picture),
+        true,
+    )
+    .await;
+    let url = speak_until(&setup, &mut carol, "pep", |u| u.is_some())
+        .await
+        .unwrap();
+    assert_eq!(
+        get(&url).await,
+        picture,
+        "the avatar_url serves the picture"
+    );
+}
