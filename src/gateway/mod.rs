@@ -223,6 +223,10 @@ impl Gateway {
         }
         let Some(to) = &message.to else { return };
         if to.node().is_none() {
+            // A user's XEP-0084 notification (`avatars/own.rs`).
+            if self.own_avatar_event(&message) {
+                return;
+            }
             if !self.note_privileges(&message).await {
                 self.handle_chat_command(message).await;
             }

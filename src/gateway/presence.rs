@@ -113,6 +113,12 @@ impl Gateway {
                     self.send(self.own_presence().with_to(user)).await;
                 }
             }
+            // The user accepted the gateway's subscription: its presence
+            // to their bare JID, whose caps ask their PEP service for
+            // XEP-0084 notifications (`avatars/own.rs`).
+            Type::Subscribed if registered && self.bridge.info().capabilities.own_avatar => {
+                self.send(self.own_presence().with_to(user)).await;
+            }
             Type::Subscribed | Type::Unsubscribe | Type::Unsubscribed | Type::Error => {
                 debug!(?presence.type_, "presence noted");
             }

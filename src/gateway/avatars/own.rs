@@ -35,12 +35,13 @@ use base64::Engine as _;
 use switchboard_bridge_api::Command;
 use tracing::{debug, info, warn};
 use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::message::Message;
 use xmpp_parsers::minidom::rxml::xml_ncname;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::{Presence, Type};
 
 use super::vcard::{UPDATE, VCARD};
-use super::{image_type, sha1_hex, AVATAR_DATA, MAX_AVATAR, PUBSUB};
+use super::{image_type, sha1_hex, AVATAR_DATA, AVATAR_METADATA, MAX_AVATAR, PUBSUB};
 use crate::gateway::Gateway;
 use crate::store::OwnAvatar;
 
@@ -121,6 +122,27 @@ fn claim_of(presence: &Presence) -> Option<Claim> {
     })
 }
 
+/// What a XEP-0084 metadata notification says: the new item's id (the
+/// hash), or no picture (an empty `<metadata/>`).
+fn metadata_claim(message: &Message) -> Option<Claim> {
+    let items = message
+        .payloads
+        .iter()
+        .find(|p| p.is("event", EVENT))?
+        .get_child("items", EVENT)
+        .filter(|items| items.attr("node") == Some(AVATAR_METADATA))?;
+    let item = items.get_child("item", EVENT)?;
+    let metadata = item.get_child("metadata", AVATAR_METADATA)?;
+    if metadata.children().next().is_none() {
+        return Some(Claim::Nothing);
+    }
+    let hash = item.attr("id")?.trim().to_ascii_lowercase();
+    (!hash.is_empty()).then_some(Claim::Hash(hash))
+}
+
+/// XEP-0060's event namespace.
+const EVENT: &str = "http://jabber.org/protocol/pubsub#event";
+
 /// The picture in a vCard's PHOTO: its bytes, if BINVAL is base64 of at
 /// most [`MAX_AVATAR`] bytes.
 fn photo_bytes(vcard: &Element) -> Result<Vec<u8>, &'static str> {
@@ -179,7 +201,26 @@ impl Gateway {
         let Some(claim) = claim_of(presence) else {
             return;
         };
-        let user = from.to_bare();
+        self.own_claim(from.to_bare(), claim);
+    }
+
+    /// A message to the domain that is a XEP-0084 metadata notification
+    /// from a user's PEP service (sent to the gateway once it is
+    /// subscribed to the user's presence, as its caps ask for
+    /// `urn:xmpp:avatar:metadata+notify`): read as a presence's hash is.
+    /// Whether it was one (taken; no chat command).
+    pub(in crate::gateway) fn own_avatar_event(self: &Arc<Self>, message: &Message) -> bool {
+        let Some(claim) = metadata_claim(message) else {
+            return false;
+        };
+        if let (true, Some(from)) = (self.bridge.info().capabilities.own_avatar, &message.from) {
+            self.own_claim(from.to_bare(), claim);
+        }
+        true
+    }
+
+    /// A claim of the user's: noted, and read unless known.
+    fn own_claim(self: &Arc<Self>, user: BareJid, claim: Claim) {
         // Only a user whose session runs (every registered user's, on a
         // network that never idles, as Discord's): no one else's presence
         // takes memory.
@@ -361,6 +402,40 @@ mod tests {
             claim_of(&presence(Some("AB12"))),
             Some(Claim::Hash("ab12".into()))
         );
+    }
+
+    #[test]
+    fn a_metadata_notification_claims_its_item() {
+        let event = |metadata: Element| {
+            let mut m = Message::new(None);
+            m.payloads.push(
+                Element::builder("event", EVENT)
+                    .append(
+                        Element::builder("items", EVENT)
+                            .attr(xml_ncname!("node").into(), AVATAR_METADATA)
+                            .append(
+                                Element::builder("item", EVENT)
+                                    .attr(xml_ncname!("id").into(), "AB12")
+                                    .append(metadata),
+                            ),
+                    )
+                    .build(),
+            );
+            m
+        };
+        let info = Element::builder("info", AVATAR_METADATA)
+            .attr(xml_ncname!("id").into(), "ab12")
+            .build();
+        let with = Element::builder("metadata", AVATAR_METADATA)
+            .append(info)
+            .build();
+        assert_eq!(
+            metadata_claim(&event(with)),
+            Some(Claim::Hash("ab12".into()))
+        );
+        let none = Element::builder("metadata", AVATAR_METADATA).build();
+        assert_eq!(metadata_claim(&event(none)), Some(Claim::Nothing));
+        assert_eq!(metadata_claim(&Message::new(None)), None);
     }
 
     #[test]

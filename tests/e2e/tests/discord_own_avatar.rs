@@ -54,22 +54,30 @@ async fn set_vcard(client: &mut Client, photo: Option<&[u8]>) {
     assert!(matches!(iq, Iq::Result { .. }), "vCard set: {iq:?}");
 }
 
-/// The presence of a client with this XEP-0153 photo hash (`""`: none),
-/// to its occupant JID; `join` adds the MUC `<x/>` and waits for the
-/// self-presence.
-async fn presence_in(client: &mut Client, channel: &str, nick: &str, hash: &str, join: bool) {
+/// The presence of a client with this XEP-0153 photo hash (`Some("")`:
+/// none; `None`: no `<x/>`, as Conversations), to its occupant JID;
+/// `join` adds the MUC `<x/>` and waits for the self-presence.
+async fn presence_in(
+    client: &mut Client,
+    channel: &str,
+    nick: &str,
+    hash: Option<&str>,
+    join: bool,
+) {
     let to: Jid = format!("{}/{nick}", room_jid(channel)).parse().unwrap();
-    let mut photo = Element::builder("photo", UPDATE);
-    if !hash.is_empty() {
-        photo = photo.append(hash.to_owned());
-    }
     let mut p = Presence::available().with_to(to);
     if join {
         p.payloads
             .push(Element::builder("x", "http://jabber.org/protocol/muc").build());
     }
-    p.payloads
-        .push(Element::builder("x", UPDATE).append(photo).build());
+    if let Some(hash) = hash {
+        let mut photo = Element::builder("photo", UPDATE);
+        if !hash.is_empty() {
+            photo = photo.append(hash.to_owned());
+        }
+        p.payloads
+            .push(Element::builder("x", UPDATE).append(photo).build());
+    }
     client.send(p).await;
     if join {
         client
@@ -147,7 +155,14 @@ async fn webhook_messages_carry_the_users_own_avatar() {
     let first = image_bytes(3000);
     set_vcard(&mut alice, Some(&first)).await;
     let first_hash = sha1_hex(&first);
-    presence_in(&mut alice, discord::GENERAL_ID, "alice", &first_hash, true).await;
+    presence_in(
+        &mut alice,
+        discord::GENERAL_ID,
+        "alice",
+        Some(&first_hash),
+        true,
+    )
+    .await;
 
     let url = speak_until(&setup, &mut alice, "first", |u| u.is_some())
         .await
@@ -165,7 +180,7 @@ async fn webhook_messages_carry_the_users_own_avatar() {
     // alice's carry.
     let mut bob = registered(&setup, "bob").await;
     set_vcard(&mut bob, None).await;
-    presence_in(&mut bob, discord::GENERAL_ID, "bob", "", true).await;
+    presence_in(&mut bob, discord::GENERAL_ID, "bob", Some(""), true).await;
     let post = say(&setup, &mut bob, discord::GENERAL_ID, "bob speaks").await;
     assert_eq!(post.body["username"], "bob");
     assert!(
@@ -182,7 +197,7 @@ async fn webhook_messages_carry_the_users_own_avatar() {
         &mut alice,
         discord::GENERAL_ID,
         "alice",
-        &second_hash,
+        Some(&second_hash),
         false,
     )
     .await;
@@ -200,13 +215,20 @@ async fn webhook_messages_carry_the_users_own_avatar() {
     // A restart: the stored URL is told again, nothing uploaded anew.
     setup.gateway.restart();
     gateway_answers(&mut alice).await;
-    presence_in(&mut alice, discord::GENERAL_ID, "alice", &second_hash, true).await;
+    presence_in(
+        &mut alice,
+        discord::GENERAL_ID,
+        "alice",
+        Some(&second_hash),
+        true,
+    )
+    .await;
     let after = speak_until(&setup, &mut alice, "restarted", |u| u.is_some()).await;
     assert_eq!(after, Some(changed), "the same URL after a restart");
 
     // The picture removed: no avatar_url any more.
     set_vcard(&mut alice, None).await;
-    presence_in(&mut alice, discord::GENERAL_ID, "alice", "", false).await;
+    presence_in(&mut alice, discord::GENERAL_ID, "alice", Some(""), false).await;
     speak_until(&setup, &mut alice, "removed", |u| u.is_none()).await;
 }
 
@@ -253,6 +275,22 @@ async fn publish_avatar(client: &mut Client, bytes: &[u8]) {
     }
 }
 
+/// Accepts the gateway's subscription request (XEP-0100 §4.1.1).
+async fn accept_subscription(client: &mut Client) {
+    let gw: Jid = GW.parse().unwrap();
+    client
+        .wait_for(|s| match s {
+            Stanza::Presence(p) if p.type_ == Type::Subscribe && p.from.as_ref() == Some(&gw) => {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+    client
+        .send(Presence::new(Type::Subscribed).with_to(gw))
+        .await;
+}
+
 /// A server without a vCard module (Prosody with PEP alone): the client
 /// publishes its avatar as XEP-0084 only, with the usual `presence`
 /// access model, and accepts the gateway's subscription request
@@ -269,25 +307,14 @@ async fn an_xep_0084_avatar_is_read_from_pep() {
         gateway,
     };
     let mut carol = registered(&setup, "carol").await;
-    let gw: Jid = GW.parse().unwrap();
-    carol
-        .wait_for(|s| match s {
-            Stanza::Presence(p) if p.type_ == Type::Subscribe && p.from.as_ref() == Some(&gw) => {
-                Some(())
-            }
-            _ => None,
-        })
-        .await;
-    carol
-        .send(Presence::new(Type::Subscribed).with_to(gw.clone()))
-        .await;
+    accept_subscription(&mut carol).await;
     let picture = image_bytes(4000);
     publish_avatar(&mut carol, &picture).await;
     presence_in(
         &mut carol,
         discord::GENERAL_ID,
         "carol",
-        &sha1_hex(&picture),
+        Some(&sha1_hex(&picture)),
         true,
     )
     .await;
@@ -298,5 +325,45 @@ async fn an_xep_0084_avatar_is_read_from_pep() {
         get(&url).await,
         picture,
         "the avatar_url serves the picture"
+    );
+}
+
+/// A client that publishes XEP-0084 only and puts no XEP-0153 `<x/>` in
+/// its presence (as Conversations), on a server that adds none (PEP
+/// alone): once it accepted the gateway's subscription, its PEP service
+/// notifies the gateway (whose caps ask for `urn:xmpp:avatar:metadata
+/// +notify`) of the new metadata, and its webhook messages carry the
+/// picture; a new picture, published later, a new URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_xep_0084_notification_is_enough() {
+    let double = Double::start().await.unwrap();
+    let prosody = Prosody::start_with_upload_and_pep(&[(GW, SECRET)], 1 << 20);
+    let gateway = Switchboard::start(&config(&prosody, &double, "info"));
+    let setup = Setup {
+        double,
+        prosody,
+        gateway,
+    };
+    let mut dora = registered(&setup, "dora").await;
+    accept_subscription(&mut dora).await;
+    presence_in(&mut dora, discord::GENERAL_ID, "dora", None, true).await;
+    let first = image_bytes(2500);
+    publish_avatar(&mut dora, &first).await;
+    let url = speak_until(&setup, &mut dora, "notified", |u| u.is_some())
+        .await
+        .unwrap();
+    assert_eq!(get(&url).await, first, "the avatar_url serves the picture");
+
+    let second = image_bytes(3500);
+    publish_avatar(&mut dora, &second).await;
+    let changed = speak_until(&setup, &mut dora, "renotified", |u| {
+        u.is_some_and(|u| u != url)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        get(&changed).await,
+        second,
+        "the new URL serves the new picture"
     );
 }
