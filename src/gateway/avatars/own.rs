@@ -1,31 +1,41 @@
 //! The XMPP user's own picture, for a network that shows it by URL
 //! (`Capabilities::own_avatar`: Discord's webhook `avatar_url`).
 //!
-//! The user's available presences (to the gateway, to a room, to a
-//! contact) carry XEP-0153's `<x xmlns='vcard-temp:x:update'><photo>HASH
-//! </photo></x>` (their client puts it there, or their server: Prosody's
-//! `mod_vcard_legacy` adds it to every presence from the XEP-0084 avatar).
+//! Where the gateway learns the picture's hash (a "claim"):
+//! - the user's available presences (to the gateway, a room, a contact)
+//!   with XEP-0153's `<x xmlns='vcard-temp:x:update'><photo>HASH</photo>
+//!   </x>`: their client puts it there, or their server (Prosody's
+//!   `mod_vcard_legacy` adds it to every presence, from the XEP-0084
+//!   avatar); an empty `<photo/>` is no picture, a presence without the
+//!   `<x/>` says nothing (XEP-0153: the client does not know);
+//! - XEP-0084 metadata notifications from the user's PEP service to the
+//!   gateway's domain (for clients that put no `<x/>` in presence, as
+//!   Conversations): the domain's caps ask for
+//!   `urn:xmpp:avatar:metadata+notify` (`xmpp/disco.rs`), and once the user
+//!   accepts the gateway's subscription request (XEP-0100) the gateway
+//!   sends its presence to their bare JID (`presence.rs`), which is when a
+//!   PEP service looks at its caps and sends the last item.
+//!
 //! A new hash is read once: the user's vCard (a vcard-temp get to their
 //! bare JID from the component's domain; with `mod_vcard_legacy` Prosody
-//! answers it from the XEP-0084 nodes, which it publishes with the open
-//! access model, so avatars set either way are read), its PHOTO's BINVAL;
-//! without one (or a vCard), the item of that hash in their XEP-0084
-//! `urn:xmpp:avatar:data` node (a PEP get to their bare JID: allowed when
-//! the node is open, or, with the usual `presence` access model, once the
-//! user accepted the gateway's subscription request of XEP-0100). The
+//! answers it from the XEP-0084 nodes, published with the open access
+//! model), its PHOTO's BINVAL; without one (or a vCard), the item of that
+//! hash in their XEP-0084 `urn:xmpp:avatar:data` node (a PEP get to their
+//! bare JID: allowed when the node is open, or, with the usual `presence`
+//! access model, once the user accepted the gateway's subscription). The
 //! picture must be at most [`MAX_AVATAR`] bytes and PNG, JPEG, GIF or WebP
-//! by its bytes, as for the network's avatars. The picture is put on the XMPP server's
-//! XEP-0363 upload service (`files/`), and the GET URL told to the session
-//! with `Command::SetOwnAvatar` (again to each new session). An empty
-//! `<photo/>` (no picture) tells `None`; a presence without the `<x/>`
-//! says nothing (XEP-0153: the client does not know).
+//! by its bytes, as for the network's avatars. It is put on the XMPP
+//! server's XEP-0363 upload service (`files/`), and the GET URL told to the
+//! session with `Command::SetOwnAvatar` (again to each new session); no
+//! picture tells `None`.
 //!
 //! The URL is kept per user, with the picture's hash, in memory and in the
 //! store (`own_avatars`), so the same picture is not uploaded again, even
 //! after a restart; it is uploaded again once it is [`REUPLOAD_AFTER`]
 //! old (upload services expire files: Prosody's after a week by default),
-//! when the next presence comes. One fetch at a time per user; a hash that
-//! changes meanwhile is read after it.
+//! when the next claim comes. One read at a time per user; a claim that
+//! changes meanwhile is read after it; a failed read lets the next claim
+//! try again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
