@@ -171,6 +171,7 @@ impl Gateway {
                 Ok(user) => match self.open_credentials(&r.sealed_credentials) {
                     Ok(creds) => {
                         self.restore_contacts(&user).await;
+                        self.restore_own_avatar(&user).await;
                         self.start_session(&user, creds).await;
                         started += 1;
                     }

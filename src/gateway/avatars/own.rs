@@ -31,7 +31,7 @@
 //!
 //! The URL is kept per user, with the picture's hash, in memory and in the
 //! store (`own_avatars`), so the same picture is not uploaded again, even
-//! after a restart; it is uploaded again once it is [`REUPLOAD_AFTER`]
+//! after a restart (whose sessions are told the stored URL at once); it is uploaded again once it is [`REUPLOAD_AFTER`]
 //! old (upload services expire files: Prosody's after a week by default),
 //! when the next claim comes. One read at a time per user; a claim that
 //! changes meanwhile is read after it; a failed read lets the next claim
@@ -358,6 +358,31 @@ impl Gateway {
         }
         info!(user = %user, "the user's picture published");
         Ok(published)
+    }
+
+    /// At start-up, before the user's session starts: their stored picture,
+    /// if under a day old, is taken as published, so the new session is
+    /// told it before any presence comes (a client stays in its rooms
+    /// across a restart of the gateway, and says nothing new). A claim of
+    /// another hash replaces it as usual.
+    pub(in crate::gateway) async fn restore_own_avatar(&self, user: &BareJid) {
+        if !self.bridge.info().capabilities.own_avatar {
+            return;
+        }
+        let stored = match self
+            .store
+            .own_avatar(&user.to_string(), &self.network)
+            .await
+        {
+            Ok(Some(p)) if now() - p.uploaded_at < REUPLOAD_AFTER => p,
+            Ok(_) => return,
+            Err(e) => return warn!(error = %e, "cannot read the user's stored picture"),
+        };
+        let mut users = self.own_avatars.users.lock().unwrap();
+        let own = users.entry(user.clone()).or_default();
+        if own.published.is_none() {
+            own.published = Some(stored);
+        }
     }
 
     /// The picture in the user's vCard (a vcard-temp get to their bare JID).
