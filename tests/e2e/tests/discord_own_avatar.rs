@@ -294,13 +294,13 @@ async fn accept_subscription(client: &mut Client) {
 /// publishes its avatar as XEP-0084 only, with the usual `presence`
 /// access model, and accepts the gateway's subscription request
 /// (XEP-0100); the gateway reads the picture from the data node, and the
-/// webhook messages carry it.
+/// webhook messages carry it, after a restart of the gateway too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_xep_0084_avatar_is_read_from_pep() {
     let double = Double::start().await.unwrap();
     let prosody = Prosody::start_with_upload_and_pep(&[(GW, SECRET)], 1 << 20);
     let gateway = Switchboard::start(&config(&prosody, &double, "info"));
-    let setup = Setup {
+    let mut setup = Setup {
         double,
         prosody,
         gateway,
@@ -324,6 +324,18 @@ async fn an_xep_0084_avatar_is_read_from_pep() {
         get(&url).await,
         picture,
         "the avatar_url serves the picture"
+    );
+
+    // A restart, and a rejoin that says nothing of the picture (this
+    // server adds no hash to presence): the stored URL, at once.
+    setup.gateway.restart();
+    gateway_answers(&mut carol).await;
+    presence_in(&mut carol, discord::GENERAL_ID, "carol", None, true).await;
+    let post = say(&setup, &mut carol, discord::GENERAL_ID, "restarted").await;
+    assert_eq!(
+        post.body["avatar_url"].as_str(),
+        Some(url.as_str()),
+        "the stored URL after a restart"
     );
 }
 
