@@ -4,8 +4,8 @@ mod support;
 
 use switchboard::archive::{Archive, ArchivePolicy};
 use switchboard::store::{
-    ArchiveRange, ArchivedMessage, IdMapping, MappedId, Store, StoredAvatar, StoredContact,
-    StoredRoom,
+    ArchiveRange, ArchivedMessage, IdMapping, MappedId, OwnAvatar, Store, StoredAvatar,
+    StoredContact, StoredRoom,
 };
 
 /// `count` messages of alice's in `room`, with seqs after `seq` and bodies `{body}{i}`.
@@ -357,6 +357,31 @@ async fn exercise(store: &Store) {
         1
     );
 
+    // The user's own published picture: one per network, replaced.
+    let own = |hash: &str, at: i64| OwnAvatar {
+        hash: hash.into(),
+        url: format!("http://up/{hash}.png"),
+        uploaded_at: at,
+    };
+    assert_eq!(
+        store.own_avatar("alice@localhost", "irc").await.unwrap(),
+        None
+    );
+    for (network, picture) in [
+        ("irc", own("aa", 1)),
+        ("irc", own("bb", 1_800_000_000)),
+        ("discord", own("cc", 3)),
+    ] {
+        store
+            .save_own_avatar("alice@localhost", network, &picture)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.own_avatar("alice@localhost", "irc").await.unwrap(),
+        Some(own("bb", 1_800_000_000))
+    );
+
     // Deleting a registration removes what belongs to it, nothing else.
     assert!(store
         .delete_registration("alice@localhost", "irc")
@@ -427,6 +452,17 @@ async fn exercise(store: &Store) {
             .await
             .unwrap(),
         [picture("dave", "http://x/dave.png", 4)]
+    );
+    assert_eq!(
+        store.own_avatar("alice@localhost", "irc").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .own_avatar("alice@localhost", "discord")
+            .await
+            .unwrap(),
+        Some(own("cc", 3))
     );
     assert!(store
         .registration("alice@localhost", "discord")

@@ -101,6 +101,8 @@ pub struct Gateway {
     bookmarks: bookmarks::Bookmarks,
     /// People's pictures (XEP-0153).
     avatars: avatars::Avatars,
+    /// The users' own pictures, published for the network (`avatars/own.rs`).
+    own_avatars: avatars::OwnAvatars,
 }
 
 /// What every gateway of the process shares.
@@ -151,6 +153,7 @@ impl Gateway {
             contacts: Mutex::default(),
             bookmarks: bookmarks::Bookmarks::default(),
             avatars: avatars::Avatars::default(),
+            own_avatars: avatars::OwnAvatars::default(),
         })
     }
 
@@ -168,6 +171,7 @@ impl Gateway {
                 Ok(user) => match self.open_credentials(&r.sealed_credentials) {
                     Ok(creds) => {
                         self.restore_contacts(&user).await;
+                        self.restore_own_avatar(&user).await;
                         self.start_session(&user, creds).await;
                         started += 1;
                     }
@@ -220,6 +224,10 @@ impl Gateway {
         }
         let Some(to) = &message.to else { return };
         if to.node().is_none() {
+            // A user's XEP-0084 notification (`avatars/own.rs`).
+            if self.own_avatar_event(&message) {
+                return;
+            }
             if !self.note_privileges(&message).await {
                 self.handle_chat_command(message).await;
             }

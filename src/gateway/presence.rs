@@ -57,6 +57,8 @@ impl Gateway {
         let Some(from) = presence.from.clone() else {
             return;
         };
+        // The user's own picture, wherever the presence goes (`avatars/own.rs`).
+        self.own_presence_seen(&presence);
         let to_domain = presence.to.as_ref().is_none_or(|t| t.node().is_none());
         if !to_domain {
             if presence.to.as_ref().is_some_and(|t| t.resource().is_some()) {
@@ -110,6 +112,12 @@ impl Gateway {
                 if registered {
                     self.send(self.own_presence().with_to(user)).await;
                 }
+            }
+            // The user accepted the gateway's subscription: its presence
+            // to their bare JID, whose caps ask their PEP service for
+            // XEP-0084 notifications (`avatars/own.rs`).
+            Type::Subscribed if registered && self.bridge.info().capabilities.own_avatar => {
+                self.send(self.own_presence().with_to(user)).await;
             }
             Type::Subscribed | Type::Unsubscribe | Type::Unsubscribed | Type::Error => {
                 debug!(?presence.type_, "presence noted");

@@ -90,13 +90,15 @@ impl Gateway {
                 .instrument(span),
         );
         debug!(user = %user, network = %self.network, "session started");
-        UserSession {
-            link: Link {
-                commands: handle.commands,
-                shared,
-            },
-            pump,
+        let link = Link {
+            commands: handle.commands,
+            shared,
+        };
+        // The user's own picture, when published (`avatars/own.rs`).
+        if let Some(url) = self.own_avatars.url(user) {
+            let _ = link.send(Command::SetOwnAvatar { url: Some(url) }, usize::MAX);
         }
+        UserSession { link, pump }
     }
 
     /// Whether the user is registered (a running session says so without the store).

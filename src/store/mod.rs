@@ -10,6 +10,7 @@ mod archive;
 mod contact_avatars;
 mod contacts;
 mod id_map;
+mod own_avatars;
 mod rich;
 mod rooms;
 
@@ -17,6 +18,7 @@ pub use archive::{ArchiveRange, ArchivedMessage};
 pub use contact_avatars::StoredAvatar;
 pub use contacts::StoredContact;
 pub use id_map::{IdMapping, MappedId, ID_MAP_LIMIT};
+pub use own_avatars::OwnAvatar;
 pub use rooms::StoredRoom;
 
 /// Storage errors, with what was being done.
@@ -186,6 +188,10 @@ impl Store {
             (
                 "contact_avatars",
                 "DELETE FROM contact_avatars WHERE user_jid = $1 AND network = $2",
+            ),
+            (
+                "own_avatars",
+                "DELETE FROM own_avatars WHERE user_jid = $1 AND network = $2",
             ),
         ] {
             let done = sqlx::query(sql)

@@ -20,6 +20,10 @@ pub const DOMAIN_FEATURES: &[&str] = &[
     crate::xmpp::adhoc::NS,
 ];
 
+/// XEP-0163 filtered notifications of the users' XEP-0084 avatars, asked
+/// where the network shows the user's own picture (`gateway/avatars/own.rs`).
+pub const AVATAR_NOTIFY: &str = "urn:xmpp:avatar:metadata+notify";
+
 /// XEP-0100's address translation (a person's id → their JID), offered
 /// where the network has direct messages.
 pub const GATEWAY: &str = "jabber:iq:gateway";
@@ -40,6 +44,7 @@ pub fn domain_info(info: &BridgeInfo) -> DiscoInfoResult {
             .iter()
             .copied()
             .chain(info.capabilities.direct_messages.then_some(GATEWAY))
+            .chain(info.capabilities.own_avatar.then_some(AVATAR_NOTIFY))
             .chain(super::rich::features(&info.capabilities))
             .map(str::to_owned)
             .collect::<BTreeSet<_>>(),

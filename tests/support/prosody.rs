@@ -12,6 +12,17 @@ pub const UPLOAD: &str = "upload.localhost";
 /// A second domain, not allowed to register.
 pub const OTHER_DOMAIN: &str = "other.localhost";
 
+/// The user profile modules a Prosody runs.
+#[derive(Clone, Copy)]
+enum Profiles {
+    /// None.
+    None,
+    /// `mod_pep` (XEP-0163, XEP-0084).
+    Pep,
+    /// `mod_pep` and `mod_vcard_legacy`, as Prosody's default configuration.
+    Vcard,
+}
+
 /// A running Prosody.
 pub struct Prosody {
     /// Client port.
@@ -38,14 +49,30 @@ impl Prosody {
     /// at `"debug"` Prosody writes each stanza to its log twice, which costs
     /// more than routing it.
     pub fn start_logging(components: &[(&str, &str)], level: &str) -> Self {
-        Self::start_full(components, level, None, None)
+        Self::start_full(components, level, None, None, Profiles::None)
     }
 
     /// Starts Prosody with `mod_http_file_share` as the component
     /// [`UPLOAD`] (XEP-0363), files up to `limit` bytes, on an HTTP port of
     /// its own on 127.0.0.1.
     pub fn start_with_upload(components: &[(&str, &str)], limit: u64) -> Self {
-        Self::start_full(components, "debug", Some(limit), None)
+        Self::start_full(components, "debug", Some(limit), None, Profiles::None)
+    }
+
+    /// [`Prosody::start_with_upload`] with the user profile modules of
+    /// Prosody's default configuration: PEP (`mod_pep`) and
+    /// `mod_vcard_legacy` (a vcard-temp set publishes the XEP-0084
+    /// avatar, a vcard-temp get to a user's bare JID is answered from it,
+    /// and each presence a user sends carries its XEP-0153 hash).
+    pub fn start_with_upload_and_profiles(components: &[(&str, &str)], limit: u64) -> Self {
+        Self::start_full(components, "debug", Some(limit), None, Profiles::Vcard)
+    }
+
+    /// [`Prosody::start_with_upload`] with PEP (`mod_pep`: XEP-0084
+    /// avatars) and no vCard module: a vcard-temp request to a user is
+    /// refused.
+    pub fn start_with_upload_and_pep(components: &[(&str, &str)], limit: u64) -> Self {
+        Self::start_full(components, "debug", Some(limit), None, Profiles::Pep)
     }
 
     /// Starts Prosody with mod_privilege (XEP-0356, Debian's
@@ -54,7 +81,7 @@ impl Prosody {
     /// `roster = "both"; message = "outgoing";`. PEP (`mod_pep`) is on, for
     /// the `iq` privilege on pubsub (XEP-0402 bookmarks).
     pub fn start_privileged(components: &[(&str, &str)], privileges: &str) -> Self {
-        Self::start_full(components, "debug", None, Some(privileges))
+        Self::start_full(components, "debug", None, Some(privileges), Profiles::None)
     }
 
     fn start_full(
@@ -62,6 +89,7 @@ impl Prosody {
         level: &str,
         upload: Option<u64>,
         privileges: Option<&str>,
+        profiles: Profiles,
     ) -> Self {
         let dir = shared_tempdir();
         let c2s_port = free_port();
@@ -95,10 +123,12 @@ VirtualHost "{OTHER_DOMAIN}"
 "#,
             dir = dir.path().display(),
             data = data.display(),
-            privilege = if privileges.is_some() {
-                "\"privilege\"; \"pep\"; "
-            } else {
-                ""
+            privilege = match (privileges.is_some(), profiles) {
+                (true, Profiles::None | Profiles::Pep) => "\"privilege\"; \"pep\"; ",
+                (true, Profiles::Vcard) => "\"privilege\"; \"pep\"; \"vcard_legacy\"; ",
+                (false, Profiles::None) => "",
+                (false, Profiles::Pep) => "\"pep\"; ",
+                (false, Profiles::Vcard) => "\"pep\"; \"vcard_legacy\"; ",
             },
             granted = match privileges {
                 Some(p) => {

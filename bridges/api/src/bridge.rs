@@ -75,6 +75,13 @@ pub struct Capabilities {
     /// owner; otherwise (false) wherever the network can retract, and the
     /// network's refusal answers a user who may not.
     pub moderation_by_role: bool,
+    /// The network shows the XMPP user's own picture by URL (Discord's
+    /// webhook `avatar_url`): the core reads the user's avatar (XEP-0153
+    /// hash in their presence, their vCard), publishes it on the XMPP
+    /// server's upload service and tells the session with
+    /// [`Command::SetOwnAvatar`](crate::Command::SetOwnAvatar). Off
+    /// (the default): the core does none of this.
+    pub own_avatar: bool,
 }
 
 /// Limits a network puts on one person's reactions to one message.

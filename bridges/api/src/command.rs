@@ -142,6 +142,18 @@ pub enum Command {
         /// Who.
         user: UserId,
     },
+    /// The XMPP user's own picture, for networks whose
+    /// [`Capabilities::own_avatar`](crate::Capabilities::own_avatar) is
+    /// set (Discord: a webhook message's `avatar_url`): an `http(s)` URL the
+    /// network can fetch (the picture on the XMPP server's upload
+    /// service), or `None` when the user has no picture. Sent when a
+    /// session starts, if the core knows one, and when it changes; a
+    /// changed picture has a new URL. Other networks never get it, and
+    /// would ignore it.
+    SetOwnAvatar {
+        /// Where the picture is; `None`: no picture.
+        url: Option<String>,
+    },
     /// Fetch a room's history before a point.
     FetchHistory {
         /// Named again in [`Event::History`](crate::Event::History).

@@ -244,6 +244,8 @@ fn info(shared: bool) -> BridgeInfo {
             // Deleting others' messages takes Manage Messages, which makes
             // the bot (the user's own member) a moderator (`guilds.rs`).
             moderation_by_role: true,
+            // The user's own picture as a webhook message's `avatar_url`.
+            own_avatar: true,
             ..Capabilities::default()
         },
         server_settings: vec![],

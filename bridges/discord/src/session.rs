@@ -483,6 +483,10 @@ impl Session {
             Command::MarkRead { .. }
             | Command::ConfigureServer { .. }
             | Command::RemoveContact { .. } => true,
+            Command::SetOwnAvatar { url } => {
+                self.webhooks.set_avatar(url);
+                true
+            }
             Command::Edit {
                 target,
                 message,

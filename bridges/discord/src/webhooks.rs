@@ -3,7 +3,10 @@
 //! person rather than the bot. Where the bot may not manage webhooks (its
 //! permissions in the channel say so: nothing is asked; or Discord refuses
 //! the webhook), or the nick is one Discord refuses for a webhook, they go
-//! through the bot with the nick as a bold prefix.
+//! through the bot with the nick as a bold prefix. A webhook message also
+//! carries the user's own picture as `avatar_url` when the core told one
+//! (`Command::SetOwnAvatar`: their XMPP avatar on the XMPP server's upload
+//! service, which Discord fetches); the bot's messages cannot.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -39,6 +42,8 @@ pub(crate) struct Webhooks {
     ours: HashSet<u64>,
     /// The last messages sent through a webhook of the bot's, oldest first.
     sent: VecDeque<u64>,
+    /// The user's own picture's URL, for `avatar_url`.
+    avatar: Option<String>,
 }
 
 impl std::fmt::Debug for Webhooks {
@@ -92,6 +97,16 @@ impl Webhooks {
     /// Whether `message` went through the bot's webhook (lately).
     pub fn sent_through(&self, message: u64) -> bool {
         self.sent.contains(&message)
+    }
+
+    /// The user's own picture from now on (`None`: they have none).
+    pub fn set_avatar(&mut self, url: Option<String>) {
+        self.avatar = url;
+    }
+
+    /// The user's own picture's URL, if they have one.
+    pub fn avatar(&self) -> Option<&str> {
+        self.avatar.as_deref()
     }
 
     /// Whether a message's webhook is one of the bot's.

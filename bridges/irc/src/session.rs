@@ -378,6 +378,7 @@ pub(crate) fn host_of(command: &Command) -> Result<Option<String>, Event> {
         Command::SetNick { room: None, .. }
         | Command::ListRooms { .. }
         | Command::RemoveContact { .. }
+        | Command::SetOwnAvatar { .. }
         | Command::Shutdown => None,
     })
 }

@@ -165,6 +165,8 @@ fn info() -> BridgeInfo {
             persistent_rooms: true,
             room_groups: false,
             moderation_by_role: false,
+            // The user's own picture is Discord's alone for now.
+            own_avatar: false,
         },
         server_settings: vec![],
     }

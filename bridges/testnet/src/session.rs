@@ -278,6 +278,7 @@ impl Session {
             | Command::MarkRead { .. }
             | Command::ConfigureServer { .. }
             | Command::RemoveContact { .. }
+            | Command::SetOwnAvatar { .. }
             | Command::Shutdown => vec![],
         }
     }

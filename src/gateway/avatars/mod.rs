@@ -14,6 +14,9 @@
 //! XEP-0084 items get on a contact's JID (`pep.rs`). A contact's picture
 //! is also stored, and read back at start-up (`kept.rs`).
 //!
+//! The XMPP user's own picture, for networks that show it by URL, is
+//! `own.rs`.
+//!
 //! Bounds: pictures [`MAX_BYTES`] in all (oldest dropped first; a person
 //! whose picture was dropped keeps the hash in presence, and their vCard has
 //! no PHOTO until the network tells it again), [`MAX_URLS`] URLs,
@@ -21,6 +24,7 @@
 //! [`MAX_WAITING`] changes waiting for their fetch.
 
 mod kept;
+mod own;
 mod pep;
 mod vcard;
 
@@ -35,6 +39,7 @@ use xmpp_parsers::presence::Presence;
 
 use super::Gateway;
 
+pub(super) use own::OwnAvatars;
 pub(super) use pep::{PepAnswer, DATA as AVATAR_DATA, METADATA as AVATAR_METADATA, PUBSUB};
 pub(super) use vcard::{update_element, VCARD};
 

@@ -22,7 +22,7 @@ use crate::gateway::Gateway;
 /// XEP-0054's namespace.
 pub(in crate::gateway) const VCARD: &str = "vcard-temp";
 /// XEP-0153's presence namespace.
-const UPDATE: &str = "vcard-temp:x:update";
+pub(super) const UPDATE: &str = "vcard-temp:x:update";
 
 /// `<x xmlns='vcard-temp:x:update'><photo>hash</photo></x>`; an empty
 /// `<photo/>` says the person has no picture (XEP-0153 §3.2).

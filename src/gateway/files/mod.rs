@@ -34,6 +34,7 @@ use xmpp_parsers::minidom::Element;
 use super::message_ids::is_echo;
 use super::Gateway;
 use crate::config::Config;
+pub(super) use upload::UploadError;
 pub(crate) use upload::Uploads;
 
 /// What a gateway holds for files: its upload service, its HTTP client for
@@ -136,6 +137,27 @@ enum NotShown {
 }
 
 impl Gateway {
+    /// Puts a small file held in memory (the user's own picture) on the
+    /// upload service: its GET URL, `Ok(None)` when there is no service
+    /// or it takes no file this large.
+    pub(super) async fn upload_small(
+        &self,
+        name: &str,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Option<String>, UploadError> {
+        let Some(service) = self.upload_service().await else {
+            return Ok(None);
+        };
+        if service.max.is_some_and(|max| bytes.len() as u64 > max) {
+            return Ok(None);
+        }
+        let (url, _) = self
+            .upload(&service, name, media_type, fetch::Body::Whole(bytes))
+            .await?;
+        Ok(Some(url))
+    }
+
     /// A session event, unless it is a message with files that takes a
     /// task of its own (fetch and upload; an avatar: `avatars/`); that task
     /// delivers it. An event that may refer to a message still on its way (a correction,

@@ -38,9 +38,9 @@ pub(super) struct Service {
     pub max: Option<u64>,
 }
 
-/// Why an upload failed.
+/// Why an upload (or another question to the XMPP server) failed.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum UploadError {
+pub(in crate::gateway) enum UploadError {
     #[error("no answer from {0}")]
     NoAnswer(Jid),
     #[error("{0} refused: {1}")]
@@ -97,7 +97,11 @@ impl Uploads {
 impl Gateway {
     /// Sends a get from the component's domain and waits for the answer's
     /// payload (an error's text as `Refused`).
-    async fn ask(&self, to: &Jid, payload: Element) -> Result<Option<Element>, UploadError> {
+    pub(in crate::gateway) async fn ask(
+        &self,
+        to: &Jid,
+        payload: Element,
+    ) -> Result<Option<Element>, UploadError> {
         let uploads = &self.files.uploads;
         let id = format!("sb-up-{}", uploads.next.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = oneshot::channel();

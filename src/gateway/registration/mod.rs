@@ -148,6 +148,7 @@ impl Gateway {
         self.online.lock().unwrap().remove(user);
         self.rooms.lock().unwrap().remove(user);
         self.contact_caps.lock().unwrap().remove(user);
+        self.own_avatars.forget(user);
         let existed = self
             .store
             .delete_registration(&user.to_string(), &self.network)

@@ -188,6 +188,9 @@ impl Session {
             let sent = match (&out.route, &out.webhook_name) {
                 (Route::Webhook { id, token: secret }, Some(name)) => {
                     let mut body = outgoing::webhook_body(text, out.kind, name);
+                    if let Some(url) = self.webhooks.avatar() {
+                        body["avatar_url"] = url.into();
+                    }
                     if let Some(file) = files.first() {
                         files::name_in(&mut body, file);
                     }

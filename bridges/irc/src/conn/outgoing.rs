@@ -304,7 +304,10 @@ impl Conn {
                 token,
             } => self.on_react(target, message, reactions, token, w).await?,
             Command::Typing { target, state } => self.on_typing(target, state, w).await?,
-            Command::MarkRead { .. } | Command::RemoveContact { .. } | Command::Shutdown => {}
+            Command::MarkRead { .. }
+            | Command::RemoveContact { .. }
+            | Command::SetOwnAvatar { .. }
+            | Command::Shutdown => {}
         }
         Ok(())
     }
