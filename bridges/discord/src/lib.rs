@@ -30,6 +30,7 @@ mod incoming;
 mod links;
 pub mod markdown;
 mod outgoing;
+mod people;
 mod permissions;
 mod positions;
 mod reactions;

@@ -79,12 +79,21 @@ async fn bot_answered(double: &Double, user: &str, words: &str) {
 
 /// A linked user's session, connected as their Discord account.
 async fn linked_session(bridge: &DiscordBridge, user: &str) -> SessionHandle {
+    linked_session_with(bridge, user, BTreeMap::new()).await
+}
+
+/// A linked user's session with this saved state (after a restart).
+async fn linked_session_with(
+    bridge: &DiscordBridge,
+    user: &str,
+    state: BTreeMap<String, String>,
+) -> SessionHandle {
     let mut credentials = Credentials::new();
     credentials.set("discord_user", user);
     let mut session = bridge.start(Login {
         account: format!("xmpp-{user}"),
         credentials,
-        state: BTreeMap::new(),
+        state,
         server_settings: Default::default(),
         files: Default::default(),
     });
@@ -329,4 +338,62 @@ async fn a_channel_hidden_after_the_join_is_left() {
         seen, "in random",
         "the hidden channel's message reached carol"
     );
+}
+
+/// Other XMPP users write through the shared bot's one webhook, each under
+/// their nick: after a restart (caught up) and live, each name is a person
+/// of their own (a stable id from the webhook and the name), and carol's
+/// own earlier message under her nick is still hers.
+#[tokio::test]
+async fn each_name_through_the_shared_webhook_is_a_person_of_its_own() {
+    logs();
+    let double = Double::start_shared().await.unwrap();
+    let bridge = shared_bridge(&double);
+    let before = double.say(double::GENERAL_ID, double::DAVE_ID, "seen before");
+    double.say_through_bot_webhook(double::GENERAL_ID, "erin", "from erin");
+    double.say_through_bot_webhook(double::GENERAL_ID, "frank", "from frank");
+    double.say_through_bot_webhook(double::GENERAL_ID, "carol", "mine, before the restart");
+    double.say_through_bot_webhook(double::GENERAL_ID, "erin", "erin again");
+    let saved = [(format!("last:{}", double::GENERAL_ID), before)].into();
+    let mut carol = linked_session_with(&bridge, double::CAROL_ID, saved).await;
+    join(&mut carol, double::GENERAL_ID, "carol").await;
+    let mut joined = BTreeMap::new();
+    let mut said = Vec::new();
+    while said.len() < 4 {
+        match common::next(&mut carol).await {
+            Event::MemberJoined { member, .. } => {
+                joined.insert(member.nick.clone(), member.user.as_str().to_owned());
+            }
+            Event::Message(m) => said.push((m.text.clone(), m.author.as_str().to_owned(), m.own)),
+            _ => {}
+        }
+    }
+    let (erin, frank) = (joined["erin"].clone(), joined["frank"].clone());
+    assert_ne!(erin, frank, "two people, not one webhook");
+    assert_eq!(
+        said,
+        [
+            ("from erin".to_owned(), erin.clone(), false),
+            ("from frank".to_owned(), frank.clone(), false),
+            (
+                "mine, before the restart".to_owned(),
+                double::CAROL_ID.to_owned(),
+                true
+            ),
+            ("erin again".to_owned(), erin.clone(), false),
+        ]
+    );
+    assert!(
+        !joined.contains_key("carol"),
+        "carol is no stranger: {joined:?}"
+    );
+    // Live, frank again: the same person.
+    double.say_through_bot_webhook(double::GENERAL_ID, "frank", "live frank");
+    let author = until(&mut carol, |e| match e {
+        Event::Message(m) if m.text == "live frank" => Some(m.author.as_str().to_owned()),
+        Event::MemberJoined { member, .. } => panic!("a new member {member:?}"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(author, frank);
 }

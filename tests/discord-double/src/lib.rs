@@ -291,16 +291,28 @@ impl Double {
     }
 
     /// A message by the bot's webhook in `channel` under `name` (as a
-    /// session of the bot sent it earlier); returns its id.
+    /// session of the bot sent it earlier); returns its id. The channel's
+    /// webhook is made the first time, as the bridge makes it.
     pub fn say_through_bot_webhook(&self, channel: &str, name: &str, content: &str) -> String {
         let mut state = self.shared.state.lock().unwrap();
-        let id = next_id(&mut state);
-        let webhook = serde_json::json!({
-            "id": id, "type": 1, "guild_id": GUILD_ID, "channel_id": channel,
-            "user": fixture::user(BOT_ID), "name": "Switchboard", "avatar": null,
-            "token": format!("webhook-token-{id}"), "application_id": BOT_ID
-        });
-        state.webhooks.push(webhook);
+        let made = state
+            .webhooks
+            .iter()
+            .find(|w| w["channel_id"] == channel)
+            .and_then(|w| w["id"].as_str().map(str::to_owned));
+        let id = match made {
+            Some(id) => id,
+            None => {
+                let id = next_id(&mut state);
+                let webhook = serde_json::json!({
+                    "id": id, "type": 1, "guild_id": GUILD_ID, "channel_id": channel,
+                    "user": fixture::user(BOT_ID), "name": "Switchboard", "avatar": null,
+                    "token": format!("webhook-token-{id}"), "application_id": BOT_ID
+                });
+                state.webhooks.push(webhook);
+                id
+            }
+        };
         let body = serde_json::json!({ "username": name, "content": content });
         let token = format!("webhook-token-{id}");
         let (_, message) =

@@ -242,3 +242,35 @@ async fn measure_rss_shared() {
         (five.0 as i64 - one.0 as i64) / 4, (five.1 as i64 - one.1 as i64) / 4,
     );
 }
+
+/// Two other XMPP users of the shared bot write in `#general` through its
+/// one webhook, each under their nick: carol sees two occupants, `erin`
+/// and `frank`, each message from its own, not one webhook author.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_name_through_the_shared_webhook_is_an_occupant_of_its_own() {
+    let setup = shared_setup(Double::start_shared().await.unwrap());
+    let (mut carol, _) = link(&setup.prosody, &setup.double, "carol", discord::CAROL_ID).await;
+    join(&mut carol, discord::GENERAL_ID, "carol").await;
+    let general = room_jid(discord::GENERAL_ID);
+    for (name, text) in [
+        ("erin", "from erin"),
+        ("frank", "from frank"),
+        ("erin", "erin again"),
+    ] {
+        setup
+            .double
+            .say_through_bot_webhook(discord::GENERAL_ID, name, text);
+        let from = carol
+            .wait_for(|s| match s {
+                Stanza::Message(m)
+                    if m.type_ == MessageType::Groupchat
+                        && m.get_best_body(vec![]).map(|(_, b)| b.as_str()) == Some(text) =>
+                {
+                    m.from.clone()
+                }
+                _ => None,
+            })
+            .await;
+        assert_eq!(from.to_string(), format!("{general}/{name}"), "{text}");
+    }
+}

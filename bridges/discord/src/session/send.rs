@@ -87,10 +87,13 @@ impl Session {
                     .error(ErrorContext::Command(token), ErrorKind::Forbidden, text)
                     .await;
             }
-            Target::User(user) => match channel_of(user.as_str()) {
-                Some(user) => self.open_direct(user).await,
-                None => None,
-            },
+            // Someone who wrote through a webhook has no Discord account.
+            Target::User(user) => {
+                match channel_of(user.as_str()).filter(|u| !crate::people::is_webhook_person(*u)) {
+                    Some(user) => self.open_direct(user).await,
+                    None => None,
+                }
+            }
         };
         if let (Target::Room(_), Some(room)) = (&target, channel) {
             if !self.may(room, Permissions::SEND_MESSAGES) {
