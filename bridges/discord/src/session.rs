@@ -40,6 +40,7 @@ use crate::Config;
 pub(crate) use connect::intents;
 use connect::{connect, gateway_end, Connection, Source};
 use view::View;
+pub(crate) use view::FRESH;
 
 /// How long listings and joins wait for the guilds after the session starts.
 const LOAD_WAIT: Duration = Duration::from_secs(15);

@@ -18,9 +18,16 @@ use switchboard_discord::{DiscordBridge, Secret, Settings};
 use switchboard_discord_double::{self as double, Double};
 
 fn shared_bridge(double: &Double) -> DiscordBridge {
+    shared_bridge_with(double, None)
+}
+
+/// The shared bot, linked accounts' roles read again every `roles_every`
+/// seconds (default 300).
+fn shared_bridge_with(double: &Double, roles_every: Option<u64>) -> DiscordBridge {
     DiscordBridge::new(Settings {
         api: Some(double.api_url()),
         shared_bot_token: Some(Secret(double::BOT_TOKEN.to_owned())),
+        linked_roles_every: roles_every,
     })
     .unwrap()
 }
@@ -35,13 +42,19 @@ async fn ask_code(bridge: &DiscordBridge, account: &str) -> (String, Registratio
         answers,
         state: None,
     };
+    code_step(bridge.register(first).await.unwrap(), account)
+}
+
+/// The code a step shows (`XXXX-XXXX`, with the bot's name), and the next
+/// step's answer: "sent".
+fn code_step(step: Registered, account: &str) -> (String, RegistrationStep) {
     let Registered::NextStep {
         instructions,
         fields,
         state,
-    } = bridge.register(first).await.unwrap()
+    } = step
     else {
-        panic!("a second step")
+        panic!("a step with a code: {step:?}")
     };
     assert!(instructions.contains("switchbot"), "{instructions}");
     assert_eq!(fields[0].name, "sent");
@@ -396,4 +409,71 @@ async fn each_name_through_the_shared_webhook_is_a_person_of_its_own() {
     })
     .await;
     assert_eq!(author, frank);
+}
+
+/// A linked account's roles are read again every `linked_roles_every`
+/// (5 minutes by default; 1 s here): Discord tells the bot nothing when
+/// alice loses the Mods role (no members intent), and she leaves `#staff`
+/// once her roles are read again; carol, given Mods, then sees it listed.
+#[tokio::test]
+async fn a_role_change_on_discord_reaches_the_view_when_roles_are_read_again() {
+    logs();
+    let double = Double::start_shared().await.unwrap();
+    let bridge = shared_bridge_with(&double, Some(1));
+    let mut alice = linked_session(&bridge, double::ALICE_ID).await;
+    let mut carol = linked_session(&bridge, double::CAROL_ID).await;
+    join(&mut alice, double::STAFF_ID, "alice").await;
+    until(&mut alice, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    let listed = rooms(&mut carol).await;
+    assert!(!listed.iter().any(|r| r == double::STAFF_ID), "{listed:?}");
+    double.set_member_roles(double::ALICE_ID, &[]);
+    double.set_member_roles(double::CAROL_ID, &[double::fixture::MODS_ROLE_ID]);
+    let reason = until(&mut alice, |e| match e {
+        Event::RoomLeft { room, reason } if room.as_str() == double::STAFF_ID => {
+            Some(format!("{reason:?}"))
+        }
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("may no longer see"), "{reason}");
+    let mut tries = 0;
+    while !rooms(&mut carol)
+        .await
+        .iter()
+        .any(|r| r == double::STAFF_ID)
+    {
+        tries += 1;
+        assert!(tries < 100, "#staff never listed for carol");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Step 2 with a code no longer valid (the account asked for a newer one,
+/// as an expired code would be) asks again with a new code, which then
+/// links.
+#[tokio::test]
+async fn a_stale_code_at_step_two_is_replaced_by_a_new_one() {
+    logs();
+    let double = Double::start_shared().await.unwrap();
+    let bridge = shared_bridge(&double);
+    let (first, stale) = ask_code(&bridge, "carol@example.org").await;
+    let (second, _) = ask_code(&bridge, "carol@example.org").await;
+    let again = bridge
+        .register(stale)
+        .await
+        .expect("asked again, not refused");
+    if let Registered::NextStep { instructions, .. } = &again {
+        assert!(instructions.contains("no longer valid"), "{instructions}");
+    }
+    let (code, next) = code_step(again, "carol@example.org");
+    assert!(code != first && code != second, "a new code: {code}");
+    double.say_directly(double::CAROL_ID, &code);
+    bot_answered(&double, double::CAROL_ID, "Linked").await;
+    let Registered::Done { store } = bridge.register(next).await.unwrap() else {
+        panic!("linked")
+    };
+    assert_eq!(store.get("discord_user"), Some(double::CAROL_ID));
 }
