@@ -21,6 +21,7 @@
 
 mod authors;
 mod avatars;
+mod claims;
 mod direct;
 mod errors;
 mod extras;

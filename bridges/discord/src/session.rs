@@ -122,6 +122,8 @@ struct Session {
     own_members: HashMap<u64, Member>,
     /// Shared-bot mode: the joined channels, told to the shared connection.
     rooms: Option<crate::shared::Rooms>,
+    /// Shared-bot mode: the bot.
+    shared: Option<Arc<SharedBot>>,
     /// The operator's settings (the client that fetches files).
     config: Arc<Config>,
     /// The operator's limits for the files the user sends.
@@ -148,6 +150,7 @@ async fn run(
         mut own,
         view,
         rooms,
+        shared,
     }) = connect(&config, &account, source).await
     else {
         return;
@@ -180,6 +183,7 @@ async fn run(
         view,
         own_members: HashMap::new(),
         rooms,
+        shared,
         config: Arc::clone(&config),
         file_limits,
         held: order::Held::default(),

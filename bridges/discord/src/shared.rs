@@ -19,6 +19,7 @@ use serenity::http::Http;
 use serenity::model::event::Event as Dispatch;
 use tokio::sync::mpsc;
 
+use crate::claims::Claims;
 use crate::links::{self, Links};
 use crate::Config;
 
@@ -35,6 +36,8 @@ pub(crate) struct SharedBot {
     http: OnceLock<Arc<Http>>,
     /// The codes waiting for a direct message.
     pub links: Links,
+    /// Which linked users want each of the bot's reactions.
+    pub claims: Claims,
     hub: Mutex<Hub>,
 }
 
@@ -77,6 +80,7 @@ impl SharedBot {
             token,
             http: OnceLock::new(),
             links: Links::default(),
+            claims: Claims::default(),
             hub: Mutex::default(),
         }
     }
@@ -198,6 +202,27 @@ impl SharedBot {
             Dispatch::GuildRoleDelete(e) => update_guild(&mut hub, e.guild_id.get(), |g| {
                 g.roles.remove(&e.role_id);
             }),
+            // A moderator took the bot's reactions off: nobody holds them.
+            Dispatch::ReactionRemoveAll(e) => self.claims.clear(e.message_id.get(), None),
+            Dispatch::ReactionRemoveEmoji(e) => {
+                let emoji = crate::reactions::plain_text_of(&e.reaction.emoji);
+                self.claims.clear(e.reaction.message_id.get(), Some(&emoji));
+            }
+            Dispatch::Unknown(e) if e.kind == "MESSAGE_REACTION_REMOVE_EMOJI" => {
+                let message = e
+                    .value
+                    .get("message_id")
+                    .and_then(|m| m.as_str()?.parse().ok());
+                let emoji = e
+                    .value
+                    .get("emoji")
+                    .cloned()
+                    .and_then(|e| serde_json::from_value(e).ok());
+                if let Some(message) = message {
+                    let emoji = emoji.map(|e| crate::reactions::plain_text_of(&e));
+                    self.claims.clear(message, emoji.as_deref());
+                }
+            }
             _ => {}
         }
         !in_direct_messages(dispatch)

@@ -477,3 +477,86 @@ async fn a_stale_code_at_step_two_is_replaced_by_a_new_one() {
     };
     assert_eq!(store.get("discord_user"), Some(double::CAROL_ID));
 }
+
+/// Asks `session` to set its reactions on `message` in `#general`.
+async fn react(session: &mut SessionHandle, message: &str, reactions: &[&str], token: &str) {
+    session
+        .commands
+        .send(switchboard_bridge_api::Command::React {
+            target: Target::Room(double::GENERAL_ID.into()),
+            message: message.into(),
+            reactions: reactions.iter().map(|r| r.to_string()).collect(),
+            token: token.into(),
+        })
+        .await
+        .unwrap();
+}
+
+/// The user's own reactions on `message` as the session tells them back.
+async fn own_reactions(session: &mut SessionHandle, user: &str, message: &str) -> Vec<String> {
+    until(session, |e| match e {
+        Event::Reacted {
+            message: m,
+            author,
+            reactions,
+            ..
+        } if m.as_str() == message && author.as_str() == user => Some(reactions.clone()),
+        _ => None,
+    })
+    .await
+}
+
+/// The shared bot's one 👍 stands for every linked user who wants it:
+/// alice and carol both react 👍; carol taking hers back leaves the bot's
+/// reaction (alice still wants it), alice taking hers back removes it.
+/// Each sees their own reactions as theirs.
+#[tokio::test]
+async fn one_linked_user_taking_back_a_reaction_leaves_anothers() {
+    logs();
+    let double = Double::start_shared().await.unwrap();
+    let bridge = shared_bridge(&double);
+    let mut alice = linked_session(&bridge, double::ALICE_ID).await;
+    let mut carol = linked_session(&bridge, double::CAROL_ID).await;
+    for (session, nick) in [(&mut alice, "alice"), (&mut carol, "carol")] {
+        join(session, double::GENERAL_ID, nick).await;
+        until(session, |e| {
+            matches!(e, Event::RoomJoined { .. }).then_some(())
+        })
+        .await;
+    }
+    let hi = double.say(double::GENERAL_ID, double::DAVE_ID, "hi");
+    for session in [&mut alice, &mut carol] {
+        until(session, |e| match e {
+            Event::Message(m) if m.text == "hi" => Some(()),
+            _ => None,
+        })
+        .await;
+    }
+    let thumbs = |r: &switchboard_discord_double::Request, method: &str| {
+        r.method == method && r.path.contains(&format!("/messages/{hi}/reactions/"))
+    };
+    react(&mut alice, &hi, &["👍"], "r1").await;
+    assert_eq!(
+        own_reactions(&mut alice, double::ALICE_ID, &hi).await,
+        ["👍"]
+    );
+    double.wait_request(|r| thumbs(r, "PUT")).await;
+    react(&mut carol, &hi, &["👍"], "r2").await;
+    assert_eq!(
+        own_reactions(&mut carol, double::CAROL_ID, &hi).await,
+        ["👍"]
+    );
+    react(&mut carol, &hi, &[], "r3").await;
+    assert!(own_reactions(&mut carol, double::CAROL_ID, &hi)
+        .await
+        .is_empty());
+    assert!(
+        !double.requests().iter().any(|r| thumbs(r, "DELETE")),
+        "carol took alice's 👍 off"
+    );
+    react(&mut alice, &hi, &[], "r4").await;
+    assert!(own_reactions(&mut alice, double::ALICE_ID, &hi)
+        .await
+        .is_empty());
+    double.wait_request(|r| thumbs(r, "DELETE")).await;
+}

@@ -61,6 +61,8 @@ pub(super) struct Connection {
     pub(super) view: Option<View>,
     /// Shared-bot mode: where the session says which channels it joined.
     pub(super) rooms: Option<crate::shared::Rooms>,
+    /// Shared-bot mode: the bot (its reactions' claims).
+    pub(super) shared: Option<Arc<SharedBot>>,
 }
 
 /// Connects: a client of the user's own bot, or a place among the shared
@@ -75,6 +77,7 @@ pub(super) async fn connect(config: &Config, account: &str, source: Source) -> O
                 own: None,
                 view: Some(view),
                 rooms: Some(rooms),
+                shared: Some(bot),
             });
         }
         Source::Own(token) => token,
@@ -101,6 +104,7 @@ pub(super) async fn connect(config: &Config, account: &str, source: Source) -> O
         own: Some((shards, gateway)),
         view: None,
         rooms: None,
+        shared: None,
     })
 }
 
