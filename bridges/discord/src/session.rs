@@ -29,6 +29,7 @@ use crate::typing::Typing;
 use crate::webhooks::Webhooks;
 
 mod connect;
+mod lag;
 mod messages;
 mod order;
 mod rich;
@@ -124,6 +125,8 @@ struct Session {
     rooms: Option<crate::shared::Rooms>,
     /// Shared-bot mode: the bot.
     shared: Option<Arc<SharedBot>>,
+    /// Shared-bot mode: set when the session fell behind (`session/lag.rs`).
+    lagged: Option<crate::shared::Lagged>,
     /// The operator's settings (the client that fetches files).
     config: Arc<Config>,
     /// The operator's limits for the files the user sends.
@@ -151,6 +154,7 @@ async fn run(
         view,
         rooms,
         shared,
+        lagged,
     }) = connect(&config, &account, source).await
     else {
         return;
@@ -184,6 +188,7 @@ async fn run(
         own_members: HashMap::new(),
         rooms,
         shared,
+        lagged,
         config: Arc::clone(&config),
         file_limits,
         held: order::Held::default(),
@@ -223,6 +228,10 @@ async fn run(
             }
             dispatch = dispatches.recv() => {
                 let Some(dispatch) = dispatch else {
+                    if let Some(again) = session.fell_behind().await {
+                        dispatches = again;
+                        continue;
+                    }
                     // The shared bot's connection ended (its own ends below).
                     let reason = "the shared bot's gateway connection ended".to_owned();
                     session.save_positions().await;

@@ -12,6 +12,7 @@
 //! to nobody in particular.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serenity::all::{ChannelId, ClientBuilder, Context, RawEventHandler};
@@ -23,8 +24,10 @@ use crate::claims::Claims;
 use crate::links::{self, Links};
 use crate::Config;
 
-/// How many dispatches wait for a session, beyond the replayed ones.
-const QUEUE: usize = 256;
+/// How many dispatches wait for a session, beyond the replayed ones: a
+/// session further behind falls out of the fan-out and catches up
+/// (`session/lag.rs`). Boxed, so a queue costs memory only while full.
+const QUEUE: usize = 1024;
 
 /// The operator's shared bot.
 pub(crate) struct SharedBot {
@@ -59,11 +62,27 @@ struct Hub {
 /// the sessions that joined it (which the account's permissions allowed).
 pub(crate) type Rooms = Arc<Mutex<HashSet<u64>>>;
 
+/// Set when a session fell behind: its queue was full, so it was dropped
+/// from the fan-out (its dispatches end) and should subscribe again and
+/// catch up.
+pub(crate) type Lagged = Arc<AtomicBool>;
+
 /// One linked user's session.
 #[derive(Clone)]
 struct Subscriber {
     dispatches: mpsc::Sender<Box<Dispatch>>,
     rooms: Rooms,
+    lagged: Lagged,
+}
+
+/// A session's place in the fan-out.
+pub(crate) struct Subscription {
+    /// Its dispatches: the replay, then the live ones.
+    pub dispatches: mpsc::Receiver<Box<Dispatch>>,
+    /// The channels it joined, which it keeps up to date.
+    pub rooms: Rooms,
+    /// Whether it fell behind (see [`Lagged`]).
+    pub lagged: Lagged,
 }
 
 impl std::fmt::Debug for SharedBot {
@@ -142,7 +161,7 @@ impl SharedBot {
 
     /// A linked user's session joins: what it has missed of the guilds,
     /// then every dispatch in turn (none in direct messages).
-    pub fn subscribe(self: &Arc<Self>) -> (mpsc::Receiver<Box<Dispatch>>, Rooms) {
+    pub fn subscribe(self: &Arc<Self>) -> Subscription {
         self.ensure_started();
         let mut hub = self.hub.lock().unwrap();
         let replay: Vec<&Dispatch> = hub.ready.iter().chain(hub.guilds.values()).collect();
@@ -151,12 +170,17 @@ impl SharedBot {
             // Room was made for them.
             let _ = tx.try_send(Box::new(dispatch.clone()));
         }
-        let rooms = Rooms::default();
-        hub.sessions.push(Subscriber {
+        let subscriber = Subscriber {
             dispatches: tx,
-            rooms: Arc::clone(&rooms),
-        });
-        (rx, rooms)
+            rooms: Rooms::default(),
+            lagged: Lagged::default(),
+        };
+        hub.sessions.push(subscriber.clone());
+        Subscription {
+            dispatches: rx,
+            rooms: subscriber.rooms,
+            lagged: subscriber.lagged,
+        }
     }
 
     /// Keeps what a later session needs; whether to hand the dispatch on.
@@ -229,8 +253,12 @@ impl SharedBot {
     }
 
     /// Hands a dispatch to every session it concerns (a channel's to
-    /// those that joined it), dropping those that ended.
-    async fn fan_out(&self, dispatch: Dispatch) {
+    /// those that joined it), never waiting: a session whose queue is full
+    /// (its user's client or server is slow, or it is stuck) is dropped
+    /// from the fan-out and marked [`Lagged`], so that the others go on;
+    /// it subscribes again and catches up (`session/lag.rs`). Sessions
+    /// that ended are dropped too.
+    fn fan_out(&self, dispatch: Dispatch) {
         let sessions = self.hub.lock().unwrap().sessions.clone();
         let room = room_of(&dispatch);
         let mut gone = false;
@@ -238,17 +266,23 @@ impl SharedBot {
             if room.is_some_and(|room| !session.rooms.lock().unwrap().contains(&room)) {
                 continue;
             }
-            // A slow session holds the others back, as a user's own
-            // connection would wait for its one session.
-            gone |= session
-                .dispatches
-                .send(Box::new(dispatch.clone()))
-                .await
-                .is_err();
+            match session.dispatches.try_send(Box::new(dispatch.clone())) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    if !session.lagged.swap(true, Ordering::SeqCst) {
+                        tracing::info!(
+                            "a linked user's session fell behind the shared bot; it catches up"
+                        );
+                    }
+                    gone = true;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => gone = true,
+            }
         }
         if gone {
             let mut hub = self.hub.lock().unwrap();
-            hub.sessions.retain(|s| !s.dispatches.is_closed());
+            hub.sessions
+                .retain(|s| !s.dispatches.is_closed() && !s.lagged.load(Ordering::SeqCst));
         }
     }
 
@@ -338,7 +372,7 @@ impl RawEventHandler for Forward {
             }
         }
         if self.0.keep(&event) {
-            self.0.fan_out(event).await;
+            self.0.fan_out(event);
         }
     }
 }

@@ -560,3 +560,67 @@ async fn one_linked_user_taking_back_a_reaction_leaves_anothers() {
         .is_empty());
     double.wait_request(|r| thumbs(r, "DELETE")).await;
 }
+
+/// Carol's session is subscribed first and her client reads nothing while
+/// 3,000 messages come: alice still gets every one as it comes (the shared
+/// connection does not wait for carol); carol, once she reads, is told
+/// she fell behind and gets every message too, each once, in order (the
+/// ones dropped from her queue fetched from the channel's history).
+#[tokio::test]
+async fn a_slow_session_holds_nobody_back_and_catches_up() {
+    const COUNT: usize = 3000;
+    logs();
+    let double = Double::start_shared().await.unwrap();
+    let bridge = shared_bridge(&double);
+    let mut carol = linked_session(&bridge, double::CAROL_ID).await;
+    let mut alice = linked_session(&bridge, double::ALICE_ID).await;
+    for (session, nick) in [(&mut carol, "carol"), (&mut alice, "alice")] {
+        join(session, double::GENERAL_ID, nick).await;
+        until(session, |e| {
+            matches!(e, Event::RoomJoined { .. }).then_some(())
+        })
+        .await;
+    }
+    let texts: Vec<String> = (0..COUNT).map(|i| format!("m{i}")).collect();
+    // In rounds of 100 that alice reads as they come, as a client does.
+    let mut alice_notices = Vec::new();
+    for round in texts.chunks(100) {
+        for text in round {
+            double.say(double::GENERAL_ID, double::DAVE_ID, text);
+        }
+        let got = read_messages(&mut alice, &mut alice_notices, round.len()).await;
+        assert!(got == round, "alice's messages are not every one in order");
+    }
+    assert!(alice_notices.is_empty(), "{alice_notices:?}");
+    let mut carol_notices = Vec::new();
+    let got = read_messages(&mut carol, &mut carol_notices, COUNT).await;
+    assert_eq!(carol_notices.len(), 1, "{carol_notices:?}");
+    assert!(
+        carol_notices[0].contains("fell behind"),
+        "{carol_notices:?}"
+    );
+    let missing: Vec<&String> = texts.iter().filter(|t| !got.contains(t)).collect();
+    assert!(
+        missing.is_empty(),
+        "carol lost {} messages: {missing:?}",
+        missing.len()
+    );
+    assert!(got == texts, "carol's messages are not in order, or twice");
+}
+
+/// The texts of the next `count` messages, the notices on the way noted.
+async fn read_messages(
+    session: &mut SessionHandle,
+    notices: &mut Vec<String>,
+    count: usize,
+) -> Vec<String> {
+    let mut got = Vec::new();
+    while got.len() < count {
+        match common::next(session).await {
+            Event::Message(m) => got.push(m.text),
+            Event::Notice { text, .. } => notices.push(text),
+            _ => {}
+        }
+    }
+    got
+}

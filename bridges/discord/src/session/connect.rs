@@ -63,6 +63,8 @@ pub(super) struct Connection {
     pub(super) rooms: Option<crate::shared::Rooms>,
     /// Shared-bot mode: the bot (its reactions' claims).
     pub(super) shared: Option<Arc<SharedBot>>,
+    /// Shared-bot mode: set when the session fell behind.
+    pub(super) lagged: Option<crate::shared::Lagged>,
 }
 
 /// Connects: a client of the user's own bot, or a place among the shared
@@ -70,13 +72,14 @@ pub(super) struct Connection {
 pub(super) async fn connect(config: &Config, account: &str, source: Source) -> Option<Connection> {
     let token = match source {
         Source::Shared(bot, view) => {
-            let (dispatches, rooms) = bot.subscribe();
+            let place = bot.subscribe();
             return Some(Connection {
                 http: bot.http(),
-                dispatches,
+                dispatches: place.dispatches,
                 own: None,
                 view: Some(view),
-                rooms: Some(rooms),
+                rooms: Some(place.rooms),
+                lagged: Some(place.lagged),
                 shared: Some(bot),
             });
         }
@@ -105,6 +108,7 @@ pub(super) async fn connect(config: &Config, account: &str, source: Source) -> O
         view: None,
         rooms: None,
         shared: None,
+        lagged: None,
     })
 }
 

@@ -14,29 +14,40 @@ impl Session {
     /// The first join of a channel with a saved position in this session:
     /// what was said after it, oldest first (at most [`CATCH_UP`]).
     pub(super) async fn catch_up(&mut self, channel: u64) -> bool {
-        let Some(last) = self.positions.last(channel) else {
-            return true;
-        };
+        self.catch_up_pages(channel, 1).await
+    }
+
+    /// As [`Session::catch_up`], up to `pages` pages of [`CATCH_UP`].
+    pub(super) async fn catch_up_pages(&mut self, channel: u64, pages: usize) -> bool {
         if !self.caught_up.insert(channel) {
             return true;
         }
-        let after = serenity::http::MessagePagination::After(last.into());
-        let mut missed = match self
-            .http
-            .get_messages(ChannelId::new(channel), Some(after), Some(CATCH_UP))
-            .await
-        {
-            Ok(missed) => missed,
-            Err(e) => {
-                tracing::info!(account = %self.account, %channel, error = %crate::errors::describe(&e), "no catch-up");
+        for _ in 0..pages {
+            let Some(last) = self.positions.last(channel) else {
                 return true;
+            };
+            let after = serenity::http::MessagePagination::After(last.into());
+            let mut missed = match self
+                .http
+                .get_messages(ChannelId::new(channel), Some(after), Some(CATCH_UP))
+                .await
+            {
+                Ok(missed) => missed,
+                Err(e) => {
+                    tracing::info!(account = %self.account, %channel, error = %crate::errors::describe(&e), "no catch-up");
+                    return true;
+                }
+            };
+            missed.sort_by_key(|m| m.id);
+            let full = missed.len() == usize::from(CATCH_UP);
+            tracing::debug!(account = %self.account, %channel, count = missed.len(), "caught up");
+            for message in missed {
+                if !self.message(message).await {
+                    return false;
+                }
             }
-        };
-        missed.sort_by_key(|m| m.id);
-        tracing::debug!(account = %self.account, %channel, count = missed.len(), "caught up");
-        for message in missed {
-            if !self.message(message).await {
-                return false;
+            if !full {
+                break;
             }
         }
         true
