@@ -12,11 +12,14 @@ use std::sync::{Arc, Mutex};
 /// How many claims are kept, for every linked user together.
 pub(crate) const KEPT: usize = 4096;
 
+/// One claim: (message, emoji as the user gave it, the XMPP account).
+type Claim = (u64, Box<str>, Arc<str>);
+
 /// The linked users' claims on the shared bot's reactions.
 #[derive(Debug, Default)]
 pub(crate) struct Claims {
-    /// (message, emoji as the user gave it, the XMPP account), oldest first.
-    held: Mutex<VecDeque<(u64, Box<str>, Arc<str>)>>,
+    /// Oldest first.
+    held: Mutex<VecDeque<Claim>>,
 }
 
 impl Claims {
