@@ -23,6 +23,7 @@ mod authors;
 mod avatars;
 mod claims;
 mod direct;
+mod dms;
 mod errors;
 mod extras;
 mod files;

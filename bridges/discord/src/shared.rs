@@ -7,9 +7,10 @@
 //! GUILD_CREATE of each guild (with the channel, thread and role changes
 //! since applied), then the live dispatches, in order.
 //!
-//! Direct messages to the bot are not handed on: they are how users link
-//! (a one-time code, [`crate::links`]), and a DM to a shared bot belongs
-//! to nobody in particular.
+//! Direct messages to the bot are not fanned out: a code-shaped one links
+//! its sender (a one-time code, [`crate::links`]); the bot's own DMs (a
+//! linked user's, by nonce) and the answers to them go to the one linked
+//! user whose conversation they are ([`crate::dms`]).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,10 +18,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serenity::all::{ChannelId, ClientBuilder, Context, RawEventHandler};
 use serenity::http::Http;
+use serenity::model::channel::Nonce;
 use serenity::model::event::Event as Dispatch;
 use tokio::sync::mpsc;
 
 use crate::claims::Claims;
+use crate::dms::Conversations;
 use crate::links::{self, Links};
 use crate::Config;
 
@@ -41,6 +44,8 @@ pub(crate) struct SharedBot {
     pub links: Links,
     /// Which linked users want each of the bot's reactions.
     pub claims: Claims,
+    /// Whose conversation each DM is.
+    pub dms: Conversations,
     hub: Mutex<Hub>,
 }
 
@@ -70,6 +75,8 @@ pub(crate) type Lagged = Arc<AtomicBool>;
 /// One linked user's session.
 #[derive(Clone)]
 struct Subscriber {
+    /// The XMPP account (its DMs are routed to it).
+    account: Arc<str>,
     dispatches: mpsc::Sender<Box<Dispatch>>,
     rooms: Rooms,
     lagged: Lagged,
@@ -100,6 +107,7 @@ impl SharedBot {
             http: OnceLock::new(),
             links: Links::default(),
             claims: Claims::default(),
+            dms: Conversations::default(),
             hub: Mutex::default(),
         }
     }
@@ -161,7 +169,7 @@ impl SharedBot {
 
     /// A linked user's session joins: what it has missed of the guilds,
     /// then every dispatch in turn (none in direct messages).
-    pub fn subscribe(self: &Arc<Self>) -> Subscription {
+    pub fn subscribe(self: &Arc<Self>, account: &str) -> Subscription {
         self.ensure_started();
         let mut hub = self.hub.lock().unwrap();
         let replay: Vec<&Dispatch> = hub.ready.iter().chain(hub.guilds.values()).collect();
@@ -171,6 +179,7 @@ impl SharedBot {
             let _ = tx.try_send(Box::new(dispatch.clone()));
         }
         let subscriber = Subscriber {
+            account: account.into(),
             dispatches: tx,
             rooms: Rooms::default(),
             lagged: Lagged::default(),
@@ -259,13 +268,17 @@ impl SharedBot {
     /// it subscribes again and catches up (`session/lag.rs`). Sessions
     /// that ended are dropped too.
     fn fan_out(&self, dispatch: Dispatch) {
-        let sessions = self.hub.lock().unwrap().sessions.clone();
         let room = room_of(&dispatch);
+        self.hand_on(dispatch, |session| {
+            room.is_none_or(|room| session.rooms.lock().unwrap().contains(&room))
+        });
+    }
+
+    /// Hands a dispatch to the sessions `wanted` picks, as [`Self::fan_out`] does.
+    fn hand_on(&self, dispatch: Dispatch, wanted: impl Fn(&Subscriber) -> bool) {
+        let sessions = self.hub.lock().unwrap().sessions.clone();
         let mut gone = false;
-        for session in &sessions {
-            if room.is_some_and(|room| !session.rooms.lock().unwrap().contains(&room)) {
-                continue;
-            }
+        for session in sessions.iter().filter(|s| wanted(s)) {
             match session.dispatches.try_send(Box::new(dispatch.clone())) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
@@ -286,26 +299,53 @@ impl SharedBot {
         }
     }
 
-    /// A direct message to the bot: a code links its sender; the bot says
-    /// whether it did. Other messages are left unanswered.
-    async fn direct_message(&self, message: &serenity::model::channel::Message) {
-        if message.author.bot || links::normalise(&message.content).is_none() {
+    /// A direct message to the bot: the bot's own goes to the linked user
+    /// who wrote it (found by its nonce); a code links its sender, and the
+    /// bot says whether it did; any other is an answer, handed to the
+    /// linked user whose conversation it is, else told how to answer.
+    async fn direct_message(&self, event: Dispatch) {
+        let Dispatch::MessageCreate(created) = &event else {
+            return;
+        };
+        let message = &created.message;
+        let channel = message.channel_id.get();
+        if message.author.bot {
+            let nonce = match &message.nonce {
+                Some(Nonce::String(nonce)) => nonce.clone(),
+                Some(Nonce::Number(nonce)) => nonce.to_string(),
+                None => return,
+            };
+            if let Some(account) = self.dms.echoed(&nonce, message.id.get(), channel) {
+                self.hand_on(event, |s| s.account == account);
+            }
             return;
         }
-        let user = message.author.id.get();
-        let answer = if self.links.claim(&message.content, user) {
-            tracing::info!(%user, "a Discord user sent a link code");
-            "Linked. Go back to your XMPP client and finish the registration."
+        let answer = if links::normalise(&message.content).is_some() {
+            let user = message.author.id.get();
+            if self.links.claim(&message.content, user) {
+                tracing::info!(%user, "a Discord user sent a link code");
+                "Linked. Go back to your XMPP client and finish the registration."
+            } else {
+                "That code is unknown, used or expired. Ask the gateway for a new one."
+            }
         } else {
-            "That code is unknown, used or expired. Ask the gateway for a new one."
+            let replies = message
+                .message_reference
+                .as_ref()
+                .and_then(|r| r.message_id)
+                .map(|m| m.get());
+            match self.dms.answer_to(channel, replies) {
+                Some(account) => return self.hand_on(event, |s| s.account == account),
+                None => "This bot carries messages for the people of an XMPP gateway; nobody has written to you through it lately.",
+            }
         };
         let body = serde_json::json!({ "content": answer, "allowed_mentions": { "parse": [] } });
         if let Err(e) = self
             .http()
-            .send_message(ChannelId::new(message.channel_id.get()), vec![], &body)
+            .send_message(ChannelId::new(channel), vec![], &body)
             .await
         {
-            tracing::info!(error = %crate::errors::describe(&e), "no answer to a link code");
+            tracing::info!(error = %crate::errors::describe(&e), "no answer to a direct message");
         }
     }
 }
@@ -368,7 +408,7 @@ impl RawEventHandler for Forward {
     async fn raw_event(&self, _ctx: Context, event: Dispatch) {
         if let Dispatch::MessageCreate(created) = &event {
             if created.message.guild_id.is_none() {
-                return self.0.direct_message(&created.message).await;
+                return self.0.direct_message(event).await;
             }
         }
         if self.0.keep(&event) {

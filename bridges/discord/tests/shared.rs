@@ -624,3 +624,83 @@ async fn read_messages(
     }
     got
 }
+
+/// Asks `session` to send `text` to the Discord user `user` (a DM).
+async fn say_to(session: &mut SessionHandle, user: &str, text: &str, token: &str) {
+    say(session, Target::User(user.into()), text, token).await;
+}
+
+/// The next message from (or to) the Discord user `user`, in a DM.
+async fn direct(session: &mut SessionHandle, user: &str) -> switchboard_bridge_api::Message {
+    until(session, |e| match e {
+        Event::Message(m) if m.target == Target::User(user.into()) => Some(m.clone()),
+        Event::Error { text, .. } => panic!("{text}"),
+        _ => None,
+    })
+    .await
+}
+
+/// Linked users write to a Discord user through the shared bot's DM with
+/// them, each with their name in bold in front; an answer that replies to
+/// one of their messages goes to that user, any other to the last who
+/// wrote; an answer to nobody gets the bot's word.
+#[tokio::test]
+async fn linked_users_write_dms_and_answers_find_their_writer() {
+    logs();
+    let double = Double::start_shared().await.unwrap();
+    let bridge = shared_bridge(&double);
+    let mut carol = linked_session(&bridge, double::CAROL_ID).await;
+    let mut dave = linked_session(&bridge, double::DAVE_ID).await;
+    join(&mut carol, double::GENERAL_ID, "carol").await;
+    join(&mut dave, double::GENERAL_ID, "dave").await;
+    for session in [&mut carol, &mut dave] {
+        until(session, |e| {
+            matches!(e, Event::RoomJoined { .. }).then_some(())
+        })
+        .await;
+    }
+    let dm = format!(
+        "/api/v10/channels/{}/messages",
+        double::fixture::dm_channel_id(double::ALICE_ID)
+    );
+    say_to(&mut carol, double::ALICE_ID, "hi alice", "d1").await;
+    let posted = double
+        .wait_request(|r| r.method == "POST" && r.path == dm)
+        .await;
+    assert_eq!(posted.body["content"], "**carol**: hi alice");
+    let echo = direct(&mut carol, double::ALICE_ID).await;
+    assert!(echo.own, "{echo:?}");
+    assert_eq!(echo.token.as_deref(), Some("d1"));
+    assert_eq!(echo.text, "hi alice");
+    assert_eq!(echo.author.as_str(), double::CAROL_ID);
+    let carols = echo.id.as_str().to_owned();
+
+    say_to(&mut dave, double::ALICE_ID, "alice, dave here", "d2").await;
+    let echo = direct(&mut dave, double::ALICE_ID).await;
+    assert_eq!(echo.token.as_deref(), Some("d2"));
+
+    // Not replying to anyone's: dave wrote last.
+    double.say_directly(double::ALICE_ID, "hello whoever");
+    let answer = direct(&mut dave, double::ALICE_ID).await;
+    assert_eq!(answer.text, "hello whoever");
+    assert!(!answer.own && answer.author.as_str() == double::ALICE_ID);
+    // Replying to carol's: carol.
+    let channel = double::fixture::dm_channel_id(double::ALICE_ID);
+    double.reply(&channel, double::ALICE_ID, "hi carol", &carols);
+    let answer = direct(&mut carol, double::ALICE_ID).await;
+    assert_eq!(answer.text, "hi carol");
+    assert_eq!(
+        answer.reply_to.as_ref().map(|m| m.as_str()),
+        Some(carols.as_str())
+    );
+    // Neither got the other's answer.
+    double.say_directly(double::ALICE_ID, "and to dave");
+    assert_eq!(
+        direct(&mut dave, double::ALICE_ID).await.text,
+        "and to dave"
+    );
+
+    // Someone nobody wrote to: the bot says so, and nobody is handed it.
+    double.say_directly(double::CAROL_ID, "anyone?");
+    bot_answered(&double, double::CAROL_ID, "nobody has written to you").await;
+}

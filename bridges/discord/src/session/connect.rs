@@ -72,7 +72,7 @@ pub(super) struct Connection {
 pub(super) async fn connect(config: &Config, account: &str, source: Source) -> Option<Connection> {
     let token = match source {
         Source::Shared(bot, view) => {
-            let place = bot.subscribe();
+            let place = bot.subscribe(account);
             return Some(Connection {
                 http: bot.http(),
                 dispatches: place.dispatches,

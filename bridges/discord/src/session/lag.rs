@@ -42,7 +42,7 @@ impl Session {
         if !self.emit(notice).await || !self.release_held().await {
             return None;
         }
-        let place = shared.subscribe();
+        let place = shared.subscribe(&self.account);
         self.rooms = Some(place.rooms);
         self.lagged = Some(place.lagged);
         self.share_rooms();

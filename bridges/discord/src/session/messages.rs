@@ -118,7 +118,18 @@ impl Session {
         self.authors.note(message.id.get(), author);
         self.typing.stopped(channel, author);
         let target = Target::User(user.to_string().into());
-        let event = incoming::message(&message, target, &self.guilds, own, token);
+        let mut message = message;
+        if own && self.view.is_some() {
+            // The shared bot wrote for the user: their words without their name.
+            let prefix = outgoing::nick_prefix(&self.dm_name());
+            if let Some(rest) = message.content.strip_prefix(&prefix) {
+                message.content = rest.to_owned();
+            }
+        }
+        let mut event = incoming::message(&message, target, &self.guilds, own, token);
+        if let (true, Some(me)) = (own, self.me()) {
+            event.author = me.to_string().into();
+        }
         self.emit(Event::Message(event)).await
     }
 
