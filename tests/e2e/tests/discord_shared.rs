@@ -361,3 +361,41 @@ async fn one_user_taking_back_a_shared_reaction_leaves_the_others() {
     assert!(reflected(&mut alice, &alice_jid, "a-2").await.is_empty());
     setup.double.wait_request(on_discord("DELETE")).await;
 }
+
+/// Carol, linked, writes to alice's contact JID: the shared bot DMs alice
+/// with carol's name in bold in front; alice's answer comes back to
+/// carol's client from alice's contact JID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linked_user_writes_to_a_discord_person_and_gets_the_answer() {
+    let setup = shared_setup(Double::start_shared().await.unwrap());
+    let (mut carol, _) = link(&setup.prosody, &setup.double, "carol", discord::CAROL_ID).await;
+    join(&mut carol, discord::GENERAL_ID, "carol").await;
+    let alice = discord_setup::contact_jid(discord::ALICE_ID);
+    let mut m = xmpp_parsers::message::Message::chat(Some(alice.parse().unwrap()));
+    m.bodies
+        .insert(xmpp_parsers::message::Lang::new(), "hi alice".to_owned());
+    carol.send(m).await;
+    let dm = format!(
+        "/api/v10/channels/{}/messages",
+        discord::fixture::dm_channel_id(discord::ALICE_ID)
+    );
+    let posted = setup
+        .double
+        .wait_request(|r| r.method == "POST" && r.path == dm)
+        .await;
+    assert_eq!(posted.body["content"], "**carol**: hi alice");
+    setup.double.say_directly(discord::ALICE_ID, "hi carol");
+    let from: Jid = alice.parse().unwrap();
+    let body = carol
+        .wait_for(|s| match s {
+            Stanza::Message(m)
+                if m.type_ == MessageType::Chat
+                    && m.from.as_ref().map(Jid::to_bare) == Some(from.to_bare()) =>
+            {
+                m.get_best_body(vec![]).map(|(_, b)| b.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(body, "hi carol");
+}
