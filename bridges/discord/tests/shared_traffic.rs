@@ -206,6 +206,22 @@ async fn linked_users_write_dms_and_answers_find_their_writer() {
     assert_eq!(echo.text, "hi alice");
     assert_eq!(echo.author.as_str(), double::CAROL_ID);
     let carols = echo.id.as_str().to_owned();
+    // A correction keeps her name in front.
+    carol
+        .commands
+        .send(switchboard_bridge_api::Command::Edit {
+            target: Target::User(double::ALICE_ID.into()),
+            message: carols.as_str().into(),
+            text: "hi alice!".into(),
+            token: "e1".into(),
+        })
+        .await
+        .unwrap();
+    let edited = format!("{dm}/{carols}");
+    let patch = double
+        .wait_request(|r| r.method == "PATCH" && r.path == edited)
+        .await;
+    assert_eq!(patch.body["content"], "**carol**: hi alice!");
 
     say_to(&mut dave, double::ALICE_ID, "alice, dave here", "d2").await;
     let echo = direct(&mut dave, double::ALICE_ID).await;

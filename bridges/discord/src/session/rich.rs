@@ -145,11 +145,13 @@ impl Session {
                     .map(drop)
             }
             None => {
+                // The name in front stays: the nick in a room, the
+                // writer's name in a shared bot's DM.
                 let prefix = match target {
-                    Target::Room(_) => self.nicks.get(&channel).map(String::as_str),
-                    Target::User(_) => None,
+                    Target::Room(_) => self.nicks.get(&channel).cloned(),
+                    Target::User(_) => self.view.is_some().then(|| self.dm_name()),
                 };
-                let body = outgoing::edit_body(&text, prefix);
+                let body = outgoing::edit_body(&text, prefix.as_deref());
                 self.http
                     .edit_message(ChannelId::new(channel), DiscordId::new(id), &body, vec![])
                     .await
