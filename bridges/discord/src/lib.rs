@@ -21,7 +21,9 @@
 
 mod authors;
 mod avatars;
+mod claims;
 mod direct;
+mod dms;
 mod errors;
 mod extras;
 mod files;
@@ -31,6 +33,7 @@ mod links;
 pub mod markdown;
 mod names;
 mod outgoing;
+mod people;
 mod permissions;
 mod positions;
 mod reactions;
@@ -69,6 +72,11 @@ pub struct Settings {
     /// and link their Discord account to it. The core's registration rules
     /// (the network's allowed domains) say who may. Never logged.
     pub shared_bot_token: Option<Secret>,
+    /// Shared-bot mode: how often, in seconds, a linked account's roles
+    /// are read again (Discord tells a bot of role changes only with the
+    /// privileged members intent, which the bridge does not ask for).
+    /// Default 300.
+    pub linked_roles_every: Option<u64>,
 }
 
 /// A secret setting: `Debug` never shows it.
@@ -94,10 +102,13 @@ pub enum SettingsError {
 }
 
 /// What a session needs from the operator's settings.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Config {
     /// The API base, if not Discord's.
     pub api: Option<String>,
+    /// How long a linked account's roles are trusted before they are read
+    /// again ([`Settings::linked_roles_every`]).
+    pub roles_every: std::time::Duration,
     /// One HTTP client (connection pool, TLS settings and roots) for every
     /// user's REST requests, made when the first needs it: one each cost
     /// some 60 kB per user, and made at start it costs 1 MB with no user.
@@ -154,6 +165,9 @@ impl DiscordBridge {
         }
         let config = Arc::new(Config {
             api: settings.api.map(|a| a.trim_end_matches('/').to_owned()),
+            roles_every: settings
+                .linked_roles_every
+                .map_or(session::FRESH, std::time::Duration::from_secs),
             client: Default::default(),
             downloads: Default::default(),
         });
@@ -299,6 +313,7 @@ mod tests {
         let settings = Settings {
             api: None,
             shared_bot_token: Some(Secret("MTAw.secret-token".into())),
+            linked_roles_every: None,
         };
         let shown = format!("{settings:?}");
         assert!(shown.contains("shared_bot_token"), "{shown}");
@@ -314,6 +329,7 @@ mod tests {
         let shared = DiscordBridge::new(Settings {
             api: None,
             shared_bot_token: Some(Secret("MTAw.x".into())),
+            linked_roles_every: None,
         })
         .unwrap();
         let names: Vec<_> = shared.info().fields.iter().map(|f| f.name).collect();
@@ -322,6 +338,7 @@ mod tests {
         let empty = Settings {
             api: None,
             shared_bot_token: Some(Secret(" ".into())),
+            linked_roles_every: None,
         };
         assert!(DiscordBridge::new(empty).is_err());
     }

@@ -35,7 +35,7 @@ pub(crate) struct Change {
 
 impl Reactions {
     /// `user`'s set on `message`, in the order made.
-    fn set(&self, message: u64, user: u64) -> Vec<String> {
+    pub fn set(&self, message: u64, user: u64) -> Vec<String> {
         self.seen
             .iter()
             .filter(|(m, u, _)| *m == message && *u == user)
@@ -120,21 +120,26 @@ impl Reactions {
     }
 }
 
+/// How XMPP shows a Discord emoji (as [`Reactions::text_of`], nothing noted).
+pub(crate) fn plain_text_of(emoji: &ReactionType) -> String {
+    match emoji {
+        ReactionType::Unicode(text) => text.clone(),
+        ReactionType::Custom { name, .. } => format!(":{}:", name.as_deref().unwrap_or("emoji")),
+        _ => String::from("?"),
+    }
+}
+
 impl Reactions {
     /// How XMPP shows a Discord emoji: unicode as it is, a custom emoji by
     /// its name, `:name:` (XMPP has no custom emoji; the name is noted).
     pub fn text_of(&mut self, emoji: &ReactionType) -> String {
-        match emoji {
-            ReactionType::Unicode(text) => text.clone(),
-            ReactionType::Custom { name, .. } => {
-                let text = format!(":{}:", name.as_deref().unwrap_or("emoji"));
-                if self.custom.len() < KEPT || self.custom.contains_key(&text) {
-                    self.custom.insert(text.clone(), emoji.clone());
-                }
-                text
-            }
-            _ => String::from("?"),
+        let text = plain_text_of(emoji);
+        if matches!(emoji, ReactionType::Custom { .. })
+            && (self.custom.len() < KEPT || self.custom.contains_key(&text))
+        {
+            self.custom.insert(text.clone(), emoji.clone());
         }
+        text
     }
 
     /// The emoji a reaction's text names: a custom emoji seen by that

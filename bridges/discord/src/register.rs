@@ -61,43 +61,13 @@ fn code_form(code: String, instructions: String) -> Registered {
 /// A shared-bot registration's step: the first shows a fresh code; a later
 /// one waits (up to a minute) for the code to reach the bot, then stores
 /// the Discord account that sent it, or asks again while the code is
-/// valid; an expired or used code ends the registration.
+/// valid; an expired or unknown code is replaced by a new one.
 pub(crate) async fn shared_step(
     bot: Arc<SharedBot>,
     step: RegistrationStep,
 ) -> Result<Registered, FieldError> {
     let Some(state) = step.state else {
-        let connected = bot.connected(CONNECT_WAIT).await;
-        let name = match bot.http().get_current_user().await {
-            Ok(user) if connected => user.tag(),
-            Ok(_) => {
-                tracing::warn!(account = %step.account, "the Discord shared bot's gateway is not connected");
-                return Err(FieldError::new(
-                    SHARED,
-                    "the shared bot is not available now; try again later",
-                ));
-            }
-            Err(e) => {
-                tracing::warn!(account = %step.account, error = %crate::errors::describe(&e), "the Discord shared bot is not available");
-                return Err(FieldError::new(
-                    SHARED,
-                    "the shared bot is not available now; try again later",
-                ));
-            }
-        };
-        let code = bot.links.new_code(&step.account).map_err(|_| {
-            FieldError::new(
-                SHARED,
-                "too many registrations are waiting for their codes; try again in a few minutes",
-            )
-        })?;
-        let minutes = CODE_LIFETIME.as_secs() / 60;
-        let instructions = format!(
-            "From your Discord account, send the bot {name} this code in a direct message \
-             (find the bot in the member list of a server you share with it): {code}\n\
-             The code is valid once, for {minutes} minutes. Then submit this form."
-        );
-        return Ok(code_form(code, instructions));
+        return fresh_code(&bot, &step.account, SHARED, "").await;
     };
     let Some(AwaitingLink { code }) = state.downcast() else {
         return Err(FieldError::new(SENT, "no link is waiting"));
@@ -116,11 +86,52 @@ pub(crate) async fn shared_step(
             );
             Ok(code_form(code, instructions))
         }
-        Status::Gone => Err(FieldError::new(
-            SENT,
-            "the code expired or was used; register again for a new one",
-        )),
+        Status::Gone => {
+            let intro = "That code expired or is no longer valid (a newer one was asked for). ";
+            fresh_code(&bot, &step.account, SENT, intro).await
+        }
     }
+}
+
+/// A new code for `account` and the step that shows it (after `intro`),
+/// once the shared bot is connected; a refusal is named on `field`.
+async fn fresh_code(
+    bot: &Arc<SharedBot>,
+    account: &str,
+    field: &'static str,
+    intro: &str,
+) -> Result<Registered, FieldError> {
+    let connected = bot.connected(CONNECT_WAIT).await;
+    let unavailable = || {
+        FieldError::new(
+            field,
+            "the shared bot is not available now; try again later",
+        )
+    };
+    let name = match bot.http().get_current_user().await {
+        Ok(user) if connected => user.tag(),
+        Ok(_) => {
+            tracing::warn!(%account, "the Discord shared bot's gateway is not connected");
+            return Err(unavailable());
+        }
+        Err(e) => {
+            tracing::warn!(%account, error = %crate::errors::describe(&e), "the Discord shared bot is not available");
+            return Err(unavailable());
+        }
+    };
+    let code = bot.links.new_code(account).map_err(|_| {
+        FieldError::new(
+            field,
+            "too many registrations are waiting for their codes; try again in a few minutes",
+        )
+    })?;
+    let minutes = CODE_LIFETIME.as_secs() / 60;
+    let instructions = format!(
+        "{intro}From your Discord account, send the bot {name} this code in a direct message \
+         (find the bot in the member list of a server you share with it): {code}\n\
+         The code is valid once, for {minutes} minutes. Then submit this form."
+    );
+    Ok(code_form(code, instructions))
 }
 
 /// A REST client for `token`, at the configured API base. serenity's

@@ -30,6 +30,7 @@ use crate::webhooks::Webhooks;
 
 mod connect;
 mod join;
+mod lag;
 mod messages;
 mod order;
 mod rich;
@@ -41,6 +42,7 @@ use crate::Config;
 pub(crate) use connect::intents;
 use connect::{connect, gateway_end, Connection, Source};
 use view::View;
+pub(crate) use view::FRESH;
 
 /// How long listings and joins wait for the guilds after the session starts.
 const LOAD_WAIT: Duration = Duration::from_secs(15);
@@ -122,6 +124,10 @@ struct Session {
     own_members: HashMap<u64, Member>,
     /// Shared-bot mode: the joined channels, told to the shared connection.
     rooms: Option<crate::shared::Rooms>,
+    /// Shared-bot mode: the bot.
+    shared: Option<Arc<SharedBot>>,
+    /// Shared-bot mode: set when the session fell behind (`session/lag.rs`).
+    lagged: Option<crate::shared::Lagged>,
     /// The operator's settings (the client that fetches files).
     config: Arc<Config>,
     /// The operator's limits for the files the user sends.
@@ -148,6 +154,8 @@ async fn run(
         mut own,
         view,
         rooms,
+        shared,
+        lagged,
     }) = Box::pin(connect(&config, &account, source)).await
     else {
         return;
@@ -180,6 +188,8 @@ async fn run(
         view,
         own_members: HashMap::new(),
         rooms,
+        shared,
+        lagged,
         config: Arc::clone(&config),
         file_limits,
         held: order::Held::default(),
@@ -223,6 +233,10 @@ async fn run(
             }
             dispatch = dispatches.recv() => {
                 let Some(dispatch) = dispatch else {
+                    if let Some(again) = Box::pin(session.fell_behind()).await {
+                        dispatches = again;
+                        continue;
+                    }
                     // The shared bot's connection ended (its own ends below).
                     let reason = "the shared bot's gateway connection ended".to_owned();
                     Box::pin(session.save_positions()).await;

@@ -7,23 +7,30 @@
 //! GUILD_CREATE of each guild (with the channel, thread and role changes
 //! since applied), then the live dispatches, in order.
 //!
-//! Direct messages to the bot are not handed on: they are how users link
-//! (a one-time code, [`crate::links`]), and a DM to a shared bot belongs
-//! to nobody in particular.
+//! Direct messages to the bot are not fanned out: a code-shaped one links
+//! its sender (a one-time code, [`crate::links`]); the bot's own DMs (a
+//! linked user's, by nonce) and the answers to them go to the one linked
+//! user whose conversation they are ([`crate::dms`]).
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serenity::all::{ChannelId, ClientBuilder, Context, RawEventHandler};
 use serenity::http::Http;
+use serenity::model::channel::Nonce;
 use serenity::model::event::Event as Dispatch;
 use tokio::sync::mpsc;
 
+use crate::claims::Claims;
+use crate::dms::Conversations;
 use crate::links::{self, Links};
 use crate::Config;
 
-/// How many dispatches wait for a session, beyond the replayed ones.
-const QUEUE: usize = 256;
+/// How many dispatches wait for a session, beyond the replayed ones: a
+/// session further behind falls out of the fan-out and catches up
+/// (`session/lag.rs`). Boxed, so a queue costs memory only while full.
+const QUEUE: usize = 1024;
 
 /// The operator's shared bot.
 pub(crate) struct SharedBot {
@@ -35,6 +42,10 @@ pub(crate) struct SharedBot {
     http: OnceLock<Arc<Http>>,
     /// The codes waiting for a direct message.
     pub links: Links,
+    /// Which linked users want each of the bot's reactions.
+    pub claims: Claims,
+    /// Whose conversation each DM is.
+    pub dms: Conversations,
     hub: Mutex<Hub>,
 }
 
@@ -56,11 +67,29 @@ struct Hub {
 /// the sessions that joined it (which the account's permissions allowed).
 pub(crate) type Rooms = Arc<Mutex<HashSet<u64>>>;
 
+/// Set when a session fell behind: its queue was full, so it was dropped
+/// from the fan-out (its dispatches end) and should subscribe again and
+/// catch up.
+pub(crate) type Lagged = Arc<AtomicBool>;
+
 /// One linked user's session.
 #[derive(Clone)]
 struct Subscriber {
+    /// The XMPP account (its DMs are routed to it).
+    account: Arc<str>,
     dispatches: mpsc::Sender<Box<Dispatch>>,
     rooms: Rooms,
+    lagged: Lagged,
+}
+
+/// A session's place in the fan-out.
+pub(crate) struct Subscription {
+    /// Its dispatches: the replay, then the live ones.
+    pub dispatches: mpsc::Receiver<Box<Dispatch>>,
+    /// The channels it joined, which it keeps up to date.
+    pub rooms: Rooms,
+    /// Whether it fell behind (see [`Lagged`]).
+    pub lagged: Lagged,
 }
 
 impl std::fmt::Debug for SharedBot {
@@ -77,6 +106,8 @@ impl SharedBot {
             token,
             http: OnceLock::new(),
             links: Links::default(),
+            claims: Claims::default(),
+            dms: Conversations::default(),
             hub: Mutex::default(),
         }
     }
@@ -138,7 +169,7 @@ impl SharedBot {
 
     /// A linked user's session joins: what it has missed of the guilds,
     /// then every dispatch in turn (none in direct messages).
-    pub fn subscribe(self: &Arc<Self>) -> (mpsc::Receiver<Box<Dispatch>>, Rooms) {
+    pub fn subscribe(self: &Arc<Self>, account: &str) -> Subscription {
         self.ensure_started();
         let mut hub = self.hub.lock().unwrap();
         let replay: Vec<&Dispatch> = hub.ready.iter().chain(hub.guilds.values()).collect();
@@ -147,12 +178,18 @@ impl SharedBot {
             // Room was made for them.
             let _ = tx.try_send(Box::new(dispatch.clone()));
         }
-        let rooms = Rooms::default();
-        hub.sessions.push(Subscriber {
+        let subscriber = Subscriber {
+            account: account.into(),
             dispatches: tx,
-            rooms: Arc::clone(&rooms),
-        });
-        (rx, rooms)
+            rooms: Rooms::default(),
+            lagged: Lagged::default(),
+        };
+        hub.sessions.push(subscriber.clone());
+        Subscription {
+            dispatches: rx,
+            rooms: subscriber.rooms,
+            lagged: subscriber.lagged,
+        }
     }
 
     /// Keeps what a later session needs; whether to hand the dispatch on.
@@ -198,55 +235,117 @@ impl SharedBot {
             Dispatch::GuildRoleDelete(e) => update_guild(&mut hub, e.guild_id.get(), |g| {
                 g.roles.remove(&e.role_id);
             }),
+            // A moderator took the bot's reactions off: nobody holds them.
+            Dispatch::ReactionRemoveAll(e) => self.claims.clear(e.message_id.get(), None),
+            Dispatch::ReactionRemoveEmoji(e) => {
+                let emoji = crate::reactions::plain_text_of(&e.reaction.emoji);
+                self.claims.clear(e.reaction.message_id.get(), Some(&emoji));
+            }
+            Dispatch::Unknown(e) if e.kind == "MESSAGE_REACTION_REMOVE_EMOJI" => {
+                let message = e
+                    .value
+                    .get("message_id")
+                    .and_then(|m| m.as_str()?.parse().ok());
+                let emoji = e
+                    .value
+                    .get("emoji")
+                    .cloned()
+                    .and_then(|e| serde_json::from_value(e).ok());
+                if let Some(message) = message {
+                    let emoji = emoji.map(|e| crate::reactions::plain_text_of(&e));
+                    self.claims.clear(message, emoji.as_deref());
+                }
+            }
             _ => {}
         }
         !in_direct_messages(dispatch)
     }
 
     /// Hands a dispatch to every session it concerns (a channel's to
-    /// those that joined it), dropping those that ended.
-    async fn fan_out(&self, dispatch: Dispatch) {
-        let sessions = self.hub.lock().unwrap().sessions.clone();
+    /// those that joined it), never waiting: a session whose queue is full
+    /// (its user's client or server is slow, or it is stuck) is dropped
+    /// from the fan-out and marked [`Lagged`], so that the others go on;
+    /// it subscribes again and catches up (`session/lag.rs`). Sessions
+    /// that ended are dropped too.
+    fn fan_out(&self, dispatch: Dispatch) {
         let room = room_of(&dispatch);
+        self.hand_on(dispatch, |session| {
+            room.is_none_or(|room| session.rooms.lock().unwrap().contains(&room))
+        });
+    }
+
+    /// Hands a dispatch to the sessions `wanted` picks, as [`Self::fan_out`] does.
+    fn hand_on(&self, dispatch: Dispatch, wanted: impl Fn(&Subscriber) -> bool) {
+        let sessions = self.hub.lock().unwrap().sessions.clone();
         let mut gone = false;
-        for session in &sessions {
-            if room.is_some_and(|room| !session.rooms.lock().unwrap().contains(&room)) {
-                continue;
+        for session in sessions.iter().filter(|s| wanted(s)) {
+            match session.dispatches.try_send(Box::new(dispatch.clone())) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    if !session.lagged.swap(true, Ordering::SeqCst) {
+                        tracing::info!(
+                            "a linked user's session fell behind the shared bot; it catches up"
+                        );
+                    }
+                    gone = true;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => gone = true,
             }
-            // A slow session holds the others back, as a user's own
-            // connection would wait for its one session.
-            gone |= session
-                .dispatches
-                .send(Box::new(dispatch.clone()))
-                .await
-                .is_err();
         }
         if gone {
             let mut hub = self.hub.lock().unwrap();
-            hub.sessions.retain(|s| !s.dispatches.is_closed());
+            hub.sessions
+                .retain(|s| !s.dispatches.is_closed() && !s.lagged.load(Ordering::SeqCst));
         }
     }
 
-    /// A direct message to the bot: a code links its sender; the bot says
-    /// whether it did. Other messages are left unanswered.
-    async fn direct_message(&self, message: &serenity::model::channel::Message) {
-        if message.author.bot || links::normalise(&message.content).is_none() {
+    /// A direct message to the bot: the bot's own goes to the linked user
+    /// who wrote it (found by its nonce); a code links its sender, and the
+    /// bot says whether it did; any other is an answer, handed to the
+    /// linked user whose conversation it is, else told how to answer.
+    async fn direct_message(&self, event: Dispatch) {
+        let Dispatch::MessageCreate(created) = &event else {
+            return;
+        };
+        let message = &created.message;
+        let channel = message.channel_id.get();
+        if message.author.bot {
+            let nonce = match &message.nonce {
+                Some(Nonce::String(nonce)) => nonce.clone(),
+                Some(Nonce::Number(nonce)) => nonce.to_string(),
+                None => return,
+            };
+            if let Some(account) = self.dms.echoed(&nonce, message.id.get(), channel) {
+                self.hand_on(event, |s| s.account == account);
+            }
             return;
         }
-        let user = message.author.id.get();
-        let answer = if self.links.claim(&message.content, user) {
-            tracing::info!(%user, "a Discord user sent a link code");
-            "Linked. Go back to your XMPP client and finish the registration."
+        let answer = if links::normalise(&message.content).is_some() {
+            let user = message.author.id.get();
+            if self.links.claim(&message.content, user) {
+                tracing::info!(%user, "a Discord user sent a link code");
+                "Linked. Go back to your XMPP client and finish the registration."
+            } else {
+                "That code is unknown, used or expired. Ask the gateway for a new one."
+            }
         } else {
-            "That code is unknown, used or expired. Ask the gateway for a new one."
+            let replies = message
+                .message_reference
+                .as_ref()
+                .and_then(|r| r.message_id)
+                .map(|m| m.get());
+            match self.dms.answer_to(channel, replies) {
+                Some(account) => return self.hand_on(event, |s| s.account == account),
+                None => "This bot carries messages for the people of an XMPP gateway; nobody has written to you through it lately.",
+            }
         };
         let body = serde_json::json!({ "content": answer, "allowed_mentions": { "parse": [] } });
         if let Err(e) = self
             .http()
-            .send_message(ChannelId::new(message.channel_id.get()), vec![], &body)
+            .send_message(ChannelId::new(channel), vec![], &body)
             .await
         {
-            tracing::info!(error = %crate::errors::describe(&e), "no answer to a link code");
+            tracing::info!(error = %crate::errors::describe(&e), "no answer to a direct message");
         }
     }
 }
@@ -309,11 +408,11 @@ impl RawEventHandler for Forward {
     async fn raw_event(&self, _ctx: Context, event: Dispatch) {
         if let Dispatch::MessageCreate(created) = &event {
             if created.message.guild_id.is_none() {
-                return self.0.direct_message(&created.message).await;
+                return self.0.direct_message(event).await;
             }
         }
         if self.0.keep(&event) {
-            self.0.fan_out(event).await;
+            self.0.fan_out(event);
         }
     }
 }

@@ -62,9 +62,13 @@ async fn joined(double: &Double, max_bytes: u64, channel: &str, nick: &str) -> S
 }
 
 async fn send_file(s: &mut SessionHandle, channel: &str, text: &str, url: &str, token: &str) {
+    send_file_to(s, Target::Room(channel.into()), text, url, token).await;
+}
+
+async fn send_file_to(s: &mut SessionHandle, target: Target, text: &str, url: &str, token: &str) {
     s.commands
         .send(Command::SendText {
-            target: Target::Room(channel.into()),
+            target,
             text: text.into(),
             kind: MessageKind::Normal,
             reply_to: None,
@@ -174,4 +178,40 @@ async fn a_file_over_discords_limit_is_refused_clearly() {
             && (r.path.contains("/webhooks/") || r.path.ends_with("/messages"))),
         "nothing posted"
     );
+}
+
+/// To a person (a Discord DM, the contact's JID on XMPP): the DM channel
+/// is opened and the file posted there by the bot, the very bytes, with
+/// the text and no nick in front; the echo is the user's, in that
+/// conversation, with the attachment.
+#[tokio::test]
+async fn a_file_goes_to_a_direct_message() {
+    logs();
+    let double = Double::start().await.unwrap();
+    let mut s = joined(&double, 20 << 20, double::GENERAL_ID, "me").await;
+    let data = bytes(70_000);
+    let url = file_server(data.clone(), "report.bin").await;
+    let alice = Target::User(double::ALICE_ID.into());
+    send_file_to(&mut s, alice.clone(), "for you", &url, "f4").await;
+    let echo = until(&mut s, |e| match e {
+        Event::Message(m) if m.own => Some(m.clone()),
+        Event::Error { text, .. } => panic!("{text}"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(echo.target, alice);
+    assert_eq!(echo.token.as_deref(), Some("f4"));
+    assert_eq!(echo.text, "for you");
+    assert_eq!(echo.attachments.len(), 1);
+    assert_eq!(echo.attachments[0].size, Some(70_000));
+    let dm = double::fixture::dm_channel_id(double::ALICE_ID);
+    let post = double
+        .wait_request(|r| {
+            r.method == "POST" && r.path.ends_with(&format!("/channels/{dm}/messages"))
+        })
+        .await;
+    assert_eq!(post.files.len(), 1);
+    assert!(post.files[0].bytes == data, "the bytes arrive unchanged");
+    assert_eq!(post.body["content"], "for you");
+    assert_eq!(post.body["attachments"][0]["filename"], "report.bin");
 }

@@ -9,115 +9,15 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use common::shared::{
+    ask_code, bot_answered, code_step, linked_session, linked_session_with, rooms, shared_bridge,
+    shared_bridge_with,
+};
 use common::{join, logs, say, until};
 use switchboard_bridge_api::{
-    Bridge, Credentials, ErrorContext, ErrorKind, Event, Login, Registered, RegistrationStep,
-    SessionHandle, Target,
+    Bridge, Credentials, ErrorContext, ErrorKind, Event, Registered, RegistrationStep, Target,
 };
-use switchboard_discord::{DiscordBridge, Secret, Settings};
 use switchboard_discord_double::{self as double, Double};
-
-fn shared_bridge(double: &Double) -> DiscordBridge {
-    DiscordBridge::new(Settings {
-        api: Some(double.api_url()),
-        shared_bot_token: Some(Secret(double::BOT_TOKEN.to_owned())),
-    })
-    .unwrap()
-}
-
-/// The first step with "use the shared bot": the code in the instructions
-/// (`XXXX-XXXX`), and the state for the next step.
-async fn ask_code(bridge: &DiscordBridge, account: &str) -> (String, RegistrationStep) {
-    let mut answers = Credentials::new();
-    answers.set("shared", "1");
-    let first = RegistrationStep {
-        account: account.into(),
-        answers,
-        state: None,
-    };
-    let Registered::NextStep {
-        instructions,
-        fields,
-        state,
-    } = bridge.register(first).await.unwrap()
-    else {
-        panic!("a second step")
-    };
-    assert!(instructions.contains("switchbot"), "{instructions}");
-    assert_eq!(fields[0].name, "sent");
-    let code = instructions
-        .split(|c: char| c.is_whitespace() || c == ':' || c == '.' || c == '(' || c == ')')
-        .find(|w| w.len() == 9 && w.as_bytes()[4] == b'-')
-        .expect("a code in the instructions")
-        .to_owned();
-    let mut answers = Credentials::new();
-    answers.set("sent", "1");
-    let next = RegistrationStep {
-        account: account.into(),
-        answers,
-        state: Some(state),
-    };
-    (code, next)
-}
-
-/// The bot's answer in the DM channel with `user`, containing `words`.
-async fn bot_answered(double: &Double, user: &str, words: &str) {
-    let path = format!(
-        "/api/v10/channels/{}/messages",
-        double::fixture::dm_channel_id(user)
-    );
-    double
-        .wait_request(|r| {
-            r.method == "POST"
-                && r.path == path
-                && r.body["content"]
-                    .as_str()
-                    .is_some_and(|c| c.contains(words))
-        })
-        .await;
-}
-
-/// A linked user's session, connected as their Discord account.
-async fn linked_session(bridge: &DiscordBridge, user: &str) -> SessionHandle {
-    let mut credentials = Credentials::new();
-    credentials.set("discord_user", user);
-    let mut session = bridge.start(Login {
-        account: format!("xmpp-{user}"),
-        credentials,
-        state: BTreeMap::new(),
-        server_settings: Default::default(),
-        files: Default::default(),
-    });
-    let own = until(&mut session, |e| match e {
-        Event::Connected { own_id, .. } => Some(own_id.as_str().to_owned()),
-        _ => None,
-    })
-    .await;
-    assert_eq!(own, user, "connected as the linked account");
-    session
-}
-
-/// The rooms a session lists.
-async fn rooms(session: &mut SessionHandle) -> Vec<String> {
-    session
-        .commands
-        .send(switchboard_bridge_api::Command::ListRooms {
-            token: "list".into(),
-            server: None,
-            after: None,
-            limit: 100,
-            within: None,
-        })
-        .await
-        .unwrap();
-    until(session, |e| match e {
-        Event::RoomList { rooms, .. } => {
-            Some(rooms.iter().map(|r| r.room.as_str().to_owned()).collect())
-        }
-        _ => None,
-    })
-    .await
-}
 
 /// The code links the Discord account that sends it, once; a wrong code
 /// links nobody (the bot says so), and a used code does not link again.
@@ -329,4 +229,129 @@ async fn a_channel_hidden_after_the_join_is_left() {
         seen, "in random",
         "the hidden channel's message reached carol"
     );
+}
+
+/// Other XMPP users write through the shared bot's one webhook, each under
+/// their nick: after a restart (caught up) and live, each name is a person
+/// of their own (a stable id from the webhook and the name), and carol's
+/// own earlier message under her nick is still hers.
+#[tokio::test]
+async fn each_name_through_the_shared_webhook_is_a_person_of_its_own() {
+    logs();
+    let double = Double::start_shared().await.unwrap();
+    let bridge = shared_bridge(&double);
+    let before = double.say(double::GENERAL_ID, double::DAVE_ID, "seen before");
+    double.say_through_bot_webhook(double::GENERAL_ID, "erin", "from erin");
+    double.say_through_bot_webhook(double::GENERAL_ID, "frank", "from frank");
+    double.say_through_bot_webhook(double::GENERAL_ID, "carol", "mine, before the restart");
+    double.say_through_bot_webhook(double::GENERAL_ID, "erin", "erin again");
+    let saved = [(format!("last:{}", double::GENERAL_ID), before)].into();
+    let mut carol = linked_session_with(&bridge, double::CAROL_ID, saved).await;
+    join(&mut carol, double::GENERAL_ID, "carol").await;
+    let mut joined = BTreeMap::new();
+    let mut said = Vec::new();
+    while said.len() < 4 {
+        match common::next(&mut carol).await {
+            Event::MemberJoined { member, .. } => {
+                joined.insert(member.nick.clone(), member.user.as_str().to_owned());
+            }
+            Event::Message(m) => said.push((m.text.clone(), m.author.as_str().to_owned(), m.own)),
+            _ => {}
+        }
+    }
+    let (erin, frank) = (joined["erin"].clone(), joined["frank"].clone());
+    assert_ne!(erin, frank, "two people, not one webhook");
+    assert_eq!(
+        said,
+        [
+            ("from erin".to_owned(), erin.clone(), false),
+            ("from frank".to_owned(), frank.clone(), false),
+            (
+                "mine, before the restart".to_owned(),
+                double::CAROL_ID.to_owned(),
+                true
+            ),
+            ("erin again".to_owned(), erin.clone(), false),
+        ]
+    );
+    assert!(
+        !joined.contains_key("carol"),
+        "carol is no stranger: {joined:?}"
+    );
+    // Live, frank again: the same person.
+    double.say_through_bot_webhook(double::GENERAL_ID, "frank", "live frank");
+    let author = until(&mut carol, |e| match e {
+        Event::Message(m) if m.text == "live frank" => Some(m.author.as_str().to_owned()),
+        Event::MemberJoined { member, .. } => panic!("a new member {member:?}"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(author, frank);
+}
+
+/// A linked account's roles are read again every `linked_roles_every`
+/// (5 minutes by default; 1 s here): Discord tells the bot nothing when
+/// alice loses the Mods role (no members intent), and she leaves `#staff`
+/// once her roles are read again; carol, given Mods, then sees it listed.
+#[tokio::test]
+async fn a_role_change_on_discord_reaches_the_view_when_roles_are_read_again() {
+    logs();
+    let double = Double::start_shared().await.unwrap();
+    let bridge = shared_bridge_with(&double, Some(1));
+    let mut alice = linked_session(&bridge, double::ALICE_ID).await;
+    let mut carol = linked_session(&bridge, double::CAROL_ID).await;
+    join(&mut alice, double::STAFF_ID, "alice").await;
+    until(&mut alice, |e| {
+        matches!(e, Event::RoomJoined { .. }).then_some(())
+    })
+    .await;
+    let listed = rooms(&mut carol).await;
+    assert!(!listed.iter().any(|r| r == double::STAFF_ID), "{listed:?}");
+    double.set_member_roles(double::ALICE_ID, &[]);
+    double.set_member_roles(double::CAROL_ID, &[double::fixture::MODS_ROLE_ID]);
+    let reason = until(&mut alice, |e| match e {
+        Event::RoomLeft { room, reason } if room.as_str() == double::STAFF_ID => {
+            Some(format!("{reason:?}"))
+        }
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("may no longer see"), "{reason}");
+    let mut tries = 0;
+    while !rooms(&mut carol)
+        .await
+        .iter()
+        .any(|r| r == double::STAFF_ID)
+    {
+        tries += 1;
+        assert!(tries < 100, "#staff never listed for carol");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Step 2 with a code no longer valid (the account asked for a newer one,
+/// as an expired code would be) asks again with a new code, which then
+/// links.
+#[tokio::test]
+async fn a_stale_code_at_step_two_is_replaced_by_a_new_one() {
+    logs();
+    let double = Double::start_shared().await.unwrap();
+    let bridge = shared_bridge(&double);
+    let (first, stale) = ask_code(&bridge, "carol@example.org").await;
+    let (second, _) = ask_code(&bridge, "carol@example.org").await;
+    let again = bridge
+        .register(stale)
+        .await
+        .expect("asked again, not refused");
+    if let Registered::NextStep { instructions, .. } = &again {
+        assert!(instructions.contains("no longer valid"), "{instructions}");
+    }
+    let (code, next) = code_step(again, "carol@example.org");
+    assert!(code != first && code != second, "a new code: {code}");
+    double.say_directly(double::CAROL_ID, &code);
+    bot_answered(&double, double::CAROL_ID, "Linked").await;
+    let Registered::Done { store } = bridge.register(next).await.unwrap() else {
+        panic!("linked")
+    };
+    assert_eq!(store.get("discord_user"), Some(double::CAROL_ID));
 }

@@ -201,7 +201,12 @@ fn route(
         ),
         ("GET", ["users", "@me"]) => ("200 OK", fixture::user(fixture::BOT_ID)),
         ("GET", ["guilds", fixture::GUILD_ID, "members", user]) => match fixture::member(user) {
-            Some(member) => ("200 OK", member),
+            Some(mut member) => {
+                if let Some(roles) = state.member_roles.get(*user) {
+                    member["roles"] = json!(roles);
+                }
+                ("200 OK", member)
+            }
             None => (
                 "404 Not Found",
                 json!({ "message": "Unknown Member", "code": 10007 }),

@@ -90,6 +90,8 @@ pub(crate) struct State {
     pub reactions: std::collections::HashSet<(String, String, String)>,
     /// The files uploaded with messages, by their CDN path.
     pub cdn: std::collections::HashMap<String, Vec<u8>>,
+    /// Members' roles changed since the fixture (by user id).
+    pub member_roles: std::collections::HashMap<String, Vec<String>>,
 }
 
 pub(crate) struct Shared {
@@ -172,6 +174,7 @@ impl Double {
                 webhooks_forbidden: false,
                 reactions: Default::default(),
                 cdn: Default::default(),
+                member_roles: Default::default(),
             }),
             dispatched: broadcast::channel(1024).0,
             drop_all: broadcast::channel(16).0,
@@ -291,16 +294,28 @@ impl Double {
     }
 
     /// A message by the bot's webhook in `channel` under `name` (as a
-    /// session of the bot sent it earlier); returns its id.
+    /// session of the bot sent it earlier); returns its id. The channel's
+    /// webhook is made the first time, as the bridge makes it.
     pub fn say_through_bot_webhook(&self, channel: &str, name: &str, content: &str) -> String {
         let mut state = self.shared.state.lock().unwrap();
-        let id = next_id(&mut state);
-        let webhook = serde_json::json!({
-            "id": id, "type": 1, "guild_id": GUILD_ID, "channel_id": channel,
-            "user": fixture::user(BOT_ID), "name": "Switchboard", "avatar": null,
-            "token": format!("webhook-token-{id}"), "application_id": BOT_ID
-        });
-        state.webhooks.push(webhook);
+        let made = state
+            .webhooks
+            .iter()
+            .find(|w| w["channel_id"] == channel)
+            .and_then(|w| w["id"].as_str().map(str::to_owned));
+        let id = match made {
+            Some(id) => id,
+            None => {
+                let id = next_id(&mut state);
+                let webhook = serde_json::json!({
+                    "id": id, "type": 1, "guild_id": GUILD_ID, "channel_id": channel,
+                    "user": fixture::user(BOT_ID), "name": "Switchboard", "avatar": null,
+                    "token": format!("webhook-token-{id}"), "application_id": BOT_ID
+                });
+                state.webhooks.push(webhook);
+                id
+            }
+        };
         let body = serde_json::json!({ "username": name, "content": content });
         let token = format!("webhook-token-{id}");
         let (_, message) =
@@ -317,6 +332,15 @@ impl Double {
     /// Takes the Manage Webhooks permission from the bot (or gives it back).
     pub fn forbid_webhooks(&self, forbidden: bool) {
         self.shared.state.lock().unwrap().webhooks_forbidden = forbidden;
+    }
+
+    /// `user`'s roles become `roles`, as `GET /guilds/{id}/members/{user}`
+    /// answers from now on; nothing is dispatched (Discord tells a bot of
+    /// member changes only with the privileged members intent).
+    pub fn set_member_roles(&self, user: &str, roles: &[&str]) {
+        let roles = roles.iter().map(|r| r.to_string()).collect();
+        let mut state = self.shared.state.lock().unwrap();
+        state.member_roles.insert(user.to_owned(), roles);
     }
 
     /// Dispatches CHANNEL_UPDATE: `#general` gets a new topic.

@@ -105,3 +105,44 @@ async fn an_xmpp_upload_arrives_in_discord_as_an_attachment_byte_identical() {
         .count();
     assert_eq!(posts, 1, "the large file reached Discord");
 }
+
+/// A file sent to a Discord person (their contact JID, a chat message
+/// with the upload's URL) arrives in the DM channel as a real attachment,
+/// byte-identical, posted by the bot with no nick in front.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_xmpp_upload_to_a_discord_contact_arrives_in_the_dm() {
+    let double = Double::start().await.unwrap();
+    let prosody = Prosody::start_with_upload(&[(GW, SECRET)], 1 << 20);
+    let files = format!("[files]\nmax_file_size = {LIMIT}\nallow_private_addresses = true\n");
+    let gateway = Switchboard::start(&(config(&prosody, &double, "info") + &files));
+    let setup = Setup {
+        double,
+        prosody,
+        gateway,
+    };
+    let mut me = registered(&setup, "me").await;
+    let contact: Jid = discord_setup::contact_jid(discord::ALICE_ID)
+        .parse()
+        .unwrap();
+    let data = pseudo_random(50_000, 17);
+    let url = upload(&mut me, "photo.jpg", "image/jpeg", &data).await;
+    let shared = file_message(
+        &contact,
+        MessageType::Chat,
+        "dm-file-1",
+        &url,
+        ("photo.jpg", "image/jpeg", data.len()),
+    );
+    me.send(shared).await;
+    let dm = discord::fixture::dm_channel_id(discord::ALICE_ID);
+    let post = setup
+        .double
+        .wait_request(|r| {
+            r.method == "POST" && r.path.ends_with(&format!("/channels/{dm}/messages"))
+        })
+        .await;
+    assert_eq!(post.files.len(), 1, "one attachment: {:?}", post.body);
+    assert_eq!(post.files[0].filename, "photo.jpg");
+    assert!(post.files[0].bytes == data, "the bytes differ");
+    assert_eq!(post.body["content"], "", "{}", post.body);
+}

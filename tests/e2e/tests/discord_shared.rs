@@ -242,3 +242,160 @@ async fn measure_rss_shared() {
         (five.0 as i64 - one.0 as i64) / 4, (five.1 as i64 - one.1 as i64) / 4,
     );
 }
+
+/// Two other XMPP users of the shared bot write in `#general` through its
+/// one webhook, each under their nick: carol sees two occupants, `erin`
+/// and `frank`, each message from its own, not one webhook author.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_name_through_the_shared_webhook_is_an_occupant_of_its_own() {
+    let setup = shared_setup(Double::start_shared().await.unwrap());
+    let (mut carol, _) = link(&setup.prosody, &setup.double, "carol", discord::CAROL_ID).await;
+    join(&mut carol, discord::GENERAL_ID, "carol").await;
+    let general = room_jid(discord::GENERAL_ID);
+    for (name, text) in [
+        ("erin", "from erin"),
+        ("frank", "from frank"),
+        ("erin", "erin again"),
+    ] {
+        setup
+            .double
+            .say_through_bot_webhook(discord::GENERAL_ID, name, text);
+        let from = carol
+            .wait_for(|s| match s {
+                Stanza::Message(m)
+                    if m.type_ == MessageType::Groupchat
+                        && m.get_best_body(vec![]).map(|(_, b)| b.as_str()) == Some(text) =>
+                {
+                    m.from.clone()
+                }
+                _ => None,
+            })
+            .await;
+        assert_eq!(from.to_string(), format!("{general}/{name}"), "{text}");
+    }
+}
+
+/// Sends XEP-0444 reactions to the room's message `sid`, with this id.
+async fn react(client: &mut Client, room: &str, id: &str, sid: &str, emoji: &[&str]) {
+    let each: String = emoji
+        .iter()
+        .map(|e| format!("<reaction>{e}</reaction>"))
+        .collect();
+    let reactions = format!("<reactions xmlns='{REACTIONS}' id='{sid}'>{each}</reactions>");
+    let mut m = xmpp_parsers::message::Message::groupchat(Some(room.parse().unwrap()));
+    m.id = Some(xmpp_parsers::message::Id(id.to_owned()));
+    m.payloads.push(reactions.parse().unwrap());
+    client.send(m).await;
+}
+
+/// The reflection of the client's reactions `id`, from `from`: the set.
+async fn reflected(client: &mut Client, from: &str, id: &str) -> Vec<String> {
+    let from: Jid = from.parse().unwrap();
+    client
+        .wait_for(|s| match s {
+            Stanza::Message(m)
+                if m.from.as_ref() == Some(&from) && m.id.as_ref().is_some_and(|i| i.0 == id) =>
+            {
+                let r = m.payloads.iter().find(|p| p.is("reactions", REACTIONS))?;
+                Some(r.children().map(Element::text).collect())
+            }
+            _ => None,
+        })
+        .await
+}
+
+const REACTIONS: &str = "urn:xmpp:reactions:0";
+
+/// Two XMPP users of the shared bot react 👍 to the same message: each sees
+/// their own reaction reflected as theirs; carol taking hers back leaves
+/// the bot's 👍 on Discord (alice still wants it); alice's removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_taking_back_a_shared_reaction_leaves_the_others() {
+    let setup = shared_setup(Double::start_shared().await.unwrap());
+    let (mut alice, _) = link(&setup.prosody, &setup.double, "alice", discord::ALICE_ID).await;
+    let (mut carol, _) = link(&setup.prosody, &setup.double, "carol", discord::CAROL_ID).await;
+    let room = room_jid(discord::GENERAL_ID);
+    let alice_jid = join(&mut alice, discord::GENERAL_ID, "alice")
+        .await
+        .to_string();
+    let carol_jid = join(&mut carol, discord::GENERAL_ID, "carol")
+        .await
+        .to_string();
+    let hi = setup
+        .double
+        .say(discord::GENERAL_ID, discord::DAVE_ID, "hi");
+    let mut sids = Vec::new();
+    for client in [&mut alice, &mut carol] {
+        let sid = client
+            .wait_for(|s| match s {
+                Stanza::Message(m) if m.get_best_body(vec![]).is_some_and(|(_, b)| b == "hi") => m
+                    .payloads
+                    .iter()
+                    .find(|p| p.is("stanza-id", "urn:xmpp:sid:0"))
+                    .and_then(|p| p.attr("id").map(str::to_owned)),
+                _ => None,
+            })
+            .await;
+        sids.push(sid);
+    }
+    let on_discord = |method: &str| {
+        let method = method.to_owned();
+        let hi = hi.clone();
+        move |r: &discord::Request| {
+            r.method == method && r.path.contains(&format!("/messages/{hi}/reactions/"))
+        }
+    };
+    react(&mut alice, &room, "a-1", &sids[0], &["👍"]).await;
+    assert_eq!(reflected(&mut alice, &alice_jid, "a-1").await, ["👍"]);
+    setup.double.wait_request(on_discord("PUT")).await;
+    react(&mut carol, &room, "c-1", &sids[1], &["👍"]).await;
+    assert_eq!(reflected(&mut carol, &carol_jid, "c-1").await, ["👍"]);
+    react(&mut carol, &room, "c-2", &sids[1], &[]).await;
+    assert!(reflected(&mut carol, &carol_jid, "c-2").await.is_empty());
+    let delete = on_discord("DELETE");
+    assert!(
+        !setup.double.requests().iter().any(delete),
+        "carol's removal took alice's 👍 off Discord"
+    );
+    react(&mut alice, &room, "a-2", &sids[0], &[]).await;
+    assert!(reflected(&mut alice, &alice_jid, "a-2").await.is_empty());
+    setup.double.wait_request(on_discord("DELETE")).await;
+}
+
+/// Carol, linked, writes to alice's contact JID: the shared bot DMs alice
+/// with carol's name in bold in front; alice's answer comes back to
+/// carol's client from alice's contact JID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linked_user_writes_to_a_discord_person_and_gets_the_answer() {
+    let setup = shared_setup(Double::start_shared().await.unwrap());
+    let (mut carol, _) = link(&setup.prosody, &setup.double, "carol", discord::CAROL_ID).await;
+    join(&mut carol, discord::GENERAL_ID, "carol").await;
+    let alice = discord_setup::contact_jid(discord::ALICE_ID);
+    let mut m = xmpp_parsers::message::Message::chat(Some(alice.parse().unwrap()));
+    m.bodies
+        .insert(xmpp_parsers::message::Lang::new(), "hi alice".to_owned());
+    carol.send(m).await;
+    let dm = format!(
+        "/api/v10/channels/{}/messages",
+        discord::fixture::dm_channel_id(discord::ALICE_ID)
+    );
+    let posted = setup
+        .double
+        .wait_request(|r| r.method == "POST" && r.path == dm)
+        .await;
+    assert_eq!(posted.body["content"], "**carol**: hi alice");
+    setup.double.say_directly(discord::ALICE_ID, "hi carol");
+    let from: Jid = alice.parse().unwrap();
+    let body = carol
+        .wait_for(|s| match s {
+            Stanza::Message(m)
+                if m.type_ == MessageType::Chat
+                    && m.from.as_ref().map(Jid::to_bare) == Some(from.to_bare()) =>
+            {
+                m.get_best_body(vec![]).map(|(_, b)| b.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(body, "hi carol");
+}

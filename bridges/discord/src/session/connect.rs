@@ -61,6 +61,10 @@ pub(super) struct Connection {
     pub(super) view: Option<View>,
     /// Shared-bot mode: where the session says which channels it joined.
     pub(super) rooms: Option<crate::shared::Rooms>,
+    /// Shared-bot mode: the bot (its reactions' claims).
+    pub(super) shared: Option<Arc<SharedBot>>,
+    /// Shared-bot mode: set when the session fell behind.
+    pub(super) lagged: Option<crate::shared::Lagged>,
 }
 
 /// Connects: a client of the user's own bot, or a place among the shared
@@ -68,13 +72,15 @@ pub(super) struct Connection {
 pub(super) async fn connect(config: &Config, account: &str, source: Source) -> Option<Connection> {
     let token = match source {
         Source::Shared(bot, view) => {
-            let (dispatches, rooms) = bot.subscribe();
+            let place = bot.subscribe(account);
             return Some(Connection {
                 http: bot.http(),
-                dispatches,
+                dispatches: place.dispatches,
                 own: None,
                 view: Some(view),
-                rooms: Some(rooms),
+                rooms: Some(place.rooms),
+                lagged: Some(place.lagged),
+                shared: Some(bot),
             });
         }
         Source::Own(token) => token,
@@ -101,6 +107,8 @@ pub(super) async fn connect(config: &Config, account: &str, source: Source) -> O
         own: Some((shards, gateway)),
         view: None,
         rooms: None,
+        shared: None,
+        lagged: None,
     })
 }
 

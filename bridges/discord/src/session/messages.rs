@@ -14,29 +14,40 @@ impl Session {
     /// The first join of a channel with a saved position in this session:
     /// what was said after it, oldest first (at most [`CATCH_UP`]).
     pub(super) async fn catch_up(&mut self, channel: u64) -> bool {
-        let Some(last) = self.positions.last(channel) else {
-            return true;
-        };
+        self.catch_up_pages(channel, 1).await
+    }
+
+    /// As [`Session::catch_up`], up to `pages` pages of [`CATCH_UP`].
+    pub(super) async fn catch_up_pages(&mut self, channel: u64, pages: usize) -> bool {
         if !self.caught_up.insert(channel) {
             return true;
         }
-        let after = serenity::http::MessagePagination::After(last.into());
-        let mut missed = match self
-            .http
-            .get_messages(ChannelId::new(channel), Some(after), Some(CATCH_UP))
-            .await
-        {
-            Ok(missed) => missed,
-            Err(e) => {
-                tracing::info!(account = %self.account, %channel, error = %crate::errors::describe(&e), "no catch-up");
+        for _ in 0..pages {
+            let Some(last) = self.positions.last(channel) else {
                 return true;
+            };
+            let after = serenity::http::MessagePagination::After(last.into());
+            let mut missed = match self
+                .http
+                .get_messages(ChannelId::new(channel), Some(after), Some(CATCH_UP))
+                .await
+            {
+                Ok(missed) => missed,
+                Err(e) => {
+                    tracing::info!(account = %self.account, %channel, error = %crate::errors::describe(&e), "no catch-up");
+                    return true;
+                }
+            };
+            missed.sort_by_key(|m| m.id);
+            let full = missed.len() == usize::from(CATCH_UP);
+            tracing::debug!(account = %self.account, %channel, count = missed.len(), "caught up");
+            for message in missed {
+                if !self.message(message).await {
+                    return false;
+                }
             }
-        };
-        missed.sort_by_key(|m| m.id);
-        tracing::debug!(account = %self.account, %channel, count = missed.len(), "caught up");
-        for message in missed {
-            if !self.message(message).await {
-                return false;
+            if !full {
+                break;
             }
         }
         true
@@ -58,13 +69,19 @@ impl Session {
     fn is_own(&self, message: &DiscordMessage) -> bool {
         if let Some(view) = &self.view {
             // The shared bot and its webhooks speak for every linked user:
-            // only what this session sent (or the account itself) is own.
+            // only what this session sent, the account itself, or the
+            // bot's webhook under the user's name in this channel (sent
+            // before a restart) is own.
             let sent = match &message.nonce {
                 Some(Nonce::String(nonce)) => self.pending.contains_key(nonce),
                 Some(Nonce::Number(nonce)) => self.pending.contains_key(&nonce.to_string()),
                 None => self.sent_ids.contains_key(&message.id.get()),
             };
-            return sent || message.author.id.get() == view.user;
+            let webhook = message.webhook_id.map(|w| w.get());
+            let app = message.application_id.map(|a| a.get());
+            return sent
+                || message.author.id.get() == view.user
+                || self.own_webhook_name(message.channel_id.get(), webhook, app, &message.author);
         }
         let by_bot_app = message.application_id.map(|a| a.get()) == self.own_id;
         Some(message.author.id.get()) == self.own_id
@@ -101,8 +118,38 @@ impl Session {
         self.authors.note(message.id.get(), author);
         self.typing.stopped(channel, author);
         let target = Target::User(user.to_string().into());
-        let event = incoming::message(&message, target, &self.guilds, own, token);
+        let mut message = message;
+        if own && self.view.is_some() {
+            // The shared bot wrote for the user: their words without their name.
+            let prefix = outgoing::nick_prefix(&self.dm_name());
+            if let Some(rest) = message.content.strip_prefix(&prefix) {
+                message.content = rest.to_owned();
+            }
+        }
+        let mut event = incoming::message(&message, target, &self.guilds, own, token);
+        if let (true, Some(me)) = (own, self.me()) {
+            event.author = me.to_string().into();
+        }
         self.emit(Event::Message(event)).await
+    }
+
+    /// Shared-bot mode: whether a message of the bot's webhook (`app` is
+    /// the bot's application) is under the name the user writes with in
+    /// `channel`: theirs, as Discord users read it.
+    fn own_webhook_name(
+        &self,
+        channel: u64,
+        webhook: Option<u64>,
+        app: Option<u64>,
+        author: &serenity::model::user::User,
+    ) -> bool {
+        let by_bot = webhook.is_some() && app.is_some() && app == self.own_id;
+        by_bot
+            && self
+                .nicks
+                .get(&channel)
+                .and_then(|nick| crate::webhooks::usable_name(nick))
+                .is_some_and(|name| name == author.name)
     }
 
     /// MESSAGE_CREATE: in a joined room, or a direct message.
@@ -111,8 +158,12 @@ impl Session {
             return self.direct_message(message).await;
         }
         let channel = message.channel_id.get();
-        let author = message.author.id.get();
         let own = self.is_own(&message);
+        if !own {
+            // Someone writing through a webhook: the person its name is.
+            crate::people::name_message_author(&mut message);
+        }
+        let author = message.author.id.get();
         let Some(told) = self.joined.get_mut(&channel) else {
             return true;
         };
@@ -182,11 +233,22 @@ impl Session {
         };
         let webhook = update.webhook_id.flatten().map(|w| w.get());
         let own = match &self.view {
-            Some(view) => author == view.user || self.webhooks.sent_through(update.id.get()),
+            Some(view) => {
+                author == view.user
+                    || self.webhooks.sent_through(update.id.get())
+                    || update.author.as_ref().is_some_and(|a| {
+                        let app = update.application_id.flatten().map(|a| a.get());
+                        self.own_webhook_name(channel, webhook, app, a)
+                    })
+            }
             None => {
                 Some(author) == self.own_id || webhook.is_some_and(|w| self.webhooks.is_ours(w))
             }
         };
+        let mut update = update;
+        if let (false, Some(author)) = (own, update.author.as_mut()) {
+            crate::people::name_author(author, webhook);
+        }
         let target = if update.guild_id.is_some() {
             if !self.joined.contains_key(&channel) {
                 return true;
@@ -198,7 +260,6 @@ impl Session {
                 None => return true,
             }
         };
-        let mut update = update;
         if let (true, None, Some(nick), Some(content)) = (
             own,
             webhook,

@@ -23,7 +23,10 @@ use switchboard_bridge_api::{
     ErrorContext, ErrorKind, Event, MessageId, Target, Token, TypingState,
 };
 
+use std::sync::Arc;
+
 use super::{channel_of, Session};
+use crate::shared::SharedBot;
 use crate::webhooks::Route;
 use crate::{errors, outgoing};
 
@@ -142,11 +145,13 @@ impl Session {
                     .map(drop)
             }
             None => {
+                // The name in front stays: the nick in a room, the
+                // writer's name in a shared bot's DM.
                 let prefix = match target {
-                    Target::Room(_) => self.nicks.get(&channel).map(String::as_str),
-                    Target::User(_) => None,
+                    Target::Room(_) => self.nicks.get(&channel).cloned(),
+                    Target::User(_) => self.view.is_some().then(|| self.dm_name()),
                 };
-                let body = outgoing::edit_body(&text, prefix);
+                let body = outgoing::edit_body(&text, prefix.as_deref());
                 self.http
                     .edit_message(ChannelId::new(channel), DiscordId::new(id), &body, vec![])
                     .await
@@ -201,6 +206,11 @@ impl Session {
         let Some(bot) = self.own_id else {
             return true;
         };
+        if let Some(shared) = self.shared.clone() {
+            return self
+                .react_shared(&shared, channel, id, reactions, target, token)
+                .await;
+        }
         let change = self.reactions.replace(id, bot, &reactions);
         let (channel, id) = (ChannelId::new(channel), DiscordId::new(id));
         for emoji in &change.remove {
@@ -218,6 +228,51 @@ impl Session {
             }
         }
         true
+    }
+
+    /// Shared-bot mode's React: the user's set is theirs (kept under the
+    /// linked account); the bot's reaction is added by the first linked
+    /// user who wants it and taken off when the last one no longer does
+    /// ([`crate::claims`]); the set is told back at once, as the bot's
+    /// echo is nobody's in particular.
+    async fn react_shared(
+        &mut self,
+        shared: &SharedBot,
+        channel: u64,
+        id: u64,
+        reactions: Vec<String>,
+        target: Target,
+        token: Token,
+    ) -> bool {
+        let Some(me) = self.me() else { return true };
+        let who: Arc<str> = self.account.as_str().into();
+        let change = self.reactions.replace(id, me, &reactions);
+        let (on, message) = (ChannelId::new(channel), DiscordId::new(id));
+        for emoji in &change.remove {
+            if shared.claims.release(id, emoji, &who) {
+                let reaction = self.reactions.emoji_of(emoji);
+                let result = self.http.delete_reaction_me(on, message, &reaction).await;
+                if !self.refused(result, token.clone(), "reaction").await {
+                    return false;
+                }
+            }
+        }
+        for emoji in &change.add {
+            if shared.claims.claim(id, emoji, &who) {
+                let reaction = self.reactions.emoji_of(emoji);
+                let result = self.http.create_reaction(on, message, &reaction).await;
+                if result.is_err() {
+                    shared.claims.release(id, emoji, &who);
+                    self.reactions.remove(id, me, emoji);
+                }
+                if !self.refused(result, token.clone(), "reaction").await {
+                    return false;
+                }
+            }
+        }
+        let guild = self.guilds.channel(channel).map(|c| c.guild);
+        let set = self.reactions.set(id, me);
+        self.tell_reactions(target, id, guild, me, set).await
     }
 
     /// Typing: an active state is posted (throttled, repeated while it

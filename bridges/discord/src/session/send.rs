@@ -40,6 +40,20 @@ impl Session {
         }
     }
 
+    /// Shared-bot mode: the name in front of the user's DMs: their Discord
+    /// account's name in a guild, else the nick of a joined room, else
+    /// their XMPP account's local part.
+    pub(super) fn dm_name(&self) -> String {
+        let me = self.me().unwrap_or_default();
+        let listed = self
+            .guilds
+            .guild_ids()
+            .find_map(|g| self.guilds.member_name(g, me));
+        let nick = self.nicks.values().next().map(String::as_str);
+        let local = self.account.split('@').next().unwrap_or(&self.account);
+        listed.or(nick).unwrap_or(local).to_owned()
+    }
+
     /// The channel whose webhook carries a channel's messages, and the
     /// thread to name: a thread's messages go through its parent's webhook.
     pub(super) fn hook_channel(&self, channel: u64) -> (u64, Option<ChannelId>) {
@@ -81,16 +95,13 @@ impl Session {
             Target::Room(room) => {
                 channel_of(room.as_str()).filter(|id| self.joined.contains_key(id))
             }
-            Target::User(_) if self.view.is_some() => {
-                let text = "the shared Discord bot carries no direct messages";
-                return self
-                    .error(ErrorContext::Command(token), ErrorKind::Forbidden, text)
-                    .await;
+            // Someone who wrote through a webhook has no Discord account.
+            Target::User(user) => {
+                match channel_of(user.as_str()).filter(|u| !crate::people::is_webhook_person(*u)) {
+                    Some(user) => self.open_direct(user).await,
+                    None => None,
+                }
             }
-            Target::User(user) => match channel_of(user.as_str()) {
-                Some(user) => self.open_direct(user).await,
-                None => None,
-            },
         };
         if let (Target::Room(_), Some(room)) = (&target, channel) {
             if !self.may(room, Permissions::SEND_MESSAGES) {
@@ -130,11 +141,13 @@ impl Session {
         self.typing.idle(channel);
         let nick = match &target {
             Target::Room(_) => self.nicks.get(&channel).cloned(),
-            Target::User(_) => None,
+            // The shared bot writes for many: the writer's name in front.
+            Target::User(_) => self.view.is_some().then(|| self.dm_name()),
         };
         let (hook_channel, thread) = self.hook_channel(channel);
+        let direct = matches!(target, Target::User(_));
         let route = match (&nick, self.own_id) {
-            (Some(_), Some(bot)) if text.reply_to.is_none() => {
+            (Some(_), Some(bot)) if text.reply_to.is_none() && !direct => {
                 let allowed = self.bot_may(hook_channel, Permissions::MANAGE_WEBHOOKS);
                 self.webhooks
                     .route(&self.http, hook_channel, bot, allowed)
@@ -148,6 +161,7 @@ impl Session {
             route,
             webhook_name: nick.as_deref().and_then(usable_name),
             nick,
+            direct,
             kind: text.kind,
             reply_to: text.reply_to.as_ref().map(|m| m.as_str().to_owned()),
         };
@@ -226,6 +240,10 @@ impl Session {
                         files::name_in(&mut body, file);
                     }
                     self.pending.insert(nonce.clone(), token.clone());
+                    if let (true, Some(shared)) = (out.direct, &self.shared) {
+                        // Its echo, and the answers, find the writer.
+                        shared.dms.sending(&nonce, &self.account.as_str().into());
+                    }
                     let result = self
                         .http
                         .send_message(ChannelId::new(out.channel), files.clone(), &body)
@@ -267,6 +285,8 @@ struct Out {
     route: Route,
     webhook_name: Option<String>,
     nick: Option<String>,
+    /// To a person (a DM).
+    direct: bool,
     kind: MessageKind,
     reply_to: Option<String>,
 }

@@ -37,7 +37,8 @@ fn in_thread(channel: &Channel, what: Permissions) -> Permissions {
 }
 
 /// How long an account's roles in a guild are trusted before a listing
-/// reads them again (a join always does).
+/// reads them again (a join always does), unless the operator says
+/// otherwise ([`crate::Settings::linked_roles_every`]).
 pub(crate) const FRESH: Duration = Duration::from_secs(5 * 60);
 
 /// The linked account and what is known of its memberships.
@@ -79,7 +80,7 @@ impl Session {
         let stale = view
             .members
             .get(&guild)
-            .is_none_or(|(_, read)| read.elapsed() > FRESH);
+            .is_none_or(|(_, read)| read.elapsed() > self.config.roles_every);
         if !force && !stale {
             return;
         }

@@ -3,6 +3,8 @@
 //! saying.
 #![allow(dead_code)]
 
+pub mod shared;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
