@@ -544,6 +544,7 @@ mod tests {
     fn the_session_task_is_small() {
         let config = Arc::new(Config {
             api: None,
+            roles_every: FRESH,
             client: Default::default(),
             downloads: Default::default(),
         });
