@@ -39,7 +39,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use switchboard_bridge_api::Command;
@@ -194,10 +193,9 @@ fn file_name(media_type: &str) -> &'static str {
     }
 }
 
+/// Now, in seconds since the epoch (the archive's clock).
 fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    crate::archive::now_micros() / 1_000_000
 }
 
 impl Gateway {
