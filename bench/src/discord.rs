@@ -8,7 +8,8 @@
 //! (default 1,000) Discord → XMPP (said in the channel, each seen by the
 //! first user's client) and XMPP → Discord (sent by that client, each
 //! posted through the webhook and reflected), and how many were lost
-//! (must be 0). Arguments: `--users N --messages N --json FILE`.
+//! (must be 0). Arguments: `--users N --messages N --json FILE`, and
+//! `--pause SECONDS` to wait once all have joined (to profile the gateway).
 
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,9 @@ struct Args {
     users: usize,
     messages: usize,
     json: String,
+    /// Seconds to wait, once every user has joined, before the messages
+    /// (time to take a heap profile of the gateway).
+    pause: u64,
 }
 
 fn args() -> Args {
@@ -32,6 +36,7 @@ fn args() -> Args {
         users: 5,
         messages: 1000,
         json: "bench-discord-results.json".into(),
+        pause: 0,
     };
     let mut it = std::env::args().skip(2);
     while let Some(k) = it.next() {
@@ -40,8 +45,9 @@ fn args() -> Args {
             "--users" => a.users = v.parse().expect("--users N"),
             "--messages" => a.messages = v.parse().expect("--messages N"),
             "--json" => a.json = v,
+            "--pause" => a.pause = v.parse().expect("--pause SECONDS"),
             other => panic!(
-                "unknown argument {other} {v}; use --discord --users N --messages N --json FILE"
+                "unknown argument {other} {v}; use --discord --users N --messages N --json FILE --pause SECONDS"
             ),
         }
     }
@@ -107,6 +113,10 @@ pub async fn main() {
     let one = rss_after[0];
     let all = *rss_after.last().unwrap();
     let per_user = (all as f64 - one as f64) / (a.users - 1) as f64;
+    if a.pause > 0 {
+        eprintln!("all {} users joined; pausing {} s", a.users, a.pause);
+        tokio::time::sleep(Duration::from_secs(a.pause)).await;
+    }
 
     // Discord → XMPP: said in the channel, read by the first user.
     let first = &mut clients[0];

@@ -3,7 +3,10 @@
 //! members' names, the roles' names and permissions, the bot's own roles.
 //! Nothing else of serenity's models is kept, and that compactly (each
 //! user keeps their own copy, so it is memory per user): ids in sorted
-//! vectors, names and topics in [`Names`] tables (one string each).
+//! vectors, members' names in [`Names`] tables, all channels' names and
+//! topics end to end in one string, all their overwrites in one vector.
+
+use std::num::NonZeroU64;
 
 use serenity::model::channel::{ChannelType, GuildChannel};
 use serenity::model::gateway::Ready;
@@ -15,20 +18,35 @@ use switchboard_bridge_api::{Role, RoomListing};
 use crate::names::Names;
 use crate::permissions::{self, Overwrite};
 
-/// A text or announcement channel, or a thread in one: a room (its name
-/// and topic are kept apart, [`Guilds::channel_name`], [`Guilds::topic`]).
-#[derive(Debug, Clone)]
+/// A text or announcement channel, or a thread in one: a room. Its name
+/// and topic are in the session's one string of channel texts
+/// ([`Guilds::channel_name`], [`Guilds::topic`]), its permission
+/// overwrites in one vector of all channels' ([`Guilds::overwrites`]): 32
+/// bytes a channel besides its texts.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Channel {
     pub guild: u64,
+    /// A thread's channel.
+    pub parent: Option<NonZeroU64>,
+    /// Where its name and topic are in [`Guilds`]' string of channel texts.
+    text: TextSpan,
     pub position: u16,
     /// A private thread (shared-bot mode shows none).
     pub private: bool,
-    /// A thread's channel.
-    pub parent: Option<u64>,
-    /// The permission overwrites (the bot's own permissions, and in
-    /// shared-bot mode a linked account's, are computed from them); with
-    /// the user's own bot, other members' are not kept.
-    pub overwrites: Box<[Overwrite]>,
+}
+
+/// A channel's name and topic, end to end in the string of channel texts.
+#[derive(Debug, Clone, Copy, Default)]
+struct TextSpan {
+    start: u32,
+    name: u16,
+    topic: u16,
+}
+
+impl TextSpan {
+    fn len(self) -> usize {
+        self.name as usize + self.topic as usize
+    }
 }
 
 /// A role: its permissions and name.
@@ -75,10 +93,14 @@ pub(crate) struct Guilds {
     guilds: Vec<(u64, GuildInfo)>,
     /// The rooms by channel id, sorted.
     channels: Vec<(u64, Channel)>,
-    /// The rooms' names, by channel id.
-    channel_names: Names,
-    /// The rooms' topics that are not empty, by channel id.
-    topics: Names,
+    /// The rooms' names and topics, end to end ([`TextSpan`]).
+    channel_texts: String,
+    /// Bytes of `channel_texts` no channel uses any more.
+    unused_texts: usize,
+    /// The rooms' permission overwrites, grouped by channel: each one's
+    /// channel in `overwrite_channels` (sorted), itself in `overwrites`.
+    overwrite_channels: Vec<u64>,
+    overwrites: Vec<Overwrite>,
     /// Guilds READY announced whose GUILD_CREATE has not come yet.
     pending: Vec<u64>,
     ready: bool,
@@ -90,27 +112,33 @@ pub(crate) struct Guilds {
 }
 
 /// The room a channel is: text and announcement channels, and threads
-/// (public, private, announcement) with their parent.
-fn room_of(channel: &GuildChannel, keep: impl Fn(&Overwrite) -> bool) -> Option<Channel> {
+/// (public, private, announcement) with their parent (its texts not yet
+/// placed).
+fn room_of(guild: u64, channel: &GuildChannel) -> Option<Channel> {
     let parent = match channel.kind {
         ChannelType::Text | ChannelType::News => None,
         ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread => {
-            Some(channel.parent_id?.get())
+            Some(NonZeroU64::new(channel.parent_id?.get())?)
         }
         _ => return None,
     };
     Some(Channel {
-        guild: channel.guild_id.get(),
-        position: channel.position,
+        guild,
         parent,
+        text: TextSpan::default(),
+        position: channel.position,
         private: channel.kind == ChannelType::PrivateThread,
-        overwrites: channel
-            .permission_overwrites
-            .iter()
-            .map(Overwrite::from_model)
-            .filter(keep)
-            .collect(),
     })
+}
+
+/// The longest prefix of `text` that fits a [`TextSpan`]'s length (Discord's
+/// names and topics are far shorter).
+fn clipped(text: &str) -> &str {
+    let mut end = text.len().min(u16::MAX as usize);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// A channel's topic, when it has one.
@@ -180,36 +208,23 @@ impl Guilds {
     pub fn create(&mut self, guild: &Guild) {
         let id = guild.id.get();
         self.pending.retain(|g| *g != id);
-        let gone = |c: &Channel| c.guild == id;
-        let before: Vec<u64> = self
+        let gone: Vec<u64> = self
             .channels
             .iter()
-            .filter(|(_, c)| gone(c))
+            .filter(|(_, c)| c.guild == id)
             .map(|(k, _)| *k)
             .collect();
-        self.channels.retain(|(_, c)| !gone(c));
-        self.channel_names.retain(|k| !before.contains(&k));
-        self.topics.retain(|k| !before.contains(&k));
-        let mut names = Vec::new();
-        let mut topics = Vec::new();
-        for channel in guild.channels.values().chain(&guild.threads) {
-            if let Some(mut room) = room_of(channel, self.keeps()) {
-                room.guild = id;
-                let key = channel.id.get();
-                self.channels.push((key, room));
-                names.push((key, channel.name.as_str()));
-                topics.extend(topic_of(channel).map(|t| (key, t)));
-            }
+        for channel in gone {
+            self.remove(channel);
         }
         // A channel listed twice: the last one counts.
-        self.channels.reverse();
-        self.channels.sort_by_key(|(k, _)| *k);
-        self.channels.dedup_by_key(|(k, _)| *k);
+        for channel in guild.channels.values().chain(&guild.threads) {
+            self.place(id, channel);
+        }
         self.channels.shrink_to_fit();
-        let merged = Names::from_entries(self.channel_names.iter().chain(names));
-        self.channel_names = merged;
-        let merged = Names::from_entries(self.topics.iter().chain(topics));
-        self.topics = merged;
+        self.channel_texts.shrink_to_fit();
+        self.overwrite_channels.shrink_to_fit();
+        self.overwrites.shrink_to_fit();
         let sorted = |mut ids: Vec<u64>| {
             ids.sort_unstable();
             ids.dedup();
@@ -280,12 +295,68 @@ impl Guilds {
 
     /// A channel's name, for `<#id>`.
     pub fn channel_name(&self, id: u64) -> Option<&str> {
-        self.channel_names.get(id)
+        Some(self.name_at(self.channel(id)?.text))
     }
 
     /// A room's topic, when it has one.
     pub fn topic(&self, id: u64) -> Option<&str> {
-        self.topics.get(id)
+        Some(self.topic_at(self.channel(id)?.text)).filter(|t| !t.is_empty())
+    }
+
+    fn name_at(&self, span: TextSpan) -> &str {
+        &self.channel_texts[span.start as usize..][..span.name as usize]
+    }
+
+    fn topic_at(&self, span: TextSpan) -> &str {
+        &self.channel_texts[span.start as usize + span.name as usize..][..span.topic as usize]
+    }
+
+    /// Appends a channel's name and topic to the string of channel texts.
+    fn push_text(&mut self, name: &str, topic: &str) -> TextSpan {
+        let start = self.channel_texts.len() as u32;
+        self.channel_texts.push_str(name);
+        self.channel_texts.push_str(topic);
+        TextSpan {
+            start,
+            name: name.len() as u16,
+            topic: topic.len() as u16,
+        }
+    }
+
+    /// Rebuilds the string of channel texts once half of it is unused.
+    fn tidy_texts(&mut self) {
+        if self.unused_texts <= 64 || self.unused_texts * 2 <= self.channel_texts.len() {
+            return;
+        }
+        let mut texts = String::with_capacity(self.channel_texts.len() - self.unused_texts);
+        for (_, channel) in &mut self.channels {
+            let span = channel.text;
+            let start = texts.len() as u32;
+            texts.push_str(&self.channel_texts[span.start as usize..][..span.len()]);
+            channel.text.start = start;
+        }
+        self.channel_texts = texts;
+        self.unused_texts = 0;
+    }
+
+    /// A channel's permission overwrites (those kept).
+    pub fn overwrites(&self, channel: u64) -> &[Overwrite] {
+        let from = self.overwrite_channels.partition_point(|c| *c < channel);
+        let to = self.overwrite_channels.partition_point(|c| *c <= channel);
+        &self.overwrites[from..to]
+    }
+
+    /// Sets a channel's permission overwrites.
+    fn set_overwrites(&mut self, channel: u64, kept: Vec<Overwrite>) {
+        let from = self.overwrite_channels.partition_point(|c| *c < channel);
+        let to = self.overwrite_channels.partition_point(|c| *c <= channel);
+        if from == to && kept.is_empty() {
+            return;
+        }
+        let n = kept.len();
+        self.overwrite_channels
+            .splice(from..to, std::iter::repeat_n(channel, n));
+        self.overwrites.splice(from..to, kept);
     }
 
     /// A room's display name: `Guild / #channel`, a thread's
@@ -294,10 +365,12 @@ impl Guilds {
         let channel = self.channel(id)?;
         let guild = self.guild(channel.guild)?;
         let name = self.channel_name(id)?;
-        Some(match channel.parent.and_then(|p| self.channel_name(p)) {
-            Some(parent) => format!("{} / #{} / {}", guild.name, parent, name),
-            None => format!("{} / #{}", guild.name, name),
-        })
+        Some(
+            match channel.parent.and_then(|p| self.channel_name(p.get())) {
+                Some(parent) => format!("{} / #{} / {}", guild.name, parent, name),
+                None => format!("{} / #{}", guild.name, name),
+            },
+        )
     }
 
     /// A member's display name in a guild, if the guild listed them.
@@ -349,29 +422,49 @@ impl Guilds {
     /// CHANNEL_UPDATE, THREAD_CREATE, THREAD_UPDATE: a room's new name and
     /// topic; the topic when it changed.
     pub fn update(&mut self, channel: &GuildChannel) -> Option<String> {
+        self.place(channel.guild_id.get(), channel)
+    }
+
+    /// Keeps a channel of `guild` (a room) or forgets it (not a room): the
+    /// topic when it changed.
+    fn place(&mut self, guild: u64, channel: &GuildChannel) -> Option<String> {
         let id = channel.id.get();
-        let Some(room) = room_of(channel, self.keeps()) else {
+        let Some(mut room) = room_of(guild, channel) else {
             self.remove(id);
             return None;
         };
-        let topic = topic_of(channel);
-        let known = put(&mut self.channels, id, room).is_some();
-        let before = self.topics.get(id).map(str::to_owned);
-        self.channel_names.insert(id, &channel.name);
-        match topic {
-            Some(topic) => self.topics.insert(id, topic),
-            None => self.topics.remove(id),
-        }
-        (known && before.as_deref() != topic).then(|| topic.unwrap_or_default().to_owned())
+        let name = clipped(&channel.name);
+        let topic = clipped(topic_of(channel).unwrap_or_default());
+        let before = self.channel(id).map(|c| c.text);
+        let topic_changed = before.is_some_and(|span| self.topic_at(span) != topic);
+        room.text = match before {
+            Some(span) if !topic_changed && self.name_at(span) == name => span,
+            Some(span) => {
+                self.unused_texts += span.len();
+                self.push_text(name, topic)
+            }
+            None => self.push_text(name, topic),
+        };
+        put(&mut self.channels, id, room);
+        let kept = channel
+            .permission_overwrites
+            .iter()
+            .map(Overwrite::from_model)
+            .filter(self.keeps())
+            .collect();
+        self.set_overwrites(id, kept);
+        self.tidy_texts();
+        topic_changed.then(|| topic.to_owned())
     }
 
     /// THREAD_DELETE (or a channel deleted): no longer a room.
     pub fn remove(&mut self, channel: u64) {
         if let Ok(at) = find(&self.channels, channel) {
-            self.channels.remove(at);
+            let (_, gone) = self.channels.remove(at);
+            self.unused_texts += gone.text.len();
+            self.tidy_texts();
         }
-        self.channel_names.remove(channel);
-        self.topics.remove(channel);
+        self.set_overwrites(channel, Vec::new());
     }
 
     /// A role was made or changed (GUILD_ROLE_CREATE, GUILD_ROLE_UPDATE):
@@ -432,10 +525,9 @@ impl Guilds {
         let Some(channel) = self.channel(room) else {
             return Permissions::empty();
         };
-        let (Some(info), Some(holder)) = (
-            self.guild(channel.guild),
-            channel.parent.map_or(Some(channel), |p| self.channel(p)),
-        ) else {
+        // A thread has its channel's overwrites.
+        let holder = channel.parent.map_or(room, NonZeroU64::get);
+        let (Some(info), Some(_)) = (self.guild(channel.guild), self.channel(holder)) else {
             return Permissions::empty();
         };
         let role = |id: u64| info.role(id).map_or(0, |r| r.permissions);
@@ -446,7 +538,7 @@ impl Guilds {
             roles,
             role_permissions: &role,
         };
-        permissions::in_channel(&subject, &holder.overwrites)
+        permissions::in_channel(&subject, self.overwrites(holder))
     }
 
     /// The guilds' ids.
@@ -479,7 +571,7 @@ impl Guilds {
             .filter_map(|(id, c)| {
                 let guild = &*self.guild(c.guild)?.name;
                 Some(match c.parent {
-                    Some(p) => (guild, self.channel(p)?.position, p, true, *id),
+                    Some(p) => (guild, self.channel(p.get())?.position, p.get(), true, *id),
                     None => (guild, c.position, *id, false, *id),
                 })
             })
@@ -508,6 +600,7 @@ impl Guilds {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serenity::model::id::ChannelId;
     use switchboard_discord_double::fixture;
 
     /// The limited bot's guild, with a member overwrite for alice in
@@ -534,7 +627,7 @@ mod tests {
     fn the_own_bot_keeps_only_its_own_member_overwrites() {
         let random: u64 = fixture::RANDOM_ID.parse().unwrap();
         let own = guilds(false);
-        let kept = &own.channel(random).unwrap().overwrites;
+        let kept = own.overwrites(random);
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].id.to_string(), fixture::BOT_ID);
         let p = own.own_permissions(random).unwrap();
@@ -542,9 +635,43 @@ mod tests {
         assert!(!p.intersects(Permissions::MANAGE_MESSAGES | Permissions::MANAGE_WEBHOOKS));
         // Shared-bot mode keeps alice's: a linked alice may not see it.
         let shared = guilds(true);
-        assert_eq!(shared.channel(random).unwrap().overwrites.len(), 2);
+        assert_eq!(shared.overwrites(random).len(), 2);
         let alice = fixture::ALICE_ID.parse().unwrap();
         let mods = fixture::MODS_ROLE_ID.parse().unwrap();
         assert!(shared.permissions(random, alice, &[mods]).is_empty());
+    }
+
+    #[test]
+    fn channel_texts_follow_updates_and_do_not_grow_for_ever() {
+        let guild: Guild = serde_json::from_value(fixture::large_guild(50, 0, 100)).unwrap();
+        let mut guilds = Guilds::new(false);
+        guilds.create(&guild);
+        let first: u64 = 10_000;
+        assert_eq!(guilds.channel_name(first), Some("chan-0"));
+        assert_eq!(guilds.topic(first), Some("Topic of channel 0"));
+        let mut channel = guild.channels[&ChannelId::new(first)].clone();
+        for round in 0..200 {
+            channel.name = format!("renamed-{round}");
+            channel.topic = (round % 2 == 0).then(|| format!("topic {round}"));
+            let changed = guilds.update(&channel);
+            assert_eq!(changed, Some(channel.topic.clone().unwrap_or_default()));
+            // The same again: no change to tell.
+            assert_eq!(guilds.update(&channel), None);
+        }
+        assert_eq!(guilds.channel_name(first), Some("renamed-199"));
+        assert_eq!(guilds.topic(first), None, "an empty topic is none");
+        assert_eq!(guilds.topic(first + 1), Some("Topic of channel 1"));
+        assert_eq!(guilds.channel_name(first + 49), Some("chan-49"));
+        let live: usize = guilds.channels.iter().map(|(_, c)| c.text.len()).sum();
+        assert!(
+            guilds.channel_texts.len() <= 2 * live + 64,
+            "{} bytes for {live}",
+            guilds.channel_texts.len()
+        );
+        guilds.remove(first + 1);
+        assert_eq!(guilds.channel_name(first + 1), None);
+        assert_eq!(guilds.topic(first + 2), Some("Topic of channel 2"));
+        // 32 bytes a channel, and its id.
+        assert_eq!(std::mem::size_of::<(u64, Channel)>(), 40);
     }
 }

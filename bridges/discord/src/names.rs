@@ -1,10 +1,9 @@
 //! A compact table of short texts by id (members' display names, avatar
-//! hashes, channel names and topics): the ids sorted in one vector, the
-//! texts end to end in one string. About 16 bytes an entry besides the
-//! text, against some 60 for a hash map of `String`s, whose every name is
-//! an allocation of its own. Lookups are binary searches; a changed or
-//! removed text leaves its old bytes unused until they are half the
-//! string, when the string is rebuilt.
+//! hashes): the ids sorted in one vector, the texts end to end in one
+//! string. About 16 bytes an entry besides the text, against some 60 for a
+//! hash map of `String`s, whose every name is an allocation of its own.
+//! Lookups are binary searches; a changed text leaves its old bytes unused
+//! until they are half the string, when the string is rebuilt.
 
 /// Texts by id.
 #[derive(Debug, Default, Clone)]
@@ -78,25 +77,6 @@ impl Names {
         }
     }
 
-    /// Forgets `id`.
-    pub fn remove(&mut self, id: u64) {
-        if let Ok(at) = self.ids.binary_search(&id) {
-            self.unused += self.spans[at].1 as usize;
-            self.ids.remove(at);
-            self.spans.remove(at);
-            self.tidy();
-        }
-    }
-
-    /// Keeps the entries `keep` says yes to.
-    pub fn retain(&mut self, keep: impl Fn(u64) -> bool) {
-        if self.ids.iter().all(|id| keep(*id)) {
-            return;
-        }
-        let kept = Self::from_entries(self.iter().filter(|(id, _)| keep(*id)));
-        *self = kept;
-    }
-
     /// The entries, by id.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &str)> {
         self.ids
@@ -151,7 +131,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_changes_and_forgets_names() {
+    fn finds_and_changes_names() {
         let mut names =
             Names::from_entries([(30, "carol"), (10, "alice"), (20, "bob"), (10, "al")]);
         assert_eq!(names.iter().count(), 3);
@@ -160,12 +140,11 @@ mod tests {
         assert_eq!(names.get(25), None);
         names.insert(25, "dave");
         names.insert(20, "bobby");
-        names.remove(30);
         let all: Vec<(u64, &str)> = names.iter().collect();
-        assert_eq!(all, [(10, "al"), (20, "bobby"), (25, "dave")]);
-        names.retain(|id| id != 10);
-        assert_eq!(names.get(10), None);
-        assert_eq!(names.get(25), Some("dave"));
+        assert_eq!(
+            all,
+            [(10, "al"), (20, "bobby"), (25, "dave"), (30, "carol")]
+        );
         assert_eq!(Names::default().get(1), None);
     }
 

@@ -58,7 +58,7 @@ impl Session {
     /// thread to name: a thread's messages go through its parent's webhook.
     pub(super) fn hook_channel(&self, channel: u64) -> (u64, Option<ChannelId>) {
         match self.guilds.channel(channel).and_then(|c| c.parent) {
-            Some(parent) => (parent, Some(ChannelId::new(channel))),
+            Some(parent) => (parent.get(), Some(ChannelId::new(channel))),
             None => (channel, None),
         }
     }
