@@ -286,6 +286,7 @@ impl Guilds {
             }),
         };
         put(&mut self.guilds, id, info);
+        self.guilds.shrink_to_fit();
     }
 
     /// A room's channel.
