@@ -25,17 +25,23 @@ use xmpp_parsers::message::MessageType;
 /// The gateway's limit for files in this test: 256 KiB.
 const LIMIT: usize = 256 * 1024;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_xmpp_upload_arrives_in_discord_as_an_attachment_byte_identical() {
+/// The double, a Prosody with an upload service, and the gateway with
+/// [`LIMIT`] (files from loopback allowed).
+async fn start() -> Setup {
     let double = Double::start().await.unwrap();
     let prosody = Prosody::start_with_upload(&[(GW, SECRET)], 1 << 20);
     let files = format!("[files]\nmax_file_size = {LIMIT}\nallow_private_addresses = true\n");
     let gateway = Switchboard::start(&(config(&prosody, &double, "info") + &files));
-    let setup = Setup {
+    Setup {
         double,
         prosody,
         gateway,
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_xmpp_upload_arrives_in_discord_as_an_attachment_byte_identical() {
+    let setup = start().await;
     let mut alice = registered(&setup, "alice").await;
     join(&mut alice, discord::GENERAL_ID, "alice").await;
     let room: Jid = room_jid(discord::GENERAL_ID).parse().unwrap();
@@ -111,15 +117,7 @@ async fn an_xmpp_upload_arrives_in_discord_as_an_attachment_byte_identical() {
 /// byte-identical, posted by the bot with no nick in front.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_xmpp_upload_to_a_discord_contact_arrives_in_the_dm() {
-    let double = Double::start().await.unwrap();
-    let prosody = Prosody::start_with_upload(&[(GW, SECRET)], 1 << 20);
-    let files = format!("[files]\nmax_file_size = {LIMIT}\nallow_private_addresses = true\n");
-    let gateway = Switchboard::start(&(config(&prosody, &double, "info") + &files));
-    let setup = Setup {
-        double,
-        prosody,
-        gateway,
-    };
+    let setup = start().await;
     let mut me = registered(&setup, "me").await;
     let contact: Jid = discord_setup::contact_jid(discord::ALICE_ID)
         .parse()

@@ -141,16 +141,41 @@ async fn gateway_answers(client: &mut Client) {
     panic!("the gateway did not come back");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn webhook_messages_carry_the_users_own_avatar() {
+/// The double, a Prosody with an upload service and vcard-temp (`pep`:
+/// with PEP alone) and the gateway.
+async fn start(pep: bool) -> Setup {
     let double = Double::start().await.unwrap();
-    let prosody = Prosody::start_with_upload_and_profiles(&[(GW, SECRET)], 1 << 20);
+    let prosody = if pep {
+        Prosody::start_with_upload_and_pep(&[(GW, SECRET)], 1 << 20)
+    } else {
+        Prosody::start_with_upload_and_profiles(&[(GW, SECRET)], 1 << 20)
+    };
     let gateway = Switchboard::start(&config(&prosody, &double, "info"));
-    let mut setup = Setup {
+    Setup {
         double,
         prosody,
         gateway,
-    };
+    }
+}
+
+/// Restarts the gateway and rejoins with a presence that says nothing of
+/// the picture: the first message carries the stored URL at once
+/// (nothing uploaded anew).
+async fn restart_keeps_the_url(setup: &mut Setup, client: &mut Client, nick: &str, url: &str) {
+    setup.gateway.restart();
+    gateway_answers(client).await;
+    presence_in(client, discord::GENERAL_ID, nick, None, true).await;
+    let post = say(setup, client, discord::GENERAL_ID, "restarted").await;
+    assert_eq!(
+        post.body["avatar_url"].as_str(),
+        Some(url),
+        "the stored URL after a restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_messages_carry_the_users_own_avatar() {
+    let mut setup = start(false).await;
     let mut alice = registered(&setup, "alice").await;
     let first = image_bytes(3000);
     set_vcard(&mut alice, Some(&first)).await;
@@ -212,18 +237,8 @@ async fn webhook_messages_carry_the_users_own_avatar() {
         "the new URL serves the new picture"
     );
 
-    // A restart: the stored URL is told to the new session at once (the
-    // presence that rejoins says nothing of the picture): nothing is
-    // uploaded anew.
-    setup.gateway.restart();
-    gateway_answers(&mut alice).await;
-    presence_in(&mut alice, discord::GENERAL_ID, "alice", None, true).await;
-    let post = say(&setup, &mut alice, discord::GENERAL_ID, "restarted").await;
-    assert_eq!(
-        post.body["avatar_url"].as_str(),
-        Some(changed.as_str()),
-        "the stored URL after a restart"
-    );
+    // A restart: the stored URL is told to the new session at once.
+    restart_keeps_the_url(&mut setup, &mut alice, "alice", &changed).await;
 
     // The picture removed: no avatar_url any more.
     set_vcard(&mut alice, None).await;
@@ -297,14 +312,7 @@ async fn accept_subscription(client: &mut Client) {
 /// webhook messages carry it, after a restart of the gateway too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_xep_0084_avatar_is_read_from_pep() {
-    let double = Double::start().await.unwrap();
-    let prosody = Prosody::start_with_upload_and_pep(&[(GW, SECRET)], 1 << 20);
-    let gateway = Switchboard::start(&config(&prosody, &double, "info"));
-    let mut setup = Setup {
-        double,
-        prosody,
-        gateway,
-    };
+    let mut setup = start(true).await;
     let mut carol = registered(&setup, "carol").await;
     accept_subscription(&mut carol).await;
     let picture = image_bytes(4000);
@@ -328,15 +336,7 @@ async fn an_xep_0084_avatar_is_read_from_pep() {
 
     // A restart, and a rejoin that says nothing of the picture (this
     // server adds no hash to presence): the stored URL, at once.
-    setup.gateway.restart();
-    gateway_answers(&mut carol).await;
-    presence_in(&mut carol, discord::GENERAL_ID, "carol", None, true).await;
-    let post = say(&setup, &mut carol, discord::GENERAL_ID, "restarted").await;
-    assert_eq!(
-        post.body["avatar_url"].as_str(),
-        Some(url.as_str()),
-        "the stored URL after a restart"
-    );
+    restart_keeps_the_url(&mut setup, &mut carol, "carol", &url).await;
 }
 
 /// A client that publishes XEP-0084 only and puts no XEP-0153 `<x/>` in
@@ -347,14 +347,7 @@ async fn an_xep_0084_avatar_is_read_from_pep() {
 /// picture; a new picture, published later, a new URL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_xep_0084_notification_is_enough() {
-    let double = Double::start().await.unwrap();
-    let prosody = Prosody::start_with_upload_and_pep(&[(GW, SECRET)], 1 << 20);
-    let gateway = Switchboard::start(&config(&prosody, &double, "info"));
-    let setup = Setup {
-        double,
-        prosody,
-        gateway,
-    };
+    let setup = start(true).await;
     let mut dora = registered(&setup, "dora").await;
     accept_subscription(&mut dora).await;
     presence_in(&mut dora, discord::GENERAL_ID, "dora", None, true).await;
