@@ -18,21 +18,30 @@ use switchboard_bridge_api::{Role, RoomListing};
 use crate::names::Names;
 use crate::permissions::{self, Overwrite};
 
-/// A text or announcement channel, or a thread in one: a room. Its name
-/// and topic are in the session's one string of channel texts
-/// ([`Guilds::channel_name`], [`Guilds::topic`]), its permission
-/// overwrites in one vector of all channels' ([`Guilds::overwrites`]): 32
-/// bytes a channel besides its texts.
+/// A room as the session's code sees it ([`Guilds::channel`]).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Channel {
+pub(crate) struct ChannelInfo {
     pub guild: u64,
     /// A thread's channel.
     pub parent: Option<NonZeroU64>,
+}
+
+/// A text or announcement channel, or a thread in one: a room, as kept:
+/// 24 bytes besides its id and texts. Its name and topic are in the
+/// session's one string of channel texts ([`Guilds::channel_name`],
+/// [`Guilds::topic`]), its permission overwrites in one vector of all
+/// channels' ([`Guilds::overwrites`]).
+#[derive(Debug, Clone, Copy)]
+struct Channel {
+    /// A thread's channel.
+    parent: Option<NonZeroU64>,
     /// Where its name and topic are in [`Guilds`]' string of channel texts.
     text: TextSpan,
-    pub position: u16,
+    /// Its guild's index in [`Guilds`]' vector of guilds (which only grows).
+    guild: u32,
+    position: u16,
     /// A private thread (shared-bot mode shows none).
-    pub private: bool,
+    private: bool,
 }
 
 /// A channel's name and topic, end to end in the string of channel texts.
@@ -114,7 +123,7 @@ pub(crate) struct Guilds {
 /// The room a channel is: text and announcement channels, and threads
 /// (public, private, announcement) with their parent (its texts not yet
 /// placed).
-fn room_of(guild: u64, channel: &GuildChannel) -> Option<Channel> {
+fn room_of(guild: u32, channel: &GuildChannel) -> Option<Channel> {
     let parent = match channel.kind {
         ChannelType::Text | ChannelType::News => None,
         ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread => {
@@ -208,23 +217,6 @@ impl Guilds {
     pub fn create(&mut self, guild: &Guild) {
         let id = guild.id.get();
         self.pending.retain(|g| *g != id);
-        let gone: Vec<u64> = self
-            .channels
-            .iter()
-            .filter(|(_, c)| c.guild == id)
-            .map(|(k, _)| *k)
-            .collect();
-        for channel in gone {
-            self.remove(channel);
-        }
-        // A channel listed twice: the last one counts.
-        for channel in guild.channels.values().chain(&guild.threads) {
-            self.place(id, channel);
-        }
-        self.channels.shrink_to_fit();
-        self.channel_texts.shrink_to_fit();
-        self.overwrite_channels.shrink_to_fit();
-        self.overwrites.shrink_to_fit();
         let sorted = |mut ids: Vec<u64>| {
             ids.sort_unstable();
             ids.dedup();
@@ -285,23 +277,63 @@ impl Guilds {
                 Some(member.roles.iter().map(|r| r.get()).collect())
             }),
         };
-        put(&mut self.guilds, id, info);
-        self.guilds.shrink_to_fit();
+        let index = match find(&self.guilds, id) {
+            Ok(at) => {
+                let gone: Vec<u64> = self
+                    .channels
+                    .iter()
+                    .filter(|(_, c)| c.guild as usize == at)
+                    .map(|(k, _)| *k)
+                    .collect();
+                for channel in gone {
+                    self.remove(channel);
+                }
+                self.guilds[at].1 = info;
+                at
+            }
+            Err(at) => {
+                // The guilds after it move up one.
+                for (_, channel) in &mut self.channels {
+                    if channel.guild as usize >= at {
+                        channel.guild += 1;
+                    }
+                }
+                self.guilds.insert(at, (id, info));
+                self.guilds.shrink_to_fit();
+                at
+            }
+        };
+        // A channel listed twice: the last one counts.
+        for channel in guild.channels.values().chain(&guild.threads) {
+            self.place(index as u32, channel);
+        }
+        self.channels.shrink_to_fit();
+        self.channel_texts.shrink_to_fit();
+        self.overwrite_channels.shrink_to_fit();
+        self.overwrites.shrink_to_fit();
     }
 
     /// A room's channel.
-    pub fn channel(&self, id: u64) -> Option<&Channel> {
+    pub fn channel(&self, id: u64) -> Option<ChannelInfo> {
+        let channel = self.entry(id)?;
+        Some(ChannelInfo {
+            guild: self.guilds[channel.guild as usize].0,
+            parent: channel.parent,
+        })
+    }
+
+    fn entry(&self, id: u64) -> Option<&Channel> {
         get(&self.channels, id)
     }
 
     /// A channel's name, for `<#id>`.
     pub fn channel_name(&self, id: u64) -> Option<&str> {
-        Some(self.name_at(self.channel(id)?.text))
+        Some(self.name_at(self.entry(id)?.text))
     }
 
     /// A room's topic, when it has one.
     pub fn topic(&self, id: u64) -> Option<&str> {
-        Some(self.topic_at(self.channel(id)?.text)).filter(|t| !t.is_empty())
+        Some(self.topic_at(self.entry(id)?.text)).filter(|t| !t.is_empty())
     }
 
     fn name_at(&self, span: TextSpan) -> &str {
@@ -423,12 +455,16 @@ impl Guilds {
     /// CHANNEL_UPDATE, THREAD_CREATE, THREAD_UPDATE: a room's new name and
     /// topic; the topic when it changed.
     pub fn update(&mut self, channel: &GuildChannel) -> Option<String> {
-        self.place(channel.guild_id.get(), channel)
+        let Ok(guild) = find(&self.guilds, channel.guild_id.get()) else {
+            self.remove(channel.id.get());
+            return None;
+        };
+        self.place(guild as u32, channel)
     }
 
     /// Keeps a channel of `guild` (a room) or forgets it (not a room): the
     /// topic when it changed.
-    fn place(&mut self, guild: u64, channel: &GuildChannel) -> Option<String> {
+    fn place(&mut self, guild: u32, channel: &GuildChannel) -> Option<String> {
         let id = channel.id.get();
         let Some(mut room) = room_of(guild, channel) else {
             self.remove(id);
@@ -436,7 +472,7 @@ impl Guilds {
         };
         let name = clipped(&channel.name);
         let topic = clipped(topic_of(channel).unwrap_or_default());
-        let before = self.channel(id).map(|c| c.text);
+        let before = self.entry(id).map(|c| c.text);
         let topic_changed = before.is_some_and(|span| self.topic_at(span) != topic);
         room.text = match before {
             Some(span) if !topic_changed && self.name_at(span) == name => span,
@@ -515,7 +551,7 @@ impl Guilds {
     /// their roles: Discord's algorithm ([`permissions`]). None in a
     /// private thread or a room the session does not know.
     pub fn permissions(&self, room: u64, user: u64, roles: &[u64]) -> Permissions {
-        match self.channel(room) {
+        match self.entry(room) {
             Some(channel) if !channel.private => self.in_channel(room, user, roles),
             _ => Permissions::empty(),
         }
@@ -528,7 +564,7 @@ impl Guilds {
         };
         // A thread has its channel's overwrites.
         let holder = channel.parent.map_or(room, NonZeroU64::get);
-        let (Some(info), Some(_)) = (self.guild(channel.guild), self.channel(holder)) else {
+        let (Some(info), Some(_)) = (self.guild(channel.guild), self.entry(holder)) else {
             return Permissions::empty();
         };
         let role = |id: u64| info.role(id).map_or(0, |r| r.permissions);
@@ -568,11 +604,13 @@ impl Guilds {
         let mut rooms: Vec<Key> = self
             .channels
             .iter()
-            .filter(|(id, c)| guild.is_none_or(|g| g == c.guild) && visible(*id))
+            .filter(|(id, c)| {
+                guild.is_none_or(|g| g == self.guilds[c.guild as usize].0) && visible(*id)
+            })
             .filter_map(|(id, c)| {
-                let guild = &*self.guild(c.guild)?.name;
+                let guild = &*self.guilds[c.guild as usize].1.name;
                 Some(match c.parent {
-                    Some(p) => (guild, self.channel(p.get())?.position, p.get(), true, *id),
+                    Some(p) => (guild, self.entry(p.get())?.position, p.get(), true, *id),
                     None => (guild, c.position, *id, false, *id),
                 })
             })
@@ -672,7 +710,45 @@ mod tests {
         guilds.remove(first + 1);
         assert_eq!(guilds.channel_name(first + 1), None);
         assert_eq!(guilds.topic(first + 2), Some("Topic of channel 2"));
-        // 32 bytes a channel, and its id.
-        assert_eq!(std::mem::size_of::<(u64, Channel)>(), 40);
+        // 24 bytes a channel, and its id.
+        assert_eq!(std::mem::size_of::<(u64, Channel)>(), 32);
+    }
+
+    #[test]
+    fn a_guild_created_before_another_in_order_keeps_each_ones_channels() {
+        let mut guilds = Guilds::new(false);
+        let first: Guild = serde_json::from_value(fixture::guild()).unwrap();
+        guilds.create(&first);
+        // A second guild whose id sorts before the first's.
+        let mut json = fixture::large_guild(2, 0, 10);
+        json["id"] = "1000".into();
+        json["name"] = "Other".into();
+        json["channels"] =
+            serde_json::json!([json["channels"][5].clone(), json["channels"][6].clone()]);
+        for channel in json["channels"].as_array_mut().unwrap() {
+            channel["guild_id"] = "1000".into();
+        }
+        let other: Guild = serde_json::from_value(json).unwrap();
+        let other_channels: Vec<u64> = other.channels.keys().map(|c| c.get()).collect();
+        guilds.create(&other);
+        let general: u64 = fixture::GENERAL_ID.parse().unwrap();
+        let guild_id: u64 = fixture::GUILD_ID.parse().unwrap();
+        assert_eq!(guilds.channel(general).unwrap().guild, guild_id);
+        assert!(guilds
+            .room_name(general)
+            .unwrap()
+            .starts_with(fixture::GUILD_NAME));
+        for id in &other_channels {
+            assert_eq!(guilds.channel(*id).unwrap().guild, 1000);
+            assert!(guilds.room_name(*id).unwrap().starts_with("Other / #"));
+        }
+        // The first guild again (a reconnect): the other's channels stay.
+        guilds.create(&first);
+        assert_eq!(guilds.channel(general).unwrap().guild, guild_id);
+        assert_eq!(
+            guilds.listing(Some(1000), None, 50, &|_| true).len(),
+            other_channels.len()
+        );
+        assert_eq!(guilds.channel(other_channels[0]).unwrap().guild, 1000);
     }
 }

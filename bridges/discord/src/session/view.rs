@@ -25,10 +25,10 @@ use switchboard_bridge_api::{Event, LeaveReason, Role};
 use tokio::time::Instant;
 
 use super::Session;
-use crate::guilds::Channel;
+use crate::guilds::ChannelInfo;
 
 /// `what` in a thread: sending there is SEND_MESSAGES_IN_THREADS.
-fn in_thread(channel: &Channel, what: Permissions) -> Permissions {
+fn in_thread(channel: ChannelInfo, what: Permissions) -> Permissions {
     if channel.parent.is_some() && what == Permissions::SEND_MESSAGES {
         Permissions::SEND_MESSAGES_IN_THREADS
     } else {
