@@ -2,22 +2,52 @@
 //! memory in its arenas; `malloc_trim` returns what it can. Called a moment
 //! after a room or session ends (so that the bridge has dropped its
 //! connection) and after a room's join sequence (whose presences are the
-//! largest burst of short-lived buffers), at most once per period. glibc's
+//! largest burst of short-lived buffers), once two seconds pass without
+//! another such request (at most ten after the first). glibc's
 //! per-thread caches are turned off at start-up, and the heap kept to one
 //! arena, so that what is freed can be given back.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::LazyLock;
 use std::time::Duration;
 
-static SCHEDULED: AtomicBool = AtomicBool::new(false);
+use tokio::time::Instant;
 
-/// Trims the heap in two seconds, unless a trim is already scheduled.
+static SCHEDULED: AtomicBool = AtomicBool::new(false);
+/// When the memory module was first used: the clock of [`LAST_REQUEST`].
+static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+/// The last request, in milliseconds after [`START`].
+static LAST_REQUEST: AtomicU64 = AtomicU64::new(0);
+
+/// How long after the last request the heap is trimmed.
+const QUIET: Duration = Duration::from_secs(2);
+/// The most a trim is put off by requests that keep coming (a busy
+/// gateway still gives memory back).
+const MAX_WAIT: Duration = Duration::from_secs(10);
+
+/// Trims the heap two seconds after the last request (at most ten
+/// seconds after the first): the work that asked for it, and any that
+/// asked while it waited, has freed its memory by then. A request while a
+/// trim waits puts it off rather than being dropped, so a join just after
+/// a registration is trimmed after the join too.
 pub fn release_soon() {
+    let now = START.elapsed().as_millis() as u64;
+    LAST_REQUEST.fetch_max(now, Ordering::AcqRel);
     if SCHEDULED.swap(true, Ordering::AcqRel) {
         return;
     }
     tokio::spawn(async {
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        let latest = Instant::now() + MAX_WAIT;
+        loop {
+            let last = Duration::from_millis(LAST_REQUEST.load(Ordering::Acquire));
+            let due = (*START + last + QUIET).min(latest);
+            if Instant::now() >= due {
+                break;
+            }
+            tokio::time::sleep_until(due).await;
+        }
+        // A request from now on schedules a trim of its own; one that came
+        // just before is covered by this one.
         SCHEDULED.store(false, Ordering::Release);
         trim();
     });
@@ -83,10 +113,48 @@ pub fn one_arena() {
     }
 }
 
+/// Trims done so far (for the tests).
+static TRIMS: AtomicU64 = AtomicU64::new(0);
+
 fn trim() {
+    TRIMS.fetch_add(1, Ordering::AcqRel);
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks the allocator's own free lists.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trims() -> u64 {
+        TRIMS.load(Ordering::Acquire)
+    }
+
+    /// A join a second and a half after a registration: the trim comes
+    /// two seconds after the join, not after the registration alone.
+    #[tokio::test(start_paused = true)]
+    async fn a_request_while_a_trim_waits_puts_it_off() {
+        let before = trims();
+        release_soon();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        release_soon();
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(trims(), before, "not yet: the second request came 1 s ago");
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        assert_eq!(trims(), before + 1, "one trim for both requests");
+    }
+
+    /// Requests every second: the trim still comes, within ten seconds.
+    #[tokio::test(start_paused = true)]
+    async fn requests_that_keep_coming_put_it_off_ten_seconds_at_most() {
+        let before = trims();
+        for _ in 0..12 {
+            release_soon();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        assert!(trims() > before, "no trim in twelve seconds of requests");
     }
 }

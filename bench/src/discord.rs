@@ -22,6 +22,10 @@ use crate::common::Client;
 use crate::discord_setup::{join, registered, room_jid, setup_with};
 use crate::mxmeasure::{cpu_ticks, rss_kb};
 
+/// How long after a user's join their RSS is read: past the gateway's
+/// trim, two seconds after the join.
+const SETTLE: Duration = Duration::from_secs(3);
+
 struct Args {
     users: usize,
     messages: usize,
@@ -107,7 +111,9 @@ pub async fn main() {
             "user {i} joined and reads the channel"
         );
         clients.push(client);
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // The gateway gives the join's freed memory back two seconds after
+        // it (`memory::release_soon`): measure once that is done.
+        tokio::time::sleep(SETTLE).await;
         rss_after.push(rss_kb(pid));
     }
     let one = rss_after[0];
