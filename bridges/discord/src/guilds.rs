@@ -3,8 +3,9 @@
 //! members' names, the roles' names and permissions, the bot's own roles.
 //! Nothing else of serenity's models is kept, and that compactly (each
 //! user keeps their own copy, so it is memory per user): ids in sorted
-//! vectors, members' names in [`Names`] tables, all channels' names and
-//! topics end to end in one string, all their overwrites in one vector.
+//! vectors, members' names in [`Names`] tables, the channels with their
+//! names and topics in one table shared by the sessions that have the same
+//! ([`channel_table`]), all their overwrites in one vector.
 
 use std::num::NonZeroU64;
 
@@ -15,6 +16,7 @@ use serenity::model::id::RoleId;
 use serenity::model::Permissions;
 use switchboard_bridge_api::{Role, RoomListing};
 
+use crate::channel_table::{self, Entry, Shareable, Shared};
 use crate::names::Names;
 use crate::permissions::{self, Overwrite};
 
@@ -31,8 +33,8 @@ pub(crate) struct ChannelInfo {
 /// session's one string of channel texts ([`Guilds::channel_name`],
 /// [`Guilds::topic`]), its permission overwrites in one vector of all
 /// channels' ([`Guilds::overwrites`]).
-#[derive(Debug, Clone, Copy)]
-struct Channel {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Channel {
     /// A thread's channel.
     parent: Option<NonZeroU64>,
     /// Where its name and topic are in [`Guilds`]' string of channel texts.
@@ -45,7 +47,7 @@ struct Channel {
 }
 
 /// A channel's name and topic, end to end in the string of channel texts.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 struct TextSpan {
     start: u32,
     name: u16,
@@ -55,6 +57,29 @@ struct TextSpan {
 impl TextSpan {
     fn len(self) -> usize {
         self.name as usize + self.topic as usize
+    }
+}
+
+impl Entry for Channel {
+    fn texts(&self) -> (u32, usize) {
+        (self.text.start, self.text.len())
+    }
+
+    fn move_texts(&mut self, start: u32) {
+        self.text.start = start;
+    }
+}
+
+/// The channel tables in use.
+static CHANNEL_TABLES: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashSet<std::sync::Arc<channel_table::Table<Channel>>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+impl Shareable for Channel {
+    fn tables() -> &'static std::sync::Mutex<
+        std::collections::HashSet<std::sync::Arc<channel_table::Table<Channel>>>,
+    > {
+        &CHANNEL_TABLES
     }
 }
 
@@ -100,12 +125,9 @@ impl GuildInfo {
 pub(crate) struct Guilds {
     /// By guild id, sorted (a session is in a few).
     guilds: Vec<(u64, GuildInfo)>,
-    /// The rooms by channel id, sorted.
-    channels: Vec<(u64, Channel)>,
-    /// The rooms' names and topics, end to end ([`TextSpan`]).
-    channel_texts: String,
-    /// Bytes of `channel_texts` no channel uses any more.
-    unused_texts: usize,
+    /// The rooms by channel id, sorted, and their names and topics end to
+    /// end ([`TextSpan`]): shared with the sessions that have the same.
+    table: Shared<Channel>,
     /// The rooms' permission overwrites, grouped by channel: each one's
     /// channel in `overwrite_channels` (sorted), itself in `overwrites`.
     overwrite_channels: Vec<u64>,
@@ -280,20 +302,22 @@ impl Guilds {
         let index = match find(&self.guilds, id) {
             Ok(at) => {
                 let gone: Vec<u64> = self
+                    .table
+                    .get()
                     .channels
                     .iter()
                     .filter(|(_, c)| c.guild as usize == at)
                     .map(|(k, _)| *k)
                     .collect();
                 for channel in gone {
-                    self.remove(channel);
+                    self.forget(channel);
                 }
                 self.guilds[at].1 = info;
                 at
             }
             Err(at) => {
                 // The guilds after it move up one.
-                for (_, channel) in &mut self.channels {
+                for (_, channel) in &mut self.table.edit().channels {
                     if channel.guild as usize >= at {
                         channel.guild += 1;
                     }
@@ -307,8 +331,7 @@ impl Guilds {
         for channel in guild.channels.values().chain(&guild.threads) {
             self.place(index as u32, channel);
         }
-        self.channels.shrink_to_fit();
-        self.channel_texts.shrink_to_fit();
+        self.table.settle();
         self.overwrite_channels.shrink_to_fit();
         self.overwrites.shrink_to_fit();
     }
@@ -323,7 +346,7 @@ impl Guilds {
     }
 
     fn entry(&self, id: u64) -> Option<&Channel> {
-        get(&self.channels, id)
+        get(&self.table.get().channels, id)
     }
 
     /// A channel's name, for `<#id>`.
@@ -337,39 +360,25 @@ impl Guilds {
     }
 
     fn name_at(&self, span: TextSpan) -> &str {
-        &self.channel_texts[span.start as usize..][..span.name as usize]
+        &self.table.get().texts[span.start as usize..][..span.name as usize]
     }
 
     fn topic_at(&self, span: TextSpan) -> &str {
-        &self.channel_texts[span.start as usize + span.name as usize..][..span.topic as usize]
+        &self.table.get().texts[span.start as usize + span.name as usize..][..span.topic as usize]
     }
 
-    /// Appends a channel's name and topic to the string of channel texts.
+    /// Appends a channel's name and topic to the string of channel texts
+    /// (the table is settled after the change).
     fn push_text(&mut self, name: &str, topic: &str) -> TextSpan {
-        let start = self.channel_texts.len() as u32;
-        self.channel_texts.push_str(name);
-        self.channel_texts.push_str(topic);
+        let texts = &mut self.table.edit().texts;
+        let start = texts.len() as u32;
+        texts.push_str(name);
+        texts.push_str(topic);
         TextSpan {
             start,
             name: name.len() as u16,
             topic: topic.len() as u16,
         }
-    }
-
-    /// Rebuilds the string of channel texts once half of it is unused.
-    fn tidy_texts(&mut self) {
-        if self.unused_texts <= 64 || self.unused_texts * 2 <= self.channel_texts.len() {
-            return;
-        }
-        let mut texts = String::with_capacity(self.channel_texts.len() - self.unused_texts);
-        for (_, channel) in &mut self.channels {
-            let span = channel.text;
-            let start = texts.len() as u32;
-            texts.push_str(&self.channel_texts[span.start as usize..][..span.len()]);
-            channel.text.start = start;
-        }
-        self.channel_texts = texts;
-        self.unused_texts = 0;
     }
 
     /// A channel's permission overwrites (those kept).
@@ -459,15 +468,17 @@ impl Guilds {
             self.remove(channel.id.get());
             return None;
         };
-        self.place(guild as u32, channel)
+        let changed = self.place(guild as u32, channel);
+        self.table.settle();
+        changed
     }
 
     /// Keeps a channel of `guild` (a room) or forgets it (not a room): the
-    /// topic when it changed.
+    /// topic when it changed. The table is settled after.
     fn place(&mut self, guild: u32, channel: &GuildChannel) -> Option<String> {
         let id = channel.id.get();
         let Some(mut room) = room_of(guild, channel) else {
-            self.remove(id);
+            self.forget(id);
             return None;
         };
         let name = clipped(&channel.name);
@@ -476,13 +487,11 @@ impl Guilds {
         let topic_changed = before.is_some_and(|span| self.topic_at(span) != topic);
         room.text = match before {
             Some(span) if !topic_changed && self.name_at(span) == name => span,
-            Some(span) => {
-                self.unused_texts += span.len();
-                self.push_text(name, topic)
-            }
-            None => self.push_text(name, topic),
+            _ => self.push_text(name, topic),
         };
-        put(&mut self.channels, id, room);
+        if self.entry(id) != Some(&room) {
+            put(&mut self.table.edit().channels, id, room);
+        }
         let kept = channel
             .permission_overwrites
             .iter()
@@ -490,16 +499,19 @@ impl Guilds {
             .filter(self.keeps())
             .collect();
         self.set_overwrites(id, kept);
-        self.tidy_texts();
         topic_changed.then(|| topic.to_owned())
     }
 
     /// THREAD_DELETE (or a channel deleted): no longer a room.
     pub fn remove(&mut self, channel: u64) {
-        if let Ok(at) = find(&self.channels, channel) {
-            let (_, gone) = self.channels.remove(at);
-            self.unused_texts += gone.text.len();
-            self.tidy_texts();
+        self.forget(channel);
+        self.table.settle();
+    }
+
+    /// No longer a room (the table is settled after).
+    fn forget(&mut self, channel: u64) {
+        if let Ok(at) = find(&self.table.get().channels, channel) {
+            self.table.edit().channels.remove(at);
         }
         self.set_overwrites(channel, Vec::new());
     }
@@ -602,6 +614,8 @@ impl Guilds {
         // channel, its threads after it.
         type Key<'a> = (&'a str, u16, u64, bool, u64);
         let mut rooms: Vec<Key> = self
+            .table
+            .get()
             .channels
             .iter()
             .filter(|(id, c)| {
@@ -701,12 +715,9 @@ mod tests {
         assert_eq!(guilds.topic(first), None, "an empty topic is none");
         assert_eq!(guilds.topic(first + 1), Some("Topic of channel 1"));
         assert_eq!(guilds.channel_name(first + 49), Some("chan-49"));
-        let live: usize = guilds.channels.iter().map(|(_, c)| c.text.len()).sum();
-        assert!(
-            guilds.channel_texts.len() <= 2 * live + 64,
-            "{} bytes for {live}",
-            guilds.channel_texts.len()
-        );
+        let table = guilds.table.get();
+        let live: usize = table.channels.iter().map(|(_, c)| c.text.len()).sum();
+        assert_eq!(table.texts.len(), live, "no unused bytes kept");
         guilds.remove(first + 1);
         assert_eq!(guilds.channel_name(first + 1), None);
         assert_eq!(guilds.topic(first + 2), Some("Topic of channel 2"));
@@ -750,5 +761,30 @@ mod tests {
             other_channels.len()
         );
         assert_eq!(guilds.channel(other_channels[0]).unwrap().guild, 1000);
+    }
+
+    /// Two users' bots in one guild: one channel table; a rename seen by
+    /// one session first gives it a copy of its own until the other sees
+    /// it too.
+    #[test]
+    fn sessions_in_the_same_guild_share_one_channel_table() {
+        let json = fixture::large_guild(30, 0, 50);
+        let mut a = Guilds::new(false);
+        a.create(&serde_json::from_value(json.clone()).unwrap());
+        // Shared-bot mode keeps other overwrites, not other channels.
+        let mut b = Guilds::new(true);
+        b.create(&serde_json::from_value(json.clone()).unwrap());
+        assert!(a.table.shares_with(&b.table));
+
+        let guild: Guild = serde_json::from_value(json).unwrap();
+        let mut channel = guild.channels[&ChannelId::new(10_003)].clone();
+        channel.name = "renamed".into();
+        assert_eq!(a.update(&channel), None, "the topic did not change");
+        assert!(!a.table.shares_with(&b.table));
+        assert_eq!(a.channel_name(10_003), Some("renamed"));
+        assert_eq!(b.channel_name(10_003), Some("chan-3"));
+        b.update(&channel);
+        assert!(a.table.shares_with(&b.table));
+        assert_eq!(b.channel_name(10_003), Some("renamed"));
     }
 }

@@ -21,6 +21,7 @@
 
 mod authors;
 mod avatars;
+mod channel_table;
 mod claims;
 mod direct;
 mod dms;
