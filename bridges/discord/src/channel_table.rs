@@ -37,7 +37,7 @@ pub(crate) trait Entry {
 }
 
 /// The tables in use, each once.
-type Tables<T> = Mutex<HashSet<Arc<Table<T>>>>;
+pub(crate) type Tables<T> = Mutex<HashSet<Arc<Table<T>>>>;
 
 /// A session's table, shared while equal to another session's.
 #[derive(Debug)]
