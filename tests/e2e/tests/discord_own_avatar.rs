@@ -129,6 +129,26 @@ async fn speak_until(
     panic!("{label}: no message showed it; avatar_url seen: {seen:?}");
 }
 
+/// Speaks until a message carries a picture URL other than `old` (any,
+/// when none), and checks that it serves `picture`: that URL.
+async fn speak_until_serving(
+    setup: &Setup,
+    client: &mut Client,
+    label: &str,
+    old: Option<&str>,
+    picture: &[u8],
+) -> String {
+    let url = speak_until(setup, client, label, |u| u.is_some_and(|u| Some(u) != old))
+        .await
+        .unwrap();
+    let what = match old {
+        None => "the avatar_url serves the picture",
+        Some(_) => "the new URL serves the new picture",
+    };
+    assert_eq!(get(&url).await, picture, "{what}");
+    url
+}
+
 /// Waits until the gateway answers a ping (after a restart).
 async fn gateway_answers(client: &mut Client) {
     for _ in 0..60 {
@@ -189,10 +209,7 @@ async fn webhook_messages_carry_the_users_own_avatar() {
     )
     .await;
 
-    let url = speak_until(&setup, &mut alice, "first", |u| u.is_some())
-        .await
-        .unwrap();
-    assert_eq!(get(&url).await, first, "the avatar_url serves the picture");
+    let url = speak_until_serving(&setup, &mut alice, "first", None, &first).await;
     let post = say(&setup, &mut alice, discord::GENERAL_ID, "again").await;
     assert_eq!(post.body["username"], "alice");
     assert_eq!(
@@ -226,16 +243,7 @@ async fn webhook_messages_carry_the_users_own_avatar() {
         false,
     )
     .await;
-    let changed = speak_until(&setup, &mut alice, "changed", |u| {
-        u.is_some_and(|u| u != url)
-    })
-    .await
-    .unwrap();
-    assert_eq!(
-        get(&changed).await,
-        second,
-        "the new URL serves the new picture"
-    );
+    let changed = speak_until_serving(&setup, &mut alice, "changed", Some(&url), &second).await;
 
     // A restart: the stored URL is told to the new session at once.
     restart_keeps_the_url(&mut setup, &mut alice, "alice", &changed).await;
@@ -325,14 +333,7 @@ async fn an_xep_0084_avatar_is_read_from_pep() {
         true,
     )
     .await;
-    let url = speak_until(&setup, &mut carol, "pep", |u| u.is_some())
-        .await
-        .unwrap();
-    assert_eq!(
-        get(&url).await,
-        picture,
-        "the avatar_url serves the picture"
-    );
+    let url = speak_until_serving(&setup, &mut carol, "pep", None, &picture).await;
 
     // A restart, and a rejoin that says nothing of the picture (this
     // server adds no hash to presence): the stored URL, at once.
@@ -353,21 +354,9 @@ async fn an_xep_0084_notification_is_enough() {
     presence_in(&mut dora, discord::GENERAL_ID, "dora", None, true).await;
     let first = image_bytes(2500);
     publish_avatar(&mut dora, &first).await;
-    let url = speak_until(&setup, &mut dora, "notified", |u| u.is_some())
-        .await
-        .unwrap();
-    assert_eq!(get(&url).await, first, "the avatar_url serves the picture");
+    let url = speak_until_serving(&setup, &mut dora, "notified", None, &first).await;
 
     let second = image_bytes(3500);
     publish_avatar(&mut dora, &second).await;
-    let changed = speak_until(&setup, &mut dora, "renotified", |u| {
-        u.is_some_and(|u| u != url)
-    })
-    .await
-    .unwrap();
-    assert_eq!(
-        get(&changed).await,
-        second,
-        "the new URL serves the new picture"
-    );
+    speak_until_serving(&setup, &mut dora, "renotified", Some(&url), &second).await;
 }
