@@ -16,15 +16,13 @@ mod synapse;
 #[path = "common/matrix_trio.rs"]
 mod trio;
 
-use std::time::{Duration, Instant};
-
 use common::result_payload;
 use harness::join_at;
 use mx::{room_jid, ALICE_PASSWORD, GW};
 use serde_json::json;
 use synapse::{encode, MatrixUser, SERVER_NAME};
 use tokio_xmpp::Stanza;
-use trio::{disco_items, Trio};
+use trio::{disco_items, top_items_with, Trio};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::MessageType;
 use xmpp_parsers::minidom::Element;
@@ -77,18 +75,7 @@ async fn a_spaces_rooms_and_sub_spaces_are_listed_joined_or_not() {
 
     // Only the space alice is in is at the top.
     let guild_node = format!("rooms/{guild}");
-    let deadline = Instant::now() + common::ANSWER;
-    let top = loop {
-        let items = disco_items(&mut alice, None).await;
-        if items
-            .iter()
-            .any(|(_, n, _)| n.as_deref() == Some(guild_node.as_str()))
-        {
-            break items;
-        }
-        assert!(Instant::now() < deadline, "no space in {items:?}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let top = top_items_with(&mut alice, &guild_node).await;
     assert_eq!(
         top,
         [(GW.to_owned(), Some(guild_node.clone()), "Guild".to_owned())]

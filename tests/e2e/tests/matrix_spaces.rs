@@ -34,7 +34,7 @@ const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 const ROSTER: &str = "jabber:iq:roster";
 const STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
-use trio::{disco_items, Trio as Setup};
+use trio::{disco_items, top_items_with, Trio as Setup};
 
 /// A PNG signature and bytes that are not all alike.
 fn png(len: usize) -> Vec<u8> {
@@ -94,18 +94,7 @@ async fn a_space_is_a_disco_node_whose_items_are_its_rooms() {
 
     // The space appears once the session's sync has seen it.
     let node = format!("rooms/{space}");
-    let deadline = Instant::now() + common::ANSWER;
-    let top = loop {
-        let items = disco_items(&mut alice, None).await;
-        if items
-            .iter()
-            .any(|(_, n, _)| n.as_deref() == Some(node.as_str()))
-        {
-            break items;
-        }
-        assert!(Instant::now() < deadline, "no space in {items:?}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let top = top_items_with(&mut alice, &node).await;
     assert_eq!(
         top,
         [(GW.to_owned(), Some(node.clone()), "Book club".to_owned())],

@@ -123,3 +123,20 @@ pub async fn disco_items(
         })
         .collect()
 }
+
+/// The gateway's top disco#items once `node` (a space's) is among them:
+/// the session's sync shows a space it was told of a moment later.
+pub async fn top_items_with(
+    client: &mut Client,
+    node: &str,
+) -> Vec<(String, Option<String>, String)> {
+    let deadline = Instant::now() + crate::common::ANSWER;
+    loop {
+        let items = disco_items(client, None).await;
+        if items.iter().any(|(_, n, _)| n.as_deref() == Some(node)) {
+            return items;
+        }
+        assert!(Instant::now() < deadline, "no space in {items:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
